@@ -1,0 +1,59 @@
+# switchboard: the two commands of the quick start (make run, make test) and a few helpers.
+# CMake + CTest do the work underneath; see CMakeLists.txt.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+JOBS       ?= $(shell nproc)
+DB         ?= sqlite:switchboard.db
+CMAKE_FLAGS ?=
+
+.PHONY: all deps npm web build build-asan run test test-normal test-asan format format-check install clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+npm: deps node_modules/.installed
+
+web: npm
+	@scripts/build-web.sh
+
+build: deps web
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+build-asan: deps web
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSB_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(ASAN_BUILD) -j$(JOBS)
+
+run: build
+	./$(BUILD)/switchboard serve --demo --db $(DB)
+
+test-normal: build npm
+	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+
+test-asan: build-asan npm
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS)
+
+test: format-check test-normal test-asan
+
+format:
+	@git ls-files -co --exclude-standard '*.c' '*.h' | xargs -r clang-format -i
+
+format-check: deps
+	@out=$$(git ls-files -co --exclude-standard '*.c' '*.h' | xargs -r clang-format --dry-run 2>&1); \
+	  if [ -n "$$out" ]; then echo "$$out" | head -40; echo "clang-format: run 'make format'"; exit 1; fi; \
+	  echo "clang-format: ok"
+
+install: build
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,131 @@
+/*
+ * struct buf: one contiguous allocation that doubles as it grows, capped at max_len.
+ */
+#include "base/buf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/err.h"
+
+void buf_init(struct buf *self, size_t max_len)
+{
+    self->data = NULL;
+    self->len = 0;
+    self->cap = 0;
+    self->max_len = max_len;
+}
+
+void buf_release(struct buf *self)
+{
+    free(self->data);
+    self->data = NULL;
+    self->len = 0;
+    self->cap = 0;
+}
+
+void buf_reset(struct buf *self)
+{
+    self->len = 0;
+    if (self->data) {
+        self->data[0] = '\0';
+    }
+}
+
+char *buf_reserve(struct buf *self, size_t n)
+{
+    if (n > self->max_len || self->len > self->max_len - n) {
+        return NULL;
+    }
+    size_t need = self->len + n + 1;
+    if (need > self->cap) {
+        size_t cap = self->cap ? self->cap : 64;
+        while (cap < need) {
+            cap *= 2;
+        }
+        self->data = xrealloc(self->data, cap);
+        self->cap = cap;
+    }
+    return self->data + self->len;
+}
+
+void buf_commit(struct buf *self, size_t n)
+{
+    self->len += n;
+    self->data[self->len] = '\0';
+}
+
+int buf_append(struct buf *self, const void *data, size_t len)
+{
+    char *p = buf_reserve(self, len);
+    if (!p) {
+        return SB_E_TOOBIG;
+    }
+    if (len) {
+        memcpy(p, data, len);
+    }
+    buf_commit(self, len);
+    return 0;
+}
+
+int buf_puts(struct buf *self, const char *s)
+{
+    return buf_append(self, s, strlen(s));
+}
+
+int buf_putc(struct buf *self, char c)
+{
+    return buf_append(self, &c, 1);
+}
+
+int buf_vprintf(struct buf *self, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0) {
+        return SB_E_INVAL;
+    }
+    char *p = buf_reserve(self, (size_t)n);
+    if (!p) {
+        return SB_E_TOOBIG;
+    }
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    buf_commit(self, (size_t)n);
+    return 0;
+}
+
+int buf_printf(struct buf *self, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = buf_vprintf(self, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+void buf_consume(struct buf *self, size_t n)
+{
+    if (n >= self->len) {
+        buf_reset(self);
+        return;
+    }
+    memmove(self->data, self->data + n, self->len - n);
+    self->len -= n;
+    self->data[self->len] = '\0';
+}
+
+char *buf_detach(struct buf *self, size_t *len_out)
+{
+    char *p = self->data ? self->data : xstrdup("");
+    if (len_out) {
+        *len_out = self->len;
+    }
+    self->data = NULL;
+    self->len = 0;
+    self->cap = 0;
+    return p;
+}

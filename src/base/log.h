@@ -1,0 +1,28 @@
+/*
+ * Logging: one JSON object per line on stderr (or a short text line when stderr is a
+ * terminal or the text format was chosen). Thread-safe. Never pass tokens or passwords.
+ */
+#ifndef SB_BASE_LOG_H
+#define SB_BASE_LOG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+/* Choose the minimum level and the format; defaults: info, json unless stderr is a tty. */
+void log_setup(enum log_level level, bool json);
+/* Parse "debug|info|warn|error"; 0 or SB_E_INVAL. */
+int log_level_parse(const char *s, enum log_level *out);
+bool log_enabled(enum log_level level);
+/* A message formatted printf-style. */
+void log_printf(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A message with structured fields; takes ownership of fields (may be NULL). */
+void log_event(enum log_level level, const char *msg, json_t *fields);
+
+#define log_debug(...) log_printf(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...) log_printf(LOG_INFO, __VA_ARGS__)
+#define log_warn(...) log_printf(LOG_WARN, __VA_ARGS__)
+#define log_error(...) log_printf(LOG_ERROR, __VA_ARGS__)
+
+#endif

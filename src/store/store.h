@@ -1,0 +1,200 @@
+/*
+ * The store: the only interface the rest of the server sees for persistent data (DESIGN §4).
+ * Backends (sqlite/ now, postgres/ later) implement struct store_ops in store_int.h; callers
+ * never see SQL, connections or backend types.
+ *
+ * Rows travel as jansson objects whose keys are column names and whose values are typed
+ * JSON (strings for text, uuid and time columns, integers, booleans, objects for JSON
+ * columns, null). Hidden columns (users.password_hash) are accepted on write but never
+ * returned, except by store_user_auth_by_email().
+ *
+ * Threads: a struct store may be used from any number of threads at once, but never from an
+ * event-loop thread (calls block). A struct store_tx belongs to the thread that began it.
+ * Write transactions are serialised (one writer); read transactions run concurrently.
+ *
+ * Tenancy: every row function takes a struct store_scope, which comes from src/policy/
+ * and restricts the rows the call may see or touch. A row outside the scope is reported as
+ * SB_E_NOTFOUND, exactly like a missing row.
+ */
+#ifndef SB_STORE_STORE_H
+#define SB_STORE_STORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/schema.h"
+
+struct store;
+struct store_tx;
+
+struct store_options {
+    int64_t busy_timeout_ms; /* SQLite busy timeout (default 5000) */
+    size_t read_connections; /* concurrent readers (default 4) */
+};
+
+/*
+ * Open the database named by url: "sqlite:PATH", "sqlite::memory:" or
+ * "postgres://..." / "postgresql://...". opt may be NULL for defaults. Does not migrate.
+ * Returns 0, SB_E_INVAL for an unknown scheme, SB_E_DB when the database cannot be opened.
+ */
+int store_open(const char *url, const struct store_options *opt, struct store **out);
+/* Close every connection; NULL is a no-op. No transaction may be open. */
+void store_free(struct store *self);
+/* "sqlite" or "postgres". */
+const char *store_backend(const struct store *self);
+/* Apply pending migrations in order, each in its own transaction; returns the number applied
+ * (>= 0) or an error. Safe to run again. */
+int store_migrate(struct store *self);
+/* Schema version after migrations (number of the last applied migration). */
+int store_schema_version(struct store *self, int *out);
+/* Cheap liveness check of the database (for /readyz): 0 or SB_E_DB. */
+int store_ping(struct store *self);
+
+/*
+ * Called after every committed write transaction that appended to `changes`, on the
+ * committing thread, with no store lock held. The hub uses it to wake up. One hook.
+ */
+typedef void (*store_commit_cb)(void *arg);
+void store_set_commit_hook(struct store *self, store_commit_cb cb, void *arg);
+
+/* Transactions. */
+int store_tx_begin(struct store *self, bool write, struct store_tx **out);
+/* Commit and free tx. On failure the transaction was rolled back (tx is freed either way). */
+int store_tx_commit(struct store_tx *tx);
+/* Roll back and free tx; NULL is a no-op. */
+void store_tx_rollback(struct store_tx *tx);
+/* The change-log position this transaction sees (max seq in `changes`, 0 when empty). */
+int store_tx_head_seq(struct store_tx *tx, int64_t *out);
+
+/* Which rows a call may see: from src/policy/. */
+struct store_scope {
+    bool all;              /* every row (super_admin, system jobs) */
+    const char *client_id; /* otherwise only rows of this tenant (NULL: none) */
+    bool include_global;   /* also rows whose client_id is NULL (system_messages) */
+};
+
+enum store_op {
+    STORE_EQ,
+    STORE_NEQ,
+    STORE_LT,
+    STORE_LTE,
+    STORE_GT,
+    STORE_GTE,
+    STORE_IN,
+    STORE_IS_NULL
+};
+
+struct store_filter {
+    const char *column; /* must be a column of the table, else SB_E_INVAL */
+    enum store_op op;
+    json_t *value; /* typed value; an array for STORE_IN; unused for STORE_IS_NULL */
+};
+
+#define STORE_MAX_FILTERS 16
+#define STORE_MAX_LIMIT 500
+
+struct store_query {
+    struct store_scope scope;
+    struct store_filter filters[STORE_MAX_FILTERS]; /* all must hold (AND) */
+    size_t nfilters;
+    const char *q;      /* case-insensitive substring over the table's search columns, or NULL */
+    const char *sort;   /* column name, '-' prefix for descending; NULL: the table's default */
+    size_t limit;       /* 1..STORE_MAX_LIMIT; 0 means 50 */
+    const char *cursor; /* next_cursor of the previous page, or NULL */
+};
+
+/*
+ * Insert row into table. Missing id gets a random UUID; versioned tables get created_at,
+ * updated_at (now) and version 1. *out (may be NULL) receives the stored row, hidden
+ * columns removed. Errors: SB_E_CONFLICT (unique key, e.g. users.email case-insensitive,
+ * clients.slug, agent_status.user_id), SB_E_INVAL (unknown column, wrong type).
+ */
+int store_row_insert(struct store_tx *tx, enum store_table table, json_t *row, json_t **out);
+
+/* Fetch one row by id within scope: 0 with *out, or SB_E_NOTFOUND. */
+int store_row_get(struct store_tx *tx, enum store_table table, const struct store_scope *scope,
+                  const char *id, json_t **out);
+
+/*
+ * Apply patch (column -> new value) to the row id within scope. With expected_version > 0 a
+ * different current version fails with SB_E_VERSION and *out set to the current row. On
+ * success version grows by one, updated_at is now and *out (may be NULL) is the new row.
+ * A patch that changes nothing still bumps version (it is an explicit update).
+ */
+int store_row_update(struct store_tx *tx, enum store_table table, const struct store_scope *scope,
+                     const char *id, json_t *patch, int64_t expected_version, json_t **out);
+
+/* Delete the row id within scope; *old_out (may be NULL) receives the deleted row. */
+int store_row_delete(struct store_tx *tx, enum store_table table, const struct store_scope *scope,
+                     const char *id, json_t **old_out);
+
+/*
+ * One page of rows matching q, as a JSON array in *rows_out. *next_cursor_out is a
+ * malloc'd opaque cursor when more rows follow, else NULL. Keyset pagination on
+ * (sort column, id), so pages are stable under inserts.
+ */
+int store_row_list(struct store_tx *tx, enum store_table table, const struct store_query *q,
+                   json_t **rows_out, char **next_cursor_out);
+
+/* Count rows matching q (limit, sort and cursor ignored) grouped by column group_by
+ * (NULL: one total). *out is {"<value>": n, ...} or {"total": n}. */
+int store_row_count(struct store_tx *tx, enum store_table table, const struct store_query *q,
+                    const char *group_by, json_t **out);
+
+/* Users by email (case-insensitive), including password_hash; for login only. */
+int store_user_auth_by_email(struct store_tx *tx, const char *email, json_t **out);
+
+/* Key/value settings (for example the generated JWT secret). SB_E_NOTFOUND when unset. */
+int store_meta_get(struct store_tx *tx, const char *key, char **value_out);
+int store_meta_set(struct store_tx *tx, const char *key, const char *value);
+
+/* Refresh tokens (stored only as hashes). */
+struct store_refresh {
+    char id[40];
+    char user_id[40];
+    char family_id[40];
+    int64_t expires_at_ms;
+    int64_t used_at_ms;    /* 0 when unused */
+    int64_t revoked_at_ms; /* 0 when live */
+};
+int store_refresh_insert(struct store_tx *tx, const char *user_id, const char *family_id,
+                         const char *token_hash, int64_t expires_at_ms);
+int store_refresh_find(struct store_tx *tx, const char *token_hash, struct store_refresh *out);
+int store_refresh_mark_used(struct store_tx *tx, const char *id);
+int store_refresh_revoke_family(struct store_tx *tx, const char *family_id);
+int store_refresh_revoke_user(struct store_tx *tx, const char *user_id);
+
+/*
+ * Audit: append entry (actor_id, actor_email, client_id, action, entity_type, entity_id,
+ * before, after, ip, user_agent, request_id; id/at optional) inside a write transaction. The
+ * store assigns seq, links prev_hash to the previous entry and computes hash
+ * (audit_hash.h). *out (may be NULL) receives the stored entry.
+ */
+int store_audit_append(struct store_tx *tx, json_t *entry, json_t **out);
+/* Walk the whole chain in seq order: *checked entries; *first_bad_seq is 0 when intact, else
+ * the first seq that is modified, missing, reordered or inserted. */
+int store_audit_verify(struct store *self, int64_t *checked, int64_t *first_bad_seq);
+
+/* The change log (table `changes`). */
+struct store_change {
+    int64_t seq;
+    int64_t at_ms;
+    enum store_table table;
+    char op[8];      /* INSERT, UPDATE, DELETE */
+    char *client_id; /* NULL for global rows */
+    char *row_id;
+    json_t *record;     /* NULL for DELETE */
+    json_t *old_record; /* NULL for INSERT */
+};
+/* Up to limit changes with seq > after_seq in seq order; *out is an array of *n entries. */
+int store_changes_read(struct store *self, int64_t after_seq, size_t limit,
+                       struct store_change **out, size_t *n);
+void store_changes_free(struct store_change *changes, size_t n);
+/* Highest and lowest seq still retained (0 when empty). */
+int store_changes_bounds(struct store *self, int64_t *oldest, int64_t *head);
+/* Delete changes older than before_ms, always keeping the newest row; returns rows removed. */
+int store_changes_prune(struct store *self, int64_t before_ms);
+
+#endif
