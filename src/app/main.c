@@ -1,7 +1,388 @@
+/*
+ * switchboard's main: the command line of DESIGN §3 and the wiring of the layers.
+ *
+ *   serve    store -> auth sessions -> services -> realtime -> api -> net loops; then wait
+ *            for SIGTERM/SIGINT and drain (readyz 503, no new connections, in-flight
+ *            requests finish within drain_timeout), exit 0.
+ *   init     create the first super_admin.
+ *   migrate  apply pending migrations.
+ *
+ * Exit status: 0 ok, 1 runtime failure, 2 usage or configuration error.
+ */
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
 
-int main(void)
+#include "api/api.h"
+#include "app/config.h"
+#include "auth/password.h"
+#include "auth/session.h"
+#include "auth/token.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "net/net.h"
+#include "realtime/rt.h"
+#include "store/store.h"
+#include "svc/svc.h"
+
+#ifndef SB_VERSION
+#define SB_VERSION "dev"
+#endif
+
+static void usage(FILE *out)
 {
-    puts("switchboard");
+    fprintf(out,
+            "switchboard %s: real-time admin panel server\n\n"
+            "usage:\n"
+            "  switchboard [serve] [options]      run the server\n"
+            "  switchboard init --db URL --admin-email E [--admin-password-file F]\n"
+            "                                     create the first super_admin\n"
+            "  switchboard migrate --db URL       apply database migrations\n"
+            "  switchboard --help | --version\n\n"
+            "options (flags > SWITCHBOARD_* environment > --config INI file > defaults):\n",
+            SB_VERSION);
+    app_config_usage(out);
+    fprintf(out, "\nexit status: 0 ok, 1 runtime failure, 2 usage or configuration error\n");
+}
+
+static int setup_logging(const struct app_config *cfg)
+{
+    enum log_level lvl;
+    if (log_level_parse(cfg->log_level, &lvl) < 0) {
+        fprintf(stderr, "switchboard: invalid value for log_level: \"%s\"\n", cfg->log_level);
+        return 2;
+    }
+    bool json = strcmp(cfg->log_format, "json") == 0 ||
+                (strcmp(cfg->log_format, "auto") == 0 && !isatty(STDERR_FILENO));
+    log_setup(lvl, json);
     return 0;
+}
+
+static int open_store(const struct app_config *cfg, struct store **out)
+{
+    int rc = store_open(cfg->db, NULL, out);
+    if (rc == SB_E_INVAL) {
+        fprintf(stderr, "switchboard: invalid value for db: \"%s\"\n", cfg->db);
+        return 2;
+    }
+    if (rc < 0) {
+        log_error("cannot open database %s: %s", cfg->db, sb_strerror(rc));
+        return 1;
+    }
+    rc = store_migrate(*out);
+    if (rc < 0) {
+        log_error("database migration failed: %s", sb_strerror(rc));
+        store_free(*out);
+        return 1;
+    }
+    if (rc > 0) {
+        log_info("applied %d migration(s)", rc);
+    }
+    return 0;
+}
+
+static int parse_listen(const char *listen, struct net_config *nc)
+{
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen) {
+        return -1;
+    }
+    size_t hl = (size_t)(colon - listen);
+    const char *host = listen;
+    if (host[0] == '[' && host[hl - 1] == ']') {
+        host++;
+        hl -= 2;
+    }
+    if (hl >= sizeof nc->host) {
+        return -1;
+    }
+    memcpy(nc->host, host, hl);
+    nc->host[hl] = '\0';
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535 || end == colon + 1) {
+        return -1;
+    }
+    nc->port = (int)port;
+    return 0;
+}
+
+static struct rt *g_rt; /* for the per-worker hooks */
+
+static void worker_start(struct net_worker *w, void *arg)
+{
+    (void)arg;
+    rt_worker_start(g_rt, w);
+}
+
+static void worker_stop(struct net_worker *w, void *arg)
+{
+    (void)arg;
+    rt_worker_stop(g_rt, w);
+}
+
+static int cmd_serve(struct app_config *cfg)
+{
+    if ((cfg->tls_cert && *cfg->tls_cert) || (cfg->tls_key && *cfg->tls_key)) {
+        fprintf(stderr, "switchboard: tls_cert/tls_key: TLS is not supported by this build yet; "
+                        "terminate TLS in a proxy\n");
+        return 2;
+    }
+    struct net_config nc;
+    net_config_default(&nc);
+    if (parse_listen(cfg->listen, &nc) < 0) {
+        fprintf(stderr, "switchboard: invalid value for listen: \"%s\" (want ADDR:PORT)\n",
+                cfg->listen);
+        return 2;
+    }
+    nc.workers = cfg->workers ? (unsigned)cfg->workers : (unsigned)uv_available_parallelism();
+    nc.limits.max_body = (size_t)cfg->max_body;
+    nc.limits.max_line = (size_t)cfg->max_line;
+    nc.limits.max_head = (size_t)cfg->max_head;
+    nc.limits.max_fields = (size_t)cfg->max_fields;
+    nc.header_timeout_ms = cfg->header_timeout_ms;
+    nc.body_timeout_ms = cfg->header_timeout_ms;
+    nc.idle_timeout_ms = cfg->idle_timeout_ms;
+    nc.ws_max_message = (size_t)cfg->ws_max_message;
+    nc.ws_max_queue = (size_t)cfg->ws_max_queue;
+
+    /* Block the signals we wait for before any thread starts, so only sigwait sees them. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    /* The thread pool runs handlers and database work; size it before first use. */
+    char pool[16];
+    snprintf(pool, sizeof pool, "%u", nc.workers * 2 + 4);
+    setenv("UV_THREADPOOL_SIZE", pool, 0);
+
+    struct store *store = NULL;
+    int rc = open_store(cfg, &store);
+    if (rc) {
+        return rc;
+    }
+    struct svc_config sc = {.presence_grace_ms = cfg->presence_grace_ms};
+    struct svc *svc = NULL;
+    svc_new(store, &sc, &svc);
+    if (cfg->demo && (rc = svc_seed_demo(svc)) < 0) {
+        log_error("seeding demo data failed: %s", sb_strerror(rc));
+        svc_free(svc);
+        store_free(store);
+        return 1;
+    }
+    struct auth_session_config ac = {.jwt_secret = cfg->jwt_secret,
+                                     .access_ttl_ms = cfg->access_ttl_ms,
+                                     .refresh_ttl_ms = cfg->refresh_ttl_ms,
+                                     .login_attempts = cfg->login_attempts};
+    rc = auth_session_init(store, &ac);
+    if (rc < 0) {
+        log_error("auth setup failed: %s", sb_strerror(rc));
+        svc_free(svc);
+        store_free(store);
+        return rc == SB_E_CONFIG ? 2 : 1;
+    }
+    struct rt_config rc_cfg = {.max_channels = (size_t)cfg->max_channels,
+                               .max_bindings = 100,
+                               .tail_interval_ms = 1000,
+                               .retention_ms = cfg->changes_retention_ms,
+                               .token_check_ms = 250};
+    struct rt *rt = NULL;
+    rt_new(&rc_cfg, store, &rt);
+    struct api_options ao = {
+        .web_dir = cfg->web_dir, .cors_origins = cfg->cors_origins, .version = SB_VERSION};
+    struct api *api = NULL;
+    api_new(&ao, store, svc, &api);
+    api_set_realtime(api, rt);
+
+    g_rt = rt;
+    struct net_hooks hooks = {.on_request = api_on_request,
+                              .arg = api,
+                              .on_worker_start = worker_start,
+                              .on_worker_stop = worker_stop};
+    struct net_server *server = NULL;
+    rc = net_server_start(&nc, &hooks, &server);
+    if (rc < 0) {
+        api_free(api);
+        rt_free(rt);
+        auth_session_shutdown();
+        svc_free(svc);
+        store_free(store);
+        return 1;
+    }
+    rt_start(rt, server);
+    char url[128];
+    bool v6 = strchr(nc.host, ':') != NULL;
+    snprintf(url, sizeof url, "http://%s%s%s:%d", v6 ? "[" : "", nc.host, v6 ? "]" : "",
+             net_server_port(server));
+    log_event(LOG_INFO, "listening",
+              json_pack("{s:s,s:i,s:s,s:s}", "url", url, "workers", (int)nc.workers, "db",
+                        store_backend(store), "version", SB_VERSION));
+    printf("switchboard %s listening on %s\n", SB_VERSION, url);
+    if (cfg->demo) {
+        printf("demo logins (password: demo-password):\n"
+               "  root@demo.test     super_admin\n"
+               "  admin@acme.test    admin   (Acme)\n"
+               "  viewer@acme.test   viewer  (Acme)\n"
+               "  agent1@acme.test   agent   (Acme; agent2..agent5 too)\n"
+               "  admin@globex.test  admin   (Globex; agent1..agent3@globex.test)\n");
+    }
+    fflush(stdout);
+
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    log_event(LOG_INFO, "shutting down", json_pack("{s:s}", "signal", strsignal(sig)));
+    api_set_draining(api, true);
+    rt_stop(rt);
+    net_server_stop(server, cfg->drain_ms);
+    rt_free(rt);
+    api_free(api);
+    auth_session_shutdown();
+    svc_free(svc);
+    store_free(store);
+    log_info("stopped");
+    return 0;
+}
+
+static int read_password(const struct app_config *cfg, char *out, size_t len)
+{
+    FILE *f = NULL;
+    if (cfg->admin_password_file && *cfg->admin_password_file) {
+        f = fopen(cfg->admin_password_file, "r");
+        if (!f) {
+            fprintf(stderr, "switchboard: cannot read admin_password_file %s\n",
+                    cfg->admin_password_file);
+            return 2;
+        }
+    } else if (getenv("SWITCHBOARD_ADMIN_PASSWORD")) {
+        snprintf(out, len, "%s", getenv("SWITCHBOARD_ADMIN_PASSWORD"));
+        return 0;
+    } else {
+        f = stdin;
+        if (isatty(STDIN_FILENO)) {
+            fprintf(stderr, "password: ");
+        }
+    }
+    if (!fgets(out, (int)len, f)) {
+        out[0] = '\0';
+    }
+    if (f != stdin) {
+        fclose(f);
+    }
+    out[strcspn(out, "\r\n")] = '\0';
+    return 0;
+}
+
+static int cmd_init(struct app_config *cfg)
+{
+    if (!cfg->admin_email || !*cfg->admin_email) {
+        fprintf(stderr, "switchboard: init needs --admin-email\n");
+        return 2;
+    }
+    char pw[AUTH_PASSWORD_MAX_LEN + 2];
+    int rc = read_password(cfg, pw, sizeof pw);
+    if (rc) {
+        return rc;
+    }
+    if (strlen(pw) < AUTH_PASSWORD_MIN_LEN) {
+        fprintf(stderr, "switchboard: the password must have at least %d characters\n",
+                AUTH_PASSWORD_MIN_LEN);
+        auth_wipe(pw, sizeof pw);
+        return 2;
+    }
+    struct store *store = NULL;
+    rc = open_store(cfg, &store);
+    if (rc) {
+        auth_wipe(pw, sizeof pw);
+        return rc;
+    }
+    struct svc_config sc = {.presence_grace_ms = cfg->presence_grace_ms};
+    struct svc *svc = NULL;
+    svc_new(store, &sc, &svc);
+    rc = svc_init_admin(svc, cfg->admin_email, pw);
+    auth_wipe(pw, sizeof pw);
+    svc_free(svc);
+    store_free(store);
+    if (rc == SB_E_CONFLICT) {
+        fprintf(stderr, "switchboard: a user with e-mail %s already exists\n", cfg->admin_email);
+        return 1;
+    }
+    if (rc == SB_E_VALIDATION) {
+        fprintf(stderr, "switchboard: invalid admin e-mail or password\n");
+        return 2;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "switchboard: init failed: %s\n", sb_strerror(rc));
+        return 1;
+    }
+    printf("created super_admin %s\n", cfg->admin_email);
+    return 0;
+}
+
+static int cmd_migrate(struct app_config *cfg)
+{
+    struct store *store = NULL;
+    int rc = open_store(cfg, &store);
+    if (rc) {
+        return rc;
+    }
+    int version = 0;
+    store_schema_version(store, &version);
+    printf("database schema at version %d\n", version);
+    store_free(store);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int first = 1;
+    const char *cmd = "serve";
+    if (argc > 1) {
+        if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+            usage(stdout);
+            return 0;
+        }
+        if (!strcmp(argv[1], "--version")) {
+            printf("switchboard %s\n", SB_VERSION);
+            return 0;
+        }
+        if (argv[1][0] != '-') {
+            cmd = argv[1];
+            first = 2;
+        }
+    }
+    for (int i = first; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        }
+    }
+    if (strcmp(cmd, "serve") && strcmp(cmd, "init") && strcmp(cmd, "migrate")) {
+        fprintf(stderr, "switchboard: unknown command \"%s\" (try --help)\n", cmd);
+        return 2;
+    }
+    struct app_config cfg;
+    char err[512];
+    if (app_config_load(&cfg, argc, argv, first, err, sizeof err) < 0) {
+        fprintf(stderr, "switchboard: %s\n", err);
+        app_config_release(&cfg);
+        return 2;
+    }
+    int rc = setup_logging(&cfg);
+    if (rc == 0) {
+        if (!strcmp(cmd, "serve")) {
+            rc = cmd_serve(&cfg);
+        } else if (!strcmp(cmd, "init")) {
+            rc = cmd_init(&cfg);
+        } else {
+            rc = cmd_migrate(&cfg);
+        }
+    }
+    app_config_release(&cfg);
+    return rc;
 }

@@ -24,11 +24,12 @@ void buf_release(struct buf *self);
 void buf_reset(struct buf *self);
 /* Append bytes; 0 or SB_E_TOOBIG (buffer unchanged). */
 int buf_append(struct buf *self, const void *data, size_t len) __attribute__((warn_unused_result));
-int buf_puts(struct buf *self, const char *s) __attribute__((warn_unused_result));
-int buf_putc(struct buf *self, char c) __attribute__((warn_unused_result));
-int buf_printf(struct buf *self, const char *fmt, ...) __attribute__((format(printf, 2, 3)))
-__attribute__((warn_unused_result));
-int buf_vprintf(struct buf *self, const char *fmt, va_list ap) __attribute__((warn_unused_result));
+/* The text appenders below may be used without checking when the buffer's cap is known to
+ * be ample (response headers, metrics text): a failed append leaves the buffer unchanged. */
+int buf_puts(struct buf *self, const char *s);
+int buf_putc(struct buf *self, char c);
+int buf_printf(struct buf *self, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int buf_vprintf(struct buf *self, const char *fmt, va_list ap);
 /* Make room for n more bytes; returns a pointer to them (commit with buf_commit) or NULL. */
 char *buf_reserve(struct buf *self, size_t n);
 void buf_commit(struct buf *self, size_t n);

@@ -11,6 +11,14 @@
  * Threads: a struct store may be used from any number of threads at once, but never from an
  * event-loop thread (calls block). A struct store_tx belongs to the thread that began it.
  * Write transactions are serialised (one writer); read transactions run concurrently.
+ * A thread holding a transaction must not begin a second one, nor call the functions that
+ * take a struct store (migrate, changes, audit verify, ping): with "sqlite::memory:" every
+ * transaction uses the one connection, and write transactions always wait for each other.
+ *
+ * Ownership: json_t arguments are borrowed (never stolen); json_t results are new references
+ * and strings are malloc'd, both owned by the caller. Values are checked against the column
+ * types of schema.h (SB_E_INVAL on mismatch; uuid columns need a canonical UUID); time values
+ * are normalised to RFC 3339 UTC with milliseconds.
  *
  * Tenancy: every row function takes a struct store_scope, which comes from src/policy/
  * and restricts the rows the call may see or touch. A row outside the scope is reported as
@@ -37,7 +45,8 @@ struct store_options {
 /*
  * Open the database named by url: "sqlite:PATH", "sqlite::memory:" or
  * "postgres://..." / "postgresql://...". opt may be NULL for defaults. Does not migrate.
- * Returns 0, SB_E_INVAL for an unknown scheme, SB_E_DB when the database cannot be opened.
+ * Returns 0, SB_E_INVAL for an unknown scheme (postgres too, until that backend exists),
+ * SB_E_DB when the database cannot be opened. Migrate before beginning transactions.
  */
 int store_open(const char *url, const struct store_options *opt, struct store **out);
 /* Close every connection; NULL is a no-op. No transaction may be open. */
@@ -53,8 +62,10 @@ int store_schema_version(struct store *self, int *out);
 int store_ping(struct store *self);
 
 /*
- * Called after every committed write transaction that appended to `changes`, on the
- * committing thread, with no store lock held. The hub uses it to wake up. One hook.
+ * Called after every committed write transaction that appended to `changes` (its change-log
+ * head moved between begin and commit), inside store_tx_commit on the committing thread,
+ * with no store lock held; it may begin transactions of its own. The hub uses it to wake up.
+ * One hook; set it before other threads use the store (a NULL cb removes it).
  */
 typedef void (*store_commit_cb)(void *arg);
 void store_set_commit_hook(struct store *self, store_commit_cb cb, void *arg);
@@ -83,13 +94,15 @@ enum store_op {
     STORE_GT,
     STORE_GTE,
     STORE_IN,
-    STORE_IS_NULL
+    STORE_IS_NULL /* value NULL or true: IS NULL; json false: IS NOT NULL */
 };
 
 struct store_filter {
     const char *column; /* must be a column of the table, else SB_E_INVAL */
     enum store_op op;
-    json_t *value; /* typed value; an array for STORE_IN; unused for STORE_IS_NULL */
+    json_t *value; /* typed value; an array for STORE_IN; see STORE_IS_NULL. EQ/NEQ with a
+                      JSON null mean IS NULL / IS NOT NULL; other ops with null match nothing.
+                      Hidden columns cannot be filtered on (SB_E_INVAL). */
 };
 
 #define STORE_MAX_FILTERS 16
@@ -109,7 +122,10 @@ struct store_query {
  * Insert row into table. Missing id gets a random UUID; versioned tables get created_at,
  * updated_at (now) and version 1. *out (may be NULL) receives the stored row, hidden
  * columns removed. Errors: SB_E_CONFLICT (unique key, e.g. users.email case-insensitive,
- * clients.slug, agent_status.user_id), SB_E_INVAL (unknown column, wrong type).
+ * clients.slug, agent_status.user_id), SB_E_INVAL (unknown column, wrong type, a required
+ * column missing or null, a value outside the column's CHECK, e.g. an unknown role, a
+ * foreign key to a missing row, a read transaction, or STORE_AUDIT: use store_audit_append).
+ * Given created_at, updated_at and version are ignored.
  */
 int store_row_insert(struct store_tx *tx, enum store_table table, json_t *row, json_t **out);
 
@@ -122,18 +138,25 @@ int store_row_get(struct store_tx *tx, enum store_table table, const struct stor
  * different current version fails with SB_E_VERSION and *out set to the current row. On
  * success version grows by one, updated_at is now and *out (may be NULL) is the new row.
  * A patch that changes nothing still bumps version (it is an explicit update).
+ * Patch keys version, created_at and updated_at are ignored; id is allowed only with the
+ * row's own id. expected_version > 0 on an unversioned table is SB_E_INVAL. STORE_AUDIT:
+ * SB_E_FORBIDDEN (also for store_row_delete).
  */
 int store_row_update(struct store_tx *tx, enum store_table table, const struct store_scope *scope,
                      const char *id, json_t *patch, int64_t expected_version, json_t **out);
 
-/* Delete the row id within scope; *old_out (may be NULL) receives the deleted row. */
+/* Delete the row id within scope; *old_out (may be NULL) receives the deleted row. Rows of
+ * other tables that reference it are deleted too (ON DELETE CASCADE), each logged. */
 int store_row_delete(struct store_tx *tx, enum store_table table, const struct store_scope *scope,
                      const char *id, json_t **old_out);
 
 /*
  * One page of rows matching q, as a JSON array in *rows_out. *next_cursor_out is a
  * malloc'd opaque cursor when more rows follow, else NULL. Keyset pagination on
- * (sort column, id), so pages are stable under inserts.
+ * (sort column, id), so pages are stable under inserts. NULLs sort first ascending and
+ * last descending. SB_E_INVAL for an unknown, hidden or unsortable sort column, a malformed
+ * cursor or one made for another sort. q is matched with LIKE over the table's searchable
+ * columns (% and _ are literal).
  */
 int store_row_list(struct store_tx *tx, enum store_table table, const struct store_query *q,
                    json_t **rows_out, char **next_cursor_out);
@@ -162,6 +185,9 @@ struct store_refresh {
 int store_refresh_insert(struct store_tx *tx, const char *user_id, const char *family_id,
                          const char *token_hash, int64_t expires_at_ms);
 int store_refresh_find(struct store_tx *tx, const char *token_hash, struct store_refresh *out);
+/* find: SB_E_NOTFOUND for an unknown hash. mark_used: 0, or SB_E_CONFLICT when the token is
+ * already used (or missing), so a concurrent second use is detected atomically. The revoke
+ * functions return how many live tokens they revoked. */
 int store_refresh_mark_used(struct store_tx *tx, const char *id);
 int store_refresh_revoke_family(struct store_tx *tx, const char *family_id);
 int store_refresh_revoke_user(struct store_tx *tx, const char *user_id);
@@ -174,7 +200,8 @@ int store_refresh_revoke_user(struct store_tx *tx, const char *user_id);
  */
 int store_audit_append(struct store_tx *tx, json_t *entry, json_t **out);
 /* Walk the whole chain in seq order: *checked entries; *first_bad_seq is 0 when intact, else
- * the first seq that is modified, missing, reordered or inserted. */
+ * the first seq that is modified, missing, reordered or inserted (a deleted newest entry is
+ * detected from the backend's sequence high-water mark). */
 int store_audit_verify(struct store *self, int64_t *checked, int64_t *first_bad_seq);
 
 /* The change log (table `changes`). */
@@ -188,7 +215,8 @@ struct store_change {
     json_t *record;     /* NULL for DELETE */
     json_t *old_record; /* NULL for INSERT */
 };
-/* Up to limit changes with seq > after_seq in seq order; *out is an array of *n entries. */
+/* Up to limit changes with seq > after_seq in seq order; *out is an array of *n entries
+ * (free with store_changes_free). table is STORE__NTABLES for a table unknown to schema.h. */
 int store_changes_read(struct store *self, int64_t after_seq, size_t limit,
                        struct store_change **out, size_t *n);
 void store_changes_free(struct store_change *changes, size_t n);

@@ -98,21 +98,24 @@ struct http_chunked {
     size_t size_digits; /* private */
     size_t line_len;    /* private: length of the current size/trailer line */
     size_t max_body;    /* decoded bytes allowed */
+    uint64_t decoded;   /* private: body bytes announced by chunk sizes so far */
 };
 
 void http_chunked_init(struct http_chunked *self, size_t max_body);
 
 /*
- * Feed data[0..len). Decoded body bytes are appended to body. *consumed is set to the bytes
- * used (the rest belongs to the next request). Returns 1 when the body is complete, 0 when
- * more input is needed, or a negative SB_E_* error with *status set (400 for bad framing or
- * a bad chunk size, 413 when the body would exceed max_body).
+ * Feed data[0..len). Decoded body bytes are appended to body (NULL discards them). *consumed is set
+ * to the bytes used (the rest belongs to the next request). Returns 1 when the body is complete, 0
+ * when more input is needed, or a negative SB_E_* error with *status set (400 for bad framing or a
+ * bad chunk size, 413 when the body would exceed max_body).
  */
 int http_chunked_feed(struct http_chunked *self, const char *data, size_t len, size_t *consumed,
                       struct buf *body, int *status);
 
 /* Percent-decode s[0..len) into out (NUL-terminated); '+' is a space when form is true.
- * Returns the decoded length or SB_E_INVAL for a bad escape or an embedded NUL. */
+ * The decoded bytes are appended to out (pass an empty buffer to get just them); on error out
+ * is left as it was. Returns the decoded length or SB_E_INVAL for a bad escape or an embedded
+ * NUL (SB_E_TOOBIG when out's cap is reached). */
 int http_url_decode(const char *s, size_t len, bool form, struct buf *out);
 
 /*

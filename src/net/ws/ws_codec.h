@@ -81,6 +81,7 @@ struct ws_reader {
     struct buf message; /* assembled data message */
     uint8_t control[125];
     size_t control_len;
+    uint16_t error_code; /* close code of the error that stopped the reader, 0 if none */
 };
 
 void ws_reader_init(struct ws_reader *self, bool server, size_t max_message);
@@ -90,9 +91,15 @@ void ws_reader_release(struct ws_reader *self);
  * Feed data[0..len). Stops at the first complete event: returns 1 with *ev filled and
  * *consumed set to the bytes used (call again with the rest), 0 when all input was consumed
  * without completing an event, or a negative SB_E_PROTO / SB_E_TOOBIG with *close_code set to
- * the code to close with (1002, 1007 or 1009). After an error the reader must not be fed.
+ * the code to close with (1002, 1007 or 1009). After an error the reader must not be fed
+ * (if it is, it repeats the error and consumes nothing).
+ *
+ * data is writable because the reader unmasks in place: a single-frame message whose payload
+ * is wholly inside data is delivered without a copy, ev->data pointing into data. Bytes
+ * before *consumed may therefore have been changed; bytes after it are untouched. ev->data is
+ * never NULL (an empty payload points at an empty string).
  */
-int ws_reader_feed(struct ws_reader *self, const uint8_t *data, size_t len, size_t *consumed,
+int ws_reader_feed(struct ws_reader *self, uint8_t *data, size_t len, size_t *consumed,
                    struct ws_event *ev, uint16_t *close_code);
 
 /*
@@ -116,7 +123,8 @@ bool ws_key_is_valid(const char *key, size_t key_len);
  * state: 0 = accept (complete), 1 = reject, other = inside a sequence. */
 uint32_t ws_utf8_step(uint32_t state, const uint8_t *data, size_t len);
 
-/* True when code may appear in a close frame received from a peer. */
+/* True when code may appear in a close frame received from a peer: 1000-1003, 1007-1014
+ * (1012-1014 are IANA-registered; we send 1013 ourselves) and 3000-4999. */
 bool ws_close_code_is_valid(uint16_t code);
 
 #endif

@@ -1,0 +1,101 @@
+/*
+ * Internals of the API layer shared by api.c (routing, calls, responses) and the route
+ * files (routes_*.c). A struct api_call lives from the request's arrival to its response;
+ * handlers run either on the loop thread (API_INLINE) or on a thread-pool thread, and only
+ * fill the call's response fields; api.c sends it from the loop thread.
+ */
+#ifndef SB_API_API_INT_H
+#define SB_API_API_INT_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+
+#include "api/api.h"
+#include "base/buf.h"
+#include "policy/policy.h"
+
+struct api_call;
+typedef int (*api_handler_fn)(struct api_call *call);
+
+enum api_route_flags {
+    API_INLINE = 1 << 0, /* cheap: run on the loop thread */
+    API_AUTH = 1 << 1,   /* needs a valid access token (401 otherwise) */
+    API_BODY = 1 << 2,   /* needs a JSON object body (415/400 otherwise) */
+};
+
+#define API_MAX_PARAMS 4
+#define API_STATUS_SLOTS 24
+#define API_LATENCY_BUCKETS 12
+
+struct api_route {
+    enum http_method method;
+    const char *pattern; /* "/api/v1/users/{id}" */
+    api_handler_fn fn;
+    unsigned flags;
+    /* metrics, updated from any thread */
+    atomic_uint_fast64_t by_status[API_STATUS_SLOTS];
+    atomic_uint_fast64_t latency[API_LATENCY_BUCKETS + 1]; /* cumulative at render time */
+    atomic_uint_fast64_t latency_sum_us;
+};
+
+struct api {
+    struct store *store;
+    struct svc *svc;
+    struct rt *rt;
+    char *web_dir;
+    char **cors;
+    size_t ncors;
+    char *version;
+    atomic_bool draining;
+};
+
+struct api_call {
+    struct api *api;
+    struct net_request *req;
+    struct api_route *route;
+    char *params[API_MAX_PARAMS];
+    size_t nparams;
+    json_t *body;                /* parsed JSON body (API_BODY) */
+    json_t *arena;               /* keeps decoded query strings alive */
+    int rc;                      /* the handler's result (thread-pool routes) */
+    struct policy_principal who; /* valid when API_AUTH */
+    /* response */
+    int status;
+    json_t *json; /* response body, or NULL */
+    char *raw;    /* or a raw body (malloc'd) with raw_type */
+    size_t raw_len;
+    const char *raw_type;
+    bool raw_static;    /* raw points to static memory */
+    struct buf headers; /* extra response header lines */
+    /* error details, used when the handler returns < 0 */
+    char err_msg[256];
+    json_t *err_details;
+    json_t *err_current;
+    int retry_after_s;
+    uv_work_t work;
+};
+
+/* Set a JSON response (takes ownership of body). Returns 0. */
+int api_reply(struct api_call *c, int status, json_t *body);
+/* Record a field-level validation problem; returns SB_E_VALIDATION. */
+int api_invalid(struct api_call *c, const char *field, const char *issue);
+/* Set the error message for the error the handler returns; returns err. */
+int api_fail(struct api_call *c, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The decoded query parameter name, or NULL (the result lives as long as the call). */
+const char *api_query(struct api_call *c, const char *name);
+/* The request header as a NUL-terminated copy in out, or NULL when absent/too long. */
+const char *api_header(struct api_call *c, const char *name, char *out, size_t outlen);
+
+/* Route tables of the route files, terminated by a NULL pattern. */
+extern struct api_route api_routes_ops[];
+extern struct api_route api_routes_auth[];
+extern struct api_route api_routes_admin[];
+extern struct api_route api_routes_domain[];
+
+/* Prometheus text for /metrics (api.c). */
+void api_metrics_render(struct api *api, struct buf *out);
+/* Static files (static.c): answer GET/HEAD for path. */
+int api_static(struct api_call *c, const char *path);
+
+#endif

@@ -1,0 +1,60 @@
+/*
+ * Configuration of `switchboard serve` and the other commands. Every setting has one row in
+ * the table of config.c: its name (INI key), environment variable (SWITCHBOARD_<NAME>),
+ * command-line flag, type, default and help. Precedence: flags > environment > INI file
+ * (--config FILE or SWITCHBOARD_CONFIG) > defaults. Unknown keys and bad values are errors
+ * naming the key (exit status 2).
+ */
+#ifndef SB_APP_CONFIG_H
+#define SB_APP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct app_config {
+    char *listen; /* ADDR:PORT */
+    char *db;
+    int64_t workers; /* 0: CPU count */
+    bool demo;
+    char *config_file;
+    char *tls_cert;
+    char *tls_key;
+    char *log_level;
+    char *log_format;   /* json | text | auto */
+    char *web_dir;      /* serve the panel from disk instead of the embedded copy */
+    char *cors_origins; /* comma-separated allow-list ("*" is not allowed with credentials) */
+    char *jwt_secret;   /* empty: generated and stored in the database on first run */
+    int64_t access_ttl_ms;
+    int64_t refresh_ttl_ms;
+    int64_t drain_ms;
+    int64_t header_timeout_ms;
+    int64_t idle_timeout_ms;
+    int64_t max_body;
+    int64_t max_line;
+    int64_t max_head;
+    int64_t max_fields;
+    int64_t ws_max_message;
+    int64_t ws_max_queue;
+    int64_t max_channels;
+    int64_t changes_retention_ms;
+    int64_t presence_grace_ms;
+    int64_t metrics_interval_ms;
+    int64_t login_attempts;    /* per account and per IP per 15 minutes */
+    char *admin_email;         /* init */
+    char *admin_password_file; /* init */
+};
+
+/*
+ * Fill cfg from defaults, the INI file, the environment and argv[first..argc) in that
+ * order of increasing precedence. Positional arguments are errors. On error writes a message
+ * naming the key to err (errlen bytes) and returns SB_E_CONFIG.
+ */
+int app_config_load(struct app_config *cfg, int argc, char **argv, int first, char *err,
+                    size_t errlen);
+void app_config_release(struct app_config *cfg);
+/* Print the flags with their help text and environment names. */
+void app_config_usage(FILE *out);
+
+#endif

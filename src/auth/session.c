@@ -1,0 +1,589 @@
+/*
+ * Session state: the HS256 key, the user/client cache and the login rate limiter.
+ *
+ * Cache: two small open hash tables (users by id, clients by id) of fixed-size entries,
+ * guarded by one rwlock. Revoked sessions are a third table of sid -> expiry, pruned as
+ * entries age past the refresh lifetime. Per-user `valid_after_s` rejects tokens issued
+ * before a password change. The tables grow by doubling; entries are never removed from a
+ * slot (a deleted user is marked gone), which keeps probing simple.
+ *
+ * Rate limiter: a table of key -> ring of attempt times (ms); an attempt is allowed while
+ * fewer than `attempts` fall inside the window.
+ */
+#include "auth/session.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/jwt.h"
+#include "auth/token.h"
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "base/rand.h"
+
+struct user_entry {
+    char id[40];
+    char client_id[40];
+    enum policy_role role;
+    bool active;
+    bool used;
+    int64_t valid_after_s;
+};
+
+struct client_entry {
+    char id[40];
+    bool active;
+    bool used;
+};
+
+struct sid_entry {
+    char sid[40];
+    int64_t until_ms;
+};
+
+#define RL_MAX 64
+
+struct rl_entry {
+    char key[300];
+    int64_t times[RL_MAX];
+    unsigned n; /* attempts recorded, at most RL_MAX */
+    unsigned head;
+    bool used;
+};
+
+static struct {
+    pthread_rwlock_t lock;
+    uint8_t key[64];
+    size_t key_len;
+    int64_t access_ttl_ms;
+    int64_t refresh_ttl_ms;
+    int64_t attempts;
+    int64_t window_ms;
+    struct user_entry *users;
+    size_t users_cap, users_n;
+    struct client_entry *clients;
+    size_t clients_cap, clients_n;
+    struct sid_entry *sids;
+    size_t sids_n, sids_cap;
+    pthread_mutex_t rl_lock;
+    struct rl_entry *rl;
+    size_t rl_cap, rl_n;
+} S = {.lock = PTHREAD_RWLOCK_INITIALIZER, .rl_lock = PTHREAD_MUTEX_INITIALIZER};
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    }
+    return h;
+}
+
+/* ---- users and clients (callers hold the write lock to insert) ---- */
+
+static struct user_entry *user_slot(struct user_entry *tab, size_t cap, const char *id)
+{
+    size_t i = hash_str(id) & (cap - 1);
+    while (tab[i].used && strcmp(tab[i].id, id) != 0) {
+        i = (i + 1) & (cap - 1);
+    }
+    return &tab[i];
+}
+
+static void users_grow(void)
+{
+    size_t cap = S.users_cap ? S.users_cap * 2 : 256;
+    struct user_entry *tab = xcalloc(cap, sizeof *tab);
+    for (size_t i = 0; i < S.users_cap; i++) {
+        if (S.users[i].used) {
+            *user_slot(tab, cap, S.users[i].id) = S.users[i];
+        }
+    }
+    free(S.users);
+    S.users = tab;
+    S.users_cap = cap;
+}
+
+static struct client_entry *client_slot(struct client_entry *tab, size_t cap, const char *id)
+{
+    size_t i = hash_str(id) & (cap - 1);
+    while (tab[i].used && strcmp(tab[i].id, id) != 0) {
+        i = (i + 1) & (cap - 1);
+    }
+    return &tab[i];
+}
+
+static void clients_grow(void)
+{
+    size_t cap = S.clients_cap ? S.clients_cap * 2 : 64;
+    struct client_entry *tab = xcalloc(cap, sizeof *tab);
+    for (size_t i = 0; i < S.clients_cap; i++) {
+        if (S.clients[i].used) {
+            *client_slot(tab, cap, S.clients[i].id) = S.clients[i];
+        }
+    }
+    free(S.clients);
+    S.clients = tab;
+    S.clients_cap = cap;
+}
+
+static const char *str_or(const json_t *o, const char *k)
+{
+    const json_t *v = json_object_get(o, k);
+    return json_is_string(v) ? json_string_value(v) : "";
+}
+
+static void user_put(const char *id, const json_t *row)
+{
+    if (!id || !*id || strlen(id) >= 40) {
+        return;
+    }
+    if ((S.users_n + 1) * 2 > S.users_cap) {
+        users_grow();
+    }
+    struct user_entry *e = user_slot(S.users, S.users_cap, id);
+    if (!e->used) {
+        memset(e, 0, sizeof *e);
+        snprintf(e->id, sizeof e->id, "%s", id);
+        e->used = true;
+        S.users_n++;
+    }
+    if (!row) {
+        e->active = false;
+        e->role = ROLE_NONE;
+        return;
+    }
+    snprintf(e->client_id, sizeof e->client_id, "%s", str_or(row, "client_id"));
+    e->role = policy_role_parse(str_or(row, "role"));
+    e->active = strcmp(str_or(row, "status"), "active") == 0;
+}
+
+static void client_put(const char *id, const json_t *row)
+{
+    if (!id || !*id || strlen(id) >= 40) {
+        return;
+    }
+    if ((S.clients_n + 1) * 2 > S.clients_cap) {
+        clients_grow();
+    }
+    struct client_entry *e = client_slot(S.clients, S.clients_cap, id);
+    if (!e->used) {
+        memset(e, 0, sizeof *e);
+        snprintf(e->id, sizeof e->id, "%s", id);
+        e->used = true;
+        S.clients_n++;
+    }
+    e->active = row && strcmp(str_or(row, "status"), "active") == 0;
+}
+
+static int load_table(struct store *store, enum store_table t)
+{
+    struct store_tx *tx;
+    int rc = store_tx_begin(store, false, &tx);
+    if (rc < 0) {
+        return rc;
+    }
+    struct store_query q = {0};
+    policy_system_scope(&q.scope);
+    q.limit = STORE_MAX_LIMIT;
+    q.sort = "id";
+    char *cursor = NULL;
+    do {
+        json_t *rows = NULL;
+        char *next = NULL;
+        q.cursor = cursor;
+        rc = store_row_list(tx, t, &q, &rows, &next);
+        free(cursor);
+        cursor = next;
+        if (rc < 0) {
+            break;
+        }
+        size_t i;
+        json_t *row;
+        json_array_foreach(rows, i, row)
+        {
+            if (t == STORE_USERS) {
+                user_put(str_or(row, "id"), row);
+            } else {
+                client_put(str_or(row, "id"), row);
+            }
+        }
+        json_decref(rows);
+    } while (cursor);
+    free(cursor);
+    store_tx_rollback(tx);
+    return rc;
+}
+
+static int load_key(struct store *store, const char *secret)
+{
+    if (secret && *secret) {
+        size_t n = strlen(secret);
+        if (n < 32) {
+            log_error("jwt_secret must be at least 32 bytes");
+            return SB_E_CONFIG;
+        }
+        if (n > sizeof S.key) {
+            n = sizeof S.key;
+        }
+        memcpy(S.key, secret, n);
+        S.key_len = n;
+        return 0;
+    }
+    struct store_tx *tx;
+    int rc = store_tx_begin(store, true, &tx);
+    if (rc < 0) {
+        return rc;
+    }
+    char *value = NULL;
+    rc = store_meta_get(tx, "jwt_secret", &value);
+    if (rc == SB_E_NOTFOUND) {
+        unsigned char raw[32];
+        rand_bytes(raw, sizeof raw);
+        char enc[64];
+        auth_b64url_encode(raw, sizeof raw, enc);
+        auth_wipe(raw, sizeof raw);
+        rc = store_meta_set(tx, "jwt_secret", enc);
+        value = xstrdup(enc);
+        auth_wipe(enc, sizeof enc);
+        if (rc == 0) {
+            rc = store_tx_commit(tx);
+            tx = NULL;
+        }
+    }
+    store_tx_rollback(tx);
+    if (rc == 0) {
+        size_t n = strlen(value);
+        if (n > sizeof S.key) {
+            n = sizeof S.key;
+        }
+        memcpy(S.key, value, n);
+        S.key_len = n;
+    }
+    if (value) {
+        auth_wipe(value, strlen(value));
+        free(value);
+    }
+    return rc;
+}
+
+int auth_session_init(struct store *store, const struct auth_session_config *cfg)
+{
+    S.access_ttl_ms = cfg->access_ttl_ms > 0 ? cfg->access_ttl_ms : 15 * 60 * 1000;
+    S.refresh_ttl_ms = cfg->refresh_ttl_ms > 0 ? cfg->refresh_ttl_ms : 30LL * 86400 * 1000;
+    S.attempts = cfg->login_attempts > 0 ? cfg->login_attempts : 10;
+    if (S.attempts > RL_MAX) {
+        S.attempts = RL_MAX;
+    }
+    S.window_ms = cfg->login_window_ms > 0 ? cfg->login_window_ms : 15 * 60 * 1000;
+    int rc = load_key(store, cfg->jwt_secret);
+    if (rc < 0) {
+        return rc;
+    }
+    pthread_rwlock_wrlock(&S.lock);
+    rc = load_table(store, STORE_CLIENTS);
+    if (rc == 0) {
+        rc = load_table(store, STORE_USERS);
+    }
+    pthread_rwlock_unlock(&S.lock);
+    return rc;
+}
+
+void auth_session_shutdown(void)
+{
+    pthread_rwlock_wrlock(&S.lock);
+    free(S.users);
+    free(S.clients);
+    free(S.sids);
+    S.users = NULL;
+    S.clients = NULL;
+    S.sids = NULL;
+    S.users_cap = S.users_n = S.clients_cap = S.clients_n = S.sids_n = S.sids_cap = 0;
+    auth_wipe(S.key, sizeof S.key);
+    S.key_len = 0;
+    pthread_rwlock_unlock(&S.lock);
+    pthread_mutex_lock(&S.rl_lock);
+    free(S.rl);
+    S.rl = NULL;
+    S.rl_cap = S.rl_n = 0;
+    pthread_mutex_unlock(&S.rl_lock);
+}
+
+int64_t auth_session_refresh_ttl_ms(void)
+{
+    return S.refresh_ttl_ms;
+}
+
+int64_t auth_session_access_ttl_ms(void)
+{
+    return S.access_ttl_ms;
+}
+
+int auth_session_issue(const struct policy_principal *p, char **token, int64_t *expires_in_s)
+{
+    struct auth_claims c;
+    memset(&c, 0, sizeof c);
+    snprintf(c.sub, sizeof c.sub, "%s", p->user_id);
+    snprintf(c.role, sizeof c.role, "%s", policy_role_name(p->role));
+    snprintf(c.client_id, sizeof c.client_id, "%s", p->client_id);
+    snprintf(c.sid, sizeof c.sid, "%s", p->sid);
+    int64_t now_s = clock_now_ms() / 1000;
+    pthread_rwlock_rdlock(&S.lock);
+    struct user_entry *u = S.users_cap ? user_slot(S.users, S.users_cap, p->user_id) : NULL;
+    if (u && u->used && u->valid_after_s > now_s) {
+        now_s = u->valid_after_s;
+    }
+    pthread_rwlock_unlock(&S.lock);
+    c.iat = now_s;
+    c.exp = now_s + S.access_ttl_ms / 1000;
+    *expires_in_s = S.access_ttl_ms / 1000;
+    return auth_jwt_sign(S.key, S.key_len, &c, token);
+}
+
+static bool sid_revoked_locked(const char *sid)
+{
+    if (!sid[0]) {
+        return false;
+    }
+    for (size_t i = 0; i < S.sids_n; i++) {
+        if (strcmp(S.sids[i].sid, sid) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Check the cached state of p; callers hold the read lock. */
+static int state_check_locked(const struct policy_principal *p, int64_t iat, const char **why)
+{
+    struct user_entry *u = S.users_cap ? user_slot(S.users, S.users_cap, p->user_id) : NULL;
+    if (!u || !u->used || !u->active) {
+        *why = "user disabled or unknown";
+        return SB_E_UNAUTHORIZED;
+    }
+    if (u->role != p->role || strcmp(u->client_id, p->client_id) != 0) {
+        *why = "role or client changed";
+        return SB_E_UNAUTHORIZED;
+    }
+    if (iat >= 0 && iat < u->valid_after_s) {
+        *why = "session revoked";
+        return SB_E_UNAUTHORIZED;
+    }
+    if (p->client_id[0]) {
+        struct client_entry *c =
+            S.clients_cap ? client_slot(S.clients, S.clients_cap, p->client_id) : NULL;
+        if (!c || !c->used || !c->active) {
+            *why = "client suspended";
+            return SB_E_UNAUTHORIZED;
+        }
+    }
+    if (sid_revoked_locked(p->sid)) {
+        *why = "session revoked";
+        return SB_E_UNAUTHORIZED;
+    }
+    return 0;
+}
+
+int auth_session_check_token_exp(const char *token, size_t len, struct policy_principal *out,
+                                 int64_t *exp_s, const char **why)
+{
+    const char *w = NULL;
+    struct auth_claims c;
+    memset(out, 0, sizeof *out);
+    int rc = auth_jwt_verify(S.key, S.key_len, token, len, clock_now_ms() / 1000, &c, &w);
+    if (rc < 0) {
+        if (why) {
+            *why = w ? w : "invalid";
+        }
+        return SB_E_UNAUTHORIZED;
+    }
+    snprintf(out->user_id, sizeof out->user_id, "%s", c.sub);
+    snprintf(out->client_id, sizeof out->client_id, "%s", c.client_id);
+    snprintf(out->sid, sizeof out->sid, "%s", c.sid);
+    out->role = policy_role_parse(c.role);
+    if (exp_s) {
+        *exp_s = c.exp;
+    }
+    pthread_rwlock_rdlock(&S.lock);
+    rc = state_check_locked(out, c.iat, &w);
+    pthread_rwlock_unlock(&S.lock);
+    if (rc < 0) {
+        if (why) {
+            *why = w;
+        }
+        memset(out, 0, sizeof *out);
+    }
+    return rc;
+}
+
+int auth_session_check_token(const char *token, size_t len, struct policy_principal *out,
+                             const char **why)
+{
+    return auth_session_check_token_exp(token, len, out, NULL, why);
+}
+
+int auth_session_still_valid(const struct policy_principal *p, const char **why)
+{
+    const char *w = NULL;
+    pthread_rwlock_rdlock(&S.lock);
+    int rc = state_check_locked(p, -1, &w);
+    pthread_rwlock_unlock(&S.lock);
+    if (why) {
+        *why = w;
+    }
+    return rc;
+}
+
+void auth_session_apply_change(const struct store_change *ch)
+{
+    if (ch->table != STORE_USERS && ch->table != STORE_CLIENTS) {
+        return;
+    }
+    const json_t *row = strcmp(ch->op, "DELETE") == 0 ? NULL : ch->record;
+    pthread_rwlock_wrlock(&S.lock);
+    if (ch->table == STORE_USERS) {
+        user_put(ch->row_id, row);
+    } else {
+        client_put(ch->row_id, row);
+    }
+    pthread_rwlock_unlock(&S.lock);
+}
+
+void auth_session_revoke_sid(const char *sid)
+{
+    if (!sid || !*sid || strlen(sid) >= 40) {
+        return;
+    }
+    int64_t now = clock_now_ms();
+    pthread_rwlock_wrlock(&S.lock);
+    /* Access tokens live at most access_ttl: older revocations can go. */
+    size_t j = 0;
+    for (size_t i = 0; i < S.sids_n; i++) {
+        if (S.sids[i].until_ms > now) {
+            S.sids[j++] = S.sids[i];
+        }
+    }
+    S.sids_n = j;
+    if (!sid_revoked_locked(sid)) {
+        if (S.sids_n == S.sids_cap) {
+            S.sids_cap = S.sids_cap ? S.sids_cap * 2 : 64;
+            S.sids = xrealloc(S.sids, S.sids_cap * sizeof *S.sids);
+        }
+        snprintf(S.sids[S.sids_n].sid, sizeof S.sids[S.sids_n].sid, "%s", sid);
+        S.sids[S.sids_n].until_ms = now + S.access_ttl_ms + 120000;
+        S.sids_n++;
+    }
+    pthread_rwlock_unlock(&S.lock);
+}
+
+void auth_session_revoke_user(const char *user_id)
+{
+    pthread_rwlock_wrlock(&S.lock);
+    if (S.users_cap) {
+        struct user_entry *u = user_slot(S.users, S.users_cap, user_id);
+        if (u->used) {
+            u->valid_after_s = clock_now_ms() / 1000 + 1;
+        }
+    }
+    pthread_rwlock_unlock(&S.lock);
+}
+
+/* ---- rate limiting ---- */
+
+static struct rl_entry *rl_slot(struct rl_entry *tab, size_t cap, const char *key)
+{
+    size_t i = hash_str(key) & (cap - 1);
+    while (tab[i].used && strcmp(tab[i].key, key) != 0) {
+        i = (i + 1) & (cap - 1);
+    }
+    return &tab[i];
+}
+
+static void rl_rebuild(int64_t now)
+{
+    /* Grow, dropping keys whose attempts are all outside the window. */
+    size_t cap = S.rl_cap ? S.rl_cap : 256;
+    size_t live = 0;
+    for (size_t i = 0; i < S.rl_cap; i++) {
+        struct rl_entry *e = &S.rl[i];
+        if (e->used && e->n && e->times[(e->head + RL_MAX - 1) % RL_MAX] > now - S.window_ms) {
+            live++;
+        }
+    }
+    while ((live + 1) * 2 > cap) {
+        cap *= 2;
+    }
+    struct rl_entry *tab = xcalloc(cap, sizeof *tab);
+    for (size_t i = 0; i < S.rl_cap; i++) {
+        struct rl_entry *e = &S.rl[i];
+        if (e->used && e->n && e->times[(e->head + RL_MAX - 1) % RL_MAX] > now - S.window_ms) {
+            *rl_slot(tab, cap, e->key) = *e;
+        }
+    }
+    free(S.rl);
+    S.rl = tab;
+    S.rl_cap = cap;
+    S.rl_n = live;
+}
+
+int auth_ratelimit_hit(const char *key, int *retry_after_s)
+{
+    if (strlen(key) >= sizeof S.rl[0].key) {
+        key = key + strlen(key) - (sizeof S.rl[0].key - 1);
+    }
+    int64_t now = clock_now_ms();
+    pthread_mutex_lock(&S.rl_lock);
+    if ((S.rl_n + 1) * 2 > S.rl_cap) {
+        rl_rebuild(now);
+    }
+    struct rl_entry *e = rl_slot(S.rl, S.rl_cap, key);
+    if (!e->used) {
+        memset(e, 0, sizeof *e);
+        snprintf(e->key, sizeof e->key, "%s", key);
+        e->used = true;
+        S.rl_n++;
+    }
+    /* Count attempts inside the window (the ring holds the newest RL_MAX). */
+    unsigned inside = 0;
+    int64_t oldest_inside = 0;
+    for (unsigned k = 0; k < e->n; k++) {
+        int64_t t = e->times[(e->head + RL_MAX - 1 - k) % RL_MAX];
+        if (t > now - S.window_ms) {
+            inside++;
+            oldest_inside = t;
+        }
+    }
+    int rc = 0;
+    if ((int64_t)inside >= S.attempts) {
+        int64_t wait_ms = oldest_inside + S.window_ms - now;
+        *retry_after_s = (int)((wait_ms + 999) / 1000);
+        if (*retry_after_s < 1) {
+            *retry_after_s = 1;
+        }
+        rc = SB_E_RATELIMIT;
+    } else {
+        e->times[e->head] = now;
+        e->head = (e->head + 1) % RL_MAX;
+        if (e->n < RL_MAX) {
+            e->n++;
+        }
+    }
+    pthread_mutex_unlock(&S.rl_lock);
+    return rc;
+}
+
+void auth_ratelimit_reset(const char *key)
+{
+    pthread_mutex_lock(&S.rl_lock);
+    if (S.rl_cap) {
+        struct rl_entry *e = rl_slot(S.rl, S.rl_cap, key);
+        if (e->used) {
+            e->n = 0;
+            e->head = 0;
+        }
+    }
+    pthread_mutex_unlock(&S.rl_lock);
+}

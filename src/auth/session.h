@@ -1,0 +1,65 @@
+/*
+ * Sessions: the signing key, access-token issue and verification, the in-memory user-state
+ * cache that makes revocation take effect at once, and login rate limiting.
+ *
+ * The cache holds every user's role, tenant and status and every client's status. It is
+ * loaded at start and kept current from the change log (the realtime hub calls
+ * auth_session_apply_change for each users/clients event, within a second of any commit,
+ * including writes made directly in SQL). A token is accepted only when its signature and
+ * times are valid AND the cached user is active, its client is active, its role and tenant
+ * still match, and its session was not revoked (logout, refresh reuse, password change).
+ *
+ * Thread-safe: a read-write lock guards the cache; verification never touches the store.
+ */
+#ifndef SB_AUTH_SESSION_H
+#define SB_AUTH_SESSION_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy/policy.h"
+#include "store/store.h"
+
+struct auth_session_config {
+    const char *jwt_secret;  /* NULL or "": load or generate one in the store's meta table */
+    int64_t access_ttl_ms;   /* default 15 min */
+    int64_t refresh_ttl_ms;  /* default 30 days */
+    int64_t login_attempts;  /* per account and per IP per window (default 10) */
+    int64_t login_window_ms; /* default 15 min */
+};
+
+/* Load the key and the user cache. Call once from the main thread before serving. */
+int auth_session_init(struct store *store, const struct auth_session_config *cfg);
+void auth_session_shutdown(void);
+
+/* Sign an access token for p; *token is malloc'd; *expires_in_s its lifetime. */
+int auth_session_issue(const struct policy_principal *p, char **token, int64_t *expires_in_s);
+/* Verify a token and the cached user state; fills *out. SB_E_UNAUTHORIZED with *why set. */
+int auth_session_check_token(const char *token, size_t len, struct policy_principal *out,
+                             const char **why);
+/* Like check_token, also giving the token's expiry (seconds since the epoch). */
+int auth_session_check_token_exp(const char *token, size_t len, struct policy_principal *out,
+                                 int64_t *exp_s, const char **why);
+/* Is the principal (from an earlier check) still allowed? For long-lived realtime channels. */
+int auth_session_still_valid(const struct policy_principal *p, const char **why);
+
+/* Keep the cache current: a change-log event of table users or clients. */
+void auth_session_apply_change(const struct store_change *ch);
+/* Revoke every access token of session sid at once (logout, refresh reuse). */
+void auth_session_revoke_sid(const char *sid);
+/* Revoke every access token issued to user so far (password change). */
+void auth_session_revoke_user(const char *user_id);
+int64_t auth_session_refresh_ttl_ms(void);
+int64_t auth_session_access_ttl_ms(void);
+
+/*
+ * Login rate limiting: record an attempt for key ("acct:<email>" or "ip:<addr>"). Returns 0
+ * when allowed, or SB_E_RATELIMIT with *retry_after_s when the window is full. Windows slide,
+ * so nobody is locked out for good.
+ */
+int auth_ratelimit_hit(const char *key, int *retry_after_s);
+/* Forget the attempts of key (after a successful login of that account). */
+void auth_ratelimit_reset(const char *key);
+
+#endif

@@ -1,0 +1,25 @@
+/*
+ * JSON helpers on top of jansson: strict parsing with a nesting limit (jansson itself has
+ * none below 2048), and compact dumping.
+ */
+#ifndef SB_BASE_JSON_H
+#define SB_BASE_JSON_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define JSON_MAX_DEPTH 64
+
+/* True when the nesting of arrays and objects in text[0..len) never exceeds max_depth
+ * (strings are skipped). Does not validate the JSON otherwise. */
+bool json_depth_ok(const char *text, size_t len, int max_depth);
+/*
+ * Parse text[0..len): duplicate keys rejected, depth limited to JSON_MAX_DEPTH, any JSON value
+ * allowed at the top. Returns NULL on error with a short reason in err (errlen bytes).
+ */
+json_t *json_parse_strict(const char *text, size_t len, char *err, size_t errlen);
+/* Compact encoding (malloc'd) preserving key order; never NULL for valid values. */
+char *json_encode(const json_t *v, size_t *len_out);
+
+#endif

@@ -1,0 +1,108 @@
+/*
+ * Internals shared by server.c (loops, HTTP connections) and ws.c (WebSocket connections).
+ * Not for use outside src/net/.
+ */
+#ifndef SB_NET_NET_INT_H
+#define SB_NET_NET_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "base/buf.h"
+#include "net/net.h"
+
+enum conn_state {
+    CONN_HEAD = 0, /* reading a request head (or idle between requests) */
+    CONN_BODY,     /* reading a request body */
+    CONN_BUSY,     /* a request is with the handler; reading paused */
+    CONN_WS,       /* WebSocket */
+    CONN_LINGER,   /* our side shut down; discarding input until the peer closes */
+    CONN_CLOSED,   /* uv_close called */
+};
+
+enum conn_timeout { TIMEOUT_HEADER = 1, TIMEOUT_BODY, TIMEOUT_IDLE };
+
+struct net_ws_state;
+
+/* One TCP connection. Owned by its worker's loop thread. */
+struct net_conn {
+    uv_tcp_t tcp;
+    struct net_worker *w;
+    struct net_conn *prev, *next; /* the worker's list */
+    uint8_t state;
+    uint8_t timeout_kind;
+    bool processing;    /* inside conn_process (no re-entry) */
+    bool handle_closed; /* uv_close finished while a request was in flight */
+    int64_t deadline_ms;
+    size_t queued; /* bytes handed to uv_write and not yet written */
+    /* HTTP */
+    struct buf in;
+    struct http_head head;
+    size_t head_len;
+    size_t req_len; /* head + body bytes of the request in flight */
+    size_t body_off;
+    struct http_chunked chunked;
+    struct buf body;
+    struct net_request *req;
+    /* WebSocket (NULL for HTTP) */
+    struct net_ws_state *ws;
+};
+
+struct task;
+
+struct net_worker {
+    struct net_server *server;
+    unsigned index;
+    uv_loop_t loop;
+    uv_thread_t thread;
+    uv_tcp_t listener;
+    int listen_fd;
+    bool listening;
+    uv_async_t async;
+    uv_timer_t sweep;
+    pthread_mutex_t task_lock;
+    struct task *task_head, *task_tail;
+    struct net_conn *conns;
+    size_t nconns;
+    int stopping;              /* loop thread's view: 1 draining, 2 stopping */
+    atomic_int stop_request;   /* set by net_server_stop */
+    struct http_field *fields; /* scratch for parsing, cfg.limits.max_fields entries */
+    char readbuf[64 * 1024];
+};
+
+struct net_server {
+    struct net_config cfg;
+    struct net_hooks hooks;
+    struct net_worker **workers;
+    unsigned nworkers;
+    int port;
+};
+
+struct net_counters {
+    atomic_uint_fast64_t connections_open;
+    atomic_uint_fast64_t ws_open;
+    atomic_uint_fast64_t ws_queued_bytes; /* all connections' unwritten bytes */
+    atomic_uint_fast64_t ws_slow_closes;
+    atomic_uint_fast64_t ws_frames_sent;
+    atomic_uint_fast64_t accepted_total;
+};
+extern struct net_counters net_counters;
+
+void worker_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b);
+void conn_process(struct net_conn *c);
+void conn_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b);
+void conn_close(struct net_conn *c);
+void conn_close_after_write(struct net_conn *c);
+void conn_free(struct net_conn *c);
+/* Queue small + shared + small2 + owned (freed after) as one write. */
+int conn_write(struct net_conn *c, const char *small, size_t small_len, struct net_shared *shared,
+               const char *small2, size_t small2_len, char *owned, size_t owned_len);
+
+/* ws.c */
+void ws_conn_on_data(struct net_conn *c, uint8_t *data, size_t len);
+void ws_conn_sweep(struct net_conn *c, int64_t now_ms);
+/* The connection is closing: tell the handler (once). */
+void ws_conn_closing(struct net_conn *c);
+void ws_conn_release(struct net_conn *c);
+
+#endif

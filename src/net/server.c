@@ -1,0 +1,866 @@
+/*
+ * Loops, listeners and HTTP connections.
+ *
+ * Each worker owns a libuv loop in its own thread, a listening socket bound with
+ * SO_REUSEPORT to the common address (the kernel spreads new connections across them), an
+ * async handle for tasks posted from other threads, and a sweep timer that enforces every
+ * connection's deadline (header, body, idle, linger) once per SWEEP_MS. Deadlines live in
+ * the connection itself instead of one uv_timer_t each, which keeps an idle connection
+ * small; connections sit on an intrusive list per worker.
+ *
+ * A connection reads into its input buffer, parses one request head (http_parse.h), reads
+ * the body (Content-Length or chunked), then stops reading and hands the request to the
+ * request callback. net_respond() writes the response, drops the request's bytes and goes
+ * on with any pipelined bytes already buffered. So responses leave in request order and
+ * one slow request cannot be overtaken. Errors that make the framing unsafe answer and then
+ * close with a lingering close (shut down our side, discard input briefly) so the client
+ * can still read the answer.
+ *
+ * WebSocket connections are in ws.c; they share struct net_conn (net_int.h).
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "base/rand.h"
+#include "net/net_int.h"
+
+#define SWEEP_MS 250
+#define LINGER_MS 2000
+
+struct net_counters net_counters;
+
+void net_config_default(struct net_config *out)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->host, sizeof out->host, "127.0.0.1");
+    out->port = 8080;
+    out->workers = 1;
+    http_limits_default(&out->limits);
+    out->header_timeout_ms = 10000;
+    out->body_timeout_ms = 10000;
+    out->idle_timeout_ms = 60000;
+    out->ws_idle_timeout_ms = 60000;
+    out->ws_max_message = 1 << 20;
+    out->ws_max_queue = 1 << 20;
+    out->max_connections = 20000;
+}
+
+void net_stats_get(struct net_stats *out)
+{
+    out->connections_open = atomic_load(&net_counters.connections_open);
+    out->ws_open = atomic_load(&net_counters.ws_open);
+    out->ws_queued_bytes = atomic_load(&net_counters.ws_queued_bytes);
+    out->ws_slow_closes = atomic_load(&net_counters.ws_slow_closes);
+    out->ws_frames_sent = atomic_load(&net_counters.ws_frames_sent);
+    out->accepted_total = atomic_load(&net_counters.accepted_total);
+}
+
+/* ---- connection lifecycle ---- */
+
+static void conn_on_closed(uv_handle_t *h)
+{
+    struct net_conn *c = h->data;
+    c->handle_closed = true;
+    if (c->req) {
+        return; /* net_respond() frees the connection when the request finishes */
+    }
+    conn_free(c);
+}
+
+void conn_free(struct net_conn *c)
+{
+    struct net_worker *w = c->w;
+    if (c->prev) {
+        c->prev->next = c->next;
+    } else if (w->conns == c) {
+        w->conns = c->next;
+    }
+    if (c->next) {
+        c->next->prev = c->prev;
+    }
+    w->nconns--;
+    atomic_fetch_sub(&net_counters.connections_open, 1);
+    buf_release(&c->in);
+    buf_release(&c->body);
+    free(c->head.fields);
+    ws_conn_release(c);
+    free(c);
+}
+
+void conn_close(struct net_conn *c)
+{
+    if (c->state == CONN_CLOSED) {
+        return;
+    }
+    if (c->state == CONN_WS) {
+        ws_conn_closing(c);
+    }
+    c->state = CONN_CLOSED;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    uv_close((uv_handle_t *)&c->tcp, conn_on_closed);
+}
+
+static void conn_on_linger_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    (void)b;
+    if (n < 0) {
+        conn_close(s->data);
+    }
+}
+
+static void conn_on_shutdown(uv_shutdown_t *req, int status)
+{
+    struct net_conn *c = req->data;
+    free(req);
+    if (status < 0 || c->state == CONN_CLOSED) {
+        conn_close(c);
+        return;
+    }
+    c->deadline_ms = clock_mono_ms() + LINGER_MS;
+    uv_read_start((uv_stream_t *)&c->tcp, worker_alloc, conn_on_linger_read);
+}
+
+/* Close after everything queued has been written: shut down our side, then discard what
+ * the peer still sends for a moment so it can read our answer instead of a reset. */
+void conn_close_after_write(struct net_conn *c)
+{
+    if (c->state == CONN_CLOSED || c->state == CONN_LINGER) {
+        return;
+    }
+    if (c->state == CONN_WS) {
+        ws_conn_closing(c);
+    }
+    c->state = CONN_LINGER;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    uv_shutdown_t *req = xmalloc(sizeof *req);
+    req->data = c;
+    if (uv_shutdown(req, (uv_stream_t *)&c->tcp, conn_on_shutdown) < 0) {
+        free(req);
+        conn_close(c);
+    }
+}
+
+/* ---- writing ---- */
+
+struct write_req {
+    uv_write_t req;
+    struct net_conn *conn;
+    struct net_shared *shared;
+    char *owned; /* freed after the write */
+    size_t bytes;
+    char small[]; /* header/prefix/suffix bytes */
+};
+
+static void conn_on_write(uv_write_t *r, int status)
+{
+    struct write_req *wr = (struct write_req *)r;
+    struct net_conn *c = wr->conn;
+    c->queued -= wr->bytes;
+    atomic_fetch_sub(&net_counters.ws_queued_bytes, wr->bytes);
+    if (wr->shared) {
+        net_shared_unref(wr->shared);
+    }
+    free(wr->owned);
+    free(wr);
+    if (status < 0 && c->state != CONN_CLOSED) {
+        conn_close(c);
+    }
+}
+
+int conn_write(struct net_conn *c, const char *small, size_t small_len, struct net_shared *shared,
+               const char *small2, size_t small2_len, char *owned, size_t owned_len)
+{
+    if (c->state == CONN_CLOSED || c->state == CONN_LINGER) {
+        free(owned);
+        return SB_E_IO;
+    }
+    struct write_req *wr = xmalloc(sizeof *wr + small_len + small2_len);
+    wr->conn = c;
+    wr->shared = shared;
+    wr->owned = owned;
+    memcpy(wr->small, small, small_len);
+    if (small2_len) {
+        memcpy(wr->small + small_len, small2, small2_len);
+    }
+    uv_buf_t bufs[4];
+    unsigned n = 0;
+    bufs[n++] = uv_buf_init(wr->small, (unsigned)small_len);
+    if (shared) {
+        net_shared_ref(shared);
+        bufs[n++] = uv_buf_init(shared->data, (unsigned)shared->len);
+    }
+    if (small2_len) {
+        bufs[n++] = uv_buf_init(wr->small + small_len, (unsigned)small2_len);
+    }
+    if (owned && owned_len) {
+        bufs[n++] = uv_buf_init(owned, (unsigned)owned_len);
+    }
+    wr->bytes = small_len + small2_len + (shared ? shared->len : 0) + (owned ? owned_len : 0);
+    c->queued += wr->bytes;
+    atomic_fetch_add(&net_counters.ws_queued_bytes, wr->bytes);
+    int rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, bufs, n, conn_on_write);
+    if (rc < 0) {
+        c->queued -= wr->bytes;
+        atomic_fetch_sub(&net_counters.ws_queued_bytes, wr->bytes);
+        if (shared) {
+            net_shared_unref(shared);
+        }
+        free(owned);
+        free(wr);
+        conn_close(c);
+        return SB_E_IO;
+    }
+    return 0;
+}
+
+size_t net_conn_queued(struct net_conn *c)
+{
+    return c->queued;
+}
+
+struct net_worker *net_conn_worker(struct net_conn *c)
+{
+    return c->w;
+}
+
+/* ---- HTTP ---- */
+
+static const char security_headers[] =
+    "X-Content-Type-Options: nosniff\r\n"
+    "Referrer-Policy: no-referrer\r\n"
+    "X-Frame-Options: DENY\r\n"
+    "Content-Security-Policy: default-src 'self'; connect-src 'self' ws: wss:; "
+    "img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'\r\n";
+
+/* Write a complete response on c; the request (if any) is not touched. */
+static void conn_send_response(struct net_conn *c, const struct net_response *resp,
+                               const char *request_id, bool head_only, bool keep_alive)
+{
+    struct buf h;
+    buf_init(&h, 64 * 1024);
+    int rc = buf_printf(&h, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n", resp->status,
+                        http_status_text(resp->status), resp->body_len);
+    if (rc == 0 && resp->content_type) {
+        rc = buf_printf(&h, "Content-Type: %s\r\n", resp->content_type);
+    }
+    if (rc == 0) {
+        rc = buf_puts(&h, security_headers);
+    }
+    if (rc == 0 && request_id && request_id[0]) {
+        rc = buf_printf(&h, "X-Request-Id: %s\r\n", request_id);
+    }
+    if (rc == 0 && resp->headers) {
+        rc = buf_puts(&h, resp->headers);
+    }
+    if (rc == 0) {
+        rc = buf_puts(&h, keep_alive ? "\r\n" : "Connection: close\r\n\r\n");
+    }
+    if (rc < 0) {
+        buf_release(&h);
+        conn_close(c);
+        return;
+    }
+    char *owned = NULL;
+    size_t owned_len = 0;
+    if (!head_only && resp->body_len) {
+        if (resp->body_owned) {
+            owned = (char *)resp->body;
+            owned_len = resp->body_len;
+        } else {
+            owned = xmalloc(resp->body_len);
+            memcpy(owned, resp->body, resp->body_len);
+            owned_len = resp->body_len;
+        }
+    } else if (resp->body_owned) {
+        free((void *)resp->body);
+    }
+    conn_write(c, h.data, h.len, NULL, NULL, 0, owned, owned_len);
+    buf_release(&h);
+}
+
+/* Answer a request we could not parse (no struct net_request exists) and close. */
+static void conn_fail(struct net_conn *c, int status, const char *code, const char *msg)
+{
+    char body[256];
+    int n =
+        snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", code, msg);
+    char extra[64] = "";
+    if (status == 426) {
+        snprintf(extra, sizeof extra, "Sec-WebSocket-Version: 13\r\n");
+    }
+    struct net_response r = {.status = status,
+                             .content_type = "application/json",
+                             .headers = extra[0] ? extra : NULL,
+                             .body = body,
+                             .body_len = (size_t)n};
+    conn_send_response(c, &r, NULL, false, false);
+    log_event(LOG_INFO, "request rejected",
+              json_pack("{s:i,s:s}", "status", status, "reason", msg));
+    conn_close_after_write(c);
+}
+
+static const char *status_code_name(int status)
+{
+    switch (status) {
+    case 400:
+        return "bad_request";
+    case 408:
+        return "request_timeout";
+    case 413:
+        return "payload_too_large";
+    case 414:
+        return "uri_too_long";
+    case 431:
+        return "header_fields_too_large";
+    case 501:
+        return "not_implemented";
+    case 505:
+        return "http_version_not_supported";
+    default:
+        return "error";
+    }
+}
+
+static void conn_dispatch(struct net_conn *c)
+{
+    struct net_request *req = xcalloc(1, sizeof *req);
+    req->conn = c;
+    req->worker = c->w;
+    req->head = c->head;
+    if (c->head.chunked) {
+        req->body = c->body.data ? c->body.data : "";
+        req->body_len = c->body.len;
+    } else {
+        req->body = c->in.data + c->head_len;
+        req->body_len = (size_t)(c->head.content_length > 0 ? c->head.content_length : 0);
+    }
+    struct sockaddr_storage sa;
+    int salen = sizeof sa;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &salen) == 0) {
+        if (sa.ss_family == AF_INET) {
+            uv_ip4_name((struct sockaddr_in *)&sa, req->ip, sizeof req->ip);
+        } else {
+            uv_ip6_name((struct sockaddr_in6 *)&sa, req->ip, sizeof req->ip);
+        }
+    }
+    uuid_v4(req->request_id);
+    req->start_mono_ms = clock_mono_ms();
+    c->req = req;
+    c->state = CONN_BUSY;
+    c->deadline_ms = 0;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->w->server->hooks.on_request(req, c->w->server->hooks.arg);
+}
+
+/* Parse and dispatch as many buffered requests as possible (one in flight at a time). */
+void conn_process(struct net_conn *c)
+{
+    if (c->processing) {
+        return;
+    }
+    c->processing = true;
+    const struct net_config *cfg = &c->w->server->cfg;
+    while (c->state == CONN_HEAD || c->state == CONN_BODY) {
+        if (c->state == CONN_HEAD) {
+            if (c->in.len == 0) {
+                break;
+            }
+            int status = 0;
+            int rc = http_head_parse(c->in.data, c->in.len, &cfg->limits, &c->head, c->w->fields,
+                                     &status);
+            if (rc == 0) {
+                if (!c->deadline_ms || c->timeout_kind != TIMEOUT_HEADER) {
+                    c->timeout_kind = TIMEOUT_HEADER;
+                    c->deadline_ms = clock_mono_ms() + cfg->header_timeout_ms;
+                }
+                break;
+            }
+            if (rc < 0) {
+                conn_fail(c, status ? status : 400, status_code_name(status ? status : 400),
+                          "malformed request");
+                break;
+            }
+            c->head_len = (size_t)rc;
+            /* The fields outlive this call (the request may go to a worker thread). */
+            struct http_field *fields = xmalloc((c->head.nfields + 1) * sizeof *fields);
+            memcpy(fields, c->w->fields, c->head.nfields * sizeof *fields);
+            c->head.fields = fields;
+            if (c->head.content_length > 0 &&
+                (uint64_t)c->head.content_length > cfg->limits.max_body) {
+                conn_fail(c, 413, "payload_too_large", "request body too large");
+                break;
+            }
+            bool has_body = c->head.chunked || c->head.content_length > 0;
+            if (has_body && c->head.expect_continue && c->in.len == c->head_len) {
+                static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+                conn_write(c, cont, sizeof cont - 1, NULL, NULL, 0, NULL, 0);
+            }
+            if (c->head.chunked) {
+                http_chunked_init(&c->chunked, cfg->limits.max_body);
+                buf_init(&c->body, cfg->limits.max_body);
+                c->body_off = c->head_len;
+            }
+            c->state = CONN_BODY;
+            c->timeout_kind = TIMEOUT_BODY;
+            c->deadline_ms = clock_mono_ms() + cfg->body_timeout_ms;
+        }
+        if (c->state == CONN_BODY) {
+            if (c->head.chunked) {
+                size_t used = 0;
+                int status = 0;
+                int rc = http_chunked_feed(&c->chunked, c->in.data + c->body_off,
+                                           c->in.len - c->body_off, &used, &c->body, &status);
+                c->body_off += used;
+                if (rc < 0) {
+                    conn_fail(c, status ? status : 400, status_code_name(status ? status : 400),
+                              "bad chunked body");
+                    break;
+                }
+                if (rc == 0) {
+                    break;
+                }
+                c->req_len = c->body_off;
+            } else {
+                size_t need =
+                    c->head_len + (size_t)(c->head.content_length > 0 ? c->head.content_length : 0);
+                if (c->in.len < need) {
+                    break;
+                }
+                c->req_len = need;
+            }
+            conn_dispatch(c);
+        }
+    }
+    c->processing = false;
+}
+
+void conn_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    struct net_conn *c = s->data;
+    if (n < 0) {
+        conn_close(c);
+        return;
+    }
+    if (n == 0) {
+        return;
+    }
+    if (c->state == CONN_WS) {
+        ws_conn_on_data(c, (uint8_t *)b->base, (size_t)n);
+        return;
+    }
+    if (c->state != CONN_HEAD && c->state != CONN_BODY) {
+        return;
+    }
+    if (buf_append(&c->in, b->base, (size_t)n) < 0) {
+        conn_fail(c, c->state == CONN_HEAD ? 431 : 413,
+                  c->state == CONN_HEAD ? "header_fields_too_large" : "payload_too_large",
+                  "request too large");
+        return;
+    }
+    conn_process(c);
+}
+
+void worker_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+    (void)suggested;
+    struct net_conn *c = h->data;
+    b->base = c->w->readbuf;
+    b->len = sizeof c->w->readbuf;
+}
+
+const struct http_slice *net_request_header(const struct net_request *req, const char *name)
+{
+    return http_head_field(&req->head, name);
+}
+
+uv_loop_t *net_request_loop(struct net_request *req)
+{
+    return &req->worker->loop;
+}
+
+void net_respond(struct net_request *req, const struct net_response *resp)
+{
+    struct net_conn *c = req->conn;
+    c->req = NULL;
+    if (c->handle_closed) {
+        if (resp->body_owned) {
+            free((void *)resp->body);
+        }
+        free(req);
+        conn_free(c);
+        return;
+    }
+    if (c->state != CONN_BUSY) {
+        if (resp->body_owned) {
+            free((void *)resp->body);
+        }
+        free(req);
+        return;
+    }
+    free(c->head.fields);
+    c->head.fields = NULL;
+    bool keep = req->head.keep_alive && !resp->close && !c->w->stopping;
+    conn_send_response(c, resp, req->request_id, req->head.method == HTTP_HEAD, keep);
+    free(req);
+    if (c->state == CONN_CLOSED) {
+        return;
+    }
+    if (!keep) {
+        conn_close_after_write(c);
+        return;
+    }
+    buf_consume(&c->in, c->req_len);
+    if (c->head.chunked) {
+        buf_release(&c->body);
+    }
+    c->state = CONN_HEAD;
+    c->timeout_kind = TIMEOUT_IDLE;
+    c->deadline_ms = clock_mono_ms() + c->w->server->cfg.idle_timeout_ms;
+    uv_read_start((uv_stream_t *)&c->tcp, worker_alloc, conn_on_read);
+    conn_process(c);
+}
+
+/* ---- accepting ---- */
+
+static void worker_on_connection(uv_stream_t *server, int status)
+{
+    struct net_worker *w = server->data;
+    if (status < 0) {
+        return;
+    }
+    struct net_conn *c = xcalloc(1, sizeof *c);
+    c->w = w;
+    uv_tcp_init(&w->loop, &c->tcp);
+    c->tcp.data = c;
+    c->next = w->conns;
+    if (w->conns) {
+        w->conns->prev = c;
+    }
+    w->conns = c;
+    w->nconns++;
+    atomic_fetch_add(&net_counters.connections_open, 1);
+    atomic_fetch_add(&net_counters.accepted_total, 1);
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0 ||
+        w->nconns > w->server->cfg.max_connections || w->stopping) {
+        c->state = CONN_HEAD;
+        conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    buf_init(&c->in, w->server->cfg.limits.max_head + w->server->cfg.limits.max_body + 4096);
+    c->state = CONN_HEAD;
+    c->timeout_kind = TIMEOUT_HEADER;
+    c->deadline_ms = clock_mono_ms() + w->server->cfg.header_timeout_ms;
+    uv_read_start((uv_stream_t *)&c->tcp, worker_alloc, conn_on_read);
+}
+
+static void worker_sweep(uv_timer_t *t)
+{
+    struct net_worker *w = t->data;
+    int64_t now = clock_mono_ms();
+    struct net_conn *next;
+    for (struct net_conn *c = w->conns; c; c = next) {
+        next = c->next;
+        if (c->state == CONN_CLOSED) {
+            continue;
+        }
+        if (c->state == CONN_WS) {
+            ws_conn_sweep(c, now);
+            continue;
+        }
+        if (!c->deadline_ms || now < c->deadline_ms) {
+            continue;
+        }
+        if (c->state == CONN_LINGER) {
+            conn_close(c);
+        } else if ((c->state == CONN_HEAD && c->in.len > 0) || c->state == CONN_BODY) {
+            conn_fail(c, 408, "request_timeout", "request timeout");
+        } else if (c->state == CONN_HEAD) {
+            conn_close(c);
+        }
+    }
+}
+
+/* ---- tasks posted from other threads ---- */
+
+struct task {
+    struct task *next;
+    net_task_fn fn;
+    void *arg;
+};
+
+void net_worker_post(struct net_worker *w, net_task_fn fn, void *arg)
+{
+    struct task *t = xmalloc(sizeof *t);
+    t->fn = fn;
+    t->arg = arg;
+    t->next = NULL;
+    pthread_mutex_lock(&w->task_lock);
+    if (w->task_tail) {
+        w->task_tail->next = t;
+    } else {
+        w->task_head = t;
+    }
+    w->task_tail = t;
+    pthread_mutex_unlock(&w->task_lock);
+    uv_async_send(&w->async);
+}
+
+static void worker_close_idle(struct net_worker *w)
+{
+    struct net_conn *next;
+    for (struct net_conn *c = w->conns; c; c = next) {
+        next = c->next;
+        if (c->state == CONN_HEAD && c->in.len == 0) {
+            conn_close(c);
+        } else if (c->state == CONN_WS) {
+            net_ws_close(c, WS_CLOSE_GOING_AWAY, "server shutting down");
+        }
+    }
+}
+
+static void walk_close(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (uv_is_closing(h)) {
+        return;
+    }
+    if (h->type == UV_TCP && h->data && ((struct net_conn *)h->data)->tcp.data == h->data &&
+        (uv_handle_t *)&((struct net_conn *)h->data)->tcp == h) {
+        conn_close(h->data);
+        return;
+    }
+    uv_close(h, NULL);
+}
+
+static void worker_on_async(uv_async_t *a)
+{
+    struct net_worker *w = a->data;
+    pthread_mutex_lock(&w->task_lock);
+    struct task *t = w->task_head;
+    w->task_head = w->task_tail = NULL;
+    pthread_mutex_unlock(&w->task_lock);
+    while (t) {
+        struct task *next = t->next;
+        t->fn(t->arg);
+        free(t);
+        t = next;
+    }
+    int stopping = atomic_load(&w->stop_request);
+    if (stopping >= 1 && !w->stopping) {
+        w->stopping = 1;
+        if (w->listening) {
+            uv_close((uv_handle_t *)&w->listener, NULL);
+            w->listening = false;
+        }
+        worker_close_idle(w);
+    }
+    if (stopping >= 2 && w->stopping < 2) {
+        w->stopping = 2;
+        if (w->server->hooks.on_worker_stop) {
+            w->server->hooks.on_worker_stop(w, w->server->hooks.arg);
+        }
+        uv_walk(&w->loop, walk_close, NULL);
+    }
+}
+
+static void worker_run(void *arg)
+{
+    struct net_worker *w = arg;
+    if (w->server->hooks.on_worker_start) {
+        w->server->hooks.on_worker_start(w, w->server->hooks.arg);
+    }
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+}
+
+static int parse_addr(const char *host, int port, struct sockaddr_storage *sa)
+{
+    const char *h = strcmp(host, "localhost") == 0 ? "127.0.0.1" : host;
+    if (uv_ip4_addr(h, port, (struct sockaddr_in *)sa) == 0) {
+        return 0;
+    }
+    if (uv_ip6_addr(h, port, (struct sockaddr_in6 *)sa) == 0) {
+        return 0;
+    }
+    return SB_E_CONFIG;
+}
+
+static int open_listener(const struct sockaddr_storage *sa, int *fd_out)
+{
+    int fd = socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        return SB_E_IO;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    socklen_t len =
+        sa->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+    if (bind(fd, (const struct sockaddr *)sa, len) < 0 || listen(fd, 1024) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return SB_E_IO;
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+int net_server_start(const struct net_config *cfg, const struct net_hooks *hooks,
+                     struct net_server **out)
+{
+    struct sockaddr_storage sa;
+    memset(&sa, 0, sizeof sa);
+    if (parse_addr(cfg->host, cfg->port, &sa) < 0) {
+        log_error("invalid listen address %s", cfg->host);
+        return SB_E_CONFIG;
+    }
+    unsigned n = cfg->workers ? cfg->workers : 1;
+    struct net_server *s = xcalloc(1, sizeof *s);
+    s->cfg = *cfg;
+    s->cfg.workers = n;
+    s->hooks = *hooks;
+    s->workers = xcalloc(n, sizeof *s->workers);
+    s->nworkers = n;
+    int rc = 0;
+    for (unsigned i = 0; i < n; i++) {
+        struct net_worker *w = xcalloc(1, sizeof *w);
+        s->workers[i] = w;
+        w->server = s;
+        w->index = i;
+        w->listen_fd = -1;
+        if (open_listener(&sa, &w->listen_fd) < 0) {
+            log_error("cannot listen on %s:%d: %s", cfg->host, s->port ? s->port : cfg->port,
+                      strerror(errno));
+            rc = SB_E_IO;
+            break;
+        }
+        if (i == 0) {
+            struct sockaddr_storage bound;
+            socklen_t blen = sizeof bound;
+            getsockname(w->listen_fd, (struct sockaddr *)&bound, &blen);
+            s->port =
+                ntohs(bound.ss_family == AF_INET ? ((struct sockaddr_in *)&bound)->sin_port
+                                                 : ((struct sockaddr_in6 *)&bound)->sin6_port);
+            if (sa.ss_family == AF_INET) {
+                ((struct sockaddr_in *)&sa)->sin_port = htons((uint16_t)s->port);
+            } else {
+                ((struct sockaddr_in6 *)&sa)->sin6_port = htons((uint16_t)s->port);
+            }
+        }
+    }
+    if (rc < 0) {
+        for (unsigned i = 0; i < n; i++) {
+            if (s->workers[i] && s->workers[i]->listen_fd >= 0) {
+                close(s->workers[i]->listen_fd);
+            }
+            free(s->workers[i]);
+        }
+        free(s->workers);
+        free(s);
+        return rc;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        struct net_worker *w = s->workers[i];
+        w->fields = xcalloc(cfg->limits.max_fields + 1, sizeof *w->fields);
+        uv_loop_init(&w->loop);
+        pthread_mutex_init(&w->task_lock, NULL);
+        uv_async_init(&w->loop, &w->async, worker_on_async);
+        w->async.data = w;
+        uv_timer_init(&w->loop, &w->sweep);
+        w->sweep.data = w;
+        uv_timer_start(&w->sweep, worker_sweep, SWEEP_MS, SWEEP_MS);
+        uv_tcp_init(&w->loop, &w->listener);
+        w->listener.data = w;
+        uv_tcp_open(&w->listener, w->listen_fd);
+        uv_listen((uv_stream_t *)&w->listener, 1024, worker_on_connection);
+        w->listening = true;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        uv_thread_create(&s->workers[i]->thread, worker_run, s->workers[i]);
+    }
+    *out = s;
+    return 0;
+}
+
+int net_server_port(const struct net_server *s)
+{
+    return s->port;
+}
+
+unsigned net_server_workers(const struct net_server *s)
+{
+    return s->nworkers;
+}
+
+struct net_worker *net_server_worker(struct net_server *s, unsigned i)
+{
+    return i < s->nworkers ? s->workers[i] : NULL;
+}
+
+unsigned net_worker_index(const struct net_worker *w)
+{
+    return w->index;
+}
+
+uv_loop_t *net_worker_loop(struct net_worker *w)
+{
+    return &w->loop;
+}
+
+static void noop_task(void *arg)
+{
+    (void)arg;
+}
+
+void net_server_stop(struct net_server *s, int64_t drain_ms)
+{
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        atomic_store(&s->workers[i]->stop_request, 1);
+        net_worker_post(s->workers[i], noop_task, NULL);
+    }
+    int64_t deadline = clock_mono_ms() + drain_ms;
+    while (clock_mono_ms() < deadline) {
+        if (atomic_load(&net_counters.connections_open) == 0) {
+            break;
+        }
+        usleep(20 * 1000);
+    }
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        atomic_store(&s->workers[i]->stop_request, 2);
+        net_worker_post(s->workers[i], noop_task, NULL);
+    }
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        struct net_worker *w = s->workers[i];
+        uv_thread_join(&w->thread);
+        /* Handles closed by the walk have run their callbacks; drain what is left. */
+        uv_run(&w->loop, UV_RUN_DEFAULT);
+        struct task *t = w->task_head;
+        while (t) {
+            struct task *next = t->next;
+            free(t);
+            t = next;
+        }
+        if (uv_loop_close(&w->loop) != 0) {
+            log_warn("worker %u: loop closed with live handles", i);
+        }
+        pthread_mutex_destroy(&w->task_lock);
+        free(w->fields);
+        free(w);
+    }
+    free(s->workers);
+    free(s);
+}

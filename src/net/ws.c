@@ -1,0 +1,298 @@
+/*
+ * WebSocket connections (RFC 6455) on top of server.c's connections.
+ *
+ * After net_upgrade() the connection's input goes through a struct ws_reader (the I/O-free
+ * codec in net/ws/); complete messages go to the handler, pings are answered, a peer close
+ * is echoed. Output frames are written with one uv_write each: a small owned part (frame
+ * header + per-subscriber prefix), the shared refcounted event data, and a small suffix, so
+ * fanning one event out to many subscribers copies only the prefixes.
+ *
+ * Back-pressure: c->queued counts bytes handed to libuv but not yet written. A send that
+ * would take it past ws_max_queue closes the connection with 4008 (slow consumer) instead
+ * of growing memory or dropping the frame silently; the client resumes on reconnect.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "net/net_int.h"
+
+#define CLOSE_GRACE_MS 2000
+
+struct net_ws_state {
+    const struct net_ws_handler *handler;
+    void *user;
+    struct ws_reader reader;
+    int64_t last_rx_ms;
+    uint16_t close_code;
+    bool close_sent;
+    bool notified; /* handler->on_close called */
+};
+
+struct net_shared *net_shared_new(const void *data, size_t len)
+{
+    struct net_shared *s = xmalloc(sizeof *s + len + 1);
+    s->refs = 1;
+    s->len = len;
+    memcpy(s->data, data, len);
+    s->data[len] = '\0';
+    return s;
+}
+
+void net_shared_ref(struct net_shared *s)
+{
+    __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+}
+
+void net_shared_unref(struct net_shared *s)
+{
+    if (s && __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        free(s);
+    }
+}
+
+static bool token_list_has(const struct http_slice *v, const char *token)
+{
+    size_t tl = strlen(token);
+    size_t i = 0;
+    while (v && i < v->len) {
+        while (i < v->len && (v->ptr[i] == ' ' || v->ptr[i] == '\t' || v->ptr[i] == ',')) {
+            i++;
+        }
+        size_t start = i;
+        while (i < v->len && v->ptr[i] != ',') {
+            i++;
+        }
+        size_t end = i;
+        while (end > start && (v->ptr[end - 1] == ' ' || v->ptr[end - 1] == '\t')) {
+            end--;
+        }
+        struct http_slice t = {v->ptr + start, end - start};
+        if (t.len == tl && http_slice_eq_nocase(t, token)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+int net_ws_check(const struct net_request *req)
+{
+    if (req->head.method != HTTP_GET || req->head.minor_version < 1) {
+        return 400;
+    }
+    const struct http_slice *up = net_request_header(req, "Upgrade");
+    if (!up || !token_list_has(up, "websocket") ||
+        !token_list_has(net_request_header(req, "Connection"), "upgrade")) {
+        return 400;
+    }
+    const struct http_slice *ver = net_request_header(req, "Sec-WebSocket-Version");
+    if (!ver || !http_slice_eq_nocase(*ver, "13")) {
+        return 426;
+    }
+    const struct http_slice *key = net_request_header(req, "Sec-WebSocket-Key");
+    if (!key || !ws_key_is_valid(key->ptr, key->len)) {
+        return 400;
+    }
+    if (req->body_len) {
+        return 400;
+    }
+    return 0;
+}
+
+static void ws_send_close(struct net_conn *c, uint16_t code, const char *reason)
+{
+    struct net_ws_state *ws = c->ws;
+    if (ws->close_sent) {
+        return;
+    }
+    ws->close_sent = true;
+    uint8_t payload[125];
+    size_t n = 0;
+    if (code != WS_CLOSE_NO_STATUS) {
+        payload[0] = (uint8_t)(code >> 8);
+        payload[1] = (uint8_t)(code & 0xff);
+        n = 2;
+        size_t rl = reason ? strlen(reason) : 0;
+        if (rl > sizeof payload - 2) {
+            rl = sizeof payload - 2;
+        }
+        if (rl) {
+            memcpy(payload + 2, reason, rl);
+        }
+        n += rl;
+    }
+    uint8_t frame[14 + 125];
+    size_t h = ws_frame_header(frame, true, WS_OP_CLOSE, n, NULL);
+    memcpy(frame + h, payload, n);
+    if (!ws->close_code) {
+        ws->close_code = code;
+    }
+    conn_write(c, (const char *)frame, h + n, NULL, NULL, 0, NULL, 0);
+}
+
+void net_ws_close(struct net_conn *c, uint16_t code, const char *reason)
+{
+    if (c->state != CONN_WS) {
+        return;
+    }
+    ws_send_close(c, code, reason);
+    conn_close_after_write(c);
+}
+
+void ws_conn_closing(struct net_conn *c)
+{
+    struct net_ws_state *ws = c->ws;
+    if (!ws || ws->notified) {
+        return;
+    }
+    ws->notified = true;
+    atomic_fetch_sub(&net_counters.ws_open, 1);
+    if (ws->handler->on_close) {
+        ws->handler->on_close(c, ws->user, ws->close_code ? ws->close_code : 1006);
+    }
+}
+
+void ws_conn_release(struct net_conn *c)
+{
+    if (c->ws) {
+        ws_reader_release(&c->ws->reader);
+        free(c->ws);
+        c->ws = NULL;
+    }
+}
+
+void ws_conn_on_data(struct net_conn *c, uint8_t *data, size_t len)
+{
+    struct net_ws_state *ws = c->ws;
+    ws->last_rx_ms = clock_mono_ms();
+    size_t off = 0;
+    while (off < len && c->state == CONN_WS) {
+        size_t used = 0;
+        struct ws_event ev;
+        uint16_t code = 0;
+        int rc = ws_reader_feed(&ws->reader, data + off, len - off, &used, &ev, &code);
+        off += used;
+        if (rc < 0) {
+            net_ws_close(c, code ? code : WS_CLOSE_PROTOCOL,
+                         code == WS_CLOSE_TOO_BIG ? "message too big" : "protocol error");
+            return;
+        }
+        if (rc == 0) {
+            break;
+        }
+        switch (ev.type) {
+        case WS_EV_TEXT:
+        case WS_EV_BINARY:
+            if (!ws->close_sent && ws->handler->on_message) {
+                ws->handler->on_message(c, ws->user, ev.type == WS_EV_BINARY, ev.data, ev.len);
+            }
+            break;
+        case WS_EV_PING: {
+            uint8_t frame[14 + 125];
+            size_t h = ws_frame_header(frame, true, WS_OP_PONG, ev.len, NULL);
+            memcpy(frame + h, ev.data, ev.len);
+            if (!ws->close_sent) {
+                conn_write(c, (const char *)frame, h + ev.len, NULL, NULL, 0, NULL, 0);
+            }
+            break;
+        }
+        case WS_EV_CLOSE:
+            if (!ws->close_sent) {
+                ws->close_code = ev.close_code;
+                ws_send_close(c, ev.close_code, NULL);
+            }
+            conn_close_after_write(c);
+            return;
+        default:
+            break;
+        }
+    }
+}
+
+void ws_conn_sweep(struct net_conn *c, int64_t now_ms)
+{
+    struct net_ws_state *ws = c->ws;
+    if (now_ms - ws->last_rx_ms > c->w->server->cfg.ws_idle_timeout_ms) {
+        net_ws_close(c, WS_CLOSE_NORMAL, "idle timeout");
+    }
+}
+
+struct net_conn *net_upgrade(struct net_request *req, const struct net_ws_handler *handler,
+                             void *user)
+{
+    struct net_conn *c = req->conn;
+    const struct http_slice *key = net_request_header(req, "Sec-WebSocket-Key");
+    char accept[29];
+    ws_accept_key(key->ptr, key->len, accept);
+    char resp[192];
+    int n = snprintf(resp, sizeof resp,
+                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+                     accept);
+    c->req = NULL;
+    free(req);
+    free(c->head.fields);
+    c->head.fields = NULL;
+    if (c->handle_closed) {
+        conn_free(c);
+        return NULL;
+    }
+    if (c->state != CONN_BUSY) {
+        return NULL;
+    }
+    struct net_ws_state *ws = xcalloc(1, sizeof *ws);
+    ws->handler = handler;
+    ws->user = user;
+    ws->last_rx_ms = clock_mono_ms();
+    ws_reader_init(&ws->reader, true, c->w->server->cfg.ws_max_message);
+    c->ws = ws;
+    conn_write(c, resp, (size_t)n, NULL, NULL, 0, NULL, 0);
+    c->state = CONN_WS;
+    c->deadline_ms = 0;
+    atomic_fetch_add(&net_counters.ws_open, 1);
+    /* Bytes the client sent right after the handshake. */
+    struct buf rest = c->in;
+    buf_init(&c->in, 0);
+    uv_read_start((uv_stream_t *)&c->tcp, worker_alloc, conn_on_read);
+    if (rest.len > c->req_len) {
+        ws_conn_on_data(c, (uint8_t *)rest.data + c->req_len, rest.len - c->req_len);
+    }
+    buf_release(&rest);
+    return c->state == CONN_WS ? c : NULL;
+}
+
+int net_ws_send(struct net_conn *c, bool binary, const char *prefix, size_t prefix_len,
+                struct net_shared *shared, const char *suffix, size_t suffix_len)
+{
+    if (c->state != CONN_WS || c->ws->close_sent) {
+        return SB_E_IO;
+    }
+    size_t total = prefix_len + (shared ? shared->len : 0) + suffix_len;
+    if (c->queued + total > c->w->server->cfg.ws_max_queue) {
+        atomic_fetch_add(&net_counters.ws_slow_closes, 1);
+        log_event(
+            LOG_WARN, "slow consumer disconnected",
+            json_pack("{s:I,s:I}", "queued", (json_int_t)c->queued, "frame", (json_int_t)total));
+        net_ws_close(c, WS_CLOSE_SLOW_CONSUMER, "slow consumer");
+        return SB_E_AGAIN;
+    }
+    uint8_t hdr[14];
+    size_t hl = ws_frame_header(hdr, true, binary ? WS_OP_BINARY : WS_OP_TEXT, total, NULL);
+    char stack[512];
+    char *small = hl + prefix_len <= sizeof stack ? stack : xmalloc(hl + prefix_len);
+    memcpy(small, hdr, hl);
+    if (prefix_len) {
+        memcpy(small + hl, prefix, prefix_len);
+    }
+    int rc = conn_write(c, small, hl + prefix_len, shared, suffix, suffix_len, NULL, 0);
+    if (small != stack) {
+        free(small);
+    }
+    if (rc == 0) {
+        atomic_fetch_add(&net_counters.ws_frames_sent, 1);
+    }
+    return rc;
+}

@@ -1,0 +1,67 @@
+/*
+ * Who may read and write what (DESIGN §5). The only code that decides access: the REST
+ * handlers, the realtime fan-out and the services all ask here, and every store query gets
+ * its tenant scope from here.
+ *
+ * Summary:
+ *   super_admin  reads and writes everything; global messages; clients.
+ *   admin        reads its client (the client row, agents, messages own + global, users,
+ *                audit, metrics); writes its client's users (never super_admin), agent
+ *                statuses and its client's messages.
+ *   agent        reads its client's agents and active messages (own + global); writes its own
+ *                agent status only.
+ *   viewer       reads like an agent; writes nothing.
+ * A row of another tenant is invisible (404 at the API), never "forbidden".
+ */
+#ifndef SB_POLICY_POLICY_H
+#define SB_POLICY_POLICY_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "store/store.h"
+
+enum policy_role { ROLE_NONE = 0, ROLE_SUPER_ADMIN, ROLE_ADMIN, ROLE_AGENT, ROLE_VIEWER };
+
+/* An authenticated user as the token and the user cache describe it. */
+struct policy_principal {
+    char user_id[64];
+    char client_id[64]; /* "" for super_admin */
+    char sid[64];       /* session (refresh family), "" if none */
+    enum policy_role role;
+};
+
+/* "admin" -> ROLE_ADMIN; ROLE_NONE when unknown. */
+enum policy_role policy_role_parse(const char *s);
+const char *policy_role_name(enum policy_role r);
+
+/*
+ * The scope for reading table: 0 with *out filled (pointers into p, valid while p is), or
+ * SB_E_FORBIDDEN when the role may not read the table at all. Agents and viewers reading
+ * system_messages must also filter state=active: *active_only is set then.
+ */
+int policy_read_scope(const struct policy_principal *p, enum store_table table,
+                      struct store_scope *out, bool *active_only);
+
+/* May p see this row (a record from the change log or the store)? For realtime fan-out.
+ * old_row (may be NULL) lets a subscriber see a row leave its view (an active message
+ * becoming expired). */
+bool policy_can_read_row(const struct policy_principal *p, enum store_table table,
+                         const json_t *row, const json_t *old_row);
+
+/* Scope for writing rows of table, or SB_E_FORBIDDEN. */
+int policy_write_scope(const struct policy_principal *p, enum store_table table,
+                       struct store_scope *out);
+
+/* Field-level write checks (the row is already within the write scope). */
+/* May p create or change a user into role for client_id (NULL for none)? */
+bool policy_can_assign_role(const struct policy_principal *p, enum policy_role role,
+                            const char *client_id);
+/* May p set the status of the agent whose agent_status row is agent_row? */
+bool policy_can_set_agent_status(const struct policy_principal *p, const json_t *agent_row);
+/* May p create or change a message for client_id (NULL: global)? */
+bool policy_can_write_message(const struct policy_principal *p, const char *client_id);
+/* Scope of system jobs (timers, presence): every row. */
+void policy_system_scope(struct store_scope *out);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * The realtime engine (DESIGN §7): Phoenix channels over WebSocket as @supabase/realtime-js
+ * speaks them, postgres_changes from the change log with tenant policy applied in memory,
+ * broadcast, presence, token refresh and expiry, and gap-free resume.
+ *
+ * Threads: rt_upgrade and every connection callback run on the connection's loop thread.
+ * The hub thread reads new changes from the store after each commit (store commit hook) and
+ * on a ~1 s tail, updates the auth cache, and posts each event to every loop, where it is
+ * matched against that loop's subscribers; the event's data JSON is encoded once and shared.
+ */
+#ifndef SB_REALTIME_RT_H
+#define SB_REALTIME_RT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "net/net.h"
+
+struct rt;
+struct store;
+
+struct rt_config {
+    size_t max_channels;      /* per connection (100) */
+    size_t max_bindings;      /* per channel (100) */
+    int64_t tail_interval_ms; /* poll for changes made by other processes (1000) */
+    int64_t retention_ms;     /* change log retention (24 h) */
+    int64_t token_check_ms;   /* how often joined channels re-check their token (500) */
+};
+
+int rt_new(const struct rt_config *cfg, struct store *store, struct rt **out);
+/* Start the hub thread; call after net_server_start with the running server. */
+int rt_start(struct rt *rt, struct net_server *server);
+/* Stop the hub thread (before net_server_stop) and free everything (after it). */
+void rt_stop(struct rt *rt);
+void rt_free(struct rt *rt);
+
+/* net_hooks per-worker callbacks (per-loop state and timers). */
+void rt_worker_start(struct rt *rt, struct net_worker *w);
+void rt_worker_stop(struct rt *rt, struct net_worker *w);
+
+/*
+ * Handle a WebSocket upgrade request that passed net_ws_check: authenticate the apikey,
+ * read vsn, and upgrade. Returns 0 when the request was consumed (upgraded), or a negative
+ * error (SB_E_UNAUTHORIZED: answer 401) with a message in err.
+ */
+int rt_upgrade(struct rt *rt, struct net_request *req, char *err, size_t errlen);
+
+/* Realtime metrics in Prometheus text format. */
+void rt_metrics_render(struct rt *rt, struct buf *out);
+
+#endif

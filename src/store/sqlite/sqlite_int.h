@@ -1,0 +1,112 @@
+/*
+ * The SQLite backend's private types, shared by its files:
+ *   sqlite_store.c       connections, statement cache, transactions, migrations, ops table
+ *   sqlite_rows.c        the row, audit, change-log, meta and refresh-token ops
+ *   sqlite_migrations.c  the schema as versioned statement lists
+ *
+ * Connections. A file database has one writer connection guarded by write_mu (write
+ * transactions use BEGIN IMMEDIATE, so SQLite itself never has to upgrade a lock) and a pool
+ * of reader connections (pool_mu + pool_cv) for read transactions, which WAL lets run
+ * concurrently with the writer. "sqlite::memory:" has only the writer: every :memory:
+ * connection is a separate database, so read transactions take write_mu and use it too.
+ * A connection is used by one thread at a time, so connections are opened NOMUTEX.
+ *
+ * Each connection caches prepared statements keyed by SQL text (SQLITE_PREPARE_PERSISTENT),
+ * up to SQ_CACHE_MAX; beyond that a statement is prepared for one use and finalised.
+ */
+#ifndef SB_STORE_SQLITE_INT_H
+#define SB_STORE_SQLITE_INT_H
+
+#include <sqlite3.h>
+
+#include "base/buf.h"
+#include "store/store_int.h"
+
+#define SQ_CACHE_MAX 96
+
+struct sq_cached {
+    char *sql;
+    sqlite3_stmt *stmt;
+};
+
+struct sq_conn {
+    sqlite3 *db;
+    struct sq_cached cache[SQ_CACHE_MAX];
+    size_t ncache;
+    bool in_use; /* readers: checked out by a transaction (guarded by pool_mu) */
+};
+
+struct sq_store {
+    struct store base;
+    bool memory;
+    struct sq_conn writer;
+    pthread_mutex_t write_mu;
+    struct sq_conn *readers;
+    size_t nreaders;
+    pthread_mutex_t pool_mu;
+    pthread_cond_t pool_cv;
+};
+
+struct sq_tx {
+    struct store_tx base;
+    struct sq_conn *conn;
+    bool holds_writer; /* write_mu is held (write tx, or any tx on :memory:) */
+};
+
+static inline struct sq_conn *sq_tx_conn(struct store_tx *tx)
+{
+    return ((struct sq_tx *)tx)->conn;
+}
+
+/* Prepare (or fetch from the cache) sql on c; release with sq_done. SB_E_DB on error. */
+int sq_prepare(struct sq_conn *c, const char *sql, sqlite3_stmt **out);
+void sq_done(struct sq_conn *c, sqlite3_stmt *st);
+/* Map a SQLite result code to SB_E_*, logging unexpected ones. */
+int sq_err(sqlite3 *db, int rc);
+/* Bind the JSON value v at 1-based idx (objects and arrays as JSON text). */
+int sq_bind(sqlite3_stmt *st, int idx, json_t *v);
+/* Bind every element of args from idx 1. */
+int sq_bind_all(sqlite3_stmt *st, json_t *args);
+/* Column i as a JSON value of type `type`. */
+json_t *sq_column(sqlite3_stmt *st, int i, enum store_coltype type);
+/* Append printf-formatted SQL text; our SQL is bounded, so overflowing is a bug (abort). */
+void sq_sql(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Open/close a transaction for a store-level function (changes, audit). */
+int sq_tx_begin(struct store *s, bool write, struct store_tx **out);
+int sq_tx_commit(struct store_tx *tx);
+void sq_tx_rollback(struct store_tx *tx);
+int sq_tx_head_seq(struct store_tx *tx, int64_t *out);
+
+/* The NULL-terminated statements of migration version, or NULL past the last one. */
+const char *const *sqlite_migration(int version);
+
+/* sqlite_rows.c */
+int sq_row_insert(struct store_tx *tx, const struct store_table_desc *t, json_t *row);
+int sq_row_get(struct store_tx *tx, const struct store_table_desc *t,
+               const struct store_scope *scope, const char *id, json_t **out);
+int sq_row_update(struct store_tx *tx, const struct store_table_desc *t,
+                  const struct store_scope *scope, const char *id, json_t *set, int64_t version);
+int sq_row_delete(struct store_tx *tx, const struct store_table_desc *t,
+                  const struct store_scope *scope, const char *id);
+int sq_row_list(struct store_tx *tx, const struct store_table_desc *t,
+                const struct store_plan *plan, json_t **rows_out, bool *more);
+int sq_row_count(struct store_tx *tx, const struct store_table_desc *t,
+                 const struct store_plan *plan, const struct store_column *group, json_t **out);
+int sq_user_by_email(struct store_tx *tx, const char *email, json_t **out);
+int sq_meta_get(struct store_tx *tx, const char *key, char **value_out);
+int sq_meta_set(struct store_tx *tx, const char *key, const char *value);
+int sq_refresh_insert(struct store_tx *tx, const char *id, const char *user_id,
+                      const char *family_id, const char *token_hash, int64_t expires_at_ms,
+                      int64_t now_ms);
+int sq_refresh_find(struct store_tx *tx, const char *token_hash, struct store_refresh *out);
+int sq_refresh_mark_used(struct store_tx *tx, const char *id, int64_t now_ms);
+int sq_refresh_revoke(struct store_tx *tx, const char *column, const char *value, int64_t now_ms);
+int sq_audit_last(struct store_tx *tx, int64_t *seq, char hash[65]);
+int sq_audit_insert(struct store_tx *tx, json_t *entry);
+int sq_audit_scan(struct store *s, store_audit_row_cb cb, void *arg, int64_t *high_water);
+int sq_changes_read(struct store *s, int64_t after_seq, size_t limit, struct store_change **out,
+                    size_t *n);
+int sq_changes_bounds(struct store *s, int64_t *oldest, int64_t *head);
+int sq_changes_prune(struct store *s, int64_t before_ms);
+
+#endif

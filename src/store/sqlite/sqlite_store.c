@@ -1,0 +1,496 @@
+/*
+ * The SQLite backend: opening connections, the statement cache, transactions, migrations and
+ * the ops table (see sqlite_int.h for the connection model).
+ *
+ * A file database runs in WAL mode with synchronous=NORMAL (durable up to the last
+ * checkpointed commit on power loss, never corrupt), foreign keys on, and a busy timeout so
+ * that another process (switchboard migrate, sqlite3) only delays us. Reader connections are
+ * query_only. Transactions: a write transaction holds write_mu from BEGIN IMMEDIATE to
+ * COMMIT/ROLLBACK; a read transaction checks out a reader and runs a deferred BEGIN, whose
+ * snapshot starts at its first statement (store_tx_head_seq is usually that statement).
+ */
+#include "store/sqlite/sqlite_int.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/err.h"
+#include "base/log.h"
+
+int sq_err(sqlite3 *db, int rc)
+{
+    switch (rc) {
+    case SQLITE_OK:
+    case SQLITE_DONE:
+    case SQLITE_ROW:
+        return 0;
+    case SQLITE_CONSTRAINT_UNIQUE:
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+        return SB_E_CONFLICT;
+    case SQLITE_CONSTRAINT_NOTNULL:
+    case SQLITE_CONSTRAINT_CHECK:
+    case SQLITE_CONSTRAINT_FOREIGNKEY:
+    case SQLITE_MISMATCH:
+        return SB_E_INVAL;
+    case SQLITE_CONSTRAINT_TRIGGER:
+        return SB_E_FORBIDDEN;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return SB_E_AGAIN;
+    default:
+        break;
+    }
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+        return SB_E_INVAL;
+    }
+    log_error("sqlite: %s (%d)", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc);
+    return SB_E_DB;
+}
+
+void sq_sql(struct buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = buf_vprintf(b, fmt, ap);
+    va_end(ap);
+    if (rc < 0) {
+        abort();
+    }
+}
+
+int sq_prepare(struct sq_conn *c, const char *sql, sqlite3_stmt **out)
+{
+    for (size_t i = 0; i < c->ncache; i++) {
+        if (strcmp(c->cache[i].sql, sql) == 0) {
+            *out = c->cache[i].stmt;
+            return 0;
+        }
+    }
+    bool keep = c->ncache < SQ_CACHE_MAX;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v3(c->db, sql, -1, keep ? SQLITE_PREPARE_PERSISTENT : 0, &st, NULL);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return sq_err(c->db, rc);
+    }
+    if (keep) {
+        c->cache[c->ncache].sql = xstrdup(sql);
+        c->cache[c->ncache].stmt = st;
+        c->ncache++;
+    }
+    *out = st;
+    return 0;
+}
+
+void sq_done(struct sq_conn *c, sqlite3_stmt *st)
+{
+    if (!st) {
+        return;
+    }
+    for (size_t i = 0; i < c->ncache; i++) {
+        if (c->cache[i].stmt == st) {
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            return;
+        }
+    }
+    sqlite3_finalize(st);
+}
+
+int sq_bind(sqlite3_stmt *st, int idx, json_t *v)
+{
+    int rc;
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        rc = sqlite3_bind_text64(st, idx, json_string_value(v), json_string_length(v),
+                                 SQLITE_TRANSIENT, SQLITE_UTF8);
+        break;
+    case JSON_INTEGER:
+        rc = sqlite3_bind_int64(st, idx, json_integer_value(v));
+        break;
+    case JSON_REAL:
+        rc = sqlite3_bind_double(st, idx, json_real_value(v));
+        break;
+    case JSON_TRUE:
+        rc = sqlite3_bind_int(st, idx, 1);
+        break;
+    case JSON_FALSE:
+        rc = sqlite3_bind_int(st, idx, 0);
+        break;
+    case JSON_OBJECT:
+    case JSON_ARRAY: {
+        char *text = json_dumps(v, JSON_COMPACT);
+        if (!text) {
+            return SB_E_NOMEM;
+        }
+        rc = sqlite3_bind_text(st, idx, text, -1, free);
+        break;
+    }
+    default:
+        rc = sqlite3_bind_null(st, idx);
+        break;
+    }
+    return rc == SQLITE_OK ? 0 : sq_err(sqlite3_db_handle(st), rc);
+}
+
+int sq_bind_all(sqlite3_stmt *st, json_t *args)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(args, i, v)
+    {
+        int rc = sq_bind(st, (int)i + 1, v);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+json_t *sq_column(sqlite3_stmt *st, int i, enum store_coltype type)
+{
+    if (sqlite3_column_type(st, i) == SQLITE_NULL) {
+        return json_null();
+    }
+    switch (type) {
+    case COL_INT:
+        return json_integer(sqlite3_column_int64(st, i));
+    case COL_BOOL:
+        return json_boolean(sqlite3_column_int64(st, i) != 0);
+    case COL_JSON: {
+        const char *text = (const char *)sqlite3_column_text(st, i);
+        json_t *v = text ? json_loadb(text, (size_t)sqlite3_column_bytes(st, i), 0, NULL) : NULL;
+        return v ? v : json_null();
+    }
+    default: {
+        const char *text = (const char *)sqlite3_column_text(st, i);
+        json_t *v = text ? json_stringn(text, (size_t)sqlite3_column_bytes(st, i)) : NULL;
+        return v ? v : json_null();
+    }
+    }
+}
+
+static int exec(struct sq_conn *c, const char *sql)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(c->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        int err = sq_err(c->db, rc);
+        if (err == SB_E_DB && msg) {
+            log_error("sqlite: %s in: %.200s", msg, sql);
+        }
+        sqlite3_free(msg);
+        return err;
+    }
+    return 0;
+}
+
+static void conn_close(struct sq_conn *c)
+{
+    for (size_t i = 0; i < c->ncache; i++) {
+        sqlite3_finalize(c->cache[i].stmt);
+        free(c->cache[i].sql);
+    }
+    c->ncache = 0;
+    sqlite3_close(c->db);
+    c->db = NULL;
+}
+
+static int conn_open(struct sq_conn *c, const char *path, const struct store_options *opt,
+                     const char *pragmas)
+{
+    memset(c, 0, sizeof(*c));
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    int rc = sqlite3_open_v2(path, &c->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        log_error("sqlite: cannot open %s: %s", path, c->db ? sqlite3_errmsg(c->db) : "");
+        sqlite3_close(c->db);
+        c->db = NULL;
+        return SB_E_DB;
+    }
+    sqlite3_extended_result_codes(c->db, 1);
+    sqlite3_busy_timeout(c->db, (int)opt->busy_timeout_ms);
+    rc = exec(c, pragmas);
+    if (rc < 0) {
+        conn_close(c);
+        return SB_E_DB;
+    }
+    return 0;
+}
+
+static void sq_free(struct store *base)
+{
+    struct sq_store *s = (struct sq_store *)base;
+    for (size_t i = 0; i < s->nreaders; i++) {
+        conn_close(&s->readers[i]);
+    }
+    free(s->readers);
+    conn_close(&s->writer);
+    pthread_mutex_destroy(&s->write_mu);
+    pthread_mutex_destroy(&s->pool_mu);
+    pthread_cond_destroy(&s->pool_cv);
+    store_base_release(&s->base);
+    free(s);
+}
+
+int sq_tx_begin(struct store *base, bool write, struct store_tx **out)
+{
+    struct sq_store *s = (struct sq_store *)base;
+    struct sq_tx *tx = xcalloc(1, sizeof(*tx));
+    tx->base.store = base;
+    tx->base.write = write;
+    int rc;
+    if (write || s->memory) {
+        pthread_mutex_lock(&s->write_mu);
+        tx->conn = &s->writer;
+        tx->holds_writer = true;
+        rc = exec(tx->conn, write ? "BEGIN IMMEDIATE" : "BEGIN");
+    } else {
+        pthread_mutex_lock(&s->pool_mu);
+        for (;;) {
+            for (size_t i = 0; i < s->nreaders && !tx->conn; i++) {
+                if (!s->readers[i].in_use) {
+                    tx->conn = &s->readers[i];
+                }
+            }
+            if (tx->conn) {
+                break;
+            }
+            pthread_cond_wait(&s->pool_cv, &s->pool_mu);
+        }
+        tx->conn->in_use = true;
+        pthread_mutex_unlock(&s->pool_mu);
+        rc = exec(tx->conn, "BEGIN");
+    }
+    if (rc < 0) {
+        if (tx->holds_writer) {
+            pthread_mutex_unlock(&s->write_mu);
+        } else {
+            pthread_mutex_lock(&s->pool_mu);
+            tx->conn->in_use = false;
+            pthread_cond_signal(&s->pool_cv);
+            pthread_mutex_unlock(&s->pool_mu);
+        }
+        free(tx);
+        return rc;
+    }
+    *out = &tx->base;
+    return 0;
+}
+
+static void tx_release(struct sq_tx *tx)
+{
+    struct sq_store *s = (struct sq_store *)tx->base.store;
+    if (tx->holds_writer) {
+        pthread_mutex_unlock(&s->write_mu);
+    } else {
+        pthread_mutex_lock(&s->pool_mu);
+        tx->conn->in_use = false;
+        pthread_cond_signal(&s->pool_cv);
+        pthread_mutex_unlock(&s->pool_mu);
+    }
+    free(tx);
+}
+
+void sq_tx_rollback(struct store_tx *base)
+{
+    struct sq_tx *tx = (struct sq_tx *)base;
+    if (!sqlite3_get_autocommit(tx->conn->db)) {
+        exec(tx->conn, "ROLLBACK");
+    }
+    tx_release(tx);
+}
+
+int sq_tx_commit(struct store_tx *base)
+{
+    struct sq_tx *tx = (struct sq_tx *)base;
+    int rc = sqlite3_get_autocommit(tx->conn->db) ? SB_E_DB : exec(tx->conn, "COMMIT");
+    if (rc < 0 && !sqlite3_get_autocommit(tx->conn->db)) {
+        exec(tx->conn, "ROLLBACK");
+    }
+    tx_release(tx);
+    return rc;
+}
+
+int sq_tx_head_seq(struct store_tx *tx, int64_t *out)
+{
+    struct sq_conn *c = sq_tx_conn(tx);
+    sqlite3_stmt *st = NULL;
+    int rc = sq_prepare(c, "SELECT coalesce(max(seq), 0) FROM changes", &st);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int64(st, 0);
+        rc = 0;
+    } else {
+        rc = sq_err(c->db, rc);
+    }
+    sq_done(c, st);
+    return rc;
+}
+
+/* Schema version as seen on c (0 before the first migration). Caller holds c. */
+static int version_on(struct sq_conn *c, int *out)
+{
+    sqlite3_stmt *st = NULL;
+    *out = 0;
+    int rc = sqlite3_prepare_v2(c->db, "SELECT coalesce(max(version), 0) FROM schema_migrations",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return 0; /* no migrations table yet */
+    }
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int(st, 0);
+        rc = 0;
+    } else {
+        rc = sq_err(c->db, rc);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_schema_version(struct store *base, int *out)
+{
+    struct store_tx *tx = NULL;
+    int rc = sq_tx_begin(base, false, &tx);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = version_on(sq_tx_conn(tx), out);
+    sq_tx_rollback(tx);
+    return rc;
+}
+
+static int sq_migrate(struct store *base)
+{
+    struct sq_store *s = (struct sq_store *)base;
+    pthread_mutex_lock(&s->write_mu);
+    struct sq_conn *c = &s->writer;
+    int applied = 0;
+    int rc = exec(c, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                     "version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)");
+    if (rc < 0) {
+        goto out;
+    }
+    for (;;) {
+        rc = exec(c, "BEGIN IMMEDIATE");
+        if (rc < 0) {
+            goto out;
+        }
+        int version = 0;
+        rc = version_on(c, &version); /* inside the tx: another process may migrate too */
+        const char *const *stmts = rc < 0 ? NULL : sqlite_migration(version + 1);
+        if (!stmts) {
+            exec(c, "ROLLBACK");
+            break;
+        }
+        for (size_t i = 0; stmts[i] && rc == 0; i++) {
+            rc = exec(c, stmts[i]);
+        }
+        if (rc == 0) {
+            char sql[160];
+            snprintf(sql, sizeof(sql),
+                     "INSERT INTO schema_migrations (version, applied_at) VALUES (%d, "
+                     "strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', 'now'))",
+                     version + 1);
+            rc = exec(c, sql);
+        }
+        if (rc == 0) {
+            rc = exec(c, "COMMIT");
+        }
+        if (rc < 0) {
+            log_error("sqlite: migration %d failed", version + 1);
+            if (!sqlite3_get_autocommit(c->db)) {
+                exec(c, "ROLLBACK");
+            }
+            goto out;
+        }
+        applied++;
+    }
+    rc = applied;
+out:
+    pthread_mutex_unlock(&s->write_mu);
+    return rc;
+}
+
+static int sq_ping(struct store *base)
+{
+    struct store_tx *tx = NULL;
+    int rc = sq_tx_begin(base, false, &tx);
+    if (rc < 0) {
+        return SB_E_DB;
+    }
+    rc = exec(sq_tx_conn(tx), "SELECT 1");
+    sq_tx_rollback(tx);
+    return rc < 0 ? SB_E_DB : 0;
+}
+
+static const struct store_ops sqlite_ops = {
+    .name = "sqlite",
+    .free = sq_free,
+    .migrate = sq_migrate,
+    .schema_version = sq_schema_version,
+    .ping = sq_ping,
+    .tx_begin = sq_tx_begin,
+    .tx_commit = sq_tx_commit,
+    .tx_rollback = sq_tx_rollback,
+    .tx_head_seq = sq_tx_head_seq,
+    .row_insert = sq_row_insert,
+    .row_get = sq_row_get,
+    .row_update = sq_row_update,
+    .row_delete = sq_row_delete,
+    .row_list = sq_row_list,
+    .row_count = sq_row_count,
+    .user_by_email = sq_user_by_email,
+    .meta_get = sq_meta_get,
+    .meta_set = sq_meta_set,
+    .refresh_insert = sq_refresh_insert,
+    .refresh_find = sq_refresh_find,
+    .refresh_mark_used = sq_refresh_mark_used,
+    .refresh_revoke = sq_refresh_revoke,
+    .audit_last = sq_audit_last,
+    .audit_insert = sq_audit_insert,
+    .audit_scan = sq_audit_scan,
+    .changes_read = sq_changes_read,
+    .changes_bounds = sq_changes_bounds,
+    .changes_prune = sq_changes_prune,
+};
+
+int store_sqlite_open(const char *path, const struct store_options *opt, struct store **out)
+{
+    struct sq_store *s = xcalloc(1, sizeof(*s));
+    store_base_init(&s->base, &sqlite_ops);
+    pthread_mutex_init(&s->write_mu, NULL);
+    pthread_mutex_init(&s->pool_mu, NULL);
+    pthread_cond_init(&s->pool_cv, NULL);
+    s->memory = strcmp(path, ":memory:") == 0;
+    const char *common = "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
+    int rc = conn_open(&s->writer, path, opt, common);
+    if (rc == 0 && !s->memory) {
+        rc = exec(&s->writer, "PRAGMA journal_mode = WAL");
+    }
+    if (rc < 0) {
+        sq_free(&s->base);
+        return SB_E_DB;
+    }
+    if (!s->memory) {
+        s->readers = xcalloc(opt->read_connections, sizeof(*s->readers));
+        for (size_t i = 0; i < opt->read_connections; i++) {
+            rc = conn_open(&s->readers[i], path, opt,
+                           "PRAGMA foreign_keys = ON; PRAGMA query_only = ON;");
+            if (rc < 0) {
+                sq_free(&s->base);
+                return SB_E_DB;
+            }
+            s->nreaders++;
+        }
+    }
+    *out = &s->base;
+    return 0;
+}

@@ -1,0 +1,792 @@
+/*
+ * The store's public functions (store.h): check and normalise arguments, apply the rules
+ * every backend shares, and dispatch to the backend through its const ops table
+ * (store_int.h). What lives here rather than in a backend:
+ *   - value checks against the table descriptors of schema.c (unknown column, wrong type,
+ *     malformed uuid or time -> SB_E_INVAL), time values normalised to RFC 3339 with
+ *     milliseconds so text order is time order;
+ *   - insert defaults (id, created_at, updated_at, version) and the update rules (optimistic
+ *     concurrency, version + 1, updated_at);
+ *   - list cursors (cursor.c) and limits;
+ *   - the audit hash chain (audit_hash.h): append computes, verify walks;
+ *   - the commit hook: a write transaction records the change-log head when it begins and
+ *     compares it just before committing; the hook runs after the commit when it grew.
+ */
+#include "store/store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/rand.h"
+#include "store/audit_hash.h"
+
+#define DEFAULT_LIMIT 50
+#define MAX_IN_VALUES 500
+
+void store_base_init(struct store *s, const struct store_ops *ops)
+{
+    s->ops = ops;
+    pthread_mutex_init(&s->hook_mu, NULL);
+    s->hook = NULL;
+    s->hook_arg = NULL;
+}
+
+void store_base_release(struct store *s)
+{
+    pthread_mutex_destroy(&s->hook_mu);
+}
+
+int store_open(const char *url, const struct store_options *opt, struct store **out)
+{
+    struct store_options defaults = {.busy_timeout_ms = 5000, .read_connections = 4};
+    if (!url || !out) {
+        return SB_E_INVAL;
+    }
+    if (opt) {
+        if (opt->busy_timeout_ms > 0) {
+            defaults.busy_timeout_ms = opt->busy_timeout_ms;
+        }
+        if (opt->read_connections > 0) {
+            defaults.read_connections = opt->read_connections;
+        }
+    }
+    *out = NULL;
+    if (strncmp(url, "sqlite:", 7) == 0 && url[7] != '\0') {
+        return store_sqlite_open(url + 7, &defaults, out);
+    }
+    /* postgres:// and postgresql:// arrive with the PostgreSQL backend. */
+    return SB_E_INVAL;
+}
+
+void store_free(struct store *self)
+{
+    if (self) {
+        self->ops->free(self);
+    }
+}
+
+const char *store_backend(const struct store *self)
+{
+    return self->ops->name;
+}
+
+int store_migrate(struct store *self)
+{
+    return self->ops->migrate(self);
+}
+
+int store_schema_version(struct store *self, int *out)
+{
+    return self->ops->schema_version(self, out);
+}
+
+int store_ping(struct store *self)
+{
+    return self->ops->ping(self);
+}
+
+void store_set_commit_hook(struct store *self, store_commit_cb cb, void *arg)
+{
+    pthread_mutex_lock(&self->hook_mu);
+    self->hook = cb;
+    self->hook_arg = arg;
+    pthread_mutex_unlock(&self->hook_mu);
+}
+
+int store_tx_begin(struct store *self, bool write, struct store_tx **out)
+{
+    if (!self || !out) {
+        return SB_E_INVAL;
+    }
+    struct store_tx *tx = NULL;
+    int rc = self->ops->tx_begin(self, write, &tx);
+    if (rc < 0) {
+        return rc;
+    }
+    tx->store = self;
+    tx->write = write;
+    tx->head_at_begin = 0;
+    if (write) {
+        rc = self->ops->tx_head_seq(tx, &tx->head_at_begin);
+        if (rc < 0) {
+            self->ops->tx_rollback(tx);
+            return rc;
+        }
+    }
+    *out = tx;
+    return 0;
+}
+
+int store_tx_commit(struct store_tx *tx)
+{
+    struct store *s = tx->store;
+    bool appended = false;
+    if (tx->write) {
+        int64_t head = 0;
+        int rc = s->ops->tx_head_seq(tx, &head);
+        if (rc < 0) {
+            s->ops->tx_rollback(tx);
+            return rc;
+        }
+        appended = head != tx->head_at_begin;
+    }
+    int rc = s->ops->tx_commit(tx);
+    if (rc < 0 || !appended) {
+        return rc;
+    }
+    pthread_mutex_lock(&s->hook_mu);
+    store_commit_cb cb = s->hook;
+    void *arg = s->hook_arg;
+    pthread_mutex_unlock(&s->hook_mu);
+    if (cb) {
+        cb(arg);
+    }
+    return 0;
+}
+
+void store_tx_rollback(struct store_tx *tx)
+{
+    if (tx) {
+        tx->store->ops->tx_rollback(tx);
+    }
+}
+
+int store_tx_head_seq(struct store_tx *tx, int64_t *out)
+{
+    return tx->store->ops->tx_head_seq(tx, out);
+}
+
+/*
+ * Check value against col; *norm receives the value to store (a new reference), time
+ * strings rewritten to the canonical RFC 3339 form.
+ */
+static int check_value(const struct store_column *col, json_t *v, json_t **norm)
+{
+    if (json_is_null(v)) {
+        if (!col->nullable) {
+            return SB_E_INVAL;
+        }
+        *norm = json_null();
+        return 0;
+    }
+    switch (col->type) {
+    case COL_TEXT:
+        if (!json_is_string(v)) {
+            return SB_E_INVAL;
+        }
+        break;
+    case COL_UUID:
+        if (!json_is_string(v) || !uuid_is_valid(json_string_value(v))) {
+            return SB_E_INVAL;
+        }
+        break;
+    case COL_INT:
+        if (!json_is_integer(v)) {
+            return SB_E_INVAL;
+        }
+        break;
+    case COL_BOOL:
+        if (!json_is_boolean(v)) {
+            return SB_E_INVAL;
+        }
+        break;
+    case COL_JSON:
+        if (!json_is_object(v) && !json_is_array(v)) {
+            return SB_E_INVAL;
+        }
+        break;
+    case COL_TIME: {
+        int64_t ms = 0;
+        if (!json_is_string(v) || clock_parse_ms(json_string_value(v), &ms) < 0) {
+            return SB_E_INVAL;
+        }
+        char text[CLOCK_RFC3339_LEN];
+        clock_format_ms(ms, text);
+        *norm = json_string(text);
+        return 0;
+    }
+    }
+    *norm = json_incref(v);
+    return 0;
+}
+
+static bool is_managed(const struct store_table_desc *t, const char *name)
+{
+    return t->versioned && (strcmp(name, "created_at") == 0 || strcmp(name, "updated_at") == 0 ||
+                            strcmp(name, "version") == 0);
+}
+
+static void set_now(json_t *obj, const char *key)
+{
+    char now[CLOCK_RFC3339_LEN];
+    clock_format_ms(clock_now_ms(), now);
+    json_object_set_new(obj, key, json_string(now));
+}
+
+static const struct store_table_desc *writable_table(struct store_tx *tx, enum store_table table)
+{
+    const struct store_table_desc *t = store_table_desc(table);
+    if (!tx || !tx->write || !t) {
+        return NULL;
+    }
+    return t;
+}
+
+int store_row_insert(struct store_tx *tx, enum store_table table, json_t *row, json_t **out)
+{
+    const struct store_table_desc *t = writable_table(tx, table);
+    if (out) {
+        *out = NULL;
+    }
+    if (!t || table == STORE_AUDIT || !json_is_object(row)) {
+        return SB_E_INVAL;
+    }
+    json_t *full = json_object();
+    const char *key;
+    json_t *v;
+    int rc = 0;
+    json_object_foreach(row, key, v)
+    {
+        const struct store_column *col = store_column_find(t, key);
+        if (!col) {
+            rc = SB_E_INVAL;
+            goto out;
+        }
+        if (is_managed(t, key)) {
+            continue;
+        }
+        json_t *norm = NULL;
+        rc = check_value(col, v, &norm);
+        if (rc < 0) {
+            goto out;
+        }
+        json_object_set_new(full, key, norm);
+    }
+    if (!json_is_string(json_object_get(full, "id"))) {
+        char id[UUID_STR_LEN];
+        uuid_v4(id);
+        json_object_set_new(full, "id", json_string(id));
+    }
+    if (t->versioned) {
+        set_now(full, "created_at");
+        json_object_set(full, "updated_at", json_object_get(full, "created_at"));
+        json_object_set_new(full, "version", json_integer(1));
+    }
+    rc = tx->store->ops->row_insert(tx, t, full);
+    if (rc < 0 || !out) {
+        goto out;
+    }
+    struct store_scope all = {.all = true};
+    rc = tx->store->ops->row_get(tx, t, &all, json_string_value(json_object_get(full, "id")), out);
+out:
+    json_decref(full);
+    return rc;
+}
+
+int store_row_get(struct store_tx *tx, enum store_table table, const struct store_scope *scope,
+                  const char *id, json_t **out)
+{
+    const struct store_table_desc *t = store_table_desc(table);
+    if (!tx || !t || !scope || !id || !out) {
+        return SB_E_INVAL;
+    }
+    *out = NULL;
+    return tx->store->ops->row_get(tx, t, scope, id, out);
+}
+
+int store_row_update(struct store_tx *tx, enum store_table table, const struct store_scope *scope,
+                     const char *id, json_t *patch, int64_t expected_version, json_t **out)
+{
+    const struct store_table_desc *t = writable_table(tx, table);
+    if (out) {
+        *out = NULL;
+    }
+    if (!t || !scope || !id || !json_is_object(patch) || expected_version < 0) {
+        return SB_E_INVAL;
+    }
+    if (table == STORE_AUDIT) {
+        return SB_E_FORBIDDEN;
+    }
+    if (!t->versioned && expected_version > 0) {
+        return SB_E_INVAL;
+    }
+    json_t *set = json_object();
+    const char *key;
+    json_t *v;
+    int rc = 0;
+    json_object_foreach(patch, key, v)
+    {
+        const struct store_column *col = store_column_find(t, key);
+        if (!col) {
+            rc = SB_E_INVAL;
+            goto out;
+        }
+        if (is_managed(t, key)) {
+            continue;
+        }
+        if (strcmp(key, "id") == 0) {
+            if (!json_is_string(v) || strcmp(json_string_value(v), id) != 0) {
+                rc = SB_E_INVAL;
+                goto out;
+            }
+            continue;
+        }
+        json_t *norm = NULL;
+        rc = check_value(col, v, &norm);
+        if (rc < 0) {
+            goto out;
+        }
+        json_object_set_new(set, key, norm);
+    }
+    const struct store_ops *ops = tx->store->ops;
+    json_t *cur = NULL;
+    rc = ops->row_get(tx, t, scope, id, &cur);
+    if (rc < 0) {
+        goto out;
+    }
+    int64_t version = json_integer_value(json_object_get(cur, "version"));
+    if (expected_version > 0 && version != expected_version) {
+        rc = SB_E_VERSION;
+        if (out) {
+            *out = cur;
+        } else {
+            json_decref(cur);
+        }
+        goto out;
+    }
+    json_decref(cur);
+    if (t->versioned) {
+        set_now(set, "updated_at");
+        json_object_set_new(set, "version", json_integer(version + 1));
+    }
+    if (json_object_size(set) > 0) {
+        rc = ops->row_update(tx, t, scope, id, set, t->versioned ? version : 0);
+        if (rc < 0) {
+            goto out;
+        }
+        if (rc == 0) {
+            rc = SB_E_VERSION; /* changed under us (another writer, PostgreSQL) */
+            if (out && ops->row_get(tx, t, scope, id, out) < 0) {
+                rc = SB_E_NOTFOUND;
+            }
+            goto out;
+        }
+    }
+    rc = out ? ops->row_get(tx, t, scope, id, out) : 0;
+out:
+    json_decref(set);
+    return rc;
+}
+
+int store_row_delete(struct store_tx *tx, enum store_table table, const struct store_scope *scope,
+                     const char *id, json_t **old_out)
+{
+    const struct store_table_desc *t = writable_table(tx, table);
+    if (old_out) {
+        *old_out = NULL;
+    }
+    if (!t || !scope || !id) {
+        return SB_E_INVAL;
+    }
+    if (table == STORE_AUDIT) {
+        return SB_E_FORBIDDEN;
+    }
+    json_t *old = NULL;
+    int rc = tx->store->ops->row_get(tx, t, scope, id, &old);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = tx->store->ops->row_delete(tx, t, scope, id);
+    if (rc == 0) {
+        rc = SB_E_NOTFOUND;
+    }
+    if (rc < 0) {
+        json_decref(old);
+        return rc;
+    }
+    if (old_out) {
+        *old_out = old;
+    } else {
+        json_decref(old);
+    }
+    return 0;
+}
+
+/* Filters checked and normalised into plan (values owned by norm[]). */
+static int plan_filters(const struct store_table_desc *t, const struct store_query *q,
+                        struct store_plan *plan, struct store_filter norm[STORE_MAX_FILTERS])
+{
+    if (q->nfilters > STORE_MAX_FILTERS) {
+        return SB_E_INVAL;
+    }
+    plan->scope = &q->scope;
+    plan->filters = norm;
+    plan->nfilters = 0;
+    plan->q = q->q && q->q[0] ? q->q : NULL;
+    for (size_t i = 0; i < q->nfilters; i++) {
+        const struct store_filter *f = &q->filters[i];
+        const struct store_column *col = f->column ? store_column_find(t, f->column) : NULL;
+        if (!col || col->hidden || f->op > STORE_IS_NULL || (int)f->op < 0) {
+            return SB_E_INVAL;
+        }
+        norm[i] = *f;
+        norm[i].value = NULL;
+        plan->filter_cols[i] = col;
+        plan->nfilters = i + 1;
+        if (f->op == STORE_IS_NULL) {
+            norm[i].value = json_is_false(f->value) ? json_false() : json_true();
+            continue;
+        }
+        if (!f->value) {
+            return SB_E_INVAL;
+        }
+        if (f->op == STORE_IN) {
+            if (!json_is_array(f->value) || json_array_size(f->value) > MAX_IN_VALUES) {
+                return SB_E_INVAL;
+            }
+            norm[i].value = json_array();
+            size_t j;
+            json_t *el;
+            json_array_foreach(f->value, j, el)
+            {
+                json_t *nv = NULL;
+                int rc = json_is_null(el) ? SB_E_INVAL : check_value(col, el, &nv);
+                if (rc < 0) {
+                    return rc;
+                }
+                json_array_append_new(norm[i].value, nv);
+            }
+            continue;
+        }
+        /* Equality with null means IS NULL; ordering against null matches nothing. */
+        struct store_column relaxed = *col;
+        relaxed.nullable = true;
+        if (col->type == COL_UUID) {
+            relaxed.type = COL_TEXT; /* a malformed id simply matches nothing */
+        }
+        int rc = check_value(&relaxed, f->value, &norm[i].value);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static void plan_release(struct store_plan *plan, struct store_filter norm[STORE_MAX_FILTERS])
+{
+    for (size_t i = 0; i < plan->nfilters; i++) {
+        json_decref(norm[i].value);
+    }
+    json_decref(plan->after_value);
+}
+
+int store_row_list(struct store_tx *tx, enum store_table table, const struct store_query *q,
+                   json_t **rows_out, char **next_cursor_out)
+{
+    const struct store_table_desc *t = store_table_desc(table);
+    if (!tx || !t || !q || !rows_out || !next_cursor_out || q->limit > STORE_MAX_LIMIT) {
+        return SB_E_INVAL;
+    }
+    *rows_out = NULL;
+    *next_cursor_out = NULL;
+    struct store_plan plan = {0};
+    struct store_filter norm[STORE_MAX_FILTERS];
+    char *after_id = NULL;
+    int rc = plan_filters(t, q, &plan, norm);
+    if (rc < 0) {
+        goto out;
+    }
+    const char *sort = q->sort && q->sort[0] ? q->sort : t->default_sort;
+    plan.desc = sort[0] == '-';
+    sort += plan.desc ? 1 : 0;
+    plan.sort = store_column_find(t, sort);
+    if (!plan.sort || !plan.sort->sortable || plan.sort->hidden) {
+        rc = SB_E_INVAL;
+        goto out;
+    }
+    plan.limit = q->limit ? q->limit : DEFAULT_LIMIT;
+    if (q->cursor && q->cursor[0]) {
+        rc = store_cursor_decode(q->cursor, q->sort && q->sort[0] ? q->sort : t->default_sort,
+                                 &plan.after_value, &after_id);
+        if (rc < 0) {
+            goto out;
+        }
+        plan.after_id = after_id;
+    }
+    bool more = false;
+    json_t *rows = NULL;
+    rc = tx->store->ops->row_list(tx, t, &plan, &rows, &more);
+    if (rc < 0) {
+        goto out;
+    }
+    if (more && json_array_size(rows) > 0) {
+        json_t *last = json_array_get(rows, json_array_size(rows) - 1);
+        *next_cursor_out = store_cursor_encode(q->sort && q->sort[0] ? q->sort : t->default_sort,
+                                               json_object_get(last, plan.sort->name),
+                                               json_string_value(json_object_get(last, "id")));
+    }
+    *rows_out = rows;
+out:
+    plan_release(&plan, norm);
+    free(after_id);
+    return rc;
+}
+
+int store_row_count(struct store_tx *tx, enum store_table table, const struct store_query *q,
+                    const char *group_by, json_t **out)
+{
+    const struct store_table_desc *t = store_table_desc(table);
+    if (!tx || !t || !q || !out) {
+        return SB_E_INVAL;
+    }
+    *out = NULL;
+    const struct store_column *group = NULL;
+    if (group_by) {
+        group = store_column_find(t, group_by);
+        if (!group || group->hidden || group->type == COL_JSON) {
+            return SB_E_INVAL;
+        }
+    }
+    struct store_plan plan = {0};
+    struct store_filter norm[STORE_MAX_FILTERS];
+    int rc = plan_filters(t, q, &plan, norm);
+    if (rc == 0) {
+        rc = tx->store->ops->row_count(tx, t, &plan, group, out);
+    }
+    plan_release(&plan, norm);
+    return rc;
+}
+
+int store_user_auth_by_email(struct store_tx *tx, const char *email, json_t **out)
+{
+    if (!tx || !email || !out) {
+        return SB_E_INVAL;
+    }
+    *out = NULL;
+    return tx->store->ops->user_by_email(tx, email, out);
+}
+
+int store_meta_get(struct store_tx *tx, const char *key, char **value_out)
+{
+    if (!tx || !key || !value_out) {
+        return SB_E_INVAL;
+    }
+    *value_out = NULL;
+    return tx->store->ops->meta_get(tx, key, value_out);
+}
+
+int store_meta_set(struct store_tx *tx, const char *key, const char *value)
+{
+    if (!tx || !tx->write || !key || !value) {
+        return SB_E_INVAL;
+    }
+    return tx->store->ops->meta_set(tx, key, value);
+}
+
+int store_refresh_insert(struct store_tx *tx, const char *user_id, const char *family_id,
+                         const char *token_hash, int64_t expires_at_ms)
+{
+    if (!tx || !tx->write || !user_id || !family_id || !token_hash || !token_hash[0] ||
+        strlen(user_id) >= 40 || strlen(family_id) >= 40) {
+        return SB_E_INVAL;
+    }
+    char id[UUID_STR_LEN];
+    uuid_v4(id);
+    return tx->store->ops->refresh_insert(tx, id, user_id, family_id, token_hash, expires_at_ms,
+                                          clock_now_ms());
+}
+
+int store_refresh_find(struct store_tx *tx, const char *token_hash, struct store_refresh *out)
+{
+    if (!tx || !token_hash || !out) {
+        return SB_E_INVAL;
+    }
+    memset(out, 0, sizeof(*out));
+    return tx->store->ops->refresh_find(tx, token_hash, out);
+}
+
+int store_refresh_mark_used(struct store_tx *tx, const char *id)
+{
+    if (!tx || !tx->write || !id) {
+        return SB_E_INVAL;
+    }
+    int rc = tx->store->ops->refresh_mark_used(tx, id, clock_now_ms());
+    return rc == 0 ? SB_E_CONFLICT : rc < 0 ? rc : 0;
+}
+
+int store_refresh_revoke_family(struct store_tx *tx, const char *family_id)
+{
+    if (!tx || !tx->write || !family_id) {
+        return SB_E_INVAL;
+    }
+    return tx->store->ops->refresh_revoke(tx, "family_id", family_id, clock_now_ms());
+}
+
+int store_refresh_revoke_user(struct store_tx *tx, const char *user_id)
+{
+    if (!tx || !tx->write || !user_id) {
+        return SB_E_INVAL;
+    }
+    return tx->store->ops->refresh_revoke(tx, "user_id", user_id, clock_now_ms());
+}
+
+int store_audit_append(struct store_tx *tx, json_t *entry, json_t **out)
+{
+    const struct store_table_desc *t = writable_table(tx, STORE_AUDIT);
+    if (out) {
+        *out = NULL;
+    }
+    if (!t || !json_is_object(entry)) {
+        return SB_E_INVAL;
+    }
+    json_t *full = json_object();
+    const char *key;
+    json_t *v;
+    int rc = 0;
+    json_object_foreach(entry, key, v)
+    {
+        const struct store_column *col = store_column_find(t, key);
+        if (!col || strcmp(key, "seq") == 0 || strcmp(key, "prev_hash") == 0 ||
+            strcmp(key, "hash") == 0) {
+            rc = SB_E_INVAL;
+            goto out;
+        }
+        json_t *norm = NULL;
+        rc = check_value(col, v, &norm);
+        if (rc < 0) {
+            goto out;
+        }
+        json_object_set_new(full, key, norm);
+    }
+    if (!json_object_get(full, "action") || !json_object_get(full, "entity_type")) {
+        rc = SB_E_INVAL;
+        goto out;
+    }
+    if (!json_object_get(full, "id")) {
+        char id[UUID_STR_LEN];
+        uuid_v4(id);
+        json_object_set_new(full, "id", json_string(id));
+    }
+    if (!json_object_get(full, "at")) {
+        set_now(full, "at");
+    }
+    for (size_t i = 0; i < t->ncols; i++) {
+        if (!json_object_get(full, t->cols[i].name)) {
+            json_object_set_new(full, t->cols[i].name, json_null());
+        }
+    }
+    int64_t last = 0;
+    char prev[AUDIT_HASH_HEX_LEN];
+    rc = tx->store->ops->audit_last(tx, &last, prev);
+    if (rc < 0) {
+        goto out;
+    }
+    json_object_set_new(full, "seq", json_integer(last + 1));
+    json_object_set_new(full, "prev_hash", json_string(prev));
+    char hash[AUDIT_HASH_HEX_LEN];
+    audit_hash_compute(prev, full, hash);
+    json_object_set_new(full, "hash", json_string(hash));
+    rc = tx->store->ops->audit_insert(tx, full);
+    if (rc == 0 && out) {
+        *out = json_incref(full);
+    }
+out:
+    json_decref(full);
+    return rc;
+}
+
+struct verify_state {
+    int64_t expect_seq;
+    char prev[AUDIT_HASH_HEX_LEN];
+    int64_t checked;
+    int64_t first_bad;
+};
+
+static int verify_row(void *arg, json_t *row)
+{
+    struct verify_state *st = arg;
+    st->checked++;
+    int64_t seq = json_integer_value(json_object_get(row, "seq"));
+    const char *prev = json_string_value(json_object_get(row, "prev_hash"));
+    const char *hash = json_string_value(json_object_get(row, "hash"));
+    if (seq != st->expect_seq) {
+        st->first_bad = seq < st->expect_seq ? seq : st->expect_seq;
+        return 1;
+    }
+    char want[AUDIT_HASH_HEX_LEN];
+    audit_hash_compute(st->prev, row, want);
+    if (!prev || !hash || strcmp(prev, st->prev) != 0 || strcmp(hash, want) != 0) {
+        st->first_bad = seq;
+        return 1;
+    }
+    snprintf(st->prev, sizeof(st->prev), "%s", hash);
+    st->expect_seq++;
+    return 0;
+}
+
+int store_audit_verify(struct store *self, int64_t *checked, int64_t *first_bad_seq)
+{
+    if (!self || !checked || !first_bad_seq) {
+        return SB_E_INVAL;
+    }
+    struct verify_state st = {.expect_seq = 1, .prev = AUDIT_GENESIS_HASH};
+    int64_t high_water = 0;
+    int rc = self->ops->audit_scan(self, verify_row, &st, &high_water);
+    if (rc < 0) {
+        return rc;
+    }
+    if (st.first_bad == 0 && high_water >= st.expect_seq) {
+        st.first_bad = st.expect_seq; /* the newest entries were deleted */
+    }
+    *checked = st.checked;
+    *first_bad_seq = st.first_bad;
+    return 0;
+}
+
+int store_changes_read(struct store *self, int64_t after_seq, size_t limit,
+                       struct store_change **out, size_t *n)
+{
+    if (!self || !out || !n || after_seq < 0) {
+        return SB_E_INVAL;
+    }
+    *out = NULL;
+    *n = 0;
+    if (limit == 0) {
+        return 0;
+    }
+    return self->ops->changes_read(self, after_seq, limit, out, n);
+}
+
+void store_changes_free(struct store_change *changes, size_t n)
+{
+    if (!changes) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(changes[i].client_id);
+        free(changes[i].row_id);
+        json_decref(changes[i].record);
+        json_decref(changes[i].old_record);
+    }
+    free(changes);
+}
+
+int store_changes_bounds(struct store *self, int64_t *oldest, int64_t *head)
+{
+    if (!self || !oldest || !head) {
+        return SB_E_INVAL;
+    }
+    *oldest = *head = 0;
+    return self->ops->changes_bounds(self, oldest, head);
+}
+
+int store_changes_prune(struct store *self, int64_t before_ms)
+{
+    if (!self) {
+        return SB_E_INVAL;
+    }
+    return self->ops->changes_prune(self, before_ms);
+}

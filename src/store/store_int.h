@@ -1,0 +1,129 @@
+/*
+ * Inside the store: the contract between store.c (argument checks, defaults, optimistic
+ * concurrency, cursors, the audit hash chain, the commit hook) and a backend (SQL). A backend
+ * provides one const struct store_ops and embeds struct store / struct store_tx as the first
+ * member of its own instance types. store.c validates and normalises every argument before
+ * calling an op, so an op may trust that:
+ *   - table descriptors and columns come from schema.c (never from the caller's strings),
+ *   - row values have the column's JSON type (text/uuid/time: string, time normalised to
+ *     RFC 3339 with milliseconds; int: integer; bool: boolean; json: object or array; or null),
+ *   - write ops run only in write transactions.
+ * Ops return 0 (or a count) or a negative SB_E_* error. Backends map unique violations to
+ * SB_E_CONFLICT, NOT NULL / CHECK / foreign key violations to SB_E_INVAL, the append-only
+ * triggers to SB_E_FORBIDDEN and anything else to SB_E_DB (logged).
+ */
+#ifndef SB_STORE_STORE_INT_H
+#define SB_STORE_STORE_INT_H
+
+#include <pthread.h>
+
+#include "store/store.h"
+
+struct store_ops;
+
+/* The shared part of every backend's store instance. */
+struct store {
+    const struct store_ops *ops;
+    pthread_mutex_t hook_mu; /* guards hook, hook_arg */
+    store_commit_cb hook;
+    void *hook_arg;
+};
+
+/* The shared part of every backend's transaction; owned by the thread that began it. */
+struct store_tx {
+    struct store *store;
+    bool write;
+    int64_t head_at_begin; /* write tx: change-log head when it began (for the commit hook) */
+};
+
+/* A validated list or count request. */
+struct store_plan {
+    const struct store_scope *scope;
+    const struct store_column *filter_cols[STORE_MAX_FILTERS];
+    const struct store_filter *filters; /* values normalised (time columns), nfilters entries */
+    size_t nfilters;
+    const char *q;                   /* NULL or non-empty */
+    const struct store_column *sort; /* list only */
+    bool desc;                       /* list only */
+    size_t limit;                    /* list only: 1..STORE_MAX_LIMIT */
+    json_t *after_value;             /* list only: keyset position (may be JSON null) */
+    const char *after_id;            /* list only: NULL on the first page */
+};
+
+/* One audit row handed to an audit_scan callback; return nonzero to stop the walk. */
+typedef int (*store_audit_row_cb)(void *arg, json_t *row);
+
+struct store_ops {
+    const char *name; /* "sqlite", "postgres" */
+    void (*free)(struct store *s);
+    int (*migrate)(struct store *s);
+    int (*schema_version)(struct store *s, int *out);
+    int (*ping)(struct store *s);
+
+    int (*tx_begin)(struct store *s, bool write, struct store_tx **out);
+    int (*tx_commit)(struct store_tx *tx); /* frees tx, rolls back on failure */
+    void (*tx_rollback)(struct store_tx *tx);
+    int (*tx_head_seq)(struct store_tx *tx, int64_t *out);
+
+    /* row: every column to store (id and defaults filled). */
+    int (*row_insert)(struct store_tx *tx, const struct store_table_desc *t, json_t *row);
+    /* Visible columns only (hidden ones never). SB_E_NOTFOUND outside scope. */
+    int (*row_get)(struct store_tx *tx, const struct store_table_desc *t,
+                   const struct store_scope *scope, const char *id, json_t **out);
+    /* Set the columns of set on row id within scope; when version > 0 only if the row's
+     * version is still that. Returns the number of rows changed (0 or 1). */
+    int (*row_update)(struct store_tx *tx, const struct store_table_desc *t,
+                      const struct store_scope *scope, const char *id, json_t *set,
+                      int64_t version);
+    /* Returns the number of rows deleted (0 or 1). */
+    int (*row_delete)(struct store_tx *tx, const struct store_table_desc *t,
+                      const struct store_scope *scope, const char *id);
+    /* Up to plan->limit rows in order; *more tells whether another row follows. */
+    int (*row_list)(struct store_tx *tx, const struct store_table_desc *t,
+                    const struct store_plan *plan, json_t **rows_out, bool *more);
+    /* {"<value>": n} grouped by group (NULL: {"total": n}). */
+    int (*row_count)(struct store_tx *tx, const struct store_table_desc *t,
+                     const struct store_plan *plan, const struct store_column *group, json_t **out);
+    int (*user_by_email)(struct store_tx *tx, const char *email, json_t **out);
+
+    int (*meta_get)(struct store_tx *tx, const char *key, char **value_out);
+    int (*meta_set)(struct store_tx *tx, const char *key, const char *value);
+
+    int (*refresh_insert)(struct store_tx *tx, const char *id, const char *user_id,
+                          const char *family_id, const char *token_hash, int64_t expires_at_ms,
+                          int64_t now_ms);
+    int (*refresh_find)(struct store_tx *tx, const char *token_hash, struct store_refresh *out);
+    /* Returns rows changed: 1, or 0 when missing or already used. */
+    int (*refresh_mark_used)(struct store_tx *tx, const char *id, int64_t now_ms);
+    /* Revoke live tokens where column (family_id or user_id) = value; returns the count. */
+    int (*refresh_revoke)(struct store_tx *tx, const char *column, const char *value,
+                          int64_t now_ms);
+
+    /* The newest audit entry's seq and hash (0 and 64 zeros when empty). */
+    int (*audit_last)(struct store_tx *tx, int64_t *seq, char hash[65]);
+    /* Store a complete entry (seq, prev_hash and hash set by store.c). */
+    int (*audit_insert)(struct store_tx *tx, json_t *entry);
+    /* Walk every audit row in seq order in one read snapshot; *high_water is the highest seq
+     * ever assigned (so a deleted tail is visible), or 0 when unknown. */
+    int (*audit_scan)(struct store *s, store_audit_row_cb cb, void *arg, int64_t *high_water);
+
+    int (*changes_read)(struct store *s, int64_t after_seq, size_t limit, struct store_change **out,
+                        size_t *n);
+    int (*changes_bounds)(struct store *s, int64_t *oldest, int64_t *head);
+    int (*changes_prune)(struct store *s, int64_t before_ms);
+};
+
+/* Backends (each in its own directory). path is the part after "sqlite:". */
+int store_sqlite_open(const char *path, const struct store_options *opt, struct store **out);
+
+/* Initialise the shared part of a new store (store.c). */
+void store_base_init(struct store *s, const struct store_ops *ops);
+void store_base_release(struct store *s);
+
+/* Cursors (cursor.c): base64url of the JSON array [sort column, value, id]. */
+char *store_cursor_encode(const char *sort, json_t *value, const char *id);
+/* 0 with *value_out (new reference) and *id_out (malloc'd), or SB_E_INVAL when malformed or
+ * made for another sort column. */
+int store_cursor_decode(const char *cursor, const char *sort, json_t **value_out, char **id_out);
+
+#endif

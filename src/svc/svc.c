@@ -1,0 +1,97 @@
+/*
+ * The service context and the pieces every service shares: actors, validation errors and
+ * the audit helper.
+ */
+#include "svc/svc.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/err.h"
+#include "svc/svc_int.h"
+
+void svc_errors_release(struct svc_errors *e)
+{
+    json_decref(e->details);
+    json_decref(e->current);
+    e->details = NULL;
+    e->current = NULL;
+}
+
+int svc_invalid(struct svc_errors *e, const char *field, const char *issue)
+{
+    if (e) {
+        if (!e->details) {
+            e->details = json_array();
+        }
+        json_array_append_new(e->details, json_pack("{s:s,s:s}", "field", field, "issue", issue));
+    }
+    return SB_E_VALIDATION;
+}
+
+int svc_new(struct store *store, const struct svc_config *cfg, struct svc **out)
+{
+    struct svc *s = xcalloc(1, sizeof *s);
+    s->store = store;
+    s->cfg = *cfg;
+    *out = s;
+    return 0;
+}
+
+void svc_free(struct svc *svc)
+{
+    free(svc);
+}
+
+struct store *svc_store(struct svc *svc)
+{
+    return svc->store;
+}
+
+void svc_actor_system(struct svc_actor *out)
+{
+    memset(out, 0, sizeof *out);
+    out->system = true;
+    out->who.role = ROLE_NONE;
+    snprintf(out->email, sizeof out->email, "system");
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s && *s ? json_string(s) : json_null();
+}
+
+int svc_audit(struct store_tx *tx, const struct svc_actor *actor, const char *action,
+              const char *entity_type, const char *entity_id, const json_t *before,
+              const json_t *after)
+{
+    json_t *e = json_object();
+    json_object_set_new(e, "actor_id",
+                        actor->system ? json_string("system") : str_or_null(actor->who.user_id));
+    json_object_set_new(e, "actor_email", str_or_null(actor->email));
+    /* The entry belongs to the tenant of the entity when it has one, else the actor's. */
+    const json_t *row = after ? after : before;
+    const json_t *cid = row ? json_object_get(row, "client_id") : NULL;
+    if (row && strcmp(entity_type, "client") == 0) {
+        cid = json_object_get(row, "id");
+    }
+    if (json_is_string(cid)) {
+        json_object_set_new(e, "client_id", json_string(json_string_value(cid)));
+    } else {
+        json_object_set_new(e, "client_id", str_or_null(actor->who.client_id));
+    }
+    json_object_set_new(e, "action", json_string(action));
+    json_object_set_new(e, "entity_type", json_string(entity_type));
+    json_object_set_new(e, "entity_id", str_or_null(entity_id));
+    json_object_set_new(e, "before", before ? json_deep_copy(before) : json_null());
+    json_object_set_new(e, "after", after ? json_deep_copy(after) : json_null());
+    json_object_set_new(e, "ip", str_or_null(actor->ip));
+    json_object_set_new(e, "user_agent", str_or_null(actor->user_agent));
+    json_object_set_new(e, "request_id", str_or_null(actor->request_id));
+    int rc = store_audit_append(tx, e, NULL);
+    json_decref(e);
+    return rc;
+}

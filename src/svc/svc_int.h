@@ -1,0 +1,19 @@
+/*
+ * Internals shared by the service files.
+ */
+#ifndef SB_SVC_SVC_INT_H
+#define SB_SVC_SVC_INT_H
+
+#include "svc/svc.h"
+
+struct svc {
+    struct store *store;
+    struct svc_config cfg;
+};
+
+/* Create a user row (and its agent_status row for agents) inside tx, audited. row holds
+ * email, name, role, client_id (or null), status; password is hashed here. */
+int svc_user_insert(struct svc *svc, struct store_tx *tx, const struct svc_actor *actor,
+                    json_t *row, const char *password, json_t **out, struct svc_errors *err);
+
+#endif

@@ -1,0 +1,1083 @@
+/*
+ * Store conformance: the behaviour every backend must show, written only against store.h,
+ * run for "sqlite::memory:", a temporary SQLite file and, when SB_TEST_PG_URL is set,
+ * PostgreSQL. Parts that tamper with the database behind the store's back (append-only
+ * triggers, audit chain tampering) open the SQLite file directly with sqlite3.
+ */
+#include "test.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/err.h"
+#include "base/rand.h"
+#include "store/store.h"
+
+static const struct store_scope ALL = {.all = true};
+
+/* Arguments are borrowed by the store: P() builds one that lives until the end of the run. */
+static json_t *garbage;
+static pthread_mutex_t garbage_mu = PTHREAD_MUTEX_INITIALIZER;
+static json_t *tmp(json_t *v)
+{
+    pthread_mutex_lock(&garbage_mu);
+    json_array_append_new(garbage, v);
+    pthread_mutex_unlock(&garbage_mu);
+    return v;
+}
+#define P(...) tmp(json_pack(__VA_ARGS__))
+
+static struct store_tx *wtx(struct store *s)
+{
+    struct store_tx *tx = NULL;
+    int rc = store_tx_begin(s, true, &tx);
+    CHECK_EQ_INT(rc, 0);
+    return tx;
+}
+
+static struct store_tx *rtx(struct store *s)
+{
+    struct store_tx *tx = NULL;
+    int rc = store_tx_begin(s, false, &tx);
+    CHECK_EQ_INT(rc, 0);
+    return tx;
+}
+
+static int64_t head(struct store *s)
+{
+    int64_t oldest = 0, h = 0;
+    CHECK_EQ_INT(store_changes_bounds(s, &oldest, &h), 0);
+    return h;
+}
+
+static const char *str(json_t *obj, const char *key)
+{
+    const char *v = json_string_value(json_object_get(obj, key));
+    return v ? v : "";
+}
+
+/* The single change after seq `after`; checks there is exactly one. Caller frees. */
+static struct store_change *one_change(struct store *s, int64_t after, const char *op,
+                                       enum store_table table)
+{
+    struct store_change *ch = NULL;
+    size_t n = 0;
+    CHECK_EQ_INT(store_changes_read(s, after, 10, &ch, &n), 0);
+    CHECK_EQ_INT(n, 1);
+    if (n < 1) {
+        store_changes_free(ch, n);
+        return NULL;
+    }
+    CHECK_EQ_INT(ch[0].seq, after + 1);
+    CHECK_EQ_STR(ch[0].op, op);
+    CHECK_EQ_INT(ch[0].table, table);
+    CHECK(ch[0].at_ms > 0);
+    if (strcmp(op, "INSERT") == 0) {
+        CHECK(ch[0].record && !ch[0].old_record);
+    } else if (strcmp(op, "UPDATE") == 0) {
+        CHECK(ch[0].record && ch[0].old_record);
+    } else {
+        CHECK(!ch[0].record && ch[0].old_record);
+    }
+    return ch;
+}
+
+static json_t *insert(struct store *s, enum store_table t, json_t *row)
+{
+    struct store_tx *tx = wtx(s);
+    json_t *out = NULL;
+    int rc = store_row_insert(tx, t, row, &out);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_EQ_INT(store_tx_commit(tx), 0);
+    return out;
+}
+
+static int insert_rc(struct store *s, enum store_table t, json_t *row)
+{
+    struct store_tx *tx = wtx(s);
+    int rc = store_row_insert(tx, t, row, NULL);
+    store_tx_rollback(tx);
+    return rc;
+}
+
+static void new_id(char id[UUID_STR_LEN])
+{
+    uuid_v4(id);
+}
+
+static void test_migrate(const char *url, struct store **out)
+{
+    struct store *s = NULL;
+    CHECK_EQ_INT(store_open(url, NULL, &s), 0);
+    if (!s) {
+        *out = NULL;
+        return;
+    }
+    int v = -1;
+    CHECK_EQ_INT(store_schema_version(s, &v), 0);
+    CHECK_EQ_INT(v, 0);
+    CHECK(store_migrate(s) >= 1);
+    CHECK_EQ_INT(store_migrate(s), 0);
+    CHECK_EQ_INT(store_schema_version(s, &v), 0);
+    CHECK(v >= 1);
+    CHECK_EQ_INT(store_ping(s), 0);
+    CHECK_EQ_INT(head(s), 0);
+    *out = s;
+}
+
+static int hook_calls;
+static void on_commit(void *arg)
+{
+    (void)arg;
+    __atomic_add_fetch(&hook_calls, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Insert/update/delete on every logged table: one change each, with the right content. */
+static void test_change_log(struct store *s, char client_a[UUID_STR_LEN])
+{
+    store_set_commit_hook(s, on_commit, NULL);
+    hook_calls = 0;
+    int64_t h = head(s);
+    json_t *c =
+        insert(s, STORE_CLIENTS,
+               P("{s:s, s:s, s:{s:i}}", "name", "Acme", "slug", "acme", "settings", "theme", 3));
+    CHECK(c != NULL);
+    CHECK_EQ_INT(hook_calls, 1);
+    snprintf(client_a, UUID_STR_LEN, "%s", str(c, "id"));
+    CHECK_EQ_INT(json_integer_value(json_object_get(c, "version")), 1);
+    CHECK_EQ_STR(str(c, "status"), "active");
+    CHECK(strlen(str(c, "created_at")) == 24);
+    CHECK(json_is_object(json_object_get(c, "settings")));
+    struct store_change *ch = one_change(s, h, "INSERT", STORE_CLIENTS);
+    if (ch) {
+        CHECK_EQ_STR(ch->client_id, client_a);
+        CHECK_EQ_STR(ch->row_id, client_a);
+        CHECK(json_equal(ch->record, c));
+        CHECK_EQ_INT(
+            json_integer_value(json_object_get(json_object_get(ch->record, "settings"), "theme")),
+            3);
+        store_changes_free(ch, 1);
+    }
+    h++;
+
+    struct store_tx *tx = wtx(s);
+    json_t *c2 = NULL;
+    CHECK_EQ_INT(
+        store_row_update(tx, STORE_CLIENTS, &ALL, client_a, P("{s:s}", "name", "Acme Inc"), 1, &c2),
+        0);
+    CHECK_EQ_INT(store_tx_commit(tx), 0);
+    CHECK_EQ_INT(json_integer_value(json_object_get(c2, "version")), 2);
+    CHECK_EQ_STR(str(c2, "name"), "Acme Inc");
+    ch = one_change(s, h, "UPDATE", STORE_CLIENTS);
+    if (ch) {
+        CHECK(json_equal(ch->record, c2));
+        CHECK(json_equal(ch->old_record, c));
+        store_changes_free(ch, 1);
+    }
+    h++;
+    json_decref(c);
+    json_decref(c2);
+
+    /* users: password_hash is stored but never leaves the store (except for login). */
+    json_t *u =
+        insert(s, STORE_USERS,
+               P("{s:s, s:s, s:s, s:s, s:s}", "client_id", client_a, "email", "Alice@Acme.test",
+                 "name", "Alice", "role", "admin", "password_hash", "secret-hash"));
+    CHECK(u && !json_object_get(u, "password_hash"));
+    CHECK(json_object_get(u, "last_login_at") && json_is_null(json_object_get(u, "last_login_at")));
+    ch = one_change(s, h, "INSERT", STORE_USERS);
+    if (ch) {
+        CHECK_EQ_STR(ch->client_id, client_a);
+        CHECK(!json_object_get(ch->record, "password_hash"));
+        CHECK(json_equal(ch->record, u));
+        store_changes_free(ch, 1);
+    }
+    h++;
+    tx = rtx(s);
+    json_t *got = NULL;
+    CHECK_EQ_INT(store_row_get(tx, STORE_USERS, &ALL, str(u, "id"), &got), 0);
+    CHECK(got && !json_object_get(got, "password_hash"));
+    json_decref(got);
+    CHECK_EQ_INT(store_user_auth_by_email(tx, "alice@ACME.test", &got), 0);
+    CHECK_EQ_STR(str(got, "password_hash"), "secret-hash");
+    json_decref(got);
+    CHECK_EQ_INT(store_user_auth_by_email(tx, "nobody@acme.test", &got), SB_E_NOTFOUND);
+    store_tx_rollback(tx);
+    CHECK_EQ_INT(hook_calls, 3);
+
+    tx = wtx(s);
+    CHECK_EQ_INT(store_row_update(tx, STORE_USERS, &ALL, str(u, "id"),
+                                  P("{s:s}", "password_hash", "new-hash"), 0, NULL),
+                 0);
+    CHECK_EQ_INT(store_tx_commit(tx), 0);
+    ch = one_change(s, h, "UPDATE", STORE_USERS);
+    if (ch) {
+        CHECK(!json_object_get(ch->record, "password_hash"));
+        CHECK(!json_object_get(ch->old_record, "password_hash"));
+        CHECK_EQ_INT(json_integer_value(json_object_get(ch->record, "version")), 2);
+        store_changes_free(ch, 1);
+    }
+    h++;
+
+    /* Case-insensitive email uniqueness, slug uniqueness. */
+    CHECK_EQ_INT(insert_rc(s, STORE_USERS,
+                           P("{s:s, s:s, s:s, s:s}", "client_id", client_a, "email",
+                             "alice@acme.TEST", "name", "Other", "role", "agent")),
+                 SB_E_CONFLICT);
+    CHECK_EQ_INT(insert_rc(s, STORE_CLIENTS, P("{s:s, s:s}", "name", "X", "slug", "acme")),
+                 SB_E_CONFLICT);
+    CHECK_EQ_INT(head(s), h);
+
+    /* agent_status */
+    json_t *a = insert(s, STORE_AGENT_STATUS,
+                       P("{s:s, s:s, s:s, s:s}", "client_id", client_a, "user_id", str(u, "id"),
+                         "display_name", "Alice", "status", "online"));
+    ch = one_change(s, h, "INSERT", STORE_AGENT_STATUS);
+    if (ch) {
+        CHECK_EQ_STR(ch->client_id, client_a);
+        CHECK(json_equal(ch->record, a));
+        store_changes_free(ch, 1);
+    }
+    h++;
+    CHECK_EQ_INT(insert_rc(s, STORE_AGENT_STATUS,
+                           P("{s:s, s:s, s:s}", "client_id", client_a, "user_id", str(u, "id"),
+                             "display_name", "Dup")),
+                 SB_E_CONFLICT);
+    tx = wtx(s);
+    CHECK_EQ_INT(store_row_update(tx, STORE_AGENT_STATUS, &ALL, str(a, "id"),
+                                  P("{s:s, s:s}", "status", "busy", "reason", "call"), 1, NULL),
+                 0);
+    CHECK_EQ_INT(store_tx_commit(tx), 0);
+    ch = one_change(s, h, "UPDATE", STORE_AGENT_STATUS);
+    if (ch) {
+        CHECK_EQ_STR(str(ch->record, "status"), "busy");
+        CHECK_EQ_STR(str(ch->old_record, "status"), "online");
+        store_changes_free(ch, 1);
+    }
+    h++;
+    tx = wtx(s);
+    json_t *old = NULL;
+    CHECK_EQ_INT(store_row_delete(tx, STORE_AGENT_STATUS, &ALL, str(a, "id"), &old), 0);
+    CHECK_EQ_INT(store_tx_commit(tx), 0);
+    CHECK_EQ_STR(str(old, "reason"), "call");
+    ch = one_change(s, h, "DELETE", STORE_AGENT_STATUS);
+    if (ch) {
+        CHECK_EQ_STR(ch->client_id, client_a);
+        CHECK_EQ_STR(ch->row_id, str(a, "id"));
+        CHECK(json_equal(ch->old_record, old));
+        store_changes_free(ch, 1);
+    }
+    h++;
+    json_decref(old);
+    json_decref(a);
+
+    /* system_messages: a global one has a NULL client_id in the log too. */
+    json_t *m = insert(s, STORE_MESSAGES,
+                       P("{s:s, s:s, s:s, s:s}", "title", "Maintenance", "body", "tonight",
+                         "priority", "high", "starts_at", "2026-01-01T10:00:00Z"));
+    CHECK_EQ_STR(str(m, "starts_at"), "2026-01-01T10:00:00.000Z");
+    ch = one_change(s, h, "INSERT", STORE_MESSAGES);
+    if (ch) {
+        CHECK(ch->client_id == NULL);
+        CHECK(json_equal(ch->record, m));
+        store_changes_free(ch, 1);
+    }
+    h++;
+    tx = wtx(s);
+    CHECK_EQ_INT(store_row_update(tx, STORE_MESSAGES, &ALL, str(m, "id"),
+                                  P("{s:s}", "state", "expired"), 0, NULL),
+                 0);
+    CHECK_EQ_INT(store_tx_commit(tx), 0);
+    store_changes_free(one_change(s, h, "UPDATE", STORE_MESSAGES), 1);
+    h++;
+    tx = wtx(s);
+    CHECK_EQ_INT(store_row_delete(tx, STORE_MESSAGES, &ALL, str(m, "id"), NULL), 0);
+    CHECK_EQ_INT(store_tx_commit(tx), 0);
+    store_changes_free(one_change(s, h, "DELETE", STORE_MESSAGES), 1);
+    h++;
+    json_decref(m);
+
+    /* audit_logs: insert only. */
+    tx = wtx(s);
+    json_t *e = NULL;
+    CHECK_EQ_INT(store_audit_append(tx,
+                                    P("{s:s, s:s, s:s, s:s, s:{s:s}}", "client_id", client_a,
+                                      "action", "user.update", "entity_type", "user", "entity_id",
+                                      str(u, "id"), "after", "name", "Alice"),
+                                    &e),
+                 0);
+    CHECK_EQ_INT(store_tx_commit(tx), 0);
+    ch = one_change(s, h, "INSERT", STORE_AUDIT);
+    if (ch) {
+        CHECK_EQ_STR(ch->client_id, client_a);
+        CHECK_EQ_STR(str(ch->record, "hash"), str(e, "hash"));
+        CHECK(json_is_object(json_object_get(ch->record, "after")));
+        store_changes_free(ch, 1);
+    }
+    h++;
+    tx = wtx(s);
+    CHECK_EQ_INT(
+        store_row_update(tx, STORE_AUDIT, &ALL, str(e, "id"), P("{s:s}", "action", "x"), 0, NULL),
+        SB_E_FORBIDDEN);
+    CHECK_EQ_INT(store_row_delete(tx, STORE_AUDIT, &ALL, str(e, "id"), NULL), SB_E_FORBIDDEN);
+    CHECK_EQ_INT(store_row_insert(tx, STORE_AUDIT, P("{s:s}", "action", "x"), NULL), SB_E_INVAL);
+    store_tx_rollback(tx);
+    json_decref(e);
+    json_decref(u);
+
+    /* A rolled-back write leaves no gap; a read transaction or a meta-only write does not
+     * fire the commit hook. */
+    int calls = hook_calls;
+    tx = wtx(s);
+    CHECK_EQ_INT(
+        store_row_insert(tx, STORE_CLIENTS, P("{s:s, s:s}", "name", "Gone", "slug", "gone"), NULL),
+        0);
+    store_tx_rollback(tx);
+    tx = wtx(s);
+    CHECK_EQ_INT(store_meta_set(tx, "k", "v"), 0);
+    CHECK_EQ_INT(store_tx_commit(tx), 0);
+    CHECK_EQ_INT(store_tx_commit(rtx(s)), 0);
+    CHECK_EQ_INT(hook_calls, calls);
+    json_decref(insert(s, STORE_CLIENTS, P("{s:s, s:s}", "name", "Kept", "slug", "kept")));
+    store_changes_free(one_change(s, h, "INSERT", STORE_CLIENTS), 1);
+    h++;
+    CHECK_EQ_INT(hook_calls, calls + 1);
+    store_set_commit_hook(s, NULL, NULL);
+
+    tx = rtx(s);
+    int64_t th = 0;
+    CHECK_EQ_INT(store_tx_head_seq(tx, &th), 0);
+    CHECK_EQ_INT(th, h);
+    store_tx_rollback(tx);
+}
+
+/* Every change from the start: seq 1, 2, 3, ... */
+static void check_gap_free(struct store *s)
+{
+    struct store_change *ch = NULL;
+    size_t n = 0;
+    int64_t oldest = 0, h = 0;
+    CHECK_EQ_INT(store_changes_bounds(s, &oldest, &h), 0);
+    CHECK_EQ_INT(store_changes_read(s, 0, 100000, &ch, &n), 0);
+    CHECK_EQ_INT(n, h - oldest + 1);
+    bool ok = n > 0;
+    for (size_t i = 0; i < n; i++) {
+        ok = ok && ch[i].seq == oldest + (int64_t)i;
+    }
+    CHECK(ok);
+    store_changes_free(ch, n);
+}
+
+static void test_validation(struct store *s, const char *client_a)
+{
+    CHECK_EQ_INT(
+        insert_rc(s, STORE_CLIENTS, P("{s:s, s:s, s:s}", "name", "A", "slug", "a1", "nope", "x")),
+        SB_E_INVAL);
+    CHECK_EQ_INT(insert_rc(s, STORE_CLIENTS, P("{s:i, s:s}", "name", 5, "slug", "a2")), SB_E_INVAL);
+    CHECK_EQ_INT(insert_rc(s, STORE_CLIENTS, P("{s:s}", "slug", "a3")), SB_E_INVAL);
+    CHECK_EQ_INT(insert_rc(s, STORE_CLIENTS, P("{s:n, s:s}", "name", "slug", "a4")), SB_E_INVAL);
+    CHECK_EQ_INT(insert_rc(s, STORE_USERS,
+                           P("{s:s, s:s, s:s}", "client_id", "not-a-uuid", "email", "z@z.test",
+                             "role", "agent")),
+                 SB_E_INVAL);
+    CHECK_EQ_INT(insert_rc(s, STORE_MESSAGES,
+                           P("{s:s, s:s, s:s}", "client_id", client_a, "title", "t", "starts_at",
+                             "yesterday")),
+                 SB_E_INVAL);
+    struct store_tx *tx = rtx(s);
+    CHECK_EQ_INT(store_row_insert(tx, STORE_CLIENTS, P("{s:s}", "name", "r"), NULL), SB_E_INVAL);
+    store_tx_rollback(tx);
+}
+
+static void test_version_and_scope(struct store *s, const char *client_a)
+{
+    json_t *b = insert(s, STORE_CLIENTS, P("{s:s, s:s}", "name", "Globex", "slug", "globex"));
+    const char *client_b = str(b, "id");
+    json_t *ua = insert(s, STORE_USERS,
+                        P("{s:s, s:s, s:s, s:s}", "client_id", client_a, "email", "bob@acme.test",
+                          "name", "Bob", "role", "agent"));
+    const char *id = str(ua, "id");
+
+    /* Optimistic concurrency. */
+    struct store_tx *tx = wtx(s);
+    json_t *out = NULL;
+    CHECK_EQ_INT(store_row_update(tx, STORE_USERS, &ALL, id, P("{s:s}", "name", "Bobby"), 1, &out),
+                 0);
+    json_decref(out);
+    out = NULL;
+    CHECK_EQ_INT(store_row_update(tx, STORE_USERS, &ALL, id, P("{s:s}", "name", "Rob"), 1, &out),
+                 SB_E_VERSION);
+    CHECK(out != NULL);
+    CHECK_EQ_INT(json_integer_value(json_object_get(out, "version")), 2);
+    CHECK_EQ_STR(str(out, "name"), "Bobby");
+    json_decref(out);
+    CHECK_EQ_INT(store_tx_commit(tx), 0);
+
+    /* Another tenant's row is not found, for every operation. */
+    struct store_scope sa = {.client_id = client_a}, sb = {.client_id = client_b};
+    struct store_scope none = {0};
+    tx = wtx(s);
+    CHECK_EQ_INT(store_row_get(tx, STORE_USERS, &sa, id, &out), 0);
+    json_decref(out);
+    CHECK_EQ_INT(store_row_get(tx, STORE_USERS, &sb, id, &out), SB_E_NOTFOUND);
+    CHECK_EQ_INT(store_row_get(tx, STORE_USERS, &none, id, &out), SB_E_NOTFOUND);
+    CHECK_EQ_INT(store_row_update(tx, STORE_USERS, &sb, id, P("{s:s}", "name", "x"), 0, NULL),
+                 SB_E_NOTFOUND);
+    CHECK_EQ_INT(store_row_delete(tx, STORE_USERS, &sb, id, NULL), SB_E_NOTFOUND);
+    CHECK_EQ_INT(store_row_get(tx, STORE_CLIENTS, &sb, client_a, &out), SB_E_NOTFOUND);
+    CHECK_EQ_INT(store_row_get(tx, STORE_CLIENTS, &sa, client_a, &out), 0);
+    json_decref(out);
+    CHECK_EQ_INT(store_tx_commit(tx), 0);
+
+    json_t *g = insert(s, STORE_MESSAGES, P("{s:s}", "title", "global"));
+    json_t *mb =
+        insert(s, STORE_MESSAGES, P("{s:s, s:s}", "client_id", client_b, "title", "for b"));
+    tx = rtx(s);
+    struct store_query q = {.scope = sb};
+    json_t *rows = NULL;
+    char *next = NULL;
+    CHECK_EQ_INT(store_row_list(tx, STORE_USERS, &q, &rows, &next), 0);
+    CHECK_EQ_INT(json_array_size(rows), 0);
+    json_decref(rows);
+    q.scope = sa;
+    CHECK_EQ_INT(store_row_list(tx, STORE_MESSAGES, &q, &rows, &next), 0);
+    CHECK_EQ_INT(json_array_size(rows), 0);
+    json_decref(rows);
+    q.scope = sb;
+    q.scope.include_global = true;
+    CHECK_EQ_INT(store_row_list(tx, STORE_MESSAGES, &q, &rows, &next), 0);
+    CHECK_EQ_INT(json_array_size(rows), 2);
+    json_decref(rows);
+    q.scope = none;
+    q.scope.include_global = true;
+    CHECK_EQ_INT(store_row_list(tx, STORE_MESSAGES, &q, &rows, &next), 0);
+    CHECK_EQ_INT(json_array_size(rows), 0);
+    json_decref(rows);
+    q.scope = ALL;
+    CHECK_EQ_INT(store_row_list(tx, STORE_MESSAGES, &q, &rows, &next), 0);
+    CHECK_EQ_INT(json_array_size(rows), 2);
+    CHECK(next == NULL);
+    json_decref(rows);
+    store_tx_rollback(tx);
+    json_decref(g);
+    json_decref(mb);
+    json_decref(ua);
+    json_decref(b);
+}
+
+/* Walk all pages of a sort with limit 2; ids must be the full list in order, each once. */
+static void walk(struct store *s, enum store_table t, const struct store_scope *scope,
+                 const char *sort, json_t *expect_ids)
+{
+    struct store_query q = {.scope = *scope, .sort = sort, .limit = 2};
+    json_t *ids = json_array();
+    char *cursor = NULL;
+    for (int page = 0; page < 50; page++) {
+        struct store_tx *tx = rtx(s);
+        json_t *rows = NULL;
+        char *next = NULL;
+        q.cursor = cursor;
+        int rc = store_row_list(tx, t, &q, &rows, &next);
+        CHECK_EQ_INT(rc, 0);
+        store_tx_rollback(tx);
+        free(cursor);
+        cursor = next;
+        size_t i;
+        json_t *r;
+        json_array_foreach(rows, i, r)
+        {
+            json_array_append(ids, json_object_get(r, "id"));
+        }
+        CHECK(json_array_size(rows) <= 2);
+        json_decref(rows);
+        if (rc < 0 || !cursor) {
+            break;
+        }
+    }
+    CHECK(cursor == NULL);
+    free(cursor);
+    if (!json_equal(ids, expect_ids)) {
+        char *a = json_dumps(ids, 0), *b = json_dumps(expect_ids, 0);
+        fprintf(stderr, "sort %s: got %s want %s\n", sort, a, b);
+        free(a);
+        free(b);
+    }
+    CHECK(json_equal(ids, expect_ids));
+    json_decref(ids);
+}
+
+static void test_list(struct store *s)
+{
+    json_t *c = insert(s, STORE_CLIENTS, P("{s:s, s:s}", "name", "Paging", "slug", "paging"));
+    const char *cid = str(c, "id");
+    struct store_scope sc = {.client_id = cid};
+    /* names and login times chosen so that the orders differ; two logins are NULL. */
+    static const char *names[] = {"delta", "alpha", "echo", "charlie", "bravo"};
+    static const char *logins[] = {"2026-01-03T00:00:00.000Z", NULL, "2026-01-01T00:00:00.000Z",
+                                   NULL, "2026-01-02T00:00:00.000Z"};
+    static const char *roles[] = {"agent", "agent", "viewer", "admin", "agent"};
+    char ids[5][UUID_STR_LEN];
+    for (int i = 0; i < 5; i++) {
+        char email[64];
+        snprintf(email, sizeof(email), "%s_x@paging.test", names[i]);
+        json_t *row = P("{s:s, s:s, s:s, s:s}", "client_id", cid, "email", email, "name", names[i],
+                        "role", roles[i]);
+        if (logins[i]) {
+            json_object_set_new(row, "last_login_at", json_string(logins[i]));
+        }
+        json_t *u = insert(s, STORE_USERS, row);
+        snprintf(ids[i], UUID_STR_LEN, "%s", str(u, "id"));
+        json_decref(u);
+    }
+    int by_name[] = {1, 4, 3, 0, 2};
+    json_t *asc = json_array(), *desc = json_array();
+    for (int i = 0; i < 5; i++) {
+        json_array_append_new(asc, json_string(ids[by_name[i]]));
+        json_array_append_new(desc, json_string(ids[by_name[4 - i]]));
+    }
+    walk(s, STORE_USERS, &sc, "name", asc);
+    walk(s, STORE_USERS, &sc, "-name", desc);
+    json_decref(asc);
+    json_decref(desc);
+
+    /* A nullable sort column: NULLs first ascending (by id), last descending. */
+    int nulls[2] = {1, 3};
+    if (strcmp(ids[1], ids[3]) > 0) {
+        nulls[0] = 3;
+        nulls[1] = 1;
+    }
+    int by_login[] = {nulls[0], nulls[1], 2, 4, 0};
+    asc = json_array();
+    desc = json_array();
+    for (int i = 0; i < 5; i++) {
+        json_array_append_new(asc, json_string(ids[by_login[i]]));
+        json_array_append_new(desc, json_string(ids[by_login[4 - i]]));
+    }
+    walk(s, STORE_USERS, &sc, "last_login_at", asc);
+    walk(s, STORE_USERS, &sc, "-last_login_at", desc);
+    json_decref(asc);
+    json_decref(desc);
+
+    /* Default sort (created_at, ties by id) also walks everything exactly once. */
+    struct store_tx *tx = rtx(s);
+    struct store_query q = {.scope = sc, .limit = 500};
+    json_t *rows = NULL;
+    char *next = NULL;
+    CHECK_EQ_INT(store_row_list(tx, STORE_USERS, &q, &rows, &next), 0);
+    CHECK_EQ_INT(json_array_size(rows), 5);
+    json_t *all_ids = json_array();
+    size_t i;
+    json_t *r;
+    json_array_foreach(rows, i, r)
+    {
+        json_array_append(all_ids, json_object_get(r, "id"));
+    }
+    json_decref(rows);
+    store_tx_rollback(tx);
+    walk(s, STORE_USERS, &sc, NULL, all_ids);
+    json_decref(all_ids);
+
+    tx = rtx(s);
+    /* Bad sorts and cursors. */
+    q.sort = "password_hash";
+    CHECK_EQ_INT(store_row_list(tx, STORE_USERS, &q, &rows, &next), SB_E_INVAL);
+    q.sort = "nope";
+    CHECK_EQ_INT(store_row_list(tx, STORE_USERS, &q, &rows, &next), SB_E_INVAL);
+    q.sort = "name";
+    q.cursor = "!!!garbage";
+    CHECK_EQ_INT(store_row_list(tx, STORE_USERS, &q, &rows, &next), SB_E_INVAL);
+    q.cursor = "WzEsMl0"; /* [1,2] */
+    CHECK_EQ_INT(store_row_list(tx, STORE_USERS, &q, &rows, &next), SB_E_INVAL);
+    q.limit = 2;
+    q.cursor = NULL;
+    CHECK_EQ_INT(store_row_list(tx, STORE_USERS, &q, &rows, &next), 0);
+    json_decref(rows);
+    CHECK(next != NULL);
+    q.sort = "email";
+    q.cursor = next;
+    CHECK_EQ_INT(store_row_list(tx, STORE_USERS, &q, &rows, &next), SB_E_INVAL);
+    free((char *)q.cursor);
+    q.cursor = NULL;
+    q.limit = STORE_MAX_LIMIT + 1;
+    CHECK_EQ_INT(store_row_list(tx, STORE_USERS, &q, &rows, &next), SB_E_INVAL);
+    q.limit = 0;
+    q.sort = NULL;
+
+    /* q search: case-insensitive substring, % and _ are literal. */
+    q.q = "ALPH";
+    CHECK_EQ_INT(store_row_list(tx, STORE_USERS, &q, &rows, &next), 0);
+    CHECK_EQ_INT(json_array_size(rows), 1);
+    CHECK_EQ_STR(str(json_array_get(rows, 0), "name"), "alpha");
+    json_decref(rows);
+    q.q = "_X@PAGING";
+    CHECK_EQ_INT(store_row_list(tx, STORE_USERS, &q, &rows, &next), 0);
+    CHECK_EQ_INT(json_array_size(rows), 5);
+    json_decref(rows);
+    q.q = "%";
+    CHECK_EQ_INT(store_row_list(tx, STORE_USERS, &q, &rows, &next), 0);
+    CHECK_EQ_INT(json_array_size(rows), 0);
+    json_decref(rows);
+    q.q = "a_p";
+    CHECK_EQ_INT(store_row_list(tx, STORE_USERS, &q, &rows, &next), 0);
+    CHECK_EQ_INT(json_array_size(rows), 0);
+    json_decref(rows);
+    q.q = NULL;
+
+    /* Filters. */
+    q.nfilters = 1;
+    q.filters[0] = (struct store_filter){"role", STORE_EQ, json_string("agent")};
+    CHECK_EQ_INT(store_row_list(tx, STORE_USERS, &q, &rows, &next), 0);
+    CHECK_EQ_INT(json_array_size(rows), 3);
+    json_decref(rows);
+    json_decref(q.filters[0].value);
+    q.filters[0] = (struct store_filter){"role", STORE_IN, json_pack("[ss]", "admin", "viewer")};
+    CHECK_EQ_INT(store_row_list(tx, STORE_USERS, &q, &rows, &next), 0);
+    CHECK_EQ_INT(json_array_size(rows), 2);
+    json_decref(rows);
+    json_decref(q.filters[0].value);
+    q.filters[0] = (struct store_filter){"last_login_at", STORE_IS_NULL, NULL};
+    CHECK_EQ_INT(store_row_list(tx, STORE_USERS, &q, &rows, &next), 0);
+    CHECK_EQ_INT(json_array_size(rows), 2);
+    json_decref(rows);
+    q.filters[0] =
+        (struct store_filter){"last_login_at", STORE_GTE, json_string("2026-01-02T00:00:00Z")};
+    CHECK_EQ_INT(store_row_list(tx, STORE_USERS, &q, &rows, &next), 0);
+    CHECK_EQ_INT(json_array_size(rows), 2);
+    json_decref(rows);
+    json_decref(q.filters[0].value);
+    q.filters[0] = (struct store_filter){"password_hash", STORE_IS_NULL, NULL};
+    CHECK_EQ_INT(store_row_list(tx, STORE_USERS, &q, &rows, &next), SB_E_INVAL);
+    q.filters[0] = (struct store_filter){"bogus", STORE_EQ, json_string("x")};
+    CHECK_EQ_INT(store_row_list(tx, STORE_USERS, &q, &rows, &next), SB_E_INVAL);
+    json_decref(q.filters[0].value);
+    q.nfilters = 0;
+
+    /* Counts. */
+    json_t *cnt = NULL;
+    CHECK_EQ_INT(store_row_count(tx, STORE_USERS, &q, "role", &cnt), 0);
+    CHECK_EQ_INT(json_integer_value(json_object_get(cnt, "agent")), 3);
+    CHECK_EQ_INT(json_integer_value(json_object_get(cnt, "viewer")), 1);
+    CHECK_EQ_INT(json_integer_value(json_object_get(cnt, "admin")), 1);
+    CHECK_EQ_INT(json_object_size(cnt), 3);
+    json_decref(cnt);
+    CHECK_EQ_INT(store_row_count(tx, STORE_USERS, &q, NULL, &cnt), 0);
+    CHECK_EQ_INT(json_integer_value(json_object_get(cnt, "total")), 5);
+    json_decref(cnt);
+    CHECK_EQ_INT(store_row_count(tx, STORE_USERS, &q, "password_hash", &cnt), SB_E_INVAL);
+    store_tx_rollback(tx);
+    json_decref(c);
+}
+
+/* Unlogged history rows, foreign keys, and cascading deletes that are logged row by row. */
+static void test_history_cascade(struct store *s)
+{
+    json_t *c = insert(s, STORE_CLIENTS, P("{s:s, s:s}", "name", "Cascade", "slug", "cascade"));
+    const char *cid = str(c, "id");
+    json_t *u =
+        insert(s, STORE_USERS,
+               P("{s:s, s:s, s:s}", "client_id", cid, "email", "c@cascade.test", "role", "agent"));
+    json_t *a = insert(
+        s, STORE_AGENT_STATUS,
+        P("{s:s, s:s, s:s}", "client_id", cid, "user_id", str(u, "id"), "display_name", "C"));
+    char missing[UUID_STR_LEN];
+    new_id(missing);
+    CHECK_EQ_INT(insert_rc(s, STORE_USERS,
+                           P("{s:s, s:s, s:s}", "client_id", missing, "email", "fk@cascade.test",
+                             "role", "agent")),
+                 SB_E_INVAL);
+    CHECK_EQ_INT(
+        insert_rc(s, STORE_USERS, P("{s:s, s:s}", "email", "nc@cascade.test", "role", "agent")),
+        SB_E_INVAL); /* only a super_admin has no client */
+    CHECK_EQ_INT(insert_rc(s, STORE_USERS,
+                           P("{s:s, s:s, s:s}", "client_id", cid, "email", "r@cascade.test", "role",
+                             "emperor")),
+                 SB_E_INVAL);
+    int64_t h = head(s);
+    json_t *hist = insert(s, STORE_AGENT_HISTORY,
+                          P("{s:s, s:s, s:s, s:s}", "agent_id", str(a, "id"), "client_id", cid,
+                            "status", "online", "started_at", "2026-01-01T00:00:00Z"));
+    CHECK(hist != NULL);
+    CHECK(json_is_null(json_object_get(hist, "ended_at")));
+    struct store_tx *tx = wtx(s);
+    json_t *out = NULL;
+    CHECK_EQ_INT(store_row_update(tx, STORE_AGENT_HISTORY, &ALL, str(hist, "id"),
+                                  P("{s:s}", "ended_at", "2026-01-01T01:00:00Z"), 1, &out),
+                 SB_E_INVAL);
+    CHECK_EQ_INT(store_row_update(tx, STORE_AGENT_HISTORY, &ALL, str(hist, "id"),
+                                  P("{s:s}", "ended_at", "2026-01-01T01:00:00Z"), 0, &out),
+                 0);
+    CHECK_EQ_STR(str(out, "ended_at"), "2026-01-01T01:00:00.000Z");
+    CHECK(!json_object_get(out, "version"));
+    json_decref(out);
+    CHECK_EQ_INT(store_tx_commit(tx), 0);
+    CHECK_EQ_INT(head(s), h); /* history is not in the change log */
+    CHECK_EQ_INT(
+        insert_rc(s, STORE_AGENT_HISTORY,
+                  P("{s:s, s:s, s:s}", "agent_id", missing, "client_id", cid, "status", "online")),
+        SB_E_INVAL);
+
+    tx = wtx(s);
+    CHECK_EQ_INT(store_row_delete(tx, STORE_CLIENTS, &ALL, cid, NULL), 0);
+    CHECK_EQ_INT(store_tx_commit(tx), 0);
+    struct store_change *ch = NULL;
+    size_t n = 0;
+    CHECK_EQ_INT(store_changes_read(s, h, 10, &ch, &n), 0);
+    CHECK_EQ_INT(n, 3); /* agent_status, users, clients */
+    int seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        CHECK_EQ_STR(ch[i].op, "DELETE");
+        CHECK_EQ_STR(ch[i].client_id, cid);
+        seen |= 1 << ch[i].table;
+    }
+    CHECK_EQ_INT(seen, (1 << STORE_CLIENTS) | (1 << STORE_USERS) | (1 << STORE_AGENT_STATUS));
+    store_changes_free(ch, n);
+    tx = rtx(s);
+    CHECK_EQ_INT(store_row_get(tx, STORE_AGENT_HISTORY, &ALL, str(hist, "id"), &out),
+                 SB_E_NOTFOUND);
+    store_tx_rollback(tx);
+    json_decref(hist);
+    json_decref(a);
+    json_decref(u);
+    json_decref(c);
+}
+
+static void test_meta_refresh(struct store *s, const char *client_a)
+{
+    struct store_tx *tx = wtx(s);
+    char *v = NULL;
+    CHECK_EQ_INT(store_meta_get(tx, "jwt_secret", &v), SB_E_NOTFOUND);
+    CHECK_EQ_INT(store_meta_set(tx, "jwt_secret", "one"), 0);
+    CHECK_EQ_INT(store_meta_set(tx, "jwt_secret", "two"), 0);
+    CHECK_EQ_INT(store_meta_get(tx, "jwt_secret", &v), 0);
+    CHECK_EQ_STR(v, "two");
+    free(v);
+    json_t *u = NULL;
+    CHECK_EQ_INT(store_row_insert(tx, STORE_USERS,
+                                  P("{s:s, s:s, s:s}", "client_id", client_a, "email",
+                                    "tok@acme.test", "role", "agent"),
+                                  &u),
+                 0);
+    char fam[UUID_STR_LEN], fam2[UUID_STR_LEN];
+    new_id(fam);
+    new_id(fam2);
+    const char *uid = str(u, "id");
+    CHECK_EQ_INT(store_refresh_insert(tx, uid, fam, "hash-1", 4102444800000LL), 0);
+    CHECK_EQ_INT(store_refresh_insert(tx, uid, fam, "hash-2", 4102444800000LL), 0);
+    CHECK_EQ_INT(store_refresh_insert(tx, uid, fam2, "hash-3", 4102444800000LL), 0);
+    CHECK_EQ_INT(store_refresh_insert(tx, uid, fam2, "hash-3", 4102444800000LL), SB_E_CONFLICT);
+    struct store_refresh r;
+    CHECK_EQ_INT(store_refresh_find(tx, "hash-1", &r), 0);
+    CHECK_EQ_STR(r.user_id, uid);
+    CHECK_EQ_STR(r.family_id, fam);
+    CHECK_EQ_INT(r.expires_at_ms, 4102444800000LL);
+    CHECK_EQ_INT(r.used_at_ms, 0);
+    CHECK_EQ_INT(r.revoked_at_ms, 0);
+    CHECK_EQ_INT(store_refresh_find(tx, "hash-x", &r), SB_E_NOTFOUND);
+    CHECK_EQ_INT(store_refresh_find(tx, "hash-1", &r), 0);
+    CHECK_EQ_INT(store_refresh_mark_used(tx, r.id), 0);
+    CHECK_EQ_INT(store_refresh_mark_used(tx, r.id), SB_E_CONFLICT);
+    CHECK_EQ_INT(store_refresh_find(tx, "hash-1", &r), 0);
+    CHECK(r.used_at_ms > 0);
+    CHECK_EQ_INT(store_refresh_revoke_family(tx, fam), 2);
+    CHECK_EQ_INT(store_refresh_revoke_family(tx, fam), 0);
+    CHECK_EQ_INT(store_refresh_find(tx, "hash-2", &r), 0);
+    CHECK(r.revoked_at_ms > 0);
+    CHECK_EQ_INT(store_refresh_find(tx, "hash-3", &r), 0);
+    CHECK_EQ_INT(r.revoked_at_ms, 0);
+    CHECK_EQ_INT(store_refresh_revoke_user(tx, uid), 1);
+    CHECK_EQ_INT(store_tx_commit(tx), 0);
+    json_decref(u);
+}
+
+static void raw_exec_ok(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        fprintf(stderr, "raw sql failed: %s: %s\n", sql, msg ? msg : "");
+    }
+    CHECK_EQ_INT(rc, SQLITE_OK);
+    sqlite3_free(msg);
+}
+
+static void verify_expect(struct store *s, int64_t want_checked, int64_t want_bad)
+{
+    int64_t checked = -1, bad = -1;
+    CHECK_EQ_INT(store_audit_verify(s, &checked, &bad), 0);
+    CHECK_EQ_INT(bad, want_bad);
+    if (want_checked >= 0) {
+        CHECK_EQ_INT(checked, want_checked);
+    }
+}
+
+#define AUDIT_N 10
+
+static void test_audit(struct store *s, const char *client_a, const char *file)
+{
+    int64_t checked = 0, bad = -1;
+    CHECK_EQ_INT(store_audit_verify(s, &checked, &bad), 0);
+    int64_t base = checked; /* entries from earlier tests */
+    CHECK_EQ_INT(bad, 0);
+    char prev[80] = "";
+    for (int i = 0; i < AUDIT_N; i++) {
+        struct store_tx *tx = wtx(s);
+        json_t *e = NULL;
+        CHECK_EQ_INT(store_audit_append(tx,
+                                        P("{s:s, s:s, s:s, s:s, s:{s:i, s:[i]}, s:{s:i}, s:s, s:s}",
+                                          "actor_email", "root@demo.test", "client_id", client_a,
+                                          "action", "client.update", "entity_type", "client",
+                                          "before", "z", i, "a", i, "after", "n", i + 1, "ip",
+                                          "127.0.0.1", "at", "2026-03-01T12:00:00+01:00"),
+                                        &e),
+                     0);
+        CHECK_EQ_INT(store_tx_commit(tx), 0);
+        CHECK_EQ_INT(json_integer_value(json_object_get(e, "seq")), base + i + 1);
+        CHECK_EQ_STR(str(e, "at"), "2026-03-01T11:00:00.000Z");
+        CHECK_EQ_INT(strlen(str(e, "hash")), 64);
+        if (i > 0) {
+            CHECK_EQ_STR(str(e, "prev_hash"), prev);
+        }
+        snprintf(prev, sizeof(prev), "%s", str(e, "hash"));
+        json_decref(e);
+    }
+    struct store_tx *tx = wtx(s);
+    CHECK_EQ_INT(store_audit_append(tx, P("{s:s}", "action", "x"), NULL), SB_E_INVAL);
+    CHECK_EQ_INT(
+        store_audit_append(
+            tx, P("{s:s, s:s, s:s}", "action", "x", "entity_type", "y", "hash", "00"), NULL),
+        SB_E_INVAL);
+    store_tx_rollback(tx);
+    int64_t total = base + AUDIT_N;
+    verify_expect(s, total, 0);
+    if (!file) {
+        return;
+    }
+
+    sqlite3 *db = NULL;
+    CHECK_EQ_INT(sqlite3_open(file, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    /* The schema itself rejects changes to audit_logs and updates of changes. */
+    CHECK(sqlite3_exec(db, "UPDATE audit_logs SET action = 'x' WHERE seq = 1", NULL, NULL, NULL) !=
+          SQLITE_OK);
+    CHECK(sqlite3_exec(db, "DELETE FROM audit_logs WHERE seq = 1", NULL, NULL, NULL) != SQLITE_OK);
+    CHECK(sqlite3_exec(db, "UPDATE changes SET op = 'DELETE'", NULL, NULL, NULL) != SQLITE_OK);
+    verify_expect(s, total, 0);
+
+    raw_exec_ok(db, "DROP TRIGGER audit_logs_no_update; DROP TRIGGER audit_logs_no_delete");
+    char sql[512];
+    int64_t t5 = base + 5, t3 = base + 3;
+
+    /* A modified field. */
+    snprintf(sql, sizeof(sql), "UPDATE audit_logs SET action = 'client.delete' WHERE seq = %lld; ",
+             (long long)t5);
+    raw_exec_ok(db, sql);
+    verify_expect(s, t5, t5);
+    snprintf(sql, sizeof(sql), "UPDATE audit_logs SET action = 'client.update' WHERE seq = %lld; ",
+             (long long)t5);
+    raw_exec_ok(db, sql);
+    verify_expect(s, total, 0);
+    /* A modified JSON field. */
+    snprintf(sql, sizeof(sql), "UPDATE audit_logs SET \"after\" = '{\"n\":99}' WHERE seq = %lld; ",
+             (long long)t5);
+    raw_exec_ok(db, sql);
+    verify_expect(s, t5, t5);
+    snprintf(sql, sizeof(sql),
+             "UPDATE audit_logs SET \"after\" = '{ \"n\" : 5 }' WHERE seq = %lld; ", (long long)t5);
+    raw_exec_ok(db, sql);
+    verify_expect(s, total, 0); /* same value, other spelling: still intact */
+
+    /* Two rows' contents swapped. */
+    snprintf(sql, sizeof(sql),
+             "CREATE TEMP TABLE sw AS SELECT * FROM audit_logs WHERE seq IN (%lld, %lld);"
+             "UPDATE audit_logs SET id = id || '-x' WHERE seq IN (%lld, %lld);"
+             "UPDATE audit_logs SET (id, at, action, \"before\", \"after\", prev_hash, hash) = "
+             "(SELECT id, at, action, \"before\", \"after\", prev_hash, hash FROM sw "
+             " WHERE sw.seq = %lld + %lld - audit_logs.seq) WHERE seq IN (%lld, %lld);",
+             (long long)t3, (long long)t3 + 1, (long long)t3, (long long)t3 + 1, (long long)t3,
+             (long long)t3 + 1, (long long)t3, (long long)t3 + 1);
+    raw_exec_ok(db, sql);
+    verify_expect(s, t3, t3);
+    snprintf(sql, sizeof(sql),
+             "UPDATE audit_logs SET id = id || '-x' WHERE seq IN (%lld, %lld);"
+             "UPDATE audit_logs SET (id, at, action, \"before\", \"after\", prev_hash, hash) = "
+             "(SELECT id, at, action, \"before\", \"after\", prev_hash, hash FROM sw "
+             " WHERE sw.seq = audit_logs.seq) WHERE seq IN (%lld, %lld);",
+             (long long)t3, (long long)t3 + 1, (long long)t3, (long long)t3 + 1);
+    raw_exec_ok(db, sql);
+    verify_expect(s, total, 0);
+
+    /* The newest entry deleted. */
+    snprintf(sql, sizeof(sql),
+             "CREATE TEMP TABLE last AS SELECT * FROM audit_logs WHERE seq = %lld;"
+             "DELETE FROM audit_logs WHERE seq = %lld;",
+             (long long)total, (long long)total);
+    raw_exec_ok(db, sql);
+    verify_expect(s, total - 1, total);
+    raw_exec_ok(db, "INSERT INTO audit_logs SELECT * FROM last");
+    verify_expect(s, total, 0);
+
+    /* A middle entry deleted. */
+    snprintf(sql, sizeof(sql), "DELETE FROM audit_logs WHERE seq = %lld", (long long)t5);
+    raw_exec_ok(db, sql);
+    verify_expect(s, t5, t5);
+    sqlite3_close(db);
+}
+
+struct writer_arg {
+    struct store *s;
+    const char *client_id;
+    int failures;
+};
+
+static void *writer_main(void *p)
+{
+    struct writer_arg *a = p;
+    for (int i = 0; i < 200; i++) {
+        struct store_tx *tx = NULL;
+        if (store_tx_begin(a->s, true, &tx) < 0) {
+            a->failures++;
+            continue;
+        }
+        json_t *m = NULL;
+        int rc = store_row_insert(tx, STORE_MESSAGES,
+                                  P("{s:s, s:s}", "client_id", a->client_id, "title", "load"), &m);
+        if (rc == 0 && i % 2) {
+            rc = store_row_update(tx, STORE_MESSAGES, &ALL, str(m, "id"),
+                                  P("{s:s}", "priority", "low"), 1, NULL);
+        }
+        json_decref(m);
+        if (rc == 0) {
+            rc = store_tx_commit(tx);
+        } else {
+            store_tx_rollback(tx);
+        }
+        if (rc < 0) {
+            a->failures++;
+        }
+    }
+    return NULL;
+}
+
+static void *reader_main(void *p)
+{
+    struct writer_arg *a = p;
+    int64_t last = 0;
+    for (int i = 0; i < 200; i++) {
+        struct store_tx *tx = NULL;
+        int64_t h = 0;
+        if (store_tx_begin(a->s, false, &tx) < 0 || store_tx_head_seq(tx, &h) < 0 || h < last) {
+            a->failures++;
+        }
+        store_tx_rollback(tx);
+        last = h;
+    }
+    return NULL;
+}
+
+static void test_concurrency(struct store *s, const char *client_a)
+{
+    int64_t before = head(s);
+    struct writer_arg args[3] = {{s, client_a, 0}, {s, client_a, 0}, {s, client_a, 0}};
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++) {
+        pthread_create(&th[i], NULL, i < 2 ? writer_main : reader_main, &args[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+    }
+    CHECK_EQ_INT(args[0].failures + args[1].failures + args[2].failures, 0);
+    CHECK_EQ_INT(head(s), before + 600);
+    check_gap_free(s);
+}
+
+static void test_prune(struct store *s)
+{
+    int64_t h = head(s);
+    CHECK_EQ_INT(store_changes_prune(s, 0), 0);
+    CHECK(store_changes_prune(s, 4102444800000LL) > 0);
+    int64_t oldest = 0, h2 = 0;
+    CHECK_EQ_INT(store_changes_bounds(s, &oldest, &h2), 0);
+    CHECK_EQ_INT(h2, h);
+    CHECK_EQ_INT(oldest, h);
+    struct store_change *ch = NULL;
+    size_t n = 0;
+    CHECK_EQ_INT(store_changes_read(s, 0, 10, &ch, &n), 0);
+    CHECK_EQ_INT(n, 1);
+    store_changes_free(ch, n);
+    /* seq keeps growing after a prune. */
+    json_decref(insert(s, STORE_CLIENTS, P("{s:s, s:s}", "name", "After", "slug", "after")));
+    CHECK_EQ_INT(head(s), h + 1);
+}
+
+static void run_conformance(const char *url)
+{
+    fprintf(stderr, "conformance: %s\n", url);
+    garbage = json_array();
+    const char *file = NULL;
+    if (strncmp(url, "sqlite:", 7) == 0 && strcmp(url, "sqlite::memory:") != 0) {
+        file = url + 7;
+    }
+    struct store *s = NULL;
+    test_migrate(url, &s);
+    if (!s) {
+        return;
+    }
+    char client_a[UUID_STR_LEN] = "";
+    test_change_log(s, client_a);
+    check_gap_free(s);
+    test_validation(s, client_a);
+    test_version_and_scope(s, client_a);
+    test_list(s);
+    test_meta_refresh(s, client_a);
+    test_history_cascade(s);
+    check_gap_free(s);
+    if (file) {
+        test_concurrency(s, client_a);
+    }
+    test_audit(s, client_a, file);
+    test_prune(s);
+    store_free(s);
+
+    /* Reopening a migrated database applies nothing and keeps the data. */
+    CHECK_EQ_INT(store_open(url, NULL, &s), 0);
+    if (s && file) {
+        CHECK_EQ_INT(store_migrate(s), 0);
+        CHECK(head(s) > 0);
+    }
+    store_free(s);
+    json_decref(garbage);
+}
+
+int main(void)
+{
+    struct store *s = NULL;
+    CHECK_EQ_INT(store_open("mysql://x", NULL, &s), SB_E_INVAL);
+    CHECK_EQ_INT(store_open("sqlite:/nonexistent-dir/x/y.db", NULL, &s), SB_E_DB);
+
+    run_conformance("sqlite::memory:");
+
+    char path[] = "/tmp/sb-store-test-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+        close(fd);
+        char url[64];
+        snprintf(url, sizeof(url), "sqlite:%s", path);
+        run_conformance(url);
+        char aux[64];
+        unlink(path);
+        snprintf(aux, sizeof(aux), "%s-wal", path);
+        unlink(aux);
+        snprintf(aux, sizeof(aux), "%s-shm", path);
+        unlink(aux);
+    }
+
+    const char *pg = getenv("SB_TEST_PG_URL");
+    if (pg && pg[0]) {
+        run_conformance(pg);
+    }
+    return test_done();
+}

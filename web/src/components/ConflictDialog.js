@@ -1,0 +1,50 @@
+// "Changed by someone else": shows my version and the server's current one side by side;
+// "Keep theirs" drops my change, "Overwrite" re-sends it with If-Match: current.version.
+import { html } from 'htm/preact';
+import { useEffect, useRef } from 'preact/hooks';
+import { conflict } from '../lib/hooks.js';
+import { useStore } from '../lib/store.js';
+
+const SKIP = new Set(['_pending', 'created_at', 'password_hash']);
+
+function show(v) {
+  if (v == null) return '—';
+  return typeof v === 'object' ? JSON.stringify(v) : String(v);
+}
+
+export function ConflictDialog() {
+  const c = useStore(conflict);
+  const ref = useRef(null);
+  useEffect(() => {
+    const d = ref.current;
+    if (!d) return;
+    if (c && !d.open) {
+      if (typeof d.showModal === 'function') d.showModal();
+      else d.setAttribute('open', '');
+    } else if (!c && d.open) d.close();
+  }, [c]);
+  const keys = c ? [...new Set([...Object.keys(c.mine), ...Object.keys(c.theirs)])].filter((k) => !SKIP.has(k)) : [];
+  return html`<dialog ref=${ref} class="dialog" data-testid="conflict-dialog" aria-labelledby="conflict-title" onCancel=${(e) => {
+    e.preventDefault();
+    if (c) c.keepTheirs();
+  }}>
+    ${c
+      ? html`<h2 id="conflict-title">Changed by someone else</h2>
+          <p>${c.title} was changed by someone else while you were editing (their version ${c.theirs.version}). Choose which version to keep.</p>
+          <div class="table-wrap"><table class="diff">
+            <thead><tr><th scope="col">Field</th><th scope="col">Your change</th><th scope="col">Current (theirs)</th></tr></thead>
+            <tbody>
+              ${keys.map(
+                (k) => html`<tr key=${k} class=${show(c.mine[k]) !== show(c.theirs[k]) ? 'differs' : ''}>
+                  <th scope="row">${k}</th><td data-testid=${`conflict-mine-${k}`}>${show(c.mine[k])}</td><td data-testid=${`conflict-theirs-${k}`}>${show(c.theirs[k])}</td>
+                </tr>`
+              )}
+            </tbody>
+          </table></div>
+          <div class="row-actions">
+            <button type="button" class="btn" data-testid="conflict-keep-theirs" onClick=${() => c.keepTheirs()}>Keep theirs</button>
+            <button type="button" class="btn btn-primary" data-testid="conflict-overwrite" onClick=${() => c.overwrite()}>Overwrite with mine</button>
+          </div>`
+      : null}
+  </dialog>`;
+}

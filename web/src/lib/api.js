@@ -1,0 +1,196 @@
+// HTTP client for /api/v1: bearer auth, token refresh ~60 s before expiry, single-flight
+// refresh on 401, and a typed error (ApiError) carrying the server's {error:{code,...}} body.
+// Tokens live in sessionStorage (per tab, gone when the tab closes).
+import { createStore } from './store.js';
+
+const KEY = 'switchboard.session';
+const REFRESH_EARLY_S = 60;
+
+function load() {
+  try {
+    const s = JSON.parse(sessionStorage.getItem(KEY) || 'null');
+    return s && s.access_token ? s : null;
+  } catch {
+    return null;
+  }
+}
+
+// {access_token, refresh_token, expires_at (ms epoch), user} or null.
+export const session = createStore(load());
+
+let refreshTimer = null;
+let refreshing = null;
+
+function save(s) {
+  if (s) sessionStorage.setItem(KEY, JSON.stringify(s));
+  else sessionStorage.removeItem(KEY);
+  session.set(s);
+  scheduleRefresh();
+}
+
+function scheduleRefresh() {
+  clearTimeout(refreshTimer);
+  refreshTimer = null;
+  const s = session.get();
+  if (!s || !s.refresh_token || !s.expires_at) return;
+  const delay = Math.max(1000, s.expires_at - Date.now() - REFRESH_EARLY_S * 1000);
+  refreshTimer = setTimeout(() => {
+    refresh().catch(() => {});
+  }, Math.min(delay, 2 ** 31 - 1));
+}
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    const e = (body && body.error) || {};
+    super(e.message || e.code || `HTTP ${status}`);
+    this.status = status;
+    this.code = e.code || (status === 0 ? 'network_error' : `http_${status}`);
+    this.details = e.details || null;
+    this.current = e.current || null;
+    this.body = body;
+  }
+}
+
+function fromLogin(body) {
+  const expiresIn = Number(body.expires_in) || 900;
+  return {
+    access_token: body.access_token,
+    refresh_token: body.refresh_token,
+    expires_at: Date.now() + expiresIn * 1000,
+    user: body.user || (session.get() && session.get().user) || null,
+  };
+}
+
+async function raw(method, path, { body, headers = {}, token } = {}) {
+  const h = { Accept: 'application/json', ...headers };
+  if (body !== undefined) h['Content-Type'] = 'application/json';
+  if (token) h.Authorization = `Bearer ${token}`;
+  let res;
+  try {
+    res = await fetch(path, {
+      method,
+      headers: h,
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+      credentials: 'same-origin',
+      cache: 'no-store',
+    });
+  } catch (err) {
+    throw new ApiError(0, { error: { code: 'network_error', message: 'Cannot reach the server' } });
+  }
+  let data = null;
+  const text = await res.text();
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = { error: { code: 'bad_response', message: text.slice(0, 200) } };
+    }
+  }
+  if (!res.ok) throw new ApiError(res.status, data);
+  return data;
+}
+
+// Listeners told when the access token changes (realtime) or the session ends.
+const tokenListeners = new Set();
+export function onToken(fn) {
+  tokenListeners.add(fn);
+  return () => tokenListeners.delete(fn);
+}
+function announce(s) {
+  for (const fn of [...tokenListeners]) fn(s ? s.access_token : null);
+}
+
+export async function login(email, password) {
+  const body = await raw('POST', '/api/v1/auth/login', { body: { email, password } });
+  const s = fromLogin(body);
+  save(s);
+  announce(s);
+  return s;
+}
+
+// Rotates the token pair; on failure the session ends (back to the login page).
+export function refresh() {
+  if (refreshing) return refreshing;
+  const s = session.get();
+  if (!s || !s.refresh_token) return Promise.reject(new ApiError(401, null));
+  refreshing = raw('POST', '/api/v1/auth/refresh', { body: { refresh_token: s.refresh_token } })
+    .then((body) => {
+      const next = fromLogin(body);
+      if (!next.user) next.user = s.user;
+      save(next);
+      announce(next);
+      return next;
+    })
+    .catch((err) => {
+      // A network failure is not a rejection of the token: retry later, keep the session.
+      if (err.status === 0) {
+        clearTimeout(refreshTimer);
+        refreshTimer = setTimeout(() => refresh().catch(() => {}), 5000);
+      } else {
+        endSession();
+      }
+      throw err;
+    })
+    .finally(() => {
+      refreshing = null;
+    });
+  return refreshing;
+}
+
+export function endSession() {
+  save(null);
+  announce(null);
+  if (!location.hash.startsWith('#/login')) location.hash = '#/login';
+}
+
+export async function logout() {
+  const s = session.get();
+  if (s) {
+    try {
+      await raw('POST', '/api/v1/auth/logout', {
+        token: s.access_token,
+        body: { refresh_token: s.refresh_token },
+      });
+    } catch {
+      /* the session ends locally anyway */
+    }
+  }
+  endSession();
+}
+
+// Authenticated request. A 401 triggers one refresh + retry; a second 401 ends the session.
+export async function api(method, path, opts = {}) {
+  const s = session.get();
+  if (!s) {
+    endSession();
+    throw new ApiError(401, null);
+  }
+  try {
+    return await raw(method, path, { ...opts, token: s.access_token });
+  } catch (err) {
+    if (err.status !== 401) throw err;
+    let next;
+    try {
+      next = await refresh();
+    } catch {
+      throw err;
+    }
+    try {
+      return await raw(method, path, { ...opts, token: next.access_token });
+    } catch (err2) {
+      if (err2.status === 401) endSession();
+      throw err2;
+    }
+  }
+}
+
+export const get = (path) => api('GET', path);
+
+export function qs(params) {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(params || {})) if (v != null && v !== '') p.set(k, v);
+  const s = p.toString();
+  return s ? `?${s}` : '';
+}
+
+scheduleRefresh();

@@ -1,0 +1,259 @@
+// Live data hooks: a list loaded by GET ({data, next_cursor, seq}) and kept current with a
+// postgres_changes subscription on the same table, with optimistic edits and conflict
+// handling. The named hooks at the bottom (useRealtimeAgentStatus, ...) mirror the original
+// system's hooks.
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { api, ApiError, qs } from './api.js';
+import { applyChange, mergeSnapshot, rowKey, upsertRow, withOverlay } from './merge.js';
+import { subscribeTable } from './realtime.js';
+import { createStore } from './store.js';
+import { notify } from './notify.js';
+
+// The open "changed by someone else" dialog, or null:
+// {title, mine, theirs, keepTheirs(), overwrite()}.
+export const conflict = createStore(null);
+
+export function useLiveList({ path, params = {}, table, filter, match, sort, pageSize }) {
+  const key = JSON.stringify([path, params, table, filter || '']);
+  const [, setTick] = useState(0);
+  const st = useRef(null);
+  if (!st.current || st.current.key !== key) {
+    st.current = {
+      key,
+      rows: [],
+      overlay: new Map(),
+      loading: true,
+      error: null,
+      cursor: null,
+      log: [], // events received while a reload is in flight
+      inflight: 0,
+      reloadId: 0,
+      channel: 'connecting',
+    };
+  }
+  const s = st.current;
+  const matchRef = useRef(match);
+  matchRef.current = match;
+  const rerender = useCallback(() => setTick((n) => n + 1), []);
+
+  const reload = useCallback(async () => {
+    const me = st.current;
+    const id = ++me.reloadId;
+    const from = me.log.length;
+    me.inflight++;
+    try {
+      const q = { ...params };
+      if (pageSize) q.limit = pageSize;
+      const body = await api('GET', path + qs(q));
+      if (st.current !== me || id !== me.reloadId) return;
+      me.rows = mergeSnapshot((body && body.data) || [], me.log.slice(from), matchRef.current);
+      me.cursor = (body && body.next_cursor) || null;
+      me.error = null;
+    } catch (err) {
+      if (st.current === me && id === me.reloadId) me.error = err;
+    } finally {
+      me.inflight--;
+      if (me.inflight === 0) me.log = [];
+      if (st.current === me) {
+        me.loading = false;
+        rerender();
+      }
+    }
+  }, [key]);
+
+  const loadMore = useCallback(async () => {
+    const me = st.current;
+    if (!me.cursor) return;
+    const q = { ...params, cursor: me.cursor };
+    if (pageSize) q.limit = pageSize;
+    try {
+      const body = await api('GET', path + qs(q));
+      if (st.current !== me) return;
+      let rows = me.rows;
+      for (const r of body.data || []) rows = upsertRow(rows, r, matchRef.current);
+      me.rows = rows;
+      me.cursor = body.next_cursor || null;
+    } catch (err) {
+      me.error = err;
+    }
+    rerender();
+  }, [key]);
+
+  useEffect(() => {
+    const me = st.current;
+    reload();
+    if (!table) return undefined;
+    const unsub = subscribeTable(
+      { table, filter },
+      (ev) => {
+        if (st.current !== me) return;
+        if (me.inflight > 0) me.log.push(ev);
+        me.rows = applyChange(me.rows, ev, matchRef.current);
+        rerender();
+      },
+      (status) => {
+        if (st.current !== me) return;
+        me.channel = status;
+        // After every (re)join, fetch again: changes made while disconnected appear, and the
+        // first fetch may have raced the subscription.
+        if (status === 'SUBSCRIBED') reload();
+        rerender();
+      }
+    );
+    return unsub;
+  }, [key]);
+
+  // Optimistic edit: shows `patch` at once; `send(patch, ifMatchVersion)` must resolve to the
+  // updated row. Errors roll back; a 409 opens the conflict dialog.
+  const optimistic = useCallback(
+    async (id, patch, send, label) => {
+      const me = st.current;
+      const k = String(id);
+      const base = me.rows.find((r) => rowKey(r) === k);
+      me.overlay.set(k, patch);
+      rerender();
+      const finish = (row) => {
+        me.overlay.delete(k);
+        if (row && rowKey(row)) me.rows = upsertRow(me.rows, row, matchRef.current);
+        rerender();
+      };
+      try {
+        const row = await send(patch, base ? base.version : undefined);
+        finish(row);
+        return row;
+      } catch (err) {
+        finish(null);
+        if (err instanceof ApiError && err.status === 409 && err.current) {
+          const theirs = err.current;
+          me.rows = upsertRow(me.rows, theirs, matchRef.current);
+          rerender();
+          conflict.set({
+            title: label || 'this item',
+            mine: { ...(base || {}), ...patch },
+            theirs,
+            keepTheirs() {
+              conflict.set(null);
+            },
+            async overwrite() {
+              conflict.set(null);
+              const v = theirs.version;
+              me.overlay.set(k, patch);
+              rerender();
+              try {
+                finish(await send(patch, v));
+              } catch (err2) {
+                finish(null);
+                notify({ kind: 'error', title: 'Save failed', body: err2.message });
+              }
+            },
+          });
+        } else {
+          notify({ kind: 'error', title: 'Change rolled back', body: err.message, key: `err:${k}:${Date.now()}` });
+        }
+        return null;
+      }
+    },
+    [key]
+  );
+
+  const apply = useCallback(
+    (row) => {
+      st.current.rows = upsertRow(st.current.rows, row, matchRef.current);
+      rerender();
+    },
+    [key]
+  );
+  const remove = useCallback(
+    (id) => {
+      st.current.rows = applyChange(st.current.rows, { eventType: 'DELETE', old: { id } });
+      rerender();
+    },
+    [key]
+  );
+
+  const rows = withOverlay(sort ? s.rows.slice().sort(sort) : s.rows, s.overlay);
+
+  return {
+    rows,
+    loading: s.loading,
+    error: s.error,
+    hasMore: !!s.cursor,
+    channelStatus: s.channel,
+    reload,
+    loadMore,
+    optimistic,
+    apply,
+    remove,
+  };
+}
+
+// PATCH helper: sends If-Match when a version is known; resolves to the updated row.
+export function patchRow(path, body, version) {
+  const headers = version != null ? { 'If-Match': String(version) } : {};
+  return api('PATCH', path, { body, headers }).then((r) => (r && r.data && r.data.id ? r.data : r));
+}
+
+const byName = (a, b) => String(a.display_name || a.name || a.email || '').localeCompare(String(b.display_name || b.name || b.email || ''));
+const prio = { critical: 0, high: 1, normal: 2, low: 3 };
+const byPriorityThenNew = (a, b) =>
+  (prio[a.priority] ?? 9) - (prio[b.priority] ?? 9) || String(b.created_at || '').localeCompare(String(a.created_at || ''));
+
+export function useRealtimeAgentStatus({ clientId, status } = {}) {
+  const match = useCallback((r) => (!clientId || r.client_id === clientId) && (!status || r.status === status), [clientId, status]);
+  const list = useLiveList({
+    path: '/api/v1/agents',
+    params: { client_id: clientId, status },
+    table: 'agent_status',
+    filter: clientId ? `client_id=eq.${clientId}` : undefined,
+    match,
+    sort: byName,
+  });
+  const updateStatus = useCallback(
+    (agent, statusValue, reason) =>
+      list.optimistic(
+        agent.id,
+        { status: statusValue, reason: reason ?? agent.reason ?? '' },
+        (patch, v) => patchRow(`/api/v1/agents/${encodeURIComponent(agent.id)}`, patch, v),
+        `agent ${agent.display_name || agent.id}`
+      ),
+    [list.optimistic]
+  );
+  return { ...list, agents: list.rows, updateStatus };
+}
+
+export function useRealtimeSystemMessages({ clientId, state, priority } = {}) {
+  const match = useCallback(
+    (r) => (!clientId || r.client_id === clientId) && (!state || r.state === state) && (!priority || r.priority === priority),
+    [clientId, state, priority]
+  );
+  const list = useLiveList({
+    path: '/api/v1/messages',
+    params: { client_id: clientId, state, priority },
+    table: 'system_messages',
+    match,
+    sort: byPriorityThenNew,
+  });
+  return { ...list, messages: list.rows };
+}
+
+export function useRealtimeClients({ status, q } = {}) {
+  const match = useCallback((r) => !status || r.status === status, [status]);
+  const list = useLiveList({ path: '/api/v1/clients', params: { status, q }, table: 'clients', match, sort: byName, pageSize: 50 });
+  return { ...list, clients: list.rows };
+}
+
+export function useRealtimeUsers({ clientId, role, status, q } = {}) {
+  const match = useCallback(
+    (r) => (!clientId || r.client_id === clientId) && (!role || r.role === role) && (!status || r.status === status),
+    [clientId, role, status]
+  );
+  const list = useLiveList({
+    path: '/api/v1/users',
+    params: { client_id: clientId, role, status, q },
+    table: 'users',
+    match,
+    sort: byName,
+    pageSize: 50,
+  });
+  return { ...list, users: list.rows };
+}

@@ -1,0 +1,172 @@
+// One RealtimeClient per signed-in tab, its connection state as a store, and helpers to
+// subscribe to postgres_changes / broadcast channels.
+//
+// Connection states (the `conn` store): connecting | connected | reconnecting | offline.
+// realtime-js reconnects by itself on a 1, 2, 5, 10, 10... s schedule; we pass the same
+// schedule as `reconnectAfterMs` so we learn each delay when it is chosen and can show a
+// countdown (`conn.retryAt`).
+import { RealtimeClient } from '@supabase/realtime-js';
+import { createStore } from './store.js';
+
+export const RECONNECT_STEPS_MS = [1000, 2000, 5000, 10000];
+
+export const conn = createStore({ state: 'offline', retryAt: null, attempt: 0, since: Date.now(), error: null });
+
+let client = null;
+let params = null;
+let stopped = true;
+let connectingTimer = null;
+let seq = 0;
+
+function setConn(patch) {
+  conn.set((c) => ({ ...c, ...patch, since: patch.state && patch.state !== c.state ? Date.now() : c.since }));
+}
+
+function wsURL() {
+  return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/realtime/v1`;
+}
+
+function reconnectAfterMs(tries) {
+  const ms = RECONNECT_STEPS_MS[tries - 1] || RECONNECT_STEPS_MS[RECONNECT_STEPS_MS.length - 1];
+  if (!stopped) {
+    const online = typeof navigator === 'undefined' || navigator.onLine !== false;
+    setConn({ state: online ? 'reconnecting' : 'offline', retryAt: Date.now() + ms, attempt: tries });
+    clearTimeout(connectingTimer);
+    connectingTimer = setTimeout(() => {
+      if (!stopped && conn.get().state !== 'connected') setConn({ state: 'connecting', retryAt: null });
+    }, ms);
+  }
+  return ms;
+}
+
+export function getClient() {
+  return client;
+}
+
+export function startRealtime(token) {
+  if (client) {
+    updateToken(token);
+    return client;
+  }
+  stopped = false;
+  params = { apikey: token };
+  client = new RealtimeClient(wsURL(), {
+    params,
+    reconnectAfterMs,
+    heartbeatIntervalMs: 25000,
+    // The notification channel is always open; never drop the socket for lack of channels.
+    disconnectOnEmptyChannelsAfterMs: 24 * 3600 * 1000,
+  });
+  const sock = client.socketAdapter;
+  sock.onOpen(() => {
+    clearTimeout(connectingTimer);
+    setConn({ state: 'connected', retryAt: null, attempt: 0, error: null });
+  });
+  sock.onError((e) => {
+    setConn({ error: (e && e.message) || 'connection error' });
+  });
+  sock.onClose(() => {
+    if (stopped) return;
+    const c = conn.get();
+    if (c.state === 'connected' || c.state === 'connecting') {
+      setConn({ state: navigator.onLine === false ? 'offline' : 'reconnecting' });
+    }
+  });
+  setConn({ state: 'connecting', retryAt: null, attempt: 0, error: null });
+  client.setAuth(token).catch(() => {});
+  client.connect();
+  return client;
+}
+
+// After a token refresh: future reconnects use the new apikey, joined channels get the new
+// access_token.
+export function updateToken(token) {
+  if (!client || !token) return;
+  params.apikey = token;
+  client.setAuth(token).catch(() => {});
+}
+
+export async function stopRealtime() {
+  stopped = true;
+  clearTimeout(connectingTimer);
+  const c = client;
+  client = null;
+  setConn({ state: 'offline', retryAt: null, attempt: 0 });
+  if (c) {
+    try {
+      await c.removeAllChannels();
+    } catch {
+      /* closing anyway */
+    }
+    c.disconnect();
+  }
+}
+
+// Retry button: cancel the pending back-off and connect now.
+export function retryNow() {
+  if (!client) return;
+  try {
+    client.reconnectTimer.reset();
+  } catch {
+    /* older timer shape */
+  }
+  clearTimeout(connectingTimer);
+  if (!client.isConnected() && !client.isConnecting()) {
+    setConn({ state: 'connecting', retryAt: null });
+    client.connect();
+  }
+}
+
+if (typeof window !== 'undefined') {
+  window.addEventListener('offline', () => {
+    if (client && !stopped) setConn({ state: 'offline' });
+  });
+  window.addEventListener('online', () => {
+    if (client && !stopped) retryNow();
+  });
+}
+
+// Leaves a channel and forgets it at once, so a page that remounts can open the same topic
+// again without getting the leaving channel back from client.channel().
+function closeChannel(ch) {
+  const c = client;
+  if (!c) return;
+  try {
+    ch.unsubscribe().catch(() => {});
+  } catch {
+    /* already closed */
+  }
+  if (typeof c._remove === 'function') c._remove(ch);
+}
+
+// Subscribes to postgres_changes on one table. onEvent(payload) gets realtime-js' shape
+// {eventType, new, old, table, commit_timestamp}; onStatus(status, err, firstTime) gets
+// SUBSCRIBED / CHANNEL_ERROR / TIMED_OUT / CLOSED (SUBSCRIBED again after every rejoin).
+// Returns an unsubscribe function.
+export function subscribeTable({ table, filter, event = '*' }, onEvent, onStatus) {
+  if (!client) return () => {};
+  const ch = client.channel(`${table}:${++seq}`);
+  const spec = { event, schema: 'public', table };
+  if (filter) spec.filter = filter;
+  ch.on('postgres_changes', spec, (p) => onEvent(p));
+  let joins = 0;
+  ch.subscribe((status, err) => {
+    if (status === 'SUBSCRIBED') joins++;
+    if (onStatus) onStatus(status, err, joins === 1);
+  });
+  return () => closeChannel(ch);
+}
+
+// A general channel (broadcast, presence, several bindings). `setup(ch)` adds bindings.
+export function openChannel(name, config, setup, onStatus) {
+  if (!client) return { channel: null, close() {} };
+  const ch = client.channel(name, { config: config || {} });
+  if (setup) setup(ch);
+  ch.subscribe((status, err) => onStatus && onStatus(status, err));
+  return {
+    channel: ch,
+    close() {
+      closeChannel(ch);
+    },
+  };
+}

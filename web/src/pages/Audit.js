@@ -1,0 +1,89 @@
+// Audit viewer: filtered, paged, live (new entries appear at the top); "Verify chain" calls
+// GET /api/v1/audit/verify.
+import { html } from 'htm/preact';
+import { useState } from 'preact/hooks';
+import { api } from '../lib/api.js';
+import { useLiveList } from '../lib/hooks.js';
+import { canAdmin, errText, fmtTime } from '../lib/format.js';
+
+const bySeqDesc = (a, b) => (Number(b.seq) || 0) - (Number(a.seq) || 0) || String(b.at || '').localeCompare(String(a.at || ''));
+
+function Json({ v }) {
+  if (v == null) return html`<span class="muted">—</span>`;
+  return html`<pre class="json">${typeof v === 'string' ? v : JSON.stringify(v, null, 2)}</pre>`;
+}
+
+export function Audit({ user }) {
+  const [entityType, setEntityType] = useState('');
+  const [actor, setActor] = useState('');
+  const [applied, setApplied] = useState({});
+  const match = (r) => (!applied.entity_type || r.entity_type === applied.entity_type) && (!applied.actor_id || r.actor_id === applied.actor_id);
+  const { rows, loading, error, hasMore, loadMore } = useLiveList({
+    path: '/api/v1/audit',
+    params: applied,
+    table: 'audit_logs',
+    match,
+    sort: bySeqDesc,
+    pageSize: 50,
+  });
+  const [verify, setVerify] = useState(null);
+  const [verifying, setVerifying] = useState(false);
+  const [open, setOpen] = useState(null);
+
+  if (!canAdmin(user)) return html`<p class="error" role="alert">Only admins can read the audit log.</p>`;
+
+  async function runVerify() {
+    setVerifying(true);
+    try {
+      setVerify(await api('GET', '/api/v1/audit/verify'));
+    } catch (err) {
+      setVerify({ error: errText(err) });
+    } finally {
+      setVerifying(false);
+    }
+  }
+
+  return html`<section aria-labelledby="page-title">
+    <div class="page-head">
+      <h1 id="page-title">Audit log</h1>
+      <button type="button" class="btn" data-testid="audit-verify" onClick=${runVerify} disabled=${verifying}>${verifying ? 'Verifying…' : 'Verify chain'}</button>
+      <span role="status" data-testid="audit-verify-result" data-ok=${verify ? String(!!verify.ok) : ''} class=${verify ? (verify.ok ? 'ok' : 'error') : ''}>
+        ${verify
+          ? verify.error
+            ? `Verification failed: ${verify.error}`
+            : verify.ok
+              ? `Chain intact: ${verify.checked} entries checked.`
+              : `Chain broken at seq ${verify.first_bad_seq} (${verify.checked} checked).`
+          : ''}
+      </span>
+    </div>
+    <form class="toolbar" role="search" onSubmit=${(e) => { e.preventDefault(); setApplied({ entity_type: entityType || undefined, actor_id: actor || undefined }); }}>
+      <label class="inline">Entity
+        <select data-testid="audit-filter-entity" value=${entityType} onChange=${(e) => setEntityType(e.target.value)}>
+          <option value="">all</option>${['client', 'user', 'agent_status', 'system_message', 'session'].map((t) => html`<option key=${t} value=${t}>${t}</option>`)}
+        </select></label>
+      <label class="inline">Actor id <input data-testid="audit-filter-actor" value=${actor} onInput=${(e) => setActor(e.target.value)} /></label>
+      <button class="btn" type="submit" data-testid="audit-apply">Apply</button>
+    </form>
+    ${error ? html`<p class="error" role="alert">${errText(error)}</p>` : null}
+    <div class="table-wrap"><table data-testid="audit-table">
+      <thead><tr><th scope="col">Seq</th><th scope="col">Time</th><th scope="col">Actor</th><th scope="col">Action</th><th scope="col">Entity</th><th scope="col">IP</th><th scope="col"><span class="sr-only">Details</span></th></tr></thead>
+      <tbody>
+        ${rows.map(
+          (a) => html`<tr key=${a.id} data-testid=${`audit-row-${a.id}`} data-seq=${a.seq}>
+              <td>${a.seq}</td><td>${fmtTime(a.at)}</td><td>${a.actor_email || a.actor_id || 'system'}</td><td><code>${a.action}</code></td>
+              <td>${a.entity_type} <span class="muted small">${a.entity_id}</span></td><td>${a.ip || ''}</td>
+              <td><button type="button" class="btn btn-small" aria-expanded=${open === a.id} data-testid=${`audit-details-${a.id}`} onClick=${() => setOpen(open === a.id ? null : a.id)}>${open === a.id ? 'Hide' : 'Details'}</button></td>
+            </tr>
+            ${open === a.id
+              ? html`<tr key=${`${a.id}-d`} class="details"><td colspan="7"><div class="diff2"><div><h3>Before</h3><${Json} v=${a.before} /></div><div><h3>After</h3><${Json} v=${a.after} /></div></div>
+                  <p class="muted small">hash ${a.hash} · prev ${a.prev_hash} · request ${a.request_id || ''}</p></td></tr>`
+              : null}`
+        )}
+      </tbody>
+    </table></div>
+    ${loading ? html`<p class="muted">Loading…</p>` : null}
+    ${!loading && !rows.length && !error ? html`<p class="muted">No entries.</p>` : null}
+    ${hasMore ? html`<button type="button" class="btn" data-testid="audit-more" onClick=${loadMore}>Load more</button>` : null}
+  </section>`;
+}

@@ -1,0 +1,168 @@
+// System message manager: create, edit (optimistic, conflict-aware), delete; live list with
+// state (scheduled / active / expired, maintained by the server) and statistics.
+import { html } from 'htm/preact';
+import { useEffect, useState } from 'preact/hooks';
+import { api } from '../lib/api.js';
+import { patchRow, useRealtimeSystemMessages } from '../lib/hooks.js';
+import { notify } from '../lib/notify.js';
+import { canAdmin, errText, fmtTime, isoToLocal, isSuper, localToISO, PRIORITIES } from '../lib/format.js';
+
+const EMPTY = { title: '', body: '', priority: 'normal', client_id: '', starts_at: '', expires_at: '' };
+
+function MessageForm({ user, clients, initial, onSubmit, onCancel, testPrefix, submitLabel }) {
+  const [f, setF] = useState(initial);
+  const [busy, setBusy] = useState(false);
+  const set = (k) => (e) => setF({ ...f, [k]: e.target.value });
+  const id = (k) => `${testPrefix}-${k}`;
+  async function submit(e) {
+    e.preventDefault();
+    setBusy(true);
+    try {
+      await onSubmit(f);
+      if (!initial.id) setF(EMPTY);
+    } finally {
+      setBusy(false);
+    }
+  }
+  return html`<form class="form-grid" onSubmit=${submit} data-testid=${`${testPrefix}-form`}>
+    <label for=${id('title')}>Title</label>
+    <input id=${id('title')} data-testid=${id('title')} required maxlength="200" value=${f.title} onInput=${set('title')} />
+    <label for=${id('body')}>Body</label>
+    <textarea id=${id('body')} data-testid=${id('body')} rows="3" value=${f.body} onInput=${set('body')}></textarea>
+    <label for=${id('priority')}>Priority</label>
+    <select id=${id('priority')} data-testid=${id('priority')} value=${f.priority} onChange=${set('priority')}>
+      ${PRIORITIES.map((p) => html`<option key=${p} value=${p}>${p}</option>`)}
+    </select>
+    ${!initial.id && isSuper(user)
+      ? html`<label for=${id('client')}>Audience</label>
+          <select id=${id('client')} data-testid=${id('client')} value=${f.client_id} onChange=${set('client_id')}>
+            <option value="">Global (all clients)</option>
+            ${clients.map((c) => html`<option key=${c.id} value=${c.id}>${c.name}</option>`)}
+          </select>`
+      : null}
+    <label for=${id('starts')}>Starts</label>
+    <input id=${id('starts')} data-testid=${id('starts')} type="datetime-local" value=${f.starts_at} onInput=${set('starts_at')} />
+    <label for=${id('expires')}>Expires</label>
+    <input id=${id('expires')} data-testid=${id('expires')} type="datetime-local" value=${f.expires_at} onInput=${set('expires_at')} />
+    <div class="row-actions span2">
+      <button class="btn btn-primary" type="submit" data-testid=${id('submit')} disabled=${busy}>${submitLabel}</button>
+      ${onCancel ? html`<button class="btn" type="button" data-testid=${id('cancel')} onClick=${onCancel}>Cancel</button>` : null}
+    </div>
+  </form>`;
+}
+
+function toBody(f, full) {
+  const b = { title: f.title, body: f.body, priority: f.priority };
+  const s = localToISO(f.starts_at);
+  const x = localToISO(f.expires_at);
+  if (s || full) b.starts_at = s || undefined;
+  if (x || full) b.expires_at = x;
+  if (f.client_id) b.client_id = f.client_id;
+  return b;
+}
+
+export function Messages({ user }) {
+  const [state, setState] = useState('');
+  const { messages, loading, error, optimistic, apply, remove } = useRealtimeSystemMessages({ state: state || undefined });
+  const [editing, setEditing] = useState(null);
+  const [confirming, setConfirming] = useState(null);
+  const [clients, setClients] = useState([]);
+  const admin = canAdmin(user);
+  const canWrite = (m) => admin && (isSuper(user) || m.client_id === user.client_id);
+
+  useEffect(() => {
+    if (!isSuper(user)) return;
+    api('GET', '/api/v1/clients?limit=100')
+      .then((b) => setClients(b.data || []))
+      .catch(() => {});
+  }, [user && user.id]);
+
+  async function create(f) {
+    try {
+      const r = await api('POST', '/api/v1/messages', { body: toBody(f) });
+      const row = r && r.data && r.data.id ? r.data : r;
+      if (row && row.id) apply(row);
+      notify({ kind: 'success', priority: 'low', title: 'Message created', body: f.title });
+    } catch (err) {
+      notify({ kind: 'error', title: 'Could not create message', body: errText(err) });
+      throw err;
+    }
+  }
+
+  function save(m, f) {
+    setEditing(null);
+    const patch = { title: f.title, body: f.body, priority: f.priority, expires_at: localToISO(f.expires_at) };
+    const s = localToISO(f.starts_at);
+    if (s) patch.starts_at = s;
+    return optimistic(m.id, patch, (p, v) => patchRow(`/api/v1/messages/${encodeURIComponent(m.id)}`, p, v), `message "${m.title}"`);
+  }
+
+  async function del(m) {
+    if (confirming !== m.id) {
+      setConfirming(m.id);
+      return;
+    }
+    setConfirming(null);
+    try {
+      await api('DELETE', `/api/v1/messages/${encodeURIComponent(m.id)}`, { headers: { 'If-Match': String(m.version) } });
+      remove(m.id);
+    } catch (err) {
+      notify({ kind: 'error', title: 'Delete failed', body: errText(err) });
+    }
+  }
+
+  const stats = { active: 0, scheduled: 0, expired: 0 };
+  const byPrio = {};
+  for (const m of messages) {
+    stats[m.state] = (stats[m.state] || 0) + 1;
+    if (m.state === 'active') byPrio[m.priority] = (byPrio[m.priority] || 0) + 1;
+  }
+
+  return html`<section aria-labelledby="page-title">
+    <div class="page-head">
+      <h1 id="page-title">System messages</h1>
+      <label class="inline">State
+        <select data-testid="messages-filter" value=${state} onChange=${(e) => setState(e.target.value)}>
+          <option value="">all</option><option value="active">active</option><option value="scheduled">scheduled</option><option value="expired">expired</option>
+        </select></label>
+      <span class="muted" data-testid="messages-stats">${stats.active} active · ${stats.scheduled} scheduled · ${stats.expired} expired${Object.keys(byPrio).length ? ' · active: ' + PRIORITIES.filter((p) => byPrio[p]).map((p) => `${byPrio[p]} ${p}`).join(', ') : ''}</span>
+    </div>
+    ${admin
+      ? html`<details class="card" data-testid="message-create"><summary>New message</summary>
+          <${MessageForm} user=${user} clients=${clients} initial=${EMPTY} onSubmit=${create} testPrefix="message-new" submitLabel="Publish" />
+        </details>`
+      : null}
+    ${error ? html`<p class="error" role="alert">${errText(error)}</p>` : null}
+    ${loading && !messages.length ? html`<p class="muted">Loading…</p>` : null}
+    <ul class="list" data-testid="messages-list">
+      ${messages.map(
+        (m) => html`<li key=${m.id} class=${`card msg prio-border-${m.priority} state-${m.state}${m._pending ? ' pending' : ''}`} data-testid=${`message-row-${m.id}`} data-state=${m.state} data-priority=${m.priority} data-version=${m.version}>
+          ${editing === m.id
+            ? html`<${MessageForm}
+                user=${user}
+                clients=${clients}
+                initial=${{ id: m.id, title: m.title || '', body: m.body || '', priority: m.priority || 'normal', client_id: m.client_id || '', starts_at: isoToLocal(m.starts_at), expires_at: isoToLocal(m.expires_at) }}
+                onSubmit=${(f) => save(m, f)}
+                onCancel=${() => setEditing(null)}
+                testPrefix=${`message-edit-${m.id}`}
+                submitLabel="Save" />`
+            : html`<div class="msg-head">
+                  <span class=${`pill prio-${m.priority}`}>${m.priority}</span>
+                  <strong data-testid=${`message-title-${m.id}`}>${m.title}</strong>
+                  <span class=${`badge state-${m.state}`} data-testid=${`message-state-${m.id}`}>${m.state}</span>
+                  <span class="muted">${m.client_id ? '' : 'global'}</span>
+                </div>
+                ${m.body ? html`<p class="msg-body">${m.body}</p>` : null}
+                <div class="muted small">${m.starts_at ? `from ${fmtTime(m.starts_at)}` : ''}${m.expires_at ? ` until ${fmtTime(m.expires_at)}` : ' · no expiry'}</div>
+                ${canWrite(m)
+                  ? html`<div class="row-actions">
+                      <button type="button" class="btn btn-small" data-testid=${`message-edit-${m.id}`} onClick=${() => setEditing(m.id)}>Edit</button>
+                      <button type="button" class="btn btn-small btn-danger" data-testid=${`message-delete-${m.id}`} onClick=${() => del(m)}>${confirming === m.id ? 'Confirm delete' : 'Delete'}</button>
+                    </div>`
+                  : null}`}
+        </li>`
+      )}
+    </ul>
+    ${!loading && !messages.length && !error ? html`<p class="muted" data-testid="messages-empty">No messages.</p>` : null}
+  </section>`;
+}
