@@ -99,3 +99,28 @@ void api_metrics_render(struct api *api, struct buf *out);
 int api_static(struct api_call *c, const char *path);
 
 #endif
+
+/* ---- shared by the route files (common.c) ---- */
+struct svc_actor;
+struct svc_errors;
+struct svc_page;
+struct store_query;
+
+/* The acting user of an authenticated call, with ip, user agent and request id. */
+void api_actor(struct api_call *c, struct svc_actor *out);
+/* Move a service's error details into the call; returns rc. */
+int api_svc_result(struct api_call *c, int rc, struct svc_errors *err);
+/* Expected version from If-Match (a number, optionally quoted) or body expected_version:
+ * 0 when absent, SB_E_VALIDATION when malformed. */
+int64_t api_expected_version(struct api_call *c, int *rc);
+/*
+ * Fill q's paging from ?limit= ?cursor= ?sort= ?q= and add an equality filter for each name
+ * in eq_params that is present (value typed for the column of table). Returns 0 or
+ * SB_E_VALIDATION with details. Filter values are owned by the call.
+ */
+int api_list_query(struct api_call *c, const char *table_name, const char *const *eq_params,
+                   struct store_query *q);
+/* Reply {"data": rows, "next_cursor": ..., "seq": N} and release page. */
+int api_reply_page(struct api_call *c, struct svc_page *page);
+/* Release the filter values api_list_query created. */
+void api_list_query_release(struct store_query *q);

@@ -1,6 +1,100 @@
-/* Routes of the auth group (filled by the API issue). */
+/*
+ * The /api/v1/auth routes and /api/v1/me.
+ */
+#include <stdio.h>
+#include <string.h>
+
 #include "api/api_int.h"
+#include "base/err.h"
+#include "svc/svc.h"
+
+static int tokens_reply(struct api_call *c, struct svc_tokens *t)
+{
+    json_t *body = json_pack("{s:s,s:s,s:s,s:I,s:O}", "access_token", t->access_token,
+                             "refresh_token", t->refresh_token, "token_type", "Bearer",
+                             "expires_in", (json_int_t)t->expires_in, "user", t->user);
+    svc_tokens_release(t);
+    return api_reply(c, 200, body);
+}
+
+static int login(struct api_call *c)
+{
+    const json_t *email = json_object_get(c->body, "email");
+    const json_t *password = json_object_get(c->body, "password");
+    int rc = 0;
+    if (!json_is_string(email) || !json_string_length(email)) {
+        rc = api_invalid(c, "email", "required");
+    } else if (json_string_length(email) > 254) {
+        rc = api_invalid(c, "email", "too_long");
+    }
+    if (!json_is_string(password) || !json_string_length(password)) {
+        rc = api_invalid(c, "password", "required");
+    } else if (json_string_length(password) > 256) {
+        rc = api_invalid(c, "password", "too_long");
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    struct svc_actor ctx;
+    api_actor(c, &ctx);
+    struct svc_tokens t;
+    rc = svc_auth_login(c->api->svc, &ctx, json_string_value(email), json_string_value(password),
+                        &t, &c->retry_after_s);
+    if (rc == SB_E_UNAUTHORIZED) {
+        return api_fail(c, rc, "invalid email or password");
+    }
+    if (rc == SB_E_RATELIMIT) {
+        return api_fail(c, rc, "too many login attempts; retry later");
+    }
+    return rc < 0 ? rc : tokens_reply(c, &t);
+}
+
+static int refresh(struct api_call *c)
+{
+    const json_t *tok = json_object_get(c->body, "refresh_token");
+    if (!json_is_string(tok) || !json_string_length(tok) || json_string_length(tok) > 128) {
+        return api_invalid(c, "refresh_token", "required");
+    }
+    struct svc_actor ctx;
+    api_actor(c, &ctx);
+    struct svc_tokens t;
+    int rc = svc_auth_refresh(c->api->svc, &ctx, json_string_value(tok), &t);
+    if (rc == SB_E_UNAUTHORIZED) {
+        return api_fail(c, rc, "invalid or expired refresh token");
+    }
+    return rc < 0 ? rc : tokens_reply(c, &t);
+}
+
+static int logout(struct api_call *c)
+{
+    struct svc_actor a;
+    api_actor(c, &a);
+    int rc = svc_auth_logout(c->api->svc, &a);
+    return rc < 0 ? rc : api_reply(c, 200, json_pack("{s:b}", "ok", 1));
+}
+
+static int me(struct api_call *c)
+{
+    json_t *user = NULL;
+    struct policy_principal self = c->who;
+    /* Everyone may read their own user row, whatever the role may list. */
+    self.role = ROLE_SUPER_ADMIN;
+    int rc = svc_get(c->api->svc, &self, STORE_USERS, c->who.user_id, &user);
+    if (rc < 0) {
+        return rc;
+    }
+    json_t *client = NULL;
+    if (c->who.client_id[0]) {
+        svc_get(c->api->svc, &self, STORE_CLIENTS, c->who.client_id, &client);
+    }
+    return api_reply(c, 200,
+                     json_pack("{s:o,s:o}", "user", user, "client", client ? client : json_null()));
+}
 
 struct api_route api_routes_auth[] = {
+    {.method = HTTP_POST, .pattern = "/api/v1/auth/login", .fn = login, .flags = API_BODY},
+    {.method = HTTP_POST, .pattern = "/api/v1/auth/refresh", .fn = refresh, .flags = API_BODY},
+    {.method = HTTP_POST, .pattern = "/api/v1/auth/logout", .fn = logout, .flags = API_AUTH},
+    {.method = HTTP_GET, .pattern = "/api/v1/me", .fn = me, .flags = API_AUTH},
     {.pattern = NULL},
 };

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "auth/password.h"
+#include "auth/session.h"
 #include "auth/token.h"
 #include "base/clock.h"
 #include "base/err.h"
@@ -172,4 +173,385 @@ int svc_user_insert(struct svc *svc, struct store_tx *tx, const struct svc_actor
         json_decref(user);
     }
     return 0;
+}
+
+static const char *const user_fields[] = {
+    "id", "email", "name", "role", "status", "client_id", "password", "expected_version", NULL};
+
+static int check_fields(const json_t *in, const char *const *allowed, struct svc_errors *err)
+{
+    int rc = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)in, key, v)
+    {
+        bool ok = false;
+        for (const char *const *f = allowed; *f; f++) {
+            ok = ok || strcmp(*f, key) == 0;
+        }
+        if (!ok) {
+            rc = svc_invalid(err, key, "unknown_field");
+        } else if (strcmp(key, "expected_version") && strcmp(key, "client_id") &&
+                   !json_is_string(v)) {
+            rc = svc_invalid(err, key, "must_be_string");
+        } else if (!strcmp(key, "client_id") && !json_is_string(v) && !json_is_null(v)) {
+            rc = svc_invalid(err, key, "must_be_string");
+        }
+    }
+    return rc;
+}
+
+int svc_user_create(struct svc *svc, const struct svc_actor *a, const json_t *in, json_t **out,
+                    struct svc_errors *err)
+{
+    struct store_scope scope;
+    int rc = policy_write_scope(&a->who, STORE_USERS, &scope);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = check_fields(in, user_fields, err);
+    if (rc < 0) {
+        return rc;
+    }
+    json_t *row = json_deep_copy(in);
+    json_object_del(row, "expected_version");
+    if (a->who.role != ROLE_SUPER_ADMIN && !json_object_get(row, "client_id")) {
+        json_object_set_new(row, "client_id", json_string(a->who.client_id));
+    }
+    const char *role = jstr(row, "role");
+    const char *client_id = jstr(row, "client_id");
+    if (role && policy_role_parse(role) != ROLE_NONE &&
+        !policy_can_assign_role(&a->who, policy_role_parse(role), client_id)) {
+        json_decref(row);
+        if (a->who.role == ROLE_SUPER_ADMIN) {
+            return svc_invalid(err, "client_id",
+                               client_id ? "must_be_null_for_super_admin" : "required");
+        }
+        return role && !strcmp(role, "super_admin") ? SB_E_FORBIDDEN
+                                                    : svc_invalid(err, "client_id", "not_found");
+    }
+    const char *password = jstr(row, "password");
+    char *pw = password ? strdup(password) : NULL;
+    json_object_del(row, "password");
+    struct store_tx *tx;
+    rc = store_tx_begin(svc->store, true, &tx);
+    if (rc == 0) {
+        rc = svc_user_insert(svc, tx, a, row, pw, out, err);
+        if (rc == 0) {
+            rc = store_tx_commit(tx);
+            if (rc < 0) {
+                json_decref(*out);
+                *out = NULL;
+            }
+        } else {
+            store_tx_rollback(tx);
+        }
+    }
+    if (pw) {
+        auth_wipe(pw, strlen(pw));
+        free(pw);
+    }
+    json_decref(row);
+    return rc;
+}
+
+/* Number of active super_admins. */
+static int count_active_supers(struct store_tx *tx, int64_t *n)
+{
+    struct store_query q = {0};
+    policy_system_scope(&q.scope);
+    q.filters[0] = (struct store_filter){"role", STORE_EQ, json_string("super_admin")};
+    q.filters[1] = (struct store_filter){"status", STORE_EQ, json_string("active")};
+    q.nfilters = 2;
+    json_t *counts = NULL;
+    int rc = store_row_count(tx, STORE_USERS, &q, NULL, &counts);
+    json_decref(q.filters[0].value);
+    json_decref(q.filters[1].value);
+    if (rc == 0) {
+        *n = json_integer_value(json_object_get(counts, "total"));
+    }
+    json_decref(counts);
+    return rc;
+}
+
+static int agent_row_of(struct store_tx *tx, const char *user_id, json_t **out)
+{
+    struct store_query q = {0};
+    policy_system_scope(&q.scope);
+    q.filters[0] = (struct store_filter){"user_id", STORE_EQ, json_string(user_id)};
+    q.nfilters = 1;
+    q.limit = 1;
+    json_t *rows = NULL;
+    char *next = NULL;
+    int rc = store_row_list(tx, STORE_AGENT_STATUS, &q, &rows, &next);
+    json_decref(q.filters[0].value);
+    free(next);
+    *out = NULL;
+    if (rc == 0 && json_array_size(rows)) {
+        *out = json_incref(json_array_get(rows, 0));
+    }
+    json_decref(rows);
+    return rc;
+}
+
+/* Keep the agent_status row in step with the user's role and name. */
+static int sync_agent_row(struct store_tx *tx, const struct svc_actor *a, const json_t *before,
+                          const json_t *after)
+{
+    bool was = !strcmp(jstr(before, "role"), "agent");
+    bool is = !strcmp(jstr(after, "role"), "agent");
+    const char *uid = jstr(after, "id");
+    json_t *agent = NULL;
+    int rc = agent_row_of(tx, uid, &agent);
+    struct store_scope all;
+    policy_system_scope(&all);
+    if (rc == 0 && was && !is && agent) {
+        json_t *old = NULL;
+        rc = store_row_delete(tx, STORE_AGENT_STATUS, &all, jstr(agent, "id"), &old);
+        if (rc == 0) {
+            rc = svc_audit(tx, a, "agent_status.delete", "agent_status", jstr(agent, "id"), old,
+                           NULL);
+        }
+        json_decref(old);
+    } else if (rc == 0 && is && !agent) {
+        char now[CLOCK_RFC3339_LEN];
+        clock_format_ms(clock_now_ms(), now);
+        json_t *as =
+            json_pack("{s:s,s:s,s:s,s:s,s:n,s:s,s:n}", "client_id", jstr(after, "client_id"),
+                      "user_id", uid, "display_name", jstr(after, "name"), "status", "offline",
+                      "reason", "status_since", now, "updated_by");
+        json_t *row = NULL;
+        rc = store_row_insert(tx, STORE_AGENT_STATUS, as, &row);
+        json_decref(as);
+        if (rc == 0) {
+            rc =
+                svc_audit(tx, a, "agent_status.create", "agent_status", jstr(row, "id"), NULL, row);
+        }
+        json_decref(row);
+    } else if (rc == 0 && is && agent &&
+               (strcmp(jstr(agent, "display_name"), jstr(after, "name")) ||
+                strcmp(jstr(agent, "client_id"), jstr(after, "client_id")))) {
+        json_t *set = json_pack("{s:s,s:s}", "display_name", jstr(after, "name"), "client_id",
+                                jstr(after, "client_id"));
+        json_t *row = NULL;
+        rc = store_row_update(tx, STORE_AGENT_STATUS, &all, jstr(agent, "id"), set, 0, &row);
+        json_decref(set);
+        if (rc == 0) {
+            rc = svc_audit(tx, a, "agent_status.update", "agent_status", jstr(agent, "id"), agent,
+                           row);
+        }
+        json_decref(row);
+    }
+    json_decref(agent);
+    return rc;
+}
+
+int svc_user_update(struct svc *svc, const struct svc_actor *a, const char *id, const json_t *patch,
+                    int64_t expected_version, json_t **out, struct svc_errors *err)
+{
+    *out = NULL;
+    struct store_scope scope;
+    int rc = policy_write_scope(&a->who, STORE_USERS, &scope);
+    if (rc < 0) {
+        json_t *row = NULL;
+        rc = svc_get(svc, &a->who, STORE_USERS, id, &row);
+        json_decref(row);
+        return rc < 0 ? rc : SB_E_FORBIDDEN;
+    }
+    rc = check_fields(patch, user_fields, err);
+    if (json_object_get(patch, "id")) {
+        rc = svc_invalid(err, "id", "read_only");
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    struct store_tx *tx;
+    rc = store_tx_begin(svc->store, true, &tx);
+    if (rc < 0) {
+        return rc;
+    }
+    json_t *before = NULL, *set = NULL;
+    bool pw_changed = false, disabled = false;
+    char hash[AUTH_PASSWORD_HASH_MAX] = "";
+    rc = store_row_get(tx, STORE_USERS, &scope, id, &before);
+    if (rc < 0) {
+        goto out;
+    }
+    if (expected_version > 0 &&
+        json_integer_value(json_object_get(before, "version")) != expected_version) {
+        err->current = json_incref(before);
+        rc = SB_E_VERSION;
+        goto out;
+    }
+    set = json_deep_copy(patch);
+    json_object_del(set, "expected_version");
+    json_object_del(set, "password");
+    email_canon(set);
+    if (!json_object_get(set, "client_id") && json_object_get(patch, "client_id") == NULL) {
+        json_object_set(set, "client_id", json_object_get(before, "client_id"));
+    }
+    const char *role = jstr(set, "role") ? jstr(set, "role") : jstr(before, "role");
+    const char *client_id = jstr(set, "client_id");
+    const char *status = jstr(set, "status") ? jstr(set, "status") : jstr(before, "status");
+    if (jstr(set, "email") && !email_is_valid(jstr(set, "email"))) {
+        rc = svc_invalid(err, "email", "invalid");
+    }
+    if (jstr(set, "name") && (!*jstr(set, "name") || strlen(jstr(set, "name")) > 200)) {
+        rc = svc_invalid(err, "name", *jstr(set, "name") ? "too_long" : "required");
+    }
+    if (policy_role_parse(role) == ROLE_NONE) {
+        rc = svc_invalid(err, "role", "invalid");
+    }
+    if (strcmp(status, "active") && strcmp(status, "disabled")) {
+        rc = svc_invalid(err, "status", "invalid");
+    }
+    if (rc < 0) {
+        goto out;
+    }
+    if (json_object_get(patch, "client_id") && a->who.role != ROLE_SUPER_ADMIN &&
+        !json_equal(json_object_get(patch, "client_id"), json_object_get(before, "client_id"))) {
+        rc = svc_invalid(err, "client_id", "read_only");
+        goto out;
+    }
+    if (!policy_can_assign_role(&a->who, policy_role_parse(role), client_id)) {
+        rc = a->who.role == ROLE_SUPER_ADMIN
+                 ? svc_invalid(err, "client_id",
+                               client_id ? "must_be_null_for_super_admin" : "required")
+                 : SB_E_FORBIDDEN;
+        goto out;
+    }
+    const char *old_client = jstr(before, "client_id");
+    if (client_id && (!old_client || strcmp(client_id, old_client))) {
+        json_t *client = NULL;
+        struct store_scope all;
+        policy_system_scope(&all);
+        rc = store_row_get(tx, STORE_CLIENTS, &all, client_id, &client);
+        json_decref(client);
+        if (rc == SB_E_NOTFOUND) {
+            rc = svc_invalid(err, "client_id", "not_found");
+        }
+        if (rc < 0) {
+            goto out;
+        }
+    }
+    bool was_active_super =
+        !strcmp(jstr(before, "role"), "super_admin") && !strcmp(jstr(before, "status"), "active");
+    if (was_active_super && (strcmp(role, "super_admin") || strcmp(status, "active"))) {
+        int64_t n = 0;
+        rc = count_active_supers(tx, &n);
+        if (rc == 0 && n <= 1) {
+            snprintf(err->message, sizeof err->message,
+                     "the last active super_admin cannot be disabled or demoted");
+            rc = SB_E_CONFLICT;
+        }
+        if (rc < 0) {
+            goto out;
+        }
+    }
+    const char *password = jstr(patch, "password");
+    if (password) {
+        size_t plen = strlen(password);
+        if (plen < AUTH_PASSWORD_MIN_LEN || plen > AUTH_PASSWORD_MAX_LEN) {
+            rc = svc_invalid(err, "password",
+                             plen < AUTH_PASSWORD_MIN_LEN ? "too_short" : "too_long");
+            goto out;
+        }
+        rc = auth_password_hash(password, plen, hash);
+        if (rc < 0) {
+            goto out;
+        }
+        json_object_set_new(set, "password_hash", json_string(hash));
+        pw_changed = true;
+    }
+    disabled = !strcmp(status, "disabled") && strcmp(jstr(before, "status"), "disabled");
+    rc = store_row_update(tx, STORE_USERS, &scope, id, set, expected_version, out);
+    if (rc == SB_E_VERSION) {
+        err->current = *out;
+        *out = NULL;
+        goto out;
+    }
+    if (rc == SB_E_CONFLICT) {
+        svc_invalid(err, "email", "taken");
+        goto out;
+    }
+    if (rc == 0) {
+        rc = svc_audit(tx, a, pw_changed ? "user.update_password" : "user.update", "user", id,
+                       before, *out);
+    }
+    if (rc == 0) {
+        rc = sync_agent_row(tx, a, before, *out);
+    }
+    if (rc == 0 && (pw_changed || disabled)) {
+        rc = store_refresh_revoke_user(tx, id);
+        rc = rc > 0 ? 0 : rc;
+    }
+out:
+    auth_wipe(hash, sizeof hash);
+    json_decref(before);
+    json_decref(set);
+    if (rc == 0) {
+        rc = store_tx_commit(tx);
+    } else {
+        store_tx_rollback(tx);
+    }
+    if (rc < 0) {
+        json_decref(*out);
+        *out = NULL;
+    } else if (pw_changed || disabled) {
+        auth_session_revoke_user(id);
+    }
+    return rc;
+}
+
+int svc_user_delete(struct svc *svc, const struct svc_actor *a, const char *id,
+                    struct svc_errors *err)
+{
+    struct store_scope scope;
+    int rc = policy_write_scope(&a->who, STORE_USERS, &scope);
+    if (rc < 0) {
+        json_t *row = NULL;
+        rc = svc_get(svc, &a->who, STORE_USERS, id, &row);
+        json_decref(row);
+        return rc < 0 ? rc : SB_E_FORBIDDEN;
+    }
+    struct store_tx *tx;
+    rc = store_tx_begin(svc->store, true, &tx);
+    if (rc < 0) {
+        return rc;
+    }
+    json_t *before = NULL;
+    rc = store_row_get(tx, STORE_USERS, &scope, id, &before);
+    if (rc == 0 && !strcmp(jstr(before, "role"), "super_admin")) {
+        if (a->who.role != ROLE_SUPER_ADMIN) {
+            rc = SB_E_FORBIDDEN;
+        } else if (!strcmp(jstr(before, "status"), "active")) {
+            int64_t n = 0;
+            rc = count_active_supers(tx, &n);
+            if (rc == 0 && n <= 1) {
+                snprintf(err->message, sizeof err->message,
+                         "the last active super_admin cannot be deleted");
+                rc = SB_E_CONFLICT;
+            }
+        }
+    }
+    if (rc == 0) {
+        rc = store_refresh_revoke_user(tx, id);
+        rc = rc > 0 ? 0 : rc;
+    }
+    if (rc == 0) {
+        rc = store_row_delete(tx, STORE_USERS, &scope, id, NULL);
+    }
+    if (rc == 0) {
+        rc = svc_audit(tx, a, "user.delete", "user", id, before, NULL);
+    }
+    json_decref(before);
+    if (rc == 0) {
+        rc = store_tx_commit(tx);
+        if (rc == 0) {
+            auth_session_revoke_user(id);
+        }
+        return rc;
+    }
+    store_tx_rollback(tx);
+    return rc;
 }

@@ -23,7 +23,10 @@ export function ConflictDialog() {
       else d.setAttribute('open', '');
     } else if (!c && d.open) d.close();
   }, [c]);
-  const keys = c ? [...new Set([...Object.keys(c.mine), ...Object.keys(c.theirs)])].filter((k) => !SKIP.has(k)) : [];
+  // Only the fields that differ (the version always), so the choice is easy to read.
+  const keys = c
+    ? [...new Set([...Object.keys(c.mine), ...Object.keys(c.theirs)])].filter((k) => !SKIP.has(k) && (k === 'version' || show(c.mine[k]) !== show(c.theirs[k])))
+    : [];
   return html`<dialog ref=${ref} class="dialog" data-testid="conflict-dialog" aria-labelledby="conflict-title" onCancel=${(e) => {
     e.preventDefault();
     if (c) c.keepTheirs();

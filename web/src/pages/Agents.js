@@ -39,6 +39,11 @@ export function Agents({ user }) {
   const [bulkStatus, setBulkStatus] = useState('online');
   const [bulkReason, setBulkReason] = useState('');
   const [history, setHistory] = useState(null);
+  const [, setTick] = useState(0);
+  useEffect(() => {
+    const t = setInterval(() => setTick((n) => n + 1), 10000); // keeps "for 3m" current
+    return () => clearInterval(t);
+  }, []);
   const admin = canAdmin(user);
   const canEdit = (a) => admin || (user.role === 'agent' && a.user_id === user.id);
 

@@ -1,0 +1,163 @@
+/*
+ * Helpers shared by the route files: actors, service errors, optimistic-concurrency input,
+ * list queries and list replies.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_int.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "store/store.h"
+#include "svc/svc.h"
+
+void api_actor(struct api_call *c, struct svc_actor *out)
+{
+    memset(out, 0, sizeof *out);
+    out->who = c->who;
+    snprintf(out->ip, sizeof out->ip, "%s", c->req->ip);
+    snprintf(out->request_id, sizeof out->request_id, "%s", c->req->request_id);
+    char ua[256];
+    if (api_header(c, "User-Agent", ua, sizeof ua)) {
+        snprintf(out->user_agent, sizeof out->user_agent, "%s", ua);
+    }
+}
+
+int api_svc_result(struct api_call *c, int rc, struct svc_errors *err)
+{
+    if (rc < 0) {
+        if (err->details) {
+            json_decref(c->err_details);
+            c->err_details = json_incref(err->details);
+        }
+        if (err->current) {
+            json_decref(c->err_current);
+            c->err_current = json_incref(err->current);
+        }
+        if (err->message[0]) {
+            snprintf(c->err_msg, sizeof c->err_msg, "%s", err->message);
+        }
+    }
+    svc_errors_release(err);
+    return rc;
+}
+
+int64_t api_expected_version(struct api_call *c, int *rc)
+{
+    *rc = 0;
+    char v[64];
+    const char *h = api_header(c, "If-Match", v, sizeof v);
+    if (h) {
+        const char *p = h;
+        if (!strncmp(p, "W/", 2)) {
+            p += 2;
+        }
+        if (*p == '"') {
+            p++;
+        }
+        char *end;
+        errno = 0;
+        long long n = strtoll(p, &end, 10);
+        if (errno || end == p || n < 1 || (*end && !(*end == '"' && !end[1]))) {
+            *rc = api_invalid(c, "If-Match", "must_be_version_number");
+            return 0;
+        }
+        return n;
+    }
+    const json_t *ev = c->body ? json_object_get(c->body, "expected_version") : NULL;
+    if (ev) {
+        if (!json_is_integer(ev) || json_integer_value(ev) < 1) {
+            *rc = api_invalid(c, "expected_version", "must_be_positive_integer");
+            return 0;
+        }
+        return json_integer_value(ev);
+    }
+    return 0;
+}
+
+static json_t *typed_value(const struct store_column *col, const char *s)
+{
+    if (col->type == COL_INT) {
+        char *end;
+        errno = 0;
+        long long n = strtoll(s, &end, 10);
+        return (errno || end == s || *end) ? NULL : json_integer(n);
+    }
+    if (col->type == COL_BOOL) {
+        if (!strcmp(s, "true")) {
+            return json_true();
+        }
+        return !strcmp(s, "false") ? json_false() : NULL;
+    }
+    if (col->type == COL_TIME) {
+        int64_t ms;
+        return clock_parse_ms(s, &ms) < 0 ? NULL : json_string(s);
+    }
+    return json_string(s);
+}
+
+int api_list_query(struct api_call *c, const char *table_name, const char *const *eq_params,
+                   struct store_query *q)
+{
+    memset(q, 0, sizeof *q);
+    int rc = 0;
+    const struct store_table_desc *t = store_table_by_name(table_name);
+    const char *limit = api_query(c, "limit");
+    if (limit) {
+        char *end;
+        long n = strtol(limit, &end, 10);
+        if (*end || end == limit || n < 1 || n > STORE_MAX_LIMIT) {
+            rc = api_invalid(c, "limit", "must_be_1_to_500");
+        } else {
+            q->limit = (size_t)n;
+        }
+    }
+    q->cursor = api_query(c, "cursor");
+    q->q = api_query(c, "q");
+    if (q->q && !*q->q) {
+        q->q = NULL;
+    }
+    const char *sort = api_query(c, "sort");
+    if (sort && *sort) {
+        const struct store_column *col = store_column_find(t, sort[0] == '-' ? sort + 1 : sort);
+        if (!col || !col->sortable || col->hidden) {
+            rc = api_invalid(c, "sort", "unknown_or_unsortable_column");
+        } else {
+            q->sort = sort;
+        }
+    }
+    for (const char *const *p = eq_params; p && *p; p++) {
+        const char *v = api_query(c, *p);
+        if (!v) {
+            continue;
+        }
+        const struct store_column *col = store_column_find(t, *p);
+        json_t *val = col ? typed_value(col, v) : NULL;
+        if (!val || q->nfilters >= STORE_MAX_FILTERS - 1) {
+            json_decref(val);
+            rc = api_invalid(c, *p, "invalid");
+            continue;
+        }
+        q->filters[q->nfilters++] = (struct store_filter){*p, STORE_EQ, val};
+    }
+    return rc;
+}
+
+void api_list_query_release(struct store_query *q)
+{
+    for (size_t i = 0; i < q->nfilters; i++) {
+        json_decref(q->filters[i].value);
+    }
+    q->nfilters = 0;
+}
+
+int api_reply_page(struct api_call *c, struct svc_page *page)
+{
+    json_t *body = json_pack("{s:O,s:o,s:I}", "data", page->rows, "next_cursor",
+                             page->next_cursor ? json_string(page->next_cursor) : json_null(),
+                             "seq", (json_int_t)page->seq);
+    svc_page_release(page);
+    return api_reply(c, 200, body);
+}

@@ -1,0 +1,88 @@
+/*
+ * Reads through policy: the caller describes filters and paging, policy decides the scope
+ * (and for agents and viewers reading messages, only active ones).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "svc/svc_int.h"
+
+void svc_page_release(struct svc_page *p)
+{
+    json_decref(p->rows);
+    free(p->next_cursor);
+    p->rows = NULL;
+    p->next_cursor = NULL;
+}
+
+int svc_list(struct svc *svc, const struct policy_principal *who, enum store_table table,
+             struct store_query *q, struct svc_page *out)
+{
+    memset(out, 0, sizeof *out);
+    bool active_only = false;
+    int rc = policy_read_scope(who, table, &q->scope, &active_only);
+    if (rc < 0) {
+        return rc;
+    }
+    json_t *active = NULL;
+    if (active_only) {
+        if (q->nfilters >= STORE_MAX_FILTERS) {
+            return SB_E_INVAL;
+        }
+        active = json_string("active");
+        q->filters[q->nfilters].column = "state";
+        q->filters[q->nfilters].op = STORE_EQ;
+        q->filters[q->nfilters].value = active;
+        q->nfilters++;
+    }
+    struct store_tx *tx;
+    rc = store_tx_begin(svc->store, false, &tx);
+    if (rc == 0) {
+        rc = store_tx_head_seq(tx, &out->seq);
+        if (rc == 0) {
+            rc = store_row_list(tx, table, q, &out->rows, &out->next_cursor);
+        }
+        store_tx_rollback(tx);
+    }
+    if (active) {
+        q->nfilters--;
+        json_decref(active);
+    }
+    return rc;
+}
+
+int svc_get(struct svc *svc, const struct policy_principal *who, enum store_table table,
+            const char *id, json_t **out)
+{
+    struct store_scope scope;
+    bool active_only = false;
+    if (policy_read_scope(who, table, &scope, &active_only) < 0) {
+        return SB_E_NOTFOUND;
+    }
+    struct store_tx *tx;
+    int rc = store_tx_begin(svc->store, false, &tx);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = store_row_get(tx, table, &scope, id, out);
+    store_tx_rollback(tx);
+    if (rc == 0 && active_only) {
+        const json_t *st = json_object_get(*out, "state");
+        if (!json_is_string(st) || strcmp(json_string_value(st), "active") != 0) {
+            json_decref(*out);
+            *out = NULL;
+            return SB_E_NOTFOUND;
+        }
+    }
+    return rc;
+}
+
+int svc_audit_verify(struct svc *svc, const struct policy_principal *who, int64_t *checked,
+                     int64_t *first_bad_seq)
+{
+    if (who->role != ROLE_SUPER_ADMIN && who->role != ROLE_ADMIN) {
+        return SB_E_FORBIDDEN;
+    }
+    return store_audit_verify(svc->store, checked, first_bad_seq);
+}
