@@ -1,5 +1,7 @@
 /*
  * struct buf: one contiguous allocation that doubles as it grows, capped at max_len.
+ * It uses plain realloc and reports failure instead of aborting, so the SDK (which must
+ * never abort) shares this file with the server.
  */
 #include "base/buf.h"
 
@@ -7,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/alloc.h"
 #include "base/err.h"
 
 void buf_init(struct buf *self, size_t max_len)
@@ -45,7 +46,11 @@ char *buf_reserve(struct buf *self, size_t n)
         while (cap < need) {
             cap *= 2;
         }
-        self->data = xrealloc(self->data, cap);
+        char *p = realloc(self->data, cap);
+        if (!p) {
+            return NULL;
+        }
+        self->data = p;
         self->cap = cap;
     }
     return self->data + self->len;
@@ -61,7 +66,7 @@ int buf_append(struct buf *self, const void *data, size_t len)
 {
     char *p = buf_reserve(self, len);
     if (!p) {
-        return SB_E_TOOBIG;
+        return len > self->max_len || self->len > self->max_len - len ? SB_E_TOOBIG : SB_E_NOMEM;
     }
     if (len) {
         memcpy(p, data, len);
@@ -91,7 +96,8 @@ int buf_vprintf(struct buf *self, const char *fmt, va_list ap)
     }
     char *p = buf_reserve(self, (size_t)n);
     if (!p) {
-        return SB_E_TOOBIG;
+        return (size_t)n > self->max_len || self->len > self->max_len - (size_t)n ? SB_E_TOOBIG
+                                                                                  : SB_E_NOMEM;
     }
     vsnprintf(p, (size_t)n + 1, fmt, ap);
     buf_commit(self, (size_t)n);
@@ -120,7 +126,7 @@ void buf_consume(struct buf *self, size_t n)
 
 char *buf_detach(struct buf *self, size_t *len_out)
 {
-    char *p = self->data ? self->data : xstrdup("");
+    char *p = self->data ? self->data : calloc(1, 1);
     if (len_out) {
         *len_out = self->len;
     }

@@ -22,7 +22,7 @@ void buf_init(struct buf *self, size_t max_len);
 void buf_release(struct buf *self);
 /* Forget the contents but keep the memory. */
 void buf_reset(struct buf *self);
-/* Append bytes; 0 or SB_E_TOOBIG (buffer unchanged). */
+/* Append bytes; 0, SB_E_TOOBIG (over max_len) or SB_E_NOMEM (buffer unchanged either way). */
 int buf_append(struct buf *self, const void *data, size_t len) __attribute__((warn_unused_result));
 /* The text appenders below may be used without checking when the buffer's cap is known to
  * be ample (response headers, metrics text): a failed append leaves the buffer unchanged. */
@@ -30,12 +30,14 @@ int buf_puts(struct buf *self, const char *s);
 int buf_putc(struct buf *self, char c);
 int buf_printf(struct buf *self, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *self, const char *fmt, va_list ap);
-/* Make room for n more bytes; returns a pointer to them (commit with buf_commit) or NULL. */
+/* Make room for n more bytes; returns a pointer to them (commit with buf_commit), or NULL when
+ * that would pass max_len or memory is exhausted. */
 char *buf_reserve(struct buf *self, size_t n);
 void buf_commit(struct buf *self, size_t n);
 /* Drop the first n bytes, moving the rest to the front. */
 void buf_consume(struct buf *self, size_t n);
-/* Hand the memory to the caller (xmalloc'd, NUL-terminated, never NULL); the buffer is empty. */
+/* Hand the memory to the caller (malloc'd, NUL-terminated; NULL only when an empty buffer
+ * cannot get its one byte); the buffer is empty. */
 char *buf_detach(struct buf *self, size_t *len_out);
 
 #endif

@@ -336,6 +336,17 @@ static const char *status_code_name(int status)
 
 static void conn_dispatch(struct net_conn *c)
 {
+    if (c->head.chunked || c->head.content_length > 0) {
+        /* The input buffer may have grown (moved) while the body arrived: point the head's
+         * slices into it again by parsing the same bytes once more. */
+        int st = 0;
+        struct http_field *fields = c->head.fields;
+        if (http_head_parse(c->in.data, c->head_len, &c->w->server->cfg.limits, &c->head,
+                            c->w->fields, &st) > 0) {
+            memcpy(fields, c->w->fields, c->head.nfields * sizeof *fields);
+        }
+        c->head.fields = fields;
+    }
     struct net_request *req = xcalloc(1, sizeof *req);
     req->conn = c;
     req->worker = c->w;
@@ -463,6 +474,10 @@ void conn_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     }
     if (c->state != CONN_HEAD && c->state != CONN_BODY) {
         return;
+    }
+    if (c->state == CONN_BODY) {
+        /* The body timeout is about progress: it restarts with every read. */
+        c->deadline_ms = clock_mono_ms() + c->w->server->cfg.body_timeout_ms;
     }
     if (buf_append(&c->in, b->base, (size_t)n) < 0) {
         conn_fail(c, c->state == CONN_HEAD ? 431 : 413,
@@ -634,12 +649,12 @@ static void worker_close_idle(struct net_worker *w)
 
 static void walk_close(uv_handle_t *h, void *arg)
 {
-    (void)arg;
+    struct net_worker *w = arg;
     if (uv_is_closing(h)) {
         return;
     }
-    if (h->type == UV_TCP && h->data && ((struct net_conn *)h->data)->tcp.data == h->data &&
-        (uv_handle_t *)&((struct net_conn *)h->data)->tcp == h) {
+    /* Every TCP handle but the listener is the first member of a struct net_conn. */
+    if (h->type == UV_TCP && h != (uv_handle_t *)&w->listener) {
         conn_close(h->data);
         return;
     }
@@ -673,7 +688,7 @@ static void worker_on_async(uv_async_t *a)
         if (w->server->hooks.on_worker_stop) {
             w->server->hooks.on_worker_stop(w, w->server->hooks.arg);
         }
-        uv_walk(&w->loop, walk_close, NULL);
+        uv_walk(&w->loop, walk_close, w);
     }
 }
 
