@@ -1,6 +1,244 @@
-/* Routes of the domain group (filled by the API issue). */
+/*
+ * /api/v1/agents, /api/v1/messages and /api/v1/dashboard: JSON mapping only; the services
+ * decide and policy scopes every read. Fixed paths (/agents/stats, /agents/bulk-status,
+ * /messages/stats) come before the {id} patterns because routes match in table order.
+ */
+#include <stdio.h>
+#include <string.h>
+
 #include "api/api_int.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "svc/svc.h"
+
+#define DAY_MS (24LL * 3600 * 1000)
+
+static int list_table(struct api_call *c, enum store_table t, const char *const *eq)
+{
+    struct store_query q;
+    int rc = api_list_query(c, store_table_desc(t)->name, eq, &q);
+    if (rc == 0) {
+        struct svc_page page;
+        rc = svc_list(c->api->svc, &c->who, t, &q, &page);
+        if (rc == SB_E_INVAL) {
+            rc = api_fail(c, SB_E_VALIDATION, "invalid cursor or filter");
+        }
+        if (rc == 0) {
+            rc = api_reply_page(c, &page);
+        }
+    }
+    api_list_query_release(&q);
+    return rc;
+}
+
+static int get_row(struct api_call *c, enum store_table t)
+{
+    json_t *row = NULL;
+    int rc = svc_get(c->api->svc, &c->who, t, c->params[0], &row);
+    return rc < 0 ? rc : api_reply(c, 200, row);
+}
+
+/* ?from= ?to= as ms (0 when absent); SB_E_VALIDATION with details when malformed. */
+static int window(struct api_call *c, int64_t *from_ms, int64_t *to_ms)
+{
+    int rc = 0;
+    const char *names[2] = {"from", "to"};
+    int64_t *dst[2] = {from_ms, to_ms};
+    for (int i = 0; i < 2; i++) {
+        const char *v = api_query(c, names[i]);
+        *dst[i] = 0;
+        if (v && clock_parse_ms(v, dst[i]) < 0) {
+            rc = api_invalid(c, names[i], "must_be_rfc3339");
+        }
+    }
+    if (rc == 0 && *from_ms && *to_ms && *from_ms >= *to_ms) {
+        rc = api_invalid(c, "from", "must_be_before_to");
+    }
+    return rc;
+}
+
+/* ---- agents ---- */
+
+static int agents_list(struct api_call *c)
+{
+    static const char *const eq[] = {"client_id", "status", "user_id", NULL};
+    return list_table(c, STORE_AGENT_STATUS, eq);
+}
+
+static int agents_get(struct api_call *c)
+{
+    return get_row(c, STORE_AGENT_STATUS);
+}
+
+static int agents_update(struct api_call *c)
+{
+    int rc = 0;
+    int64_t version = api_expected_version(c, &rc);
+    if (rc < 0) {
+        return rc;
+    }
+    struct svc_actor a;
+    api_actor(c, &a);
+    struct svc_errors err = {0};
+    json_t *out = NULL;
+    rc = svc_agent_set_status(c->api->svc, &a, c->params[0], c->body, version, &out, &err);
+    rc = api_svc_result(c, rc, &err);
+    return rc < 0 ? rc : api_reply(c, 200, out);
+}
+
+static int agents_bulk(struct api_call *c)
+{
+    struct svc_actor a;
+    api_actor(c, &a);
+    struct svc_errors err = {0};
+    json_t *out = NULL;
+    int rc = api_svc_result(c, svc_agent_bulk_status(c->api->svc, &a, c->body, &out, &err), &err);
+    return rc < 0 ? rc : api_reply(c, 200, json_pack("{s:o}", "data", out));
+}
+
+static int agents_history(struct api_call *c)
+{
+    int64_t from = 0, to = 0;
+    struct store_query q;
+    int rc = api_list_query(c, "agent_status_history", NULL, &q);
+    if (window(c, &from, &to) < 0) {
+        rc = SB_E_VALIDATION;
+    }
+    if (rc == 0) {
+        struct svc_page page;
+        rc = svc_agent_history(c->api->svc, &c->who, c->params[0], from, to, &q, &page);
+        if (rc == SB_E_INVAL) {
+            rc = api_fail(c, SB_E_VALIDATION, "invalid cursor");
+        }
+        if (rc == 0) {
+            rc = api_reply_page(c, &page);
+        }
+    }
+    api_list_query_release(&q);
+    return rc;
+}
+
+static int agents_stats(struct api_call *c)
+{
+    int64_t from = 0, to = 0;
+    int rc = window(c, &from, &to);
+    if (rc < 0) {
+        return rc;
+    }
+    int64_t now = clock_now_ms();
+    if (!to) {
+        to = now;
+    }
+    if (!from) {
+        from = to - DAY_MS;
+    }
+    if (from >= to) {
+        return api_invalid(c, "from", "must_be_before_to");
+    }
+    json_t *out = NULL;
+    rc = svc_agent_stats(c->api->svc, &c->who, api_query(c, "client_id"), from, to, now, &out);
+    return rc < 0 ? rc : api_reply(c, 200, out);
+}
+
+/* ---- messages ---- */
+
+static int messages_list(struct api_call *c)
+{
+    static const char *const eq[] = {"client_id", "state", "priority", NULL};
+    return list_table(c, STORE_MESSAGES, eq);
+}
+
+static int messages_get(struct api_call *c)
+{
+    return get_row(c, STORE_MESSAGES);
+}
+
+static int messages_create(struct api_call *c)
+{
+    struct svc_actor a;
+    api_actor(c, &a);
+    struct svc_errors err = {0};
+    json_t *out = NULL;
+    int rc = api_svc_result(c, svc_message_create(c->api->svc, &a, c->body, &out, &err), &err);
+    return rc < 0 ? rc : api_reply(c, 201, out);
+}
+
+static int messages_update(struct api_call *c)
+{
+    int rc = 0;
+    int64_t version = api_expected_version(c, &rc);
+    if (rc < 0) {
+        return rc;
+    }
+    struct svc_actor a;
+    api_actor(c, &a);
+    struct svc_errors err = {0};
+    json_t *out = NULL;
+    rc = svc_message_update(c->api->svc, &a, c->params[0], c->body, version, &out, &err);
+    rc = api_svc_result(c, rc, &err);
+    return rc < 0 ? rc : api_reply(c, 200, out);
+}
+
+static int messages_delete(struct api_call *c)
+{
+    struct svc_actor a;
+    api_actor(c, &a);
+    struct svc_errors err = {0};
+    int rc = api_svc_result(c, svc_message_delete(c->api->svc, &a, c->params[0], &err), &err);
+    return rc < 0 ? rc : api_reply(c, 200, json_pack("{s:b}", "deleted", 1));
+}
+
+static int messages_stats(struct api_call *c)
+{
+    json_t *out = NULL;
+    int rc = svc_message_stats(c->api->svc, &c->who, api_query(c, "client_id"), &out);
+    return rc < 0 ? rc : api_reply(c, 200, out);
+}
+
+/* ---- dashboard ---- */
+
+static int dashboard_get(struct api_call *c)
+{
+    json_t *out = NULL;
+    const char *cid = api_query(c, "client_id");
+    int rc = svc_dashboard(c->api->svc, &c->who, cid && *cid ? cid : NULL, &out);
+    return rc < 0 ? rc : api_reply(c, 200, out);
+}
 
 struct api_route api_routes_domain[] = {
+    {.method = HTTP_GET, .pattern = "/api/v1/agents", .fn = agents_list, .flags = API_AUTH},
+    {.method = HTTP_GET, .pattern = "/api/v1/agents/stats", .fn = agents_stats, .flags = API_AUTH},
+    {.method = HTTP_POST,
+     .pattern = "/api/v1/agents/bulk-status",
+     .fn = agents_bulk,
+     .flags = API_AUTH | API_BODY},
+    {.method = HTTP_GET, .pattern = "/api/v1/agents/{id}", .fn = agents_get, .flags = API_AUTH},
+    {.method = HTTP_PATCH,
+     .pattern = "/api/v1/agents/{id}",
+     .fn = agents_update,
+     .flags = API_AUTH | API_BODY},
+    {.method = HTTP_GET,
+     .pattern = "/api/v1/agents/{id}/history",
+     .fn = agents_history,
+     .flags = API_AUTH},
+    {.method = HTTP_GET, .pattern = "/api/v1/messages", .fn = messages_list, .flags = API_AUTH},
+    {.method = HTTP_POST,
+     .pattern = "/api/v1/messages",
+     .fn = messages_create,
+     .flags = API_AUTH | API_BODY},
+    {.method = HTTP_GET,
+     .pattern = "/api/v1/messages/stats",
+     .fn = messages_stats,
+     .flags = API_AUTH},
+    {.method = HTTP_GET, .pattern = "/api/v1/messages/{id}", .fn = messages_get, .flags = API_AUTH},
+    {.method = HTTP_PATCH,
+     .pattern = "/api/v1/messages/{id}",
+     .fn = messages_update,
+     .flags = API_AUTH | API_BODY},
+    {.method = HTTP_DELETE,
+     .pattern = "/api/v1/messages/{id}",
+     .fn = messages_delete,
+     .flags = API_AUTH},
+    {.method = HTTP_GET, .pattern = "/api/v1/dashboard", .fn = dashboard_get, .flags = API_AUTH},
     {.pattern = NULL},
 };

@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "api/api.h"
+#include "api/jobs.h"
 #include "app/config.h"
 #include "auth/password.h"
 #include "auth/session.h"
@@ -126,9 +127,8 @@ static void worker_stop(struct net_worker *w, void *arg)
 
 static int cmd_serve(struct app_config *cfg)
 {
-    if ((cfg->tls_cert && *cfg->tls_cert) || (cfg->tls_key && *cfg->tls_key)) {
-        fprintf(stderr, "switchboard: tls_cert/tls_key: TLS is not supported by this build yet; "
-                        "terminate TLS in a proxy\n");
+    if (!*cfg->tls_cert != !*cfg->tls_key) {
+        fprintf(stderr, "switchboard: tls_cert and tls_key go together\n");
         return 2;
     }
     struct net_config nc;
@@ -148,6 +148,8 @@ static int cmd_serve(struct app_config *cfg)
     nc.idle_timeout_ms = cfg->idle_timeout_ms;
     nc.ws_max_message = (size_t)cfg->ws_max_message;
     nc.ws_max_queue = (size_t)cfg->ws_max_queue;
+    nc.tls_cert = cfg->tls_cert;
+    nc.tls_key = cfg->tls_key;
 
     /* Block the signals we wait for before any thread starts, so only sigwait sees them. */
     sigset_t sigs;
@@ -207,19 +209,27 @@ static int cmd_serve(struct app_config *cfg)
                               .on_worker_stop = worker_stop};
     struct net_server *server = NULL;
     rc = net_server_start(&nc, &hooks, &server);
+    if (rc == SB_E_CONFIG) {
+        fprintf(stderr, "switchboard: cannot load tls_cert/tls_key (see the log)\n");
+    }
     if (rc < 0) {
         api_free(api);
         rt_free(rt);
         auth_session_shutdown();
         svc_free(svc);
         store_free(store);
-        return 1;
+        return rc == SB_E_CONFIG ? 2 : 1;
     }
     rt_start(rt, server);
+    struct jobs_config jc = {.metrics_interval_ms = cfg->metrics_interval_ms};
+    struct jobs *jobs = NULL;
+    if (jobs_start(&jobs, svc, &jc) < 0) {
+        log_error("cannot start the background jobs");
+    }
     char url[128];
     bool v6 = strchr(nc.host, ':') != NULL;
-    snprintf(url, sizeof url, "http://%s%s%s:%d", v6 ? "[" : "", nc.host, v6 ? "]" : "",
-             net_server_port(server));
+    snprintf(url, sizeof url, "%s://%s%s%s:%d", *cfg->tls_cert ? "https" : "http", v6 ? "[" : "",
+             nc.host, v6 ? "]" : "", net_server_port(server));
     log_event(LOG_INFO, "listening",
               json_pack("{s:s,s:i,s:s,s:s}", "url", url, "workers", (int)nc.workers, "db",
                         store_backend(store), "version", SB_VERSION));
@@ -238,6 +248,7 @@ static int cmd_serve(struct app_config *cfg)
     sigwait(&sigs, &sig);
     log_event(LOG_INFO, "shutting down", json_pack("{s:s}", "signal", strsignal(sig)));
     api_set_draining(api, true);
+    jobs_stop(jobs);
     rt_stop(rt);
     net_server_stop(server, cfg->drain_ms);
     rt_free(rt);

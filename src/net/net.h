@@ -42,6 +42,8 @@ struct net_config {
     size_t ws_max_message;      /* WebSocket message limit (1 MiB, close 1009) */
     size_t ws_max_queue;        /* outbound bytes queued per connection (1 MiB, close 4008) */
     size_t max_connections;     /* per worker; beyond it new connections are closed at once */
+    const char *tls_cert;       /* PEM chain; with tls_key, serve https and wss only */
+    const char *tls_key;
 };
 
 void net_config_default(struct net_config *out);

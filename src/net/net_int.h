@@ -44,11 +44,15 @@ struct net_conn {
     struct http_chunked chunked;
     struct buf body;
     struct net_request *req;
+    struct buf pending; /* TLS: plaintext that arrived while a request was in flight */
     /* WebSocket (NULL for HTTP) */
     struct net_ws_state *ws;
+    struct tls_conn *tls; /* NULL on plain connections */
 };
 
 struct task;
+struct tls_conn;
+struct tls_ctx;
 
 struct net_worker {
     struct net_server *server;
@@ -68,6 +72,7 @@ struct net_worker {
     atomic_int stop_request;   /* set by net_server_stop */
     struct http_field *fields; /* scratch for parsing, cfg.limits.max_fields entries */
     char readbuf[64 * 1024];
+    char tlsbuf[16 * 1024]; /* decrypted plaintext, one TLS record at a time */
 };
 
 struct net_server {
@@ -76,6 +81,7 @@ struct net_server {
     struct net_worker **workers;
     unsigned nworkers;
     int port;
+    struct tls_ctx *tls; /* NULL without TLS */
 };
 
 struct net_counters {
@@ -95,6 +101,8 @@ void conn_close(struct net_conn *c);
 void conn_close_after_write(struct net_conn *c);
 void conn_free(struct net_conn *c);
 /* Queue small + shared + small2 + owned (freed after) as one write. */
+/* Write bytes as they are (ciphertext on TLS connections); takes ownership of data. */
+int conn_write_raw(struct net_conn *c, char *data, size_t len);
 int conn_write(struct net_conn *c, const char *small, size_t small_len, struct net_shared *shared,
                const char *small2, size_t small2_len, char *owned, size_t owned_len);
 

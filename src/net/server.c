@@ -35,11 +35,14 @@
 #include "base/log.h"
 #include "base/rand.h"
 #include "net/net_int.h"
+#include "net/tls.h"
 
 #define SWEEP_MS 250
 #define LINGER_MS 2000
 
 struct net_counters net_counters;
+
+static void conn_tls_flush(struct net_conn *c);
 
 void net_config_default(struct net_config *out)
 {
@@ -94,6 +97,8 @@ void conn_free(struct net_conn *c)
     atomic_fetch_sub(&net_counters.connections_open, 1);
     buf_release(&c->in);
     buf_release(&c->body);
+    buf_release(&c->pending);
+    tls_conn_free(c->tls);
     free(c->head.fields);
     ws_conn_release(c);
     free(c);
@@ -142,6 +147,10 @@ void conn_close_after_write(struct net_conn *c)
     if (c->state == CONN_WS) {
         ws_conn_closing(c);
     }
+    if (c->tls) {
+        tls_conn_shutdown(c->tls);
+        conn_tls_flush(c);
+    }
     c->state = CONN_LINGER;
     uv_read_stop((uv_stream_t *)&c->tcp);
     uv_shutdown_t *req = xmalloc(sizeof *req);
@@ -169,14 +178,41 @@ static void conn_on_write(uv_write_t *r, int status)
     struct net_conn *c = wr->conn;
     c->queued -= wr->bytes;
     atomic_fetch_sub(&net_counters.ws_queued_bytes, wr->bytes);
-    if (wr->shared) {
-        net_shared_unref(wr->shared);
-    }
+    net_shared_unref(wr->shared);
     free(wr->owned);
     free(wr);
     if (status < 0 && c->state != CONN_CLOSED) {
         conn_close(c);
     }
+}
+
+/* Queue bufs as one uv_write owned by wr (which holds its memory until the callback). */
+static int conn_submit(struct net_conn *c, struct write_req *wr, uv_buf_t *bufs, unsigned n)
+{
+    c->queued += wr->bytes;
+    atomic_fetch_add(&net_counters.ws_queued_bytes, wr->bytes);
+    int rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, bufs, n, conn_on_write);
+    if (rc < 0) {
+        c->queued -= wr->bytes;
+        atomic_fetch_sub(&net_counters.ws_queued_bytes, wr->bytes);
+        net_shared_unref(wr->shared);
+        free(wr->owned);
+        free(wr);
+        conn_close(c);
+        return SB_E_IO;
+    }
+    return 0;
+}
+
+/* Write bytes exactly as given (ciphertext on TLS connections); takes ownership of data. */
+int conn_write_raw(struct net_conn *c, char *data, size_t len)
+{
+    struct write_req *wr = xcalloc(1, sizeof *wr);
+    wr->conn = c;
+    wr->owned = data;
+    wr->bytes = len;
+    uv_buf_t buf = uv_buf_init(data, (unsigned)len);
+    return conn_submit(c, wr, &buf, 1);
 }
 
 int conn_write(struct net_conn *c, const char *small, size_t small_len, struct net_shared *shared,
@@ -186,6 +222,30 @@ int conn_write(struct net_conn *c, const char *small, size_t small_len, struct n
         free(owned);
         return SB_E_IO;
     }
+    uv_buf_t parts[4];
+    unsigned n = 0;
+    parts[n++] = uv_buf_init((char *)small, (unsigned)small_len);
+    if (shared) {
+        parts[n++] = uv_buf_init(shared->data, (unsigned)shared->len);
+    }
+    if (small2_len) {
+        parts[n++] = uv_buf_init((char *)small2, (unsigned)small2_len);
+    }
+    if (owned && owned_len) {
+        parts[n++] = uv_buf_init(owned, (unsigned)owned_len);
+    }
+    if (c->tls) {
+        /* TLS encrypts per connection, so nothing is shared past this point. */
+        int rc = tls_conn_encrypt(c->tls, parts, n);
+        free(owned);
+        if (rc < 0) {
+            conn_close(c);
+            return SB_E_IO;
+        }
+        char *out = NULL;
+        size_t len = tls_conn_take_output(c->tls, &out);
+        return len ? conn_write_raw(c, out, len) : 0;
+    }
     struct write_req *wr = xmalloc(sizeof *wr + small_len + small2_len);
     wr->conn = c;
     wr->shared = shared;
@@ -194,35 +254,16 @@ int conn_write(struct net_conn *c, const char *small, size_t small_len, struct n
     if (small2_len) {
         memcpy(wr->small + small_len, small2, small2_len);
     }
-    uv_buf_t bufs[4];
-    unsigned n = 0;
-    bufs[n++] = uv_buf_init(wr->small, (unsigned)small_len);
+    /* The copies in wr replace the caller's small buffers. */
+    parts[0].base = wr->small;
+    if (small2_len) {
+        parts[shared ? 2 : 1].base = wr->small + small_len;
+    }
     if (shared) {
         net_shared_ref(shared);
-        bufs[n++] = uv_buf_init(shared->data, (unsigned)shared->len);
-    }
-    if (small2_len) {
-        bufs[n++] = uv_buf_init(wr->small + small_len, (unsigned)small2_len);
-    }
-    if (owned && owned_len) {
-        bufs[n++] = uv_buf_init(owned, (unsigned)owned_len);
     }
     wr->bytes = small_len + small2_len + (shared ? shared->len : 0) + (owned ? owned_len : 0);
-    c->queued += wr->bytes;
-    atomic_fetch_add(&net_counters.ws_queued_bytes, wr->bytes);
-    int rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, bufs, n, conn_on_write);
-    if (rc < 0) {
-        c->queued -= wr->bytes;
-        atomic_fetch_sub(&net_counters.ws_queued_bytes, wr->bytes);
-        if (shared) {
-            net_shared_unref(shared);
-        }
-        free(owned);
-        free(wr);
-        conn_close(c);
-        return SB_E_IO;
-    }
-    return 0;
+    return conn_submit(c, wr, parts, n);
 }
 
 size_t net_conn_queued(struct net_conn *c)
@@ -392,6 +433,9 @@ void conn_process(struct net_conn *c)
             int status = 0;
             int rc = http_head_parse(c->in.data, c->in.len, &cfg->limits, &c->head, c->w->fields,
                                      &status);
+            if (rc <= 0) {
+                c->head.fields = NULL; /* the worker's array: conn_free must not free it */
+            }
             if (rc == 0) {
                 if (!c->deadline_ms || c->timeout_kind != TIMEOUT_HEADER) {
                     c->timeout_kind = TIMEOUT_HEADER;
@@ -458,6 +502,54 @@ void conn_process(struct net_conn *c)
     c->processing = false;
 }
 
+/* Plaintext bytes from the peer (decrypted already on TLS connections). */
+static void conn_on_plain(struct net_conn *c, char *data, size_t n)
+{
+    if (c->state == CONN_WS) {
+        ws_conn_on_data(c, (uint8_t *)data, n);
+        return;
+    }
+    if (c->state == CONN_BUSY) {
+        /* Only TLS gets here (plain sockets stop reading while busy): keep the bytes aside,
+         * since the request in flight points into c->in. */
+        if (buf_append(&c->pending, data, n) < 0) {
+            conn_close(c);
+        }
+        return;
+    }
+    if (c->state != CONN_HEAD && c->state != CONN_BODY) {
+        return;
+    }
+    if (c->state == CONN_BODY) {
+        /* The body timeout is about progress: it restarts with every read. */
+        c->deadline_ms = clock_mono_ms() + c->w->server->cfg.body_timeout_ms;
+    }
+    if (buf_append(&c->in, data, n) < 0) {
+        conn_fail(c, c->state == CONN_HEAD ? 431 : 413,
+                  c->state == CONN_HEAD ? "header_fields_too_large" : "payload_too_large",
+                  "request too large");
+        return;
+    }
+    conn_process(c);
+}
+
+static bool conn_is_done(struct net_conn *c)
+{
+    return c->state == CONN_CLOSED || c->state == CONN_LINGER;
+}
+
+/* Send whatever TLS produced (handshake records, alerts) that no write carried out. */
+static void conn_tls_flush(struct net_conn *c)
+{
+    char *out = NULL;
+    size_t n = tls_conn_take_output(c->tls, &out);
+    if (n && c->state != CONN_CLOSED) {
+        conn_write_raw(c, out, n);
+    } else {
+        free(out);
+    }
+}
+
 void conn_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 {
     struct net_conn *c = s->data;
@@ -468,24 +560,19 @@ void conn_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     if (n == 0) {
         return;
     }
-    if (c->state == CONN_WS) {
-        ws_conn_on_data(c, (uint8_t *)b->base, (size_t)n);
+    if (!c->tls) {
+        conn_on_plain(c, b->base, (size_t)n);
         return;
     }
-    if (c->state != CONN_HEAD && c->state != CONN_BODY) {
+    if (c->state == CONN_LINGER) {
         return;
     }
-    if (c->state == CONN_BODY) {
-        /* The body timeout is about progress: it restarts with every read. */
-        c->deadline_ms = clock_mono_ms() + c->w->server->cfg.body_timeout_ms;
+    int rc = tls_conn_input(c->tls, b->base, (size_t)n, c->w->tlsbuf, sizeof c->w->tlsbuf,
+                            conn_on_plain, conn_is_done, c);
+    conn_tls_flush(c);
+    if (rc < 0 && c->state != CONN_CLOSED) {
+        conn_close_after_write(c);
     }
-    if (buf_append(&c->in, b->base, (size_t)n) < 0) {
-        conn_fail(c, c->state == CONN_HEAD ? 431 : 413,
-                  c->state == CONN_HEAD ? "header_fields_too_large" : "payload_too_large",
-                  "request too large");
-        return;
-    }
-    conn_process(c);
 }
 
 void worker_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
@@ -538,6 +625,13 @@ void net_respond(struct net_request *req, const struct net_response *resp)
         return;
     }
     buf_consume(&c->in, c->req_len);
+    if (c->pending.len) {
+        if (buf_append(&c->in, c->pending.data, c->pending.len) < 0) {
+            conn_close(c);
+            return;
+        }
+        buf_release(&c->pending);
+    }
     if (c->head.chunked) {
         buf_release(&c->body);
     }
@@ -576,6 +670,12 @@ static void worker_on_connection(uv_stream_t *server, int status)
     }
     uv_tcp_nodelay(&c->tcp, 1);
     buf_init(&c->in, w->server->cfg.limits.max_head + w->server->cfg.limits.max_body + 4096);
+    buf_init(&c->pending, w->server->cfg.limits.max_head + w->server->cfg.limits.max_body);
+    if (w->server->tls && !(c->tls = tls_conn_new(w->server->tls))) {
+        c->state = CONN_HEAD;
+        conn_close(c);
+        return;
+    }
     c->state = CONN_HEAD;
     c->timeout_kind = TIMEOUT_HEADER;
     c->deadline_ms = clock_mono_ms() + w->server->cfg.header_timeout_ms;
@@ -743,8 +843,16 @@ int net_server_start(const struct net_config *cfg, const struct net_hooks *hooks
         log_error("invalid listen address %s", cfg->host);
         return SB_E_CONFIG;
     }
+    struct tls_ctx *tls = NULL;
+    if (cfg->tls_cert && *cfg->tls_cert) {
+        int trc = tls_ctx_new(cfg->tls_cert, cfg->tls_key ? cfg->tls_key : "", &tls);
+        if (trc < 0) {
+            return trc;
+        }
+    }
     unsigned n = cfg->workers ? cfg->workers : 1;
     struct net_server *s = xcalloc(1, sizeof *s);
+    s->tls = tls;
     s->cfg = *cfg;
     s->cfg.workers = n;
     s->hooks = *hooks;
@@ -785,6 +893,7 @@ int net_server_start(const struct net_config *cfg, const struct net_hooks *hooks
             free(s->workers[i]);
         }
         free(s->workers);
+        tls_ctx_free(s->tls);
         free(s);
         return rc;
     }
@@ -877,5 +986,6 @@ void net_server_stop(struct net_server *s, int64_t drain_ms)
         free(w);
     }
     free(s->workers);
+    tls_ctx_free(s->tls);
     free(s);
 }

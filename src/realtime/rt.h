@@ -46,6 +46,15 @@ void rt_worker_stop(struct rt *rt, struct net_worker *w);
  */
 int rt_upgrade(struct rt *rt, struct net_request *req, char *err, size_t errlen);
 
+/*
+ * Send a server broadcast {type:"broadcast", event, payload} on topic ("realtime:dashboard")
+ * to every subscriber of that topic in tenant client_id (NULL: in every tenant), on every
+ * loop. payload_json is JSON text (NULL: {}); invalid JSON is ignored. Thread-safe; call
+ * after rt_start.
+ */
+void rt_broadcast_tenant(struct rt *rt, const char *client_id, const char *topic, const char *event,
+                         const char *payload_json);
+
 /* Realtime metrics in Prometheus text format. */
 void rt_metrics_render(struct rt *rt, struct buf *out);
 

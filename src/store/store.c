@@ -57,7 +57,9 @@ int store_open(const char *url, const struct store_options *opt, struct store **
     if (strncmp(url, "sqlite:", 7) == 0 && url[7] != '\0') {
         return store_sqlite_open(url + 7, &defaults, out);
     }
-    /* postgres:// and postgresql:// arrive with the PostgreSQL backend. */
+    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
+        return store_postgres_open(url, &defaults, out);
+    }
     return SB_E_INVAL;
 }
 

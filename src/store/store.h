@@ -1,6 +1,6 @@
 /*
  * The store: the only interface the rest of the server sees for persistent data (DESIGN §4).
- * Backends (sqlite/ now, postgres/ later) implement struct store_ops in store_int.h; callers
+ * Backends (sqlite/, postgres/) implement struct store_ops in store_int.h; callers
  * never see SQL, connections or backend types.
  *
  * Rows travel as jansson objects whose keys are column names and whose values are typed
@@ -45,7 +45,7 @@ struct store_options {
 /*
  * Open the database named by url: "sqlite:PATH", "sqlite::memory:" or
  * "postgres://..." / "postgresql://...". opt may be NULL for defaults. Does not migrate.
- * Returns 0, SB_E_INVAL for an unknown scheme (postgres too, until that backend exists),
+ * Returns 0, SB_E_INVAL for an unknown scheme,
  * SB_E_DB when the database cannot be opened. Migrate before beginning transactions.
  */
 int store_open(const char *url, const struct store_options *opt, struct store **out);
@@ -65,6 +65,9 @@ int store_ping(struct store *self);
  * Called after every committed write transaction that appended to `changes` (its change-log
  * head moved between begin and commit), inside store_tx_commit on the committing thread,
  * with no store lock held; it may begin transactions of its own. The hub uses it to wake up.
+ * With PostgreSQL it also runs on the store's listener thread when a notification on
+ * switchboard_changes arrives (another node's commit, a direct SQL write), possibly
+ * concurrently with a committing thread; it must be a cheap, thread-safe wake-up.
  * One hook; set it before other threads use the store (a NULL cb removes it).
  */
 typedef void (*store_commit_cb)(void *arg);

@@ -115,6 +115,8 @@ struct store_ops {
 
 /* Backends (each in its own directory). path is the part after "sqlite:". */
 int store_sqlite_open(const char *path, const struct store_options *opt, struct store **out);
+/* url is the whole "postgres://..." or "postgresql://..." URL (libpq connection URI). */
+int store_postgres_open(const char *url, const struct store_options *opt, struct store **out);
 
 /* Initialise the shared part of a new store (store.c). */
 void store_base_init(struct store *s, const struct store_ops *ops);

@@ -57,8 +57,14 @@ int svc_get(struct svc *svc, const struct policy_principal *who, enum store_tabl
 {
     struct store_scope scope;
     bool active_only = false;
-    if (policy_read_scope(who, table, &scope, &active_only) < 0) {
-        return SB_E_NOTFOUND;
+    bool role_denied = policy_read_scope(who, table, &scope, &active_only) < 0;
+    if (role_denied) {
+        /* The role may not read this table: 403 for a row of its own tenant, 404 for any
+         * other id, so a foreign row stays invisible (DESIGN §5). */
+        if (who->role == ROLE_NONE || !who->client_id[0]) {
+            return SB_E_NOTFOUND;
+        }
+        scope = (struct store_scope){.all = false, .client_id = who->client_id};
     }
     struct store_tx *tx;
     int rc = store_tx_begin(svc->store, false, &tx);
@@ -67,6 +73,14 @@ int svc_get(struct svc *svc, const struct policy_principal *who, enum store_tabl
     }
     rc = store_row_get(tx, table, &scope, id, out);
     store_tx_rollback(tx);
+    if (role_denied) {
+        if (rc == 0) {
+            json_decref(*out);
+            *out = NULL;
+            rc = SB_E_FORBIDDEN;
+        }
+        return rc;
+    }
     if (rc == 0 && active_only) {
         const json_t *st = json_object_get(*out, "state");
         if (!json_is_string(st) || strcmp(json_string_value(st), "active") != 0) {

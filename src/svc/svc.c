@@ -37,12 +37,18 @@ int svc_new(struct store *store, const struct svc_config *cfg, struct svc **out)
     struct svc *s = xcalloc(1, sizeof *s);
     s->store = store;
     s->cfg = *cfg;
+    s->presence = svc_presence_new(cfg->presence_grace_ms > 0 ? cfg->presence_grace_ms : 60000);
+    s->metrics = svc_metrics_new();
     *out = s;
     return 0;
 }
 
 void svc_free(struct svc *svc)
 {
+    if (svc) {
+        svc_presence_free(svc->presence);
+        svc_metrics_free(svc->metrics);
+    }
     free(svc);
 }
 

@@ -122,4 +122,144 @@ int svc_init_admin(struct svc *svc, const char *email, const char *password);
 /* Seed the demo data of DESIGN §3 idempotently. */
 int svc_seed_demo(struct svc *svc);
 
+/* ======== domain: agents, presence, statistics, messages, dashboard (issue 5) ======== */
+
+/*
+ * Agent status. svc_agent_set_status applies in (one JSON object: "status" and/or "reason",
+ * optional "expected_version") to the agent_status row id: in one transaction it updates the
+ * row (status_since = now when the status changes, updated_by = the actor or null for the
+ * system), closes the open history row and opens a new one, and writes one audit entry
+ * "agent_status.update". The same status again with another reason only updates the reason
+ * (of the row and of its open history row): no new history row. reason: string of at most
+ * SVC_REASON_MAX characters or null.
+ * Errors: SB_E_NOTFOUND (no such agent in the actor's view), SB_E_FORBIDDEN (visible but not
+ * writable: viewers, an agent's colleague), SB_E_VALIDATION, SB_E_VERSION (err->current).
+ */
+#define SVC_REASON_MAX 200
+#define SVC_BULK_MAX 500
+int svc_agent_set_status(struct svc *svc, const struct svc_actor *a, const char *id,
+                         const json_t *in, int64_t expected_version, json_t **out,
+                         struct svc_errors *err);
+/*
+ * Bulk status: in is {ids:[...], status, reason}. All or nothing: every id is validated first
+ * (1..SVC_BULK_MAX distinct uuids, each an agent the actor may set); one bad id fails the
+ * whole call (SB_E_VALIDATION, SB_E_NOTFOUND or SB_E_FORBIDDEN, the id named in err) and
+ * changes nothing. On success *out is the array of new rows, each agent with its own history
+ * row and audit entry, all in one transaction.
+ */
+int svc_agent_bulk_status(struct svc *svc, const struct svc_actor *a, const json_t *in,
+                          json_t **out, struct svc_errors *err);
+/* History rows of agent id overlapping [from_ms, to_ms] (0: unbounded), oldest first; q carries
+ * paging (limit, cursor). SB_E_NOTFOUND when the agent is not visible. */
+int svc_agent_history(struct svc *svc, const struct policy_principal *who, const char *id,
+                      int64_t from_ms, int64_t to_ms, struct store_query *q, struct svc_page *out);
+
+/* Statistics: the pure arithmetic, separate from the store so tests can script timelines. */
+enum svc_status { SVC_ONLINE, SVC_AWAY, SVC_BUSY, SVC_OFFLINE, SVC__NSTATUS };
+/* "online" -> SVC_ONLINE; -1 when unknown. */
+int svc_status_parse(const char *s);
+const char *svc_status_name(int status);
+struct svc_interval {
+    int status;       /* enum svc_status */
+    int64_t start_ms; /* started_at */
+    int64_t end_ms;   /* ended_at, or < 0 while open */
+};
+struct svc_status_time {
+    int64_t ms[SVC__NSTATUS]; /* time in each status inside the window */
+};
+/*
+ * Add the time of n intervals clipped to the window [from_ms, to_ms] to acc. An open interval
+ * ends at min(now_ms, to_ms); time after now_ms never counts; unknown statuses are ignored.
+ */
+void svc_stats_accumulate(struct svc_status_time *acc, const struct svc_interval *iv, size_t n,
+                          int64_t from_ms, int64_t to_ms, int64_t now_ms);
+/* Time covered by any status (the denominator of uptime). */
+int64_t svc_stats_covered_ms(const struct svc_status_time *t);
+/* {"seconds":{online,away,busy,offline}, "ms":{same, exact integers}, "covered_seconds",
+ * "uptime", "occupancy"}: uptime =
+ * (online + busy) / covered and occupancy = busy / (online + busy), null when the divisor
+ * is 0; seconds are numbers with millisecond precision. New reference. */
+json_t *svc_stats_json(const struct svc_status_time *t);
+/*
+ * GET /agents/stats: per agent and per client over [from_ms, to_ms] at now_ms, for the
+ * agents who may see (client_id narrows super_admin to one client; others may only name
+ * their own). *out = {from, to, agents:[{agent_id, user_id, client_id, display_name, ...}],
+ * clients:[{client_id, agents, ...}]}. SB_E_VALIDATION when from >= to.
+ */
+int svc_agent_stats(struct svc *svc, const struct policy_principal *who, const char *client_id,
+                    int64_t from_ms, int64_t to_ms, int64_t now_ms, json_t **out);
+
+/*
+ * Presence: which users have realtime connections, and whose last one went away. A pure,
+ * mutex-protected state machine with the clock passed in (any thread):
+ * connected() counts a connection (and cancels a pending grace), disconnected() counts one
+ * down and, at zero, starts the grace; due() takes the users whose grace ran out
+ * (disconnected_at + grace_ms <= now_ms) and forgets them.
+ */
+struct svc_presence;
+struct svc_presence *svc_presence_new(int64_t grace_ms);
+void svc_presence_free(struct svc_presence *p);
+void svc_presence_connected(struct svc_presence *p, const char *user_id, int64_t now_ms);
+void svc_presence_disconnected(struct svc_presence *p, const char *user_id, int64_t now_ms);
+/* Copy up to max due user ids (each < 64 bytes) into out; returns how many. Ones that do not
+ * fit stay due for the next call. */
+size_t svc_presence_due(struct svc_presence *p, int64_t now_ms, char (*out)[64], size_t max);
+/* Live connections of user_id as counted here. */
+int svc_presence_count(struct svc_presence *p, const char *user_id);
+/* The service's presence table (grace from svc_config.presence_grace_ms, default 60 s). The
+ * realtime engine calls connected/disconnected on each user's connections. */
+struct svc_presence *svc_presence_of(struct svc *svc);
+/* Set every agent whose grace ran out offline (actor "system", reason "disconnected"); agents
+ * already offline are left alone. Returns the number of agents changed or an error. */
+int svc_presence_tick(struct svc *svc, int64_t now_ms);
+
+/* ---- system messages ---- */
+/*
+ * Create: title (1..200), body (1..5000), priority low|normal|high|critical (default normal),
+ * starts_at (RFC 3339, default now), expires_at (null or after starts_at), client_id (null =
+ * global: super_admin only; admins default to and may only name their own client). The state
+ * is set from the times. One audit entry "message.create" / "message.update" /
+ * "message.delete" each. SB_E_FORBIDDEN for roles that may not write messages (and for
+ * admins touching global ones), SB_E_NOTFOUND for rows outside the actor's view.
+ */
+int svc_message_create(struct svc *svc, const struct svc_actor *a, const json_t *in, json_t **out,
+                       struct svc_errors *err);
+int svc_message_update(struct svc *svc, const struct svc_actor *a, const char *id,
+                       const json_t *patch, int64_t expected_version, json_t **out,
+                       struct svc_errors *err);
+int svc_message_delete(struct svc *svc, const struct svc_actor *a, const char *id,
+                       struct svc_errors *err);
+/* "scheduled" | "active" | "expired" for the times at now_ms (expires_ms < 0: never). */
+const char *svc_message_state_at(int64_t starts_ms, int64_t expires_ms, int64_t now_ms);
+/* Counts of the messages who may see (client_id narrows, may be NULL):
+ * {total, by_state:{scheduled,active,expired}, by_priority:{...}, active_by_priority:{...}}. */
+int svc_message_stats(struct svc *svc, const struct policy_principal *who, const char *client_id,
+                      json_t **out);
+/* Move due messages scheduled -> active -> expired as audited row updates (actor "system",
+ * actions "message.activate" / "message.expire"). Returns the number of rows changed. */
+int svc_messages_tick(struct svc *svc, int64_t now_ms);
+
+/* ---- dashboard metrics ---- */
+/* Live realtime connections of a tenant (client_id NULL: all). Called from any thread. */
+typedef int64_t (*svc_connections_cb)(void *arg, const char *client_id);
+/* Set before other threads use svc; the default counts 0. */
+void svc_metrics_set_connections_fn(struct svc *svc, svc_connections_cb fn, void *arg);
+/* Feed change-log events (the jobs thread does) for events_per_minute. */
+void svc_metrics_count_changes(struct svc *svc, const struct store_change *c, size_t n);
+/*
+ * The dashboard snapshot of tenant client_id (NULL: every tenant) at now_ms:
+ * {client_id, agents_by_status:{online,away,busy,offline,total},
+ *  active_messages_by_priority:{low,normal,high,critical}, active_messages, users,
+ *  clients (only for NULL), connections, events_per_minute,
+ *  significant:{online_agents_drop, critical_message_active}, at}.
+ * online_agents_drop: online agents now at least 20% below the most seen in the last minute.
+ * SB_E_NOTFOUND for an unknown client.
+ */
+int svc_dashboard_snapshot(struct svc *svc, const char *client_id, int64_t now_ms, json_t **out);
+/* GET /dashboard: super_admin all or ?client_id=; admins their own client; others 403. */
+int svc_dashboard(struct svc *svc, const struct policy_principal *who, const char *client_id,
+                  json_t **out);
+
+/* ======== end of domain section ======== */
+
 #endif

@@ -6,10 +6,18 @@
 
 #include "svc/svc.h"
 
+struct svc_metrics;
+
 struct svc {
     struct store *store;
     struct svc_config cfg;
+    struct svc_presence *presence; /* agents.c */
+    struct svc_metrics *metrics;   /* metrics.c */
 };
+
+/* metrics.c: the in-memory metrics state (events per minute, online samples). */
+struct svc_metrics *svc_metrics_new(void);
+void svc_metrics_free(struct svc_metrics *m);
 
 /* Create a user row (and its agent_status row for agents) inside tx, audited. row holds
  * email, name, role, client_id (or null), status; password is hashed here. */

@@ -13,7 +13,7 @@ function waitForListening(proc, timeoutMs) {
     const timer = setTimeout(() => reject(new Error(`server did not start in ${timeoutMs} ms:\n${out}`)), timeoutMs);
     const onData = (d) => {
       out += d.toString();
-      const m = out.match(/listening on (http:\/\/[^\s]+)/);
+      const m = out.match(/listening on (https?:\/\/[^\s]+)/);
       if (m) {
         clearTimeout(timer);
         proc.stdout.off('data', onData);
@@ -28,13 +28,14 @@ function waitForListening(proc, timeoutMs) {
   });
 }
 
-// Start a server. opts: {demo=true, args=[], env={}, dir (reuse a data dir), dbName, port}
+// Start a server. opts: {demo=true, args=[], env={}, dir (reuse a data dir), dbName, port,
+// db (a database URL such as postgresql://..., instead of the temporary SQLite file)}
 export async function startServer(opts = {}) {
   const dir = opts.dir || mkdtempSync(join(tmpdir(), 'sbtest-'));
   const dbPath = join(dir, opts.dbName || 'switchboard.db');
   const s = { dir, dbPath, proc: null, url: null, port: null, logs: [] };
   s.start = async (port = opts.port || 0) => {
-    const args = ['serve', '--listen', `127.0.0.1:${port}`, '--db', `sqlite:${dbPath}`,
+    const args = ['serve', '--listen', `127.0.0.1:${port}`, '--db', opts.db || `sqlite:${dbPath}`,
       '--log-format', 'json', '--workers', String(opts.workers || 2)];
     if (opts.demo !== false) args.push('--demo');
     args.push(...(opts.args || []));
@@ -54,7 +55,9 @@ export async function startServer(opts = {}) {
   s.stop = async (signal = 'SIGTERM') => {
     if (!s.proc || s.proc.exitCode !== null || s.proc.signalCode !== null) return s.exited;
     s.proc.kill(signal);
-    const r = await Promise.race([s.exited, new Promise((res) => setTimeout(() => res(null), 15000))]);
+    let timer;
+    const r = await Promise.race([s.exited, new Promise((res) => { timer = setTimeout(() => res(null), 15000); })]);
+    clearTimeout(timer); // a pending timer would keep the test process alive for 15 s
     if (!r) { s.proc.kill('SIGKILL'); return s.exited; }
     return r;
   };

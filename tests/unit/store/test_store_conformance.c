@@ -2,10 +2,14 @@
  * Store conformance: the behaviour every backend must show, written only against store.h,
  * run for "sqlite::memory:", a temporary SQLite file and, when SB_TEST_PG_URL is set,
  * PostgreSQL. Parts that tamper with the database behind the store's back (append-only
- * triggers, audit chain tampering) open the SQLite file directly with sqlite3.
+ * triggers, audit chain tampering, writes made directly in SQL) open the database directly:
+ * the SQLite file with sqlite3, PostgreSQL with libpq (struct raw). PostgreSQL also runs
+ * test_pg_nodes: two stores on one database (two switchboard nodes) writing at once while a
+ * third tails the change log, which must see seq 1, 2, 3, ... with no gap at any moment.
  */
 #include "test.h"
 
+#include <libpq-fe.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -792,15 +796,74 @@ static void test_meta_refresh(struct store *s, const char *client_a)
     json_decref(u);
 }
 
-static void raw_exec_ok(sqlite3 *db, const char *sql)
+/* A direct connection to the store's database, behind its back: a SQLite file or a
+ * PostgreSQL URL. */
+struct raw {
+    sqlite3 *lite;
+    PGconn *pg;
+};
+
+static bool is_pg_url(const char *url)
 {
-    char *msg = NULL;
-    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
-    if (rc != SQLITE_OK) {
-        fprintf(stderr, "raw sql failed: %s: %s\n", sql, msg ? msg : "");
+    return strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0;
+}
+
+static bool raw_open(struct raw *r, const char *where)
+{
+    memset(r, 0, sizeof(*r));
+    if (is_pg_url(where)) {
+        r->pg = PQconnectdb(where);
+        bool ok = PQstatus(r->pg) == CONNECTION_OK;
+        if (ok) {
+            PQclear(PQexec(r->pg, "SET client_min_messages TO warning"));
+        }
+        return ok;
     }
-    CHECK_EQ_INT(rc, SQLITE_OK);
+    bool ok = sqlite3_open(where, &r->lite) == SQLITE_OK;
+    sqlite3_busy_timeout(r->lite, 5000);
+    return ok;
+}
+
+static void raw_close(struct raw *r)
+{
+    if (r->pg) {
+        PQfinish(r->pg);
+    }
+    if (r->lite) {
+        sqlite3_close(r->lite);
+    }
+}
+
+/* Run sql (one or more statements); true when it succeeded, else *err_out gets the message. */
+static bool raw_try(struct raw *r, const char *sql, char *err_out, size_t err_len)
+{
+    if (r->pg) {
+        PGresult *res = PQexec(r->pg, sql);
+        ExecStatusType st = PQresultStatus(res);
+        bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+        if (!ok && err_out) {
+            snprintf(err_out, err_len, "%s", PQresultErrorMessage(res));
+        }
+        PQclear(res);
+        return ok;
+    }
+    char *msg = NULL;
+    int rc = sqlite3_exec(r->lite, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK && err_out) {
+        snprintf(err_out, err_len, "%s", msg ? msg : "");
+    }
     sqlite3_free(msg);
+    return rc == SQLITE_OK;
+}
+
+static void raw_exec_ok(struct raw *r, const char *sql)
+{
+    char msg[512] = "";
+    bool ok = raw_try(r, sql, msg, sizeof(msg));
+    if (!ok) {
+        fprintf(stderr, "raw sql failed: %s: %s\n", sql, msg);
+    }
+    CHECK(ok);
 }
 
 static void verify_expect(struct store *s, int64_t want_checked, int64_t want_bad)
@@ -815,7 +878,8 @@ static void verify_expect(struct store *s, int64_t want_checked, int64_t want_ba
 
 #define AUDIT_N 10
 
-static void test_audit(struct store *s, const char *client_a, const char *file)
+/* raw_db: the SQLite file or PostgreSQL URL to tamper with, NULL to skip tampering. */
+static void test_audit(struct store *s, const char *client_a, const char *raw_db)
 {
     int64_t checked = 0, bad = -1;
     CHECK_EQ_INT(store_audit_verify(s, &checked, &bad), 0);
@@ -852,21 +916,25 @@ static void test_audit(struct store *s, const char *client_a, const char *file)
     store_tx_rollback(tx);
     int64_t total = base + AUDIT_N;
     verify_expect(s, total, 0);
-    if (!file) {
+    if (!raw_db) {
         return;
     }
 
-    sqlite3 *db = NULL;
-    CHECK_EQ_INT(sqlite3_open(file, &db), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
+    struct raw raw, *db = &raw;
+    CHECK(raw_open(db, raw_db));
     /* The schema itself rejects changes to audit_logs and updates of changes. */
-    CHECK(sqlite3_exec(db, "UPDATE audit_logs SET action = 'x' WHERE seq = 1", NULL, NULL, NULL) !=
-          SQLITE_OK);
-    CHECK(sqlite3_exec(db, "DELETE FROM audit_logs WHERE seq = 1", NULL, NULL, NULL) != SQLITE_OK);
-    CHECK(sqlite3_exec(db, "UPDATE changes SET op = 'DELETE'", NULL, NULL, NULL) != SQLITE_OK);
+    CHECK(!raw_try(db, "UPDATE audit_logs SET action = 'x' WHERE seq = 1", NULL, 0));
+    CHECK(!raw_try(db, "DELETE FROM audit_logs WHERE seq = 1", NULL, 0));
+    CHECK(!raw_try(db, "UPDATE changes SET op = 'DELETE'", NULL, 0));
+    if (db->pg) {
+        CHECK(!raw_try(db, "TRUNCATE audit_logs", NULL, 0));
+    }
     verify_expect(s, total, 0);
 
-    raw_exec_ok(db, "DROP TRIGGER audit_logs_no_update; DROP TRIGGER audit_logs_no_delete");
+    raw_exec_ok(db, db->pg
+                        ? "DROP TRIGGER audit_logs_no_update ON audit_logs;"
+                          "DROP TRIGGER audit_logs_no_delete ON audit_logs"
+                        : "DROP TRIGGER audit_logs_no_update; DROP TRIGGER audit_logs_no_delete");
     char sql[512];
     int64_t t5 = base + 5, t3 = base + 3;
 
@@ -923,7 +991,7 @@ static void test_audit(struct store *s, const char *client_a, const char *file)
     snprintf(sql, sizeof(sql), "DELETE FROM audit_logs WHERE seq = %lld", (long long)t5);
     raw_exec_ok(db, sql);
     verify_expect(s, t5, t5);
-    sqlite3_close(db);
+    raw_close(db);
 }
 
 struct writer_arg {
@@ -993,6 +1061,123 @@ static void test_concurrency(struct store *s, const char *client_a)
     check_gap_free(s);
 }
 
+struct tail_arg {
+    struct store *s;
+    int64_t after;
+    volatile int stop;
+    int gaps;
+    int64_t seen;
+};
+
+/* Tail the change log like the realtime hub: every read must continue exactly at after + 1. */
+static void *tail_main(void *p)
+{
+    struct tail_arg *a = p;
+    for (int round = 0; round < 200000; round++) {
+        int last_round = __atomic_load_n(&a->stop, __ATOMIC_SEQ_CST);
+        struct store_change *ch = NULL;
+        size_t n = 0;
+        if (store_changes_read(a->s, a->after, 1000, &ch, &n) < 0) {
+            a->gaps++;
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (ch[i].seq != a->after + 1) {
+                a->gaps++;
+            }
+            a->after = ch[i].seq;
+            a->seen++;
+        }
+        store_changes_free(ch, n);
+        if (last_round && n == 0) {
+            break;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * PostgreSQL only: a second store on the same database is a second switchboard node. A write
+ * made directly in SQL is logged like one made through the store; writers on both nodes at
+ * once get gap-free seqs, and a tail reader on a third connection never sees a later seq
+ * before an earlier one (commit order).
+ */
+static void test_pg_nodes(struct store *s, const char *url, const char *client_a)
+{
+    struct store *s2 = NULL, *s3 = NULL;
+    CHECK_EQ_INT(store_open(url, NULL, &s2), 0);
+    CHECK_EQ_INT(store_open(url, NULL, &s3), 0);
+    if (!s2 || !s3) {
+        store_free(s2);
+        store_free(s3);
+        return;
+    }
+    CHECK_EQ_INT(store_migrate(s2), 0);
+    CHECK_EQ_STR(store_backend(s2), "postgres");
+
+    /* Another node's commit runs this node's commit hook (LISTEN/NOTIFY), promptly. */
+    store_set_commit_hook(s, on_commit, NULL);
+    int calls = __atomic_load_n(&hook_calls, __ATOMIC_SEQ_CST);
+    json_decref(insert(s2, STORE_CLIENTS, P("{s:s, s:s}", "name", "Node2", "slug", "node2")));
+    for (int i = 0; i < 500 && __atomic_load_n(&hook_calls, __ATOMIC_SEQ_CST) == calls; i++) {
+        usleep(10000);
+    }
+    CHECK(__atomic_load_n(&hook_calls, __ATOMIC_SEQ_CST) > calls);
+    store_set_commit_hook(s, NULL, NULL);
+
+    struct raw raw;
+    CHECK(raw_open(&raw, url));
+    int64_t h = head(s);
+    raw_exec_ok(&raw, "UPDATE users SET name = 'Direct', password_hash = 'h2' "
+                      "WHERE email = 'bob@acme.test'");
+    struct store_change *ch = one_change(s2, h, "UPDATE", STORE_USERS);
+    if (ch) {
+        CHECK_EQ_STR(str(ch->record, "name"), "Direct");
+        CHECK_EQ_STR(str(ch->old_record, "name"), "Bobby");
+        CHECK_EQ_STR(ch->client_id, client_a);
+        CHECK(!json_object_get(ch->record, "password_hash"));
+        store_changes_free(ch, 1);
+    }
+    h++;
+    /* A direct INSERT relying on the column defaults gets the store's time format. */
+    raw_exec_ok(&raw, "INSERT INTO clients (id, name, slug) VALUES "
+                      "('0b5e4c1e-0000-4000-8000-000000000001', 'Direct', 'direct')");
+    ch = one_change(s, h, "INSERT", STORE_CLIENTS);
+    if (ch) {
+        CHECK_EQ_INT(strlen(str(ch->record, "created_at")), 24);
+        CHECK(json_is_object(json_object_get(ch->record, "settings")));
+        CHECK_EQ_INT(json_integer_value(json_object_get(ch->record, "version")), 1);
+        store_changes_free(ch, 1);
+    }
+    h++;
+    /* A rolled-back direct write leaves no gap either. */
+    raw_exec_ok(&raw, "BEGIN; DELETE FROM clients WHERE slug = 'direct'; ROLLBACK");
+    raw_close(&raw);
+    CHECK_EQ_INT(head(s), h);
+
+    struct tail_arg tail = {.s = s3, .after = h};
+    pthread_t tt;
+    pthread_create(&tt, NULL, tail_main, &tail);
+    struct writer_arg args[4] = {
+        {s, client_a, 0}, {s, client_a, 0}, {s2, client_a, 0}, {s2, client_a, 0}};
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        pthread_create(&th[i], NULL, writer_main, &args[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+    }
+    __atomic_store_n(&tail.stop, 1, __ATOMIC_SEQ_CST);
+    pthread_join(tt, NULL);
+    CHECK_EQ_INT(args[0].failures + args[1].failures + args[2].failures + args[3].failures, 0);
+    CHECK_EQ_INT(head(s2), h + 1200);
+    CHECK_EQ_INT(tail.gaps, 0);
+    CHECK_EQ_INT(tail.seen, 1200);
+    check_gap_free(s2);
+    store_free(s3);
+    store_free(s2);
+}
+
 static void test_prune(struct store *s)
 {
     int64_t h = head(s);
@@ -1020,6 +1205,8 @@ static void run_conformance(const char *url)
     if (strncmp(url, "sqlite:", 7) == 0 && strcmp(url, "sqlite::memory:") != 0) {
         file = url + 7;
     }
+    bool pg = is_pg_url(url);
+    const char *raw_db = pg ? url : file; /* NULL for :memory: */
     struct store *s = NULL;
     test_migrate(url, &s);
     if (!s) {
@@ -1034,16 +1221,19 @@ static void run_conformance(const char *url)
     test_meta_refresh(s, client_a);
     test_history_cascade(s);
     check_gap_free(s);
-    if (file) {
+    if (raw_db) {
         test_concurrency(s, client_a);
     }
-    test_audit(s, client_a, file);
+    if (pg) {
+        test_pg_nodes(s, url, client_a);
+    }
+    test_audit(s, client_a, raw_db);
     test_prune(s);
     store_free(s);
 
     /* Reopening a migrated database applies nothing and keeps the data. */
     CHECK_EQ_INT(store_open(url, NULL, &s), 0);
-    if (s && file) {
+    if (s && raw_db) {
         CHECK_EQ_INT(store_migrate(s), 0);
         CHECK(head(s) > 0);
     }

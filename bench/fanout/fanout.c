@@ -1,0 +1,1118 @@
+/*
+ * fanout: load generator for the realtime fan-out benchmark (docs/benchmarks.md).
+ *
+ * Three modes in one binary:
+ *
+ *   fanout sub   opens N WebSocket subscribers (Phoenix vsn 1.0.0) from one process with
+ *                one epoll loop, joins each to realtime:bench with a postgres_changes binding
+ *                on public.agent_status, heartbeats every 25 s, and for every postgres_changes
+ *                frame parses the publish time embedded in the row's reason ("bench <ns>",
+ *                CLOCK_REALTIME) and adds now - then to a latency histogram; a second
+ *                histogram measures from the frame's data.commit_timestamp (millisecond
+ *                precision) to receipt, which leaves the publishing HTTP request out. Writes a
+ *                ready file once every subscriber has joined (or failed), and a result file at
+ *                the end: counters plus the histograms' non-empty buckets; then keeps the
+ *                sockets open (heartbeating) for --linger-s or until SIGTERM.
+ *   fanout pub   publishes events over HTTP/1.1 keep-alive at a fixed rate: PATCH
+ *                /api/v1/agents/{id} (switchboard) or POST /publish (the Node peer), each
+ *                carrying "bench <CLOCK_REALTIME ns>" taken just before the request is sent.
+ *   fanout merge reads result files of several sub processes and prints one summary line
+ *                (key=value) with deliveries, deliveries/s and latency percentiles.
+ *
+ * Build: make -C bench/fanout (plain cc, no CMake). Driven by bench/fanout/run.sh.
+ *
+ * Data structures: one struct conn per subscriber in a flat array; the epoll data is the
+ * array index. Reads go into one shared 64 KiB buffer and straight into the connection's
+ * ws_reader (src/net/ws/ws_codec.c, client mode), which keeps partial frames itself; the only
+ * per-connection buffers are the handshake response (until the 101) and pending output
+ * (normally empty: frames are small and written directly).
+ *
+ * The histogram is log-linear (HDR style): exact below 128 us, then 64 sub-buckets per power
+ * of two, so any value is off by less than 1.6 %; the maximum is kept exactly.
+ *
+ * Everything is bounded: connections in flight (--inflight), the connect phase
+ * (--connect-timeout-s), the whole run (--timeout-s), the quiet time after the last
+ * delivery (--idle-s), buffer sizes, and every HTTP request of the publisher (10 s).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "net/ws/ws_codec.h"
+
+#define HIST_BUCKETS 4096
+#define HB_INTERVAL_NS (25ull * 1000000000ull)
+#define MAX_SRC 16
+
+enum conn_state {
+    C_IDLE = 0,
+    C_CONNECTING,
+    C_HANDSHAKE,
+    C_JOINING,
+    C_JOINED,
+    C_FAILED,
+};
+
+struct conn {
+    int fd;
+    enum conn_state state;
+    struct ws_reader rd;
+    struct buf hs;  /* handshake response bytes until the blank line */
+    struct buf out; /* bytes not yet accepted by the kernel */
+    uint32_t events;
+    uint32_t next_ref;
+    uint64_t next_hb_ns;
+};
+
+struct sub_opts {
+    const char *host;
+    int port;
+    const char *path;
+    const char *token;
+    int conns;
+    struct in_addr src[MAX_SRC];
+    int nsrc;
+    int expect;
+    int inflight;
+    int connect_timeout_s;
+    int timeout_s;
+    int idle_s;
+    int linger_s;
+    const char *ready_path;
+    const char *out_path;
+};
+
+struct stats {
+    uint64_t hist[HIST_BUCKETS];        /* publish (before the HTTP request) -> receive */
+    uint64_t commit_hist[HIST_BUCKETS]; /* data.commit_timestamp (ms precision) -> receive */
+    uint64_t deliveries;
+    uint64_t max_lat_us;
+    uint64_t min_pub_ns;
+    uint64_t max_rx_ns;
+    uint64_t bad_frames; /* postgres_changes frames without a parsable publish time */
+    int joined;
+    int failed;
+    int closed; /* joined subscribers the server closed before the end */
+    char first_error[256];
+};
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+static uint64_t now_ns(clockid_t clk)
+{
+    struct timespec ts;
+    clock_gettime(clk, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* xorshift64 for WebSocket mask keys (not a secret: the masks only have to vary). */
+static uint64_t g_rng = 0x9e3779b97f4a7c15ull;
+
+static uint32_t next_rand(void)
+{
+    g_rng ^= g_rng << 13;
+    g_rng ^= g_rng >> 7;
+    g_rng ^= g_rng << 17;
+    return (uint32_t)(g_rng >> 16);
+}
+
+/* Histogram bucket of a value in microseconds, and the value a bucket stands for. */
+static int hist_index(uint64_t v)
+{
+    if (v < 128) {
+        return (int)v;
+    }
+    int msb = 63 - __builtin_clzll(v);
+    int shift = msb - 6;
+    int idx = 128 + (shift - 1) * 64 + (int)((v >> shift) - 64);
+    return idx < HIST_BUCKETS ? idx : HIST_BUCKETS - 1;
+}
+
+static uint64_t hist_value(int idx)
+{
+    if (idx < 128) {
+        return (uint64_t)idx;
+    }
+    int shift = (idx - 128) / 64 + 1;
+    uint64_t base = (uint64_t)(64 + (idx - 128) % 64) << shift;
+    return base + ((1ull << shift) >> 1);
+}
+
+static void set_error(struct stats *st, const char *what, const void *data, size_t len)
+{
+    if (st->first_error[0] != '\0') {
+        return;
+    }
+    int n = (int)(len > 160 ? 160 : len);
+    snprintf(st->first_error, sizeof st->first_error, "%s: %.*s", what, n, (const char *)data);
+    for (char *p = st->first_error; *p != '\0'; p++) {
+        if (*p == '\n' || *p == '\r') {
+            *p = ' ';
+        }
+    }
+}
+
+/* ---- subscriber side --------------------------------------------------------------- */
+
+struct sub {
+    struct sub_opts o;
+    struct conn *c;
+    int epfd;
+    int started;  /* connections begun */
+    int inflight; /* connecting, handshaking or joining */
+    int settled;  /* joined or failed */
+    bool ready_written;
+    uint64_t last_rx_mono;
+    struct stats st;
+};
+
+static void conn_update_events(struct sub *s, int i)
+{
+    struct conn *c = &s->c[i];
+    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+    if (c->state == C_CONNECTING || c->out.len > 0) {
+        ev.events |= EPOLLOUT;
+    }
+    epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+static void conn_fail(struct sub *s, int i, const char *why, const void *data, size_t len)
+{
+    struct conn *c = &s->c[i];
+    if (c->state == C_JOINED) {
+        s->st.closed++;
+    } else if (c->state != C_FAILED) {
+        s->inflight--;
+        s->settled++;
+        s->st.failed++;
+    }
+    set_error(&s->st, why, data, len);
+    if (c->fd >= 0) {
+        close(c->fd);
+        c->fd = -1;
+    }
+    c->state = C_FAILED;
+    ws_reader_release(&c->rd);
+    buf_release(&c->hs);
+    buf_release(&c->out);
+}
+
+/* Write bytes, queueing what the kernel does not take. Returns false on a dead socket. */
+static bool conn_write(struct sub *s, int i, const void *data, size_t len)
+{
+    struct conn *c = &s->c[i];
+    size_t off = 0;
+    if (c->out.len == 0) {
+        ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
+        if (n < 0 && errno != EAGAIN) {
+            return false;
+        }
+        off = n > 0 ? (size_t)n : 0;
+    }
+    if (off < len) {
+        if (buf_append(&c->out, (const char *)data + off, len - off) < 0) {
+            return false;
+        }
+        conn_update_events(s, i);
+    }
+    return true;
+}
+
+static bool conn_send_text(struct sub *s, int i, const char *text, size_t len)
+{
+    uint8_t frame[1024];
+    uint32_t key = next_rand();
+    uint8_t mask[4];
+    memcpy(mask, &key, 4);
+    if (len + 14 > sizeof frame) {
+        return false;
+    }
+    size_t h = ws_frame_header(frame, true, WS_OP_TEXT, len, mask);
+    memcpy(frame + h, text, len);
+    ws_mask(frame + h, len, mask, 0);
+    return conn_write(s, i, frame, h + len);
+}
+
+static bool conn_send_heartbeat(struct sub *s, int i)
+{
+    struct conn *c = &s->c[i];
+    char msg[128];
+    int n =
+        snprintf(msg, sizeof msg,
+                 "{\"topic\":\"phoenix\",\"event\":\"heartbeat\",\"payload\":{},\"ref\":\"%u\"}",
+                 c->next_ref++);
+    return conn_send_text(s, i, msg, (size_t)n);
+}
+
+static bool conn_send_join(struct sub *s, int i)
+{
+    char msg[900];
+    int n = snprintf(msg, sizeof msg,
+                     "{\"topic\":\"realtime:bench\",\"event\":\"phx_join\",\"payload\":{\"config\":"
+                     "{\"postgres_changes\":[{\"event\":\"*\",\"schema\":\"public\",\"table\":"
+                     "\"agent_status\"}],\"broadcast\":{\"self\":false,\"ack\":false},"
+                     "\"presence\":{\"enabled\":false}},\"access_token\":\"%s\"},\"ref\":\"1\","
+                     "\"join_ref\":\"1\"}",
+                     s->o.token);
+    if (n < 0 || (size_t)n >= sizeof msg) {
+        return false;
+    }
+    return conn_send_text(s, i, msg, (size_t)n);
+}
+
+static void conn_start(struct sub *s, int i)
+{
+    struct conn *c = &s->c[i];
+    s->started++;
+    s->inflight++;
+    ws_reader_init(&c->rd, false, 1 << 20);
+    buf_init(&c->hs, 8192);
+    buf_init(&c->out, 1 << 20);
+    c->next_ref = 2;
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->fd < 0) {
+        conn_fail(s, i, "socket", strerror(errno), strlen(strerror(errno)));
+        return;
+    }
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr = s->o.src[i % s->o.nsrc]};
+    if (bind(c->fd, (struct sockaddr *)&src, sizeof src) < 0) {
+        conn_fail(s, i, "bind", strerror(errno), strlen(strerror(errno)));
+        return;
+    }
+    struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->o.port)};
+    inet_pton(AF_INET, s->o.host, &dst.sin_addr);
+    c->state = C_CONNECTING;
+    if (connect(c->fd, (struct sockaddr *)&dst, sizeof dst) < 0 && errno != EINPROGRESS) {
+        conn_fail(s, i, "connect", strerror(errno), strlen(strerror(errno)));
+        return;
+    }
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u32 = (uint32_t)i};
+    epoll_ctl(s->epfd, EPOLL_CTL_ADD, c->fd, &ev);
+}
+
+static void conn_connected(struct sub *s, int i)
+{
+    struct conn *c = &s->c[i];
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) {
+        conn_fail(s, i, "connect", strerror(err), strlen(strerror(err)));
+        return;
+    }
+    char req[2048];
+    int n = snprintf(req, sizeof req,
+                     "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     "Sec-WebSocket-Version: 13\r\n\r\n",
+                     s->o.path, s->o.host, s->o.port);
+    c->state = C_HANDSHAKE;
+    if (n < 0 || (size_t)n >= sizeof req || !conn_write(s, i, req, (size_t)n)) {
+        conn_fail(s, i, "write", "upgrade request", 15);
+        return;
+    }
+    conn_update_events(s, i);
+}
+
+/* Publish time = the largest "bench <ns>" in the frame (the old_record carries the previous,
+ * smaller one). 0 when there is none. */
+static uint64_t frame_publish_ns(const uint8_t *data, size_t len)
+{
+    static const char tag[] = "\"bench ";
+    uint64_t best = 0;
+    const uint8_t *p = data;
+    const uint8_t *end = data + len;
+    while (p < end) {
+        const uint8_t *hit = memmem(p, (size_t)(end - p), tag, sizeof tag - 1);
+        if (hit == NULL) {
+            break;
+        }
+        const uint8_t *q = hit + sizeof tag - 1;
+        uint64_t v = 0;
+        int digits = 0;
+        while (q < end && *q >= '0' && *q <= '9' && digits < 19) {
+            v = v * 10 + (uint64_t)(*q - '0');
+            q++;
+            digits++;
+        }
+        if (digits > 0 && v > best) {
+            best = v;
+        }
+        p = q;
+    }
+    return best;
+}
+
+/* data.commit_timestamp ("2026-11-25T10:00:00.123Z") in ns since the epoch, 0 if absent. */
+static uint64_t frame_commit_ns(const uint8_t *data, size_t len)
+{
+    static const char tag[] = "\"commit_timestamp\":\"";
+    const uint8_t *hit = memmem(data, len, tag, sizeof tag - 1);
+    if (hit == NULL || (size_t)(data + len - hit) < sizeof tag - 1 + 24) {
+        return 0;
+    }
+    char ts[25];
+    memcpy(ts, hit + sizeof tag - 1, 24);
+    ts[24] = '\0';
+    struct tm tm = {0};
+    char *rest = strptime(ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (rest == NULL || *rest != '.') {
+        return 0;
+    }
+    long ms = strtol(rest + 1, NULL, 10);
+    return ((uint64_t)timegm(&tm) * 1000u + (uint64_t)ms) * 1000000ull;
+}
+
+static bool has(const uint8_t *data, size_t len, const char *needle)
+{
+    return memmem(data, len, needle, strlen(needle)) != NULL;
+}
+
+static void on_text(struct sub *s, int i, const uint8_t *data, size_t len)
+{
+    struct conn *c = &s->c[i];
+    if (has(data, len, "\"event\":\"postgres_changes\"")) {
+        uint64_t rx = now_ns(CLOCK_REALTIME);
+        uint64_t pub = frame_publish_ns(data, len);
+        if (pub == 0 || pub > rx + 1000000000ull) {
+            s->st.bad_frames++;
+            set_error(&s->st, "event without publish time", data, len);
+            return;
+        }
+        uint64_t lat_us = (rx - (pub < rx ? pub : rx)) / 1000;
+        s->st.hist[hist_index(lat_us)]++;
+        uint64_t commit = frame_commit_ns(data, len);
+        if (commit != 0) {
+            s->st.commit_hist[hist_index((rx > commit ? rx - commit : 0) / 1000)]++;
+        }
+        s->st.deliveries++;
+        if (lat_us > s->st.max_lat_us) {
+            s->st.max_lat_us = lat_us;
+        }
+        if (s->st.min_pub_ns == 0 || pub < s->st.min_pub_ns) {
+            s->st.min_pub_ns = pub;
+        }
+        if (rx > s->st.max_rx_ns) {
+            s->st.max_rx_ns = rx;
+        }
+        s->last_rx_mono = now_ns(CLOCK_MONOTONIC);
+        c->events++;
+        return;
+    }
+    if (c->state == C_JOINING && has(data, len, "\"event\":\"phx_reply\"") &&
+        has(data, len, "\"ref\":\"1\"")) {
+        if (has(data, len, "\"status\":\"ok\"")) {
+            c->state = C_JOINED;
+            s->inflight--;
+            s->settled++;
+            s->st.joined++;
+        } else {
+            conn_fail(s, i, "join refused", data, len);
+        }
+        return;
+    }
+    if (has(data, len, "\"event\":\"phx_close\"") || has(data, len, "\"event\":\"phx_error\"") ||
+        (has(data, len, "\"event\":\"system\"") && has(data, len, "\"status\":\"error\""))) {
+        set_error(&s->st, "server said", data, len);
+    }
+}
+
+/* The 101 response; returns the offset of the first WebSocket byte, 0 if incomplete, -1 bad. */
+static long handshake_done(struct conn *c)
+{
+    char *end = strstr(c->hs.data, "\r\n\r\n");
+    if (end == NULL) {
+        return 0;
+    }
+    if (strncmp(c->hs.data, "HTTP/1.1 101", 12) != 0) {
+        return -1;
+    }
+    char accept[29];
+    ws_accept_key("dGhlIHNhbXBsZSBub25jZQ==", 24, accept);
+    if (strcasestr(c->hs.data, accept) == NULL) {
+        return -1;
+    }
+    return (long)(end + 4 - c->hs.data);
+}
+
+static void feed_ws(struct sub *s, int i, uint8_t *data, size_t len)
+{
+    while (len > 0 && s->c[i].fd >= 0) {
+        struct conn *c = &s->c[i];
+        size_t used = 0;
+        struct ws_event ev;
+        uint16_t code = 0;
+        int rc = ws_reader_feed(&c->rd, data, len, &used, &ev, &code);
+        if (rc < 0) {
+            conn_fail(s, i, "ws protocol error from server", "", 0);
+            return;
+        }
+        data += used;
+        len -= used;
+        if (rc == 0) {
+            return;
+        }
+        if (ev.type == WS_EV_TEXT) {
+            on_text(s, i, ev.data, ev.len);
+        } else if (ev.type == WS_EV_CLOSE) {
+            char why[64];
+            int n = snprintf(why, sizeof why, "close %u", ev.close_code);
+            conn_fail(s, i, "server closed", why, (size_t)n);
+            return;
+        } else if (ev.type == WS_EV_PING) {
+            uint8_t frame[14 + 125];
+            uint8_t mask[4] = {1, 2, 3, 4};
+            size_t h = ws_frame_header(frame, true, WS_OP_PONG, ev.len, mask);
+            memcpy(frame + h, ev.data, ev.len);
+            ws_mask(frame + h, ev.len, mask, 0);
+            conn_write(s, i, frame, h + ev.len);
+        }
+    }
+}
+
+static void conn_readable(struct sub *s, int i)
+{
+    static uint8_t rbuf[65536];
+    for (int rounds = 0; rounds < 4 && s->c[i].fd >= 0; rounds++) {
+        struct conn *c = &s->c[i];
+        ssize_t n = recv(c->fd, rbuf, sizeof rbuf, 0);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            return;
+        }
+        if (n <= 0) {
+            conn_fail(s, i, "server closed the socket", n == 0 ? "eof" : strerror(errno),
+                      n == 0 ? 3 : strlen(strerror(errno)));
+            return;
+        }
+        if (c->state == C_HANDSHAKE) {
+            size_t before = c->hs.len;
+            if (buf_append(&c->hs, rbuf, (size_t)n) < 0) {
+                conn_fail(s, i, "handshake too long", "", 0);
+                return;
+            }
+            long off = handshake_done(c);
+            if (off < 0) {
+                conn_fail(s, i, "upgrade refused", c->hs.data, c->hs.len);
+                return;
+            }
+            if (off == 0) {
+                continue;
+            }
+            c->state = C_JOINING;
+            c->next_hb_ns = now_ns(CLOCK_MONOTONIC) + HB_INTERVAL_NS;
+            if (!conn_send_join(s, i)) {
+                conn_fail(s, i, "write", "join", 4);
+                return;
+            }
+            size_t rest = before + (size_t)n - (size_t)off;
+            feed_ws(s, i, rbuf + (size_t)n - rest, rest);
+            continue;
+        }
+        feed_ws(s, i, rbuf, (size_t)n);
+        if ((size_t)n < sizeof rbuf) {
+            return;
+        }
+    }
+}
+
+static void conn_writable(struct sub *s, int i)
+{
+    struct conn *c = &s->c[i];
+    if (c->state == C_CONNECTING) {
+        conn_connected(s, i);
+        return;
+    }
+    if (c->out.len > 0) {
+        ssize_t n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL);
+        if (n < 0 && errno != EAGAIN) {
+            conn_fail(s, i, "write", strerror(errno), strlen(strerror(errno)));
+            return;
+        }
+        if (n > 0) {
+            buf_consume(&c->out, (size_t)n);
+        }
+    }
+    conn_update_events(s, i);
+}
+
+static void write_ready(struct sub *s)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", s->o.ready_path);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL) {
+        return;
+    }
+    fprintf(f, "joined=%d failed=%d first_error=%s\n", s->st.joined, s->st.failed,
+            s->st.first_error[0] ? s->st.first_error : "-");
+    fclose(f);
+    rename(tmp, s->o.ready_path);
+    s->ready_written = true;
+}
+
+static void write_result(struct sub *s)
+{
+    FILE *f = fopen(s->o.out_path, "w");
+    if (f == NULL) {
+        perror(s->o.out_path);
+        return;
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    int complete = 0;
+    for (int i = 0; i < s->o.conns; i++) {
+        if (s->c[i].state == C_JOINED && s->c[i].events >= (uint32_t)s->o.expect) {
+            complete++;
+        }
+    }
+    fprintf(f,
+            "conns %d joined %d failed %d closed %d complete %d expect %d deliveries %" PRIu64
+            " bad %" PRIu64 " min_pub_ns %" PRIu64 " max_rx_ns %" PRIu64 " max_lat_us %" PRIu64
+            " gen_cpu_s %.3f\n",
+            s->o.conns, s->st.joined, s->st.failed, s->st.closed, complete, s->o.expect,
+            s->st.deliveries, s->st.bad_frames, s->st.min_pub_ns, s->st.max_rx_ns, s->st.max_lat_us,
+            cpu);
+    fprintf(f, "error %s\n", s->st.first_error[0] ? s->st.first_error : "-");
+    for (int b = 0; b < HIST_BUCKETS; b++) {
+        if (s->st.hist[b] != 0) {
+            fprintf(f, "%d %" PRIu64 "\n", b, s->st.hist[b]);
+        }
+    }
+    for (int b = 0; b < HIST_BUCKETS; b++) {
+        if (s->st.commit_hist[b] != 0) {
+            fprintf(f, "%d %" PRIu64 "\n", HIST_BUCKETS + b, s->st.commit_hist[b]);
+        }
+    }
+    fclose(f);
+}
+
+static bool all_complete(struct sub *s)
+{
+    if (s->o.expect <= 0 || s->st.joined == 0) {
+        return false;
+    }
+    for (int i = 0; i < s->o.conns; i++) {
+        if (s->c[i].state == C_JOINED && s->c[i].events < (uint32_t)s->o.expect) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void heartbeat_sweep(struct sub *s, uint64_t now)
+{
+    for (int i = 0; i < s->o.conns; i++) {
+        struct conn *c = &s->c[i];
+        if ((c->state == C_JOINING || c->state == C_JOINED) && now >= c->next_hb_ns) {
+            c->next_hb_ns = now + HB_INTERVAL_NS;
+            if (!conn_send_heartbeat(s, i)) {
+                conn_fail(s, i, "write", "heartbeat", 9);
+            }
+        }
+    }
+}
+
+/* One epoll round (at most 100 ms). */
+static void pump(struct sub *s)
+{
+    struct epoll_event evs[512];
+    int n = epoll_wait(s->epfd, evs, 512, 100);
+    for (int k = 0; k < n; k++) {
+        int i = (int)evs[k].data.u32;
+        if (s->c[i].fd < 0) {
+            continue;
+        }
+        if (evs[k].events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) {
+            conn_writable(s, i);
+        }
+        if (s->c[i].fd >= 0 && (evs[k].events & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
+            conn_readable(s, i);
+        }
+    }
+}
+
+static int run_sub(struct sub_opts *o)
+{
+    struct sub *s = calloc(1, sizeof *s);
+    s->o = *o;
+    s->c = calloc((size_t)o->conns, sizeof *s->c);
+    for (int i = 0; i < o->conns; i++) {
+        s->c[i].fd = -1;
+    }
+    s->epfd = epoll_create1(EPOLL_CLOEXEC);
+    uint64_t t0 = now_ns(CLOCK_MONOTONIC);
+    uint64_t deadline = t0 + (uint64_t)o->timeout_s * 1000000000ull;
+    uint64_t connect_deadline = t0 + (uint64_t)o->connect_timeout_s * 1000000000ull;
+    uint64_t next_sweep = t0;
+    while (!g_stop) {
+        uint64_t now = now_ns(CLOCK_MONOTONIC);
+        if (now >= deadline) {
+            set_error(&s->st, "timeout", "run deadline", 12);
+            break;
+        }
+        while (s->started < o->conns && s->inflight < o->inflight) {
+            conn_start(s, s->started);
+        }
+        if (!s->ready_written && s->settled == o->conns) {
+            write_ready(s);
+        }
+        if (!s->ready_written && now >= connect_deadline) {
+            for (int i = 0; i < o->conns; i++) {
+                enum conn_state st = s->c[i].state;
+                if (st == C_IDLE) {
+                    s->started++;
+                    s->inflight++;
+                    conn_fail(s, i, "connect phase timeout", "", 0);
+                } else if (st != C_JOINED && st != C_FAILED) {
+                    conn_fail(s, i, "connect phase timeout", "", 0);
+                }
+            }
+            write_ready(s);
+        }
+        if (s->ready_written && all_complete(s)) {
+            break;
+        }
+        if (s->last_rx_mono != 0 && now - s->last_rx_mono > (uint64_t)o->idle_s * 1000000000ull) {
+            break;
+        }
+        if (now >= next_sweep) {
+            heartbeat_sweep(s, now);
+            next_sweep = now + 1000000000ull;
+        }
+        pump(s);
+    }
+    if (!s->ready_written) {
+        write_ready(s);
+    }
+    write_result(s);
+    /* Keep the sockets open (and alive) until told to stop, so that the caller can read the
+     * server's CPU and memory before the disconnects. */
+    uint64_t linger_end = now_ns(CLOCK_MONOTONIC) + (uint64_t)o->linger_s * 1000000000ull;
+    while (!g_stop && now_ns(CLOCK_MONOTONIC) < linger_end) {
+        uint64_t now = now_ns(CLOCK_MONOTONIC);
+        if (now >= next_sweep) {
+            heartbeat_sweep(s, now);
+            next_sweep = now + 1000000000ull;
+        }
+        pump(s);
+    }
+    for (int i = 0; i < o->conns; i++) {
+        if (s->c[i].fd >= 0) {
+            close(s->c[i].fd);
+        }
+    }
+    return 0;
+}
+
+/* ---- publisher ---------------------------------------------------------------------- */
+
+struct pub_opts {
+    const char *host;
+    int port;
+    const char *mode; /* "rest" or "peer" */
+    const char *token;
+    const char *agent;
+    int count;
+    int rate;
+};
+
+static int http_connect(const char *host, int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -1;
+    }
+    struct timeval tv = {.tv_sec = 10};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, host, &dst.sin_addr);
+    if (connect(fd, (struct sockaddr *)&dst, sizeof dst) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* One request/response on a keep-alive socket; returns the status or -1 (socket unusable).
+ * The response body (truncated to bodycap) goes to body. */
+static int http_roundtrip(int fd, const char *req, size_t len, char *body, size_t bodycap)
+{
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = send(fd, req + off, len - off, MSG_NOSIGNAL);
+        if (n <= 0) {
+            return -1;
+        }
+        off += (size_t)n;
+    }
+    char resp[65536];
+    size_t got = 0;
+    long want = -1;
+    size_t hdr_end = 0;
+    while (got < sizeof resp - 1) {
+        ssize_t n = recv(fd, resp + got, sizeof resp - 1 - got, 0);
+        if (n <= 0) {
+            return -1;
+        }
+        got += (size_t)n;
+        resp[got] = '\0';
+        if (hdr_end == 0) {
+            char *e = strstr(resp, "\r\n\r\n");
+            if (e == NULL) {
+                continue;
+            }
+            hdr_end = (size_t)(e + 4 - resp);
+            char *cl = strcasestr(resp, "\r\ncontent-length:");
+            want = cl != NULL && cl < e ? strtol(cl + 17, NULL, 10) : 0;
+        }
+        if (got >= hdr_end + (size_t)want) {
+            break;
+        }
+    }
+    if (hdr_end == 0) {
+        return -1;
+    }
+    snprintf(body, bodycap, "%.*s", (int)(got - hdr_end), resp + hdr_end);
+    return (int)strtol(resp + 9, NULL, 10);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a;
+    uint64_t y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int run_pub(struct pub_opts *o)
+{
+    int fd = http_connect(o->host, o->port);
+    if (fd < 0) {
+        fprintf(stderr, "pub: cannot connect to %s:%d\n", o->host, o->port);
+        return 1;
+    }
+    uint64_t t0 = now_ns(CLOCK_MONOTONIC);
+    uint64_t step = 1000000000ull / (uint64_t)(o->rate > 0 ? o->rate : 1);
+    int ok = 0;
+    int failed = 0;
+    uint64_t max_req_us = 0;
+    uint64_t *req_us_all = calloc((size_t)o->count, sizeof *req_us_all);
+    int nreq = 0;
+    char first_fail[300] = "";
+    for (int k = 0; k < o->count && !g_stop; k++) {
+        uint64_t due = t0 + (uint64_t)k * step;
+        uint64_t now = now_ns(CLOCK_MONOTONIC);
+        if (due > now) {
+            struct timespec ts = {.tv_sec = (time_t)((due - now) / 1000000000ull),
+                                  .tv_nsec = (long)((due - now) % 1000000000ull)};
+            nanosleep(&ts, NULL);
+        }
+        char body[256];
+        char req[4096];
+        int blen;
+        int rlen;
+        uint64_t t = now_ns(CLOCK_REALTIME);
+        if (strcmp(o->mode, "rest") == 0) {
+            blen = snprintf(body, sizeof body,
+                            "{\"status\":\"busy\",\"reason\":\"bench %" PRIu64 "\"}", t);
+            rlen = snprintf(req, sizeof req,
+                            "PATCH /api/v1/agents/%s HTTP/1.1\r\nHost: %s:%d\r\n"
+                            "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+                            "Content-Length: %d\r\n\r\n%s",
+                            o->agent, o->host, o->port, o->token, blen, body);
+        } else {
+            blen = snprintf(body, sizeof body, "{\"reason\":\"bench %" PRIu64 "\"}", t);
+            rlen = snprintf(req, sizeof req,
+                            "POST /publish HTTP/1.1\r\nHost: %s:%d\r\n"
+                            "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+                            o->host, o->port, blen, body);
+        }
+        char resp[256];
+        int status = http_roundtrip(fd, req, (size_t)rlen, resp, sizeof resp);
+        if (status < 0) {
+            close(fd);
+            fd = http_connect(o->host, o->port);
+            if (fd < 0) {
+                fprintf(stderr, "pub: reconnect failed\n");
+                return 1;
+            }
+            status = http_roundtrip(fd, req, (size_t)rlen, resp, sizeof resp);
+        }
+        uint64_t req_us = (now_ns(CLOCK_REALTIME) - t) / 1000;
+        if (req_us > max_req_us) {
+            max_req_us = req_us;
+        }
+        req_us_all[nreq++] = req_us;
+        if (status >= 200 && status < 300) {
+            ok++;
+        } else {
+            failed++;
+            if (first_fail[0] == '\0') {
+                snprintf(first_fail, sizeof first_fail, "status %d body %.200s", status, resp);
+            }
+        }
+    }
+    double secs = (double)(now_ns(CLOCK_MONOTONIC) - t0) / 1e9;
+    qsort(req_us_all, (size_t)nreq, sizeof *req_us_all, cmp_u64);
+    double p50 = nreq ? (double)req_us_all[nreq / 2] / 1000.0 : 0;
+    double p99 = nreq ? (double)req_us_all[(nreq * 99) / 100] / 1000.0 : 0;
+    printf("published=%d failed=%d seconds=%.2f request_p50_ms=%.1f request_p99_ms=%.1f "
+           "max_request_ms=%.1f first_failure=%s\n",
+           ok, failed, secs, p50, p99, (double)max_req_us / 1000.0,
+           first_fail[0] ? first_fail : "-");
+    free(req_us_all);
+    close(fd);
+    return failed > 0 ? 1 : 0;
+}
+
+/* ---- merge -------------------------------------------------------------------------- */
+
+static int run_merge(int argc, char **argv)
+{
+    static uint64_t hist[2 * HIST_BUCKETS]; /* publish latency, then commit latency */
+    uint64_t deliveries = 0;
+    uint64_t min_pub = 0;
+    uint64_t max_rx = 0;
+    uint64_t max_lat = 0;
+    uint64_t bad = 0;
+    long conns = 0;
+    long joined = 0;
+    long failed = 0;
+    long closed = 0;
+    long complete = 0;
+    long expect = 0;
+    double gen_cpu = 0;
+    char error[600] = "-";
+    for (int a = 0; a < argc; a++) {
+        FILE *f = fopen(argv[a], "r");
+        if (f == NULL) {
+            perror(argv[a]);
+            return 1;
+        }
+        long c, j, fl, cl, cp, e;
+        uint64_t d, b, mp, mr, ml;
+        double cpu;
+        if (fscanf(f,
+                   "conns %ld joined %ld failed %ld closed %ld complete %ld expect %ld "
+                   "deliveries %" SCNu64 " bad %" SCNu64 " min_pub_ns %" SCNu64
+                   " max_rx_ns %" SCNu64 " max_lat_us %" SCNu64 " gen_cpu_s %lf\n",
+                   &c, &j, &fl, &cl, &cp, &e, &d, &b, &mp, &mr, &ml, &cpu) != 12) {
+            fprintf(stderr, "%s: bad header\n", argv[a]);
+            fclose(f);
+            return 1;
+        }
+        char line[512];
+        if (fgets(line, sizeof line, f) != NULL && strncmp(line, "error -", 7) != 0 &&
+            strcmp(error, "-") == 0) {
+            line[strcspn(line, "\n")] = '\0';
+            snprintf(error, sizeof error, "%s", line + 6);
+        }
+        int idx;
+        uint64_t cnt;
+        while (fscanf(f, "%d %" SCNu64 "\n", &idx, &cnt) == 2) {
+            if (idx >= 0 && idx < 2 * HIST_BUCKETS) {
+                hist[idx] += cnt;
+            }
+        }
+        fclose(f);
+        conns += c;
+        joined += j;
+        failed += fl;
+        closed += cl;
+        complete += cp;
+        expect = e;
+        deliveries += d;
+        bad += b;
+        gen_cpu += cpu;
+        if (mp != 0 && (min_pub == 0 || mp < min_pub)) {
+            min_pub = mp;
+        }
+        if (mr > max_rx) {
+            max_rx = mr;
+        }
+        if (ml > max_lat) {
+            max_lat = ml;
+        }
+    }
+    double pct[3] = {0.50, 0.90, 0.99};
+    double out[2][3] = {{0, 0, 0}, {0, 0, 0}};
+    for (int h = 0; h < 2; h++) {
+        const uint64_t *hh = hist + h * HIST_BUCKETS;
+        uint64_t total = 0;
+        for (int b = 0; b < HIST_BUCKETS; b++) {
+            total += hh[b];
+        }
+        for (int p = 0; p < 3; p++) {
+            uint64_t rank = (uint64_t)((double)total * pct[p]);
+            uint64_t seen = 0;
+            for (int b = 0; b < HIST_BUCKETS; b++) {
+                seen += hh[b];
+                if (seen > rank) {
+                    out[h][p] = (double)hist_value(b) / 1000.0;
+                    break;
+                }
+            }
+        }
+    }
+    double span = max_rx > min_pub ? (double)(max_rx - min_pub) / 1e9 : 0;
+    printf("conns=%ld joined=%ld failed=%ld closed=%ld complete=%ld expected=%ld "
+           "deliveries=%" PRIu64 " missing=%" PRId64 " bad=%" PRIu64 " span_s=%.3f "
+           "deliveries_per_s=%.0f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f "
+           "commit_p50_ms=%.2f commit_p90_ms=%.2f commit_p99_ms=%.2f gen_cpu_s=%.2f error=%s\n",
+           conns, joined, failed, closed, complete, expect, deliveries,
+           (int64_t)joined * expect - (int64_t)deliveries, bad, span,
+           span > 0 ? (double)deliveries / span : 0.0, out[0][0], out[0][1], out[0][2],
+           (double)max_lat / 1000.0, out[1][0], out[1][1], out[1][2], gen_cpu, error);
+    return 0;
+}
+
+/* ---- command line ------------------------------------------------------------------- */
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage:\n"
+            "  fanout sub --port P --path PATH --token T --conns N --src A[,A...] --expect E\n"
+            "             --ready FILE --out FILE [--host H] [--inflight N]\n"
+            "             [--connect-timeout-s S] [--timeout-s S] [--idle-s S] [--linger-s S]\n"
+            "  fanout pub --port P --mode rest|peer --count N --rate R [--token T --agent ID]\n"
+            "             [--host H]\n"
+            "  fanout merge RESULT...\n");
+}
+
+static int parse_int(const char *s, int lo, int hi, int *out)
+{
+    char *end = NULL;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end != '\0' || v < lo || v > hi) {
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_src(const char *list, struct sub_opts *o)
+{
+    char copy[1024];
+    snprintf(copy, sizeof copy, "%s", list);
+    char *save = NULL;
+    for (char *t = strtok_r(copy, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+        if (o->nsrc == MAX_SRC || inet_pton(AF_INET, t, &o->src[o->nsrc]) != 1) {
+            return -1;
+        }
+        o->nsrc++;
+    }
+    return o->nsrc > 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage();
+        return 2;
+    }
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
+    signal(SIGPIPE, SIG_IGN);
+    g_rng ^= now_ns(CLOCK_REALTIME) ^ ((uint64_t)getpid() << 32);
+    if (strcmp(argv[1], "merge") == 0) {
+        return run_merge(argc - 2, argv + 2);
+    }
+    struct sub_opts so = {.host = "127.0.0.1",
+                          .inflight = 200,
+                          .connect_timeout_s = 120,
+                          .timeout_s = 300,
+                          .idle_s = 10};
+    struct pub_opts po = {.host = "127.0.0.1", .mode = "rest", .rate = 20};
+    bool bad = false;
+    for (int a = 2; a < argc; a++) {
+        const char *k = argv[a];
+        const char *v = a + 1 < argc ? argv[a + 1] : NULL;
+        if (v == NULL) {
+            bad = true;
+            break;
+        }
+        a++;
+        if (strcmp(k, "--host") == 0) {
+            so.host = v;
+            po.host = v;
+        } else if (strcmp(k, "--port") == 0) {
+            bad |= parse_int(v, 1, 65535, &so.port) < 0;
+            po.port = so.port;
+        } else if (strcmp(k, "--path") == 0) {
+            so.path = v;
+        } else if (strcmp(k, "--token") == 0) {
+            so.token = v;
+            po.token = v;
+        } else if (strcmp(k, "--conns") == 0) {
+            bad |= parse_int(v, 1, 19000, &so.conns) < 0;
+        } else if (strcmp(k, "--src") == 0) {
+            bad |= parse_src(v, &so) < 0;
+        } else if (strcmp(k, "--expect") == 0) {
+            bad |= parse_int(v, 0, 1000000, &so.expect) < 0;
+        } else if (strcmp(k, "--inflight") == 0) {
+            bad |= parse_int(v, 1, 10000, &so.inflight) < 0;
+        } else if (strcmp(k, "--connect-timeout-s") == 0) {
+            bad |= parse_int(v, 1, 3600, &so.connect_timeout_s) < 0;
+        } else if (strcmp(k, "--timeout-s") == 0) {
+            bad |= parse_int(v, 1, 3600, &so.timeout_s) < 0;
+        } else if (strcmp(k, "--idle-s") == 0) {
+            bad |= parse_int(v, 1, 3600, &so.idle_s) < 0;
+        } else if (strcmp(k, "--linger-s") == 0) {
+            bad |= parse_int(v, 0, 3600, &so.linger_s) < 0;
+        } else if (strcmp(k, "--ready") == 0) {
+            so.ready_path = v;
+        } else if (strcmp(k, "--out") == 0) {
+            so.out_path = v;
+        } else if (strcmp(k, "--mode") == 0) {
+            po.mode = v;
+        } else if (strcmp(k, "--agent") == 0) {
+            po.agent = v;
+        } else if (strcmp(k, "--count") == 0) {
+            bad |= parse_int(v, 1, 1000000, &po.count) < 0;
+        } else if (strcmp(k, "--rate") == 0) {
+            bad |= parse_int(v, 1, 100000, &po.rate) < 0;
+        } else {
+            bad = true;
+        }
+    }
+    if (!bad && strcmp(argv[1], "sub") == 0 && so.port > 0 && so.path && so.token && so.conns > 0 &&
+        so.nsrc > 0 && so.ready_path && so.out_path) {
+        return run_sub(&so);
+    }
+    if (!bad && strcmp(argv[1], "pub") == 0 && po.port > 0 && po.count > 0 &&
+        (strcmp(po.mode, "peer") == 0 ||
+         (strcmp(po.mode, "rest") == 0 && po.token != NULL && po.agent != NULL))) {
+        return run_pub(&po);
+    }
+    usage();
+    return 2;
+}

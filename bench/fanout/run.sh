@@ -1,0 +1,310 @@
+#!/usr/bin/env bash
+# Realtime fan-out benchmark: switchboard vs a Node `ws` broadcast server (bench/fanout/peer.mjs).
+#
+# usage: bench/fanout/run.sh SWITCHBOARD_BINARY [SIZES] [EVENTS] [RATE]
+#   SIZES   subscriber counts, default "1000 10000"
+#   EVENTS  events published per phase, default 200
+#   RATE    events per second, default 20
+# Environment: FANOUT_PER_PROC (subscribers per generator process, default 2500, < 19000),
+#   FANOUT_TRIGGER=rest|sql (default: rest when PATCH /api/v1/agents/{id} works, else sql),
+#   NODE_PATH (where `ws` lives if not in the repository's node_modules),
+#   FANOUT_SERVERS (default "switchboard peer"), FANOUT_REPEAT (runs of every phase, default 1;
+#   the summary then shows the median of each metric).
+#
+# For every (server, size) phase it starts a fresh server (switchboard: --demo, temp sqlite db,
+# --workers 2; peer: node peer.mjs), connects SIZE subscribers from several generator
+# processes bound to 127.0.0.1..127.0.0.8, waits until all joined, publishes EVENTS events at
+# RATE/s, waits for every delivery, then prints deliveries/s, publish-to-receive latency
+# percentiles, server CPU (utime+stime from /proc/PID/stat) and RSS per connection (VmRSS
+# after all joined minus before connecting, divided by SIZE). Only the pids it started are
+# killed; each wait is bounded.
+set -euo pipefail
+
+SB_BIN=${1:?usage: run.sh SWITCHBOARD_BINARY [SIZES] [EVENTS] [RATE]}
+SIZES=${2:-"1000 10000"}
+EVENTS=${3:-200}
+RATE=${4:-20}
+PER_PROC=${FANOUT_PER_PROC:-2500}
+HERE=$(cd "$(dirname "$0")" && pwd)
+SB_BIN=$(cd "$(dirname "$SB_BIN")" && pwd)/$(basename "$SB_BIN")
+GEN=$HERE/fanout
+WORK=$(mktemp -d /tmp/fanout.XXXXXX)
+RESULTS=$WORK/results.txt
+CLK_TCK=$(getconf CLK_TCK)
+PIDS=()
+
+log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+
+cleanup() {
+    for p in "${PIDS[@]:-}"; do
+        [ -n "$p" ] && kill "$p" 2>/dev/null || true
+    done
+    for p in "${PIDS[@]:-}"; do
+        [ -n "$p" ] && wait "$p" 2>/dev/null || true
+    done
+}
+trap cleanup EXIT
+
+make -s -C "$HERE" fanout >&2
+ulimit -n 20000 || { log "cannot raise ulimit -n to 20000 (hard limit $(ulimit -Hn))"; exit 1; }
+[ -x "$SB_BIN" ] || { log "$SB_BIN is not executable"; exit 1; }
+(cd "$HERE" && node -e 'require.resolve("ws")' 2>/dev/null) ||
+    { log "node cannot find 'ws': run npm ci at the repository root or set NODE_PATH"; exit 1; }
+
+free_port() {
+    node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# thread_ticks PID: "tid:name ticks" per thread (name from comm, spaces removed).
+thread_ticks() {
+    local t
+    for t in /proc/"$1"/task/*; do
+        awk '{ s = $0; sub(/^[0-9]+ \(/, "", s); name = s; sub(/\).*/, "", name); sub(/^.*\) /, "", s);
+               split(s, f, " "); gsub(/ /, "_", name); print FILENAME, name, f[12] + f[13] }' "$t/stat" 2>/dev/null
+    done | sed 's#^/proc/[0-9]*/task/\([0-9]*\)/stat #\1:#'
+}
+# thread_delta BEFORE AFTER: the three busiest threads over the interval, "tid:name=secs,..."
+thread_delta() {
+    awk -v tck="$CLK_TCK" 'NR == FNR { b[$1] = $2; next } { d = ($2 - b[$1]) / tck; if (d > 0.005) printf "%s=%.2f\n", $1, d }' \
+        <(echo "$1") <(echo "$2") | sort -t= -k2 -rn | head -3 | paste -sd, -
+}
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+now_s() { date +%s.%N; }
+# machine_ticks: "busy total" jiffies over all CPUs (idle and iowait count as not busy).
+machine_ticks() { awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat; }
+
+# wait_for CMD TIMEOUT_S: poll CMD every 0.2 s.
+wait_for() {
+    local cmd=$1 t=$2 end
+    end=$(($(date +%s) + t))
+    until eval "$cmd"; do
+        [ "$(date +%s)" -lt "$end" ] || return 1
+        sleep 0.2
+    done
+}
+
+json_get() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=eval("JSON.parse(s)"+process.argv[1]);console.log(v===undefined?"":v)})' "$1"; }
+
+SERVER_PID=
+start_switchboard() {
+    local port=$1 dir=$2
+    "$SB_BIN" serve --listen "127.0.0.1:$port" --db "sqlite:$dir/sb.db" --demo --workers 2 \
+        --access-ttl 1h --log-level warn --log-format text >"$dir/server.log" 2>&1 &
+    SERVER_PID=$!
+    PIDS+=("$SERVER_PID")
+    wait_for "curl -sf http://127.0.0.1:$port/livez >/dev/null" 30 || {
+        log "switchboard did not come up"; tail -20 "$dir/server.log" >&2; return 1; }
+}
+
+start_peer() {
+    local port=$1 dir=$2
+    node "$HERE/peer.mjs" --port "$port" >"$dir/server.log" 2>&1 &
+    SERVER_PID=$!
+    PIDS+=("$SERVER_PID")
+    wait_for "grep -q listening '$dir/server.log'" 15 || {
+        log "peer did not come up"; cat "$dir/server.log" >&2; return 1; }
+}
+
+stop_server() {
+    kill "$SERVER_PID" 2>/dev/null || true
+    local _
+    for _ in $(seq 50); do
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.2
+    done
+    kill -9 "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+}
+
+# publish_sql DB AGENT_ID: the fallback trigger, direct writes the change-log triggers capture.
+publish_sql() {
+    local db=$1 agent=$2 k t step
+    step=$(awk -v r="$RATE" 'BEGIN{printf "%.4f", 1/r}')
+    for k in $(seq "$EVENTS"); do
+        t=$(date +%s%N)
+        sqlite3 -cmd '.timeout 10000' "$db" \
+            "UPDATE agent_status SET status='busy', reason='bench $t', version=version+1 WHERE id='$agent'"
+        sleep "$step"
+    done
+    echo "published=$EVENTS failed=0 trigger=sql"
+}
+
+# run_phase NAME SIZE
+run_phase() {
+    local name=$1 n=$2 dir port token="bench" agent="" trigger="peer"
+    dir=$WORK/$name-$n-run$REP
+    mkdir -p "$dir"
+    port=$(free_port)
+    log "== $name, $n subscribers (port $port, dir $dir)"
+    if [ "$name" = switchboard ]; then
+        start_switchboard "$port" "$dir"
+        token=$(curl -sf -X POST -H 'Content-Type: application/json' \
+            -d '{"email":"admin@acme.test","password":"demo-password"}' \
+            "http://127.0.0.1:$port/api/v1/auth/login" | json_get '.access_token')
+        [ -n "$token" ] || { log "login failed"; return 1; }
+        agent=$(curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$port/api/v1/agents" |
+            json_get '.data[0].id' || true)
+        trigger=${FANOUT_TRIGGER:-rest}
+        if [ -z "$agent" ]; then
+            agent=$(sqlite3 -cmd '.timeout 10000' "$dir/sb.db" \
+                "SELECT a.id FROM agent_status a JOIN clients c ON c.id=a.client_id WHERE c.slug='acme' LIMIT 1")
+            trigger=sql
+        elif [ "$trigger" = rest ]; then
+            local code
+            code=$(curl -s -o "$dir/patch.json" -w '%{http_code}' -X PATCH \
+                -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+                -d '{"status":"busy","reason":"bench 0"}' "http://127.0.0.1:$port/api/v1/agents/$agent")
+            [ "$code" = 200 ] || { log "PATCH answered $code: $(cat "$dir/patch.json")"; trigger=sql; }
+        fi
+        log "trigger=$trigger agent=$agent"
+    else
+        start_peer "$port" "$dir"
+    fi
+    sleep 1
+
+    local procs=$(((n + PER_PROC - 1) / PER_PROC)) k per src a b gpids=() outs=()
+    [ "$procs" -ge 2 ] || procs=2
+    per=$(((n + procs - 1) / procs))
+    local rss0 cpu0 t0
+    rss0=$(rss_kb "$SERVER_PID")
+    cpu0=$(cpu_ticks "$SERVER_PID")
+    t0=$(now_s)
+    local left=$n
+    for ((k = 0; k < procs; k++)); do
+        local c=$((left < per ? left : per))
+        left=$((left - c))
+        a=$(((2 * k) % 8 + 1))
+        b=$(((2 * k + 1) % 8 + 1))
+        src="127.0.0.$a,127.0.0.$b"
+        "$GEN" sub --port "$port" --path "/realtime/v1/websocket?apikey=$token&vsn=1.0.0" \
+            --token "$token" --conns "$c" --src "$src" --expect "$EVENTS" --inflight 100 \
+            --ready "$dir/ready.$k" --out "$dir/out.$k" --connect-timeout-s 180 \
+            --timeout-s $((240 + EVENTS / RATE * 3)) --idle-s 15 --linger-s 60 \
+            2>"$dir/gen.$k.err" &
+        gpids+=($!)
+        PIDS+=($!)
+        outs+=("$dir/out.$k")
+    done
+    if ! wait_for "[ \$(ls '$dir'/ready.* 2>/dev/null | wc -l) -eq $procs ]" 200; then
+        log "subscribers did not settle in 200 s"
+    fi
+    local joined connect_s
+    joined=$(cat "$dir"/ready.* 2>/dev/null | sed -n 's/^joined=\([0-9]*\).*/\1/p' | awk '{s+=$1} END {print s+0}')
+    connect_s=$(awk -v a="$t0" -v b="$(now_s)" 'BEGIN{printf "%.2f", b-a}')
+    log "joined $joined/$n in ${connect_s}s; $(head -c 300 "$dir/ready.0")"
+    sleep 2
+    local rss1 cpu1 t1
+    rss1=$(rss_kb "$SERVER_PID")
+    cpu1=$(cpu_ticks "$SERVER_PID")
+    t1=$(now_s)
+    local th1 m1
+    th1=$(thread_ticks "$SERVER_PID")
+    m1=$(machine_ticks)
+
+    local pubout
+    if [ "$trigger" = sql ]; then
+        pubout=$(publish_sql "$dir/sb.db" "$agent")
+    elif [ "$trigger" = rest ]; then
+        pubout=$("$GEN" pub --port "$port" --mode rest --token "$token" --agent "$agent" \
+            --count "$EVENTS" --rate "$RATE" || true)
+    else
+        pubout=$("$GEN" pub --port "$port" --mode peer --count "$EVENTS" --rate "$RATE" || true)
+    fi
+    log "publisher: $pubout"
+    if ! wait_for "[ \$(ls '$dir'/out.* 2>/dev/null | wc -l) -eq $procs ]" $((60 + EVENTS / RATE * 2)); then
+        log "generators did not finish in time; stopping them"
+    fi
+    local cpu2 t2 rss2
+    cpu2=$(cpu_ticks "$SERVER_PID")
+    rss2=$(rss_kb "$SERVER_PID")
+    t2=$(now_s)
+    local threads m2
+    threads=$(thread_delta "$th1" "$(thread_ticks "$SERVER_PID")")
+    m2=$(machine_ticks)
+    for k in "${gpids[@]}"; do kill "$k" 2>/dev/null || true; done
+    for k in "${gpids[@]}"; do wait "$k" 2>/dev/null || true; done
+    local merged
+    merged=$("$GEN" merge "${outs[@]}" 2>&1 || true)
+    stop_server
+    PIDS=() # all reaped: never signal a pid that may have been reused
+    awk -v name="$name" -v n="$n" -v joined="$joined" -v cs="$connect_s" \
+        -v rss0="$rss0" -v rss1="$rss1" -v rss2="$rss2" -v tck="$CLK_TCK" \
+        -v c0="$cpu0" -v c1="$cpu1" -v c2="$cpu2" -v t1="$t1" -v t2="$t2" \
+        -v trig="$trigger" -v merged="$merged" -v pub="$pubout" -v threads="${threads:--}" \
+        -v m1="$m1" -v m2="$m2" -v load="$(cut -d' ' -f1 /proc/loadavg)" -v rep="$REP" 'BEGIN {
+        split(m1, a, " "); split(m2, b, " ")
+        printf "server=%s subscribers=%d run=%d joined=%d connect_s=%s trigger=%s ", name, n, rep, joined, cs, trig
+        printf "machine_busy_pct=%.0f loadavg1=%s ", 100 * (b[1] - a[1]) / (b[2] - a[2]), load
+        printf "rss_before_kb=%d rss_joined_kb=%d rss_end_kb=%d rss_per_conn_kb=%.2f ", rss0, rss1, rss2, (rss1 - rss0) / n
+        printf "cpu_connect_s=%.2f cpu_publish_s=%.2f publish_wall_s=%.2f ", (c1 - c0) / tck, (c2 - c1) / tck, t2 - t1
+        printf "cpu_publish_pct=%.1f busiest_threads=%s %s | %s\n", 100 * (c2 - c1) / tck / (t2 - t1), threads, merged, pub
+    }' | tee -a "$RESULTS"
+}
+
+for ((REP = 1; REP <= ${FANOUT_REPEAT:-1}; REP++)); do
+    for n in $SIZES; do
+        for server in ${FANOUT_SERVERS:-switchboard peer}; do
+            run_phase "$server" "$n"
+        done
+    done
+done
+
+# Tables: every phase, then the median over runs per (server, size), then switchboard/peer.
+echo
+node - "$RESULTS" <<'EOF'
+const fs = require('fs');
+const rows = fs.readFileSync(process.argv[2], 'utf8').trim().split('\n').map((l) => {
+  const o = {};
+  for (const m of l.matchAll(/(\w+)=(\S+)/g)) if (!(m[1] in o)) o[m[1]] = m[2];
+  return o;
+});
+const cols = [
+  ['server', 'server'], ['subscribers', 'subs'], ['run', 'run'], ['joined', 'joined'],
+  ['missing', 'missing'], ['deliveries_per_s', 'deliv/s'], ['p50_ms', 'p50 ms'], ['p90_ms', 'p90 ms'],
+  ['p99_ms', 'p99 ms'], ['max_ms', 'max ms'], ['commit_p50_ms', 'commit p50 ms'],
+  ['commit_p99_ms', 'commit p99 ms'], ['request_p50_ms', 'req p50 ms'], ['cpu_publish_s', 'CPU s (publish)'],
+  ['cpu_publish_pct', 'CPU % (publish)'], ['cpu_connect_s', 'CPU s (connect)'],
+  ['rss_per_conn_kb', 'RSS KiB/conn'], ['machine_busy_pct', 'machine busy %'], ['loadavg1', 'load'],
+];
+const line = (a) => '| ' + a.join(' | ') + ' |';
+const table = (rs) => {
+  console.log(line(cols.map((c) => c[1])));
+  console.log(line(cols.map(() => '---')));
+  for (const r of rs) console.log(line(cols.map((c) => r[c[0]] ?? '')));
+  console.log();
+};
+table(rows);
+const median = (xs) => {
+  const v = xs.map(Number).sort((a, b) => a - b);
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+};
+const groups = new Map();
+for (const r of rows) {
+  const k = r.server + '/' + r.subscribers;
+  if (!groups.has(k)) groups.set(k, []);
+  groups.get(k).push(r);
+}
+const med = new Map();
+for (const [k, rs] of groups) {
+  const o = { ...rs[0], run: `median of ${rs.length}` };
+  for (const [c] of cols) {
+    if (['server', 'subscribers', 'run'].includes(c)) continue;
+    if (rs.every((r) => r[c] !== undefined && !isNaN(+r[c]))) o[c] = String(+median(rs.map((r) => r[c])).toFixed(2));
+  }
+  med.set(k, o);
+}
+if (rows.length > med.size) table([...med.values()]);
+const num = ['deliveries_per_s', 'p50_ms', 'p90_ms', 'p99_ms', 'max_ms', 'commit_p50_ms', 'commit_p99_ms',
+  'cpu_publish_s', 'cpu_connect_s', 'rss_per_conn_kb'];
+console.log(line(['switchboard/peer', ...num]));
+console.log(line(['---', ...num.map(() => '---')]));
+for (const n of [...new Set(rows.map((r) => r.subscribers))]) {
+  const s = med.get('switchboard/' + n);
+  const p = med.get('peer/' + n);
+  if (!s || !p) continue;
+  console.log(line([`${n} subscribers`, ...num.map((k) => (+p[k] ? (+s[k] / +p[k]).toFixed(2) : 'n/a'))]));
+}
+EOF
+log "raw results: $RESULTS"

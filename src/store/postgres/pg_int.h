@@ -1,0 +1,132 @@
+/*
+ * The PostgreSQL backend's private types, shared by its files:
+ *   pg_store.c       connection pool, statement cache, transactions, migrations, ops table
+ *   pg_rows.c        the row, audit, change-log, meta and refresh-token ops
+ *   pg_migrations.c  the schema as versioned statement lists
+ *
+ * Connections. A fixed pool of PGconn (pool_mu + pool_cv), each used by one transaction
+ * (and so one thread) at a time. Write transactions also take write_mu, so one process runs
+ * one writer at a time like the SQLite backend; across processes (several switchboard nodes
+ * on one database) writers serialise on the row lock of `changes_counter` (pg_migrations.c
+ * explains why that makes `changes.seq` gap-free and commit-ordered).
+ *
+ * Listener. One more connection LISTENs on switchboard_changes in a thread of its own; a
+ * notification (another node's commit, or a direct SQL write; our own connections' are
+ * skipped by backend pid, store.c already ran the hook for them) runs the store's commit hook,
+ * so the realtime hub wakes at once instead of at its next periodic tail. The hub reads the
+ * table either way, so a dropped connection or a lost notification only delays delivery.
+ *
+ * Each connection caches server-side prepared statements keyed by SQL text (PQprepare with
+ * the names s0, s1, ...), up to PG_CACHE_MAX; beyond that a statement runs unnamed. All values
+ * travel as text parameters whose types the server infers from the statement.
+ *
+ * Statement atomicity. PostgreSQL aborts the whole transaction when one statement fails,
+ * SQLite only the statement. Callers of the store rely on the latter (a unique violation
+ * reported as SB_E_CONFLICT, then the transaction goes on), so every statement of a write
+ * transaction runs inside a savepoint that is rolled back when the statement fails.
+ */
+#ifndef SB_STORE_PG_INT_H
+#define SB_STORE_PG_INT_H
+
+#include <libpq-fe.h>
+
+#include "base/buf.h"
+#include "store/store_int.h"
+
+#define PG_CACHE_MAX 128
+#define PG_MAX_PARAMS 1200
+
+struct pg_cached {
+    char *sql;
+    char name[16];
+};
+
+struct pg_conn {
+    PGconn *db;
+    struct pg_cached cache[PG_CACHE_MAX];
+    size_t ncache;
+    unsigned next_name;
+    bool in_use;     /* checked out by a transaction (guarded by pool_mu) */
+    int backend_pid; /* the server process (guarded by pool_mu): our own NOTIFYs */
+};
+
+struct pg_store {
+    struct store base;
+    char *conninfo;
+    struct pg_conn *conns;
+    size_t nconns;
+    pthread_mutex_t pool_mu;
+    pthread_cond_t pool_cv;
+    pthread_mutex_t write_mu;
+    /* The listener (pg_store.c): its own connection LISTENing on switchboard_changes. */
+    PGconn *listen_db;
+    pthread_t listen_thread;
+    bool listening;   /* the thread runs (join it on free) */
+    int stop_pipe[2]; /* written once by pg_free to stop the thread */
+};
+
+struct pg_tx {
+    struct store_tx base;
+    struct pg_conn *conn;
+    bool write;
+    bool failed; /* a statement failed outside a savepoint: only rollback remains */
+};
+
+static inline struct pg_tx *pg_tx(struct store_tx *tx)
+{
+    return (struct pg_tx *)tx;
+}
+
+/*
+ * Run sql (with $1.. placeholders) on the transaction's connection with the JSON values of
+ * args (an array; NULL for none) as text parameters: strings as is, integers in decimal,
+ * booleans as true/false, objects and arrays as JSON text, null as SQL NULL. *res (may be
+ * NULL) receives the result, to be PQclear'd. Returns the number of rows affected (or
+ * returned) or an SB_E_* error mapped from the SQLSTATE.
+ */
+int pg_run(struct store_tx *tx, const char *sql, json_t *args, PGresult **res);
+/* Map a failed result to SB_E_*, logging unexpected ones. */
+int pg_err(PGconn *db, const PGresult *res);
+/* Column (row, col) of res as a JSON value of type `type`. */
+json_t *pg_value(const PGresult *res, int row, int col, enum store_coltype type);
+/* Append printf-formatted SQL text; our SQL is bounded, so overflowing is a bug (abort). */
+void pg_sql(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Transactions for store-level functions (changes, audit). */
+int pg_tx_begin(struct store *s, bool write, struct store_tx **out);
+int pg_tx_commit(struct store_tx *tx);
+void pg_tx_rollback(struct store_tx *tx);
+int pg_tx_head_seq(struct store_tx *tx, int64_t *out);
+
+/* The NULL-terminated statements of migration version, or NULL past the last one. */
+const char *const *pg_migration(int version);
+
+/* pg_rows.c */
+int pg_row_insert(struct store_tx *tx, const struct store_table_desc *t, json_t *row);
+int pg_row_get(struct store_tx *tx, const struct store_table_desc *t,
+               const struct store_scope *scope, const char *id, json_t **out);
+int pg_row_update(struct store_tx *tx, const struct store_table_desc *t,
+                  const struct store_scope *scope, const char *id, json_t *set, int64_t version);
+int pg_row_delete(struct store_tx *tx, const struct store_table_desc *t,
+                  const struct store_scope *scope, const char *id);
+int pg_row_list(struct store_tx *tx, const struct store_table_desc *t,
+                const struct store_plan *plan, json_t **rows_out, bool *more);
+int pg_row_count(struct store_tx *tx, const struct store_table_desc *t,
+                 const struct store_plan *plan, const struct store_column *group, json_t **out);
+int pg_user_by_email(struct store_tx *tx, const char *email, json_t **out);
+int pg_meta_get(struct store_tx *tx, const char *key, char **value_out);
+int pg_meta_set(struct store_tx *tx, const char *key, const char *value);
+int pg_refresh_insert(struct store_tx *tx, const char *id, const char *user_id,
+                      const char *family_id, const char *token_hash, int64_t expires_at_ms,
+                      int64_t now_ms);
+int pg_refresh_find(struct store_tx *tx, const char *token_hash, struct store_refresh *out);
+int pg_refresh_mark_used(struct store_tx *tx, const char *id, int64_t now_ms);
+int pg_refresh_revoke(struct store_tx *tx, const char *column, const char *value, int64_t now_ms);
+int pg_audit_last(struct store_tx *tx, int64_t *seq, char hash[65]);
+int pg_audit_insert(struct store_tx *tx, json_t *entry);
+int pg_audit_scan(struct store *s, store_audit_row_cb cb, void *arg, int64_t *high_water);
+int pg_changes_read(struct store *s, int64_t after_seq, size_t limit, struct store_change **out,
+                    size_t *n);
+int pg_changes_bounds(struct store *s, int64_t *oldest, int64_t *head);
+int pg_changes_prune(struct store *s, int64_t before_ms);
+
+#endif

@@ -1,0 +1,226 @@
+/*
+ * The PostgreSQL schema as versioned migrations: migrations[i] is version i + 1, a
+ * NULL-terminated array of statements run in one transaction by pg_migrate(). A migration,
+ * once shipped, never changes; a schema change is a new entry at the end (and a line in
+ * schema.c). It mirrors sqlite_migrations.c table for table, so both backends return the same
+ * rows for the same calls:
+ *
+ *   - ids and times are text COLLATE "C" (byte order, like SQLite's BINARY); times are
+ *     RFC 3339 UTC with milliseconds, so text order is time order and values come back exactly
+ *     as SQLite returns them. Defaults for writes made directly in SQL use sb_rfc3339(now()).
+ *   - users.email is unique case-insensitively through a unique index on lower(email) (the
+ *     "C" collation folds ASCII only, like SQLite's NOCASE); pg_rows.c compares and sorts it
+ *     through lower() as SQLite does through NOCASE.
+ *   - clients.settings is jsonb checked to be an object. audit_logs.before/after are json, not
+ *     jsonb: the hash chain covers the values as they were written, and json keeps their text
+ *     exactly (jsonb would rewrite numbers such as 1e+17), as SQLite's text column does.
+ *
+ * The change log. One generic row trigger, sb_log_change(tenant column), runs AFTER INSERT,
+ * UPDATE or DELETE on clients, users, agent_status, system_messages and AFTER INSERT on
+ * audit_logs (so writes made directly in SQL are captured too). It appends one `changes` row
+ * in the same transaction with the row as a jsonb object (to_jsonb(NEW) minus
+ * users.password_hash, which never leaves the store) and sends NOTIFY switchboard_changes
+ * (empty payload, so PostgreSQL folds the notifications of one transaction into one).
+ * Delivery always comes from the table: NOTIFY only wakes other nodes up, and the realtime
+ * hub also tails the table about once a second, so a lost notification loses nothing.
+ *
+ * Why `changes.seq` is gap-free and commit-ordered. A sequence is neither: nextval() is not
+ * rolled back (gaps) and two concurrent transactions can commit in the opposite order of the
+ * numbers they drew (a reader that has seen 6 would skip 5 when it commits later). Instead
+ * the trigger takes the next number from the single row of `changes_counter`:
+ *     UPDATE changes_counter SET seq = seq + 1 RETURNING seq
+ * The UPDATE row-locks the counter until the transaction ends, so a second writer blocks on it
+ * until the first commits or rolls back (READ COMMITTED then re-reads the committed value).
+ * Hence numbers are handed out in commit order, a rollback also rolls back the increment (no
+ * gap), and when a reader sees seq N committed, every seq below N committed before it. The
+ * store's write transactions take the same row lock at BEGIN (pg_store.c), which also makes
+ * the audit chain's "last seq + 1" safe across nodes and orders lock acquisition so that
+ * writers of the store cannot deadlock with each other. The cost is one writer at a time
+ * across all nodes, which DESIGN §2 asks for anyway ("one writer serialises writes").
+ *
+ * Append-only. audit_logs rejects UPDATE, DELETE and TRUNCATE with a trigger (SQLSTATE
+ * 42501, mapped to SB_E_FORBIDDEN) and PUBLIC loses those privileges; a deployment that runs
+ * the server as a role other than the schema owner gets the grants as a second barrier (the
+ * owner and superusers bypass grants, never the trigger). changes rejects UPDATE but allows
+ * DELETE (retention). audit_high_water keeps the highest audit seq ever stored, so deleting
+ * the newest entries is detectable (the SQLite backend reads sqlite_sequence).
+ */
+#include "store/postgres/pg_int.h"
+
+#define T "TEXT COLLATE \"C\""
+#define NOW "sb_rfc3339(now())"
+#define COMMON                                                                                     \
+    "created_at " T " NOT NULL DEFAULT " NOW ", updated_at " T " NOT NULL DEFAULT " NOW ", "       \
+    "version BIGINT NOT NULL DEFAULT 1"
+#define LOGGED(table, tenant)                                                                      \
+    "CREATE TRIGGER " table "_changes AFTER INSERT OR UPDATE OR DELETE ON " table                  \
+    " FOR EACH ROW EXECUTE FUNCTION sb_log_change('" tenant "')"
+
+static const char *const migration_1[] = {
+    "CREATE FUNCTION sb_rfc3339(ts timestamptz) RETURNS text LANGUAGE sql STABLE AS "
+    "$$ SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') $$",
+
+    "CREATE TABLE clients ("
+    " id " T " PRIMARY KEY,"
+    " name " T " NOT NULL,"
+    " slug " T " NOT NULL UNIQUE,"
+    " status " T " NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'suspended')),"
+    " settings JSONB NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(settings) = 'object'), " COMMON ")",
+    "CREATE INDEX clients_status ON clients (status)",
+    "CREATE INDEX clients_created ON clients (created_at, id)",
+
+    "CREATE TABLE users ("
+    " id " T " PRIMARY KEY,"
+    " client_id " T " REFERENCES clients (id) ON DELETE CASCADE,"
+    " email " T " NOT NULL,"
+    " name " T " NOT NULL DEFAULT '',"
+    " role " T " NOT NULL CHECK (role IN ('super_admin', 'admin', 'agent', 'viewer')),"
+    " status " T " NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'disabled')),"
+    " last_login_at " T ","
+    " password_hash " T ", " COMMON ","
+    " CHECK (client_id IS NOT NULL OR role = 'super_admin'))",
+    "CREATE UNIQUE INDEX users_email ON users (lower(email))",
+    "CREATE INDEX users_client ON users (client_id, created_at)",
+    "CREATE INDEX users_client_role ON users (client_id, role)",
+
+    "CREATE TABLE agent_status ("
+    " id " T " PRIMARY KEY,"
+    " client_id " T " NOT NULL REFERENCES clients (id) ON DELETE CASCADE,"
+    " user_id " T " NOT NULL UNIQUE REFERENCES users (id) ON DELETE CASCADE,"
+    " display_name " T " NOT NULL DEFAULT '',"
+    " status " T " NOT NULL DEFAULT 'offline'"
+    "   CHECK (status IN ('online', 'away', 'busy', 'offline')),"
+    " reason " T ","
+    " status_since " T " NOT NULL DEFAULT " NOW ","
+    " updated_by " T ", " COMMON ")",
+    "CREATE INDEX agent_status_client ON agent_status (client_id, status)",
+
+    "CREATE TABLE agent_status_history ("
+    " id " T " PRIMARY KEY,"
+    " agent_id " T " NOT NULL REFERENCES agent_status (id) ON DELETE CASCADE,"
+    " client_id " T " NOT NULL,"
+    " status " T " NOT NULL CHECK (status IN ('online', 'away', 'busy', 'offline')),"
+    " reason " T ","
+    " started_at " T " NOT NULL DEFAULT " NOW ","
+    " ended_at " T ","
+    " changed_by " T ")",
+    "CREATE INDEX agent_history_agent ON agent_status_history (agent_id, started_at)",
+    "CREATE INDEX agent_history_client ON agent_status_history (client_id, started_at)",
+
+    "CREATE TABLE system_messages ("
+    " id " T " PRIMARY KEY,"
+    " client_id " T " REFERENCES clients (id) ON DELETE CASCADE,"
+    " title " T " NOT NULL,"
+    " body " T " NOT NULL DEFAULT '',"
+    " priority " T " NOT NULL DEFAULT 'normal'"
+    "   CHECK (priority IN ('low', 'normal', 'high', 'critical')),"
+    " starts_at " T " NOT NULL DEFAULT " NOW ","
+    " expires_at " T ","
+    " state " T " NOT NULL DEFAULT 'active' CHECK (state IN ('scheduled', 'active', 'expired')),"
+    " created_by " T ", " COMMON ")",
+    "CREATE INDEX messages_client ON system_messages (client_id, created_at)",
+    "CREATE INDEX messages_state ON system_messages (state, starts_at, expires_at)",
+
+    "CREATE TABLE audit_logs ("
+    " seq BIGINT PRIMARY KEY,"
+    " id " T " NOT NULL UNIQUE,"
+    " at " T " NOT NULL,"
+    " actor_id " T ","
+    " actor_email " T ","
+    " client_id " T ","
+    " action " T " NOT NULL,"
+    " entity_type " T " NOT NULL,"
+    " entity_id " T ","
+    " \"before\" JSON,"
+    " \"after\" JSON,"
+    " ip " T ","
+    " user_agent " T ","
+    " request_id " T ","
+    " prev_hash " T " NOT NULL,"
+    " hash " T " NOT NULL)",
+    "CREATE INDEX audit_client ON audit_logs (client_id, seq)",
+    "CREATE INDEX audit_entity ON audit_logs (entity_type, entity_id)",
+    "CREATE INDEX audit_actor ON audit_logs (actor_id)",
+    "CREATE INDEX audit_at ON audit_logs (at)",
+    "CREATE TABLE audit_high_water ("
+    " one BOOLEAN PRIMARY KEY DEFAULT true CHECK (one), seq BIGINT NOT NULL)",
+    "INSERT INTO audit_high_water (seq) VALUES (0)",
+    "CREATE FUNCTION sb_audit_high_water() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    " UPDATE audit_high_water SET seq = greatest(seq, NEW.seq); RETURN NULL; END $$",
+    "CREATE TRIGGER audit_logs_high_water AFTER INSERT ON audit_logs"
+    " FOR EACH ROW EXECUTE FUNCTION sb_audit_high_water()",
+    "CREATE FUNCTION sb_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    " RAISE EXCEPTION '% is append-only', TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';"
+    " END $$",
+    "CREATE TRIGGER audit_logs_no_update BEFORE UPDATE ON audit_logs"
+    " FOR EACH ROW EXECUTE FUNCTION sb_append_only()",
+    "CREATE TRIGGER audit_logs_no_delete BEFORE DELETE ON audit_logs"
+    " FOR EACH ROW EXECUTE FUNCTION sb_append_only()",
+    "CREATE TRIGGER audit_logs_no_truncate BEFORE TRUNCATE ON audit_logs"
+    " FOR EACH STATEMENT EXECUTE FUNCTION sb_append_only()",
+    "REVOKE UPDATE, DELETE, TRUNCATE ON audit_logs FROM PUBLIC",
+
+    "CREATE TABLE changes ("
+    " seq BIGINT PRIMARY KEY,"
+    " at " T " NOT NULL DEFAULT sb_rfc3339(clock_timestamp()),"
+    " client_id " T ","
+    " table_name " T " NOT NULL,"
+    " op " T " NOT NULL CHECK (op IN ('INSERT', 'UPDATE', 'DELETE')),"
+    " row_id " T " NOT NULL,"
+    " record JSONB,"
+    " old_record JSONB)",
+    "CREATE INDEX changes_at ON changes (at)",
+    "CREATE TRIGGER changes_no_update BEFORE UPDATE ON changes"
+    " FOR EACH ROW EXECUTE FUNCTION sb_append_only()",
+    "REVOKE UPDATE ON changes FROM PUBLIC",
+    "CREATE TABLE changes_counter ("
+    " one BOOLEAN PRIMARY KEY DEFAULT true CHECK (one), seq BIGINT NOT NULL)",
+    "INSERT INTO changes_counter (seq) VALUES (0)",
+    "CREATE FUNCTION sb_log_change() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+    "DECLARE\n"
+    "  new_rec jsonb;\n"
+    "  old_rec jsonb;\n"
+    "  n bigint;\n"
+    "BEGIN\n"
+    "  IF TG_OP <> 'DELETE' THEN new_rec := to_jsonb(NEW) - 'password_hash'; END IF;\n"
+    "  IF TG_OP <> 'INSERT' THEN old_rec := to_jsonb(OLD) - 'password_hash'; END IF;\n"
+    "  UPDATE changes_counter SET seq = seq + 1 RETURNING seq INTO n;\n"
+    "  INSERT INTO changes (seq, at, client_id, table_name, op, row_id, record, old_record)\n"
+    "  VALUES (n, sb_rfc3339(clock_timestamp()), coalesce(new_rec, old_rec) ->> TG_ARGV[0],\n"
+    "          TG_TABLE_NAME, TG_OP, coalesce(new_rec, old_rec) ->> 'id', new_rec, old_rec);\n"
+    "  PERFORM pg_notify('switchboard_changes', '');\n"
+    "  RETURN NULL;\n"
+    "END $$",
+
+    "CREATE TABLE refresh_tokens ("
+    " id " T " PRIMARY KEY,"
+    " user_id " T " NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+    " family_id " T " NOT NULL,"
+    " token_hash " T " NOT NULL UNIQUE,"
+    " expires_at " T " NOT NULL,"
+    " used_at " T ","
+    " revoked_at " T ","
+    " created_at " T " NOT NULL DEFAULT " NOW ")",
+    "CREATE INDEX refresh_user ON refresh_tokens (user_id)",
+    "CREATE INDEX refresh_family ON refresh_tokens (family_id)",
+
+    "CREATE TABLE meta (key " T " PRIMARY KEY, value TEXT NOT NULL)",
+
+    LOGGED("clients", "id"),
+    LOGGED("users", "client_id"),
+    LOGGED("agent_status", "client_id"),
+    LOGGED("system_messages", "client_id"),
+    "CREATE TRIGGER audit_logs_changes AFTER INSERT ON audit_logs"
+    " FOR EACH ROW EXECUTE FUNCTION sb_log_change('client_id')",
+    NULL,
+};
+
+static const char *const *const migrations[] = {migration_1};
+
+const char *const *pg_migration(int version)
+{
+    if (version < 1 || (size_t)version > sizeof(migrations) / sizeof(migrations[0])) {
+        return NULL;
+    }
+    return migrations[version - 1];
+}

@@ -1,0 +1,313 @@
+// Agent status over HTTP against the real binary with the demo data: who may change whose
+// status (own, colleague, admin, viewer, another tenant), history rows, reason limits,
+// If-Match conflicts, all-or-nothing bulk changes, the statistics endpoint over a short real
+// timeline, and exactly one audit entry per write.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { api, login, startServer } from './lib/server.mjs';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+let s;
+const tok = {};
+const agents = {}; // email -> agent_status row
+
+before(async () => {
+  s = await startServer({ demo: true });
+  for (const e of ['root@demo.test', 'admin@acme.test', 'viewer@acme.test', 'agent1@acme.test',
+    'agent2@acme.test', 'admin@globex.test', 'agent1@globex.test']) {
+    tok[e] = (await login(s.url, e)).access_token;
+  }
+  const all = await api(s.url, 'GET', '/api/v1/agents?limit=100', { token: tok['root@demo.test'] });
+  assert.equal(all.status, 200);
+  const users = await api(s.url, 'GET', '/api/v1/users?limit=100', { token: tok['root@demo.test'] });
+  for (const a of all.json.data) {
+    const u = users.json.data.find((x) => x.id === a.user_id);
+    agents[u.email] = a;
+  }
+  assert.equal(Object.keys(agents).length, 8);
+});
+after(async () => {
+  await s?.cleanup();
+});
+
+const root = () => tok['root@demo.test'];
+const A = (email) => agents[email].id;
+
+async function patch(email, agentEmail, body, headers) {
+  return api(s.url, 'PATCH', `/api/v1/agents/${A(agentEmail)}`, { token: tok[email], body, headers });
+}
+async function auditCount(entityId) {
+  const r = await api(s.url, 'GET', `/api/v1/audit?entity_id=${entityId}&limit=500`, { token: root() });
+  assert.equal(r.status, 200);
+  return r.json.data.length;
+}
+async function history(agentEmail, qs = '') {
+  const r = await api(s.url, 'GET', `/api/v1/agents/${A(agentEmail)}/history${qs}`, { token: root() });
+  assert.equal(r.status, 200, r.text);
+  return r.json.data;
+}
+async function row(agentEmail) {
+  const r = await api(s.url, 'GET', `/api/v1/agents/${A(agentEmail)}`, { token: root() });
+  assert.equal(r.status, 200);
+  return r.json;
+}
+
+describe('status changes and who may make them', () => {
+  test('an agent sets its own status: row, history and one audit entry', async () => {
+    const before = await auditCount(A('agent1@acme.test'));
+    const h0 = await history('agent1@acme.test');
+    const r = await patch('agent1@acme.test', 'agent1@acme.test', { status: 'online', reason: 'start of shift' });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.status, 'online');
+    assert.equal(r.json.reason, 'start of shift');
+    assert.equal(r.json.updated_by, tokUser('agent1@acme.test'));
+    assert.ok(Date.now() - Date.parse(r.json.status_since) < 5000);
+    assert.equal(await auditCount(A('agent1@acme.test')), before + 1);
+    const h1 = await history('agent1@acme.test');
+    assert.equal(h1.length, h0.length + 1);
+    const open = h1.filter((h) => h.ended_at === null);
+    assert.equal(open.length, 1, 'exactly one open history row');
+    assert.equal(open[0].status, 'online');
+    assert.equal(open[0].changed_by, tokUser('agent1@acme.test'));
+    const closed = h1.find((h) => h.status === 'offline');
+    assert.ok(closed.ended_at, 'the previous row was closed');
+    assert.equal(closed.ended_at, open[0].started_at);
+  });
+
+  test('same status, other reason: reason updated, no new history row', async () => {
+    const h0 = await history('agent1@acme.test');
+    const before = await auditCount(A('agent1@acme.test'));
+    const r = await patch('agent1@acme.test', 'agent1@acme.test', { status: 'online', reason: 'back' });
+    assert.equal(r.status, 200);
+    assert.equal(r.json.reason, 'back');
+    const h1 = await history('agent1@acme.test');
+    assert.equal(h1.length, h0.length);
+    assert.equal(h1.find((h) => !h.ended_at).reason, 'back');
+    assert.equal(await auditCount(A('agent1@acme.test')), before + 1);
+  });
+
+  test('an agent cannot set a colleague (403) nor another tenant (404)', async () => {
+    const before = await auditCount(A('agent2@acme.test'));
+    let r = await patch('agent1@acme.test', 'agent2@acme.test', { status: 'busy' });
+    assert.equal(r.status, 403);
+    r = await patch('agent1@acme.test', 'agent1@globex.test', { status: 'busy' });
+    assert.equal(r.status, 404);
+    assert.equal(r.json.error.code, 'not_found');
+    assert.equal(await auditCount(A('agent2@acme.test')), before);
+    assert.equal((await row('agent2@acme.test')).status, 'offline');
+  });
+
+  test('viewer 403; admin sets own client (200) but not another (404); super_admin any', async () => {
+    let r = await patch('viewer@acme.test', 'agent2@acme.test', { status: 'busy' });
+    assert.equal(r.status, 403);
+    r = await patch('viewer@acme.test', 'agent1@globex.test', { status: 'busy' });
+    assert.equal(r.status, 404);
+    r = await patch('admin@acme.test', 'agent2@acme.test', { status: 'away', reason: 'lunch' });
+    assert.equal(r.status, 200);
+    assert.equal(r.json.status, 'away');
+    r = await patch('admin@acme.test', 'agent1@globex.test', { status: 'busy' });
+    assert.equal(r.status, 404);
+    r = await patch('admin@globex.test', 'agent2@acme.test', { status: 'busy' });
+    assert.equal(r.status, 404);
+    r = await patch('root@demo.test', 'agent1@globex.test', { status: 'busy' });
+    assert.equal(r.status, 200);
+    r = await api(s.url, 'GET', `/api/v1/agents/${A('agent1@globex.test')}`, { token: tok['admin@acme.test'] });
+    assert.equal(r.status, 404, 'another tenant\'s agent is invisible');
+    r = await api(s.url, 'PATCH', '/api/v1/agents/00000000-0000-4000-8000-000000000000', { token: root(), body: { status: 'busy' } });
+    assert.equal(r.status, 404);
+  });
+
+  test('validation: status enum, reason length and type, unknown fields (422 with details)', async () => {
+    let r = await patch('admin@acme.test', 'agent2@acme.test', { status: 'sleeping' });
+    assert.equal(r.status, 422);
+    assert.equal(r.json.error.code, 'validation_failed');
+    assert.deepEqual(r.json.error.details, [{ field: 'status', issue: 'invalid' }]);
+    r = await patch('admin@acme.test', 'agent2@acme.test', { status: 'busy', reason: 'x'.repeat(201) });
+    assert.equal(r.status, 422);
+    assert.deepEqual(r.json.error.details, [{ field: 'reason', issue: 'too_long' }]);
+    r = await patch('admin@acme.test', 'agent2@acme.test', { status: 'busy', reason: 'é'.repeat(200) });
+    assert.equal(r.status, 200, '200 characters (not bytes) are fine');
+    r = await patch('admin@acme.test', 'agent2@acme.test', { reason: 5 });
+    assert.equal(r.status, 422);
+    r = await patch('admin@acme.test', 'agent2@acme.test', { status: 'busy', colour: 'red' });
+    assert.equal(r.status, 422);
+    assert.equal(r.json.error.details[0].field, 'colour');
+    r = await patch('admin@acme.test', 'agent2@acme.test', {});
+    assert.equal(r.status, 422);
+  });
+
+  test('If-Match / expected_version: a stale version is 409 with the current row', async () => {
+    const cur = await row('agent2@acme.test');
+    const before = await auditCount(cur.id);
+    let r = await patch('admin@acme.test', 'agent2@acme.test', { status: 'online' }, { 'if-match': String(cur.version - 1) });
+    assert.equal(r.status, 409);
+    assert.equal(r.json.error.code, 'version_conflict');
+    assert.equal(r.json.error.current.version, cur.version);
+    assert.equal(r.json.error.current.id, cur.id);
+    r = await patch('admin@acme.test', 'agent2@acme.test', { status: 'online', expected_version: cur.version - 1 });
+    assert.equal(r.status, 409);
+    assert.equal(await auditCount(cur.id), before);
+    r = await patch('admin@acme.test', 'agent2@acme.test', { status: 'online' }, { 'if-match': `"${cur.version}"` });
+    assert.equal(r.status, 200);
+    assert.equal(r.json.version, cur.version + 1);
+    assert.equal(await auditCount(cur.id), before + 1);
+  });
+
+  test('list filters and tenant scope', async () => {
+    let r = await api(s.url, 'GET', '/api/v1/agents', { token: tok['viewer@acme.test'] });
+    assert.equal(r.status, 200);
+    assert.equal(r.json.data.length, 5);
+    assert.ok(Number.isInteger(r.json.seq));
+    r = await api(s.url, 'GET', '/api/v1/agents?status=online', { token: tok['admin@acme.test'] });
+    assert.ok(r.json.data.length >= 1);
+    assert.ok(r.json.data.every((a) => a.status === 'online'));
+    const globexId = agents['agent1@globex.test'].client_id;
+    r = await api(s.url, 'GET', `/api/v1/agents?client_id=${globexId}`, { token: tok['admin@acme.test'] });
+    assert.equal(r.json.data.length, 0);
+    r = await api(s.url, 'GET', `/api/v1/agents?client_id=${globexId}`, { token: root() });
+    assert.equal(r.json.data.length, 3);
+  });
+});
+
+describe('bulk status', () => {
+  test('one foreign id fails the whole request and changes nothing', async () => {
+    const ids = [A('agent3@acme.test'), A('agent4@acme.test'), A('agent1@globex.test')];
+    const rows0 = await Promise.all(['agent3@acme.test', 'agent4@acme.test'].map(row));
+    const audits0 = await Promise.all(ids.map(auditCount));
+    let r = await api(s.url, 'POST', '/api/v1/agents/bulk-status', { token: tok['admin@acme.test'], body: { ids, status: 'busy', reason: 'x' } });
+    assert.equal(r.status, 404, r.text);
+    assert.deepEqual(r.json.error.details, [{ field: 'ids[2]', issue: 'not_found' }]);
+    r = await api(s.url, 'POST', '/api/v1/agents/bulk-status', { token: tok['admin@acme.test'], body: { ids: [ids[0], '00000000-0000-4000-8000-000000000000'], status: 'busy' } });
+    assert.equal(r.status, 404);
+    r = await api(s.url, 'POST', '/api/v1/agents/bulk-status', { token: tok['agent1@acme.test'], body: { ids: [A('agent1@acme.test'), ids[0]], status: 'busy' } });
+    assert.equal(r.status, 403, 'an agent may only include itself');
+    const rows1 = await Promise.all(['agent3@acme.test', 'agent4@acme.test'].map(row));
+    assert.deepEqual(rows1, rows0, 'rows unchanged (same version, status, reason)');
+    assert.deepEqual(await Promise.all(ids.map(auditCount)), audits0);
+  });
+
+  test('input validation: duplicates, empty, too many, bad status', async () => {
+    const t = tok['admin@acme.test'];
+    const a = A('agent3@acme.test');
+    let r = await api(s.url, 'POST', '/api/v1/agents/bulk-status', { token: t, body: { ids: [a, a], status: 'busy' } });
+    assert.equal(r.status, 422);
+    assert.deepEqual(r.json.error.details, [{ field: 'ids[1]', issue: 'duplicate' }]);
+    r = await api(s.url, 'POST', '/api/v1/agents/bulk-status', { token: t, body: { ids: [], status: 'busy' } });
+    assert.equal(r.status, 422);
+    const many = Array.from({ length: 501 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
+    r = await api(s.url, 'POST', '/api/v1/agents/bulk-status', { token: t, body: { ids: many, status: 'busy' } });
+    assert.equal(r.status, 422);
+    assert.equal(r.json.error.details[0].issue, 'too_many');
+    r = await api(s.url, 'POST', '/api/v1/agents/bulk-status', { token: t, body: { ids: [a], status: 'nope' } });
+    assert.equal(r.status, 422);
+    r = await api(s.url, 'POST', '/api/v1/agents/bulk-status', { token: t, body: { ids: [a] } });
+    assert.equal(r.status, 422);
+    r = await api(s.url, 'POST', '/api/v1/agents/bulk-status', { token: tok['viewer@acme.test'], body: { ids: [a], status: 'busy' } });
+    assert.equal(r.status, 403);
+  });
+
+  test('success: every agent gets its row, a history row and one audit entry', async () => {
+    const emails = ['agent3@acme.test', 'agent4@acme.test', 'agent5@acme.test'];
+    const ids = emails.map(A);
+    const audits0 = await Promise.all(ids.map(auditCount));
+    const hist0 = await Promise.all(emails.map((e) => history(e)));
+    const r = await api(s.url, 'POST', '/api/v1/agents/bulk-status', { token: tok['admin@acme.test'], body: { ids, status: 'busy', reason: 'campaign' } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.data.length, 3);
+    assert.deepEqual(r.json.data.map((x) => x.id), ids);
+    assert.ok(r.json.data.every((x) => x.status === 'busy' && x.reason === 'campaign'));
+    assert.deepEqual(await Promise.all(ids.map(auditCount)), audits0.map((n) => n + 1));
+    const hist1 = await Promise.all(emails.map((e) => history(e)));
+    hist1.forEach((h, i) => {
+      assert.equal(h.length, hist0[i].length + 1);
+      assert.equal(h.filter((x) => !x.ended_at).length, 1);
+    });
+  });
+});
+
+describe('history and statistics', () => {
+  test('history window: rows overlapping [from, to]', async () => {
+    const all = await history('agent1@acme.test');
+    assert.ok(all.length >= 2);
+    for (let i = 1; i < all.length; i++) assert.ok(all[i - 1].started_at <= all[i].started_at, 'oldest first');
+    const future = new Date(Date.now() + 3600e3).toISOString();
+    const later = new Date(Date.now() + 7200e3).toISOString();
+    const onlyOpen = await history('agent1@acme.test', `?from=${future}&to=${later}`);
+    assert.equal(onlyOpen.length, 1, 'only the open row overlaps a future window');
+    assert.equal(onlyOpen[0].ended_at, null);
+    const past = await history('agent1@acme.test', '?from=2000-01-01T00:00:00Z&to=2000-01-02T00:00:00Z');
+    assert.equal(past.length, 0);
+    let r = await api(s.url, 'GET', `/api/v1/agents/${A('agent1@acme.test')}/history?from=yesterday`, { token: root() });
+    assert.equal(r.status, 422);
+    r = await api(s.url, 'GET', `/api/v1/agents/${A('agent1@acme.test')}/history`, { token: tok['admin@globex.test'] });
+    assert.equal(r.status, 404);
+    r = await api(s.url, 'GET', `/api/v1/agents/${A('agent1@acme.test')}/history`, { token: tok['agent2@acme.test'] });
+    assert.equal(r.status, 200, 'colleagues can read history of their client');
+  });
+
+  test('stats over a short real timeline: seconds, uptime, occupancy per agent and client', async () => {
+    const e = 'agent3@globex.test';
+    const t = root();
+    const from = new Date().toISOString();
+    let r = await patch('root@demo.test', e, { status: 'online' });
+    assert.equal(r.status, 200);
+    await sleep(1000);
+    r = await patch('root@demo.test', e, { status: 'busy' });
+    assert.equal(r.status, 200);
+    await sleep(1000);
+    r = await patch('root@demo.test', e, { status: 'away' });
+    const to = new Date(Date.now() + 500).toISOString();
+    await sleep(500);
+    const globexId = agents[e].client_id;
+    r = await api(s.url, 'GET', `/api/v1/agents/stats?client_id=${globexId}&from=${from}&to=${to}`, { token: t });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.from, new Date(Date.parse(from)).toISOString());
+    assert.equal(r.json.agents.length, 3);
+    const st = r.json.agents.find((a) => a.agent_id === A(e));
+    assert.ok(st.ms.online >= 950 && st.ms.online <= 1400, `online ${st.ms.online}`);
+    assert.ok(st.ms.busy >= 950 && st.ms.busy <= 1400, `busy ${st.ms.busy}`);
+    assert.ok(st.ms.away >= 300 && st.ms.away <= 700, `away ${st.ms.away}`);
+    const covered = st.ms.online + st.ms.busy + st.ms.away + st.ms.offline;
+    assert.ok(Math.abs(st.covered_seconds * 1000 - covered) < 1);
+    assert.ok(Math.abs(st.uptime - (st.ms.online + st.ms.busy) / covered) < 1e-9);
+    assert.ok(Math.abs(st.occupancy - st.ms.busy / (st.ms.online + st.ms.busy)) < 1e-9);
+    assert.ok(Math.abs(st.seconds.busy - st.ms.busy / 1000) < 1e-9);
+    assert.equal(r.json.clients.length, 1);
+    const c = r.json.clients[0];
+    assert.equal(c.client_id, globexId);
+    assert.equal(c.agents, 3);
+    const sum = (k) => r.json.agents.reduce((n, a) => n + a.ms[k], 0);
+    for (const k of ['online', 'away', 'busy', 'offline']) assert.equal(c.ms[k], sum(k));
+    // an agent that was offline all the time: no occupancy
+    const idle = r.json.agents.find((a) => a.ms.online + a.ms.busy === 0);
+    assert.ok(idle);
+    assert.equal(idle.occupancy, null);
+    assert.equal(idle.uptime, 0);
+  });
+
+  test('stats defaults, scope and errors', async () => {
+    let r = await api(s.url, 'GET', '/api/v1/agents/stats', { token: tok['admin@acme.test'] });
+    assert.equal(r.status, 200);
+    assert.equal(r.json.agents.length, 5, 'admin sees own client only');
+    assert.equal(r.json.clients.length, 1);
+    assert.ok(Math.abs(Date.parse(r.json.to) - Date.parse(r.json.from) - 24 * 3600e3) < 1, 'default 24 h');
+    r = await api(s.url, 'GET', '/api/v1/agents/stats', { token: root() });
+    assert.equal(r.json.agents.length, 8);
+    assert.equal(r.json.clients.length, 2);
+    r = await api(s.url, 'GET', `/api/v1/agents/stats?client_id=${agents['agent1@globex.test'].client_id}`, { token: tok['admin@acme.test'] });
+    assert.equal(r.status, 404);
+    r = await api(s.url, 'GET', '/api/v1/agents/stats?from=2030-01-02T00:00:00Z&to=2030-01-01T00:00:00Z', { token: root() });
+    assert.equal(r.status, 422);
+    r = await api(s.url, 'GET', '/api/v1/agents/stats?to=garbage', { token: root() });
+    assert.equal(r.status, 422);
+    r = await api(s.url, 'GET', '/api/v1/agents/stats');
+    assert.equal(r.status, 401);
+  });
+});
+
+function tokUser(email) {
+  const payload = JSON.parse(Buffer.from(tok[email].split('.')[1], 'base64url').toString());
+  return payload.sub;
+}

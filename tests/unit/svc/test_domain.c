@@ -1,0 +1,366 @@
+/*
+ * Agents, presence, messages and the jobs thread against a real (temporary SQLite) store
+ * with the demo data: presence grace sets offline as "system" and a reconnect leaves the
+ * status alone; bulk changes are all-or-nothing; the message tick moves states as audited
+ * row updates; the jobs thread publishes each tenant's dashboard once and then only when it
+ * changed. Includes api/jobs.c (it uses only svc, store and base).
+ */
+#include "test.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../../src/api/jobs.c"
+#include "base/clock.h"
+#include "base/err.h"
+#include "store/store.h"
+#include "svc/svc.h"
+
+static struct store *store;
+static struct svc *svc;
+static struct svc_actor root;
+static char acme[64], globex[64];
+
+static const char *str(const json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    return v ? v : "";
+}
+
+/* The first row of table where col = val (system scope), or NULL. */
+static json_t *find(enum store_table t, const char *col, const char *val)
+{
+    struct store_query q = {0};
+    policy_system_scope(&q.scope);
+    q.filters[0] = (struct store_filter){col, STORE_EQ, json_string(val)};
+    q.nfilters = 1;
+    struct store_tx *tx = NULL;
+    json_t *rows = NULL, *row = NULL;
+    char *next = NULL;
+    if (store_tx_begin(store, false, &tx) == 0) {
+        if (store_row_list(tx, t, &q, &rows, &next) == 0 && json_array_size(rows)) {
+            row = json_incref(json_array_get(rows, 0));
+        }
+        store_tx_rollback(tx);
+    }
+    free(next);
+    json_decref(rows);
+    json_decref(q.filters[0].value);
+    return row;
+}
+
+static int64_t count(enum store_table t, const char *col, const char *val)
+{
+    struct store_query q = {0};
+    policy_system_scope(&q.scope);
+    if (col) {
+        q.filters[0] = (struct store_filter){col, STORE_EQ, json_string(val)};
+        q.nfilters = 1;
+    }
+    struct store_tx *tx = NULL;
+    json_t *c = NULL;
+    int64_t n = -1;
+    if (store_tx_begin(store, false, &tx) == 0) {
+        if (store_row_count(tx, t, &q, NULL, &c) == 0) {
+            n = json_integer_value(json_object_get(c, "total"));
+        }
+        store_tx_rollback(tx);
+    }
+    json_decref(c);
+    json_decref(q.filters[0].value);
+    return n;
+}
+
+/* The agent_status row of the demo user email (new reference). */
+static json_t *agent_of(const char *email)
+{
+    json_t *u = find(STORE_USERS, "email", email);
+    json_t *a = u ? find(STORE_AGENT_STATUS, "user_id", str(u, "id")) : NULL;
+    json_decref(u);
+    return a;
+}
+
+static int set_status(const char *agent_id, const char *status)
+{
+    json_t *in = json_pack("{s:s}", "status", status);
+    json_t *out = NULL;
+    struct svc_errors err = {0};
+    int rc = svc_agent_set_status(svc, &root, agent_id, in, 0, &out, &err);
+    svc_errors_release(&err);
+    json_decref(in);
+    json_decref(out);
+    return rc;
+}
+
+static void test_presence_tick(void)
+{
+    json_t *a = agent_of("agent1@acme.test");
+    CHECK(a != NULL);
+    if (!a) {
+        return;
+    }
+    const char *id = str(a, "id");
+    const char *uid = str(a, "user_id");
+    int64_t hist0 = count(STORE_AGENT_HISTORY, "agent_id", id);
+    CHECK_EQ_INT(set_status(id, "online"), 0);
+    CHECK_EQ_INT(count(STORE_AGENT_HISTORY, "agent_id", id), hist0 + 1);
+    int64_t audits = count(STORE_AUDIT, NULL, NULL);
+
+    /* disconnect: nothing before the grace (100 ms here), offline after it, as "system" */
+    struct svc_presence *p = svc_presence_of(svc);
+    int64_t t = clock_now_ms();
+    svc_presence_connected(p, uid, t);
+    svc_presence_disconnected(p, uid, t + 10);
+    CHECK_EQ_INT(svc_presence_tick(svc, t + 109), 0);
+    json_t *row = find(STORE_AGENT_STATUS, "id", id);
+    CHECK_EQ_STR(str(row, "status"), "online");
+    json_decref(row);
+    CHECK_EQ_INT(svc_presence_tick(svc, t + 110), 1);
+    row = find(STORE_AGENT_STATUS, "id", id);
+    CHECK_EQ_STR(str(row, "status"), "offline");
+    CHECK(json_is_null(json_object_get(row, "updated_by")));
+    json_decref(row);
+    CHECK_EQ_INT(count(STORE_AUDIT, NULL, NULL), audits + 1);
+    CHECK_EQ_INT(count(STORE_AUDIT, "actor_id", "system") > 0, 1);
+    CHECK_EQ_INT(count(STORE_AGENT_HISTORY, "agent_id", id), hist0 + 2);
+    json_t *open = NULL;
+    {
+        struct store_query q = {0};
+        policy_system_scope(&q.scope);
+        q.filters[0] = (struct store_filter){"agent_id", STORE_EQ, json_string(id)};
+        q.filters[1] = (struct store_filter){"ended_at", STORE_IS_NULL, json_true()};
+        q.nfilters = 2;
+        struct store_tx *tx = NULL;
+        char *next = NULL;
+        store_tx_begin(store, false, &tx);
+        store_row_list(tx, STORE_AGENT_HISTORY, &q, &open, &next);
+        store_tx_rollback(tx);
+        free(next);
+        json_decref(q.filters[0].value);
+        json_decref(q.filters[1].value);
+    }
+    CHECK_EQ_INT(json_array_size(open), 1);
+    CHECK_EQ_STR(str(json_array_get(open, 0), "changed_by"), "system");
+    CHECK_EQ_STR(str(json_array_get(open, 0), "status"), "offline");
+    json_decref(open);
+
+    /* reconnect inside the grace: the status stays */
+    CHECK_EQ_INT(set_status(id, "busy"), 0);
+    t = clock_now_ms();
+    svc_presence_connected(p, uid, t);
+    svc_presence_disconnected(p, uid, t + 10);
+    svc_presence_connected(p, uid, t + 50);
+    CHECK_EQ_INT(svc_presence_tick(svc, t + 1000), 0);
+    row = find(STORE_AGENT_STATUS, "id", id);
+    CHECK_EQ_STR(str(row, "status"), "busy");
+    json_decref(row);
+    svc_presence_disconnected(p, uid, t + 2000);
+    json_decref(a);
+}
+
+static void test_bulk_atomic(void)
+{
+    json_t *a = agent_of("agent2@acme.test"), *b = agent_of("agent3@acme.test");
+    CHECK(a && b);
+    int64_t audits = count(STORE_AUDIT, NULL, NULL);
+    int64_t hist = count(STORE_AGENT_HISTORY, NULL, NULL);
+    json_t *in = json_pack("{s:[s,s,s],s:s}", "ids", str(a, "id"), str(b, "id"),
+                           "00000000-0000-4000-8000-000000000000", "status", "busy");
+    json_t *out = NULL;
+    struct svc_errors err = {0};
+    CHECK_EQ_INT(svc_agent_bulk_status(svc, &root, in, &out, &err), SB_E_NOTFOUND);
+    CHECK(out == NULL);
+    CHECK(err.details != NULL);
+    svc_errors_release(&err);
+    json_decref(in);
+    CHECK_EQ_INT(count(STORE_AUDIT, NULL, NULL), audits);
+    CHECK_EQ_INT(count(STORE_AGENT_HISTORY, NULL, NULL), hist);
+    json_t *ra = find(STORE_AGENT_STATUS, "id", str(a, "id"));
+    CHECK_EQ_INT(json_integer_value(json_object_get(ra, "version")),
+                 json_integer_value(json_object_get(a, "version")));
+    json_decref(ra);
+    /* duplicates are refused before anything is read */
+    in = json_pack("{s:[s,s],s:s}", "ids", str(a, "id"), str(a, "id"), "status", "busy");
+    CHECK_EQ_INT(svc_agent_bulk_status(svc, &root, in, &out, &err), SB_E_VALIDATION);
+    svc_errors_release(&err);
+    json_decref(in);
+    /* the good pair: two rows, two history rows, two audit entries */
+    in = json_pack("{s:[s,s],s:s,s:s}", "ids", str(a, "id"), str(b, "id"), "status", "busy",
+                   "reason", "calls");
+    CHECK_EQ_INT(svc_agent_bulk_status(svc, &root, in, &out, &err), 0);
+    CHECK_EQ_INT(json_array_size(out), 2);
+    CHECK_EQ_STR(str(json_array_get(out, 1), "reason"), "calls");
+    CHECK_EQ_INT(count(STORE_AUDIT, NULL, NULL), audits + 2);
+    CHECK_EQ_INT(count(STORE_AGENT_HISTORY, NULL, NULL), hist + 2);
+    svc_errors_release(&err);
+    json_decref(in);
+    json_decref(out);
+    json_decref(a);
+    json_decref(b);
+}
+
+static void test_message_tick(void)
+{
+    int64_t now = clock_now_ms();
+    char s[CLOCK_RFC3339_LEN], e[CLOCK_RFC3339_LEN];
+    clock_format_ms(now + 150, s);
+    clock_format_ms(now + 300, e);
+    json_t *in = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "title", "tick", "body", "b", "priority",
+                           "high", "starts_at", s, "expires_at", e, "client_id", acme);
+    json_t *m = NULL;
+    struct svc_errors err = {0};
+    CHECK_EQ_INT(svc_message_create(svc, &root, in, &m, &err), 0);
+    svc_errors_release(&err);
+    json_decref(in);
+    CHECK_EQ_STR(str(m, "state"), "scheduled");
+    int64_t audits = count(STORE_AUDIT, NULL, NULL);
+    CHECK_EQ_INT(svc_messages_tick(svc, now + 100), 0);
+    CHECK_EQ_INT(svc_messages_tick(svc, now + 200), 1);
+    json_t *r = find(STORE_MESSAGES, "id", str(m, "id"));
+    CHECK_EQ_STR(str(r, "state"), "active");
+    json_decref(r);
+    CHECK_EQ_INT(svc_messages_tick(svc, now + 400), 1);
+    r = find(STORE_MESSAGES, "id", str(m, "id"));
+    CHECK_EQ_STR(str(r, "state"), "expired");
+    CHECK_EQ_INT(json_integer_value(json_object_get(r, "version")), 3);
+    json_decref(r);
+    CHECK_EQ_INT(count(STORE_AUDIT, NULL, NULL), audits + 2);
+    CHECK(count(STORE_AUDIT, "action", "message.expire") >= 1);
+    CHECK_EQ_INT(svc_messages_tick(svc, now + 500), 0);
+    json_decref(m);
+    CHECK_EQ_STR(svc_message_state_at(10, -1, 5), "scheduled");
+    CHECK_EQ_STR(svc_message_state_at(10, 20, 10), "active");
+    CHECK_EQ_STR(svc_message_state_at(10, 20, 20), "expired");
+}
+
+/* ---- jobs: publish on change only ---- */
+
+static pthread_mutex_t pub_mu = PTHREAD_MUTEX_INITIALIZER;
+static int pub_all, pub_acme, pub_globex;
+
+static void on_publish(void *arg, const char *client_id, const char *json)
+{
+    (void)arg;
+    CHECK(json && json[0] == '{');
+    pthread_mutex_lock(&pub_mu);
+    if (!client_id) {
+        pub_all++;
+    } else if (!strcmp(client_id, acme)) {
+        pub_acme++;
+    } else if (!strcmp(client_id, globex)) {
+        pub_globex++;
+    }
+    pthread_mutex_unlock(&pub_mu);
+}
+
+static void snapshot(int *all, int *a, int *g)
+{
+    pthread_mutex_lock(&pub_mu);
+    *all = pub_all;
+    *a = pub_acme;
+    *g = pub_globex;
+    pthread_mutex_unlock(&pub_mu);
+}
+
+static void test_jobs_publish_on_change(void)
+{
+    struct jobs *j = NULL;
+    struct jobs_config cfg = {.tick_ms = 20, .metrics_interval_ms = 50, .publish = on_publish};
+    CHECK_EQ_INT(jobs_start(&j, svc, &cfg), 0);
+    int all, a, g;
+    /* the first round publishes every tenant once, later rounds nothing (no change) */
+    for (int i = 0; i < 100; i++) {
+        snapshot(&all, &a, &g);
+        if (all && a && g) {
+            break;
+        }
+        usleep(10000);
+    }
+    usleep(400000);
+    snapshot(&all, &a, &g);
+    CHECK_EQ_INT(all, 1);
+    CHECK_EQ_INT(a, 1);
+    CHECK_EQ_INT(g, 1);
+    /* a Globex change: Globex and the all-tenants view again, Acme not */
+    json_t *ag = agent_of("agent1@globex.test");
+    CHECK_EQ_INT(set_status(str(ag, "id"), "online"), 0);
+    json_decref(ag);
+    for (int i = 0; i < 100; i++) {
+        snapshot(&all, &a, &g);
+        if (g >= 2 && all >= 2) {
+            break;
+        }
+        usleep(10000);
+    }
+    usleep(300000);
+    snapshot(&all, &a, &g);
+    CHECK_EQ_INT(g, 2);
+    CHECK_EQ_INT(all, 2);
+    CHECK_EQ_INT(a, 1);
+    jobs_stop(j);
+    /* the snapshot saw the change: one online, one event in the last minute */
+    json_t *snap = NULL;
+    CHECK_EQ_INT(svc_dashboard_snapshot(svc, globex, clock_now_ms(), &snap), 0);
+    json_t *by = json_object_get(snap, "agents_by_status");
+    CHECK_EQ_INT(json_integer_value(json_object_get(by, "online")), 1);
+    CHECK(json_integer_value(json_object_get(snap, "events_per_minute")) >= 1);
+    CHECK(json_object_get(snap, "clients") == NULL);
+    json_decref(snap);
+    /* an online drop of >= 20% within the minute raises the flag */
+    ag = agent_of("agent1@globex.test");
+    CHECK_EQ_INT(set_status(str(ag, "id"), "away"), 0);
+    json_decref(ag);
+    CHECK_EQ_INT(svc_dashboard_snapshot(svc, globex, clock_now_ms(), &snap), 0);
+    CHECK(
+        json_is_true(json_object_get(json_object_get(snap, "significant"), "online_agents_drop")));
+    json_decref(snap);
+    CHECK_EQ_INT(
+        svc_dashboard_snapshot(svc, "00000000-0000-4000-8000-000000000000", clock_now_ms(), &snap),
+        SB_E_NOTFOUND);
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/sbsvcXXXXXX";
+    if (!mkdtemp(dir)) {
+        return 1;
+    }
+    char url[128];
+    snprintf(url, sizeof url, "sqlite:%s/t.db", dir);
+    CHECK_EQ_INT(store_open(url, NULL, &store), 0);
+    CHECK(store_migrate(store) >= 0);
+    struct svc_config cfg = {.presence_grace_ms = 100};
+    CHECK_EQ_INT(svc_new(store, &cfg, &svc), 0);
+    CHECK_EQ_INT(svc_seed_demo(svc), 0);
+    svc_actor_system(&root);
+    root.system = false;
+    root.who.role = ROLE_SUPER_ADMIN;
+    json_t *u = find(STORE_USERS, "email", "root@demo.test");
+    snprintf(root.who.user_id, sizeof root.who.user_id, "%s", str(u, "id"));
+    json_decref(u);
+    json_t *c = find(STORE_CLIENTS, "slug", "acme");
+    snprintf(acme, sizeof acme, "%s", str(c, "id"));
+    json_decref(c);
+    c = find(STORE_CLIENTS, "slug", "globex");
+    snprintf(globex, sizeof globex, "%s", str(c, "id"));
+    json_decref(c);
+
+    test_presence_tick();
+    test_bulk_atomic();
+    test_message_tick();
+    test_jobs_publish_on_change();
+
+    svc_free(svc);
+    store_free(store);
+    char path[160];
+    snprintf(path, sizeof path, "%s/t.db", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/t.db-wal", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/t.db-shm", dir);
+    unlink(path);
+    rmdir(dir);
+    return test_done();
+}

@@ -1,0 +1,129 @@
+/*
+ * The presence grace state machine with an injected clock: a user's last disconnect starts
+ * the grace, a reconnect inside it cancels it, only the last of several connections counts,
+ * due users are reported once, and concurrent use from several threads keeps the counts.
+ */
+#include "test.h"
+
+#include <pthread.h>
+
+#include "svc/svc.h"
+
+#define GRACE 60000
+
+static size_t due(struct svc_presence *p, int64_t now, char (*out)[64], size_t max)
+{
+    return svc_presence_due(p, now, out, max);
+}
+
+static void test_disconnect_then_due_after_grace(void)
+{
+    struct svc_presence *p = svc_presence_new(GRACE);
+    char out[4][64];
+    svc_presence_connected(p, "u1", 1000);
+    CHECK_EQ_INT(svc_presence_count(p, "u1"), 1);
+    CHECK_EQ_INT(due(p, 1000 + 10 * GRACE, out, 4), 0); /* connected: never due */
+    svc_presence_disconnected(p, "u1", 2000);
+    CHECK_EQ_INT(svc_presence_count(p, "u1"), 0);
+    CHECK_EQ_INT(due(p, 2000 + GRACE - 1, out, 4), 0);
+    CHECK_EQ_INT(due(p, 2000 + GRACE, out, 4), 1);
+    CHECK_EQ_STR(out[0], "u1");
+    /* reported once */
+    CHECK_EQ_INT(due(p, 2000 + 2 * GRACE, out, 4), 0);
+    svc_presence_free(p);
+}
+
+static void test_reconnect_inside_grace(void)
+{
+    struct svc_presence *p = svc_presence_new(GRACE);
+    char out[4][64];
+    svc_presence_connected(p, "u2", 0);
+    svc_presence_disconnected(p, "u2", 1000);
+    svc_presence_connected(p, "u2", 30000);
+    CHECK_EQ_INT(due(p, 1000 + GRACE, out, 4), 0);
+    CHECK_EQ_INT(due(p, 10 * GRACE, out, 4), 0);
+    /* a later disconnect starts a fresh grace from its own time */
+    svc_presence_disconnected(p, "u2", 40000);
+    CHECK_EQ_INT(due(p, 40000 + GRACE - 1, out, 4), 0);
+    CHECK_EQ_INT(due(p, 40000 + GRACE, out, 4), 1);
+    svc_presence_free(p);
+}
+
+static void test_only_last_connection_counts(void)
+{
+    struct svc_presence *p = svc_presence_new(GRACE);
+    char out[4][64];
+    svc_presence_connected(p, "u3", 0);
+    svc_presence_connected(p, "u3", 10);
+    svc_presence_disconnected(p, "u3", 1000);
+    CHECK_EQ_INT(svc_presence_count(p, "u3"), 1);
+    CHECK_EQ_INT(due(p, 1000 + 5 * GRACE, out, 4), 0);
+    svc_presence_disconnected(p, "u3", 400000);
+    CHECK_EQ_INT(due(p, 400000 + GRACE - 1, out, 4), 0);
+    CHECK_EQ_INT(due(p, 400000 + GRACE, out, 4), 1);
+    CHECK_EQ_STR(out[0], "u3");
+    /* an unknown user's disconnect (or one too many) is ignored */
+    svc_presence_disconnected(p, "nobody", 0);
+    svc_presence_disconnected(p, "u3", 0);
+    CHECK_EQ_INT(due(p, 100 * GRACE, out, 4), 0);
+    svc_presence_free(p);
+}
+
+static void test_due_respects_max(void)
+{
+    struct svc_presence *p = svc_presence_new(GRACE);
+    char out[2][64];
+    const char *users[] = {"a", "b", "c"};
+    for (int i = 0; i < 3; i++) {
+        svc_presence_connected(p, users[i], 0);
+        svc_presence_disconnected(p, users[i], 0);
+    }
+    CHECK_EQ_INT(due(p, GRACE, out, 2), 2);
+    CHECK_EQ_INT(due(p, GRACE, out, 2), 1);
+    CHECK_EQ_INT(due(p, GRACE, out, 2), 0);
+    svc_presence_free(p);
+}
+
+struct worker_arg {
+    struct svc_presence *p;
+    const char *user;
+};
+
+static void *worker(void *arg)
+{
+    struct worker_arg *w = arg;
+    for (int i = 0; i < 2000; i++) {
+        svc_presence_connected(w->p, w->user, i);
+        svc_presence_disconnected(w->p, w->user, i);
+    }
+    svc_presence_connected(w->p, w->user, 5000);
+    return NULL;
+}
+
+static void test_threads(void)
+{
+    struct svc_presence *p = svc_presence_new(GRACE);
+    pthread_t t[4];
+    struct worker_arg a[4] = {{p, "shared"}, {p, "shared"}, {p, "x"}, {p, "y"}};
+    for (int i = 0; i < 4; i++) {
+        pthread_create(&t[i], NULL, worker, &a[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+    }
+    CHECK_EQ_INT(svc_presence_count(p, "shared"), 2);
+    CHECK_EQ_INT(svc_presence_count(p, "x"), 1);
+    char out[4][64];
+    CHECK_EQ_INT(due(p, 100 * GRACE, out, 4), 0);
+    svc_presence_free(p);
+}
+
+int main(void)
+{
+    test_disconnect_then_due_after_grace();
+    test_reconnect_inside_grace();
+    test_only_last_connection_counts();
+    test_due_respects_max();
+    test_threads();
+    return test_done();
+}
