@@ -22,6 +22,7 @@
 #include "auth/password.h"
 #include "auth/session.h"
 #include "auth/token.h"
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "net/net.h"
@@ -125,6 +126,32 @@ static void worker_stop(struct net_worker *w, void *arg)
     rt_worker_stop(g_rt, w);
 }
 
+/* Realtime connections drive agent presence (svc decides what a disconnect means). */
+static void on_rt_conn(void *arg, const struct policy_principal *p, bool connected)
+{
+    struct svc *svc = arg;
+    if (p->role != ROLE_AGENT) {
+        return;
+    }
+    if (connected) {
+        svc_presence_connected(svc_presence_of(svc), p->user_id, clock_now_ms());
+    } else {
+        svc_presence_disconnected(svc_presence_of(svc), p->user_id, clock_now_ms());
+    }
+}
+
+static int64_t rt_connections_of(void *arg, const char *client_id)
+{
+    return rt_connections(arg, client_id);
+}
+
+/* A changed dashboard snapshot goes to realtime:dashboard of its tenant; the all-tenants
+ * view (client_id NULL) only to super_admins, whose channels have the tenant key "". */
+static void publish_metrics(void *arg, const char *client_id, const char *json)
+{
+    rt_broadcast_tenant(arg, client_id ? client_id : "", "realtime:dashboard", "metrics", json);
+}
+
 static int cmd_serve(struct app_config *cfg)
 {
     if (!*cfg->tls_cert != !*cfg->tls_key) {
@@ -196,6 +223,8 @@ static int cmd_serve(struct app_config *cfg)
                                .token_check_ms = 250};
     struct rt *rt = NULL;
     rt_new(&rc_cfg, store, &rt);
+    rt_set_conn_hook(rt, on_rt_conn, svc);
+    svc_metrics_set_connections_fn(svc, rt_connections_of, rt);
     struct api_options ao = {
         .web_dir = cfg->web_dir, .cors_origins = cfg->cors_origins, .version = SB_VERSION};
     struct api *api = NULL;
@@ -220,8 +249,12 @@ static int cmd_serve(struct app_config *cfg)
         store_free(store);
         return rc == SB_E_CONFIG ? 2 : 1;
     }
-    rt_start(rt, server);
-    struct jobs_config jc = {.metrics_interval_ms = cfg->metrics_interval_ms};
+    if (rt_start(rt, server) < 0) {
+        log_error("cannot start the realtime hub; realtime events will not be delivered");
+    }
+    struct jobs_config jc = {.metrics_interval_ms = cfg->metrics_interval_ms,
+                             .publish = publish_metrics,
+                             .publish_arg = rt};
     struct jobs *jobs = NULL;
     if (jobs_start(&jobs, svc, &jc) < 0) {
         log_error("cannot start the background jobs");

@@ -150,6 +150,7 @@ struct rt_conn {
     uint64_t id;
     struct policy_principal p; /* from the apikey */
     int64_t exp_s;
+    bool counted; /* announced to the connection hook and the tenant counts */
     uint32_t next_bid;
     uint16_t nchans;
     uint8_t vsn;
@@ -169,6 +170,12 @@ struct rt_loop {
     struct buf scratch;
     atomic_int_fast64_t delivered_seq;
     struct rt_group *groups[RT_GROUP_BUCKETS];
+};
+
+/* Live connections of one tenant ("" for super_admins); few tenants, so a flat array. */
+struct tenant_count {
+    char tenant[64];
+    int64_t n;
 };
 
 /* Presence registry: (tenant, topic) -> entries; guarded by rt->pres_lock. */
@@ -204,6 +211,12 @@ struct rt {
     pthread_mutex_t pres_lock;
     struct pres_topic *pres;
     atomic_uint_fast64_t pres_ref;
+
+    rt_conn_hook conn_hook;
+    void *conn_hook_arg;
+    pthread_mutex_t tenants_lock; /* guards tenants: live connections per tenant */
+    struct tenant_count *tenants;
+    size_t ntenants;
 
     atomic_uint_fast64_t next_conn_id;
     atomic_int_fast64_t m_conns, m_chans;
@@ -1300,9 +1313,53 @@ static void on_message(struct net_conn *nc, void *user, bool binary, const uint8
     phx_msg_release(&m);
 }
 
+/* A connection opens (delta 1) or closes (-1): tenant counts and the connection hook. */
+static void conn_count(struct rt *rt, struct rt_conn *c, int delta)
+{
+    pthread_mutex_lock(&rt->tenants_lock);
+    size_t i = 0;
+    while (i < rt->ntenants && strcmp(rt->tenants[i].tenant, c->p.client_id) != 0) {
+        i++;
+    }
+    if (i == rt->ntenants) {
+        rt->tenants = xrealloc(rt->tenants, (rt->ntenants + 1) * sizeof *rt->tenants);
+        memset(&rt->tenants[i], 0, sizeof rt->tenants[i]);
+        snprintf(rt->tenants[i].tenant, sizeof rt->tenants[i].tenant, "%s", c->p.client_id);
+        rt->ntenants++;
+    }
+    rt->tenants[i].n += delta;
+    pthread_mutex_unlock(&rt->tenants_lock);
+    c->counted = delta > 0;
+    if (rt->conn_hook) {
+        rt->conn_hook(rt->conn_hook_arg, &c->p, delta > 0);
+    }
+}
+
+void rt_set_conn_hook(struct rt *rt, rt_conn_hook fn, void *arg)
+{
+    rt->conn_hook = fn;
+    rt->conn_hook_arg = arg;
+}
+
+int64_t rt_connections(struct rt *rt, const char *client_id)
+{
+    int64_t n = 0;
+    pthread_mutex_lock(&rt->tenants_lock);
+    for (size_t i = 0; i < rt->ntenants; i++) {
+        if (!client_id || strcmp(rt->tenants[i].tenant, client_id) == 0) {
+            n += rt->tenants[i].n;
+        }
+    }
+    pthread_mutex_unlock(&rt->tenants_lock);
+    return n;
+}
+
 static void conn_free(struct rt_conn *c)
 {
     struct rt_loop *l = c->loop;
+    if (c->counted) {
+        conn_count(l->rt, c, -1);
+    }
     while (c->chans) {
         struct rt_chan *ch = c->chans;
         c->chans = ch->next;
@@ -1541,6 +1598,7 @@ int rt_new(const struct rt_config *cfg, struct store *store, struct rt **out)
     pthread_mutex_init(&rt->hub_lock, NULL);
     pthread_cond_init(&rt->hub_cond, NULL);
     pthread_mutex_init(&rt->pres_lock, NULL);
+    pthread_mutex_init(&rt->tenants_lock, NULL);
     uint64_t base = 0;
     rand_bytes(&base, sizeof base);
     atomic_store(&rt->pres_ref, base >> 8);
@@ -1637,6 +1695,8 @@ void rt_free(struct rt *rt)
     pthread_mutex_destroy(&rt->hub_lock);
     pthread_cond_destroy(&rt->hub_cond);
     pthread_mutex_destroy(&rt->pres_lock);
+    pthread_mutex_destroy(&rt->tenants_lock);
+    free(rt->tenants);
     free(rt);
 }
 
@@ -1730,6 +1790,7 @@ int rt_upgrade(struct rt *rt, struct net_request *req, char *err, size_t errlen)
     struct net_conn *nc = net_upgrade(req, &rt_handler, c);
     if (nc) {
         c->nc = nc;
+        conn_count(rt, c, 1);
     } else if (!c->closed) {
         /* net never took the handler: nothing will call on_close. */
         conn_free(c);

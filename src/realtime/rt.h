@@ -16,6 +16,7 @@
 
 #include "base/buf.h"
 #include "net/net.h"
+#include "policy/policy.h"
 
 struct rt;
 struct store;
@@ -54,6 +55,16 @@ int rt_upgrade(struct rt *rt, struct net_request *req, char *err, size_t errlen)
  */
 void rt_broadcast_tenant(struct rt *rt, const char *client_id, const char *topic, const char *event,
                          const char *payload_json);
+
+/*
+ * Connection hook: fn(arg, p, true) when a realtime connection authenticated as p opens,
+ * fn(arg, p, false) when it closes; on the connection's loop thread, so fn must be quick and
+ * thread-safe. Used for presence-driven agent status. Set before rt_start.
+ */
+typedef void (*rt_conn_hook)(void *arg, const struct policy_principal *p, bool connected);
+void rt_set_conn_hook(struct rt *rt, rt_conn_hook fn, void *arg);
+/* Live realtime connections of tenant client_id (NULL: all tenants). Thread-safe. */
+int64_t rt_connections(struct rt *rt, const char *client_id);
 
 /* Realtime metrics in Prometheus text format. */
 void rt_metrics_render(struct rt *rt, struct buf *out);

@@ -1,0 +1,107 @@
+// The wiring between realtime and the domain services: presence-driven agent status (grace
+// period), live connection counts on the dashboard, and dashboard metrics pushed on
+// realtime:dashboard per tenant, only when they changed.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { api, login } from './lib/server.mjs';
+import { RawClient, startRtServer, tokenFor, until, sleep, clientId } from './lib/rt_helpers.mjs';
+
+let s;
+let admin; // Acme admin tokens
+let globexAdmin;
+
+before(async () => {
+  s = await startRtServer({ args: ['--presence-grace', '1s', '--metrics-interval', '300ms', '--login-attempts', '100'] });
+  admin = (await login(s.url, 'admin@acme.test')).access_token;
+  globexAdmin = (await login(s.url, 'admin@globex.test')).access_token;
+});
+
+after(async () => { await s?.cleanup(); });
+
+async function agentRow(email) {
+  const r = await api(s.url, 'GET', '/api/v1/agents?limit=100', { token: admin });
+  const me = (await api(s.url, 'GET', '/api/v1/users?email=' + encodeURIComponent(email), { token: admin })).json.data[0];
+  return r.json.data.find((a) => a.user_id === me.id);
+}
+
+test('an agent whose last connection closes goes offline after the grace period', { timeout: 20000 }, async () => {
+  const agent = await login(s.url, 'agent1@acme.test');
+  const row = await agentRow('agent1@acme.test');
+  let r = await api(s.url, 'PATCH', `/api/v1/agents/${row.id}`, { token: agent.access_token, body: { status: 'online' } });
+  assert.equal(r.status, 200);
+  const ws = await new RawClient(s.wsUrl, agent.access_token).open();
+  await sleep(200);
+  ws.close();
+  // Still online right after the disconnect (grace period of 1 s)...
+  r = await api(s.url, 'GET', `/api/v1/agents/${row.id}`, { token: admin });
+  assert.equal(r.json.status, 'online');
+  // ...offline once it ran out, changed by "system".
+  const off = await until(async () => {
+    const x = await api(s.url, 'GET', `/api/v1/agents/${row.id}`, { token: admin });
+    return x.json.status === 'offline' ? x.json : null;
+  }, { timeoutMs: 5000, stepMs: 100, what: 'agent offline' });
+  assert.equal(off.status, 'offline');
+  const hist = await api(s.url, 'GET', `/api/v1/agents/${row.id}/history`, { token: admin });
+  assert.equal(hist.json.data.at(-1).changed_by, 'system');
+});
+
+test('a reconnect inside the grace period leaves the status alone', { timeout: 20000 }, async () => {
+  const agent = await login(s.url, 'agent2@acme.test');
+  const row = await agentRow('agent2@acme.test');
+  let r = await api(s.url, 'PATCH', `/api/v1/agents/${row.id}`, { token: agent.access_token, body: { status: 'busy' } });
+  assert.equal(r.status, 200);
+  const ws1 = await new RawClient(s.wsUrl, agent.access_token).open();
+  await sleep(100);
+  ws1.close();
+  await sleep(300);
+  const ws2 = await new RawClient(s.wsUrl, agent.access_token).open();
+  await sleep(2000); // well past the grace period
+  r = await api(s.url, 'GET', `/api/v1/agents/${row.id}`, { token: admin });
+  assert.equal(r.json.status, 'busy');
+  ws2.close();
+});
+
+test('the dashboard counts live connections per tenant', { timeout: 20000 }, async () => {
+  const before = (await api(s.url, 'GET', '/api/v1/dashboard', { token: admin })).json.connections;
+  const gBefore = (await api(s.url, 'GET', '/api/v1/dashboard', { token: globexAdmin })).json.connections;
+  const a = await new RawClient(s.wsUrl, admin).open();
+  const b = await new RawClient(s.wsUrl, admin).open();
+  await until(async () => (await api(s.url, 'GET', '/api/v1/dashboard', { token: admin })).json.connections === before + 2,
+    { timeoutMs: 3000, what: 'two more Acme connections' });
+  assert.equal((await api(s.url, 'GET', '/api/v1/dashboard', { token: globexAdmin })).json.connections, gBefore);
+  a.close();
+  b.close();
+  await until(async () => (await api(s.url, 'GET', '/api/v1/dashboard', { token: admin })).json.connections === before,
+    { timeoutMs: 3000, what: 'connections back' });
+});
+
+test('metrics are pushed on realtime:dashboard per tenant, on change only', { timeout: 30000 }, async () => {
+  const acme = await new RawClient(s.wsUrl, admin).open();
+  const globex = await new RawClient(s.wsUrl, globexAdmin).open();
+  assert.equal((await acme.join('realtime:dashboard')).payload.status, 'ok');
+  assert.equal((await globex.join('realtime:dashboard')).payload.status, 'ok');
+  const metrics = (c) => c.events('broadcast', 'realtime:dashboard').filter((m) => m.payload.event === 'metrics');
+  // The connections just opened change both tenants' snapshots: a push each.
+  await until(() => metrics(acme).length >= 1 && metrics(globex).length >= 1, { timeoutMs: 5000, what: 'first pushes' });
+  // Quiet: several intervals without a change bring no new push.
+  await sleep(1200);
+  const quietAcme = metrics(acme).length;
+  const quietGlobex = metrics(globex).length;
+  await sleep(1200);
+  assert.equal(metrics(acme).length, quietAcme, 'no push without a change');
+  assert.equal(metrics(globex).length, quietGlobex);
+  // An Acme change: Acme gets a new snapshot with the new figure, Globex nothing.
+  const row = await agentRow('agent3@acme.test');
+  const r = await api(s.url, 'PATCH', `/api/v1/agents/${row.id}`, { token: admin, body: { status: 'away' } });
+  assert.equal(r.status, 200);
+  const pushed = await until(() => metrics(acme).length > quietAcme && metrics(acme).at(-1), { timeoutMs: 5000, what: 'push after change' });
+  assert.ok(pushed.payload.payload.agents_by_status.away >= 1);
+  await sleep(800);
+  assert.equal(metrics(globex).length, quietGlobex, 'Globex saw no push for an Acme change');
+  // And nothing of Globex ever reached Acme.
+  const gid = clientId(s, 'globex');
+  for (const m of acme.msgs) assert.ok(!JSON.stringify(m).includes(gid));
+  acme.close();
+  globex.close();
+});
