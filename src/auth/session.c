@@ -7,8 +7,9 @@
  * before a password change. The tables grow by doubling; entries are never removed from a
  * slot (a deleted user is marked gone), which keeps probing simple.
  *
- * Rate limiter: a table of key -> ring of attempt times (ms); an attempt is allowed while
- * fewer than `attempts` fall inside the window.
+ * Rate limiter: a table of key -> ring of the last `attempts` failure times (ms); an attempt
+ * is refused while all of them fall inside the window. Only failures count, so people who
+ * log in correctly (many users behind one office address) never use up a budget.
  */
 #include "auth/session.h"
 
@@ -44,13 +45,11 @@ struct sid_entry {
     int64_t until_ms;
 };
 
-#define RL_MAX 64
-
 struct rl_entry {
     char key[300];
-    int64_t times[RL_MAX];
-    unsigned n; /* attempts recorded, at most RL_MAX */
-    unsigned head;
+    int64_t *times; /* ring of the last `attempts` failure times (ms) */
+    unsigned n;     /* failures recorded, at most attempts */
+    unsigned head;  /* next slot to write; when full, the oldest entry */
     bool used;
 };
 
@@ -275,8 +274,8 @@ int auth_session_init(struct store *store, const struct auth_session_config *cfg
     S.access_ttl_ms = cfg->access_ttl_ms > 0 ? cfg->access_ttl_ms : 15 * 60 * 1000;
     S.refresh_ttl_ms = cfg->refresh_ttl_ms > 0 ? cfg->refresh_ttl_ms : 30LL * 86400 * 1000;
     S.attempts = cfg->login_attempts > 0 ? cfg->login_attempts : 10;
-    if (S.attempts > RL_MAX) {
-        S.attempts = RL_MAX;
+    if (S.attempts > 100000) {
+        S.attempts = 100000;
     }
     S.window_ms = cfg->login_window_ms > 0 ? cfg->login_window_ms : 15 * 60 * 1000;
     int rc = load_key(store, cfg->jwt_secret);
@@ -306,6 +305,9 @@ void auth_session_shutdown(void)
     S.key_len = 0;
     pthread_rwlock_unlock(&S.lock);
     pthread_mutex_lock(&S.rl_lock);
+    for (size_t i = 0; i < S.rl_cap; i++) {
+        free(S.rl[i].times);
+    }
     free(S.rl);
     S.rl = NULL;
     S.rl_cap = S.rl_n = 0;
@@ -404,6 +406,7 @@ int auth_session_check_token_exp(const char *token, size_t len, struct policy_pr
     snprintf(out->client_id, sizeof out->client_id, "%s", c.client_id);
     snprintf(out->sid, sizeof out->sid, "%s", c.sid);
     out->role = policy_role_parse(c.role);
+    out->iat = c.iat;
     if (exp_s) {
         *exp_s = c.exp;
     }
@@ -429,7 +432,7 @@ int auth_session_still_valid(const struct policy_principal *p, const char **why)
 {
     const char *w = NULL;
     pthread_rwlock_rdlock(&S.lock);
-    int rc = state_check_locked(p, -1, &w);
+    int rc = state_check_locked(p, p->iat > 0 ? p->iat : -1, &w);
     pthread_rwlock_unlock(&S.lock);
     if (why) {
         *why = w;
@@ -448,6 +451,28 @@ void auth_session_apply_change(const struct store_change *ch)
         user_put(ch->row_id, row);
     } else {
         client_put(ch->row_id, row);
+    }
+    pthread_rwlock_unlock(&S.lock);
+}
+
+/* Notes only fill gaps: a row the change log already delivered is never overwritten by a
+ * read that may be older than it (a login racing a disable must not re-enable the user). */
+void auth_session_note_user(const json_t *row)
+{
+    const char *id = str_or(row, "id");
+    pthread_rwlock_wrlock(&S.lock);
+    if (!S.users_cap || !user_slot(S.users, S.users_cap, id)->used) {
+        user_put(id, row);
+    }
+    pthread_rwlock_unlock(&S.lock);
+}
+
+void auth_session_note_client(const json_t *row)
+{
+    const char *id = str_or(row, "id");
+    pthread_rwlock_wrlock(&S.lock);
+    if (!S.clients_cap || !client_slot(S.clients, S.clients_cap, id)->used) {
+        client_put(id, row);
     }
     pthread_rwlock_unlock(&S.lock);
 }
@@ -502,25 +527,28 @@ static struct rl_entry *rl_slot(struct rl_entry *tab, size_t cap, const char *ke
     return &tab[i];
 }
 
+static bool rl_live(const struct rl_entry *e, int64_t now)
+{
+    return e->used && e->n && e->times[(e->head + S.attempts - 1) % S.attempts] > now - S.window_ms;
+}
+
+/* Grow the table, dropping keys whose failures all left the window. */
 static void rl_rebuild(int64_t now)
 {
-    /* Grow, dropping keys whose attempts are all outside the window. */
     size_t cap = S.rl_cap ? S.rl_cap : 256;
     size_t live = 0;
     for (size_t i = 0; i < S.rl_cap; i++) {
-        struct rl_entry *e = &S.rl[i];
-        if (e->used && e->n && e->times[(e->head + RL_MAX - 1) % RL_MAX] > now - S.window_ms) {
-            live++;
-        }
+        live += rl_live(&S.rl[i], now);
     }
     while ((live + 1) * 2 > cap) {
         cap *= 2;
     }
     struct rl_entry *tab = xcalloc(cap, sizeof *tab);
     for (size_t i = 0; i < S.rl_cap; i++) {
-        struct rl_entry *e = &S.rl[i];
-        if (e->used && e->n && e->times[(e->head + RL_MAX - 1) % RL_MAX] > now - S.window_ms) {
-            *rl_slot(tab, cap, e->key) = *e;
+        if (rl_live(&S.rl[i], now)) {
+            *rl_slot(tab, cap, S.rl[i].key) = S.rl[i];
+        } else {
+            free(S.rl[i].times);
         }
     }
     free(S.rl);
@@ -529,11 +557,35 @@ static void rl_rebuild(int64_t now)
     S.rl_n = live;
 }
 
-int auth_ratelimit_hit(const char *key, int *retry_after_s)
+static const char *rl_key(const char *key)
 {
-    if (strlen(key) >= sizeof S.rl[0].key) {
-        key = key + strlen(key) - (sizeof S.rl[0].key - 1);
+    size_t n = strlen(key);
+    return n >= sizeof S.rl[0].key ? key + n - (sizeof S.rl[0].key - 1) : key;
+}
+
+int auth_ratelimit_check(const char *key, int *retry_after_s)
+{
+    key = rl_key(key);
+    int64_t now = clock_now_ms();
+    int rc = 0;
+    pthread_mutex_lock(&S.rl_lock);
+    struct rl_entry *e = S.rl_cap ? rl_slot(S.rl, S.rl_cap, key) : NULL;
+    if (e && e->used && (int64_t)e->n >= S.attempts) {
+        /* The ring is full: the oldest failure decides when the next attempt is allowed. */
+        int64_t oldest = e->times[e->head];
+        int64_t wait_ms = oldest + S.window_ms - now;
+        if (wait_ms > 0) {
+            *retry_after_s = (int)((wait_ms + 999) / 1000);
+            rc = SB_E_RATELIMIT;
+        }
     }
+    pthread_mutex_unlock(&S.rl_lock);
+    return rc;
+}
+
+void auth_ratelimit_fail(const char *key)
+{
+    key = rl_key(key);
     int64_t now = clock_now_ms();
     pthread_mutex_lock(&S.rl_lock);
     if ((S.rl_n + 1) * 2 > S.rl_cap) {
@@ -543,40 +595,21 @@ int auth_ratelimit_hit(const char *key, int *retry_after_s)
     if (!e->used) {
         memset(e, 0, sizeof *e);
         snprintf(e->key, sizeof e->key, "%s", key);
+        e->times = xcalloc((size_t)S.attempts, sizeof *e->times);
         e->used = true;
         S.rl_n++;
     }
-    /* Count attempts inside the window (the ring holds the newest RL_MAX). */
-    unsigned inside = 0;
-    int64_t oldest_inside = 0;
-    for (unsigned k = 0; k < e->n; k++) {
-        int64_t t = e->times[(e->head + RL_MAX - 1 - k) % RL_MAX];
-        if (t > now - S.window_ms) {
-            inside++;
-            oldest_inside = t;
-        }
-    }
-    int rc = 0;
-    if ((int64_t)inside >= S.attempts) {
-        int64_t wait_ms = oldest_inside + S.window_ms - now;
-        *retry_after_s = (int)((wait_ms + 999) / 1000);
-        if (*retry_after_s < 1) {
-            *retry_after_s = 1;
-        }
-        rc = SB_E_RATELIMIT;
-    } else {
-        e->times[e->head] = now;
-        e->head = (e->head + 1) % RL_MAX;
-        if (e->n < RL_MAX) {
-            e->n++;
-        }
+    e->times[e->head] = now;
+    e->head = (e->head + 1) % (unsigned)S.attempts;
+    if ((int64_t)e->n < S.attempts) {
+        e->n++;
     }
     pthread_mutex_unlock(&S.rl_lock);
-    return rc;
 }
 
 void auth_ratelimit_reset(const char *key)
 {
+    key = rl_key(key);
     pthread_mutex_lock(&S.rl_lock);
     if (S.rl_cap) {
         struct rl_entry *e = rl_slot(S.rl, S.rl_cap, key);

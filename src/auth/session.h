@@ -54,12 +54,18 @@ int64_t auth_session_refresh_ttl_ms(void);
 int64_t auth_session_access_ttl_ms(void);
 
 /*
- * Login rate limiting: record an attempt for key ("acct:<email>" or "ip:<addr>"). Returns 0
- * when allowed, or SB_E_RATELIMIT with *retry_after_s when the window is full. Windows slide,
- * so nobody is locked out for good.
+ * Login rate limiting by key ("acct:<email>" or "ip:<addr>"): at most `login_attempts`
+ * failures per sliding window. check: 0 when an attempt is allowed, or SB_E_RATELIMIT with
+ * *retry_after_s (until the oldest failure leaves the window; nobody is locked out for
+ * good). fail: record a failed attempt. reset: forget key's failures (a successful login).
  */
-int auth_ratelimit_hit(const char *key, int *retry_after_s);
-/* Forget the attempts of key (after a successful login of that account). */
+int auth_ratelimit_check(const char *key, int *retry_after_s);
+void auth_ratelimit_fail(const char *key);
 void auth_ratelimit_reset(const char *key);
+/* Put a user or client row just read from the store into the cache when the cache does not
+ * know it yet, so a token issued from it works at once even before the change log brings the
+ * row (a user created a moment ago). Known rows are left to the change log. */
+void auth_session_note_user(const json_t *user_row);
+void auth_session_note_client(const json_t *client_row);
 
 #endif

@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "store/store.h"
 
@@ -29,6 +30,7 @@ struct policy_principal {
     char client_id[64]; /* "" for super_admin */
     char sid[64];       /* session (refresh family), "" if none */
     enum policy_role role;
+    int64_t iat; /* when the token was issued (seconds), 0 when unknown */
 };
 
 /* "admin" -> ROLE_ADMIN; ROLE_NONE when unknown. */

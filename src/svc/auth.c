@@ -98,6 +98,9 @@ static bool user_can_login(struct svc *svc, const json_t *user)
     int rc = store_row_get(tx, STORE_CLIENTS, &all, cid, &client);
     store_tx_rollback(tx);
     bool ok = rc == 0 && !strcmp(jstr(client, "status"), "active");
+    if (rc == 0) {
+        auth_session_note_client(client);
+    }
     json_decref(client);
     return ok;
 }
@@ -116,11 +119,12 @@ int svc_auth_login(struct svc *svc, const struct svc_actor *ctx, const char *ema
         lower[i] = (char)((email[i] >= 'A' && email[i] <= 'Z') ? email[i] + 32 : email[i]);
     }
     lower[n] = '\0';
-    snprintf(key, sizeof key, "ip:%s", ctx->ip);
-    int rc = auth_ratelimit_hit(key, retry_after_s);
+    char ip_key[80];
+    snprintf(ip_key, sizeof ip_key, "ip:%s", ctx->ip);
+    snprintf(key, sizeof key, "acct:%s", lower);
+    int rc = auth_ratelimit_check(ip_key, retry_after_s);
     if (rc == 0) {
-        snprintf(key, sizeof key, "acct:%s", lower);
-        rc = auth_ratelimit_hit(key, retry_after_s);
+        rc = auth_ratelimit_check(key, retry_after_s);
     }
     if (rc < 0) {
         return rc;
@@ -152,6 +156,8 @@ int svc_auth_login(struct svc *svc, const struct svc_actor *ctx, const char *ema
                      jstr(user, "client_id") ? jstr(user, "client_id") : "");
         }
         a.system = false;
+        auth_ratelimit_fail(ip_key);
+        auth_ratelimit_fail(key);
         json_t *after = json_pack("{s:s}", "email", lower);
         audit_only(svc, &a, "auth.login_failed", user ? jstr(user, "id") : NULL, after);
         json_decref(after);
@@ -194,8 +200,8 @@ int svc_auth_login(struct svc *svc, const struct svc_actor *ctx, const char *ema
         svc_tokens_release(out);
         return rc;
     }
-    snprintf(key, sizeof key, "acct:%s", lower);
     auth_ratelimit_reset(key);
+    auth_session_note_user(updated);
     out->user = updated;
     return 0;
 }
@@ -276,6 +282,7 @@ int svc_auth_refresh(struct svc *svc, const struct svc_actor *ctx, const char *r
         svc_tokens_release(out);
         return rc == SB_E_CONFLICT ? SB_E_UNAUTHORIZED : rc;
     }
+    auth_session_note_user(user);
     out->user = user;
     return 0;
 }

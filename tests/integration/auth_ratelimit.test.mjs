@@ -1,5 +1,5 @@
-// Issue 3: login rate limiting with the default budget (10 attempts per account and per IP
-// per 15 minutes). Requests come from distinct loopback source addresses (127.0.0.x) so the
+// Issue 3: login rate limiting with the default budget (10 failed attempts per account and per
+// IP per 15 minutes; successful logins do not count). Requests come from distinct loopback source addresses (127.0.0.x) so the
 // per-account and per-IP budgets can be exercised separately.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,15 +32,20 @@ test('the 11th wrong login for one account is 429 with Retry-After, whatever the
   assert.equal(ok.status, 200, ok.text);
 });
 
-test('per IP: other accounts work until the IP budget is used, then 429', async () => {
+test('per IP: only failures count; other accounts work until the IP has 10 failures, then 429', async () => {
   const ip = '127.0.0.40';
   for (let i = 1; i <= 8; i++) {
     const r = await attempt(ip, 'agent3@acme.test', 'wrong-password');
     assert.equal(r.status, 401, `attempt ${i}: ${r.text}`);
   }
-  // a different account from the same IP still works (attempts 9 and 10 of the IP)
-  assert.equal((await attempt(ip, 'agent4@acme.test', 'demo-password')).status, 200);
+  // correct logins of other accounts from the same IP work and use up nothing
+  for (let i = 0; i < 5; i++) {
+    assert.equal((await attempt(ip, 'agent4@acme.test', 'demo-password')).status, 200);
+  }
   assert.equal((await attempt(ip, 'agent5@acme.test', 'demo-password')).status, 200);
+  // two more failures (other accounts) make ten for this IP
+  assert.equal((await attempt(ip, 'nobody@nowhere.test', 'whatever')).status, 401);
+  assert.equal((await attempt(ip, 'agent5@acme.test', 'wrong-password')).status, 401);
   // the IP budget is used: even a correct login of a fresh account is refused
   assert429(await attempt(ip, 'agent1@globex.test', 'demo-password'), 'IP budget used');
   assert429(await attempt(ip, 'nobody@nowhere.test', 'whatever'), 'IP budget used, unknown user');

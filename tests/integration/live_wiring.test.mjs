@@ -59,11 +59,23 @@ test('a reconnect inside the grace period leaves the status alone', { timeout: 2
   await sleep(2000); // well past the grace period
   r = await api(s.url, 'GET', `/api/v1/agents/${row.id}`, { token: admin });
   assert.equal(r.json.status, 'busy');
+  // The last disconnect does count: offline after the grace period (and settled before the
+  // next tests watch the dashboard).
   ws2.close();
+  await until(async () => (await api(s.url, 'GET', `/api/v1/agents/${row.id}`, { token: admin })).json.status === 'offline',
+    { timeoutMs: 5000, stepMs: 100, what: 'agent2 offline after its last disconnect' });
 });
 
 test('the dashboard counts live connections per tenant', { timeout: 20000 }, async () => {
-  const before = (await api(s.url, 'GET', '/api/v1/dashboard', { token: admin })).json.connections;
+  // Earlier tests' sockets may still be closing: wait for a stable reading first.
+  const conns = async () => (await api(s.url, 'GET', '/api/v1/dashboard', { token: admin })).json.connections;
+  let before = await conns();
+  for (let i = 0; i < 20; i++) {
+    await sleep(200);
+    const again = await conns();
+    if (again === before) break;
+    before = again;
+  }
   const gBefore = (await api(s.url, 'GET', '/api/v1/dashboard', { token: globexAdmin })).json.connections;
   const a = await new RawClient(s.wsUrl, admin).open();
   const b = await new RawClient(s.wsUrl, admin).open();
@@ -104,4 +116,20 @@ test('metrics are pushed on realtime:dashboard per tenant, on change only', { ti
   for (const m of acme.msgs) assert.ok(!JSON.stringify(m).includes(gid));
   acme.close();
   globex.close();
+});
+
+test('a password change closes that user\'s realtime connection within a second', { timeout: 20000 }, async () => {
+  const viewer = await login(s.url, 'viewer@acme.test');
+  const ws = await new RawClient(s.wsUrl, viewer.access_token).open();
+  assert.equal((await ws.join('realtime:room-pw')).payload.status, 'ok');
+  const me = (await api(s.url, 'GET', '/api/v1/me', { token: viewer.access_token })).json.user;
+  const t0 = Date.now();
+  const r = await api(s.url, 'PATCH', `/api/v1/users/${me.id}`, { token: admin, body: { password: 'a-new-password-1' } });
+  assert.equal(r.status, 200);
+  await until(() => ws.closeCode !== null || ws.events('phx_close', 'realtime:room-pw').length > 0,
+    { timeoutMs: 3000, what: 'channel or socket closed' });
+  assert.ok(Date.now() - t0 < 2000, `closed after ${Date.now() - t0} ms`);
+  // The old access token no longer works over HTTP either.
+  assert.equal((await api(s.url, 'GET', '/api/v1/me', { token: viewer.access_token })).status, 401);
+  ws.close();
 });
