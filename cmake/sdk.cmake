@@ -95,7 +95,12 @@ install(CODE "set(SB_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
   COMPONENT sdk)
 
 # make install DESTDIR=... then a program builds with pkg-config and runs.
+# A consumer of a sanitizer build's library needs the sanitizer runtime too.
+set(sb_consumer_flags "")
+if(SB_SANITIZE)
+  set(sb_consumer_flags "-fsanitize=address,undefined")
+endif()
 add_test(NAME sdk.install_pkgconfig
   COMMAND sh ${PROJECT_SOURCE_DIR}/tests/sdk/install_test.sh ${PROJECT_BINARY_DIR}
-          ${PROJECT_SOURCE_DIR} ${CMAKE_C_COMPILER})
+          ${PROJECT_SOURCE_DIR} ${CMAKE_C_COMPILER} "${sb_consumer_flags}")
 set_tests_properties(sdk.install_pkgconfig PROPERTIES TIMEOUT 300)

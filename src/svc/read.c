@@ -98,5 +98,25 @@ int svc_audit_verify(struct svc *svc, const struct policy_principal *who, int64_
     if (who->role != ROLE_SUPER_ADMIN && who->role != ROLE_ADMIN) {
         return SB_E_FORBIDDEN;
     }
-    return store_audit_verify(svc->store, checked, first_bad_seq);
+    int rc = store_audit_verify(svc->store, checked, first_bad_seq);
+    if (rc < 0 || who->role == ROLE_SUPER_ADMIN) {
+        return rc;
+    }
+    /* The chain is global; a tenant admin learns only how many of its own entries it covers. */
+    struct store_query q = {0};
+    rc = policy_read_scope(who, STORE_AUDIT, &q.scope, NULL);
+    struct store_tx *tx = NULL;
+    if (rc == 0) {
+        rc = store_tx_begin(svc->store, false, &tx);
+    }
+    json_t *counts = NULL;
+    if (rc == 0) {
+        rc = store_row_count(tx, STORE_AUDIT, &q, NULL, &counts);
+        store_tx_rollback(tx);
+    }
+    if (rc == 0) {
+        *checked = json_integer_value(json_object_get(counts, "total"));
+    }
+    json_decref(counts);
+    return rc;
 }

@@ -222,13 +222,16 @@ int svc_user_create(struct svc *svc, const struct svc_actor *a, const json_t *in
     const char *client_id = jstr(row, "client_id");
     if (role && policy_role_parse(role) != ROLE_NONE &&
         !policy_can_assign_role(&a->who, policy_role_parse(role), client_id)) {
-        json_decref(row);
+        /* role and client_id point into row: decide before releasing it. */
         if (a->who.role == ROLE_SUPER_ADMIN) {
-            return svc_invalid(err, "client_id",
-                               client_id ? "must_be_null_for_super_admin" : "required");
+            rc = svc_invalid(err, "client_id",
+                             client_id ? "must_be_null_for_super_admin" : "required");
+        } else {
+            rc = !strcmp(role, "super_admin") ? SB_E_FORBIDDEN
+                                              : svc_invalid(err, "client_id", "not_found");
         }
-        return role && !strcmp(role, "super_admin") ? SB_E_FORBIDDEN
-                                                    : svc_invalid(err, "client_id", "not_found");
+        json_decref(row);
+        return rc;
     }
     const char *password = jstr(row, "password");
     char *pw = password ? strdup(password) : NULL;

@@ -2,7 +2,7 @@
 # Install the sdk component into a temporary DESTDIR with prefix /usr, then build a program
 # with `pkg-config --cflags --libs switchboard` (shared and --static) and run both.
 set -eu
-build=$1 src=$2 cc=$3
+build=$1 src=$2 cc=$3 extra=${4:-}
 dest=$(mktemp -d)
 trap 'rm -rf "$dest"' EXIT
 DESTDIR=$dest cmake --install "$build" --prefix /usr --component sdk >/dev/null
@@ -29,11 +29,11 @@ int main(void)
     return strcmp(sb_version(), SB_VERSION_STRING) != 0;
 }
 C
-# shellcheck disable=SC2046
-"$cc" -o "$dest/prog" "$dest/prog.c" $(pkg-config --cflags --libs switchboard)
+# shellcheck disable=SC2046,SC2086
+"$cc" $extra -o "$dest/prog" "$dest/prog.c" $(pkg-config --cflags --libs switchboard)
 LD_LIBRARY_PATH=$(dirname "$(find "$dest" -name 'libswitchboard.so' | head -n1)") "$dest/prog"
-# shellcheck disable=SC2046
-"$cc" -o "$dest/prog_static" "$dest/prog.c" -static-libgcc $(pkg-config --static --cflags switchboard) \
+# shellcheck disable=SC2046,SC2086
+"$cc" $extra -o "$dest/prog_static" "$dest/prog.c" -static-libgcc $(pkg-config --static --cflags switchboard) \
     "$(find "$dest" -name libswitchboard.a | head -n1)" $(pkg-config --static --libs-only-l --libs-only-other switchboard | sed 's/-lswitchboard//')
 "$dest/prog_static"
 # Only the API is exported from the shared library.

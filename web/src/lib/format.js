@@ -22,7 +22,8 @@ export function errText(err) {
   return err.message || String(err);
 }
 
-// Converts a datetime-local input value to RFC 3339 UTC, or null when empty.
+// Converts a datetime-local input value (to the second: the inputs use step=1) to RFC 3339
+// UTC, or null when empty.
 export function localToISO(v) {
   if (!v) return null;
   const d = new Date(v);
@@ -34,7 +35,7 @@ export function isoToLocal(s) {
   const d = new Date(s);
   if (Number.isNaN(d.getTime())) return '';
   const p = (n) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
 export const STATUSES = ['online', 'away', 'busy', 'offline'];

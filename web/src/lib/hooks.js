@@ -104,12 +104,15 @@ export function useLiveList({ path, params = {}, table, filter, match, sort, pag
   }, [key]);
 
   // Optimistic edit: shows `patch` at once; `send(patch, ifMatchVersion)` must resolve to the
-  // updated row. Errors roll back; a 409 opens the conflict dialog.
+  // updated row. Errors roll back; a 409 opens the conflict dialog. `baseVersion` is the
+  // version the user's edit started from (an edit form opened earlier); without it the row's
+  // current version is used (a one-click change such as a status select).
   const optimistic = useCallback(
-    async (id, patch, send, label) => {
+    async (id, patch, send, label, baseVersion) => {
       const me = st.current;
       const k = String(id);
-      const base = me.rows.find((r) => rowKey(r) === k);
+      const held = me.rows.find((r) => rowKey(r) === k);
+      const base = held && baseVersion != null ? { ...held, version: baseVersion } : held;
       me.overlay.set(k, patch);
       rerender();
       const finish = (row) => {

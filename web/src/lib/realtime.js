@@ -102,17 +102,20 @@ export async function stopRealtime() {
   }
 }
 
-// Retry button: cancel the pending back-off and connect now.
+// Retry button: cancel the pending back-off and connect now. After a lost connection the
+// Phoenix socket still holds the dead WebSocket, so client.connect() alone is a no-op (and
+// resetting the timer would cancel the only pending attempt): run what the reconnect timer
+// runs instead (tear the dead socket down, re-auth, connect), with the back-off restarted.
 export function retryNow() {
-  if (!client) return;
-  try {
-    client.reconnectTimer.reset();
-  } catch {
-    /* older timer shape */
-  }
+  if (!client || client.isConnected() || client.isConnecting()) return;
   clearTimeout(connectingTimer);
-  if (!client.isConnected() && !client.isConnecting()) {
-    setConn({ state: 'connecting', retryAt: null });
+  setConn({ state: 'connecting', retryAt: null });
+  const sock = client.socketAdapter && typeof client.socketAdapter.getSocket === 'function' ? client.socketAdapter.getSocket() : null;
+  const timer = sock && sock.reconnectTimer;
+  if (timer && typeof timer.callback === 'function' && typeof timer.reset === 'function') {
+    timer.reset();
+    timer.callback();
+  } else {
     client.connect();
   }
 }

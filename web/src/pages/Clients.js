@@ -58,7 +58,7 @@ export function Clients({ user }) {
     <details class="card" data-testid="client-create"><summary>New client</summary>
       <form class="form-grid" onSubmit=${create}>
         <label for="client-new-name">Name</label><input id="client-new-name" data-testid="client-new-name" required value=${name} onInput=${(e) => setName(e.target.value)} />
-        <label for="client-new-slug">Slug</label><input id="client-new-slug" data-testid="client-new-slug" required pattern="[a-z0-9][a-z0-9-]*" value=${slug} onInput=${(e) => setSlug(e.target.value)} />
+        <label for="client-new-slug">Slug</label><input id="client-new-slug" data-testid="client-new-slug" required pattern="[a-z0-9][a-z0-9\\-]*" value=${slug} onInput=${(e) => setSlug(e.target.value)} />
         <div class="row-actions span2"><button class="btn btn-primary" type="submit" data-testid="client-new-submit">Create</button></div>
       </form>
     </details>

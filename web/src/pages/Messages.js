@@ -28,7 +28,7 @@ function MessageForm({ user, clients, initial, onSubmit, onCancel, testPrefix, s
     <label for=${id('title')}>Title</label>
     <input id=${id('title')} data-testid=${id('title')} required maxlength="200" value=${f.title} onInput=${set('title')} />
     <label for=${id('body')}>Body</label>
-    <textarea id=${id('body')} data-testid=${id('body')} rows="3" value=${f.body} onInput=${set('body')}></textarea>
+    <textarea id=${id('body')} data-testid=${id('body')} rows="3" required maxlength="5000" value=${f.body} onInput=${set('body')}></textarea>
     <label for=${id('priority')}>Priority</label>
     <select id=${id('priority')} data-testid=${id('priority')} value=${f.priority} onChange=${set('priority')}>
       ${PRIORITIES.map((p) => html`<option key=${p} value=${p}>${p}</option>`)}
@@ -41,9 +41,9 @@ function MessageForm({ user, clients, initial, onSubmit, onCancel, testPrefix, s
           </select>`
       : null}
     <label for=${id('starts')}>Starts</label>
-    <input id=${id('starts')} data-testid=${id('starts')} type="datetime-local" value=${f.starts_at} onInput=${set('starts_at')} />
+    <input id=${id('starts')} data-testid=${id('starts')} type="datetime-local" step="1" value=${f.starts_at} onInput=${set('starts_at')} />
     <label for=${id('expires')}>Expires</label>
-    <input id=${id('expires')} data-testid=${id('expires')} type="datetime-local" value=${f.expires_at} onInput=${set('expires_at')} />
+    <input id=${id('expires')} data-testid=${id('expires')} type="datetime-local" step="1" value=${f.expires_at} onInput=${set('expires_at')} />
     <div class="row-actions span2">
       <button class="btn btn-primary" type="submit" data-testid=${id('submit')} disabled=${busy}>${submitLabel}</button>
       ${onCancel ? html`<button class="btn" type="button" data-testid=${id('cancel')} onClick=${onCancel}>Cancel</button>` : null}
@@ -94,7 +94,9 @@ export function Messages({ user }) {
     const patch = { title: f.title, body: f.body, priority: f.priority, expires_at: localToISO(f.expires_at) };
     const s = localToISO(f.starts_at);
     if (s) patch.starts_at = s;
-    return optimistic(m.id, patch, (p, v) => patchRow(`/api/v1/messages/${encodeURIComponent(m.id)}`, p, v), `message "${m.title}"`);
+    // If-Match carries the version the edit started from (f.version), so a change someone
+    // else made meanwhile is reported as a conflict instead of being overwritten.
+    return optimistic(m.id, patch, (p, v) => patchRow(`/api/v1/messages/${encodeURIComponent(m.id)}`, p, v), `message "${m.title}"`, f.version);
   }
 
   async function del(m) {
@@ -141,7 +143,7 @@ export function Messages({ user }) {
             ? html`<${MessageForm}
                 user=${user}
                 clients=${clients}
-                initial=${{ id: m.id, title: m.title || '', body: m.body || '', priority: m.priority || 'normal', client_id: m.client_id || '', starts_at: isoToLocal(m.starts_at), expires_at: isoToLocal(m.expires_at) }}
+                initial=${{ id: m.id, version: m.version, title: m.title || '', body: m.body || '', priority: m.priority || 'normal', client_id: m.client_id || '', starts_at: isoToLocal(m.starts_at), expires_at: isoToLocal(m.expires_at) }}
                 onSubmit=${(f) => save(m, f)}
                 onCancel=${() => setEditing(null)}
                 testPrefix=${`message-edit-${m.id}`}

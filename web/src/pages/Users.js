@@ -11,10 +11,11 @@ const NEW = { email: '', name: '', role: 'agent', password: '', client_id: '' };
 
 function EditRow({ u, roles, onSave, onCancel }) {
   const [f, setF] = useState({ name: u.name || '', role: u.role, status: u.status });
+  const [version] = useState(u.version); // the version this edit started from (If-Match)
   const set = (k) => (e) => setF({ ...f, [k]: e.target.value });
   const id = (k) => `user-edit-${u.id}-${k}`;
   return html`<td colspan="5">
-    <form class="form-inline" onSubmit=${(e) => { e.preventDefault(); onSave(f); }} data-testid=${`user-edit-form-${u.id}`}>
+    <form class="form-inline" onSubmit=${(e) => { e.preventDefault(); onSave(f, version); }} data-testid=${`user-edit-form-${u.id}`}>
       <label for=${id('name')}>Name</label><input id=${id('name')} data-testid=${id('name')} value=${f.name} onInput=${set('name')} />
       <label for=${id('role')}>Role</label>
       <select id=${id('role')} data-testid=${id('role')} value=${f.role} onChange=${set('role')}>${roles.map((r) => html`<option key=${r} value=${r}>${r}</option>`)}</select>
@@ -61,9 +62,9 @@ export function Users({ user }) {
     }
   }
 
-  function save(u, f) {
+  function save(u, f, version) {
     setEditing(null);
-    return optimistic(u.id, f, (p, v) => patchRow(`/api/v1/users/${encodeURIComponent(u.id)}`, p, v), `user ${u.email}`);
+    return optimistic(u.id, f, (p, v) => patchRow(`/api/v1/users/${encodeURIComponent(u.id)}`, p, v), `user ${u.email}`, version);
   }
 
   async function del(u) {
@@ -104,7 +105,7 @@ export function Users({ user }) {
       <tbody>
         ${users.map((u) =>
           editing === u.id
-            ? html`<tr key=${u.id} data-testid=${`user-row-${u.id}`}><${EditRow} u=${u} roles=${roles} onSave=${(f) => save(u, f)} onCancel=${() => setEditing(null)} /></tr>`
+            ? html`<tr key=${u.id} data-testid=${`user-row-${u.id}`}><${EditRow} u=${u} roles=${roles} onSave=${(f, v) => save(u, f, v)} onCancel=${() => setEditing(null)} /></tr>`
             : html`<tr key=${u.id} data-testid=${`user-row-${u.id}`} data-version=${u.version} class=${u._pending ? 'pending' : ''}>
                 <td>${u.email}${isSuper(user) && u.client_id ? html`<div class="muted small">${clientName(u.client_id)}</div>` : null}</td>
                 <td data-testid=${`user-name-${u.id}`}>${u.name}</td>
