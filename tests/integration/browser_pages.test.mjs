@@ -151,6 +151,9 @@ describe('web panel: pages live', { timeout: 170000 }, () => {
     // Pushed on the metrics interval (2 s by default): no reload, no refetch needed.
     await until(async () => Number(await page.locator(tid('dash-agents-busy')).innerText()) === busy0 + 2, { timeout: 6000 });
     assert.equal(Number(await page.locator(tid('dash-agents-busy')).innerText()), busy0 + 2);
+    // The timestamp shows whole seconds: a push in the same second as the first load looks the
+    // same, so wait for the next one (pushes come every interval while figures change).
+    await until(async () => (await page.locator(tid('dash-updated-at')).innerText()) !== updated0, { timeout: 6000 });
     assert.notEqual(await page.locator(tid('dash-updated-at')).innerText(), updated0);
     await shot(page, T, 'dashboard-live');
     assert.deepEqual(page.errors, []);
