@@ -1,14 +1,15 @@
 # libswitchboard (the C SDK), sbctl, the example, SDK tests and their install rules.
 # Included at the end of the root CMakeLists.txt. The SDK compiles its own client/ sources
-# plus the I/O-free codecs src/net/ws/ws_codec.c and src/net/http/http_parse.c; the buf
-# functions those call come from client/buf_shim.c (allocation failures return errors, the
-# server's base/buf.c would abort). Everything is built with -fvisibility=hidden; only
+# plus the I/O-free codecs src/net/ws/ws_codec.c and src/net/http/http_parse.c and the
+# buffers they use, src/base/buf.c (which reports allocation failures instead of aborting, so
+# the library never aborts). Everything is built with -fvisibility=hidden; only
 # SB_API functions are exported from the shared library.
 include(GNUInstallDirs)
 
 file(GLOB sb_sdk_srcs CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/client/*.c)
 add_library(sb_sdk_objs OBJECT ${sb_sdk_srcs} ${PROJECT_SOURCE_DIR}/src/net/ws/ws_codec.c
-                               ${PROJECT_SOURCE_DIR}/src/net/http/http_parse.c)
+                               ${PROJECT_SOURCE_DIR}/src/net/http/http_parse.c
+                               ${PROJECT_SOURCE_DIR}/src/base/buf.c)
 set_target_properties(sb_sdk_objs PROPERTIES POSITION_INDEPENDENT_CODE ON)
 target_compile_definitions(sb_sdk_objs PRIVATE SB_BUILDING_LIBRARY)
 target_include_directories(sb_sdk_objs PRIVATE ${PROJECT_SOURCE_DIR}/include
