@@ -1128,7 +1128,15 @@ static void conn_handle_join(struct rt_conn *c, struct phx_msg *m)
         ch->cursor = json_integer_value(since);
     }
 
-    json_t *resp = json_pack("{s:o}", "postgres_changes", echo);
+    /* The join is live after this loop's delivered position: every later change will be
+     * matched against the channel. The reply says where that is (our extension), so a client
+     * that reconnects before its first event can still resume from the right place. */
+    int64_t live_seq = atomic_load(&c->loop->delivered_seq);
+    if (!resuming) {
+        ch->cursor = live_seq;
+    }
+    json_t *resp = json_pack("{s:o,s:I}", "postgres_changes", echo, "seq",
+                             (json_int_t)(resuming ? ch->cursor : live_seq));
     conn_reply(c, m->join_ref, m->ref, topic, "ok", resp);
     json_decref(resp);
 
