@@ -402,9 +402,17 @@ int auth_session_check_token_exp(const char *token, size_t len, struct policy_pr
         }
         return SB_E_UNAUTHORIZED;
     }
-    snprintf(out->user_id, sizeof out->user_id, "%s", c.sub);
-    snprintf(out->client_id, sizeof out->client_id, "%s", c.client_id);
-    snprintf(out->sid, sizeof out->sid, "%s", c.sid);
+    /* Our ids are UUIDs; a longer claim cannot name a user, a client or a session of ours. */
+    if (strlen(c.sub) >= sizeof out->user_id || strlen(c.client_id) >= sizeof out->client_id ||
+        strlen(c.sid) >= sizeof out->sid) {
+        if (why) {
+            *why = "unknown user";
+        }
+        return SB_E_UNAUTHORIZED;
+    }
+    memcpy(out->user_id, c.sub, strlen(c.sub) + 1);
+    memcpy(out->client_id, c.client_id, strlen(c.client_id) + 1);
+    memcpy(out->sid, c.sid, strlen(c.sid) + 1);
     out->role = policy_role_parse(c.role);
     out->iat = c.iat;
     if (exp_s) {

@@ -24,6 +24,19 @@ enum conn_timeout { TIMEOUT_HEADER = 1, TIMEOUT_BODY, TIMEOUT_IDLE };
 
 struct net_ws_state;
 
+/* The HTTP side of a connection: input, the request being read, its body. Separate from
+ * struct net_conn so that a WebSocket (which lives long and idles) does not carry it. */
+struct conn_http {
+    struct buf in;
+    struct http_head head;
+    size_t head_len;
+    size_t req_len; /* head + body bytes of the request in flight */
+    size_t body_off;
+    struct http_chunked chunked;
+    struct buf body;
+    struct buf pending; /* TLS: plaintext that arrived while a request was in flight */
+};
+
 /* One TCP connection. Owned by its worker's loop thread. */
 struct net_conn {
     uv_tcp_t tcp;
@@ -34,17 +47,9 @@ struct net_conn {
     bool processing;    /* inside conn_process (no re-entry) */
     bool handle_closed; /* uv_close finished while a request was in flight */
     int64_t deadline_ms;
-    size_t queued; /* bytes handed to uv_write and not yet written */
-    /* HTTP */
-    struct buf in;
-    struct http_head head;
-    size_t head_len;
-    size_t req_len; /* head + body bytes of the request in flight */
-    size_t body_off;
-    struct http_chunked chunked;
-    struct buf body;
-    struct net_request *req;
-    struct buf pending; /* TLS: plaintext that arrived while a request was in flight */
+    size_t queued;           /* bytes handed to uv_write and not yet written */
+    struct conn_http *http;  /* HTTP state; freed when the connection becomes a WebSocket */
+    struct net_request *req; /* the request in flight, or NULL */
     /* WebSocket (NULL for HTTP) */
     struct net_ws_state *ws;
     struct tls_conn *tls; /* NULL on plain connections */
@@ -100,6 +105,7 @@ void conn_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b);
 void conn_close(struct net_conn *c);
 void conn_close_after_write(struct net_conn *c);
 void conn_free(struct net_conn *c);
+void conn_http_free(struct conn_http *h);
 /* Queue small + shared + small2 + owned (freed after) as one write. */
 /* Write bytes as they are (ciphertext on TLS connections); takes ownership of data. */
 int conn_write_raw(struct net_conn *c, char *data, size_t len);

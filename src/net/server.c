@@ -82,6 +82,17 @@ static void conn_on_closed(uv_handle_t *h)
     conn_free(c);
 }
 
+void conn_http_free(struct conn_http *h)
+{
+    if (h) {
+        buf_release(&h->in);
+        buf_release(&h->body);
+        buf_release(&h->pending);
+        free(h->head.fields);
+        free(h);
+    }
+}
+
 void conn_free(struct net_conn *c)
 {
     struct net_worker *w = c->w;
@@ -95,11 +106,8 @@ void conn_free(struct net_conn *c)
     }
     w->nconns--;
     atomic_fetch_sub(&net_counters.connections_open, 1);
-    buf_release(&c->in);
-    buf_release(&c->body);
-    buf_release(&c->pending);
+    conn_http_free(c->http);
     tls_conn_free(c->tls);
-    free(c->head.fields);
     ws_conn_release(c);
     free(c);
 }
@@ -377,27 +385,28 @@ static const char *status_code_name(int status)
 
 static void conn_dispatch(struct net_conn *c)
 {
-    if (c->head.chunked || c->head.content_length > 0) {
+    if (c->http->head.chunked || c->http->head.content_length > 0) {
         /* The input buffer may have grown (moved) while the body arrived: point the head's
          * slices into it again by parsing the same bytes once more. */
         int st = 0;
-        struct http_field *fields = c->head.fields;
-        if (http_head_parse(c->in.data, c->head_len, &c->w->server->cfg.limits, &c->head,
-                            c->w->fields, &st) > 0) {
-            memcpy(fields, c->w->fields, c->head.nfields * sizeof *fields);
+        struct http_field *fields = c->http->head.fields;
+        if (http_head_parse(c->http->in.data, c->http->head_len, &c->w->server->cfg.limits,
+                            &c->http->head, c->w->fields, &st) > 0) {
+            memcpy(fields, c->w->fields, c->http->head.nfields * sizeof *fields);
         }
-        c->head.fields = fields;
+        c->http->head.fields = fields;
     }
     struct net_request *req = xcalloc(1, sizeof *req);
     req->conn = c;
     req->worker = c->w;
-    req->head = c->head;
-    if (c->head.chunked) {
-        req->body = c->body.data ? c->body.data : "";
-        req->body_len = c->body.len;
+    req->head = c->http->head;
+    if (c->http->head.chunked) {
+        req->body = c->http->body.data ? c->http->body.data : "";
+        req->body_len = c->http->body.len;
     } else {
-        req->body = c->in.data + c->head_len;
-        req->body_len = (size_t)(c->head.content_length > 0 ? c->head.content_length : 0);
+        req->body = c->http->in.data + c->http->head_len;
+        req->body_len =
+            (size_t)(c->http->head.content_length > 0 ? c->http->head.content_length : 0);
     }
     struct sockaddr_storage sa;
     int salen = sizeof sa;
@@ -427,14 +436,14 @@ void conn_process(struct net_conn *c)
     const struct net_config *cfg = &c->w->server->cfg;
     while (c->state == CONN_HEAD || c->state == CONN_BODY) {
         if (c->state == CONN_HEAD) {
-            if (c->in.len == 0) {
+            if (c->http->in.len == 0) {
                 break;
             }
             int status = 0;
-            int rc = http_head_parse(c->in.data, c->in.len, &cfg->limits, &c->head, c->w->fields,
-                                     &status);
+            int rc = http_head_parse(c->http->in.data, c->http->in.len, &cfg->limits,
+                                     &c->http->head, c->w->fields, &status);
             if (rc <= 0) {
-                c->head.fields = NULL; /* the worker's array: conn_free must not free it */
+                c->http->head.fields = NULL; /* the worker's array: conn_free must not free it */
             }
             if (rc == 0) {
                 if (!c->deadline_ms || c->timeout_kind != TIMEOUT_HEADER) {
@@ -448,37 +457,38 @@ void conn_process(struct net_conn *c)
                           "malformed request");
                 break;
             }
-            c->head_len = (size_t)rc;
+            c->http->head_len = (size_t)rc;
             /* The fields outlive this call (the request may go to a worker thread). */
-            struct http_field *fields = xmalloc((c->head.nfields + 1) * sizeof *fields);
-            memcpy(fields, c->w->fields, c->head.nfields * sizeof *fields);
-            c->head.fields = fields;
-            if (c->head.content_length > 0 &&
-                (uint64_t)c->head.content_length > cfg->limits.max_body) {
+            struct http_field *fields = xmalloc((c->http->head.nfields + 1) * sizeof *fields);
+            memcpy(fields, c->w->fields, c->http->head.nfields * sizeof *fields);
+            c->http->head.fields = fields;
+            if (c->http->head.content_length > 0 &&
+                (uint64_t)c->http->head.content_length > cfg->limits.max_body) {
                 conn_fail(c, 413, "payload_too_large", "request body too large");
                 break;
             }
-            bool has_body = c->head.chunked || c->head.content_length > 0;
-            if (has_body && c->head.expect_continue && c->in.len == c->head_len) {
+            bool has_body = c->http->head.chunked || c->http->head.content_length > 0;
+            if (has_body && c->http->head.expect_continue && c->http->in.len == c->http->head_len) {
                 static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
                 conn_write(c, cont, sizeof cont - 1, NULL, NULL, 0, NULL, 0);
             }
-            if (c->head.chunked) {
-                http_chunked_init(&c->chunked, cfg->limits.max_body);
-                buf_init(&c->body, cfg->limits.max_body);
-                c->body_off = c->head_len;
+            if (c->http->head.chunked) {
+                http_chunked_init(&c->http->chunked, cfg->limits.max_body);
+                buf_init(&c->http->body, cfg->limits.max_body);
+                c->http->body_off = c->http->head_len;
             }
             c->state = CONN_BODY;
             c->timeout_kind = TIMEOUT_BODY;
             c->deadline_ms = clock_mono_ms() + cfg->body_timeout_ms;
         }
         if (c->state == CONN_BODY) {
-            if (c->head.chunked) {
+            if (c->http->head.chunked) {
                 size_t used = 0;
                 int status = 0;
-                int rc = http_chunked_feed(&c->chunked, c->in.data + c->body_off,
-                                           c->in.len - c->body_off, &used, &c->body, &status);
-                c->body_off += used;
+                int rc = http_chunked_feed(&c->http->chunked, c->http->in.data + c->http->body_off,
+                                           c->http->in.len - c->http->body_off, &used,
+                                           &c->http->body, &status);
+                c->http->body_off += used;
                 if (rc < 0) {
                     conn_fail(c, status ? status : 400, status_code_name(status ? status : 400),
                               "bad chunked body");
@@ -487,14 +497,15 @@ void conn_process(struct net_conn *c)
                 if (rc == 0) {
                     break;
                 }
-                c->req_len = c->body_off;
+                c->http->req_len = c->http->body_off;
             } else {
                 size_t need =
-                    c->head_len + (size_t)(c->head.content_length > 0 ? c->head.content_length : 0);
-                if (c->in.len < need) {
+                    c->http->head_len +
+                    (size_t)(c->http->head.content_length > 0 ? c->http->head.content_length : 0);
+                if (c->http->in.len < need) {
                     break;
                 }
-                c->req_len = need;
+                c->http->req_len = need;
             }
             conn_dispatch(c);
         }
@@ -511,8 +522,8 @@ static void conn_on_plain(struct net_conn *c, char *data, size_t n)
     }
     if (c->state == CONN_BUSY) {
         /* Only TLS gets here (plain sockets stop reading while busy): keep the bytes aside,
-         * since the request in flight points into c->in. */
-        if (buf_append(&c->pending, data, n) < 0) {
+         * since the request in flight points into c->http->in. */
+        if (buf_append(&c->http->pending, data, n) < 0) {
             conn_close(c);
         }
         return;
@@ -524,7 +535,7 @@ static void conn_on_plain(struct net_conn *c, char *data, size_t n)
         /* The body timeout is about progress: it restarts with every read. */
         c->deadline_ms = clock_mono_ms() + c->w->server->cfg.body_timeout_ms;
     }
-    if (buf_append(&c->in, data, n) < 0) {
+    if (buf_append(&c->http->in, data, n) < 0) {
         conn_fail(c, c->state == CONN_HEAD ? 431 : 413,
                   c->state == CONN_HEAD ? "header_fields_too_large" : "payload_too_large",
                   "request too large");
@@ -612,8 +623,8 @@ void net_respond(struct net_request *req, const struct net_response *resp)
         free(req);
         return;
     }
-    free(c->head.fields);
-    c->head.fields = NULL;
+    free(c->http->head.fields);
+    c->http->head.fields = NULL;
     bool keep = req->head.keep_alive && !resp->close && !c->w->stopping;
     conn_send_response(c, resp, req->request_id, req->head.method == HTTP_HEAD, keep);
     free(req);
@@ -624,16 +635,16 @@ void net_respond(struct net_request *req, const struct net_response *resp)
         conn_close_after_write(c);
         return;
     }
-    buf_consume(&c->in, c->req_len);
-    if (c->pending.len) {
-        if (buf_append(&c->in, c->pending.data, c->pending.len) < 0) {
+    buf_consume(&c->http->in, c->http->req_len);
+    if (c->http->pending.len) {
+        if (buf_append(&c->http->in, c->http->pending.data, c->http->pending.len) < 0) {
             conn_close(c);
             return;
         }
-        buf_release(&c->pending);
+        buf_release(&c->http->pending);
     }
-    if (c->head.chunked) {
-        buf_release(&c->body);
+    if (c->http->head.chunked) {
+        buf_release(&c->http->body);
     }
     c->state = CONN_HEAD;
     c->timeout_kind = TIMEOUT_IDLE;
@@ -669,8 +680,9 @@ static void worker_on_connection(uv_stream_t *server, int status)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    buf_init(&c->in, w->server->cfg.limits.max_head + w->server->cfg.limits.max_body + 4096);
-    buf_init(&c->pending, w->server->cfg.limits.max_head + w->server->cfg.limits.max_body);
+    c->http = xcalloc(1, sizeof *c->http);
+    buf_init(&c->http->in, w->server->cfg.limits.max_head + w->server->cfg.limits.max_body + 4096);
+    buf_init(&c->http->pending, w->server->cfg.limits.max_head + w->server->cfg.limits.max_body);
     if (w->server->tls && !(c->tls = tls_conn_new(w->server->tls))) {
         c->state = CONN_HEAD;
         conn_close(c);
@@ -701,7 +713,7 @@ static void worker_sweep(uv_timer_t *t)
         }
         if (c->state == CONN_LINGER) {
             conn_close(c);
-        } else if ((c->state == CONN_HEAD && c->in.len > 0) || c->state == CONN_BODY) {
+        } else if ((c->state == CONN_HEAD && c->http->in.len > 0) || c->state == CONN_BODY) {
             conn_fail(c, 408, "request_timeout", "request timeout");
         } else if (c->state == CONN_HEAD) {
             conn_close(c);
@@ -739,7 +751,7 @@ static void worker_close_idle(struct net_worker *w)
     struct net_conn *next;
     for (struct net_conn *c = w->conns; c; c = next) {
         next = c->next;
-        if (c->state == CONN_HEAD && c->in.len == 0) {
+        if (c->state == CONN_HEAD && c->http->in.len == 0) {
             conn_close(c);
         } else if (c->state == CONN_WS) {
             net_ws_close(c, WS_CLOSE_GOING_AWAY, "server shutting down");

@@ -234,8 +234,8 @@ struct net_conn *net_upgrade(struct net_request *req, const struct net_ws_handle
                      accept);
     c->req = NULL;
     free(req);
-    free(c->head.fields);
-    c->head.fields = NULL;
+    free(c->http->head.fields);
+    c->http->head.fields = NULL;
     if (c->handle_closed) {
         conn_free(c);
         return NULL;
@@ -253,14 +253,18 @@ struct net_conn *net_upgrade(struct net_request *req, const struct net_ws_handle
     c->state = CONN_WS;
     c->deadline_ms = 0;
     atomic_fetch_add(&net_counters.ws_open, 1);
-    /* Bytes the client sent right after the handshake. */
-    struct buf rest = c->in;
-    buf_init(&c->in, 0);
+    /* The HTTP state goes; bytes the client sent right after the handshake (and, on TLS,
+     * plaintext set aside while the upgrade request was in flight) belong to the WebSocket. */
+    struct conn_http *http = c->http;
+    c->http = NULL;
     uv_read_start((uv_stream_t *)&c->tcp, worker_alloc, conn_on_read);
-    if (rest.len > c->req_len) {
-        ws_conn_on_data(c, (uint8_t *)rest.data + c->req_len, rest.len - c->req_len);
+    if (http->in.len > http->req_len) {
+        ws_conn_on_data(c, (uint8_t *)http->in.data + http->req_len, http->in.len - http->req_len);
     }
-    buf_release(&rest);
+    if (http->pending.len && c->state == CONN_WS) {
+        ws_conn_on_data(c, (uint8_t *)http->pending.data, http->pending.len);
+    }
+    conn_http_free(http);
     return c->state == CONN_WS ? c : NULL;
 }
 

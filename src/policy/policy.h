@@ -26,9 +26,9 @@ enum policy_role { ROLE_NONE = 0, ROLE_SUPER_ADMIN, ROLE_ADMIN, ROLE_AGENT, ROLE
 
 /* An authenticated user as the token and the user cache describe it. */
 struct policy_principal {
-    char user_id[64];
-    char client_id[64]; /* "" for super_admin */
-    char sid[64];       /* session (refresh family), "" if none */
+    char user_id[40];   /* ids are UUIDs (36 characters) */
+    char client_id[40]; /* "" for super_admin */
+    char sid[40];       /* session (refresh family), "" if none */
     enum policy_role role;
     int64_t iat; /* when the token was issued (seconds), 0 when unknown */
 };
