@@ -6,6 +6,7 @@
 
 #include "api/api_int.h"
 #include "base/err.h"
+#include "base/json.h"
 #include "svc/svc.h"
 
 static int tokens_reply(struct api_call *c, struct svc_tokens *t)
@@ -69,7 +70,19 @@ static int logout(struct api_call *c)
 {
     struct svc_actor a;
     api_actor(c, &a);
-    int rc = svc_auth_logout(c->api->svc, &a);
+    /* An optional JSON body {"everywhere": true} ends every session of the user. */
+    bool everywhere = false;
+    if (c->req->body_len) {
+        char err[160];
+        json_t *body = json_parse_strict(c->req->body, c->req->body_len, err, sizeof err);
+        if (!json_is_object(body)) {
+            json_decref(body);
+            return api_fail(c, SB_E_INVAL, "the body must be a JSON object");
+        }
+        everywhere = json_is_true(json_object_get(body, "everywhere"));
+        json_decref(body);
+    }
+    int rc = svc_auth_logout(c->api->svc, &a, everywhere);
     return rc < 0 ? rc : api_reply(c, 200, json_pack("{s:b}", "ok", 1));
 }
 

@@ -287,20 +287,22 @@ int svc_auth_refresh(struct svc *svc, const struct svc_actor *ctx, const char *r
     return 0;
 }
 
-int svc_auth_logout(struct svc *svc, const struct svc_actor *a)
+int svc_auth_logout(struct svc *svc, const struct svc_actor *a, bool everywhere)
 {
     struct store_tx *tx;
     int rc = store_tx_begin(svc->store, true, &tx);
     if (rc < 0) {
         return rc;
     }
-    if (a->who.sid[0]) {
+    if (everywhere) {
+        rc = store_refresh_revoke_user(tx, a->who.user_id);
+    } else if (a->who.sid[0]) {
         rc = store_refresh_revoke_family(tx, a->who.sid);
     }
     if (rc >= 0) {
-        json_t *after = json_pack("{s:s}", "session", a->who.sid);
-        rc = svc_audit(tx, a, "auth.logout", "session", a->who.sid[0] ? a->who.sid : NULL, NULL,
-                       after);
+        json_t *after = json_pack("{s:s,s:b}", "session", a->who.sid, "everywhere", everywhere);
+        rc = svc_audit(tx, a, everywhere ? "auth.logout_all" : "auth.logout", "session",
+                       a->who.sid[0] ? a->who.sid : NULL, NULL, after);
         json_decref(after);
     }
     if (rc < 0) {
@@ -309,7 +311,11 @@ int svc_auth_logout(struct svc *svc, const struct svc_actor *a)
     }
     rc = store_tx_commit(tx);
     if (rc == 0) {
-        auth_session_revoke_sid(a->who.sid);
+        if (everywhere) {
+            auth_session_revoke_user(a->who.user_id);
+        } else {
+            auth_session_revoke_sid(a->who.sid);
+        }
     }
     return rc;
 }

@@ -110,8 +110,9 @@ int svc_auth_login(struct svc *svc, const struct svc_actor *ctx, const char *ema
 /* Rotate a refresh token; reuse of a used one revokes its whole family (audited). */
 int svc_auth_refresh(struct svc *svc, const struct svc_actor *ctx, const char *refresh_token,
                      struct svc_tokens *out);
-/* Revoke the actor's session (its refresh family and access tokens). */
-int svc_auth_logout(struct svc *svc, const struct svc_actor *a);
+/* Revoke the actor's session (its refresh family and access tokens), or with everywhere
+ * every session of the actor's user. */
+int svc_auth_logout(struct svc *svc, const struct svc_actor *a, bool everywhere);
 
 /* Verify the hash chain of the audit log. */
 int svc_audit_verify(struct svc *svc, const struct policy_principal *who, int64_t *checked,
