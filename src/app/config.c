@@ -299,7 +299,8 @@ int app_config_load(struct app_config *cfg, int argc, char **argv, int first, ch
         key[kl] = '\0';
         if (!strcmp(key, "SWITCHBOARD_CONFIG") || !strcmp(key, "SWITCHBOARD_ADMIN_PASSWORD") ||
             !strcmp(key, "SWITCHBOARD_BIN") || !strcmp(key, "SWITCHBOARD_URL") ||
-            !strcmp(key, "SWITCHBOARD_TOKEN")) {
+            !strcmp(key, "SWITCHBOARD_TOKEN") || !strcmp(key, "SWITCHBOARD_EMAIL") ||
+            !strcmp(key, "SWITCHBOARD_PASSWORD")) {
             continue; /* read elsewhere (init, tests, sbctl) */
         }
         const struct setting *st = NULL;
