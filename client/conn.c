@@ -6,6 +6,7 @@
  */
 #include "sbc_int.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -399,16 +400,21 @@ int sbc_conn_tls(struct sbc_conn *c, SSL_CTX *ctx, const char *host)
         return SB_ERR_NOMEM;
     }
     SSL_set_fd(c->ssl, c->fd);
-    SSL_set_tlsext_host_name(c->ssl, host);
+    /* An IP address literal is checked against the certificate's IP SANs and is not sent as
+     * SNI; a name is checked against its DNS names. */
+    unsigned char addr[16];
+    bool is_ip = inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
+    if (!is_ip) {
+        SSL_set_tlsext_host_name(c->ssl, host);
+    }
     if (SSL_CTX_get_verify_mode(ctx) & SSL_VERIFY_PEER) {
         X509_VERIFY_PARAM *param = SSL_get0_param(c->ssl);
         X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-        if (!X509_VERIFY_PARAM_set1_host(param, host, 0) &&
-            !X509_VERIFY_PARAM_set1_ip_asc(param, host)) {
+        int ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, host)
+                       : X509_VERIFY_PARAM_set1_host(param, host, 0);
+        if (!ok) {
             return SB_ERR_TLS;
         }
-        /* An IP address literal is checked against the certificate's IP SANs instead. */
-        X509_VERIFY_PARAM_set1_ip_asc(param, host);
     }
     c->ops = &tls_ops;
     return 0;
