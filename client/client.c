@@ -1127,6 +1127,9 @@ SB_API int sb_client_connect(struct sb_client *c)
     c->failures = 0;
     c->phase = PH_WAIT;
     c->deadline_ms = sbc_now_ms();
+    /* From here on the client is connecting (the state callback fires when the attempt
+     * starts); a caller polling sb_client_state must not see DISCONNECTED in between. */
+    c->state = SB_STATE_CONNECTING;
     unlock(c);
     wake(c);
     return 0;
