@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang-format git
       libuv1-dev libjansson-dev libsqlite3-dev libsodium-dev libinih-dev libssl-dev libpq-dev
-      postgresql chromium nodejs npm)
+      postgresql chromium nodejs npm sqlite3 openssl)
 missing=()
 for p in "${pkgs[@]}"; do
   case "$p" in
