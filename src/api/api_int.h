@@ -124,3 +124,18 @@ int api_list_query(struct api_call *c, const char *table_name, const char *const
 int api_reply_page(struct api_call *c, struct svc_page *page);
 /* Release the filter values api_list_query created. */
 void api_list_query_release(struct store_query *q);
+
+/* Generic collection handlers: list (with the given equality filters), get by {id}, and
+ * create/update/delete through a service function of the matching shape. */
+struct svc;
+typedef int (*api_create_fn)(struct svc *, const struct svc_actor *, const json_t *, json_t **,
+                             struct svc_errors *);
+typedef int (*api_update_fn)(struct svc *, const struct svc_actor *, const char *, const json_t *,
+                             int64_t, json_t **, struct svc_errors *);
+typedef int (*api_delete_fn)(struct svc *, const struct svc_actor *, const char *,
+                             struct svc_errors *);
+int api_list_table(struct api_call *c, enum store_table t, const char *const *eq);
+int api_get_row(struct api_call *c, enum store_table t);
+int api_create_row(struct api_call *c, api_create_fn fn);
+int api_update_row(struct api_call *c, api_update_fn fn);
+int api_delete_row(struct api_call *c, api_delete_fn fn);

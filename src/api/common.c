@@ -161,3 +161,64 @@ int api_reply_page(struct api_call *c, struct svc_page *page)
     svc_page_release(page);
     return api_reply(c, 200, body);
 }
+
+/* ---- generic collection handlers (one place for the shape of list/get/create/...) ---- */
+
+int api_list_table(struct api_call *c, enum store_table t, const char *const *eq)
+{
+    struct store_query q;
+    int rc = api_list_query(c, store_table_desc(t)->name, eq, &q);
+    if (rc == 0) {
+        struct svc_page page;
+        rc = svc_list(c->api->svc, &c->who, t, &q, &page);
+        if (rc == SB_E_INVAL) {
+            rc = api_fail(c, SB_E_VALIDATION, "invalid cursor or filter");
+        }
+        if (rc == 0) {
+            rc = api_reply_page(c, &page);
+        }
+    }
+    api_list_query_release(&q);
+    return rc;
+}
+
+int api_get_row(struct api_call *c, enum store_table t)
+{
+    json_t *row = NULL;
+    int rc = svc_get(c->api->svc, &c->who, t, c->params[0], &row);
+    return rc < 0 ? rc : api_reply(c, 200, row);
+}
+
+int api_create_row(struct api_call *c, api_create_fn fn)
+{
+    struct svc_actor a;
+    api_actor(c, &a);
+    struct svc_errors err = {0};
+    json_t *out = NULL;
+    int rc = api_svc_result(c, fn(c->api->svc, &a, c->body, &out, &err), &err);
+    return rc < 0 ? rc : api_reply(c, 201, out);
+}
+
+int api_update_row(struct api_call *c, api_update_fn fn)
+{
+    int rc = 0;
+    int64_t version = api_expected_version(c, &rc);
+    if (rc < 0) {
+        return rc;
+    }
+    struct svc_actor a;
+    api_actor(c, &a);
+    struct svc_errors err = {0};
+    json_t *out = NULL;
+    rc = api_svc_result(c, fn(c->api->svc, &a, c->params[0], c->body, version, &out, &err), &err);
+    return rc < 0 ? rc : api_reply(c, 200, out);
+}
+
+int api_delete_row(struct api_call *c, api_delete_fn fn)
+{
+    struct svc_actor a;
+    api_actor(c, &a);
+    struct svc_errors err = {0};
+    int rc = api_svc_result(c, fn(c->api->svc, &a, c->params[0], &err), &err);
+    return rc < 0 ? rc : api_reply(c, 200, json_pack("{s:b}", "deleted", 1));
+}

@@ -9,113 +9,48 @@
 #include "base/err.h"
 #include "svc/svc.h"
 
-static int list_table(struct api_call *c, enum store_table t, const char *const *eq)
-{
-    struct store_query q;
-    int rc = api_list_query(c, store_table_desc(t)->name, eq, &q);
-    if (rc == 0) {
-        struct svc_page page;
-        rc = svc_list(c->api->svc, &c->who, t, &q, &page);
-        if (rc == SB_E_INVAL) {
-            rc = api_fail(c, SB_E_VALIDATION, "invalid cursor or filter");
-        }
-        if (rc == 0) {
-            rc = api_reply_page(c, &page);
-        }
-    }
-    api_list_query_release(&q);
-    return rc;
-}
-
-static int get_row(struct api_call *c, enum store_table t)
-{
-    json_t *row = NULL;
-    int rc = svc_get(c->api->svc, &c->who, t, c->params[0], &row);
-    return rc < 0 ? rc : api_reply(c, 200, row);
-}
-
-typedef int (*create_fn)(struct svc *, const struct svc_actor *, const json_t *, json_t **,
-                         struct svc_errors *);
-typedef int (*update_fn)(struct svc *, const struct svc_actor *, const char *, const json_t *,
-                         int64_t, json_t **, struct svc_errors *);
-typedef int (*delete_fn)(struct svc *, const struct svc_actor *, const char *, struct svc_errors *);
-
-static int create_row(struct api_call *c, create_fn fn)
-{
-    struct svc_actor a;
-    api_actor(c, &a);
-    struct svc_errors err = {0};
-    json_t *out = NULL;
-    int rc = api_svc_result(c, fn(c->api->svc, &a, c->body, &out, &err), &err);
-    return rc < 0 ? rc : api_reply(c, 201, out);
-}
-
-static int update_row(struct api_call *c, update_fn fn)
-{
-    int rc = 0;
-    int64_t version = api_expected_version(c, &rc);
-    if (rc < 0) {
-        return rc;
-    }
-    struct svc_actor a;
-    api_actor(c, &a);
-    struct svc_errors err = {0};
-    json_t *out = NULL;
-    rc = api_svc_result(c, fn(c->api->svc, &a, c->params[0], c->body, version, &out, &err), &err);
-    return rc < 0 ? rc : api_reply(c, 200, out);
-}
-
-static int delete_row(struct api_call *c, delete_fn fn)
-{
-    struct svc_actor a;
-    api_actor(c, &a);
-    struct svc_errors err = {0};
-    int rc = api_svc_result(c, fn(c->api->svc, &a, c->params[0], &err), &err);
-    return rc < 0 ? rc : api_reply(c, 200, json_pack("{s:b}", "deleted", 1));
-}
-
 static const char *const client_filters[] = {"status", "slug", NULL};
 static const char *const user_filters[] = {"client_id", "role", "status", "email", NULL};
 
 static int clients_list(struct api_call *c)
 {
-    return list_table(c, STORE_CLIENTS, client_filters);
+    return api_list_table(c, STORE_CLIENTS, client_filters);
 }
 static int clients_get(struct api_call *c)
 {
-    return get_row(c, STORE_CLIENTS);
+    return api_get_row(c, STORE_CLIENTS);
 }
 static int clients_create(struct api_call *c)
 {
-    return create_row(c, svc_client_create);
+    return api_create_row(c, svc_client_create);
 }
 static int clients_update(struct api_call *c)
 {
-    return update_row(c, svc_client_update);
+    return api_update_row(c, svc_client_update);
 }
 static int clients_delete(struct api_call *c)
 {
-    return delete_row(c, svc_client_delete);
+    return api_delete_row(c, svc_client_delete);
 }
 static int users_list(struct api_call *c)
 {
-    return list_table(c, STORE_USERS, user_filters);
+    return api_list_table(c, STORE_USERS, user_filters);
 }
 static int users_get(struct api_call *c)
 {
-    return get_row(c, STORE_USERS);
+    return api_get_row(c, STORE_USERS);
 }
 static int users_create(struct api_call *c)
 {
-    return create_row(c, svc_user_create);
+    return api_create_row(c, svc_user_create);
 }
 static int users_update(struct api_call *c)
 {
-    return update_row(c, svc_user_update);
+    return api_update_row(c, svc_user_update);
 }
 static int users_delete(struct api_call *c)
 {
-    return delete_row(c, svc_user_delete);
+    return api_delete_row(c, svc_user_delete);
 }
 
 static int audit_list(struct api_call *c)

@@ -13,32 +13,6 @@
 
 #define DAY_MS (24LL * 3600 * 1000)
 
-static int list_table(struct api_call *c, enum store_table t, const char *const *eq)
-{
-    struct store_query q;
-    int rc = api_list_query(c, store_table_desc(t)->name, eq, &q);
-    if (rc == 0) {
-        struct svc_page page;
-        rc = svc_list(c->api->svc, &c->who, t, &q, &page);
-        if (rc == SB_E_INVAL) {
-            rc = api_fail(c, SB_E_VALIDATION, "invalid cursor or filter");
-        }
-        if (rc == 0) {
-            rc = api_reply_page(c, &page);
-        }
-    }
-    api_list_query_release(&q);
-    return rc;
-}
-
-static int get_row(struct api_call *c, enum store_table t)
-{
-    json_t *row = NULL;
-    int rc = svc_get(c->api->svc, &c->who, t, c->params[0], &row);
-    return rc < 0 ? rc : api_reply(c, 200, row);
-}
-
-/* ?from= ?to= as ms (0 when absent); SB_E_VALIDATION with details when malformed. */
 static int window(struct api_call *c, int64_t *from_ms, int64_t *to_ms)
 {
     int rc = 0;
@@ -62,28 +36,17 @@ static int window(struct api_call *c, int64_t *from_ms, int64_t *to_ms)
 static int agents_list(struct api_call *c)
 {
     static const char *const eq[] = {"client_id", "status", "user_id", NULL};
-    return list_table(c, STORE_AGENT_STATUS, eq);
+    return api_list_table(c, STORE_AGENT_STATUS, eq);
 }
 
 static int agents_get(struct api_call *c)
 {
-    return get_row(c, STORE_AGENT_STATUS);
+    return api_get_row(c, STORE_AGENT_STATUS);
 }
 
 static int agents_update(struct api_call *c)
 {
-    int rc = 0;
-    int64_t version = api_expected_version(c, &rc);
-    if (rc < 0) {
-        return rc;
-    }
-    struct svc_actor a;
-    api_actor(c, &a);
-    struct svc_errors err = {0};
-    json_t *out = NULL;
-    rc = svc_agent_set_status(c->api->svc, &a, c->params[0], c->body, version, &out, &err);
-    rc = api_svc_result(c, rc, &err);
-    return rc < 0 ? rc : api_reply(c, 200, out);
+    return api_update_row(c, svc_agent_set_status);
 }
 
 static int agents_bulk(struct api_call *c)
@@ -145,47 +108,27 @@ static int agents_stats(struct api_call *c)
 static int messages_list(struct api_call *c)
 {
     static const char *const eq[] = {"client_id", "state", "priority", NULL};
-    return list_table(c, STORE_MESSAGES, eq);
+    return api_list_table(c, STORE_MESSAGES, eq);
 }
 
 static int messages_get(struct api_call *c)
 {
-    return get_row(c, STORE_MESSAGES);
+    return api_get_row(c, STORE_MESSAGES);
 }
 
 static int messages_create(struct api_call *c)
 {
-    struct svc_actor a;
-    api_actor(c, &a);
-    struct svc_errors err = {0};
-    json_t *out = NULL;
-    int rc = api_svc_result(c, svc_message_create(c->api->svc, &a, c->body, &out, &err), &err);
-    return rc < 0 ? rc : api_reply(c, 201, out);
+    return api_create_row(c, svc_message_create);
 }
 
 static int messages_update(struct api_call *c)
 {
-    int rc = 0;
-    int64_t version = api_expected_version(c, &rc);
-    if (rc < 0) {
-        return rc;
-    }
-    struct svc_actor a;
-    api_actor(c, &a);
-    struct svc_errors err = {0};
-    json_t *out = NULL;
-    rc = svc_message_update(c->api->svc, &a, c->params[0], c->body, version, &out, &err);
-    rc = api_svc_result(c, rc, &err);
-    return rc < 0 ? rc : api_reply(c, 200, out);
+    return api_update_row(c, svc_message_update);
 }
 
 static int messages_delete(struct api_call *c)
 {
-    struct svc_actor a;
-    api_actor(c, &a);
-    struct svc_errors err = {0};
-    int rc = api_svc_result(c, svc_message_delete(c->api->svc, &a, c->params[0], &err), &err);
-    return rc < 0 ? rc : api_reply(c, 200, json_pack("{s:b}", "deleted", 1));
+    return api_delete_row(c, svc_message_delete);
 }
 
 static int messages_stats(struct api_call *c)
