@@ -3,8 +3,10 @@
 import { html } from 'htm/preact';
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { session, logout, onToken, api } from './lib/api.js';
-import { getClient, startRealtime, stopRealtime, updateToken } from './lib/realtime.js';
+import { session, logout, logoutEverywhere, checkSession, onToken, api } from './lib/api.js';
+import { getClient, onAuthTrouble, startRealtime, stopRealtime, updateToken } from './lib/realtime.js';
+import { notify } from './lib/notify.js';
+import { errText } from './lib/format.js';
 import { useStore } from './lib/store.js';
 import { canAdmin, isSuper } from './lib/format.js';
 import { ConnectionStatusIndicator } from './components/ConnectionStatusIndicator.js';
@@ -50,6 +52,39 @@ onToken((token) => {
   else stopRealtime();
 });
 
+// The realtime server closed us for a revoked or expired token (for example "log out
+// everywhere" in another browser): ask the API whether the session is still alive.
+onAuthTrouble(() => {
+  checkSession();
+});
+
+// "Log out everywhere": the first click asks for confirmation (for 5 s), the second ends every
+// session of the user.
+function LogoutEverywhere() {
+  const [confirming, setConfirming] = useState(false);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    if (!confirming) return undefined;
+    const t = setTimeout(() => setConfirming(false), 5000);
+    return () => clearTimeout(t);
+  }, [confirming]);
+  async function click() {
+    if (!confirming) {
+      setConfirming(true);
+      return;
+    }
+    setBusy(true);
+    try {
+      await logoutEverywhere();
+    } catch (err) {
+      setBusy(false);
+      setConfirming(false);
+      notify({ kind: 'error', title: 'Could not log out everywhere', body: errText(err) });
+    }
+  }
+  return html`<button type="button" class="btn btn-small" data-testid="logout-everywhere" data-confirm=${confirming ? 'true' : 'false'} disabled=${busy} title="End every session of this account, on every device" onClick=${click}>${confirming ? 'Confirm: log out everywhere' : 'Log out everywhere'}</button>`;
+}
+
 function Shell({ s, route }) {
   const user = s.user || {};
   const pages = PAGES.filter((p) => p.allow(user));
@@ -76,6 +111,7 @@ function Shell({ s, route }) {
       <${ConnectionStatusIndicator} />
       <span class="who" data-testid="current-user" data-role=${user.role}>${user.email} <span class="badge">${user.role}</span></span>
       <button type="button" class="btn btn-small" data-testid="logout" onClick=${logout}>Log out</button>
+      <${LogoutEverywhere} />
     </header>
     <nav id="nav" class=${`nav${menu ? ' open' : ''}`} aria-label="Main">
       <ul>
@@ -97,7 +133,7 @@ function App() {
 
   // Fill in the user when a stored session lacks it.
   useEffect(() => {
-    if (s && !s.user) api('GET', '/api/v1/me').then((u) => session.set({ ...s, user: u.data || u })).catch(() => {});
+    if (s && !s.user) api('GET', '/api/v1/me').then((u) => session.set({ ...s, user: u.user || u.data || u })).catch(() => {});
   }, [s && s.access_token]);
 
   if (!s) {

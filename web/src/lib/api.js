@@ -158,6 +158,34 @@ export async function logout() {
   endSession();
 }
 
+// Ends every session of the user (every device and tab), then this one locally. Throws (and
+// keeps the session) when the server could not be told, except when it already rejects the
+// token (401: the session is gone anyway).
+export async function logoutEverywhere() {
+  const s = session.get();
+  if (!s) return endSession();
+  try {
+    await api('POST', '/api/v1/auth/logout', { body: { everywhere: true } });
+  } catch (err) {
+    if (err.status !== 401) throw err;
+  }
+  endSession();
+}
+
+// Is the session still good? A GET /api/v1/me answers: a 401 refreshes once, and a rejected
+// refresh ends the session (back to the login page). Used when the realtime server reports a
+// revoked or expired token. At most one check in flight.
+let checking = null;
+export function checkSession() {
+  if (checking || !session.get()) return checking || Promise.resolve();
+  checking = api('GET', '/api/v1/me')
+    .catch(() => {})
+    .finally(() => {
+      checking = null;
+    });
+  return checking;
+}
+
 // Authenticated request. A 401 triggers one refresh + retry; a second 401 ends the session.
 export async function api(method, path, opts = {}) {
   const s = session.get();

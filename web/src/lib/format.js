@@ -48,3 +48,9 @@ export function canAdmin(user) {
 export function isSuper(user) {
   return !!user && user.role === 'super_admin';
 }
+
+// A ratio (0..1) as "87.5 %"; "—" for null (nothing to divide by).
+export function fmtPercent(v) {
+  if (v == null || Number.isNaN(Number(v))) return '—';
+  return `${(Math.round(Number(v) * 1000) / 10).toFixed(1)} %`;
+}

@@ -1,11 +1,14 @@
 // Live data hooks: a list loaded by GET ({data, next_cursor, seq}) and kept current with a
 // postgres_changes subscription on the same table, with optimistic edits and conflict
 // handling. The named hooks at the bottom (useRealtimeAgentStatus, ...) mirror the original
-// system's hooks.
+// system's hooks; useRealtimeDashboardMetrics keeps the dashboard snapshot and the series of
+// the last minutes; useStats re-fetches a statistics endpoint when its trigger changes; useNow
+// is a shared ticking clock.
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { api, ApiError, qs } from './api.js';
+import { api, ApiError, onToken, qs } from './api.js';
 import { applyChange, mergeSnapshot, rowKey, upsertRow, withOverlay } from './merge.js';
-import { subscribeTable } from './realtime.js';
+import { openChannel, subscribeTable } from './realtime.js';
+import { appendPoint, flagsOf, pointOf } from './series.js';
 import { createStore } from './store.js';
 import { notify } from './notify.js';
 
@@ -29,6 +32,7 @@ export function useLiveList({ path, params = {}, table, filter, match, sort, pag
       inflight: 0,
       reloadId: 0,
       channel: 'connecting',
+      changes: 0, // realtime events seen (matching or not) and reloads done: a stats trigger
     };
   }
   const s = st.current;
@@ -49,6 +53,7 @@ export function useLiveList({ path, params = {}, table, filter, match, sort, pag
       me.rows = mergeSnapshot((body && body.data) || [], me.log.slice(from), matchRef.current);
       me.cursor = (body && body.next_cursor) || null;
       me.error = null;
+      me.changes++;
     } catch (err) {
       if (st.current === me && id === me.reloadId) me.error = err;
     } finally {
@@ -89,6 +94,7 @@ export function useLiveList({ path, params = {}, table, filter, match, sort, pag
         if (st.current !== me) return;
         if (me.inflight > 0) me.log.push(ev);
         me.rows = applyChange(me.rows, ev, matchRef.current);
+        me.changes++;
         rerender();
       },
       (status) => {
@@ -182,6 +188,7 @@ export function useLiveList({ path, params = {}, table, filter, match, sort, pag
     error: s.error,
     hasMore: !!s.cursor,
     channelStatus: s.channel,
+    changeCount: s.changes,
     reload,
     loadMore,
     optimistic,
@@ -259,4 +266,147 @@ export function useRealtimeUsers({ clientId, role, status, q } = {}) {
     pageSize: 50,
   });
   return { ...list, users: list.rows };
+}
+
+// ---- dashboard ----
+
+// Series per tenant survive a visit to another page (the chart keeps its last minutes); they
+// are dropped when the session ends.
+const dashCache = new Map();
+onToken((token) => {
+  if (!token) dashCache.clear();
+});
+
+const unwrap = (m) => (m && m.data && !Array.isArray(m.data) ? m.data : m);
+
+// The dashboard's live metrics: GET /api/v1/dashboard (again after every (re)join), then the
+// `metrics` broadcasts on channel `dashboard` (config.dashboard.client_id picks a tenant for
+// super_admin). Every snapshot received adds a point to `series` (time of receipt, last
+// WINDOW_MS kept). Returns {metrics, series, flags (names set in the latest snapshot),
+// updatedAt, live (channel status), error, reload}.
+export function useRealtimeDashboardMetrics({ clientId } = {}) {
+  const key = clientId || '';
+  const empty = { metrics: null, series: [], flags: [], updatedAt: null };
+  const [state, setState] = useState(() => dashCache.get(key) || empty);
+  const [live, setLive] = useState('connecting');
+  const [error, setError] = useState(null);
+  const reloadRef = useRef(() => {});
+
+  useEffect(() => {
+    let alive = true;
+    let cur = dashCache.get(key) || empty;
+    setState(cur);
+    const accept = (m, merge) => {
+      if (!alive || !m || typeof m !== 'object') return;
+      const now = Date.now();
+      const metrics = merge ? { ...(cur.metrics || {}), ...m } : m;
+      const f = flagsOf(m);
+      cur = {
+        metrics,
+        updatedAt: now,
+        flags: f || (merge ? cur.flags : []),
+        series: appendPoint(cur.series, pointOf(metrics, now), now),
+      };
+      dashCache.set(key, cur);
+      setState(cur);
+    };
+    const load = () =>
+      api('GET', `/api/v1/dashboard${qs({ client_id: clientId })}`)
+        .then((m) => {
+          accept(unwrap(m), false);
+          if (alive) setError(null);
+        })
+        .catch((e) => alive && setError(e));
+    reloadRef.current = load;
+    load();
+    const config = clientId ? { dashboard: { client_id: clientId } } : {};
+    const ch = openChannel(
+      'dashboard',
+      config,
+      (c) => c.on('broadcast', { event: 'metrics' }, (msg) => accept(msg.payload, true)),
+      (status) => {
+        if (!alive) return;
+        setLive(status);
+        if (status === 'SUBSCRIBED') load();
+      }
+    );
+    return () => {
+      alive = false;
+      ch.close();
+    };
+  }, [key]);
+
+  return { ...state, live, error, reload: () => reloadRef.current() };
+}
+
+// ---- statistics ----
+
+// GET pathFn() on mount, when `deps` change, `debounceMs` after `trigger` changes (a burst of
+// changes costs one request) and every `everyMs`. Responses that arrive out of order are
+// dropped. Returns {data, error, loading, at (ms of the last answer), reload}.
+export function useStats(pathFn, deps, trigger, { debounceMs = 400, everyMs = 30000 } = {}) {
+  const [st, setSt] = useState({ data: null, error: null, loading: true, at: null });
+  const seqRef = useRef(0);
+  const fnRef = useRef(pathFn);
+  fnRef.current = pathFn;
+  const load = useCallback(() => {
+    const id = ++seqRef.current;
+    return api('GET', fnRef.current())
+      .then((body) => {
+        if (id === seqRef.current) setSt({ data: unwrap(body), error: null, loading: false, at: Date.now() });
+      })
+      .catch((err) => {
+        if (id === seqRef.current) setSt((s) => ({ ...s, error: err, loading: false }));
+      });
+  }, []);
+  useEffect(() => {
+    setSt((s) => ({ ...s, loading: true }));
+    load();
+    const t = everyMs > 0 ? setInterval(load, everyMs) : null;
+    return () => {
+      clearInterval(t);
+      seqRef.current++;
+    };
+  }, deps);
+  const first = useRef(true);
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return undefined;
+    }
+    const t = setTimeout(load, debounceMs);
+    return () => clearTimeout(t);
+  }, [trigger]);
+  return { ...st, reload: load };
+}
+
+// ---- clock ----
+
+// One interval per period shared by every component showing a live duration.
+const clocks = new Map();
+export function useNow(periodMs = 1000) {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    let c = clocks.get(periodMs);
+    if (!c) {
+      c = { subs: new Set(), timer: null };
+      clocks.set(periodMs, c);
+    }
+    c.subs.add(setNow);
+    if (!c.timer) {
+      c.timer = setInterval(() => {
+        const t = Date.now();
+        for (const fn of [...c.subs]) fn(t);
+      }, periodMs);
+    }
+    setNow(Date.now());
+    return () => {
+      c.subs.delete(setNow);
+      if (!c.subs.size) {
+        clearInterval(c.timer);
+        c.timer = null;
+      }
+    };
+  }, [periodMs]);
+  return now;
 }

@@ -39,6 +39,21 @@ function reconnectAfterMs(tries) {
   return ms;
 }
 
+// Told when the server signals that the token was revoked or expired: a close with code 4001
+// (WS_CLOSE_AUTH) or a `system` error about the token on any channel. The session check
+// (api.checkSession) decides whether the session really ended.
+const authListeners = new Set();
+export function onAuthTrouble(fn) {
+  authListeners.add(fn);
+  return () => authListeners.delete(fn);
+}
+function authTrouble(why) {
+  if (stopped) return;
+  for (const fn of [...authListeners]) fn(why);
+}
+const AUTH_CLOSE = 4001;
+const TOKEN_ERROR = /token|jwt|revoked|expired|unauthori[sz]ed/i;
+
 export function getClient() {
   return client;
 }
@@ -65,11 +80,18 @@ export function startRealtime(token) {
   sock.onError((e) => {
     setConn({ error: (e && e.message) || 'connection error' });
   });
-  sock.onClose(() => {
+  sock.onClose((ev) => {
     if (stopped) return;
+    if (ev && ev.code === AUTH_CLOSE) authTrouble(ev.reason || 'token revoked');
     const c = conn.get();
     if (c.state === 'connected' || c.state === 'connecting') {
       setConn({ state: navigator.onLine === false ? 'offline' : 'reconnecting' });
+    }
+  });
+  sock.onMessage((msg) => {
+    const p = msg && msg.payload;
+    if (msg && msg.event === 'system' && p && p.status === 'error' && TOKEN_ERROR.test(String(p.message || ''))) {
+      authTrouble(String(p.message));
     }
   });
   setConn({ state: 'connecting', retryAt: null, attempt: 0, error: null });

@@ -1,24 +1,65 @@
-// Agents board: live status per agent, quick status change (optimistic), bulk change,
-// status history.
+// Agents board: live status per agent with the time in status ticking every second, quick
+// status change (optimistic), bulk change, and per agent a detail panel (statistics and status
+// history); statistics per client below the board (GET /api/v1/agents/stats, re-fetched
+// shortly after any agent change and every 30 s).
 import { html } from 'htm/preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, qs } from '../lib/api.js';
-import { useRealtimeAgentStatus } from '../lib/hooks.js';
+import { useNow, useRealtimeAgentStatus, useStats } from '../lib/hooks.js';
 import { notify } from '../lib/notify.js';
-import { canAdmin, errText, fmtDuration, fmtTime, STATUSES } from '../lib/format.js';
+import { canAdmin, errText, fmtDuration, fmtPercent, fmtTime, isSuper, STATUSES } from '../lib/format.js';
 
-function History({ agent, onClose }) {
+export const RANGES = [
+  { id: '1h', label: 'last hour', ms: 3600e3 },
+  { id: '24h', label: 'last 24 hours', ms: 24 * 3600e3 },
+  { id: '7d', label: 'last 7 days', ms: 7 * 24 * 3600e3 },
+];
+
+// "3m 12s in status", re-rendered every second by the shared clock.
+function InStatus({ agent }) {
+  const now = useNow(1000);
+  const since = Date.parse(agent.status_since || agent.updated_at || '');
+  const ms = Number.isNaN(since) ? null : Math.max(0, now - since);
+  return html`<span class="muted since" data-testid=${`agent-since-${agent.id}`} data-seconds=${ms == null ? '' : Math.floor(ms / 1000)} title=${agent.status_since ? `since ${fmtTime(agent.status_since)}` : ''}>${ms == null ? '' : `${fmtDuration(ms)} in status`}</span>`;
+}
+
+// Time per status, uptime and occupancy of one stats entry (agent or client).
+function StatsFigures({ st, testPrefix }) {
+  const secs = (st && st.seconds) || {};
+  return html`<dl class="stats-grid" data-testid=${testPrefix} data-uptime=${st && st.uptime != null ? st.uptime : ''} data-occupancy=${st && st.occupancy != null ? st.occupancy : ''} data-covered=${st ? st.covered_seconds : ''}>
+    ${STATUSES.map(
+      (s) => html`<div key=${s}><dt><span class=${`pill pill-${s}`}>${s}</span></dt><dd data-testid=${`${testPrefix}-${s}`} data-seconds=${secs[s] ?? 0}>${fmtDuration((secs[s] || 0) * 1000)}</dd></div>`
+    )}
+    <div><dt>Uptime</dt><dd data-testid=${`${testPrefix}-uptime`} title="(online + busy) / time covered">${fmtPercent(st && st.uptime)}</dd></div>
+    <div><dt>Occupancy</dt><dd data-testid=${`${testPrefix}-occupancy`} title="busy / (online + busy)">${fmtPercent(st && st.occupancy)}</dd></div>
+  </dl>`;
+}
+
+function History({ agent, onClose, stats, rangeLabel }) {
   const [rows, setRows] = useState(null);
   const [err, setErr] = useState(null);
+  useEffect(() => setRows(null), [agent.id]);
+  // Fetched again when the agent's row changes (a new status closes an interval).
   useEffect(() => {
-    setRows(null);
+    let alive = true;
     setErr(null);
     api('GET', `/api/v1/agents/${encodeURIComponent(agent.id)}/history${qs({})}`)
-      .then((b) => setRows(b.data || []))
-      .catch(setErr);
-  }, [agent.id]);
-  return html`<div class="card history" data-testid=${`agent-history-panel-${agent.id}`} role="region" aria-label=${`Status history of ${agent.display_name}`}>
-    <div class="page-head"><h2>History: ${agent.display_name}</h2><button type="button" class="btn btn-small" onClick=${onClose}>Close</button></div>
+      .then((b) => alive && setRows(b.data || []))
+      .catch((e) => alive && setErr(e));
+    return () => {
+      alive = false;
+    };
+  }, [agent.id, agent.version]);
+  return html`<div class="card history" data-testid=${`agent-history-panel-${agent.id}`} role="region" aria-label=${`Statistics and status history of ${agent.display_name}`}>
+    <div class="page-head"><h2>${agent.display_name}</h2><button type="button" class="btn btn-small" onClick=${onClose}>Close</button></div>
+    <h3>Statistics, ${rangeLabel}</h3>
+    ${stats.error ? html`<p class="error" role="alert">${errText(stats.error)}</p>` : null}
+    ${(() => {
+      const st = stats.data && (stats.data.agents || []).find((x) => x.agent_id === agent.id);
+      if (st) return html`<${StatsFigures} st=${st} testPrefix=${`agent-stats-${agent.id}`} />`;
+      return stats.loading ? html`<p class="muted">Loading…</p>` : html`<p class="muted">No statistics.</p>`;
+    })()}
+    <h3>Status history</h3>
     ${err ? html`<p class="error" role="alert">${errText(err)}</p>` : null}
     ${rows === null && !err ? html`<p class="muted">Loading…</p>` : null}
     ${rows && rows.length === 0 ? html`<p class="muted">No history yet.</p>` : null}
@@ -34,16 +75,27 @@ function History({ agent, onClose }) {
 
 export function Agents({ user }) {
   const [filter, setFilter] = useState('');
-  const { agents, loading, error, updateStatus, apply } = useRealtimeAgentStatus({ status: filter || undefined });
+  const { agents, loading, error, updateStatus, apply, changeCount } = useRealtimeAgentStatus({ status: filter || undefined });
+  const [range, setRange] = useState('24h');
+  const rangeDef = RANGES.find((r) => r.id === range) || RANGES[1];
+  const stats = useStats(() => `/api/v1/agents/stats${qs({ from: new Date(Date.now() - rangeDef.ms).toISOString() })}`, [range], changeCount);
+  const [clientNames, setClientNames] = useState({});
+  useEffect(() => {
+    const names = (list) => setClientNames(Object.fromEntries(list.filter((c) => c && c.id).map((c) => [c.id, c.name])));
+    if (isSuper(user)) {
+      api('GET', '/api/v1/clients?limit=100')
+        .then((b) => names(b.data || []))
+        .catch(() => {});
+    } else {
+      api('GET', '/api/v1/me')
+        .then((b) => names([b && b.client]))
+        .catch(() => {});
+    }
+  }, [user && user.id]);
   const [selected, setSelected] = useState(new Set());
   const [bulkStatus, setBulkStatus] = useState('online');
   const [bulkReason, setBulkReason] = useState('');
   const [history, setHistory] = useState(null);
-  const [, setTick] = useState(0);
-  useEffect(() => {
-    const t = setInterval(() => setTick((n) => n + 1), 10000); // keeps "for 3m" current
-    return () => clearInterval(t);
-  }, []);
   const admin = canAdmin(user);
   const canEdit = (a) => admin || (user.role === 'agent' && a.user_id === user.id);
 
@@ -93,7 +145,7 @@ export function Agents({ user }) {
           <button class="btn" type="submit" data-testid="bulk-apply" disabled=${!selected.size}>Apply to selected</button>
         </form>`
       : null}
-    ${history ? html`<${History} agent=${history} onClose=${() => setHistory(null)} />` : null}
+    ${history ? html`<${History} agent=${agents.find((a) => a.id === history.id) || history} stats=${stats} rangeLabel=${rangeDef.label} onClose=${() => setHistory(null)} />` : null}
     ${loading && !agents.length ? html`<p class="muted">Loading…</p>` : null}
     <ul class="board" data-testid="agents-list">
       ${agents.map(
@@ -110,13 +162,41 @@ export function Agents({ user }) {
             <select id=${`agent-status-${a.id}`} data-testid=${`agent-status-${a.id}`} value=${a.status} disabled=${!canEdit(a)} onChange=${(e) => updateStatus(a, e.target.value)}>
               ${STATUSES.map((s) => html`<option key=${s} value=${s}>${s}</option>`)}
             </select>
-            <span class="muted" title=${a.status_since ? fmtTime(a.status_since) : ''}>for ${fmtDuration(Date.now() - Date.parse(a.status_since || a.updated_at || ''))}</span>
+            <${InStatus} agent=${a} />
           </div>
           ${a.reason ? html`<div class="muted reason" data-testid=${`agent-reason-${a.id}`}>${a.reason}</div>` : null}
-          <button type="button" class="btn btn-small btn-link" data-testid=${`agent-history-${a.id}`} onClick=${() => setHistory(a)}>History</button>
+          <button type="button" class="btn btn-small btn-link" data-testid=${`agent-history-${a.id}`} aria-expanded=${history && history.id === a.id ? 'true' : 'false'} onClick=${() => setHistory(a)}>Statistics & history</button>
         </li>`
       )}
     </ul>
     ${!loading && !agents.length && !error ? html`<p class="muted" data-testid="agents-empty">No agents.</p>` : null}
+    <section class="card" data-testid="agents-stats" aria-labelledby="stats-title" data-at=${stats.at || ''}>
+      <div class="page-head">
+        <h2 id="stats-title">Statistics per client</h2>
+        <label class="inline">Period
+          <select data-testid="agents-stats-range" value=${range} onChange=${(e) => setRange(e.target.value)}>
+            ${RANGES.map((r) => html`<option key=${r.id} value=${r.id}>${r.label}</option>`)}
+          </select></label>
+        <button type="button" class="btn btn-small" data-testid="agents-stats-refresh" onClick=${() => stats.reload()}>Refresh</button>
+        <span class="muted small">${stats.at ? `as of ${fmtTime(new Date(stats.at).toISOString())}` : ''}</span>
+      </div>
+      ${stats.error ? html`<p class="error" role="alert" data-testid="agents-stats-error">${errText(stats.error)}</p>` : null}
+      ${stats.data
+        ? html`<div class="table-wrap"><table>
+            <thead><tr><th scope="col">Client</th><th scope="col" class="num">Agents</th>${STATUSES.map((st) => html`<th key=${st} scope="col" class="num">${st}</th>`)}<th scope="col" class="num">Uptime</th><th scope="col" class="num">Occupancy</th></tr></thead>
+            <tbody>${(stats.data.clients || []).map(
+              (c) => html`<tr key=${c.client_id} data-testid=${`client-stats-${c.client_id}`} data-agents=${c.agents} data-uptime=${c.uptime ?? ''} data-occupancy=${c.occupancy ?? ''}>
+                <th scope="row">${clientNames[c.client_id] || (c.client_id === user.client_id ? 'Your organisation' : String(c.client_id).slice(0, 8))}</th>
+                <td class="num">${c.agents}</td>
+                ${STATUSES.map((st) => html`<td key=${st} class="num" data-testid=${`client-stats-${c.client_id}-${st}`} data-seconds=${(c.seconds || {})[st] ?? 0}>${fmtDuration(((c.seconds || {})[st] || 0) * 1000)}</td>`)}
+                <td class="num" data-testid=${`client-stats-${c.client_id}-uptime`}>${fmtPercent(c.uptime)}</td>
+                <td class="num" data-testid=${`client-stats-${c.client_id}-occupancy`}>${fmtPercent(c.occupancy)}</td>
+              </tr>`
+            )}</tbody></table></div>
+            <p class="muted small">Uptime = (online + busy) / time covered; occupancy = busy / (online + busy); "—" when nothing to divide by.</p>`
+        : stats.loading
+          ? html`<p class="muted">Loading…</p>`
+          : null}
+    </section>
   </section>`;
 }

@@ -1,34 +1,69 @@
-// Dashboard: GET /api/v1/dashboard, then live broadcast "metrics" on channel "dashboard".
+// Dashboard: live figures (GET /api/v1/dashboard, then the `metrics` broadcasts on channel
+// "dashboard", through useRealtimeDashboardMetrics), a small SVG chart of the last 10 minutes
+// (agents online / busy / away, events per minute) and the significant-change flags
+// highlighted on the cards, in a banner and on the chart.
 import { html } from 'htm/preact';
 import { useEffect, useState } from 'preact/hooks';
-import { api, qs } from '../lib/api.js';
-import { openChannel } from '../lib/realtime.js';
+import { api } from '../lib/api.js';
+import { useNow, useRealtimeDashboardMetrics } from '../lib/hooks.js';
 import { errText, isSuper, PRIORITIES, STATUSES, fmtTime } from '../lib/format.js';
+import { agentsOf, chartGeometry, num, pick, WINDOW_MS } from '../lib/series.js';
 
-// Accepts a few reasonable shapes for each figure.
-function pick(m, ...paths) {
-  for (const p of paths) {
-    let v = m;
-    for (const k of p.split('.')) v = v == null ? undefined : v[k];
-    if (v !== undefined && v !== null) return v;
-  }
-  return undefined;
-}
+const FLAG_TEXT = {
+  online_agents_drop: { on: 'Online agents dropped by 20% or more within a minute', off: 'Online agents steady' },
+  critical_message_active: { on: 'A critical system message is active', off: 'No critical message' },
+};
+const flagText = (f, on = true) => (FLAG_TEXT[f] ? FLAG_TEXT[f][on ? 'on' : 'off'] : `${f.replace(/_/g, ' ')}${on ? '' : ': no'}`);
 
-function num(v) {
-  if (v == null) return 0;
-  if (typeof v === 'object') return v.total ?? v.count ?? v.active ?? 0;
-  return v;
+const SERIES = [
+  { key: 'online', label: 'online' },
+  { key: 'busy', label: 'busy' },
+  { key: 'away', label: 'away' },
+  { key: 'epm', label: 'events/min' },
+];
+
+// Step lines of the last WINDOW_MS; left axis agents, right axis events per minute. Scrolls
+// every 5 s. Only SVG attributes and classes (the CSP allows no style attributes).
+export function MetricsChart({ series }) {
+  const now = useNow(5000);
+  const W = 600;
+  const H = 170;
+  const g = chartGeometry(series, Math.max(now, series.length ? series[series.length - 1].t : 0), { w: W, h: H, pad: { l: 42, r: 42, t: 10, b: 24 } });
+  const last = series.length ? series[series.length - 1] : null;
+  const desc = last
+    ? `Last ${WINDOW_MS / 60000} minutes. Now: ${last.online} online, ${last.busy} busy, ${last.away} away, ${last.epm} events per minute.`
+    : 'No data yet.';
+  return html`<figure class="card chart" data-testid="dash-chart" data-points=${g.points}>
+    <figcaption class="chart-head">
+      <h2>Last ${WINDOW_MS / 60000} minutes</h2>
+      <ul class="legend" aria-hidden="true">
+        ${SERIES.map((s) => html`<li key=${s.key}><svg width="18" height="8" class="legend-key"><line x1="0" y1="4" x2="18" y2="4" class=${`ln ln-${s.key}`} /></svg>${s.label}</li>`)}
+      </ul>
+    </figcaption>
+    <svg class="chart-svg" viewBox=${`0 0 ${W} ${H}`} role="img" aria-label=${desc} data-testid="dash-chart-svg">
+      <title>${desc}</title>
+      ${[0, 0.5, 1].map((f) => {
+        const y = g.y0 - f * (g.y0 - g.y1);
+        return html`<g key=${f}>
+          <line class="grid" x1=${g.x0} x2=${g.x1} y1=${y} y2=${y} />
+          <text class="axis" x=${g.x0 - 4} y=${y + 4} text-anchor="end">${Math.round(g.agentMax * f * 10) / 10}</text>
+          <text class="axis axis-epm" x=${g.x1 + 4} y=${y + 4} text-anchor="start">${Math.round(g.epmMax * f * 10) / 10}</text>
+        </g>`;
+      })}
+      <text class="axis" x=${g.x0} y=${H - 2} text-anchor="start">-${WINDOW_MS / 60000} min</text>
+      <text class="axis" x=${g.x1} y=${H - 2} text-anchor="end">now</text>
+      ${g.flags.map(
+        (f) => html`<line key=${`f${f.t}`} class="flag-mark" x1=${f.x} x2=${f.x} y1=${g.y1} y2=${g.y0} data-testid="dash-chart-flag" data-flags=${f.names.join(' ')}><title>${f.names.map(flagText).join('; ')}</title></line>`
+      )}
+      ${SERIES.map((s) => (g.lines[s.key] ? html`<path key=${s.key} class=${`ln ln-${s.key}`} d=${g.lines[s.key]} data-testid=${`dash-chart-${s.key}`} />` : null))}
+    </svg>
+  </figure>`;
 }
 
 export function Dashboard({ user }) {
-  const [metrics, setMetrics] = useState(null);
-  const [error, setError] = useState(null);
   const [clientId, setClientId] = useState('');
   const [clients, setClients] = useState([]);
-  const [live, setLive] = useState('connecting');
-  const [updatedAt, setUpdatedAt] = useState(null);
-  const [flags, setFlags] = useState([]);
+  const { metrics, series, flags, updatedAt, live, error } = useRealtimeDashboardMetrics({ clientId });
 
   useEffect(() => {
     if (!isSuper(user)) return;
@@ -37,48 +72,16 @@ export function Dashboard({ user }) {
       .catch(() => {});
   }, [user && user.id]);
 
-  useEffect(() => {
-    let alive = true;
-    const load = () =>
-      api('GET', `/api/v1/dashboard${qs({ client_id: clientId })}`)
-        .then((m) => {
-          if (!alive) return;
-          setMetrics(m && m.data && !Array.isArray(m.data) ? m.data : m);
-          setUpdatedAt(Date.now());
-          setError(null);
-        })
-        .catch((e) => alive && setError(e));
-    load();
-    const config = clientId ? { dashboard: { client_id: clientId } } : {};
-    const ch = openChannel(
-      'dashboard',
-      config,
-      (c) =>
-        c.on('broadcast', { event: 'metrics' }, (msg) => {
-          const m = msg.payload || {};
-          setMetrics((prev) => ({ ...(prev || {}), ...m }));
-          setUpdatedAt(Date.now());
-          const f = m.significant || m.significant_changes || m.flags;
-          if (f) setFlags(Array.isArray(f) ? f : Object.keys(f).filter((k) => f[k]));
-        }),
-      (status) => {
-        setLive(status);
-        if (status === 'SUBSCRIBED') load();
-      }
-    );
-    return () => {
-      alive = false;
-      ch.close();
-    };
-  }, [clientId]);
-
   const m = metrics || {};
-  const agents = pick(m, 'agents_by_status', 'agents.by_status', 'agents') || {};
+  const agents = agentsOf(m);
+  const flagOn = (f) => flags.includes(f);
   const msgs = pick(m, 'messages_by_priority', 'active_messages_by_priority', 'messages.by_priority', 'active_messages.by_priority', 'messages.active_by_priority') || {};
   const activeMsgs = pick(m, 'active_messages.total', 'messages.active', 'active_messages');
   const users = pick(m, 'users.total', 'users', 'user_count');
   const conns = pick(m, 'connections.total', 'connections', 'realtime_connections');
   const epm = pick(m, 'events_per_min', 'events_per_minute', 'events.per_min', 'events_min');
+  const known = Object.keys(FLAG_TEXT);
+  const allFlags = [...known, ...flags.filter((f) => !known.includes(f))];
 
   return html`<section aria-labelledby="page-title">
     <div class="page-head">
@@ -93,14 +96,21 @@ export function Dashboard({ user }) {
         : null}
     </div>
     ${error ? html`<p class="error" role="alert" data-testid="dash-error">${errText(error)}</p>` : null}
+    <ul class="flags" data-testid="dash-significant" data-active=${flags.join(' ')} aria-label="Significant changes" aria-live="polite">
+      ${allFlags.map(
+        (f) => html`<li key=${f} class=${`flag${flagOn(f) ? ' flag-on' : ''}`} data-testid=${`dash-flag-${f}`} data-active=${flagOn(f) ? 'true' : 'false'}>
+          <span aria-hidden="true">${flagOn(f) ? '⚠' : '✓'}</span> ${flagText(f, flagOn(f))}
+        </li>`
+      )}
+    </ul>
     <div class="cards">
-      <div class="card stat" data-testid="dash-agents">
+      <div class=${`card stat${flagOn('online_agents_drop') ? ' significant' : ''}`} data-testid="dash-agents">
         <h2>Agents by status</h2>
         <ul class="kv">
           ${STATUSES.map((s) => html`<li key=${s}><span class=${`pill pill-${s}`}>${s}</span><strong data-testid=${`dash-agents-${s}`}>${num(agents[s])}</strong></li>`)}
         </ul>
       </div>
-      <div class="card stat" data-testid="dash-messages">
+      <div class=${`card stat${flagOn('critical_message_active') ? ' significant' : ''}`} data-testid="dash-messages">
         <h2>Active messages${activeMsgs != null && typeof activeMsgs !== 'object' ? html` <small>(${activeMsgs})</small>` : null}</h2>
         <ul class="kv">
           ${PRIORITIES.map((p) => html`<li key=${p}><span class=${`pill prio-${p}`}>${p}</span><strong data-testid=${`dash-messages-${p}`}>${num(msgs[p])}</strong></li>`)}
@@ -110,6 +120,7 @@ export function Dashboard({ user }) {
       <div class="card stat"><h2>Connections</h2><p class="big" data-testid="dash-connections">${num(conns)}</p></div>
       <div class="card stat"><h2>Events / min</h2><p class="big" data-testid="dash-events-per-min">${num(epm)}</p></div>
     </div>
+    <${MetricsChart} series=${series} />
     <p class="muted" data-testid="dash-updated-at">${updatedAt ? `Updated ${fmtTime(new Date(updatedAt).toISOString())}` : 'Loading…'}${flags.length ? ` · significant: ${flags.join(', ')}` : ''}</p>
   </section>`;
 }

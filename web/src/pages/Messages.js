@@ -1,9 +1,11 @@
 // System message manager: create, edit (optimistic, conflict-aware), delete; live list with
-// state (scheduled / active / expired, maintained by the server) and statistics.
+// state (scheduled / active / expired, maintained by the server) and statistics (GET
+// /api/v1/messages/stats: the counts of every visible message, not of the loaded page;
+// re-fetched shortly after any change on the table and every 30 s).
 import { html } from 'htm/preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../lib/api.js';
-import { patchRow, useRealtimeSystemMessages } from '../lib/hooks.js';
+import { patchRow, useRealtimeSystemMessages, useStats } from '../lib/hooks.js';
 import { notify } from '../lib/notify.js';
 import { canAdmin, errText, fmtTime, isoToLocal, isSuper, localToISO, PRIORITIES } from '../lib/format.js';
 
@@ -63,7 +65,8 @@ function toBody(f, full) {
 
 export function Messages({ user }) {
   const [state, setState] = useState('');
-  const { messages, loading, error, optimistic, apply, remove } = useRealtimeSystemMessages({ state: state || undefined });
+  const { messages, loading, error, optimistic, apply, remove, changeCount } = useRealtimeSystemMessages({ state: state || undefined });
+  const stats = useStats(() => '/api/v1/messages/stats', [], changeCount);
   const [editing, setEditing] = useState(null);
   const [confirming, setConfirming] = useState(null);
   const [clients, setClients] = useState([]);
@@ -113,12 +116,15 @@ export function Messages({ user }) {
     }
   }
 
-  const stats = { active: 0, scheduled: 0, expired: 0 };
-  const byPrio = {};
-  for (const m of messages) {
-    stats[m.state] = (stats[m.state] || 0) + 1;
-    if (m.state === 'active') byPrio[m.priority] = (byPrio[m.priority] || 0) + 1;
-  }
+  const st = stats.data || {};
+  const byState = st.by_state || {};
+  const activeByPrio = st.active_by_priority || {};
+  const statsText = stats.data
+    ? `${byState.active || 0} active · ${byState.scheduled || 0} scheduled · ${byState.expired || 0} expired · ${st.total || 0} total` +
+      (PRIORITIES.some((p) => activeByPrio[p]) ? ' · active: ' + PRIORITIES.filter((p) => activeByPrio[p]).map((p) => `${activeByPrio[p]} ${p}`).join(', ') : '')
+    : stats.error
+      ? `statistics unavailable (${errText(stats.error)})`
+      : '…';
 
   return html`<section aria-labelledby="page-title">
     <div class="page-head">
@@ -127,7 +133,7 @@ export function Messages({ user }) {
         <select data-testid="messages-filter" value=${state} onChange=${(e) => setState(e.target.value)}>
           <option value="">all</option><option value="active">active</option><option value="scheduled">scheduled</option><option value="expired">expired</option>
         </select></label>
-      <span class="muted" data-testid="messages-stats">${stats.active} active · ${stats.scheduled} scheduled · ${stats.expired} expired${Object.keys(byPrio).length ? ' · active: ' + PRIORITIES.filter((p) => byPrio[p]).map((p) => `${byPrio[p]} ${p}`).join(', ') : ''}</span>
+      <span class="muted" data-testid="messages-stats" data-total=${st.total ?? ''} data-active=${byState.active ?? ''} data-scheduled=${byState.scheduled ?? ''} data-expired=${byState.expired ?? ''} data-at=${stats.at || ''} title=${stats.data ? `By priority: ${PRIORITIES.map((p) => `${(st.by_priority || {})[p] || 0} ${p}`).join(', ')}` : ''}>${statsText}</span>
     </div>
     ${admin
       ? html`<details class="card" data-testid="message-create"><summary>New message</summary>
