@@ -210,6 +210,10 @@ void ws_conn_on_data(struct net_conn *c, uint8_t *data, size_t len)
             break;
         }
     }
+    /* Everything delivered has been handled: an idle connection keeps no message buffer. */
+    if (c->state == CONN_WS) {
+        ws_reader_trim(&ws->reader);
+    }
 }
 
 void ws_conn_sweep(struct net_conn *c, int64_t now_ms)

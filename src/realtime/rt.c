@@ -120,7 +120,9 @@ struct rt_chan {
     char *join_ref;
     char *presence_key; /* from the join, or made at the first track */
     struct rt_binding *b;
-    struct policy_principal p;
+    /* The channel's own principal when its join or access_token named another token than
+     * the connection's apikey; NULL (the usual case) means the connection's. */
+    struct policy_principal *own_p;
     int64_t exp_s;
     int64_t cursor;      /* highest change seq considered */
     int64_t skipped_max; /* highest live seq skipped while resuming */
@@ -469,13 +471,29 @@ static size_t chan_match_ids(const struct rt_chan *ch, const struct rt_event *ev
     return n;
 }
 
+/* Who the channel acts for; only while its connection lives (callers check ch->conn). */
+static const struct policy_principal *chan_principal(const struct rt_chan *ch)
+{
+    return ch->own_p ? ch->own_p : &ch->conn->p;
+}
+
+static void chan_set_principal(struct rt_chan *ch, const struct policy_principal *p)
+{
+    free(ch->own_p);
+    ch->own_p = NULL;
+    if (memcmp(p, &ch->conn->p, sizeof *p) != 0) {
+        ch->own_p = xmalloc(sizeof *p);
+        *ch->own_p = *p;
+    }
+}
+
 static void chan_deliver(struct rt_chan *ch, const struct rt_event *ev)
 {
     struct rt_conn *c = ch->conn;
     if (!c || c->closed) {
         return;
     }
-    if (!policy_can_read_row(&ch->p, ev->desc->id, ev->record, ev->old_record)) {
+    if (!policy_can_read_row(chan_principal(ch), ev->desc->id, ev->record, ev->old_record)) {
         return;
     }
     struct buf *b = &c->loop->scratch;
@@ -771,6 +789,7 @@ static void pres_update(struct rt *rt, struct rt_chan *ch, json_t *fields)
 
 static void chan_free(struct rt_chan *ch)
 {
+    free(ch->own_p);
     for (uint16_t i = 0; i < ch->nb; i++) {
         rt_filter_free(ch->b[i].filter);
     }
@@ -1071,7 +1090,6 @@ static void conn_handle_join(struct rt_conn *c, struct phx_msg *m)
     struct rt_chan *ch = xcalloc(1, sizeof *ch);
     ch->topic = xstrdup(topic);
     ch->join_ref = m->join_ref ? xstrdup(m->join_ref) : NULL;
-    ch->p = p;
     ch->exp_s = exp_s;
     json_t *bc = json_object_get(config, "broadcast");
     ch->bc_self = json_truthy(json_object_get(bc, "self"));
@@ -1106,6 +1124,7 @@ static void conn_handle_join(struct rt_conn *c, struct phx_msg *m)
 
     /* Register first, so the reply goes out only once the subscription is live. */
     ch->conn = c;
+    chan_set_principal(ch, &p);
     ch->next = c->chans;
     c->chans = ch;
     c->nchans++;
@@ -1185,7 +1204,7 @@ static void conn_handle_access_token(struct rt_conn *c, struct rt_chan *ch, stru
     } else {
         const char *tenant = p.role == ROLE_SUPER_ADMIN ? chan_tenant(ch) : p.client_id;
         if (strcmp(tenant, chan_tenant(ch)) == 0) {
-            ch->p = p;
+            chan_set_principal(ch, &p);
             ch->exp_s = exp_s;
             return;
         }
@@ -1435,7 +1454,7 @@ static void token_cb(uv_timer_t *t)
             if (now_s >= ch->exp_s) {
                 snprintf(msg, sizeof msg, "Token has expired %lld seconds ago",
                          (long long)(now_s - ch->exp_s));
-            } else if (auth_session_still_valid(&ch->p, &why) < 0) {
+            } else if (auth_session_still_valid(chan_principal(ch), &why) < 0) {
                 snprintf(msg, sizeof msg, "Token has been revoked: %s", why ? why : "revoked");
             } else {
                 continue;

@@ -240,6 +240,13 @@ static int finish_frame(struct ws_reader *self, struct ws_event *ev)
     return 1;
 }
 
+void ws_reader_trim(struct ws_reader *self)
+{
+    if (self->msg_opcode == 0 && self->message.cap) {
+        buf_release(&self->message);
+    }
+}
+
 int ws_reader_feed(struct ws_reader *self, uint8_t *data, size_t len, size_t *consumed,
                    struct ws_event *ev, uint16_t *close_code)
 {

@@ -102,6 +102,10 @@ void ws_reader_release(struct ws_reader *self);
 int ws_reader_feed(struct ws_reader *self, uint8_t *data, size_t len, size_t *consumed,
                    struct ws_event *ev, uint16_t *close_code);
 
+/* Free the buffer of the last assembled message when no message is in progress (an idle
+ * connection then holds no message memory). Events already returned become invalid. */
+void ws_reader_trim(struct ws_reader *self);
+
 /*
  * Write a frame header for a payload of len bytes into out (at most 14 bytes); returns the
  * header length. mask is NULL for a server frame, or 4 bytes (client frames); the caller
