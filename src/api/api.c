@@ -490,13 +490,14 @@ void api_on_request(struct net_request *req, void *arg)
         }
         buf_release(&allow);
         if (!is_api && (req->head.method == HTTP_GET || req->head.method == HTTP_HEAD)) {
-            char path[1024];
+            /* Decoded, a path is never longer than the request line that carried it. */
             struct buf b;
-            buf_init(&b, sizeof path - 1);
+            buf_init(&b, req->head.path.len + 1);
             int drc = http_url_decode(req->head.path.ptr, req->head.path.len, false, &b);
-            snprintf(path, sizeof path, "%s", b.data ? b.data : "/");
+            int rc = drc < 0 ? api_fail(c, SB_E_INVAL, "bad path")
+                             : api_static(c, b.data ? b.data : "/");
             buf_release(&b);
-            api_finish(c, drc < 0 ? api_fail(c, SB_E_INVAL, "bad path") : api_static(c, path));
+            api_finish(c, rc);
             return;
         }
         api_finish(c, api_fail(c, SB_E_NOTFOUND, "no such endpoint"));

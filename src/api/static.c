@@ -60,8 +60,11 @@ static int not_modified(struct api_call *c, const char *etag)
 
 static int serve_disk(struct api_call *c, const char *path)
 {
-    char full[2048];
-    snprintf(full, sizeof full, "%s%s", c->api->web_dir, path);
+    char full[4096];
+    int flen = snprintf(full, sizeof full, "%s%s", c->api->web_dir, path);
+    if (flen < 0 || (size_t)flen >= sizeof full) {
+        return api_fail(c, SB_E_NOTFOUND, "no such file");
+    }
     int fd = open(full, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         return api_fail(c, SB_E_NOTFOUND, "no such file");

@@ -518,3 +518,10 @@ describe('many connections', () => {
     }
   });
 });
+
+test('a static path longer than 1 KiB (up to the request-line limit) is a plain 404', async () => {
+  const r = await fetch(`${s.url}/${'a'.repeat(3000)}.js`);
+  assert.equal(r.status, 404);
+  assert.equal((await r.json()).error.code, 'not_found');
+  assert.equal((await fetch(`${s.url}/livez`)).status, 200);
+});
