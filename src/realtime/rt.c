@@ -68,6 +68,7 @@
 #define RT_PRUNE_EVERY_MS 60000
 #define RT_SCRATCH_MAX (64 * 1024)
 #define RT_TOKEN_MAX 8192
+#define RT_DASHBOARD_TOPIC "realtime:dashboard"
 
 enum { OP_INSERT = 1, OP_UPDATE = 2, OP_DELETE = 4, OP_ALL = 7 };
 
@@ -1222,6 +1223,11 @@ static void conn_handle_broadcast(struct rt_conn *c, struct rt_chan *ch, struct 
         m->binary_broadcast ? m->bc_event : json_string_value(json_object_get(m->payload, "event"));
     if (!ev) {
         conn_reply_reason(c, m, "broadcast needs an event");
+        return;
+    }
+    if (strcmp(ch->topic, RT_DASHBOARD_TOPIC) == 0) {
+        /* Only the server publishes there: nobody may spoof a tenant's dashboard figures. */
+        conn_reply_reason(c, m, "realtime:dashboard is read-only");
         return;
     }
     struct rt_fan *f;

@@ -141,3 +141,23 @@ test('a password change closes that user\'s realtime connection within a second'
   assert.equal((await api(s.url, 'GET', '/api/v1/me', { token: viewer.access_token })).status, 401);
   ws.close();
 });
+
+test('nobody can spoof dashboard metrics: client broadcasts on realtime:dashboard are refused', { timeout: 20000 }, async () => {
+  const agent = await login(s.url, 'agent5@acme.test');
+  const spoofer = await new RawClient(s.wsUrl, agent.access_token).open();
+  const watcher = await new RawClient(s.wsUrl, admin).open();
+  assert.equal((await spoofer.join('realtime:dashboard', { broadcast: { self: true, ack: true } })).payload.status, 'ok');
+  assert.equal((await watcher.join('realtime:dashboard')).payload.status, 'ok');
+  const ref = spoofer.send('realtime:dashboard', 'broadcast',
+    { type: 'broadcast', event: 'metrics', payload: { agents_by_status: { online: 999 } } }, spoofer.msgs[0]?.join_ref ?? null);
+  const reply = await spoofer.reply(ref);
+  assert.equal(reply.payload.status, 'error');
+  await sleep(500);
+  for (const c of [spoofer, watcher]) {
+    for (const m of c.events('broadcast', 'realtime:dashboard')) {
+      assert.notEqual(m.payload.payload?.agents_by_status?.online, 999, 'spoofed metrics delivered');
+    }
+  }
+  spoofer.close();
+  watcher.close();
+});
