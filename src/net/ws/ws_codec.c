@@ -22,6 +22,7 @@
  */
 #include "net/ws/ws_codec.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -45,6 +46,8 @@ void ws_reader_init(struct ws_reader *self, bool server, size_t max_message)
 void ws_reader_release(struct ws_reader *self)
 {
     buf_release(&self->message);
+    free(self->control);
+    self->control = NULL;
 }
 
 static bool is_control(uint8_t opcode)
@@ -149,6 +152,12 @@ static uint16_t check_full_header(struct ws_reader *self)
     self->payload_len = len;
     self->payload_done = 0;
     self->control_len = 0;
+    if (is_control(self->opcode) && len && !self->control) {
+        self->control = malloc(125);
+        if (!self->control) {
+            return WS_CLOSE_INTERNAL;
+        }
+    }
     return 0;
 }
 
@@ -203,14 +212,14 @@ static int finish_frame(struct ws_reader *self, struct ws_event *ev)
     case WS_OP_PING:
     case WS_OP_PONG:
         ev->type = self->opcode == WS_OP_PING ? WS_EV_PING : WS_EV_PONG;
-        ev->data = self->control;
+        ev->data = self->control_len ? self->control : empty_payload;
         ev->len = self->control_len;
         return 1;
     case WS_OP_CLOSE:
         ev->type = WS_EV_CLOSE;
         if (self->control_len == 0) {
             ev->close_code = WS_CLOSE_NO_STATUS;
-            ev->data = self->control;
+            ev->data = empty_payload;
             ev->len = 0;
             return 1;
         }
@@ -244,6 +253,10 @@ void ws_reader_trim(struct ws_reader *self)
 {
     if (self->msg_opcode == 0 && self->message.cap) {
         buf_release(&self->message);
+    }
+    if (self->control && !(self->state == RD_PAYLOAD && is_control(self->opcode))) {
+        free(self->control);
+        self->control = NULL;
     }
 }
 

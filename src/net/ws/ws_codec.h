@@ -79,7 +79,8 @@ struct ws_reader {
     uint8_t msg_opcode; /* opcode of the fragmented message in progress, 0 if none */
     uint32_t utf8_state;
     struct buf message; /* assembled data message */
-    uint8_t control[125];
+    uint8_t *control;   /* 125 bytes, allocated for a control frame with a payload; freed by
+                         * ws_reader_trim and ws_reader_release */
     size_t control_len;
     uint16_t error_code; /* close code of the error that stopped the reader, 0 if none */
 };
@@ -102,8 +103,9 @@ void ws_reader_release(struct ws_reader *self);
 int ws_reader_feed(struct ws_reader *self, uint8_t *data, size_t len, size_t *consumed,
                    struct ws_event *ev, uint16_t *close_code);
 
-/* Free the buffer of the last assembled message when no message is in progress (an idle
- * connection then holds no message memory). Events already returned become invalid. */
+/* Free the buffers of the last assembled message and control frame when none is in progress
+ * (an idle connection then holds no message memory). Events already returned become
+ * invalid. */
 void ws_reader_trim(struct ws_reader *self);
 
 /*
