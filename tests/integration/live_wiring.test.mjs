@@ -94,7 +94,10 @@ test('metrics are pushed on realtime:dashboard per tenant, on change only', { ti
   assert.equal((await acme.join('realtime:dashboard')).payload.status, 'ok');
   assert.equal((await globex.join('realtime:dashboard')).payload.status, 'ok');
   const metrics = (c) => c.events('broadcast', 'realtime:dashboard').filter((m) => m.payload.event === 'metrics');
-  // The connections just opened change both tenants' snapshots: a push each.
+  // One more connection per tenant, opened after the joins, changes both tenants' figures
+  // (live connections): a push each reaches the joined channels.
+  const bumpA = await new RawClient(s.wsUrl, admin).open();
+  const bumpG = await new RawClient(s.wsUrl, globexAdmin).open();
   await until(() => metrics(acme).length >= 1 && metrics(globex).length >= 1, { timeoutMs: 5000, what: 'first pushes' });
   // Pushed only on change: every push differs from the one before it (ignoring its time),
   // however long we watch (background changes such as connection counts may cause pushes,
@@ -124,6 +127,8 @@ test('metrics are pushed on realtime:dashboard per tenant, on change only', { ti
   for (const m of acme.msgs) assert.ok(!JSON.stringify(m).includes(gid));
   acme.close();
   globex.close();
+  bumpA.close();
+  bumpG.close();
 });
 
 test('a password change closes that user\'s realtime connection within a second', { timeout: 20000 }, async () => {
