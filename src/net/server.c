@@ -372,6 +372,8 @@ static const char *status_code_name(int status)
         return "payload_too_large";
     case 414:
         return "uri_too_long";
+    case 417:
+        return "expectation_failed";
     case 431:
         return "header_fields_too_large";
     case 501:

@@ -110,17 +110,17 @@ struct rt_binding {
 struct rt_group;
 struct rt_conn;
 
-/* A joined channel; owned by its connection's loop thread. */
+/* A joined channel; owned by its connection's loop thread. One allocation: the bindings,
+ * the topic and the join_ref follow the struct (chan_new). */
 struct rt_chan {
     struct rt_conn *conn; /* NULL once the connection is gone */
     struct rt_chan *next; /* connection's list */
     struct rt_chan *g_prev, *g_next;
     struct rt_group *group;
     struct rt_chan *pg_prev, *pg_next;
-    char *topic;
-    char *join_ref;
-    char *presence_key; /* from the join, or made at the first track */
-    struct rt_binding *b;
+    const char *topic;
+    const char *join_ref; /* NULL when the join had none */
+    char *presence_key;   /* from the join, or made at the first track */
     /* The channel's own principal when its join or access_token named another token than
      * the connection's apikey; NULL (the usual case) means the connection's. */
     struct policy_principal *own_p;
@@ -131,6 +131,7 @@ struct rt_chan {
     bool in_pg;
     bool bc_self, bc_ack, presence_on;
     bool resuming, busy, dead, tracked;
+    struct rt_binding b[]; /* nb entries */
 };
 
 /* Channels of one (tenant, topic) on one loop. */
@@ -788,15 +789,23 @@ static void pres_update(struct rt *rt, struct rt_chan *ch, json_t *fields)
 
 /* ---- channels ---- */
 
+static struct rt_chan *chan_new(const char *topic, const char *join_ref, size_t nb)
+{
+    size_t tl = strlen(topic) + 1, jl = join_ref ? strlen(join_ref) + 1 : 0;
+    struct rt_chan *ch = xcalloc(1, sizeof *ch + nb * sizeof ch->b[0] + tl + jl);
+    ch->nb = (uint16_t)nb;
+    char *str = (char *)(ch->b + nb);
+    ch->topic = memcpy(str, topic, tl);
+    ch->join_ref = join_ref ? memcpy(str + tl, join_ref, jl) : NULL;
+    return ch;
+}
+
 static void chan_free(struct rt_chan *ch)
 {
     free(ch->own_p);
     for (uint16_t i = 0; i < ch->nb; i++) {
         rt_filter_free(ch->b[i].filter);
     }
-    free(ch->b);
-    free(ch->topic);
-    free(ch->join_ref);
     free(ch->presence_key);
     free(ch);
 }
@@ -1088,9 +1097,7 @@ static void conn_handle_join(struct rt_conn *c, struct phx_msg *m)
         tenant = dash;
     }
 
-    struct rt_chan *ch = xcalloc(1, sizeof *ch);
-    ch->topic = xstrdup(topic);
-    ch->join_ref = m->join_ref ? xstrdup(m->join_ref) : NULL;
+    struct rt_chan *ch = chan_new(topic, m->join_ref, nb);
     ch->exp_s = exp_s;
     json_t *bc = json_object_get(config, "broadcast");
     ch->bc_self = json_truthy(json_object_get(bc, "self"));
@@ -1106,10 +1113,6 @@ static void conn_handle_join(struct rt_conn *c, struct phx_msg *m)
     char errbuf[256];
     const char *first_err = NULL;
     char first_err_buf[256] = "";
-    if (nb) {
-        ch->b = xcalloc(nb, sizeof *ch->b);
-        ch->nb = (uint16_t)nb;
-    }
     for (size_t i = 0; i < nb; i++) {
         json_t *spec = json_array_get(pgs, i);
         const char *e = binding_parse(spec, &ch->b[i], errbuf, sizeof errbuf);

@@ -79,6 +79,10 @@ describe('malformed requests', () => {
   test('missing Host in HTTP/1.1 -> 400', () => expectRejected(
     'GET /livez HTTP/1.1\r\nAccept: */*\r\n\r\n', 400));
 
+  test('an expectation other than 100-continue -> 417', () => expectRejected(
+    'PUT /api/v1/x HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 3\r\n\r\nabc', 417,
+    { code: 'expectation_failed' }));
+
   test('HTTP/1.0 without Host is fine', async () => {
     const c = await connect(s.port);
     await c.write('GET /livez HTTP/1.0\r\n\r\n');

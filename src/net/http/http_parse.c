@@ -21,8 +21,10 @@
  *   empty or non-token element, parameters, "identity", "chunked" repeated or not last, more
  *   than one Transfer-Encoding field, or Transfer-Encoding in an HTTP/1.0 request.
  * - Content-Length must be digits only; a comma list ("5, 5") is 400 too.
- * - Expect: only "100-continue" in HTTP/1.1 sets expect_continue; other expectations are
- *   ignored (the application may still answer 417).
+ * - Expect: "100-continue" in HTTP/1.1 sets expect_continue; any other expectation is 417
+ *   (RFC 9110 §10.1.1). HTTP/1.0 requests ignore Expect, as the RFC requires.
+ * - An absolute-form target's authority is the host and the Host field is ignored beyond
+ *   its syntax (RFC 9112 §3.2.2: the origin server MUST ignore it).
  * - The Host value may contain only reg-name, IP-literal and port characters.
  * - Chunked framing requires CRLF everywhere (a bare LF is 400), allows whitespace between
  *   the size and ';' or CRLF, and counts trailer bytes (lines with their CRLF) up to 8 KiB.
@@ -464,7 +466,10 @@ static int check_fields(struct http_head *out)
         } else if (http_slice_eq_nocase(f->name, "connection")) {
             list_each(f->value, conn_token, &ct);
         } else if (http_slice_eq_nocase(f->name, "expect")) {
-            if (out->minor_version == 1 && http_slice_eq_nocase(f->value, "100-continue")) {
+            if (out->minor_version == 1) {
+                if (!http_slice_eq_nocase(f->value, "100-continue")) {
+                    return 417;
+                }
                 out->expect_continue = true;
             }
         } else if (http_slice_eq_nocase(f->name, "upgrade")) {

@@ -37,10 +37,9 @@ void ws_reader_init(struct ws_reader *self, bool server, size_t max_message)
 {
     memset(self, 0, sizeof(*self));
     self->server = server;
-    self->max_message = max_message ? max_message : (size_t)1 << 20;
     self->state = RD_HEADER;
     self->hdr_need = 2;
-    buf_init(&self->message, self->max_message);
+    buf_init(&self->message, max_message ? max_message : (size_t)1 << 20);
 }
 
 void ws_reader_release(struct ws_reader *self)
@@ -107,7 +106,7 @@ static uint16_t check_first_bytes(struct ws_reader *self)
     self->fin = fin;
     self->opcode = opcode;
     self->masked = masked;
-    self->hdr_need = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + (masked ? 4 : 0);
+    self->hdr_need = (uint8_t)(2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + (masked ? 4 : 0));
     return 0;
 }
 
@@ -140,7 +139,7 @@ static uint16_t check_full_header(struct ws_reader *self)
     if (!is_control(self->opcode)) {
         /* A new message starts empty; a continuation adds to what is buffered. */
         size_t have = self->opcode == WS_OP_CONT ? self->message.len : 0;
-        if (len > self->max_message - have) {
+        if (len > self->message.max_len - have) {
             return WS_CLOSE_TOO_BIG;
         }
         if (self->opcode != WS_OP_CONT) {
@@ -193,7 +192,7 @@ static uint16_t take_payload(struct ws_reader *self, const uint8_t *p, size_t n)
     }
     self->payload_done += n;
     if (is_control(self->opcode)) {
-        self->control_len += n;
+        self->control_len = (uint8_t)(self->control_len + n);
         return 0;
     }
     return check_text(self, dst, n);
@@ -283,7 +282,7 @@ int ws_reader_feed(struct ws_reader *self, uint8_t *data, size_t len, size_t *co
                 n = len - pos;
             }
             memcpy(self->hdr + self->hdr_len, data + pos, n);
-            self->hdr_len += n;
+            self->hdr_len = (uint8_t)(self->hdr_len + n);
             pos += n;
             if (self->hdr_len == 2 && (code = check_first_bytes(self)) != 0) {
                 goto out_fail;

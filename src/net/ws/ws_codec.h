@@ -63,26 +63,25 @@ struct ws_event {
 };
 
 struct ws_reader {
-    bool server;        /* true: frames must be masked */
-    size_t max_message; /* limit for an assembled message (default 1 MiB) */
-    /* private state below */
-    int state;
-    uint8_t hdr[14];
-    size_t hdr_len;
-    size_t hdr_need;
-    bool fin;
-    uint8_t opcode;
-    bool masked;
-    uint8_t mask[4];
+    /* All private; ordered to pack (one reader per connection). */
+    struct buf message; /* assembled data message; max_len is the message limit */
     uint64_t payload_len;
     uint64_t payload_done;
-    uint8_t msg_opcode; /* opcode of the fragmented message in progress, 0 if none */
+    uint8_t *control; /* 125 bytes, allocated for a control frame with a payload; freed by
+                       * ws_reader_trim and ws_reader_release */
     uint32_t utf8_state;
-    struct buf message; /* assembled data message */
-    uint8_t *control;   /* 125 bytes, allocated for a control frame with a payload; freed by
-                         * ws_reader_trim and ws_reader_release */
-    size_t control_len;
     uint16_t error_code; /* close code of the error that stopped the reader, 0 if none */
+    uint8_t hdr[14];
+    uint8_t hdr_len;
+    uint8_t hdr_need;
+    uint8_t state;
+    uint8_t opcode;
+    uint8_t msg_opcode; /* opcode of the fragmented message in progress, 0 if none */
+    uint8_t control_len;
+    uint8_t mask[4];
+    bool server; /* true: frames must be masked */
+    bool fin;
+    bool masked;
 };
 
 void ws_reader_init(struct ws_reader *self, bool server, size_t max_message);

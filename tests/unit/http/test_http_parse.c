@@ -425,8 +425,9 @@ static void test_connection_expect_upgrade(void)
     CHECK(accepts("PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\n",
                   &h) > 0);
     CHECK(h.expect_continue);
-    CHECK(accepts("PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continuez\r\n\r\n", &h) > 0);
-    CHECK(!h.expect_continue);
+    CHECK(rejects("PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continuez\r\n\r\n", 417));
+    CHECK(rejects("GET / HTTP/1.1\r\nHost: x\r\nExpect: a-pony\r\n\r\n", 417));
+    CHECK(accepts("PUT / HTTP/1.0\r\nExpect: a-pony\r\n\r\n", &h) > 0);
     CHECK(accepts("PUT / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n", &h) > 0);
     CHECK(!h.expect_continue);
 

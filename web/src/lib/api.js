@@ -20,6 +20,9 @@ export const session = createStore(load());
 
 let refreshTimer = null;
 let refreshing = null;
+// While a logout is on its way to the server, no other request is sent: realtime is stopped
+// first and api() refuses locally, so nothing races the revocation into a 401.
+let leaving = false;
 
 function save(s) {
   if (s) sessionStorage.setItem(KEY, JSON.stringify(s));
@@ -111,6 +114,7 @@ export async function login(email, password) {
 // Rotates the token pair; on failure the session ends (back to the login page).
 export function refresh() {
   if (refreshing) return refreshing;
+  if (leaving) return Promise.reject(new ApiError(401, null));
   const s = session.get();
   if (!s || !s.refresh_token) return Promise.reject(new ApiError(401, null));
   refreshing = raw('POST', '/api/v1/auth/refresh', { body: { refresh_token: s.refresh_token } })
@@ -146,6 +150,8 @@ export function endSession() {
 export async function logout() {
   const s = session.get();
   if (s) {
+    leaving = true;
+    announce(null);
     try {
       await raw('POST', '/api/v1/auth/logout', {
         token: s.access_token,
@@ -155,6 +161,7 @@ export async function logout() {
       /* the session ends locally anyway */
     }
   }
+  leaving = false;
   endSession();
 }
 
@@ -177,7 +184,7 @@ export async function logoutEverywhere() {
 // revoked or expired token. At most one check in flight.
 let checking = null;
 export function checkSession() {
-  if (checking || !session.get()) return checking || Promise.resolve();
+  if (checking || leaving || !session.get()) return checking || Promise.resolve();
   checking = api('GET', '/api/v1/me')
     .catch(() => {})
     .finally(() => {
@@ -189,6 +196,7 @@ export function checkSession() {
 // Authenticated request. A 401 triggers one refresh + retry; a second 401 ends the session.
 export async function api(method, path, opts = {}) {
   const s = session.get();
+  if (leaving) throw new ApiError(401, { error: { code: 'unauthorized', message: 'Logging out' } });
   if (!s) {
     endSession();
     throw new ApiError(401, null);
