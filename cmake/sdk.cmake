@@ -16,7 +16,19 @@ target_include_directories(sb_sdk_objs PRIVATE ${PROJECT_SOURCE_DIR}/include
                                                ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/client)
 target_link_libraries(sb_sdk_objs PUBLIC PkgConfig::JANSSON PkgConfig::OPENSSL Threads::Threads)
 
-add_library(switchboard_static STATIC $<TARGET_OBJECTS:sb_sdk_objs>)
+# The static archive holds one pre-linked object whose hidden symbols are made local, so
+# that, like the shared library, it defines only the sb_ API (internal names such as buf_* or
+# ws_* cannot clash with a program's own). Tests that reach inside link sb_sdk_objs instead.
+set(sb_static_obj ${PROJECT_BINARY_DIR}/switchboard_sdk.o)
+add_custom_command(OUTPUT ${sb_static_obj}
+  COMMAND ${CMAKE_LINKER} -r -o ${sb_static_obj}.tmp $<TARGET_OBJECTS:sb_sdk_objs>
+  COMMAND ${CMAKE_OBJCOPY} --localize-hidden ${sb_static_obj}.tmp ${sb_static_obj}
+  COMMAND ${CMAKE_COMMAND} -E remove ${sb_static_obj}.tmp
+  DEPENDS $<TARGET_OBJECTS:sb_sdk_objs>
+  COMMAND_EXPAND_LISTS VERBATIM)
+set_source_files_properties(${sb_static_obj} PROPERTIES EXTERNAL_OBJECT TRUE GENERATED TRUE)
+add_library(switchboard_static STATIC ${sb_static_obj})
+set_target_properties(switchboard_static PROPERTIES LINKER_LANGUAGE C)
 add_library(switchboard_shared SHARED $<TARGET_OBJECTS:sb_sdk_objs>)
 foreach(t switchboard_static switchboard_shared)
   set_target_properties(${t} PROPERTIES OUTPUT_NAME switchboard
@@ -50,8 +62,8 @@ foreach(t IN LISTS sdk_tests)
   get_filename_component(tn ${t} NAME_WE)
   add_executable(sdk_${tn} ${t})
   target_include_directories(sdk_${tn} PRIVATE ${PROJECT_SOURCE_DIR}/src
-    ${PROJECT_SOURCE_DIR}/client ${PROJECT_SOURCE_DIR}/tests/unit)
-  target_link_libraries(sdk_${tn} PRIVATE switchboard_static)
+    ${PROJECT_SOURCE_DIR}/client ${PROJECT_SOURCE_DIR}/tests/unit ${PROJECT_SOURCE_DIR}/include)
+  target_link_libraries(sdk_${tn} PRIVATE sb_sdk_objs)
   add_test(NAME unit.sdk.${tn} COMMAND sdk_${tn})
   set_tests_properties(unit.sdk.${tn} PROPERTIES TIMEOUT 120)
 endforeach()

@@ -91,3 +91,33 @@ test('subscribe, receive, and resume through a server restart exactly once, in o
     assert.equal(await d.exited, 0);
   }
 });
+
+test('examples/watch_agents.c prints a live status change and stops on Ctrl-C', async (t) => {
+  if (!realtime) { t.skip('realtime endpoint not on this server yet'); return; }
+  const fresh = await login(srv.url, 'admin@acme.test');
+  const p = spawn(join(BUILD, 'example_watch_agents'), [], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, SWITCHBOARD_URL: srv.url, SWITCHBOARD_TOKEN: fresh.access_token },
+  });
+  const exited = new Promise((r) => p.once('exit', (code) => r(code)));
+  let out = '';
+  p.stdout.on('data', (b) => { out += b; });
+  try {
+    const agents = (await api(srv.url, 'GET', '/api/v1/agents', { token: fresh.access_token })).json.data;
+    const a = agents[0];
+    // The subscription goes live shortly after start: change the status until a line shows it.
+    const end = Date.now() + 15000;
+    let n = 0;
+    while (!out.includes(a.user_id) && Date.now() < end) {
+      const status = n++ % 2 ? 'online' : 'busy';
+      const r = await api(srv.url, 'PATCH', `/api/v1/agents/${a.id}`, { token: fresh.access_token, body: { status, reason: `example ${n}` } });
+      assert.equal(r.status, 200, r.text);
+      await new Promise((r2) => setTimeout(r2, 300));
+    }
+    const line = out.split('\n').find((l) => l.includes(a.user_id));
+    assert.match(line || '', /^UPDATE seq=\d+ \{/, out);
+  } finally {
+    p.kill('SIGINT');
+  }
+  assert.equal(await exited, 0);
+});

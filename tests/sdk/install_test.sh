@@ -39,4 +39,7 @@ LD_LIBRARY_PATH=$(dirname "$(find "$dest" -name 'libswitchboard.so' | head -n1)"
 # Only the API is exported from the shared library.
 bad=$(nm -D --defined-only "$(find "$dest" -name 'libswitchboard.so' | head -n1)" | awk '{print $3}' | grep -v '^sb_' || true)
 if [ -n "$bad" ]; then echo "FAIL: non-API symbols exported: $bad"; exit 1; fi
+# ... and defined globally in the static archive (internal names are local there).
+bad=$(nm -g --defined-only "$(find "$dest" -name libswitchboard.a | head -n1)" | awk 'NF == 3 {print $3}' | grep -v '^sb_' || true)
+if [ -n "$bad" ]; then echo "FAIL: non-API global symbols in libswitchboard.a: $bad"; exit 1; fi
 echo "1 passed, 0 failed"
