@@ -23,6 +23,7 @@ enum conn_state {
 enum conn_timeout { TIMEOUT_HEADER = 1, TIMEOUT_BODY, TIMEOUT_IDLE };
 
 struct net_ws_state;
+struct ws_cork;
 
 /* The HTTP side of a connection: input, the request being read, its body. Separate from
  * struct net_conn so that a WebSocket (which lives long and idles) does not carry it. */
@@ -76,6 +77,10 @@ struct net_worker {
     int stopping;              /* loop thread's view: 1 draining, 2 stopping */
     atomic_int stop_request;   /* set by net_server_stop */
     struct http_field *fields; /* scratch for parsing, cfg.limits.max_fields entries */
+    bool corked;               /* running posted tasks: WebSocket frames are gathered */
+    struct ws_cork *corks;     /* connections with gathered frames */
+    struct ws_cork *cork_free; /* a few spare gatherers, kept with their buffers */
+    unsigned ncork_free;
     char readbuf[64 * 1024];
     char tlsbuf[16 * 1024]; /* decrypted plaintext, one TLS record at a time */
 };
@@ -111,8 +116,18 @@ void conn_http_free(struct conn_http *h);
 int conn_write_raw(struct net_conn *c, char *data, size_t len);
 int conn_write(struct net_conn *c, const char *small, size_t small_len, struct net_shared *shared,
                const char *small2, size_t small2_len, char *owned, size_t owned_len);
+/* Queue parts as one write. The write takes over the references shared[0..nshared) (the
+ * buffers among parts that belong to net_shared objects) and owned (freed after). */
+int conn_write_gather(struct net_conn *c, uv_buf_t *parts, unsigned n,
+                      struct net_shared *const *shared, size_t nshared, char *owned);
 
 /* ws.c */
+/* While a worker runs its posted tasks it is corked: frames sent to a WebSocket are gathered
+ * per connection and written with one writev each when the tasks are done (uncork), so a
+ * loop that is behind delivers several events to a subscriber in one system call. */
+void ws_worker_uncork(struct net_worker *w);
+/* Free the spare gatherers (worker teardown). */
+void ws_worker_release(struct net_worker *w);
 void ws_conn_on_data(struct net_conn *c, uint8_t *data, size_t len);
 void ws_conn_sweep(struct net_conn *c, int64_t now_ms);
 /* The connection is closing: tell the handler (once). */

@@ -174,11 +174,21 @@ void conn_close_after_write(struct net_conn *c)
 struct write_req {
     uv_write_t req;
     struct net_conn *conn;
-    struct net_shared *shared;
     char *owned; /* freed after the write */
     size_t bytes;
-    char small[]; /* header/prefix/suffix bytes */
+    size_t nshared;
+    struct net_shared *shared[]; /* references released after the write; conn_write keeps
+                                  * its small header/prefix/suffix bytes after them */
 };
+
+static void write_req_free(struct write_req *wr)
+{
+    for (size_t i = 0; i < wr->nshared; i++) {
+        net_shared_unref(wr->shared[i]);
+    }
+    free(wr->owned);
+    free(wr);
+}
 
 static void conn_on_write(uv_write_t *r, int status)
 {
@@ -186,9 +196,7 @@ static void conn_on_write(uv_write_t *r, int status)
     struct net_conn *c = wr->conn;
     c->queued -= wr->bytes;
     atomic_fetch_sub(&net_counters.ws_queued_bytes, wr->bytes);
-    net_shared_unref(wr->shared);
-    free(wr->owned);
-    free(wr);
+    write_req_free(wr);
     if (status < 0 && c->state != CONN_CLOSED) {
         conn_close(c);
     }
@@ -203,9 +211,7 @@ static int conn_submit(struct net_conn *c, struct write_req *wr, uv_buf_t *bufs,
     if (rc < 0) {
         c->queued -= wr->bytes;
         atomic_fetch_sub(&net_counters.ws_queued_bytes, wr->bytes);
-        net_shared_unref(wr->shared);
-        free(wr->owned);
-        free(wr);
+        write_req_free(wr);
         conn_close(c);
         return SB_E_IO;
     }
@@ -223,6 +229,51 @@ int conn_write_raw(struct net_conn *c, char *data, size_t len)
     return conn_submit(c, wr, &buf, 1);
 }
 
+/* Fill wr (allocated with room for nshared references) and queue parts with it. */
+static int write_req_submit(struct net_conn *c, struct write_req *wr, uv_buf_t *parts, unsigned n,
+                            struct net_shared *const *shared, size_t nshared, char *owned)
+{
+    wr->conn = c;
+    wr->owned = owned;
+    wr->nshared = nshared;
+    if (nshared) {
+        memcpy(wr->shared, shared, nshared * sizeof wr->shared[0]);
+    }
+    wr->bytes = 0;
+    for (unsigned i = 0; i < n; i++) {
+        wr->bytes += parts[i].len;
+    }
+    return conn_submit(c, wr, parts, n);
+}
+
+int conn_write_gather(struct net_conn *c, uv_buf_t *parts, unsigned n,
+                      struct net_shared *const *shared, size_t nshared, char *owned)
+{
+    int rc = 0;
+    if (c->state == CONN_CLOSED || c->state == CONN_LINGER) {
+        rc = SB_E_IO;
+    } else if (c->tls) {
+        /* TLS encrypts per connection, so nothing is shared past this point. */
+        rc = tls_conn_encrypt(c->tls, parts, n) < 0 ? SB_E_IO : 0;
+        if (rc < 0) {
+            conn_close(c);
+        }
+    } else {
+        struct write_req *wr = xmalloc(sizeof *wr + nshared * sizeof wr->shared[0]);
+        return write_req_submit(c, wr, parts, n, shared, nshared, owned);
+    }
+    for (size_t i = 0; i < nshared; i++) {
+        net_shared_unref(shared[i]);
+    }
+    free(owned);
+    if (rc == 0) {
+        char *out = NULL;
+        size_t len = tls_conn_take_output(c->tls, &out);
+        return len ? conn_write_raw(c, out, len) : 0;
+    }
+    return rc;
+}
+
 int conn_write(struct net_conn *c, const char *small, size_t small_len, struct net_shared *shared,
                const char *small2, size_t small2_len, char *owned, size_t owned_len)
 {
@@ -230,48 +281,34 @@ int conn_write(struct net_conn *c, const char *small, size_t small_len, struct n
         free(owned);
         return SB_E_IO;
     }
+    size_t nshared = shared ? 1 : 0;
+    /* The caller's small buffers may live on its stack: copy them into the request. */
+    struct write_req *wr =
+        xmalloc(sizeof *wr + nshared * sizeof wr->shared[0] + small_len + small2_len);
+    char *copy = (char *)&wr->shared[nshared];
+    memcpy(copy, small, small_len);
+    if (small2_len) {
+        memcpy(copy + small_len, small2, small2_len);
+    }
     uv_buf_t parts[4];
     unsigned n = 0;
-    parts[n++] = uv_buf_init((char *)small, (unsigned)small_len);
+    parts[n++] = uv_buf_init(copy, (unsigned)small_len);
     if (shared) {
         parts[n++] = uv_buf_init(shared->data, (unsigned)shared->len);
+        net_shared_ref(shared);
     }
     if (small2_len) {
-        parts[n++] = uv_buf_init((char *)small2, (unsigned)small2_len);
+        parts[n++] = uv_buf_init(copy + small_len, (unsigned)small2_len);
     }
     if (owned && owned_len) {
         parts[n++] = uv_buf_init(owned, (unsigned)owned_len);
     }
     if (c->tls) {
-        /* TLS encrypts per connection, so nothing is shared past this point. */
-        int rc = tls_conn_encrypt(c->tls, parts, n);
-        free(owned);
-        if (rc < 0) {
-            conn_close(c);
-            return SB_E_IO;
-        }
-        char *out = NULL;
-        size_t len = tls_conn_take_output(c->tls, &out);
-        return len ? conn_write_raw(c, out, len) : 0;
+        int rc = conn_write_gather(c, parts, n, &shared, nshared, owned);
+        free(wr);
+        return rc;
     }
-    struct write_req *wr = xmalloc(sizeof *wr + small_len + small2_len);
-    wr->conn = c;
-    wr->shared = shared;
-    wr->owned = owned;
-    memcpy(wr->small, small, small_len);
-    if (small2_len) {
-        memcpy(wr->small + small_len, small2, small2_len);
-    }
-    /* The copies in wr replace the caller's small buffers. */
-    parts[0].base = wr->small;
-    if (small2_len) {
-        parts[shared ? 2 : 1].base = wr->small + small_len;
-    }
-    if (shared) {
-        net_shared_ref(shared);
-    }
-    wr->bytes = small_len + small2_len + (shared ? shared->len : 0) + (owned ? owned_len : 0);
-    return conn_submit(c, wr, parts, n);
+    return write_req_submit(c, wr, parts, n, &shared, nshared, owned);
 }
 
 size_t net_conn_queued(struct net_conn *c)
@@ -782,12 +819,15 @@ static void worker_on_async(uv_async_t *a)
     struct task *t = w->task_head;
     w->task_head = w->task_tail = NULL;
     pthread_mutex_unlock(&w->task_lock);
+    w->corked = true;
     while (t) {
         struct task *next = t->next;
         t->fn(t->arg);
         free(t);
         t = next;
     }
+    w->corked = false;
+    ws_worker_uncork(w);
     int stopping = atomic_load(&w->stop_request);
     if (stopping >= 1 && !w->stopping) {
         w->stopping = 1;
@@ -996,6 +1036,7 @@ void net_server_stop(struct net_server *s, int64_t drain_ms)
             log_warn("worker %u: loop closed with live handles", i);
         }
         pthread_mutex_destroy(&w->task_lock);
+        ws_worker_release(w);
         free(w->fields);
         free(w);
     }

@@ -22,9 +22,27 @@
 
 #define CLOSE_GRACE_MS 2000
 
+/* Frames of one connection gathered while its worker is corked (net_int.h). */
+struct ws_cork_seg {
+    struct net_shared *shared; /* NULL: the bytes small.data[off, off + len) */
+    size_t off, len;
+};
+struct ws_cork {
+    struct ws_cork *next;  /* the worker's list */
+    struct net_conn *conn; /* NULL once the connection went away */
+    size_t bytes;
+    size_t nshared;
+    struct buf small; /* frame headers, prefixes and suffixes, back to back */
+    struct ws_cork_seg *seg;
+    size_t nseg, segcap;
+};
+
+#define CORK_SPARES 32
+
 struct net_ws_state {
     const struct net_ws_handler *handler;
     void *user;
+    struct ws_cork *cork; /* frames gathered in this corked round, or NULL */
     struct ws_reader reader;
     int64_t last_rx_ms;
     uint16_t close_code;
@@ -102,6 +120,164 @@ int net_ws_check(const struct net_request *req)
     return 0;
 }
 
+/* ---- corking ---- */
+
+static struct ws_cork *cork_get(struct net_conn *c)
+{
+    struct net_ws_state *ws = c->ws;
+    if (ws->cork) {
+        return ws->cork;
+    }
+    struct net_worker *w = c->w;
+    struct ws_cork *k = w->cork_free;
+    if (k) {
+        w->cork_free = k->next;
+        w->ncork_free--;
+    } else {
+        k = xcalloc(1, sizeof *k);
+        buf_init(&k->small, c->w->server->cfg.ws_max_queue + 64);
+    }
+    k->conn = c;
+    k->bytes = k->nshared = k->nseg = 0;
+    buf_reset(&k->small);
+    k->next = w->corks;
+    w->corks = k;
+    ws->cork = k;
+    return k;
+}
+
+static int cork_seg(struct ws_cork *k, struct net_shared *shared, size_t off, size_t len)
+{
+    if (k->nseg == k->segcap) {
+        size_t cap = k->segcap ? k->segcap * 2 : 8;
+        struct ws_cork_seg *seg = realloc(k->seg, cap * sizeof *seg);
+        if (!seg) {
+            return SB_E_NOMEM;
+        }
+        k->seg = seg;
+        k->segcap = cap;
+    }
+    k->seg[k->nseg++] = (struct ws_cork_seg){shared, off, len};
+    return 0;
+}
+
+/* Gather small bytes (copied) or a reference to shared. */
+static int cork_add(struct ws_cork *k, const void *small, size_t len, struct net_shared *shared)
+{
+    if (shared) {
+        if (cork_seg(k, shared, 0, shared->len) < 0) {
+            return SB_E_NOMEM;
+        }
+        net_shared_ref(shared);
+        k->nshared++;
+        k->bytes += shared->len;
+        return 0;
+    }
+    if (!len) {
+        return 0;
+    }
+    struct ws_cork_seg *last = k->nseg ? &k->seg[k->nseg - 1] : NULL;
+    size_t off = k->small.len;
+    if (buf_append(&k->small, small, len) < 0) {
+        return SB_E_NOMEM;
+    }
+    k->bytes += len;
+    if (last && !last->shared && last->off + last->len == off) {
+        last->len += len; /* adjacent small bytes stay one part */
+        return 0;
+    }
+    return cork_seg(k, NULL, off, len);
+}
+
+/* Write what k gathered (if its connection is still there) and recycle or free k. */
+static void cork_flush(struct net_worker *w, struct ws_cork *k)
+{
+    struct net_conn *c = k->conn;
+    if (c) {
+        c->ws->cork = NULL;
+    }
+    struct net_shared *stack_sh[16];
+    uv_buf_t stack_parts[32];
+    struct net_shared **sh = k->nshared <= 16 ? stack_sh : xmalloc(k->nshared * sizeof *sh);
+    uv_buf_t *parts = k->nseg <= 32 ? stack_parts : xmalloc(k->nseg * sizeof *parts);
+    size_t len = 0, nsh = 0;
+    char *small = buf_detach(&k->small, &len);
+    for (size_t i = 0; i < k->nseg; i++) {
+        const struct ws_cork_seg *g = &k->seg[i];
+        if (g->shared) {
+            sh[nsh++] = g->shared;
+            parts[i] = uv_buf_init(g->shared->data, (unsigned)g->len);
+        } else {
+            parts[i] = uv_buf_init(small + g->off, (unsigned)g->len);
+        }
+    }
+    if (c && k->nseg) {
+        conn_write_gather(c, parts, (unsigned)k->nseg, sh, nsh, small);
+    } else {
+        for (size_t i = 0; i < nsh; i++) {
+            net_shared_unref(sh[i]);
+        }
+        free(small);
+    }
+    if (sh != stack_sh) {
+        free(sh);
+    }
+    if (parts != stack_parts) {
+        free(parts);
+    }
+    k->conn = NULL;
+    k->nseg = k->nshared = k->bytes = 0;
+    if (w->ncork_free < CORK_SPARES && k->segcap <= 64) {
+        k->next = w->cork_free;
+        w->cork_free = k;
+        w->ncork_free++;
+    } else {
+        buf_release(&k->small);
+        free(k->seg);
+        free(k);
+    }
+}
+
+/* Write c's gathered frames now (before a frame that must follow them). */
+static void cork_flush_conn(struct net_conn *c)
+{
+    struct ws_cork *k = c->ws ? c->ws->cork : NULL;
+    if (!k) {
+        return;
+    }
+    struct net_worker *w = c->w;
+    for (struct ws_cork **pp = &w->corks; *pp; pp = &(*pp)->next) {
+        if (*pp == k) {
+            *pp = k->next;
+            break;
+        }
+    }
+    cork_flush(w, k);
+}
+
+void ws_worker_uncork(struct net_worker *w)
+{
+    /* One at a time: a write that fails closes its connection, and what that triggers may
+     * flush another connection out of the list (cork_flush_conn). */
+    struct ws_cork *k;
+    while ((k = w->corks) != NULL) {
+        w->corks = k->next;
+        cork_flush(w, k);
+    }
+}
+
+void ws_worker_release(struct net_worker *w)
+{
+    while (w->cork_free) {
+        struct ws_cork *k = w->cork_free;
+        w->cork_free = k->next;
+        buf_release(&k->small);
+        free(k->seg);
+        free(k);
+    }
+    w->ncork_free = 0;
+}
+
 static void ws_send_close(struct net_conn *c, uint16_t code, const char *reason)
 {
     struct net_ws_state *ws = c->ws;
@@ -109,6 +285,7 @@ static void ws_send_close(struct net_conn *c, uint16_t code, const char *reason)
         return;
     }
     ws->close_sent = true;
+    cork_flush_conn(c);
     uint8_t payload[125];
     size_t n = 0;
     if (code != WS_CLOSE_NO_STATUS) {
@@ -158,6 +335,9 @@ void ws_conn_closing(struct net_conn *c)
 void ws_conn_release(struct net_conn *c)
 {
     if (c->ws) {
+        if (c->ws->cork) {
+            c->ws->cork->conn = NULL; /* the worker frees it at uncork */
+        }
         ws_reader_release(&c->ws->reader);
         free(c->ws);
         c->ws = NULL;
@@ -279,7 +459,8 @@ int net_ws_send(struct net_conn *c, bool binary, const char *prefix, size_t pref
         return SB_E_IO;
     }
     size_t total = prefix_len + (shared ? shared->len : 0) + suffix_len;
-    if (c->queued + total > c->w->server->cfg.ws_max_queue) {
+    size_t gathered = c->ws->cork ? c->ws->cork->bytes : 0;
+    if (c->queued + gathered + total > c->w->server->cfg.ws_max_queue) {
         atomic_fetch_add(&net_counters.ws_slow_closes, 1);
         log_event(
             LOG_WARN, "slow consumer disconnected",
@@ -289,6 +470,20 @@ int net_ws_send(struct net_conn *c, bool binary, const char *prefix, size_t pref
     }
     uint8_t hdr[14];
     size_t hl = ws_frame_header(hdr, true, binary ? WS_OP_BINARY : WS_OP_TEXT, total, NULL);
+    if (c->w->corked) {
+        struct ws_cork *k = cork_get(c);
+        if (cork_add(k, hdr, hl, NULL) < 0 || cork_add(k, prefix, prefix_len, NULL) < 0 ||
+            cork_add(k, NULL, 0, shared) < 0 || cork_add(k, suffix, suffix_len, NULL) < 0) {
+            /* Out of memory with part of a frame gathered: the stream cannot go on. */
+            k->conn = NULL;
+            c->ws->cork = NULL;
+            conn_close(c);
+            return SB_E_NOMEM;
+        }
+        atomic_fetch_add(&net_counters.ws_frames_sent, 1);
+        return 0;
+    }
+    cork_flush_conn(c); /* frames gathered earlier go first */
     char stack[512];
     char *small = hl + prefix_len <= sizeof stack ? stack : xmalloc(hl + prefix_len);
     memcpy(small, hdr, hl);

@@ -94,6 +94,38 @@ test('wss: the realtime endpoint upgrades over TLS', async () => {
   ws.close();
 });
 
+test('wss: a multi-row change arrives whole and in order (several frames in one encrypted write)', async () => {
+  const body = JSON.stringify({ email: 'admin@acme.test', password: 'demo-password' });
+  const tok = JSON.parse((await request('POST', '/api/v1/auth/login', body, { 'content-type': 'application/json' })).body).access_token;
+  const auth = { authorization: `Bearer ${tok}`, 'content-type': 'application/json' };
+  const ids = JSON.parse((await request('GET', '/api/v1/agents', null, auth)).body).data.map((a) => a.id);
+  assert.ok(ids.length >= 3, 'demo agents');
+  const ws = new WebSocket(`${srv.wsUrl}/websocket?apikey=${tok}&vsn=1.0.0`, { rejectUnauthorized: false });
+  const frames = [];
+  ws.on('message', (m) => frames.push(JSON.parse(m.toString())));
+  await new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject); });
+  ws.send(JSON.stringify({ topic: 'realtime:tls', event: 'phx_join', ref: '1', join_ref: '1',
+    payload: { config: { postgres_changes: [{ event: 'UPDATE', schema: 'public', table: 'agent_status' }] } } }));
+  const until = async (pred, what) => {
+    const end = Date.now() + 5000;
+    while (!pred() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(pred(), what);
+  };
+  await until(() => frames.some((f) => f.event === 'phx_reply' && f.ref === '1'), 'join reply');
+  for (const status of ['busy', 'away']) {
+    const r = await request('POST', '/api/v1/agents/bulk-status', JSON.stringify({ ids, status }), auth);
+    assert.equal(r.status, 200, r.body.toString());
+  }
+  const changes = () => frames.filter((f) => f.event === 'postgres_changes');
+  await until(() => changes().length >= 2 * ids.length, `${2 * ids.length} changes`);
+  await new Promise((r) => setTimeout(r, 200));
+  const got = changes().map((f) => f.payload.data);
+  assert.equal(got.length, 2 * ids.length, 'each change exactly once');
+  for (let i = 1; i < got.length; i++) assert.ok(got[i].seq > got[i - 1].seq, 'in seq order');
+  assert.deepEqual(got.map((d) => d.record.status), [...ids.map(() => 'busy'), ...ids.map(() => 'away')]);
+  ws.close();
+});
+
 test('bad certificate files: exit 2 with a message', async () => {
   writeFileSync(join(dir, 'bad.pem'), 'not a certificate');
   const { spawnSync } = await import('node:child_process');
