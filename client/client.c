@@ -710,10 +710,10 @@ static int send_join(struct sb_client *c, struct sb_channel *ch)
         }
         json_array_append_new(pg, b);
     }
-    json_t *cfg =
-        json_pack("{s:{s:b,s:b},s:{s:s,s:b},s:o,s:b}", "broadcast", "ack", ch->back, "self",
-                  ch->bself, "presence", "key", ch->presence_key ? ch->presence_key : "", "enabled",
-                  ch->presence_key != NULL, "postgres_changes", pg, "private", 0);
+    json_t *cfg = json_pack(
+        "{s:{s:b,s:b},s:{s:s,s:b},s:o,s:b}", "broadcast", "ack", ch->back, "self", ch->bself,
+        "presence", "key", ch->presence_key ? ch->presence_key : "", "enabled",
+        ch->presence_key != NULL || ch->on_presence != NULL, "postgres_changes", pg, "private", 0);
     ch->resume_pending = false;
     if (cfg && ch->is_sub && ch->last_seq > 0) {
         json_object_set_new(cfg, "resume", json_pack("{s:I}", "since", (json_int_t)ch->last_seq));
@@ -1596,6 +1596,10 @@ SB_API int sb_unsubscribe(struct sb_channel *ch)
     }
     struct sb_client *c = ch->client;
     lock(c);
+    if (ch->dead) {
+        unlock(c);
+        return SB_ERR_CLOSED; /* left already, from the callback that is still running */
+    }
     if (ch->state == CH_JOINED || ch->state == CH_JOINING) {
         json_t *p = json_object();
         send_push(c, ch->topic, "phx_leave", p, ch->join_ref, NULL);
@@ -1614,6 +1618,9 @@ SB_API int sb_channel_leave(struct sb_channel *ch)
 
 SB_API long long sb_channel_last_seq(const struct sb_channel *ch)
 {
+    if (!ch) {
+        return 0;
+    }
     lock(ch->client);
     long long s = ch->last_seq;
     unlock(ch->client);
@@ -1660,6 +1667,13 @@ SB_API int sb_channel_track(struct sb_channel *ch, const char *meta)
     }
     struct sb_client *c = ch->client;
     lock(c);
+    if (ch->dead || ch->state == CH_CLOSED) {
+        /* Left (from the callback still running) or closed by the server: it is never
+         * joined again, so a track would never happen. */
+        unlock(c);
+        json_decref(m);
+        return SB_ERR_CLOSED;
+    }
     char *copy = strdup(meta);
     int rc = copy ? 0 : SB_ERR_NOMEM;
     if (copy) {
@@ -1684,6 +1698,10 @@ SB_API int sb_channel_untrack(struct sb_channel *ch)
     }
     struct sb_client *c = ch->client;
     lock(c);
+    if (ch->dead) {
+        unlock(c);
+        return SB_ERR_CLOSED;
+    }
     free(ch->track_meta);
     ch->track_meta = NULL;
     int rc = 0;

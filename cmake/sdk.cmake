@@ -29,6 +29,7 @@ add_custom_command(OUTPUT ${sb_static_obj}
 set_source_files_properties(${sb_static_obj} PROPERTIES EXTERNAL_OBJECT TRUE GENERATED TRUE)
 add_library(switchboard_static STATIC ${sb_static_obj})
 set_target_properties(switchboard_static PROPERTIES LINKER_LANGUAGE C)
+add_dependencies(switchboard_static sb_sdk_objs) # the objects exist before the pre-link
 add_library(switchboard_shared SHARED $<TARGET_OBJECTS:sb_sdk_objs>)
 foreach(t switchboard_static switchboard_shared)
   set_target_properties(${t} PROPERTIES OUTPUT_NAME switchboard

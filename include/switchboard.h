@@ -261,11 +261,19 @@ enum sb_channel_status {
 typedef void (*sb_channel_status_cb)(struct sb_channel *ch, enum sb_channel_status status,
                                      const char *message, void *user);
 
-/* A broadcast on a channel: event name and payload JSON text (loop thread). */
+/* A broadcast on a channel: event name and payload JSON text (loop thread). The channel's own
+ * broadcasts arrive too only with broadcast_self. */
 typedef void (*sb_broadcast_cb)(struct sb_channel *ch, const char *event, const char *payload,
                                 void *user);
 
-/* Presence: kind is "state" (full map) or "diff" ({joins, leaves}); json is the payload. */
+/*
+ * Presence on a channel (loop thread), json being the server's payload as JSON text:
+ *   kind "state": once after every (re)join, the whole map
+ *                 {"<key>":{"metas":[{"phx_ref":"...", <tracked fields>}, ...]}, ...};
+ *   kind "diff":  on every track, untrack, leave or disconnect in the channel, this client's
+ *                 own included: {"joins":{<same map>},"leaves":{<same map>}}.
+ * Apply the diffs to the last state, matching metas by phx_ref (as phoenix.js does).
+ */
 typedef void (*sb_presence_cb)(struct sb_channel *ch, const char *kind, const char *json,
                                void *user);
 
@@ -290,36 +298,56 @@ SB_API int sb_subscribe(struct sb_client *client, const char *table, const char 
 SB_API int sb_subscribe_ex(struct sb_client *client, const char *table,
                            const struct sb_subscribe_options *opts, struct sb_channel **out);
 
-/* Leave and free a subscription or channel. No callback fires for it afterwards. */
+/* Leave and free a subscription or channel. No callback fires for it afterwards. From inside
+ * a callback ch stays valid until the callback returns (see sb_channel_leave()); leaving it
+ * again there returns SB_ERR_CLOSED. */
 SB_API int sb_unsubscribe(struct sb_channel *ch);
 
-/* Position of the last event delivered to a subscription (0 if none yet). */
+/* Position of the last event delivered to a subscription (0 if none yet, or ch is NULL). */
 SB_API long long sb_channel_last_seq(const struct sb_channel *ch);
 
+/*
+ * Presence is on when presence_key or on_presence is set: the server then sends the state
+ * after every join. The key names this client in the presence map; NULL or "" lets the server
+ * pick one (a UUID) at the first track.
+ */
 struct sb_channel_options {
     int broadcast_self;       /* receive own broadcasts */
     int broadcast_ack;        /* ask the server to acknowledge each broadcast */
-    const char *presence_key; /* enables presence; NULL: presence off */
+    const char *presence_key; /* this client's presence key, or NULL */
     sb_broadcast_cb on_broadcast;
     sb_presence_cb on_presence;
     sb_channel_status_cb on_status;
     void *user;
 };
 
-/* Join topic "realtime:<name>" for broadcast and presence. */
+/* Join topic "realtime:<name>" for broadcast and presence. The join is sent now if
+ * connected, otherwise on connect; on_status reports SB_CHANNEL_JOINED. Returns 0 and *out
+ * (owned by the client until sb_channel_leave() or sb_client_free()), SB_ERR_INVAL or
+ * SB_ERR_NOMEM. */
 SB_API int sb_channel_join(struct sb_client *client, const char *name,
                            const struct sb_channel_options *opts, struct sb_channel **out);
 
-/* Same as sb_unsubscribe(). */
+/* Same as sb_unsubscribe(): ch is freed. Inside a callback, a channel left there stays valid
+ * until the callback returns, and sb_channel_send/track/untrack/leave on it then return
+ * SB_ERR_CLOSED without reaching the server. Other presences see this client leave. */
 SB_API int sb_channel_leave(struct sb_channel *ch);
 
-/* Broadcast event with payload (JSON object text) to the channel. SB_ERR_CLOSED when the
- * channel is not joined; SB_ERR_INVAL for payload that is not a JSON object. */
+/* Broadcast event with payload (JSON object text, NULL for {}) to the channel. SB_ERR_CLOSED
+ * when the channel is not joined (not yet, not connected, closed by the server, or left);
+ * SB_ERR_INVAL for payload that is not a JSON object. 0 means queued; a broadcast the server
+ * refuses is not reported. */
 SB_API int sb_channel_send(struct sb_channel *ch, const char *event, const char *payload);
 
-/* Track this connection's presence with meta (JSON object text); re-tracked after every
- * rejoin until sb_channel_untrack(). */
+/*
+ * Track this client's presence with meta (JSON object text), replacing any earlier meta; sent
+ * now if joined, otherwise at the next join, and re-tracked after every rejoin until
+ * sb_channel_untrack(). SB_ERR_INVAL for meta that is not a JSON object; SB_ERR_CLOSED once
+ * the channel was left or closed by the server (SB_CHANNEL_CLOSED), as it never rejoins.
+ */
 SB_API int sb_channel_track(struct sb_channel *ch, const char *meta);
+/* Stop tracking (others see a leave). 0 also when nothing was tracked; SB_ERR_CLOSED once
+ * the channel was left. */
 SB_API int sb_channel_untrack(struct sb_channel *ch);
 
 /* The client a channel belongs to. */

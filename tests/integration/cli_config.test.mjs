@@ -4,7 +4,7 @@
 // "listening" log line and the bound port), migrate and init.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -216,4 +216,17 @@ describe('commands', () => {
     assert.equal(noemail.code, 2);
     assert.match(noemail.stderr, /admin-email/);
   });
+});
+
+test('man/switchboard.1 documents every setting that --help lists, with its variable and default', () => {
+  const help = run(['--help']).stdout;
+  const page = readFileSync(new URL('../../man/switchboard.1', import.meta.url), 'utf8').replace(/\\-/g, '-');
+  const opts = [...help.matchAll(/^ {2}(--[a-z-]+) .*\n\s+\(env (\S+), default "(.*)"\)$/gm)];
+  assert.ok(opts.length >= 20, `parsed ${opts.length} settings from --help`);
+  for (const [, flag, env, def] of opts) {
+    const entry = page.split('.TP\n').find((e) => e.startsWith(`.B ${flag}\n`) || e.startsWith(`.BI "${flag} "`));
+    assert.ok(entry, `${flag} in man/switchboard.1`);
+    assert.ok(entry.includes(`\\fB${env}\\fR`), `${flag}: ${env} in its entry`);
+    assert.ok(def ? entry.includes(`default \\fI${def}\\fR`) : entry.includes('default empty'), `${flag}: default ${def}`);
+  }
 });
