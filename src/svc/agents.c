@@ -645,6 +645,8 @@ int svc_agent_stats(struct svc *svc, const struct policy_principal *who, const c
 
 /* ---- presence ---- */
 
+#define PRESENCE_RETRY_MS 1000
+
 struct presence_entry {
     char user_id[64];
     int conns;
@@ -744,6 +746,20 @@ size_t svc_presence_due(struct svc_presence *p, int64_t now_ms, char (*out)[64],
     return k;
 }
 
+void svc_presence_retry(struct svc_presence *p, char (*users)[64], size_t n, int64_t now_ms,
+                        int64_t retry_ms)
+{
+    pthread_mutex_lock(&p->mu);
+    for (size_t i = 0; i < n; i++) {
+        struct presence_entry *e = presence_find(p, users[i], true);
+        if (e && e->conns == 0) {
+            e->grace = true;
+            e->gone_ms = now_ms + retry_ms - p->grace_ms;
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
 int svc_presence_count(struct svc_presence *p, const char *user_id)
 {
     pthread_mutex_lock(&p->mu);
@@ -770,6 +786,7 @@ int svc_presence_tick(struct svc *svc, int64_t now_ms)
     struct store_tx *tx;
     int rc = store_tx_begin(svc->store, true, &tx);
     if (rc < 0) {
+        svc_presence_retry(svc->presence, due, n, now_ms, PRESENCE_RETRY_MS);
         return rc;
     }
     int changed = 0;
@@ -797,6 +814,9 @@ int svc_presence_tick(struct svc *svc, int64_t now_ms)
         rc = store_tx_commit(tx);
     } else {
         store_tx_rollback(tx);
+    }
+    if (rc < 0) {
+        svc_presence_retry(svc->presence, due, n, now_ms, PRESENCE_RETRY_MS);
     }
     return rc < 0 ? rc : changed;
 }

@@ -205,13 +205,18 @@ void svc_presence_disconnected(struct svc_presence *p, const char *user_id, int6
 /* Copy up to max due user ids (each < 64 bytes) into out; returns how many. Ones that do not
  * fit stay due for the next call. */
 size_t svc_presence_due(struct svc_presence *p, int64_t now_ms, char (*out)[64], size_t max);
+/* Put users taken by due() back when their offline write failed: each is due again
+ * retry_ms after now_ms, unless it reconnected meanwhile. */
+void svc_presence_retry(struct svc_presence *p, char (*users)[64], size_t n, int64_t now_ms,
+                        int64_t retry_ms);
 /* Live connections of user_id as counted here. */
 int svc_presence_count(struct svc_presence *p, const char *user_id);
 /* The service's presence table (grace from svc_config.presence_grace_ms, default 60 s). The
  * realtime engine calls connected/disconnected on each user's connections. */
 struct svc_presence *svc_presence_of(struct svc *svc);
 /* Set every agent whose grace ran out offline (actor "system", reason "disconnected"); agents
- * already offline are left alone. Returns the number of agents changed or an error. */
+ * already offline are left alone. Returns the number of agents changed or an error; after an
+ * error the same agents are tried again a second later. */
 int svc_presence_tick(struct svc *svc, int64_t now_ms);
 
 /* ---- system messages ---- */

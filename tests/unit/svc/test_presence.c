@@ -1,7 +1,8 @@
 /*
  * The presence grace state machine with an injected clock: a user's last disconnect starts
  * the grace, a reconnect inside it cancels it, only the last of several connections counts,
- * due users are reported once, and concurrent use from several threads keeps the counts.
+ * due users are reported once, a failed offline write is retried, and concurrent use from
+ * several threads keeps the counts.
  */
 #include "test.h"
 
@@ -118,8 +119,30 @@ static void test_threads(void)
     svc_presence_free(p);
 }
 
+/* A failed offline write puts the user back: due again after the retry delay, unless the
+ * user reconnected in between. */
+static void test_retry_after_failed_write(void)
+{
+    struct svc_presence *p = svc_presence_new(GRACE);
+    char out[4][64];
+    svc_presence_connected(p, "r1", 0);
+    svc_presence_disconnected(p, "r1", 0);
+    svc_presence_connected(p, "r2", 0);
+    svc_presence_disconnected(p, "r2", 0);
+    CHECK_EQ_INT(due(p, GRACE, out, 4), 2);
+    svc_presence_retry(p, out, 2, GRACE, 1000);
+    CHECK_EQ_INT(due(p, GRACE + 999, out, 4), 0);
+    svc_presence_connected(p, "r2", GRACE + 500); /* back before the retry */
+    CHECK_EQ_INT(due(p, GRACE + 1000, out, 4), 1);
+    CHECK_EQ_STR(out[0], "r1");
+    CHECK_EQ_INT(due(p, 10 * GRACE, out, 4), 0);
+    CHECK_EQ_INT(svc_presence_count(p, "r2"), 1);
+    svc_presence_free(p);
+}
+
 int main(void)
 {
+    test_retry_after_failed_write();
     test_disconnect_then_due_after_grace();
     test_reconnect_inside_grace();
     test_only_last_connection_counts();
