@@ -20,6 +20,13 @@
  * the names s0, s1, ...), up to PG_CACHE_MAX; beyond that a statement runs unnamed. All values
  * travel as text parameters whose types the server infers from the statement.
  *
+ * Tenant scope. Every row function that takes a struct store_scope also sets the
+ * transaction-local setting switchboard.scope to match it (pg_scope_apply), which the
+ * row-level security policies of migration 2 read (pg_migrations.c). The value is cached per
+ * transaction, so a transaction pays one extra round trip for each change of scope (usually
+ * none, or one for a tenant principal's transaction); the unrestricted scope is the value
+ * every transaction starts with and costs nothing.
+ *
  * Statement atomicity. PostgreSQL aborts the whole transaction when one statement fails,
  * SQLite only the statement. Callers of the store rely on the latter (a unique violation
  * reported as SB_E_CONFLICT, then the transaction goes on), so every statement of a write
@@ -70,6 +77,7 @@ struct pg_tx {
     struct pg_conn *conn;
     bool write;
     bool failed; /* a statement failed outside a savepoint: only rollback remains */
+    char *scope; /* switchboard.scope as this transaction set it; NULL: unset ('') */
 };
 
 static inline struct pg_tx *pg_tx(struct store_tx *tx)
@@ -91,6 +99,13 @@ int pg_err(PGconn *db, const PGresult *res);
 json_t *pg_value(const PGresult *res, int row, int col, enum store_coltype type);
 /* Append printf-formatted SQL text; our SQL is bounded, so overflowing is a bug (abort). */
 void pg_sql(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * Make the transaction's switchboard.scope match scope before a statement that scope governs:
+ * '' for scope->all, the client id for a tenant scope, "-" (no rows) for a scope of no
+ * tenant. Issues SELECT set_config(..., true) only when the value differs from the one this
+ * transaction already set. 0 or an error (the transaction is then failed).
+ */
+int pg_scope_apply(struct store_tx *tx, const struct store_scope *scope);
 /* Transactions for store-level functions (changes, audit). */
 int pg_tx_begin(struct store *s, bool write, struct store_tx **out);
 int pg_tx_commit(struct store_tx *tx);

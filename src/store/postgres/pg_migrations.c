@@ -44,6 +44,9 @@
  * owner and superusers bypass grants, never the trigger). changes rejects UPDATE but allows
  * DELETE (retention). audit_high_water keeps the highest audit seq ever stored, so deleting
  * the newest entries is detectable (the SQLite backend reads sqlite_sequence).
+ *
+ * Row-level security (migration 2, explained above it) repeats each call's tenant scope as
+ * PostgreSQL policies, a second line of defence behind the store's own WHERE clauses.
  */
 #include "store/postgres/pg_int.h"
 
@@ -215,7 +218,113 @@ static const char *const migration_1[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {migration_1};
+/*
+ * Migration 2: row-level security, the second line of tenant isolation (DESIGN §2, §5).
+ *
+ * The first line is the store's own SQL: every row function takes a struct store_scope from
+ * src/policy/ and pg_rows.c writes it into the WHERE clause. This migration adds PostgreSQL
+ * policies that say the same thing again, so a query that forgot its tenant predicate still
+ * cannot see or change another tenant's rows.
+ *
+ * The scope travels in the setting switchboard.scope, which pg_store.c sets transaction-
+ * locally (set_config(..., true)) to match the scope of each row function it runs:
+ *   - unset, '' or '*': unrestricted (system work: the change-log hub, logins by e-mail,
+ *     jobs, super_admin). The store leaves it unset (''), so unscoped transactions cost
+ *     nothing extra; a psql session sees everything, as before this migration.
+ *   - a client id: only that tenant's rows, for reading and for writing. USING filters the
+ *     rows a SELECT, UPDATE or DELETE can reach (another tenant's row is simply not there:
+ *     0 rows); WITH CHECK refuses an INSERT or UPDATE whose new row belongs to another tenant
+ *     (SQLSTATE 42501, SB_E_FORBIDDEN). Global rows (client_id NULL) are readable only in
+ *     system_messages (global messages are for everyone) and in the `changes` rows of those
+ *     messages; no tenant scope may write them.
+ *   - anything else (the store writes "-" for a scope of no tenant): no rows at all.
+ * Tables and their tenant column: clients (id), users, agent_status, agent_status_history,
+ * system_messages, audit_logs, changes (client_id), refresh_tokens (the client_id of the
+ * token's user). meta, changes_counter, audit_high_water and schema_migrations hold no
+ * tenant data and stay unrestricted.
+ *
+ * Triggers. The change-log trigger (sb_log_change) and the audit high-water trigger run as
+ * the invoker, inside the scoped statement that fired them. SECURITY DEFINER would not help:
+ * FORCE below subjects the owner to the policies too. It does not need to: a scoped write
+ * only reaches rows of its own tenant, so the `changes` row it appends carries that tenant's
+ * client_id and passes the `changes` policy; changes_counter and audit_high_water have no
+ * policy. Foreign-key checks and ON DELETE CASCADE always bypass row security (PostgreSQL
+ * runs them as the table owner with FORCE ignored), so deleting a user still deletes its
+ * agent row, history and refresh tokens.
+ *
+ * Reads that must see every tenant inside a scoped transaction: the change-log head (lists
+ * report the global `seq`) and the newest audit entry (the hash chain spans all tenants).
+ * sb_changes_head() and sb_audit_last() clear the setting for their one query and restore
+ * it. (A function's SET clause would be simpler, but PostgreSQL lets only superusers attach
+ * a custom setting to a function.)
+ *
+ * Who is protected. Superusers and roles with BYPASSRLS always bypass row security, so the
+ * policies only act when switchboard connects as an ordinary role. A table's owner bypasses
+ * them too unless the table says FORCE ROW LEVEL SECURITY, which is why every table here
+ * says it: the usual deployment runs switchboard as the role that owns the schema (it
+ * migrates it). The setting is a guard against the server's own mistakes, not against
+ * someone who can run SQL as that role: such a user can set switchboard.scope to '*'.
+ */
+#define SCOPE_OPEN "sb_scope() IN ('', '*')"
+#define RLS(table)                                                                                 \
+    "ALTER TABLE " table " ENABLE ROW LEVEL SECURITY",                                             \
+        "ALTER TABLE " table " FORCE ROW LEVEL SECURITY"
+#define TENANT_POLICY(table, col)                                                                  \
+    "CREATE POLICY sb_tenant ON " table " USING (sb_scope_allows(" col "))"                        \
+    " WITH CHECK (sb_scope_allows(" col "))"
+#define USER_TENANT                                                                                \
+    "(" SCOPE_OPEN " OR EXISTS (SELECT 1 FROM users u"                                             \
+    " WHERE u.id = refresh_tokens.user_id AND u.client_id = sb_scope()))"
+
+static const char *const migration_2[] = {
+    "CREATE FUNCTION sb_scope() RETURNS text LANGUAGE sql STABLE AS "
+    "$$ SELECT coalesce(current_setting('switchboard.scope', true), '') $$",
+    "CREATE FUNCTION sb_scope_allows(tenant text) RETURNS boolean LANGUAGE sql STABLE AS "
+    "$$ SELECT " SCOPE_OPEN " OR tenant = sb_scope() $$",
+
+    "CREATE FUNCTION sb_changes_head() RETURNS bigint LANGUAGE plpgsql AS $$\n"
+    "DECLARE\n"
+    "  saved text := sb_scope();\n"
+    "  n bigint;\n"
+    "BEGIN\n"
+    "  PERFORM set_config('switchboard.scope', '', true);\n"
+    "  SELECT coalesce(max(seq), 0) INTO n FROM changes;\n"
+    "  PERFORM set_config('switchboard.scope', saved, true);\n"
+    "  RETURN n;\n"
+    "END $$",
+    "CREATE FUNCTION sb_audit_last() RETURNS TABLE (last_seq bigint, last_hash text)"
+    " LANGUAGE plpgsql AS $$\n"
+    "DECLARE\n"
+    "  saved text := sb_scope();\n"
+    "BEGIN\n"
+    "  PERFORM set_config('switchboard.scope', '', true);\n"
+    "  RETURN QUERY SELECT a.seq, a.hash::text FROM audit_logs a ORDER BY a.seq DESC LIMIT 1;\n"
+    "  PERFORM set_config('switchboard.scope', saved, true);\n"
+    "END $$",
+
+    RLS("clients"),
+    TENANT_POLICY("clients", "id"),
+    RLS("users"),
+    TENANT_POLICY("users", "client_id"),
+    RLS("agent_status"),
+    TENANT_POLICY("agent_status", "client_id"),
+    RLS("agent_status_history"),
+    TENANT_POLICY("agent_status_history", "client_id"),
+    RLS("system_messages"),
+    TENANT_POLICY("system_messages", "client_id"),
+    "CREATE POLICY sb_global ON system_messages FOR SELECT USING (client_id IS NULL)",
+    RLS("audit_logs"),
+    TENANT_POLICY("audit_logs", "client_id"),
+    RLS("changes"),
+    TENANT_POLICY("changes", "client_id"),
+    "CREATE POLICY sb_global ON changes FOR SELECT"
+    " USING (client_id IS NULL AND table_name = 'system_messages')",
+    RLS("refresh_tokens"),
+    "CREATE POLICY sb_tenant ON refresh_tokens USING " USER_TENANT " WITH CHECK " USER_TENANT,
+    NULL,
+};
+
+static const char *const *const migrations[] = {migration_1, migration_2};
 
 const char *const *pg_migration(int version)
 {

@@ -9,7 +9,12 @@
  *
  * Where SQLite's semantics differ from PostgreSQL's defaults, the SQL here restores SQLite's:
  *   - scope is one predicate: all -> true; no tenant -> false; else
- *     "<tenant_col>" = $n [OR "<tenant_col>" IS NULL];
+ *     "<tenant_col>" = $n [OR "<tenant_col>" IS NULL]; every function that takes a scope also
+ *     hands it to pg_scope_apply() first, so the row-level security policies of migration 2
+ *     enforce the same tenant a second time. Functions without a scope (insert, refresh
+ *     tokens, audit append) run under the scope the transaction last set: inserts made on a
+ *     tenant's behalf are checked against that tenant, and the head and the newest audit
+ *     entry, which span every tenant, are read through functions that lift the scope;
  *   - users.email compares and sorts case-insensitively (SQLite's COLLATE NOCASE): both
  *     sides go through lower(), which the "C" collation limits to ASCII like NOCASE;
  *   - q is matched with ILIKE (SQLite's LIKE is case-insensitive for ASCII);
@@ -160,6 +165,10 @@ static int get_row(struct store_tx *tx, const struct store_table_desc *t,
                    const struct store_scope *scope, const struct store_column *key_col,
                    const char *key, bool with_hidden, json_t **out)
 {
+    int rc = pg_scope_apply(tx, scope);
+    if (rc < 0) {
+        return rc;
+    }
     struct buf b;
     buf_init(&b, SQL_MAX);
     json_t *args = json_array();
@@ -174,7 +183,7 @@ static int get_row(struct store_tx *tx, const struct store_table_desc *t,
     pg_sql(&b, " AND ");
     scope_sql(&b, args, t, scope);
     PGresult *res = NULL;
-    int rc = run_built(tx, &b, args, &res);
+    rc = run_built(tx, &b, args, &res);
     if (rc < 0) {
         return rc;
     }
@@ -203,6 +212,10 @@ int pg_user_by_email(struct store_tx *tx, const char *email, json_t **out)
 int pg_row_update(struct store_tx *tx, const struct store_table_desc *t,
                   const struct store_scope *scope, const char *id, json_t *set, int64_t version)
 {
+    int rc = pg_scope_apply(tx, scope);
+    if (rc < 0) {
+        return rc;
+    }
     struct buf b;
     buf_init(&b, SQL_MAX);
     json_t *args = json_array();
@@ -233,6 +246,10 @@ int pg_row_update(struct store_tx *tx, const struct store_table_desc *t,
 int pg_row_delete(struct store_tx *tx, const struct store_table_desc *t,
                   const struct store_scope *scope, const char *id)
 {
+    int rc = pg_scope_apply(tx, scope);
+    if (rc < 0) {
+        return rc;
+    }
     struct buf b;
     buf_init(&b, SQL_MAX);
     json_t *args = json_array();
@@ -360,6 +377,10 @@ static void keyset_sql(struct buf *b, json_t *args, const struct store_table_des
 int pg_row_list(struct store_tx *tx, const struct store_table_desc *t,
                 const struct store_plan *plan, json_t **rows_out, bool *more)
 {
+    int rc = pg_scope_apply(tx, plan->scope);
+    if (rc < 0) {
+        return rc;
+    }
     struct buf b;
     buf_init(&b, SQL_MAX);
     json_t *args = json_array();
@@ -375,7 +396,7 @@ int pg_row_list(struct store_tx *tx, const struct store_table_desc *t,
     pg_sql(&b, plan->desc ? " DESC NULLS LAST, \"id\" DESC" : " ASC NULLS FIRST, \"id\" ASC");
     pg_sql(&b, " LIMIT %zu", plan->limit + 1);
     PGresult *res = NULL;
-    int rc = run_built(tx, &b, args, &res);
+    rc = run_built(tx, &b, args, &res);
     if (rc < 0) {
         return rc;
     }
@@ -393,6 +414,10 @@ int pg_row_list(struct store_tx *tx, const struct store_table_desc *t,
 int pg_row_count(struct store_tx *tx, const struct store_table_desc *t,
                  const struct store_plan *plan, const struct store_column *group, json_t **out)
 {
+    int rc = pg_scope_apply(tx, plan->scope);
+    if (rc < 0) {
+        return rc;
+    }
     struct buf b;
     buf_init(&b, SQL_MAX);
     json_t *args = json_array();
@@ -406,7 +431,7 @@ int pg_row_count(struct store_tx *tx, const struct store_table_desc *t,
         pg_sql(&b, " GROUP BY \"%s\"", group->name);
     }
     PGresult *res = NULL;
-    int rc = run_built(tx, &b, args, &res);
+    rc = run_built(tx, &b, args, &res);
     if (rc < 0) {
         return rc;
     }
@@ -532,8 +557,9 @@ int pg_audit_last(struct store_tx *tx, int64_t *seq, char hash[65])
 {
     *seq = 0;
     snprintf(hash, 65, "%064d", 0);
+    /* The chain spans every tenant: sb_audit_last() lifts a tenant scope for its query. */
     PGresult *res = NULL;
-    int rc = pg_run(tx, "SELECT seq, hash FROM audit_logs ORDER BY seq DESC LIMIT 1", NULL, &res);
+    int rc = pg_run(tx, "SELECT last_seq, last_hash FROM sb_audit_last()", NULL, &res);
     if (rc < 0) {
         return rc;
     }

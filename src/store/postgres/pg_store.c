@@ -13,6 +13,13 @@
  * would fail with a serialization error. Optimistic concurrency stays in store.c
  * (UPDATE ... WHERE version = n).
  *
+ * Tenant scope (row-level security, pg_migrations.c migration 2). A transaction begins with
+ * switchboard.scope unset, which the policies treat as unrestricted; pg_scope_apply() sets it
+ * transaction-locally to the scope of each row function, and remembers the value in the
+ * pg_tx so that a run of calls with one scope costs a single set_config. set_config runs
+ * outside the per-statement savepoints, so rolling one back never undoes it, and the value
+ * ends with the transaction, so a pooled connection never carries it to the next one.
+ *
  * A connection found broken when it is checked out is reset (and its statement cache, which
  * lived in the old server session, dropped), so a restarted server costs one failed call.
  */
@@ -233,6 +240,35 @@ int pg_run(struct store_tx *base, const char *sql, json_t *args, PGresult **res_
     return rc;
 }
 
+/* The value of switchboard.scope for a scope of no tenant: no client id looks like this. */
+#define SCOPE_NONE "-"
+
+int pg_scope_apply(struct store_tx *base, const struct store_scope *scope)
+{
+    struct pg_tx *tx = pg_tx(base);
+    const char *want = "";
+    if (!scope->all) {
+        /* '' and '*' mean unrestricted to the policies: never let a tenant id turn into one. */
+        const char *id = scope->client_id;
+        want = id && id[0] && strcmp(id, "*") != 0 ? id : SCOPE_NONE;
+    }
+    if (strcmp(tx->scope ? tx->scope : "", want) == 0) {
+        return 0;
+    }
+    json_t *args = json_pack("[s]", want);
+    if (!args) {
+        return SB_E_INVAL;
+    }
+    int rc = pg_run(base, "SELECT set_config('switchboard.scope', $1, true)", args, NULL);
+    json_decref(args);
+    if (rc < 0) {
+        return rc;
+    }
+    free(tx->scope);
+    tx->scope = want[0] ? xstrdup(want) : NULL;
+    return 0;
+}
+
 static void conn_forget_statements(struct pg_conn *c)
 {
     for (size_t i = 0; i < c->ncache; i++) {
@@ -451,6 +487,7 @@ static void tx_release(struct pg_tx *tx)
     if (tx->write) {
         pthread_mutex_unlock(&s->write_mu);
     }
+    free(tx->scope);
     free(tx);
 }
 
@@ -525,8 +562,9 @@ int pg_tx_commit(struct store_tx *base)
 
 int pg_tx_head_seq(struct store_tx *tx, int64_t *out)
 {
+    /* The head is global: sb_changes_head() lifts a tenant scope for its one query. */
     PGresult *res = NULL;
-    int rc = pg_run(tx, "SELECT coalesce(max(seq), 0) FROM changes", NULL, &res);
+    int rc = pg_run(tx, "SELECT sb_changes_head()", NULL, &res);
     if (rc < 0) {
         return rc;
     }
