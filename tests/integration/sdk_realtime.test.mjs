@@ -88,7 +88,7 @@ test('subscribe, receive, and resume through a server restart exactly once, in o
     }
   } finally {
     d.p.kill('SIGTERM');
-    assert.equal(await d.exited, 0);
+    assert.equal(await d.exited, 0, `driver exit status; its stderr:\n${d.err.join('\n')}`);
   }
 });
 
