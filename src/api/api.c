@@ -23,6 +23,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "realtime/rt.h"
+#include "svc/svc.h"
 
 static struct api_route *const route_tables[] = {api_routes_ops, api_routes_auth, api_routes_admin,
                                                  api_routes_domain};
@@ -509,6 +510,10 @@ void api_on_request(struct net_request *req, void *arg)
     if ((r->flags & API_AUTH) && (rc = authenticate(c)) < 0) {
         api_finish(c, rc);
         return;
+    }
+    if ((r->flags & API_AUTH) && c->who.role == ROLE_AGENT && r->method != HTTP_GET) {
+        /* An agent's own write is activity (idle -> away, svc presence). */
+        svc_presence_active(svc_presence_of(c->api->svc), c->who.user_id, clock_now_ms());
     }
     if ((r->flags & API_BODY) && (rc = check_body(c)) < 0) {
         api_finish(c, rc);

@@ -40,6 +40,7 @@ struct app_config {
     int64_t max_channels;
     int64_t changes_retention_ms;
     int64_t presence_grace_ms;
+    int64_t idle_away_ms;
     int64_t metrics_interval_ms;
     int64_t login_attempts;    /* per account and per IP per 15 minutes */
     char *admin_email;         /* init */

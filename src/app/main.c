@@ -127,16 +127,23 @@ static void worker_stop(struct net_worker *w, void *arg)
 }
 
 /* Realtime connections drive agent presence (svc decides what a disconnect means). */
-static void on_rt_conn(void *arg, const struct policy_principal *p, bool connected)
+static void on_rt_conn(void *arg, const struct policy_principal *p, enum rt_conn_event ev)
 {
     struct svc *svc = arg;
     if (p->role != ROLE_AGENT) {
         return;
     }
-    if (connected) {
-        svc_presence_connected(svc_presence_of(svc), p->user_id, clock_now_ms());
-    } else {
-        svc_presence_disconnected(svc_presence_of(svc), p->user_id, clock_now_ms());
+    struct svc_presence *pr = svc_presence_of(svc);
+    switch (ev) {
+    case RT_CONN_OPEN:
+        svc_presence_connected(pr, p->user_id, clock_now_ms());
+        break;
+    case RT_CONN_CLOSE:
+        svc_presence_disconnected(pr, p->user_id, clock_now_ms());
+        break;
+    case RT_CONN_ACTIVE:
+        svc_presence_active(pr, p->user_id, clock_now_ms());
+        break;
     }
 }
 
@@ -196,7 +203,8 @@ static int cmd_serve(struct app_config *cfg)
     if (rc) {
         return rc;
     }
-    struct svc_config sc = {.presence_grace_ms = cfg->presence_grace_ms};
+    struct svc_config sc = {.presence_grace_ms = cfg->presence_grace_ms,
+                            .idle_away_ms = cfg->idle_away_ms};
     struct svc *svc = NULL;
     svc_new(store, &sc, &svc);
     if (cfg->demo && (rc = svc_seed_demo(svc)) < 0) {
@@ -345,7 +353,8 @@ static int cmd_init(struct app_config *cfg)
         auth_wipe(pw, sizeof pw);
         return rc;
     }
-    struct svc_config sc = {.presence_grace_ms = cfg->presence_grace_ms};
+    struct svc_config sc = {.presence_grace_ms = cfg->presence_grace_ms,
+                            .idle_away_ms = cfg->idle_away_ms};
     struct svc *svc = NULL;
     svc_new(store, &sc, &svc);
     rc = svc_init_admin(svc, cfg->admin_email, pw);

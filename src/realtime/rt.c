@@ -1219,9 +1219,18 @@ static void conn_handle_access_token(struct rt_conn *c, struct rt_chan *ch, stru
     chan_kick(c, ch);
 }
 
+static void conn_active(struct rt_conn *c)
+{
+    struct rt *rt = c->loop->rt;
+    if (rt->conn_hook && c->counted) {
+        rt->conn_hook(rt->conn_hook_arg, &c->p, RT_CONN_ACTIVE);
+    }
+}
+
 static void conn_handle_broadcast(struct rt_conn *c, struct rt_chan *ch, struct phx_msg *m)
 {
     struct rt *rt = c->loop->rt;
+    conn_active(c);
     const char *ev =
         m->binary_broadcast ? m->bc_event : json_string_value(json_object_get(m->payload, "event"));
     if (!ev) {
@@ -1262,6 +1271,7 @@ static void conn_handle_broadcast(struct rt_conn *c, struct rt_chan *ch, struct 
 
 static void conn_handle_presence(struct rt_conn *c, struct rt_chan *ch, struct phx_msg *m)
 {
+    conn_active(c);
     const char *ev = json_string_value(json_object_get(m->payload, "event"));
     if (ev && strcmp(ev, "track") == 0) {
         json_t *fields = json_object_get(m->payload, "payload");
@@ -1367,7 +1377,7 @@ static void conn_count(struct rt *rt, struct rt_conn *c, int delta)
     pthread_mutex_unlock(&rt->tenants_lock);
     c->counted = delta > 0;
     if (rt->conn_hook) {
-        rt->conn_hook(rt->conn_hook_arg, &c->p, delta > 0);
+        rt->conn_hook(rt->conn_hook_arg, &c->p, delta > 0 ? RT_CONN_OPEN : RT_CONN_CLOSE);
     }
 }
 

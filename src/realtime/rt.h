@@ -57,11 +57,14 @@ void rt_broadcast_tenant(struct rt *rt, const char *client_id, const char *topic
                          const char *payload_json);
 
 /*
- * Connection hook: fn(arg, p, true) when a realtime connection authenticated as p opens,
- * fn(arg, p, false) when it closes; on the connection's loop thread, so fn must be quick and
- * thread-safe. Used for presence-driven agent status. Set before rt_start.
+ * Connection hook: fn(arg, p, RT_CONN_OPEN) when a realtime connection authenticated as p
+ * opens, RT_CONN_CLOSE when it closes, RT_CONN_ACTIVE when its client shows activity (sends a
+ * broadcast or a presence track/untrack; heartbeats, joins and token refreshes do not count);
+ * on the connection's loop thread, so fn must be quick and thread-safe. Used for
+ * presence-driven agent status. Set before rt_start.
  */
-typedef void (*rt_conn_hook)(void *arg, const struct policy_principal *p, bool connected);
+enum rt_conn_event { RT_CONN_OPEN, RT_CONN_CLOSE, RT_CONN_ACTIVE };
+typedef void (*rt_conn_hook)(void *arg, const struct policy_principal *p, enum rt_conn_event ev);
 void rt_set_conn_hook(struct rt *rt, rt_conn_hook fn, void *arg);
 /* Live realtime connections of tenant client_id (NULL: all tenants). Thread-safe. */
 int64_t rt_connections(struct rt *rt, const char *client_id);

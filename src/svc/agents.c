@@ -651,12 +651,17 @@ struct presence_entry {
     char user_id[64];
     int conns;
     bool grace; /* conns reached 0 at gone_ms and the grace is running */
+    bool idle;  /* reported idle at idle_ms; reported back once active_ms passes it */
     int64_t gone_ms;
+    int64_t active_ms;
+    int64_t idle_ms;
+    int64_t retry_ms; /* no idle report before this (a failed write is retried) */
 };
 
 struct svc_presence {
     pthread_mutex_t mu;
     int64_t grace_ms;
+    int64_t idle_after_ms; /* 0: no idle tracking */
     struct presence_entry *v;
     size_t n, cap;
 };
@@ -706,14 +711,21 @@ static void presence_remove(struct svc_presence *p, struct presence_entry *e)
     *e = p->v[--p->n];
 }
 
+void svc_presence_set_idle(struct svc_presence *p, int64_t idle_ms)
+{
+    pthread_mutex_lock(&p->mu);
+    p->idle_after_ms = idle_ms > 0 ? idle_ms : 0;
+    pthread_mutex_unlock(&p->mu);
+}
+
 void svc_presence_connected(struct svc_presence *p, const char *user_id, int64_t now_ms)
 {
-    (void)now_ms;
     pthread_mutex_lock(&p->mu);
     struct presence_entry *e = presence_find(p, user_id, true);
     if (e) {
         e->conns++;
         e->grace = false;
+        e->active_ms = now_ms;
     }
     pthread_mutex_unlock(&p->mu);
 }
@@ -760,6 +772,56 @@ void svc_presence_retry(struct svc_presence *p, char (*users)[64], size_t n, int
     pthread_mutex_unlock(&p->mu);
 }
 
+void svc_presence_active(struct svc_presence *p, const char *user_id, int64_t now_ms)
+{
+    pthread_mutex_lock(&p->mu);
+    struct presence_entry *e = presence_find(p, user_id, false);
+    if (e && now_ms > e->active_ms) {
+        e->active_ms = now_ms;
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
+size_t svc_presence_idle_due(struct svc_presence *p, int64_t now_ms, char (*out)[64], bool *back,
+                             size_t max)
+{
+    size_t k = 0;
+    pthread_mutex_lock(&p->mu);
+    for (size_t i = 0; i < p->n && k < max && p->idle_after_ms > 0; i++) {
+        struct presence_entry *e = &p->v[i];
+        if (e->conns == 0 || now_ms < e->retry_ms) {
+            continue; /* the grace decides, or a retry waits */
+        }
+        if (!e->idle && now_ms - e->active_ms >= p->idle_after_ms) {
+            e->idle = true;
+            e->idle_ms = now_ms;
+            back[k] = false;
+        } else if (e->idle && e->active_ms > e->idle_ms) {
+            e->idle = false;
+            back[k] = true;
+        } else {
+            continue;
+        }
+        snprintf(out[k++], 64, "%s", e->user_id);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return k;
+}
+
+void svc_presence_idle_retry(struct svc_presence *p, const char *user_id, bool back,
+                             int64_t now_ms, int64_t retry_ms)
+{
+    pthread_mutex_lock(&p->mu);
+    struct presence_entry *e = presence_find(p, user_id, false);
+    if (e) {
+        /* Undo what idle_due() recorded, so the same report comes again (when still true),
+         * but not before retry_ms. */
+        e->idle = back;
+        e->retry_ms = now_ms + retry_ms;
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
 int svc_presence_count(struct svc_presence *p, const char *user_id)
 {
     pthread_mutex_lock(&p->mu);
@@ -774,49 +836,91 @@ struct svc_presence *svc_presence_of(struct svc *svc)
     return svc->presence;
 }
 
+/* The agent row of user_id (system scope) or NULL. */
+static int agent_of_user(struct store_tx *tx, const char *user_id, json_t **rows)
+{
+    *rows = NULL;
+    if (!uuid_is_valid(user_id)) {
+        return 0;
+    }
+    struct store_query q = {0};
+    policy_system_scope(&q.scope);
+    q.filters[0] = (struct store_filter){"user_id", STORE_EQ, json_string(user_id)};
+    q.nfilters = 1;
+    q.limit = 1;
+    char *next = NULL;
+    int rc = store_row_list(tx, STORE_AGENT_STATUS, &q, rows, &next);
+    free(next);
+    json_decref(q.filters[0].value);
+    return rc;
+}
+
+/* What a presence event does to agent: the new status and reason, or NULL for nothing. */
+static const char *presence_target(const json_t *agent, int kind, const char **reason)
+{
+    const char *status = jstr(agent, "status");
+    const json_t *why = json_object_get(agent, "reason");
+    switch (kind) {
+    case 0: /* grace ran out */
+        *reason = "disconnected";
+        return strcmp(status, "offline") ? "offline" : NULL;
+    case 1: /* idle */
+        *reason = "idle";
+        return strcmp(status, "online") == 0 ? "away" : NULL;
+    default: /* back from idle: only an automatic away is undone */
+        *reason = NULL;
+        return strcmp(status, "away") == 0 && json_is_string(why) &&
+                       strcmp(json_string_value(why), "idle") == 0 &&
+                       json_is_null(json_object_get(agent, "updated_by"))
+                   ? "online"
+                   : NULL;
+    }
+}
+
 int svc_presence_tick(struct svc *svc, int64_t now_ms)
 {
-    char due[64][64];
-    size_t n = svc_presence_due(svc->presence, now_ms, due, 64);
+    char users[128][64];
+    int kind[128]; /* 0 offline (grace), 1 idle, 2 back */
+    bool back[64];
+    size_t ngone = svc_presence_due(svc->presence, now_ms, users, 64);
+    size_t nidle = svc_presence_idle_due(svc->presence, now_ms, users + ngone, back, 64);
+    size_t n = ngone + nidle;
+    for (size_t i = 0; i < n; i++) {
+        kind[i] = i < ngone ? 0 : back[i - ngone] ? 2 : 1;
+    }
     if (n == 0) {
         return 0;
     }
     struct svc_actor sys;
     svc_actor_system(&sys);
-    struct store_tx *tx;
+    struct store_tx *tx = NULL;
     int rc = store_tx_begin(svc->store, true, &tx);
-    if (rc < 0) {
-        svc_presence_retry(svc->presence, due, n, now_ms, PRESENCE_RETRY_MS);
-        return rc;
-    }
     int changed = 0;
-    json_t *reason = json_string("disconnected");
     for (size_t i = 0; i < n && rc == 0; i++) {
-        struct store_query q = {0};
-        policy_system_scope(&q.scope);
-        q.filters[0] = (struct store_filter){"user_id", STORE_EQ, json_string(due[i])};
-        q.nfilters = 1;
-        q.limit = 1;
         json_t *rows = NULL;
-        char *next = NULL;
-        rc = uuid_is_valid(due[i]) ? store_row_list(tx, STORE_AGENT_STATUS, &q, &rows, &next) : 0;
-        free(next);
-        json_decref(q.filters[0].value);
+        rc = agent_of_user(tx, users[i], &rows);
         json_t *agent = json_array_get(rows, 0);
-        if (rc == 0 && agent && strcmp(jstr(agent, "status"), "offline")) {
-            rc = apply_status(tx, &sys, agent, "offline", reason, 0, NULL, NULL);
+        const char *why = NULL;
+        const char *to = rc == 0 && agent ? presence_target(agent, kind[i], &why) : NULL;
+        if (to) {
+            json_t *reason = why ? json_string(why) : NULL;
+            rc = apply_status(tx, &sys, agent, to, reason, 0, NULL, NULL);
+            json_decref(reason);
             changed += rc == 0;
         }
         json_decref(rows);
     }
-    json_decref(reason);
-    if (rc == 0) {
+    if (tx && rc == 0) {
         rc = store_tx_commit(tx);
-    } else {
+    } else if (tx) {
         store_tx_rollback(tx);
     }
     if (rc < 0) {
-        svc_presence_retry(svc->presence, due, n, now_ms, PRESENCE_RETRY_MS);
+        svc_presence_retry(svc->presence, users, ngone, now_ms, PRESENCE_RETRY_MS);
+        for (size_t i = ngone; i < n; i++) {
+            svc_presence_idle_retry(svc->presence, users[i], kind[i] == 2, now_ms,
+                                    PRESENCE_RETRY_MS);
+        }
     }
     return rc < 0 ? rc : changed;
 }

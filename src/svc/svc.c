@@ -38,6 +38,7 @@ int svc_new(struct store *store, const struct svc_config *cfg, struct svc **out)
     s->store = store;
     s->cfg = *cfg;
     s->presence = svc_presence_new(cfg->presence_grace_ms > 0 ? cfg->presence_grace_ms : 60000);
+    svc_presence_set_idle(s->presence, cfg->idle_away_ms);
     s->metrics = svc_metrics_new();
     *out = s;
     return 0;

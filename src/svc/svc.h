@@ -21,6 +21,7 @@ struct svc;
 
 struct svc_config {
     int64_t presence_grace_ms;
+    int64_t idle_away_ms; /* connected agents without activity this long go away; 0: off */
 };
 
 /* Who is acting, and from where (for the audit log). */
@@ -196,9 +197,20 @@ int svc_agent_stats(struct svc *svc, const struct policy_principal *who, const c
  * connected() counts a connection (and cancels a pending grace), disconnected() counts one
  * down and, at zero, starts the grace; due() takes the users whose grace ran out
  * (disconnected_at + grace_ms <= now_ms) and forgets them.
+ * With an idle time (idle_ms > 0), connected() and active() also stamp the user's last
+ * activity, and idle_due() reports users whose connections have been quiet for idle_ms (once,
+ * until they are active again) and then, after new activity, reports them back.
  */
 struct svc_presence;
 struct svc_presence *svc_presence_new(int64_t grace_ms);
+void svc_presence_set_idle(struct svc_presence *p, int64_t idle_ms);
+void svc_presence_active(struct svc_presence *p, const char *user_id, int64_t now_ms);
+/* Up to max users that went idle (back[i] false) or came back from idle (back[i] true). */
+size_t svc_presence_idle_due(struct svc_presence *p, int64_t now_ms, char (*out)[64], bool *back,
+                             size_t max);
+/* Report a user of idle_due() again retry_ms after now_ms (its status write failed). */
+void svc_presence_idle_retry(struct svc_presence *p, const char *user_id, bool back,
+                             int64_t now_ms, int64_t retry_ms);
 void svc_presence_free(struct svc_presence *p);
 void svc_presence_connected(struct svc_presence *p, const char *user_id, int64_t now_ms);
 void svc_presence_disconnected(struct svc_presence *p, const char *user_id, int64_t now_ms);
@@ -215,8 +227,10 @@ int svc_presence_count(struct svc_presence *p, const char *user_id);
  * realtime engine calls connected/disconnected on each user's connections. */
 struct svc_presence *svc_presence_of(struct svc *svc);
 /* Set every agent whose grace ran out offline (actor "system", reason "disconnected"); agents
- * already offline are left alone. Returns the number of agents changed or an error; after an
- * error the same agents are tried again a second later. */
+ * already offline are left alone. With idle_away_ms, an online agent idle that long becomes
+ * away (reason "idle") and, at its next activity, online again (only when the away still is
+ * that automatic one). Returns the number of agents changed or an error; a failed write is
+ * tried again a second later. */
 int svc_presence_tick(struct svc *svc, int64_t now_ms);
 
 /* ---- system messages ---- */

@@ -1,7 +1,7 @@
 /*
  * Agents, presence, messages and the jobs thread against a real (temporary SQLite) store
  * with the demo data: presence grace sets offline as "system" and a reconnect leaves the
- * status alone; bulk changes are all-or-nothing; the message tick moves states as audited
+ * status alone; idle agents go away and come back; bulk changes are all-or-nothing; the message tick moves states as audited
  * row updates; the jobs thread publishes each tenant's dashboard once and then only when it
  * changed. Includes api/jobs.c (it uses only svc, store and base).
  */
@@ -157,6 +157,77 @@ static void test_presence_tick(void)
     CHECK_EQ_STR(str(row, "status"), "busy");
     json_decref(row);
     svc_presence_disconnected(p, uid, t + 2000);
+    json_decref(a);
+}
+
+/* The status and reason of agent id, checked. */
+static void check_agent(const char *id, const char *status, const char *reason)
+{
+    json_t *row = find(STORE_AGENT_STATUS, "id", id);
+    CHECK_EQ_STR(str(row, "status"), status);
+    if (reason) {
+        CHECK_EQ_STR(str(row, "reason"), reason);
+    } else {
+        CHECK(json_is_null(json_object_get(row, "reason")));
+    }
+    json_decref(row);
+}
+
+/* Idle -> away (100 ms here): only from online, once, as "system" with reason "idle"; the
+ * next activity undoes exactly that automatic away and nothing else. */
+static void test_idle_away(void)
+{
+    json_t *a = agent_of("agent4@acme.test");
+    CHECK(a != NULL);
+    if (!a) {
+        return;
+    }
+    const char *id = str(a, "id");
+    const char *uid = str(a, "user_id");
+    struct svc_presence *p = svc_presence_of(svc);
+    svc_presence_set_idle(p, 100);
+    CHECK_EQ_INT(set_status(id, "online"), 0);
+    int64_t audits = count(STORE_AUDIT, NULL, NULL);
+    int64_t t = clock_now_ms();
+    svc_presence_connected(p, uid, t);
+    CHECK_EQ_INT(svc_presence_tick(svc, t + 99), 0);
+    check_agent(id, "online", NULL);
+    CHECK_EQ_INT(svc_presence_tick(svc, t + 100), 1);
+    check_agent(id, "away", "idle");
+    CHECK_EQ_INT(count(STORE_AUDIT, NULL, NULL), audits + 1);
+    CHECK_EQ_INT(svc_presence_tick(svc, t + 150), 0); /* reported once */
+    svc_presence_active(p, uid, t + 200);
+    CHECK_EQ_INT(svc_presence_tick(svc, t + 201), 1);
+    check_agent(id, "online", NULL);
+    CHECK_EQ_INT(svc_presence_tick(svc, t + 250), 0);
+
+    /* busy stays busy when idle, and stays busy when active again */
+    CHECK_EQ_INT(set_status(id, "busy"), 0);
+    CHECK_EQ_INT(svc_presence_tick(svc, t + 400), 0);
+    svc_presence_active(p, uid, t + 450);
+    CHECK_EQ_INT(svc_presence_tick(svc, t + 451), 0);
+    check_agent(id, "busy", NULL);
+
+    /* an away someone chose is not undone by activity */
+    CHECK_EQ_INT(set_status(id, "away"), 0);
+    CHECK_EQ_INT(svc_presence_tick(svc, t + 600), 0);
+    svc_presence_active(p, uid, t + 650);
+    CHECK_EQ_INT(svc_presence_tick(svc, t + 651), 0);
+    check_agent(id, "away", NULL);
+
+    /* a reconnect after an automatic away counts as activity */
+    CHECK_EQ_INT(set_status(id, "online"), 0);
+    CHECK_EQ_INT(svc_presence_tick(svc, t + 800), 1);
+    check_agent(id, "away", "idle");
+    svc_presence_connected(p, uid, t + 850);
+    CHECK_EQ_INT(svc_presence_tick(svc, t + 851), 1);
+    check_agent(id, "online", NULL);
+
+    svc_presence_disconnected(p, uid, t + 900);
+    svc_presence_disconnected(p, uid, t + 900);
+    svc_presence_set_idle(p, 0);
+    CHECK_EQ_INT(svc_presence_tick(svc, t + 2000), 1); /* the grace: offline */
+    check_agent(id, "offline", "disconnected");
     json_decref(a);
 }
 
@@ -348,6 +419,7 @@ int main(void)
     json_decref(c);
 
     test_presence_tick();
+    test_idle_away();
     test_bulk_atomic();
     test_message_tick();
     test_jobs_publish_on_change();

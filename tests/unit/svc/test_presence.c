@@ -140,8 +140,47 @@ static void test_retry_after_failed_write(void)
     svc_presence_free(p);
 }
 
+/* Idle tracking with an injected clock: quiet connected users are reported idle once, back
+ * after new activity, never while disconnected, and a failed write is reported again after
+ * the retry delay. */
+static void test_idle(void)
+{
+    struct svc_presence *p = svc_presence_new(GRACE);
+    svc_presence_set_idle(p, 1000);
+    char out[4][64];
+    bool back[4];
+    svc_presence_connected(p, "i1", 0);
+    svc_presence_active(p, "i1", 500);
+    CHECK_EQ_INT(svc_presence_idle_due(p, 1499, out, back, 4), 0);
+    CHECK_EQ_INT(svc_presence_idle_due(p, 1500, out, back, 4), 1);
+    CHECK_EQ_STR(out[0], "i1");
+    CHECK(!back[0]);
+    CHECK_EQ_INT(svc_presence_idle_due(p, 5000, out, back, 4), 0); /* once */
+    svc_presence_active(p, "i1", 6000);
+    CHECK_EQ_INT(svc_presence_idle_due(p, 6000, out, back, 4), 1);
+    CHECK(back[0]);
+    CHECK_EQ_INT(svc_presence_idle_due(p, 6500, out, back, 4), 0);
+    /* the away write failed: reported again, not before the retry delay */
+    CHECK_EQ_INT(svc_presence_idle_due(p, 7000, out, back, 4), 1);
+    CHECK(!back[0]);
+    svc_presence_idle_retry(p, "i1", false, 7000, 1000);
+    CHECK_EQ_INT(svc_presence_idle_due(p, 7999, out, back, 4), 0);
+    CHECK_EQ_INT(svc_presence_idle_due(p, 8000, out, back, 4), 1);
+    CHECK(!back[0]);
+    /* disconnected users are the grace's business */
+    svc_presence_disconnected(p, "i1", 9000);
+    svc_presence_active(p, "i1", 9100);
+    CHECK_EQ_INT(svc_presence_idle_due(p, 20000, out, back, 4), 0);
+    /* idle tracking off: nothing */
+    svc_presence_connected(p, "i2", 0);
+    svc_presence_set_idle(p, 0);
+    CHECK_EQ_INT(svc_presence_idle_due(p, 100000, out, back, 4), 0);
+    svc_presence_free(p);
+}
+
 int main(void)
 {
+    test_idle();
     test_retry_after_failed_write();
     test_disconnect_then_due_after_grace();
     test_reconnect_inside_grace();
