@@ -808,8 +808,8 @@ size_t svc_presence_idle_due(struct svc_presence *p, int64_t now_ms, char (*out)
     return k;
 }
 
-void svc_presence_idle_retry(struct svc_presence *p, const char *user_id, bool back,
-                             int64_t now_ms, int64_t retry_ms)
+void svc_presence_idle_retry(struct svc_presence *p, const char *user_id, bool back, int64_t now_ms,
+                             int64_t retry_ms)
 {
     pthread_mutex_lock(&p->mu);
     struct presence_entry *e = presence_find(p, user_id, false);

@@ -209,8 +209,8 @@ void svc_presence_active(struct svc_presence *p, const char *user_id, int64_t no
 size_t svc_presence_idle_due(struct svc_presence *p, int64_t now_ms, char (*out)[64], bool *back,
                              size_t max);
 /* Report a user of idle_due() again retry_ms after now_ms (its status write failed). */
-void svc_presence_idle_retry(struct svc_presence *p, const char *user_id, bool back,
-                             int64_t now_ms, int64_t retry_ms);
+void svc_presence_idle_retry(struct svc_presence *p, const char *user_id, bool back, int64_t now_ms,
+                             int64_t retry_ms);
 void svc_presence_free(struct svc_presence *p);
 void svc_presence_connected(struct svc_presence *p, const char *user_id, int64_t now_ms);
 void svc_presence_disconnected(struct svc_presence *p, const char *user_id, int64_t now_ms);

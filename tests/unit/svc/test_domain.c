@@ -1,9 +1,9 @@
 /*
  * Agents, presence, messages and the jobs thread against a real (temporary SQLite) store
  * with the demo data: presence grace sets offline as "system" and a reconnect leaves the
- * status alone; idle agents go away and come back; bulk changes are all-or-nothing; the message tick moves states as audited
- * row updates; the jobs thread publishes each tenant's dashboard once and then only when it
- * changed. Includes api/jobs.c (it uses only svc, store and base).
+ * status alone; idle agents go away and come back; bulk changes are all-or-nothing; the message
+ * tick moves states as audited row updates; the jobs thread publishes each tenant's dashboard once
+ * and then only when it changed. Includes api/jobs.c (it uses only svc, store and base).
  */
 #include "test.h"
 
