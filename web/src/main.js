@@ -6,6 +6,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { session, logout, logoutEverywhere, checkSession, onToken, api } from './lib/api.js';
 import { getClient, onAuthTrouble, startRealtime, stopRealtime, updateToken } from './lib/realtime.js';
 import { notify } from './lib/notify.js';
+import { installActivityReporting } from './lib/activity.js';
 import { errText } from './lib/format.js';
 import { useStore } from './lib/store.js';
 import { canAdmin, isSuper } from './lib/format.js';
@@ -106,7 +107,7 @@ function Shell({ s, route }) {
   return html`<div class="app">
     <a class="skip" href="#main" onClick=${(e) => { e.preventDefault(); document.getElementById('main').focus(); }}>Skip to content</a>
     <header class="topbar">
-      <button type="button" class="btn-icon menu-btn" aria-expanded=${menu} aria-controls="nav" aria-label="Menu" data-testid="nav-toggle" onClick=${() => setMenu(!menu)}>☰</button>
+      <button type="button" class="btn-icon menu-btn" aria-expanded=${menu ? 'true' : 'false'} aria-controls="nav" data-testid="nav-toggle" onClick=${() => setMenu(!menu)}><span aria-hidden="true">☰</span><span class="sr-only">Menu</span></button>
       <a class="brand" href="#/${pages[0].id}">switchboard</a>
       <${ConnectionStatusIndicator} />
       <span class="who" data-testid="current-user" data-role=${user.role}>${user.email} <span class="badge">${user.role}</span></span>
@@ -148,4 +149,5 @@ function App() {
   return html`<${Shell} s=${s} route=${route} key=${s.user.id} />`;
 }
 
+installActivityReporting();
 render(html`<${App} />`, document.getElementById('app'));

@@ -1,5 +1,8 @@
 // "Changed by someone else": shows my version and the server's current one side by side;
 // "Keep theirs" drops my change, "Overwrite" re-sends it with If-Match: current.version.
+// A modal <dialog> (showModal: the page behind is inert, so the focus stays inside); it opens
+// with the focus on "Keep theirs" (the safe choice), Escape keeps theirs, and on close the
+// focus returns to where it was (or to the page's <main> when that element is gone).
 import { html } from 'htm/preact';
 import { useEffect, useRef } from 'preact/hooks';
 import { conflict } from '../lib/hooks.js';
@@ -15,13 +18,26 @@ function show(v) {
 export function ConflictDialog() {
   const c = useStore(conflict);
   const ref = useRef(null);
+  const before = useRef(null);
   useEffect(() => {
     const d = ref.current;
     if (!d) return;
     if (c && !d.open) {
+      before.current = document.activeElement;
       if (typeof d.showModal === 'function') d.showModal();
       else d.setAttribute('open', '');
-    } else if (!c && d.open) d.close();
+      const first = d.querySelector('[data-testid="conflict-keep-theirs"]');
+      if (first) first.focus();
+    } else if (!c && d.open) {
+      d.close();
+      const prev = before.current;
+      before.current = null;
+      const active = document.activeElement;
+      if (!active || active === document.body || !active.isConnected) {
+        const target = prev && prev.isConnected && prev !== document.body ? prev : document.getElementById('main');
+        if (target) target.focus();
+      }
+    }
   }, [c]);
   // Only the fields that differ (the version always), so the choice is easy to read.
   const keys = c
@@ -34,7 +50,7 @@ export function ConflictDialog() {
     ${c
       ? html`<h2 id="conflict-title">Changed by someone else</h2>
           <p>${c.title} was changed by someone else while you were editing (their version ${c.theirs.version}). Choose which version to keep.</p>
-          <div class="table-wrap"><table class="diff">
+          <div class="table-wrap" tabindex="0" role="region" aria-label="Differences"><table class="diff">
             <thead><tr><th scope="col">Field</th><th scope="col">Your change</th><th scope="col">Current (theirs)</th></tr></thead>
             <tbody>
               ${keys.map(

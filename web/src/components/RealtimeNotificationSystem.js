@@ -64,13 +64,13 @@ export function Toasts() {
   return html`<div>
     <div class="sr-only" aria-live="polite" role="status" data-testid="live-region">${a.polite}</div>
     <div class="sr-only" aria-live="assertive" role="alert" data-testid="live-region-assertive">${a.assertive}</div>
-    <div class="toasts" data-testid="toasts">
+    <section class="toasts" data-testid="toasts" aria-label="Notifications">
       ${list.map(
         (t) => html`<div key=${t.id} class=${`toast toast-${t.priority} toast-${t.kind}`} data-testid="toast" data-priority=${t.priority} data-kind=${t.kind} data-count=${t.count || 1}>
           <div class="toast-text"><strong>${t.title}</strong>${t.body ? html`<div>${t.body}</div>` : null}</div>
-          <button type="button" class="btn-icon" data-testid="toast-dismiss" aria-label="Dismiss notification" onClick=${() => dismiss(t.id)}>×</button>
+          <button type="button" class="btn-icon" data-testid="toast-dismiss" onClick=${() => dismiss(t.id)}><span aria-hidden="true">×</span><span class="sr-only">Dismiss notification: ${t.title}</span></button>
         </div>`
       )}
-    </div>
+    </section>
   </div>`;
 }

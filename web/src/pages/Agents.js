@@ -3,7 +3,7 @@
 // history); statistics per client below the board (GET /api/v1/agents/stats, re-fetched
 // shortly after any agent change and every 30 s).
 import { html } from 'htm/preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, qs } from '../lib/api.js';
 import { useNow, useRealtimeAgentStatus, useStats } from '../lib/hooks.js';
 import { notify } from '../lib/notify.js';
@@ -38,7 +38,12 @@ function StatsFigures({ st, testPrefix }) {
 function History({ agent, onClose, stats, rangeLabel }) {
   const [rows, setRows] = useState(null);
   const [err, setErr] = useState(null);
+  const ref = useRef(null);
   useEffect(() => setRows(null), [agent.id]);
+  // The panel opens above the board: move the focus there (and back to the button on Close).
+  useEffect(() => {
+    if (ref.current) ref.current.focus();
+  }, [agent.id]);
   // Fetched again when the agent's row changes (a new status closes an interval).
   useEffect(() => {
     let alive = true;
@@ -50,8 +55,10 @@ function History({ agent, onClose, stats, rangeLabel }) {
       alive = false;
     };
   }, [agent.id, agent.version]);
-  return html`<div class="card history" data-testid=${`agent-history-panel-${agent.id}`} role="region" aria-label=${`Statistics and status history of ${agent.display_name}`}>
-    <div class="page-head"><h2>${agent.display_name}</h2><button type="button" class="btn btn-small" onClick=${onClose}>Close</button></div>
+  return html`<div class="card history" ref=${ref} tabindex="-1" data-testid=${`agent-history-panel-${agent.id}`} role="region" aria-label=${`Statistics and status history of ${agent.display_name}`} onKeyDown=${(e) => {
+    if (e.key === 'Escape') onClose();
+  }}>
+    <div class="page-head"><h2>${agent.display_name}</h2><button type="button" class="btn btn-small" data-testid="history-close" aria-label=${`Close statistics and history of ${agent.display_name}`} onClick=${onClose}>Close</button></div>
     <h3>Statistics, ${rangeLabel}</h3>
     ${stats.error ? html`<p class="error" role="alert">${errText(stats.error)}</p>` : null}
     ${(() => {
@@ -64,7 +71,7 @@ function History({ agent, onClose, stats, rangeLabel }) {
     ${rows === null && !err ? html`<p class="muted">Loading…</p>` : null}
     ${rows && rows.length === 0 ? html`<p class="muted">No history yet.</p>` : null}
     ${rows && rows.length
-      ? html`<div class="table-wrap"><table>
+      ? html`<div class="table-wrap" tabindex="0" role="region" aria-label=${`Status history of ${agent.display_name}`}><table>
           <thead><tr><th scope="col">Status</th><th scope="col">Reason</th><th scope="col">From</th><th scope="col">To</th><th scope="col">Duration</th></tr></thead>
           <tbody>${rows.map(
             (h) => html`<tr key=${h.id}><td><span class=${`pill pill-${h.status}`}>${h.status}</span></td><td>${h.reason || ''}</td><td>${fmtTime(h.started_at)}</td><td>${h.ended_at ? fmtTime(h.ended_at) : 'now'}</td><td>${fmtDuration((h.ended_at ? Date.parse(h.ended_at) : Date.now()) - Date.parse(h.started_at))}</td></tr>`
@@ -96,6 +103,15 @@ export function Agents({ user }) {
   const [bulkStatus, setBulkStatus] = useState('online');
   const [bulkReason, setBulkReason] = useState('');
   const [history, setHistory] = useState(null);
+  const lastHistory = useRef(null);
+  useEffect(() => {
+    if (history) lastHistory.current = history.id;
+    else if (lastHistory.current != null) {
+      const btn = document.querySelector(`[data-testid="agent-history-${CSS.escape(String(lastHistory.current))}"]`);
+      lastHistory.current = null;
+      if (btn) btn.focus();
+    }
+  }, [history && history.id]);
   const admin = canAdmin(user);
   const canEdit = (a) => admin || (user.role === 'agent' && a.user_id === user.id);
 
@@ -165,7 +181,7 @@ export function Agents({ user }) {
             <${InStatus} agent=${a} />
           </div>
           ${a.reason ? html`<div class="muted reason" data-testid=${`agent-reason-${a.id}`}>${a.reason}</div>` : null}
-          <button type="button" class="btn btn-small btn-link" data-testid=${`agent-history-${a.id}`} aria-expanded=${history && history.id === a.id ? 'true' : 'false'} onClick=${() => setHistory(a)}>Statistics & history</button>
+          <button type="button" class="btn btn-small btn-link" data-testid=${`agent-history-${a.id}`} aria-expanded=${history && history.id === a.id ? 'true' : 'false'} aria-label=${`Statistics & history of ${a.display_name || a.id}`} onClick=${() => setHistory(a)}>Statistics & history</button>
         </li>`
       )}
     </ul>
@@ -182,7 +198,7 @@ export function Agents({ user }) {
       </div>
       ${stats.error ? html`<p class="error" role="alert" data-testid="agents-stats-error">${errText(stats.error)}</p>` : null}
       ${stats.data
-        ? html`<div class="table-wrap"><table>
+        ? html`<div class="table-wrap" tabindex="0" role="region" aria-label="Statistics per client (table)"><table>
             <thead><tr><th scope="col">Client</th><th scope="col" class="num">Agents</th>${STATUSES.map((st) => html`<th key=${st} scope="col" class="num">${st}</th>`)}<th scope="col" class="num">Uptime</th><th scope="col" class="num">Occupancy</th></tr></thead>
             <tbody>${(stats.data.clients || []).map(
               (c) => html`<tr key=${c.client_id} data-testid=${`client-stats-${c.client_id}`} data-agents=${c.agents} data-uptime=${c.uptime ?? ''} data-occupancy=${c.occupancy ?? ''}>

@@ -8,9 +8,10 @@ import { canAdmin, errText, fmtTime } from '../lib/format.js';
 
 const bySeqDesc = (a, b) => (Number(b.seq) || 0) - (Number(a.seq) || 0) || String(b.at || '').localeCompare(String(a.at || ''));
 
-function Json({ v }) {
+// A JSON value; the box scrolls (max-height), so it is focusable for keyboard scrolling.
+function Json({ v, label }) {
   if (v == null) return html`<span class="muted">—</span>`;
-  return html`<pre class="json">${typeof v === 'string' ? v : JSON.stringify(v, null, 2)}</pre>`;
+  return html`<pre class="json" tabindex="0" role="region" aria-label=${label}>${typeof v === 'string' ? v : JSON.stringify(v, null, 2)}</pre>`;
 }
 
 export function Audit({ user }) {
@@ -73,10 +74,10 @@ export function Audit({ user }) {
           (a) => html`<tr key=${a.id} data-testid=${`audit-row-${a.id}`} data-seq=${a.seq}>
               <td>${a.seq}</td><td>${fmtTime(a.at)}</td><td>${a.actor_email || a.actor_id || 'system'}</td><td><code>${a.action}</code></td>
               <td>${a.entity_type} <span class="muted small">${a.entity_id}</span></td><td>${a.ip || ''}</td>
-              <td><button type="button" class="btn btn-small" aria-expanded=${open === a.id} data-testid=${`audit-details-${a.id}`} onClick=${() => setOpen(open === a.id ? null : a.id)}>${open === a.id ? 'Hide' : 'Details'}</button></td>
+              <td><button type="button" class="btn btn-small" aria-expanded=${open === a.id ? 'true' : 'false'} aria-label=${`${open === a.id ? 'Hide details' : 'Details'} of entry ${a.seq}`} data-testid=${`audit-details-${a.id}`} onClick=${() => setOpen(open === a.id ? null : a.id)}>${open === a.id ? 'Hide' : 'Details'}</button></td>
             </tr>
             ${open === a.id
-              ? html`<tr key=${`${a.id}-d`} class="details"><td colspan="7"><div class="diff2"><div><h3>Before</h3><${Json} v=${a.before} /></div><div><h3>After</h3><${Json} v=${a.after} /></div></div>
+              ? html`<tr key=${`${a.id}-d`} class="details"><td colspan="7"><div class="diff2"><div><h2 class="sub">Before</h2><${Json} v=${a.before} label=${`Before, entry ${a.seq}`} /></div><div><h2 class="sub">After</h2><${Json} v=${a.after} label=${`After, entry ${a.seq}`} /></div></div>
                   <p class="muted small">hash ${a.hash} · prev ${a.prev_hash} · request ${a.request_id || ''}</p></td></tr>`
               : null}`
         )}

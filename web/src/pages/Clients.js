@@ -76,7 +76,7 @@ export function Clients({ user }) {
               </select>
             </td>
             <td>${fmtTime(c.created_at)}</td>
-            <td><button type="button" class="btn btn-small btn-danger" data-testid=${`client-delete-${c.id}`} onClick=${() => del(c)}>${confirming === c.id ? 'Confirm delete' : 'Delete'}</button></td>
+            <td><button type="button" class="btn btn-small btn-danger" data-testid=${`client-delete-${c.id}`} aria-label=${`${confirming === c.id ? 'Confirm delete' : 'Delete'} client ${c.name}`} onClick=${() => del(c)}>${confirming === c.id ? 'Confirm delete' : 'Delete'}</button></td>
           </tr>`
         )}
       </tbody>

@@ -1,5 +1,5 @@
 import { html } from 'htm/preact';
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { login } from '../lib/api.js';
 import { errText } from '../lib/format.js';
 
@@ -8,6 +8,9 @@ export function Login({ onDone }) {
   const [password, setPassword] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
+  useEffect(() => {
+    document.title = 'Sign in · switchboard';
+  }, []);
 
   async function submit(e) {
     e.preventDefault();

@@ -3,7 +3,7 @@
 // /api/v1/messages/stats: the counts of every visible message, not of the loaded page;
 // re-fetched shortly after any change on the table and every 30 s).
 import { html } from 'htm/preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../lib/api.js';
 import { patchRow, useRealtimeSystemMessages, useStats } from '../lib/hooks.js';
 import { notify } from '../lib/notify.js';
@@ -11,9 +11,13 @@ import { canAdmin, errText, fmtTime, isoToLocal, isSuper, localToISO, PRIORITIES
 
 const EMPTY = { title: '', body: '', priority: 'normal', client_id: '', starts_at: '', expires_at: '' };
 
-function MessageForm({ user, clients, initial, onSubmit, onCancel, testPrefix, submitLabel }) {
+function MessageForm({ user, clients, initial, onSubmit, onCancel, testPrefix, submitLabel, autoFocus = false }) {
   const [f, setF] = useState(initial);
   const [busy, setBusy] = useState(false);
+  const titleRef = useRef(null);
+  useEffect(() => {
+    if (autoFocus && titleRef.current) titleRef.current.focus();
+  }, []);
   const set = (k) => (e) => setF({ ...f, [k]: e.target.value });
   const id = (k) => `${testPrefix}-${k}`;
   async function submit(e) {
@@ -26,9 +30,11 @@ function MessageForm({ user, clients, initial, onSubmit, onCancel, testPrefix, s
       setBusy(false);
     }
   }
-  return html`<form class="form-grid" onSubmit=${submit} data-testid=${`${testPrefix}-form`}>
+  return html`<form class="form-grid" onSubmit=${submit} data-testid=${`${testPrefix}-form`} aria-label=${initial.id ? `Edit message "${initial.title}"` : 'New message'} onKeyDown=${(e) => {
+    if (e.key === 'Escape' && onCancel) onCancel();
+  }}>
     <label for=${id('title')}>Title</label>
-    <input id=${id('title')} data-testid=${id('title')} required maxlength="200" value=${f.title} onInput=${set('title')} />
+    <input id=${id('title')} ref=${titleRef} data-testid=${id('title')} required maxlength="200" value=${f.title} onInput=${set('title')} />
     <label for=${id('body')}>Body</label>
     <textarea id=${id('body')} data-testid=${id('body')} rows="3" required maxlength="5000" value=${f.body} onInput=${set('body')}></textarea>
     <label for=${id('priority')}>Priority</label>
@@ -69,6 +75,16 @@ export function Messages({ user }) {
   const stats = useStats(() => '/api/v1/messages/stats', [], changeCount);
   const [editing, setEditing] = useState(null);
   const [confirming, setConfirming] = useState(null);
+  // When an edit form closes (save or cancel), the focus goes back to the row's Edit button.
+  const lastEditing = useRef(null);
+  useEffect(() => {
+    if (editing) lastEditing.current = editing;
+    else if (lastEditing.current != null) {
+      const btn = document.querySelector(`[data-testid="message-edit-${CSS.escape(String(lastEditing.current))}"]`);
+      lastEditing.current = null;
+      if (btn) btn.focus();
+    }
+  }, [editing]);
   const [clients, setClients] = useState([]);
   const admin = canAdmin(user);
   const canWrite = (m) => admin && (isSuper(user) || m.client_id === user.client_id);
@@ -153,7 +169,8 @@ export function Messages({ user }) {
                 onSubmit=${(f) => save(m, f)}
                 onCancel=${() => setEditing(null)}
                 testPrefix=${`message-edit-${m.id}`}
-                submitLabel="Save" />`
+                submitLabel="Save"
+                autoFocus=${true} />`
             : html`<div class="msg-head">
                   <span class=${`pill prio-${m.priority}`}>${m.priority}</span>
                   <strong data-testid=${`message-title-${m.id}`}>${m.title}</strong>
@@ -164,8 +181,8 @@ export function Messages({ user }) {
                 <div class="muted small">${m.starts_at ? `from ${fmtTime(m.starts_at)}` : ''}${m.expires_at ? ` until ${fmtTime(m.expires_at)}` : ' · no expiry'}</div>
                 ${canWrite(m)
                   ? html`<div class="row-actions">
-                      <button type="button" class="btn btn-small" data-testid=${`message-edit-${m.id}`} onClick=${() => setEditing(m.id)}>Edit</button>
-                      <button type="button" class="btn btn-small btn-danger" data-testid=${`message-delete-${m.id}`} onClick=${() => del(m)}>${confirming === m.id ? 'Confirm delete' : 'Delete'}</button>
+                      <button type="button" class="btn btn-small" data-testid=${`message-edit-${m.id}`} aria-label=${`Edit message "${m.title}"`} onClick=${() => setEditing(m.id)}>Edit</button>
+                      <button type="button" class="btn btn-small btn-danger" data-testid=${`message-delete-${m.id}`} aria-label=${`${confirming === m.id ? 'Confirm delete' : 'Delete'} message "${m.title}"`} onClick=${() => del(m)}>${confirming === m.id ? 'Confirm delete' : 'Delete'}</button>
                     </div>`
                   : null}`}
         </li>`

@@ -63,7 +63,7 @@ function ChangesDemo() {
     </form>
     <p>Channel: <span class="badge" data-testid="rt-sub-status" data-state=${status}>${status}</span> · <span data-testid="rt-event-count">${events.length}</span> events
       ${error ? html` · <span class="error" role="alert" data-testid="rt-error">${error}</span>` : null}</p>
-    <ol class="events" data-testid="rt-events" aria-live="polite" aria-relevant="additions">
+    <ol class="events" data-testid="rt-events" tabindex="0" aria-label="Database change events" aria-live="polite" aria-relevant="additions">
       ${events.map((ev) => html`<li key=${ev.n} data-testid="rt-event-item" data-type=${ev.p.eventType} data-table=${ev.p.table}><span class="muted small">${ev.at} ${ev.p.eventType} ${ev.p.table}</span><pre class="json">${JSON.stringify(ev.p, null, 2)}</pre></li>`)}
     </ol>
   </section>`;
@@ -157,7 +157,7 @@ function BroadcastDemo({ user }) {
       </div>
       <div>
         <h3>Received</h3>
-        <ol class="events" data-testid="bc-received">
+        <ol class="events" data-testid="bc-received" tabindex="0" aria-label="Received broadcasts">
           ${received.map(({ n, m }) => html`<li key=${n} data-testid="bc-received-item" data-event=${m.event}><span class="muted small">${m.event}</span><pre class="json">${JSON.stringify(m.payload)}</pre></li>`)}
         </ol>
       </div>

@@ -1,7 +1,7 @@
 // Users: list with filters and paging, create, edit name/role/status (optimistic,
 // conflict-aware), delete.
 import { html } from 'htm/preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../lib/api.js';
 import { patchRow, useRealtimeUsers } from '../lib/hooks.js';
 import { notify } from '../lib/notify.js';
@@ -14,9 +14,15 @@ function EditRow({ u, roles, onSave, onCancel }) {
   const [version] = useState(u.version); // the version this edit started from (If-Match)
   const set = (k) => (e) => setF({ ...f, [k]: e.target.value });
   const id = (k) => `user-edit-${u.id}-${k}`;
+  const nameRef = useRef(null);
+  useEffect(() => {
+    if (nameRef.current) nameRef.current.focus();
+  }, []);
   return html`<td colspan="5">
-    <form class="form-inline" onSubmit=${(e) => { e.preventDefault(); onSave(f, version); }} data-testid=${`user-edit-form-${u.id}`}>
-      <label for=${id('name')}>Name</label><input id=${id('name')} data-testid=${id('name')} value=${f.name} onInput=${set('name')} />
+    <form class="form-inline" onSubmit=${(e) => { e.preventDefault(); onSave(f, version); }} data-testid=${`user-edit-form-${u.id}`} aria-label=${`Edit user ${u.email}`} onKeyDown=${(e) => {
+      if (e.key === 'Escape') onCancel();
+    }}>
+      <label for=${id('name')}>Name</label><input id=${id('name')} ref=${nameRef} data-testid=${id('name')} value=${f.name} onInput=${set('name')} />
       <label for=${id('role')}>Role</label>
       <select id=${id('role')} data-testid=${id('role')} value=${f.role} onChange=${set('role')}>${roles.map((r) => html`<option key=${r} value=${r}>${r}</option>`)}</select>
       <label for=${id('status')}>Status</label>
@@ -35,6 +41,16 @@ export function Users({ user }) {
   const { users, loading, error, hasMore, loadMore, optimistic, apply, remove } = useRealtimeUsers({ role: role || undefined, status: status || undefined, q: query || undefined });
   const [editing, setEditing] = useState(null);
   const [confirming, setConfirming] = useState(null);
+  // When the edit row closes (save or cancel), the focus goes back to the row's Edit button.
+  const lastEditing = useRef(null);
+  useEffect(() => {
+    if (editing) lastEditing.current = editing;
+    else if (lastEditing.current != null) {
+      const btn = document.querySelector(`[data-testid="user-edit-${CSS.escape(String(lastEditing.current))}"]`);
+      lastEditing.current = null;
+      if (btn) btn.focus();
+    }
+  }, [editing]);
   const [form, setForm] = useState(NEW);
   const [clients, setClients] = useState([]);
   const roles = isSuper(user) ? ROLES : ROLES.filter((r) => r !== 'super_admin');
@@ -112,8 +128,8 @@ export function Users({ user }) {
                 <td data-testid=${`user-role-${u.id}`}>${u.role}</td>
                 <td><span class=${`badge state-${u.status}`} data-testid=${`user-status-${u.id}`}>${u.status}</span>${u.last_login_at ? html`<div class="muted small">last login ${fmtTime(u.last_login_at)}</div>` : null}</td>
                 <td class="row-actions">
-                  <button type="button" class="btn btn-small" data-testid=${`user-edit-${u.id}`} onClick=${() => setEditing(u.id)} disabled=${u.id === user.id}>Edit</button>
-                  <button type="button" class="btn btn-small btn-danger" data-testid=${`user-delete-${u.id}`} onClick=${() => del(u)} disabled=${u.id === user.id}>${confirming === u.id ? 'Confirm delete' : 'Delete'}</button>
+                  <button type="button" class="btn btn-small" data-testid=${`user-edit-${u.id}`} aria-label=${`Edit user ${u.email}`} onClick=${() => setEditing(u.id)} disabled=${u.id === user.id}>Edit</button>
+                  <button type="button" class="btn btn-small btn-danger" data-testid=${`user-delete-${u.id}`} aria-label=${`${confirming === u.id ? 'Confirm delete' : 'Delete'} user ${u.email}`} onClick=${() => del(u)} disabled=${u.id === user.id}>${confirming === u.id ? 'Confirm delete' : 'Delete'}</button>
                 </td>
               </tr>`
         )}
