@@ -216,7 +216,14 @@ static int cmd_serve(struct app_config *cfg)
     struct auth_session_config ac = {.jwt_secret = cfg->jwt_secret,
                                      .access_ttl_ms = cfg->access_ttl_ms,
                                      .refresh_ttl_ms = cfg->refresh_ttl_ms,
-                                     .login_attempts = cfg->login_attempts};
+                                     .refresh_grace_ms = cfg->refresh_grace_ms,
+                                     .login = {
+                                         .pair_attempts = cfg->login_attempts,
+                                         .ip_attempts = cfg->login_ip_attempts,
+                                         .account_attempts = cfg->login_account_attempts,
+                                         .account_max_delay_ms = cfg->login_account_max_delay_ms,
+                                         .window_ms = cfg->login_window_ms,
+                                     }};
     rc = auth_session_init(store, &ac);
     if (rc < 0) {
         log_error("auth setup failed: %s", sb_strerror(rc));
@@ -233,8 +240,11 @@ static int cmd_serve(struct app_config *cfg)
     rt_new(&rc_cfg, store, &rt);
     rt_set_conn_hook(rt, on_rt_conn, svc);
     svc_metrics_set_connections_fn(svc, rt_connections_of, rt);
-    struct api_options ao = {
-        .web_dir = cfg->web_dir, .cors_origins = cfg->cors_origins, .version = SB_VERSION};
+    struct api_options ao = {.web_dir = cfg->web_dir,
+                             .cors_origins = cfg->cors_origins,
+                             .version = SB_VERSION,
+                             .trusted_proxies = cfg->trusted_proxies,
+                             .metrics_token = cfg->metrics_token};
     struct api *api = NULL;
     api_new(&ao, store, svc, &api);
     api_set_realtime(api, rt);

@@ -1,15 +1,11 @@
 /*
- * Session state: the HS256 key, the user/client cache and the login rate limiter.
+ * Session state: the HS256 key and the user/client cache (the login limiter is ratelimit.c).
  *
  * Cache: two small open hash tables (users by id, clients by id) of fixed-size entries,
  * guarded by one rwlock. Revoked sessions are a third table of sid -> expiry, pruned as
  * entries age past the refresh lifetime. Per-user `valid_after_s` rejects tokens issued
  * before a password change. The tables grow by doubling; entries are never removed from a
  * slot (a deleted user is marked gone), which keeps probing simple.
- *
- * Rate limiter: a table of key -> ring of the last `attempts` failure times (ms); an attempt
- * is refused while all of them fall inside the window. Only failures count, so people who
- * log in correctly (many users behind one office address) never use up a budget.
  */
 #include "auth/session.h"
 
@@ -45,32 +41,20 @@ struct sid_entry {
     int64_t until_ms;
 };
 
-struct rl_entry {
-    char key[300];
-    int64_t *times; /* ring of the last `attempts` failure times (ms) */
-    unsigned n;     /* failures recorded, at most attempts */
-    unsigned head;  /* next slot to write; when full, the oldest entry */
-    bool used;
-};
-
 static struct {
     pthread_rwlock_t lock;
     uint8_t key[64];
     size_t key_len;
     int64_t access_ttl_ms;
     int64_t refresh_ttl_ms;
-    int64_t attempts;
-    int64_t window_ms;
+    int64_t refresh_grace_ms;
     struct user_entry *users;
     size_t users_cap, users_n;
     struct client_entry *clients;
     size_t clients_cap, clients_n;
     struct sid_entry *sids;
     size_t sids_n, sids_cap;
-    pthread_mutex_t rl_lock;
-    struct rl_entry *rl;
-    size_t rl_cap, rl_n;
-} S = {.lock = PTHREAD_RWLOCK_INITIALIZER, .rl_lock = PTHREAD_MUTEX_INITIALIZER};
+} S = {.lock = PTHREAD_RWLOCK_INITIALIZER};
 
 static uint64_t hash_str(const char *s)
 {
@@ -273,11 +257,8 @@ int auth_session_init(struct store *store, const struct auth_session_config *cfg
 {
     S.access_ttl_ms = cfg->access_ttl_ms > 0 ? cfg->access_ttl_ms : 15 * 60 * 1000;
     S.refresh_ttl_ms = cfg->refresh_ttl_ms > 0 ? cfg->refresh_ttl_ms : 30LL * 86400 * 1000;
-    S.attempts = cfg->login_attempts > 0 ? cfg->login_attempts : 10;
-    if (S.attempts > 100000) {
-        S.attempts = 100000;
-    }
-    S.window_ms = cfg->login_window_ms > 0 ? cfg->login_window_ms : 15 * 60 * 1000;
+    S.refresh_grace_ms = cfg->refresh_grace_ms > 0 ? cfg->refresh_grace_ms : 0;
+    auth_login_limits_init(&cfg->login, NULL);
     int rc = load_key(store, cfg->jwt_secret);
     if (rc < 0) {
         return rc;
@@ -304,14 +285,7 @@ void auth_session_shutdown(void)
     auth_wipe(S.key, sizeof S.key);
     S.key_len = 0;
     pthread_rwlock_unlock(&S.lock);
-    pthread_mutex_lock(&S.rl_lock);
-    for (size_t i = 0; i < S.rl_cap; i++) {
-        free(S.rl[i].times);
-    }
-    free(S.rl);
-    S.rl = NULL;
-    S.rl_cap = S.rl_n = 0;
-    pthread_mutex_unlock(&S.rl_lock);
+    auth_login_limits_shutdown();
 }
 
 int64_t auth_session_refresh_ttl_ms(void)
@@ -322,6 +296,11 @@ int64_t auth_session_refresh_ttl_ms(void)
 int64_t auth_session_access_ttl_ms(void)
 {
     return S.access_ttl_ms;
+}
+
+int64_t auth_session_refresh_grace_ms(void)
+{
+    return S.refresh_grace_ms;
 }
 
 int auth_session_issue(const struct policy_principal *p, char **token, int64_t *expires_in_s)
@@ -522,109 +501,4 @@ void auth_session_revoke_user(const char *user_id)
         }
     }
     pthread_rwlock_unlock(&S.lock);
-}
-
-/* ---- rate limiting ---- */
-
-static struct rl_entry *rl_slot(struct rl_entry *tab, size_t cap, const char *key)
-{
-    size_t i = hash_str(key) & (cap - 1);
-    while (tab[i].used && strcmp(tab[i].key, key) != 0) {
-        i = (i + 1) & (cap - 1);
-    }
-    return &tab[i];
-}
-
-static bool rl_live(const struct rl_entry *e, int64_t now)
-{
-    return e->used && e->n && e->times[(e->head + S.attempts - 1) % S.attempts] > now - S.window_ms;
-}
-
-/* Grow the table, dropping keys whose failures all left the window. */
-static void rl_rebuild(int64_t now)
-{
-    size_t cap = S.rl_cap ? S.rl_cap : 256;
-    size_t live = 0;
-    for (size_t i = 0; i < S.rl_cap; i++) {
-        live += rl_live(&S.rl[i], now);
-    }
-    while ((live + 1) * 2 > cap) {
-        cap *= 2;
-    }
-    struct rl_entry *tab = xcalloc(cap, sizeof *tab);
-    for (size_t i = 0; i < S.rl_cap; i++) {
-        if (rl_live(&S.rl[i], now)) {
-            *rl_slot(tab, cap, S.rl[i].key) = S.rl[i];
-        } else {
-            free(S.rl[i].times);
-        }
-    }
-    free(S.rl);
-    S.rl = tab;
-    S.rl_cap = cap;
-    S.rl_n = live;
-}
-
-static const char *rl_key(const char *key)
-{
-    size_t n = strlen(key);
-    return n >= sizeof S.rl[0].key ? key + n - (sizeof S.rl[0].key - 1) : key;
-}
-
-int auth_ratelimit_check(const char *key, int *retry_after_s)
-{
-    key = rl_key(key);
-    int64_t now = clock_now_ms();
-    int rc = 0;
-    pthread_mutex_lock(&S.rl_lock);
-    struct rl_entry *e = S.rl_cap ? rl_slot(S.rl, S.rl_cap, key) : NULL;
-    if (e && e->used && (int64_t)e->n >= S.attempts) {
-        /* The ring is full: the oldest failure decides when the next attempt is allowed. */
-        int64_t oldest = e->times[e->head];
-        int64_t wait_ms = oldest + S.window_ms - now;
-        if (wait_ms > 0) {
-            *retry_after_s = (int)((wait_ms + 999) / 1000);
-            rc = SB_E_RATELIMIT;
-        }
-    }
-    pthread_mutex_unlock(&S.rl_lock);
-    return rc;
-}
-
-void auth_ratelimit_fail(const char *key)
-{
-    key = rl_key(key);
-    int64_t now = clock_now_ms();
-    pthread_mutex_lock(&S.rl_lock);
-    if ((S.rl_n + 1) * 2 > S.rl_cap) {
-        rl_rebuild(now);
-    }
-    struct rl_entry *e = rl_slot(S.rl, S.rl_cap, key);
-    if (!e->used) {
-        memset(e, 0, sizeof *e);
-        snprintf(e->key, sizeof e->key, "%s", key);
-        e->times = xcalloc((size_t)S.attempts, sizeof *e->times);
-        e->used = true;
-        S.rl_n++;
-    }
-    e->times[e->head] = now;
-    e->head = (e->head + 1) % (unsigned)S.attempts;
-    if ((int64_t)e->n < S.attempts) {
-        e->n++;
-    }
-    pthread_mutex_unlock(&S.rl_lock);
-}
-
-void auth_ratelimit_reset(const char *key)
-{
-    key = rl_key(key);
-    pthread_mutex_lock(&S.rl_lock);
-    if (S.rl_cap) {
-        struct rl_entry *e = rl_slot(S.rl, S.rl_cap, key);
-        if (e->used) {
-            e->n = 0;
-            e->head = 0;
-        }
-    }
-    pthread_mutex_unlock(&S.rl_lock);
 }
