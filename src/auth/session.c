@@ -57,6 +57,8 @@ static struct {
     pthread_rwlock_t lock;
     uint8_t key[64];
     size_t key_len;
+    uint8_t prev_key[64]; /* key rotation: still verifies, never signs */
+    size_t prev_key_len;
     int64_t access_ttl_ms;
     int64_t refresh_ttl_ms;
     int64_t attempts;
@@ -217,20 +219,26 @@ static int load_table(struct store *store, enum store_table t)
     return rc;
 }
 
+/* Copy a configured secret into key[64]; at least 32 bytes, longer ones are cut to 64. */
+static int set_secret(const char *name, const char *secret, uint8_t *key, size_t *key_len)
+{
+    size_t n = strlen(secret);
+    if (n < 32) {
+        log_error("%s must be at least 32 bytes", name);
+        return SB_E_CONFIG;
+    }
+    if (n > 64) {
+        n = 64;
+    }
+    memcpy(key, secret, n);
+    *key_len = n;
+    return 0;
+}
+
 static int load_key(struct store *store, const char *secret)
 {
     if (secret && *secret) {
-        size_t n = strlen(secret);
-        if (n < 32) {
-            log_error("jwt_secret must be at least 32 bytes");
-            return SB_E_CONFIG;
-        }
-        if (n > sizeof S.key) {
-            n = sizeof S.key;
-        }
-        memcpy(S.key, secret, n);
-        S.key_len = n;
-        return 0;
+        return set_secret("jwt_secret", secret, S.key, &S.key_len);
     }
     struct store_tx *tx;
     int rc = store_tx_begin(store, true, &tx);
@@ -279,6 +287,10 @@ int auth_session_init(struct store *store, const struct auth_session_config *cfg
     }
     S.window_ms = cfg->login_window_ms > 0 ? cfg->login_window_ms : 15 * 60 * 1000;
     int rc = load_key(store, cfg->jwt_secret);
+    if (rc == 0 && cfg->jwt_secret_previous && *cfg->jwt_secret_previous) {
+        rc = set_secret("jwt_secret_previous", cfg->jwt_secret_previous, S.prev_key,
+                        &S.prev_key_len);
+    }
     if (rc < 0) {
         return rc;
     }
@@ -303,6 +315,8 @@ void auth_session_shutdown(void)
     S.users_cap = S.users_n = S.clients_cap = S.clients_n = S.sids_n = S.sids_cap = 0;
     auth_wipe(S.key, sizeof S.key);
     S.key_len = 0;
+    auth_wipe(S.prev_key, sizeof S.prev_key);
+    S.prev_key_len = 0;
     pthread_rwlock_unlock(&S.lock);
     pthread_mutex_lock(&S.rl_lock);
     for (size_t i = 0; i < S.rl_cap; i++) {
@@ -395,7 +409,12 @@ int auth_session_check_token_exp(const char *token, size_t len, struct policy_pr
     const char *w = NULL;
     struct auth_claims c;
     memset(out, 0, sizeof *out);
-    int rc = auth_jwt_verify(S.key, S.key_len, token, len, clock_now_ms() / 1000, &c, &w);
+    int64_t now_s = clock_now_ms() / 1000;
+    int rc = auth_jwt_verify(S.key, S.key_len, token, len, now_s, &c, &w);
+    if (rc < 0 && S.prev_key_len && w && strcmp(w, "bad signature") == 0) {
+        /* During a key rotation, tokens signed with the previous secret stay valid. */
+        rc = auth_jwt_verify(S.prev_key, S.prev_key_len, token, len, now_s, &c, &w);
+    }
     if (rc < 0) {
         if (why) {
             *why = w ? w : "invalid";

@@ -22,11 +22,12 @@
 #include "store/store.h"
 
 struct auth_session_config {
-    const char *jwt_secret;  /* NULL or "": load or generate one in the store's meta table */
-    int64_t access_ttl_ms;   /* default 15 min */
-    int64_t refresh_ttl_ms;  /* default 30 days */
-    int64_t login_attempts;  /* per account and per IP per window (default 10) */
-    int64_t login_window_ms; /* default 15 min */
+    const char *jwt_secret; /* NULL or "": load or generate one in the store's meta table */
+    const char *jwt_secret_previous; /* NULL or "": none; else accepted, never used to sign */
+    int64_t access_ttl_ms;           /* default 15 min */
+    int64_t refresh_ttl_ms;          /* default 30 days */
+    int64_t login_attempts;          /* per account and per IP per window (default 10) */
+    int64_t login_window_ms;         /* default 15 min */
 };
 
 /* Load the key and the user cache. Call once from the main thread before serving. */
