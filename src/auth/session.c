@@ -235,6 +235,32 @@ static int set_secret(const char *name, const char *secret, uint8_t *key, size_t
     return 0;
 }
 
+/*
+ * Sessions revoked recently enough that an access token of theirs may still be unexpired:
+ * a token is issued no later than its session's revocation and lives access_ttl, so
+ * revocations older than that (plus the verifier's leeway) cannot matter any more. This is
+ * what keeps a logged-out token refused after a restart.
+ */
+static int load_revoked(struct store *store)
+{
+    struct store_tx *tx;
+    int rc = store_tx_begin(store, false, &tx);
+    if (rc < 0) {
+        return rc;
+    }
+    json_t *sids = NULL;
+    rc = store_refresh_revoked_since(tx, clock_now_ms() - S.access_ttl_ms - 120000, &sids);
+    store_tx_rollback(tx);
+    size_t i;
+    json_t *sid;
+    json_array_foreach(sids, i, sid)
+    {
+        auth_session_revoke_sid(json_string_value(sid));
+    }
+    json_decref(sids);
+    return rc;
+}
+
 static int load_key(struct store *store, const char *secret)
 {
     if (secret && *secret) {
@@ -300,6 +326,9 @@ int auth_session_init(struct store *store, const struct auth_session_config *cfg
         rc = load_table(store, STORE_USERS);
     }
     pthread_rwlock_unlock(&S.lock);
+    if (rc == 0) {
+        rc = load_revoked(store);
+    }
     return rc;
 }
 
@@ -467,8 +496,46 @@ int auth_session_still_valid(const struct policy_principal *p, const char **why)
     return rc;
 }
 
+/* Tokens of user_id issued before at_ms (to the second, rounded up) are refused. */
+static void revoke_user_at(const char *user_id, int64_t at_ms)
+{
+    int64_t after_s = at_ms / 1000 + 1;
+    pthread_rwlock_wrlock(&S.lock);
+    if (S.users_cap && user_id[0]) {
+        struct user_entry *u = user_slot(S.users, S.users_cap, user_id);
+        if (u->used && u->valid_after_s < after_s) {
+            u->valid_after_s = after_s;
+        }
+    }
+    pthread_rwlock_unlock(&S.lock);
+}
+
+/*
+ * Revocations travel as audit entries: every logout, refresh-token reuse and password change
+ * writes one in the transaction that revokes the session in refresh_tokens, and the change
+ * log brings each audit entry to every node (NOTIFY wakes them), in order. So a revocation
+ * made on one node reaches the cache of every other node within the hub's latency, and
+ * times come from the entry, not from when this node saw it (a login on this node just
+ * after a remote "log out everywhere" keeps its token).
+ */
+static void apply_audit(const struct store_change *ch)
+{
+    const char *action = str_or(ch->record, "action");
+    if (!strcmp(action, "auth.logout") || !strcmp(action, "auth.refresh_reuse")) {
+        auth_session_revoke_sid(str_or(ch->record, "entity_id"));
+    } else if (!strcmp(action, "auth.logout_all")) {
+        revoke_user_at(str_or(ch->record, "actor_id"), ch->at_ms);
+    } else if (!strcmp(action, "user.update_password")) {
+        revoke_user_at(str_or(ch->record, "entity_id"), ch->at_ms);
+    }
+}
+
 void auth_session_apply_change(const struct store_change *ch)
 {
+    if (ch->table == STORE_AUDIT && ch->record && !strcmp(ch->op, "INSERT")) {
+        apply_audit(ch);
+        return;
+    }
     if (ch->table != STORE_USERS && ch->table != STORE_CLIENTS) {
         return;
     }
@@ -533,14 +600,7 @@ void auth_session_revoke_sid(const char *sid)
 
 void auth_session_revoke_user(const char *user_id)
 {
-    pthread_rwlock_wrlock(&S.lock);
-    if (S.users_cap) {
-        struct user_entry *u = user_slot(S.users, S.users_cap, user_id);
-        if (u->used) {
-            u->valid_after_s = clock_now_ms() / 1000 + 1;
-        }
-    }
-    pthread_rwlock_unlock(&S.lock);
+    revoke_user_at(user_id, clock_now_ms());
 }
 
 /* ---- rate limiting ---- */

@@ -9,6 +9,11 @@
  * times are valid AND the cached user is active, its client is active, its role and tenant
  * still match, and its session was not revoked (logout, refresh reuse, password change).
  *
+ * Revocations are durable and reach every node: the revoking transaction marks the session
+ * revoked in refresh_tokens and writes an audit entry; auth_session_apply_change applies
+ * that entry from the change log on every node, and auth_session_init reloads the sessions
+ * revoked within the last access-token lifetime.
+ *
  * Thread-safe: a read-write lock guards the cache; verification never touches the store.
  */
 #ifndef SB_AUTH_SESSION_H

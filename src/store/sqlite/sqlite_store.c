@@ -459,6 +459,7 @@ static const struct store_ops sqlite_ops = {
     .refresh_find = sq_refresh_find,
     .refresh_mark_used = sq_refresh_mark_used,
     .refresh_revoke = sq_refresh_revoke,
+    .refresh_revoked_since = sq_refresh_revoked_since,
     .audit_last = sq_audit_last,
     .audit_insert = sq_audit_insert,
     .audit_scan = sq_audit_scan,
