@@ -22,10 +22,13 @@ struct app_config {
     char *tls_cert;
     char *tls_key;
     char *log_level;
-    char *log_format;   /* json | text | auto */
-    char *web_dir;      /* serve the panel from disk instead of the embedded copy */
-    char *cors_origins; /* comma-separated allow-list ("*" is not allowed with credentials) */
-    char *jwt_secret;   /* empty: generated and stored in the database on first run */
+    char *log_format;      /* json | text | auto */
+    char *web_dir;         /* serve the panel from disk instead of the embedded copy */
+    char *cors_origins;    /* comma-separated allow-list ("*" is not allowed with credentials) */
+    char *jwt_secret;      /* empty: generated and stored in the database on first run */
+    char *jwt_secret_file; /* instead of jwt_secret */
+    char *jwt_secret_previous;      /* still accepted for verification during a rotation */
+    char *jwt_secret_previous_file; /* instead of jwt_secret_previous */
     int64_t access_ttl_ms;
     int64_t refresh_ttl_ms;
     int64_t drain_ms;

@@ -45,6 +45,8 @@ static struct {
     pthread_rwlock_t lock;
     uint8_t key[64];
     size_t key_len;
+    uint8_t prev_key[64]; /* key rotation: still verifies, never signs */
+    size_t prev_key_len;
     int64_t access_ttl_ms;
     int64_t refresh_ttl_ms;
     int64_t refresh_grace_ms;
@@ -201,20 +203,52 @@ static int load_table(struct store *store, enum store_table t)
     return rc;
 }
 
+/* Copy a configured secret into key[64]; at least 32 bytes, longer ones are cut to 64. */
+static int set_secret(const char *name, const char *secret, uint8_t *key, size_t *key_len)
+{
+    size_t n = strlen(secret);
+    if (n < 32) {
+        log_error("%s must be at least 32 bytes", name);
+        return SB_E_CONFIG;
+    }
+    if (n > 64) {
+        n = 64;
+    }
+    memcpy(key, secret, n);
+    *key_len = n;
+    return 0;
+}
+
+/*
+ * Sessions revoked recently enough that an access token of theirs may still be unexpired:
+ * a token is issued no later than its session's revocation and lives access_ttl, so
+ * revocations older than that (plus the verifier's leeway) cannot matter any more. This is
+ * what keeps a logged-out token refused after a restart.
+ */
+static int load_revoked(struct store *store)
+{
+    struct store_tx *tx;
+    int rc = store_tx_begin(store, false, &tx);
+    if (rc < 0) {
+        return rc;
+    }
+    json_t *sids = NULL;
+    rc = store_refresh_revoked_since(tx, clock_now_ms() - S.access_ttl_ms - 120000, &sids);
+    store_tx_rollback(tx);
+    size_t i;
+    json_t *sid;
+    json_array_foreach(sids, i, sid)
+    {
+        auth_session_revoke_sid(json_string_value(sid));
+    }
+    json_decref(sids);
+    return rc;
+}
+
 static int load_key(struct store *store, const char *secret)
 {
     if (secret && *secret) {
-        size_t n = strlen(secret);
-        if (n < 32) {
-            log_error("jwt_secret must be at least 32 bytes");
-            return SB_E_CONFIG;
-        }
-        if (n > sizeof S.key) {
-            n = sizeof S.key;
-        }
-        memcpy(S.key, secret, n);
-        S.key_len = n;
-        return 0;
+        return set_secret("jwt_secret", secret, S.key, &S.key_len);
     }
     struct store_tx *tx;
     int rc = store_tx_begin(store, true, &tx);
@@ -260,6 +294,10 @@ int auth_session_init(struct store *store, const struct auth_session_config *cfg
     S.refresh_grace_ms = cfg->refresh_grace_ms > 0 ? cfg->refresh_grace_ms : 0;
     auth_login_limits_init(&cfg->login, NULL);
     int rc = load_key(store, cfg->jwt_secret);
+    if (rc == 0 && cfg->jwt_secret_previous && *cfg->jwt_secret_previous) {
+        rc = set_secret("jwt_secret_previous", cfg->jwt_secret_previous, S.prev_key,
+                        &S.prev_key_len);
+    }
     if (rc < 0) {
         return rc;
     }
@@ -269,6 +307,9 @@ int auth_session_init(struct store *store, const struct auth_session_config *cfg
         rc = load_table(store, STORE_USERS);
     }
     pthread_rwlock_unlock(&S.lock);
+    if (rc == 0) {
+        rc = load_revoked(store);
+    }
     return rc;
 }
 
@@ -284,6 +325,8 @@ void auth_session_shutdown(void)
     S.users_cap = S.users_n = S.clients_cap = S.clients_n = S.sids_n = S.sids_cap = 0;
     auth_wipe(S.key, sizeof S.key);
     S.key_len = 0;
+    auth_wipe(S.prev_key, sizeof S.prev_key);
+    S.prev_key_len = 0;
     pthread_rwlock_unlock(&S.lock);
     auth_login_limits_shutdown();
 }
@@ -374,7 +417,12 @@ int auth_session_check_token_exp(const char *token, size_t len, struct policy_pr
     const char *w = NULL;
     struct auth_claims c;
     memset(out, 0, sizeof *out);
-    int rc = auth_jwt_verify(S.key, S.key_len, token, len, clock_now_ms() / 1000, &c, &w);
+    int64_t now_s = clock_now_ms() / 1000;
+    int rc = auth_jwt_verify(S.key, S.key_len, token, len, now_s, &c, &w);
+    if (rc < 0 && S.prev_key_len && w && strcmp(w, "bad signature") == 0) {
+        /* During a key rotation, tokens signed with the previous secret stay valid. */
+        rc = auth_jwt_verify(S.prev_key, S.prev_key_len, token, len, now_s, &c, &w);
+    }
     if (rc < 0) {
         if (why) {
             *why = w ? w : "invalid";
@@ -427,8 +475,46 @@ int auth_session_still_valid(const struct policy_principal *p, const char **why)
     return rc;
 }
 
+/* Tokens of user_id issued before at_ms (to the second, rounded up) are refused. */
+static void revoke_user_at(const char *user_id, int64_t at_ms)
+{
+    int64_t after_s = at_ms / 1000 + 1;
+    pthread_rwlock_wrlock(&S.lock);
+    if (S.users_cap && user_id[0]) {
+        struct user_entry *u = user_slot(S.users, S.users_cap, user_id);
+        if (u->used && u->valid_after_s < after_s) {
+            u->valid_after_s = after_s;
+        }
+    }
+    pthread_rwlock_unlock(&S.lock);
+}
+
+/*
+ * Revocations travel as audit entries: every logout, refresh-token reuse and password change
+ * writes one in the transaction that revokes the session in refresh_tokens, and the change
+ * log brings each audit entry to every node (NOTIFY wakes them), in order. So a revocation
+ * made on one node reaches the cache of every other node within the hub's latency, and
+ * times come from the entry, not from when this node saw it (a login on this node just
+ * after a remote "log out everywhere" keeps its token).
+ */
+static void apply_audit(const struct store_change *ch)
+{
+    const char *action = str_or(ch->record, "action");
+    if (!strcmp(action, "auth.logout") || !strcmp(action, "auth.refresh_reuse")) {
+        auth_session_revoke_sid(str_or(ch->record, "entity_id"));
+    } else if (!strcmp(action, "auth.logout_all")) {
+        revoke_user_at(str_or(ch->record, "actor_id"), ch->at_ms);
+    } else if (!strcmp(action, "user.update_password")) {
+        revoke_user_at(str_or(ch->record, "entity_id"), ch->at_ms);
+    }
+}
+
 void auth_session_apply_change(const struct store_change *ch)
 {
+    if (ch->table == STORE_AUDIT && ch->record && !strcmp(ch->op, "INSERT")) {
+        apply_audit(ch);
+        return;
+    }
     if (ch->table != STORE_USERS && ch->table != STORE_CLIENTS) {
         return;
     }
@@ -493,12 +579,5 @@ void auth_session_revoke_sid(const char *sid)
 
 void auth_session_revoke_user(const char *user_id)
 {
-    pthread_rwlock_wrlock(&S.lock);
-    if (S.users_cap) {
-        struct user_entry *u = user_slot(S.users, S.users_cap, user_id);
-        if (u->used) {
-            u->valid_after_s = clock_now_ms() / 1000 + 1;
-        }
-    }
-    pthread_rwlock_unlock(&S.lock);
+    revoke_user_at(user_id, clock_now_ms());
 }

@@ -10,6 +10,11 @@
  * times are valid AND the cached user is active, its client is active, its role and tenant
  * still match, and its session was not revoked (logout, refresh reuse, password change).
  *
+ * Revocations are durable and reach every node: the revoking transaction marks the session
+ * revoked in refresh_tokens and writes an audit entry; auth_session_apply_change applies
+ * that entry from the change log on every node, and auth_session_init reloads the sessions
+ * revoked within the last access-token lifetime.
+ *
  * Thread-safe: a read-write lock guards the cache; verification never touches the store.
  */
 #ifndef SB_AUTH_SESSION_H
@@ -24,11 +29,12 @@
 #include "store/store.h"
 
 struct auth_session_config {
-    const char *jwt_secret;         /* NULL or "": load or generate one in the store's meta table */
-    int64_t access_ttl_ms;          /* default 15 min */
-    int64_t refresh_ttl_ms;         /* default 30 days */
-    int64_t refresh_grace_ms;       /* reuse grace after a rotation (0: none) */
-    struct auth_login_limits login; /* zero fields: the defaults of ratelimit.h */
+    const char *jwt_secret; /* NULL or "": load or generate one in the store's meta table */
+    const char *jwt_secret_previous; /* NULL or "": none; else accepted, never used to sign */
+    int64_t access_ttl_ms;           /* default 15 min */
+    int64_t refresh_ttl_ms;          /* default 30 days */
+    int64_t refresh_grace_ms;        /* reuse grace after a rotation (0: none) */
+    struct auth_login_limits login;  /* zero fields: the defaults of ratelimit.h */
 };
 
 /* Load the key and the user cache. Call once from the main thread before serving. */

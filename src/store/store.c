@@ -635,6 +635,20 @@ int store_refresh_revoke_user(struct store_tx *tx, const char *user_id)
     return tx->store->ops->refresh_revoke(tx, "user_id", user_id, clock_now_ms());
 }
 
+int store_refresh_revoked_since(struct store_tx *tx, int64_t since_ms, json_t **out)
+{
+    if (!tx || !out) {
+        return SB_E_INVAL;
+    }
+    *out = json_array();
+    int rc = tx->store->ops->refresh_revoked_since(tx, since_ms, *out);
+    if (rc < 0) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 int store_audit_append(struct store_tx *tx, json_t *entry, json_t **out)
 {
     const struct store_table_desc *t = writable_table(tx, STORE_AUDIT);

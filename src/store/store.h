@@ -194,6 +194,9 @@ int store_refresh_find(struct store_tx *tx, const char *token_hash, struct store
 int store_refresh_mark_used(struct store_tx *tx, const char *id);
 int store_refresh_revoke_family(struct store_tx *tx, const char *family_id);
 int store_refresh_revoke_user(struct store_tx *tx, const char *user_id);
+/* The sessions (refresh families) revoked after since_ms, as a new JSON array of family ids:
+ * what a starting node reloads so that revoked access tokens stay revoked across restarts. */
+int store_refresh_revoked_since(struct store_tx *tx, int64_t since_ms, json_t **out);
 
 /*
  * Audit: append entry (actor_id, actor_email, client_id, action, entity_type, entity_id,

@@ -553,6 +553,21 @@ int pg_refresh_revoke(struct store_tx *tx, const char *column, const char *value
     return run_fixed(tx, sql, json_pack("[os]", time_json(now_ms), value), NULL);
 }
 
+int pg_refresh_revoked_since(struct store_tx *tx, int64_t since_ms, json_t *out)
+{
+    PGresult *res = NULL;
+    int rc = run_fixed(tx, "SELECT DISTINCT family_id FROM refresh_tokens WHERE revoked_at > $1",
+                       json_pack("[o]", time_json(since_ms)), &res);
+    if (rc < 0) {
+        return rc;
+    }
+    for (int i = 0; i < rc; i++) {
+        json_array_append_new(out, json_string(PQgetvalue(res, i, 0)));
+    }
+    PQclear(res);
+    return 0;
+}
+
 int pg_audit_last(struct store_tx *tx, int64_t *seq, char hash[65])
 {
     *seq = 0;

@@ -702,6 +702,7 @@ static const struct store_ops postgres_ops = {
     .refresh_find = pg_refresh_find,
     .refresh_mark_used = pg_refresh_mark_used,
     .refresh_revoke = pg_refresh_revoke,
+    .refresh_revoked_since = pg_refresh_revoked_since,
     .audit_last = pg_audit_last,
     .audit_insert = pg_audit_insert,
     .audit_scan = pg_audit_scan,

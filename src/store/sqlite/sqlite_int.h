@@ -101,6 +101,7 @@ int sq_refresh_insert(struct store_tx *tx, const char *id, const char *user_id,
 int sq_refresh_find(struct store_tx *tx, const char *token_hash, struct store_refresh *out);
 int sq_refresh_mark_used(struct store_tx *tx, const char *id, int64_t now_ms);
 int sq_refresh_revoke(struct store_tx *tx, const char *column, const char *value, int64_t now_ms);
+int sq_refresh_revoked_since(struct store_tx *tx, int64_t since_ms, json_t *out);
 int sq_audit_last(struct store_tx *tx, int64_t *seq, char hash[65]);
 int sq_audit_insert(struct store_tx *tx, json_t *entry);
 int sq_audit_scan(struct store *s, store_audit_row_cb cb, void *arg, int64_t *high_water);

@@ -504,6 +504,26 @@ int sq_refresh_revoke(struct store_tx *tx, const char *column, const char *value
     return run_fixed(tx, sql, json_pack("[os]", time_json(now_ms), value));
 }
 
+int sq_refresh_revoked_since(struct store_tx *tx, int64_t since_ms, json_t *out)
+{
+    struct sq_conn *c = sq_tx_conn(tx);
+    sqlite3_stmt *st = NULL;
+    int rc =
+        sq_prepare(c, "SELECT DISTINCT family_id FROM refresh_tokens WHERE revoked_at > ?", &st);
+    if (rc < 0) {
+        return rc;
+    }
+    char since[CLOCK_RFC3339_LEN];
+    clock_format_ms(since_ms, since);
+    sqlite3_bind_text(st, 1, since, -1, SQLITE_TRANSIENT);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_array_append_new(out, json_string((const char *)sqlite3_column_text(st, 0)));
+    }
+    rc = rc == SQLITE_DONE ? 0 : sq_err(c->db, rc);
+    sq_done(c, st);
+    return rc;
+}
+
 int sq_audit_last(struct store_tx *tx, int64_t *seq, char hash[65])
 {
     struct sq_conn *c = sq_tx_conn(tx);

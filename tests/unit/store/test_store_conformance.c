@@ -791,7 +791,24 @@ static void test_meta_refresh(struct store *s, const char *client_a)
     CHECK(r.revoked_at_ms > 0);
     CHECK_EQ_INT(store_refresh_find(tx, "hash-3", &r), 0);
     CHECK_EQ_INT(r.revoked_at_ms, 0);
+    CHECK_EQ_INT(store_refresh_find(tx, "hash-2", &r), 0);
+    int64_t fam_revoked_ms = r.revoked_at_ms;
     CHECK_EQ_INT(store_refresh_revoke_user(tx, uid), 1);
+    /* Revoked sessions since a time: each family once; none after the newest revocation. */
+    json_t *fams = NULL;
+    CHECK_EQ_INT(store_refresh_revoked_since(tx, fam_revoked_ms - 60000, &fams), 0);
+    CHECK_EQ_INT((int64_t)json_array_size(fams), 2);
+    bool seen1 = false, seen2 = false;
+    for (size_t i = 0; i < json_array_size(fams); i++) {
+        const char *f = json_string_value(json_array_get(fams, i));
+        seen1 = seen1 || (f && !strcmp(f, fam));
+        seen2 = seen2 || (f && !strcmp(f, fam2));
+    }
+    CHECK(seen1 && seen2);
+    json_decref(fams);
+    CHECK_EQ_INT(store_refresh_revoked_since(tx, 4102444800000LL, &fams), 0);
+    CHECK_EQ_INT((int64_t)json_array_size(fams), 0);
+    json_decref(fams);
     CHECK_EQ_INT(store_tx_commit(tx), 0);
     json_decref(u);
 }
