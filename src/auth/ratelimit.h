@@ -19,9 +19,9 @@
  * guessing others) nor the account's (the owner logging in must not hand a guesser a fresh
  * run of undelayed attempts; the owner's known addresses skip that delay anyway).
  *
- * The counters sit behind struct auth_counter_ops: the in-memory table of ratelimit.c is the
- * only implementation today; a database-backed one (rate limits shared by nodes and kept
- * across restarts) implements the same four calls and is passed to auth_login_limits_init.
+ * The counters sit behind struct auth_counter_ops. The server keeps them in the database
+ * (auth_counters_store_new, ratelimit_store.c), so that they hold across nodes and restarts;
+ * the in-memory table of ratelimit.c serves unit tests and the limiter's default.
  *
  * Thread-safe: any thread may call these functions.
  */
@@ -56,6 +56,11 @@ struct auth_counters {
 /* An in-memory counter store with at most max_keys keys (the soonest to expire are dropped
  * first when it is full). */
 struct auth_counters auth_counters_memory_new(size_t max_keys);
+
+struct store;
+/* The counters in the database (ratelimit_store.c): shared by every node on it and kept
+ * across restarts. The store must outlive the limiter. */
+struct auth_counters auth_counters_store_new(struct store *store);
 
 struct auth_login_limits {
     int64_t pair_attempts;        /* failures per (account, IP) per window (default 10) */

@@ -292,7 +292,8 @@ int auth_session_init(struct store *store, const struct auth_session_config *cfg
     S.access_ttl_ms = cfg->access_ttl_ms > 0 ? cfg->access_ttl_ms : 15 * 60 * 1000;
     S.refresh_ttl_ms = cfg->refresh_ttl_ms > 0 ? cfg->refresh_ttl_ms : 30LL * 86400 * 1000;
     S.refresh_grace_ms = cfg->refresh_grace_ms > 0 ? cfg->refresh_grace_ms : 0;
-    auth_login_limits_init(&cfg->login, NULL);
+    struct auth_counters counters = auth_counters_store_new(store);
+    auth_login_limits_init(&cfg->login, &counters);
     int rc = load_key(store, cfg->jwt_secret);
     if (rc == 0 && cfg->jwt_secret_previous && *cfg->jwt_secret_previous) {
         rc = set_secret("jwt_secret_previous", cfg->jwt_secret_previous, S.prev_key,
