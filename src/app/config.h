@@ -41,6 +41,9 @@ struct app_config {
     int64_t ws_max_message;
     int64_t ws_max_queue;
     int64_t max_channels;
+    int64_t max_sub_bytes;
+    int64_t max_presence_bytes;
+    int64_t max_user_conns;
     int64_t changes_retention_ms;
     int64_t presence_grace_ms;
     int64_t idle_away_ms;

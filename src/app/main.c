@@ -286,6 +286,9 @@ static int cmd_serve(struct app_config *cfg)
     }
     struct rt_config rc_cfg = {.max_channels = (size_t)cfg->max_channels,
                                .max_bindings = 100,
+                               .max_sub_bytes = (size_t)cfg->max_sub_bytes,
+                               .max_presence_bytes = (size_t)cfg->max_presence_bytes,
+                               .max_user_conns = (size_t)cfg->max_user_conns,
                                .tail_interval_ms = 1000,
                                .retention_ms = cfg->changes_retention_ms,
                                .token_check_ms = 250};

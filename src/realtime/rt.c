@@ -101,6 +101,7 @@ struct join_req {
     json_t *config; /* payload.config (borrowed from the message) */
     json_t *pgs;    /* config.postgres_changes */
     size_t nb;
+    size_t spec_bytes;         /* compact JSON size of pgs */
     struct policy_principal p; /* who joins */
     int64_t exp_s;
     const char *tenant; /* in p or in config */
@@ -135,6 +136,16 @@ static bool join_admit(struct rt_conn *c, struct phx_msg *m, struct join_req *j)
     j->nb = json_is_array(j->pgs) ? json_array_size(j->pgs) : 0;
     if (j->nb > rt->cfg.max_bindings) {
         rt_conn_reply_reason(c, m, "too many bindings");
+        return false;
+    }
+    /* The parsed filters cost about what their text does: bound the text per connection. */
+    j->spec_bytes = j->nb ? json_dumpb(j->pgs, NULL, 0, JSON_COMPACT) : 0;
+    if (rt->cfg.max_sub_bytes && c->sub_bytes + j->spec_bytes > rt->cfg.max_sub_bytes) {
+        char reason[128];
+        snprintf(reason, sizeof reason,
+                 "too many subscriptions: postgres_changes specs over %zu bytes on this connection",
+                 rt->cfg.max_sub_bytes);
+        rt_conn_reply_reason(c, m, reason);
         return false;
     }
     return true;
@@ -260,6 +271,8 @@ static void conn_handle_join(struct rt_conn *c, struct phx_msg *m)
         return;
     }
     struct rt_chan *ch = join_chan_new(m, &j);
+    ch->spec_bytes = (uint32_t)j.spec_bytes;
+    c->sub_bytes += ch->spec_bytes;
     json_t *echo = join_bindings(c, ch, &j);
     /* Register first, so the reply goes out only once the subscription is live. */
     rt_conn_add_chan(c, ch, &j.p, j.tenant);
@@ -334,6 +347,14 @@ static void conn_dispatch(struct rt_conn *c, struct phx_msg *m)
     } else if (strcmp(m->event, "broadcast") == 0) {
         rt_fan_handle_broadcast(c, ch, m);
     } else if (strcmp(m->event, "presence") == 0) {
+        size_t n = c->loop->rt->cfg.max_presence_bytes;
+        if (n && json_dumpb(m->payload, NULL, 0, JSON_COMPACT) > n) {
+            /* Every later join gets the topic's whole state: one key must not make it huge. */
+            char reason[96];
+            snprintf(reason, sizeof reason, "presence payload too large (max %zu bytes)", n);
+            rt_conn_reply_reason(c, m, reason);
+            return;
+        }
         rt_pres_handle(c, ch, m);
     } else if (m->ref) {
         rt_conn_reply_reason(c, m, "unknown event");
@@ -451,6 +472,7 @@ void rt_free(struct rt *rt)
     pthread_mutex_destroy(&rt->pres_lock);
     pthread_mutex_destroy(&rt->tenants_lock);
     free(rt->tenants);
+    free(rt->users);
     free(rt);
 }
 
@@ -517,7 +539,14 @@ int rt_upgrade(struct rt *rt, struct net_request *req, char *err, size_t errlen)
         rc = SB_E_UNAVAILABLE;
         goto out;
     }
+    if (!rt_user_conn_take(rt, p.user_id)) {
+        snprintf(err, errlen, "too many realtime connections for this user (max %zu)",
+                 rt->cfg.max_user_conns);
+        rc = SB_E_RATELIMIT;
+        goto out;
+    }
     struct rt_conn *c = xcalloc(1, sizeof *c);
+    c->user_counted = true;
     c->loop = l;
     c->id = atomic_fetch_add(&rt->next_conn_id, 1);
     c->p = p;

@@ -160,6 +160,9 @@ void rt_chan_free(struct rt_chan *ch)
  * leave it to the resume work in flight. */
 static void chan_close(struct rt_loop *l, struct rt_chan *ch)
 {
+    if (ch->conn) {
+        ch->conn->sub_bytes -= ch->spec_bytes;
+    }
     if (ch->tracked) {
         rt_pres_update(l->rt, ch, NULL);
     }
@@ -266,6 +269,68 @@ void rt_conn_count(struct rt *rt, struct rt_conn *c, int delta)
     }
 }
 
+static uint64_t hash_id(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    }
+    return h;
+}
+
+/* The slot of user_id in rt->users (cap a power of two); caller holds tenants_lock. */
+static struct user_count *user_slot(struct user_count *tab, size_t cap, const char *user_id)
+{
+    size_t i = hash_id(user_id) & (cap - 1);
+    while (tab[i].user_id[0] && strcmp(tab[i].user_id, user_id) != 0) {
+        i = (i + 1) & (cap - 1);
+    }
+    return &tab[i];
+}
+
+bool rt_user_conn_take(struct rt *rt, const char *user_id)
+{
+    if (!rt->cfg.max_user_conns || !user_id[0]) {
+        return true;
+    }
+    pthread_mutex_lock(&rt->tenants_lock);
+    if ((rt->users_n + 1) * 2 > rt->users_cap) {
+        size_t cap = rt->users_cap ? rt->users_cap * 2 : 64;
+        struct user_count *tab = xcalloc(cap, sizeof *tab);
+        for (size_t i = 0; i < rt->users_cap; i++) {
+            if (rt->users[i].user_id[0]) {
+                *user_slot(tab, cap, rt->users[i].user_id) = rt->users[i];
+            }
+        }
+        free(rt->users);
+        rt->users = tab;
+        rt->users_cap = cap;
+    }
+    struct user_count *u = user_slot(rt->users, rt->users_cap, user_id);
+    if (!u->user_id[0]) {
+        snprintf(u->user_id, sizeof u->user_id, "%s", user_id);
+        rt->users_n++;
+    }
+    bool ok = u->n < (int64_t)rt->cfg.max_user_conns;
+    if (ok) {
+        u->n++;
+    }
+    pthread_mutex_unlock(&rt->tenants_lock);
+    return ok;
+}
+
+void rt_user_conn_give(struct rt *rt, const char *user_id)
+{
+    pthread_mutex_lock(&rt->tenants_lock);
+    if (rt->users_cap) {
+        struct user_count *u = user_slot(rt->users, rt->users_cap, user_id);
+        if (u->user_id[0] && u->n > 0) {
+            u->n--;
+        }
+    }
+    pthread_mutex_unlock(&rt->tenants_lock);
+}
+
 void rt_set_conn_hook(struct rt *rt, rt_conn_hook fn, void *arg)
 {
     rt->conn_hook = fn;
@@ -290,6 +355,10 @@ void rt_conn_free(struct rt_conn *c)
     struct rt_loop *l = c->loop;
     if (c->counted) {
         rt_conn_count(l->rt, c, -1);
+    }
+    if (c->user_counted) {
+        rt_user_conn_give(l->rt, c->p.user_id);
+        c->user_counted = false;
     }
     while (c->chans) {
         struct rt_chan *ch = c->chans;

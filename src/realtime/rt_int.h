@@ -100,6 +100,7 @@ struct rt_chan {
     int64_t cursor;      /* highest change seq considered */
     int64_t skipped_max; /* highest live seq skipped while resuming */
     uint16_t nb;
+    uint32_t spec_bytes; /* its share of conn->sub_bytes */
     bool in_pg;
     bool bc_self, bc_ack, presence_on;
     bool resuming, busy, dead, tracked;
@@ -126,10 +127,12 @@ struct rt_conn {
     uint64_t id;
     struct policy_principal p; /* from the apikey */
     int64_t exp_s;
-    bool counted; /* announced to the connection hook and the tenant counts */
     uint32_t next_bid;
+    uint32_t sub_bytes; /* postgres_changes spec bytes of its channels (max_sub_bytes) */
     uint16_t nchans;
     uint8_t vsn;
+    bool counted;      /* announced to the connection hook and the tenant counts */
+    bool user_counted; /* holds one of its user's max_user_conns places */
     bool closed;
 };
 
@@ -151,6 +154,12 @@ struct rt_loop {
 /* Live connections of one tenant ("" for super_admins); few tenants, so a flat array. */
 struct tenant_count {
     char tenant[64];
+    int64_t n;
+};
+
+/* Connections of one user (max_user_conns); slots are never emptied, only counted down. */
+struct user_count {
+    char user_id[40];
     int64_t n;
 };
 
@@ -193,6 +202,8 @@ struct rt {
     pthread_mutex_t tenants_lock; /* guards tenants: live connections per tenant */
     struct tenant_count *tenants;
     size_t ntenants;
+    struct user_count *users; /* open hash, also under tenants_lock */
+    size_t users_cap, users_n;
 
     atomic_uint_fast64_t next_conn_id;
     atomic_int_fast64_t m_conns, m_chans;
@@ -222,6 +233,9 @@ void rt_conn_reply_reason(struct rt_conn *c, const struct phx_msg *m, const char
 void rt_conn_active(struct rt_conn *c);
 /* A connection opens (delta 1) or closes (-1): tenant counts and the connection hook. */
 void rt_conn_count(struct rt *rt, struct rt_conn *c, int delta);
+/* Take one of user_id's max_user_conns places (false: all taken), or give one back. */
+bool rt_user_conn_take(struct rt *rt, const char *user_id);
+void rt_user_conn_give(struct rt *rt, const char *user_id);
 /* Close every channel of c, unlink it from its loop and free it. */
 void rt_conn_free(struct rt_conn *c);
 struct rt_chan *rt_conn_find_chan(struct rt_conn *c, const char *topic);
