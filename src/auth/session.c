@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/grace.h"
 #include "auth/jwt.h"
 #include "auth/token.h"
 #include "base/alloc.h"
@@ -286,6 +287,7 @@ void auth_session_shutdown(void)
     S.key_len = 0;
     pthread_rwlock_unlock(&S.lock);
     auth_login_limits_shutdown();
+    auth_grace_clear();
 }
 
 int64_t auth_session_refresh_ttl_ms(void)

@@ -1,5 +1,6 @@
 /*
- * Authentication flows: login, refresh-token rotation with reuse detection, logout.
+ * Authentication flows: login, refresh-token rotation with reuse detection (and a short
+ * reuse grace for concurrent refreshes, auth/grace.h), logout.
  *
  * A refresh token belongs to a family (one per login); the family id is also the `sid`
  * claim of every access token issued from it, so revoking a family (logout, reuse) cuts
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/grace.h"
 #include "auth/password.h"
 #include "auth/session.h"
 #include "auth/token.h"
@@ -198,12 +200,30 @@ int svc_auth_login(struct svc *svc, const struct svc_actor *ctx, const char *ema
     return 0;
 }
 
+/* A second presentation of a token rotated moments ago (two tabs, a retry): answer with the
+ * pair the first one got, kept by auth/grace.c. Nothing changes, so nothing is audited.
+ * Not found (the grace passed, or the rotation happened on another node or before a restart):
+ * 401 without revoking anything, since this is not known to be theft. Takes user. */
+static int grace_reply(struct svc *svc, const char *hash, json_t *user, struct svc_tokens *out)
+{
+    if (!user || !user_can_login(svc, user) ||
+        auth_grace_get(hash, clock_now_ms(), out->refresh_token, sizeof out->refresh_token,
+                       &out->access_token, &out->expires_in) < 0) {
+        json_decref(user);
+        return SB_E_UNAUTHORIZED;
+    }
+    auth_session_note_user(user);
+    out->user = user;
+    return 0;
+}
+
 int svc_auth_refresh(struct svc *svc, const struct svc_actor *ctx, const char *refresh_token,
                      struct svc_tokens *out)
 {
     memset(out, 0, sizeof *out);
     char hash[AUTH_TOKEN_HASH_LEN];
     auth_token_hash(refresh_token, strlen(refresh_token), hash);
+    int64_t grace_ms = auth_session_refresh_grace_ms();
     struct store_tx *tx;
     int rc = store_tx_begin(svc->store, true, &tx);
     if (rc < 0) {
@@ -230,8 +250,13 @@ int svc_auth_refresh(struct svc *svc, const struct svc_actor *ctx, const char *r
     }
     a.system = false;
     int64_t now = clock_now_ms();
+    if (rc == 0 && rt.used_at_ms && !rt.revoked_at_ms && grace_ms > 0 &&
+        now - rt.used_at_ms <= grace_ms) {
+        store_tx_rollback(tx);
+        return grace_reply(svc, hash, user, out);
+    }
     if (rc == 0 && rt.used_at_ms && !rt.revoked_at_ms) {
-        /* Reuse of a rotated token: someone else has a copy. Kill the family. */
+        /* Reuse of a rotated token after the grace: someone else has a copy. Kill the family. */
         rc = store_refresh_revoke_family(tx, rt.family_id);
         if (rc >= 0) {
             json_t *after = json_pack("{s:s}", "session", rt.family_id);
@@ -256,6 +281,12 @@ int svc_auth_refresh(struct svc *svc, const struct svc_actor *ctx, const char *r
         return SB_E_UNAUTHORIZED;
     }
     rc = store_refresh_mark_used(tx, rt.id);
+    if (rc == SB_E_CONFLICT) {
+        /* A concurrent refresh of the same token rotated it first (databases that let two
+         * write transactions run at once); it kept its pair for us. */
+        store_tx_rollback(tx);
+        return grace_reply(svc, hash, user, out);
+    }
     if (rc == 0) {
         rc = issue_pair(tx, user, rt.family_id, out);
     }
@@ -265,7 +296,12 @@ int svc_auth_refresh(struct svc *svc, const struct svc_actor *ctx, const char *r
         json_decref(after);
     }
     if (rc == 0) {
+        /* Before the commit, so a second refresh that sees the token spent finds the pair. */
+        auth_grace_put(hash, out->refresh_token, out->access_token, out->expires_in, now, grace_ms);
         rc = store_tx_commit(tx);
+        if (rc < 0) {
+            auth_grace_drop(hash);
+        }
     } else {
         store_tx_rollback(tx);
     }

@@ -19,7 +19,8 @@ const uniq = () => `${Date.now().toString(36)}${(n++).toString(36)}`;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 before(async () => {
-  srv = await startServer({ args: ['--login-attempts', '1000', '--jwt-secret', SECRET] });
+  // --refresh-grace 0: a reuse is theft at once (the grace is auth_refresh_grace.test.mjs's).
+  srv = await startServer({ args: ['--login-attempts', '1000', '--jwt-secret', SECRET, '--refresh-grace', '0'] });
   root = await login(srv.url, 'root@demo.test');
   const probe = await newUser({ role: 'viewer' });
   const pl = await login(srv.url, probe.email, probe.password);
