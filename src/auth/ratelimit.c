@@ -28,9 +28,11 @@
 struct mem_entry {
     char *key;       /* NULL: free slot */
     int64_t *times;  /* ring of the newest `keep` event times (ms) */
-    unsigned keep;   /* ring size */
-    unsigned n;      /* events held, at most keep */
-    unsigned head;   /* next slot to write */
+    unsigned keep;   /* most events held */
+    unsigned alloc;  /* slots allocated: grows by doubling up to keep, so a key with one
+                      * event costs one slot however large keep is */
+    unsigned n;      /* events held, at most alloc */
+    unsigned head;   /* next slot to write (== n until the ring is full and wraps) */
     int64_t expires; /* newest event + ttl */
 };
 
@@ -135,13 +137,19 @@ static void mem_add(void *self, const char *key, int64_t now_ms, unsigned keep, 
     if (e->keep != keep) {
         /* A new ring size (the limits changed): start the ring over. */
         free(e->times);
-        e->times = xcalloc(keep, sizeof *e->times);
+        e->times = NULL;
         e->keep = keep;
-        e->n = e->head = 0;
+        e->alloc = e->n = e->head = 0;
+    }
+    if (e->n == e->alloc && e->alloc < keep) {
+        /* Not wrapped yet (head == n): grow the linear array. */
+        e->alloc = e->alloc ? (e->alloc * 2 < keep ? e->alloc * 2 : keep) : 1;
+        e->times = xrealloc(e->times, e->alloc * sizeof *e->times);
+        e->head = e->n; /* below keep the array never wraps: oldest at 0 */
     }
     e->times[e->head] = now_ms;
-    e->head = (e->head + 1) % keep;
-    if (e->n < keep) {
+    e->head = (e->head + 1) % e->alloc;
+    if (e->n < e->alloc) {
         e->n++;
     }
     if (now_ms + ttl_ms > e->expires) {
@@ -160,7 +168,7 @@ static unsigned mem_count(void *self, const char *key, int64_t since_ms, int64_t
     if (e && e->key) {
         /* Walk from the newest back; times only grow, so stop at the first old one. */
         for (unsigned k = 0; k < e->n; k++) {
-            int64_t t = e->times[(e->head + e->keep - 1 - k) % e->keep];
+            int64_t t = e->times[(e->head + e->alloc - 1 - k) % e->alloc];
             if (t <= since_ms) {
                 break;
             }
@@ -213,7 +221,7 @@ struct auth_counters auth_counters_memory_new(size_t max_keys)
 
 /* ---- the limiter ---- */
 
-#define MEM_MAX_KEYS 200000
+#define MEM_MAX_KEYS 100000
 #define BASE_DELAY_MS 1000
 
 static struct {

@@ -143,6 +143,20 @@ static void test_memory_store_bound(void)
     CHECK_EQ_INT(c.ops->count(c.self, "ring", 5007, &o, &n), 2);
     c.ops->clear(c.self, "ring");
     CHECK_EQ_INT(c.ops->count(c.self, "ring", 0, &o, &n), 0);
+    /* a large ring grows as events come, in order, through every size and after a clear */
+    for (int round = 0; round < 2; round++) {
+        for (int i = 1; i <= 100; i++) {
+            c.ops->add(c.self, "big", 10000 + i, 37, 60000);
+            unsigned want = i < 37 ? (unsigned)i : 37;
+            if (c.ops->count(c.self, "big", 0, &o, &n) != want || n != 10000 + i ||
+                o != 10000 + i - (int64_t)want + 1) {
+                CHECK(!"big ring out of order");
+                break;
+            }
+        }
+        c.ops->clear(c.self, "big");
+    }
+    CHECK(1);
     c.ops->free(c.self);
 }
 
