@@ -74,12 +74,16 @@ void auth_login_limits_shutdown(void);
 
 /*
  * May `account` (already lower-cased) try to log in from `ip` now? 0, or SB_E_RATELIMIT with
- * *retry_after_s (>= 1) set. Call before verifying the password.
+ * *retry_after_s (>= 1) set. Call before verifying the password. An allowed attempt is in
+ * flight, counted as a failure by later checks, until exactly one of auth_login_failed,
+ * auth_login_succeeded or auth_login_abandon ends it.
  */
 int auth_login_check(const char *account, const char *ip, int64_t now_ms, int *retry_after_s);
 /* Record a failed login of account from ip. */
 void auth_login_failed(const char *account, const char *ip, int64_t now_ms);
 /* Record a successful login of account from ip. */
 void auth_login_succeeded(const char *account, const char *ip, int64_t now_ms);
+/* End an attempt that reached no verdict (a store error): nothing is recorded. */
+void auth_login_abandon(const char *account, const char *ip);
 
 #endif

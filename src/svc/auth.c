@@ -107,26 +107,14 @@ static bool user_can_login(struct svc *svc, const json_t *user)
     return ok;
 }
 
-int svc_auth_login(struct svc *svc, const struct svc_actor *ctx, const char *email,
-                   const char *password, struct svc_tokens *out, int *retry_after_s)
+/* A login the limiter let through: verify, audit, issue. *failed tells a wrong credential
+ * (SB_E_UNAUTHORIZED) from errors that reached no verdict. */
+static int login_checked(struct svc *svc, const struct svc_actor *ctx, const char *lower,
+                         const char *password, struct svc_tokens *out, bool *failed)
 {
-    memset(out, 0, sizeof *out);
-    char lower[250];
-    size_t n = strlen(email);
-    if (n >= sizeof lower) {
-        n = sizeof lower - 1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        lower[i] = (char)((email[i] >= 'A' && email[i] <= 'Z') ? email[i] + 32 : email[i]);
-    }
-    lower[n] = '\0';
-    int rc = auth_login_check(lower, ctx->ip, clock_now_ms(), retry_after_s);
-    if (rc < 0) {
-        return rc;
-    }
     json_t *user = NULL;
     struct store_tx *tx;
-    rc = store_tx_begin(svc->store, false, &tx);
+    int rc = store_tx_begin(svc->store, false, &tx);
     if (rc < 0) {
         return rc;
     }
@@ -151,7 +139,7 @@ int svc_auth_login(struct svc *svc, const struct svc_actor *ctx, const char *ema
                      jstr(user, "client_id") ? jstr(user, "client_id") : "");
         }
         a.system = false;
-        auth_login_failed(lower, ctx->ip, clock_now_ms());
+        *failed = true;
         json_t *after = json_pack("{s:s}", "email", lower);
         audit_only(svc, &a, "auth.login_failed", user ? jstr(user, "id") : NULL, after);
         json_decref(after);
@@ -194,10 +182,38 @@ int svc_auth_login(struct svc *svc, const struct svc_actor *ctx, const char *ema
         svc_tokens_release(out);
         return rc;
     }
-    auth_login_succeeded(lower, ctx->ip, clock_now_ms());
     auth_session_note_user(updated);
     out->user = updated;
     return 0;
+}
+
+int svc_auth_login(struct svc *svc, const struct svc_actor *ctx, const char *email,
+                   const char *password, struct svc_tokens *out, int *retry_after_s)
+{
+    memset(out, 0, sizeof *out);
+    char lower[250];
+    size_t n = strlen(email);
+    if (n >= sizeof lower) {
+        n = sizeof lower - 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        lower[i] = (char)((email[i] >= 'A' && email[i] <= 'Z') ? email[i] + 32 : email[i]);
+    }
+    lower[n] = '\0';
+    int rc = auth_login_check(lower, ctx->ip, clock_now_ms(), retry_after_s);
+    if (rc < 0) {
+        return rc;
+    }
+    bool failed = false;
+    rc = login_checked(svc, ctx, lower, password, out, &failed);
+    if (rc == 0) {
+        auth_login_succeeded(lower, ctx->ip, clock_now_ms());
+    } else if (failed) {
+        auth_login_failed(lower, ctx->ip, clock_now_ms());
+    } else {
+        auth_login_abandon(lower, ctx->ip);
+    }
+    return rc;
 }
 
 /* A second presentation of a token rotated moments ago (two tabs, a retry): answer with the

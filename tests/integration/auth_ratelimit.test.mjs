@@ -140,6 +140,16 @@ describe('default limits', () => {
     for (const e of failed) assert.equal(e.ip, ip);
   });
 
+  test('parallel wrong logins cannot overshoot the (account, IP) budget', async () => {
+    const rs = await Promise.all(Array.from({ length: 24 }, () => attempt(srv, '127.0.0.100', 'admin@globex.test', 'wrong-password')));
+    const n401 = rs.filter((r) => r.status === 401).length;
+    const n429 = rs.filter((r) => r.status === 429).length;
+    assert.equal(n401 + n429, 24, rs.map((r) => r.status).join(' '));
+    // attempts in flight count, so exactly the budget is answered, whatever the interleaving
+    assert.equal(n401, 10, rs.map((r) => r.status).join(' '));
+    assert429(await attempt(srv, '127.0.0.100', 'admin@globex.test', 'demo-password'), 'after the parallel burst', { min: 890 });
+  });
+
   test('--help documents every login limit with its default', () => {
     const r = spawnSync(BIN, ['--help'], { encoding: 'utf8', timeout: 10000 });
     assert.equal(r.status, 0);

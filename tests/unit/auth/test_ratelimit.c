@@ -14,10 +14,15 @@ static void fail_n(const char *acct, const char *ip, int n, int64_t now)
     }
 }
 
+/* Would an attempt be allowed? (An allowed one is ended at once, recording nothing.) */
 static int check(const char *acct, const char *ip, int64_t now, int *ra)
 {
     *ra = 0;
-    return auth_login_check(acct, ip, now, ra);
+    int rc = auth_login_check(acct, ip, now, ra);
+    if (rc == 0) {
+        auth_login_abandon(acct, ip);
+    }
+    return rc;
 }
 
 static void test_pair_is_firm(void)
@@ -120,6 +125,35 @@ static void test_success_clears_pair_only(void)
     auth_login_limits_shutdown();
 }
 
+/* Parallel attempts cannot all pass before the first failure is recorded. */
+static void test_in_flight_attempts_count(void)
+{
+    auth_login_limits_init(NULL, NULL);
+    int64_t t = 1000000;
+    int ra = 0;
+    for (int i = 0; i < 10; i++) {
+        CHECK_EQ_INT(auth_login_check("f@x", "10.2.0.1", t, &ra), 0);
+    }
+    CHECK_EQ_INT(auth_login_check("f@x", "10.2.0.1", t, &ra), SB_E_RATELIMIT);
+    CHECK_EQ_INT(ra, 1);
+    /* one ends without a verdict: its place is free again */
+    auth_login_abandon("f@x", "10.2.0.1");
+    CHECK_EQ_INT(auth_login_check("f@x", "10.2.0.1", t, &ra), 0);
+    /* all fail: the pair is limited for the window */
+    for (int i = 0; i < 10; i++) {
+        auth_login_failed("f@x", "10.2.0.1", t);
+    }
+    CHECK_EQ_INT(check("f@x", "10.2.0.1", t, &ra), SB_E_RATELIMIT);
+    CHECK_EQ_INT(ra, 900);
+    /* past the account threshold, one attempt at a time from unknown addresses */
+    CHECK_EQ_INT(check("f@x", "10.2.0.2", t + 1000, &ra), 0);
+    CHECK_EQ_INT(auth_login_check("f@x", "10.2.0.2", t + 1000, &ra), 0);
+    CHECK_EQ_INT(auth_login_check("f@x", "10.2.0.3", t + 1000, &ra), SB_E_RATELIMIT);
+    auth_login_succeeded("f@x", "10.2.0.2", t + 1000);
+    CHECK_EQ_INT(check("f@x", "10.2.0.3", t + 1000, &ra), 0);
+    auth_login_limits_shutdown();
+}
+
 static void test_memory_store_bound(void)
 {
     struct auth_counters c = auth_counters_memory_new(64);
@@ -167,6 +201,7 @@ int main(void)
     test_known_address_skips_account_delay();
     test_ip_ceiling();
     test_success_clears_pair_only();
+    test_in_flight_attempts_count();
     test_memory_store_bound();
     return test_done();
 }
