@@ -368,7 +368,8 @@ static void fly_remove(const char *account, const char *ip)
     }
 }
 
-int auth_login_check(const char *account, const char *ip, int64_t now_ms, int *retry_after_s)
+int auth_login_check(const char *account, const char *ip, bool known_device, int64_t now_ms,
+                     int *retry_after_s)
 {
     ensure_init();
     char key[320];
@@ -386,7 +387,8 @@ int auth_login_check(const char *account, const char *ip, int64_t now_ms, int *r
     }
     int64_t oldest = 0, newest = 0;
     snprintf(key, sizeof key, "k:%s|%s", account, ip);
-    bool known = L.c.ops->count(L.c.self, key, now_ms - L.lim.known_ttl_ms, &oldest, &newest) > 0;
+    bool known = known_device ||
+                 L.c.ops->count(L.c.self, key, now_ms - L.lim.known_ttl_ms, &oldest, &newest) > 0;
     snprintf(key, sizeof key, "a:%s", account);
     if (!known && account_delayed(key, f_account, now_ms, retry_after_s)) {
         goto out;

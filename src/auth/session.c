@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/device.h"
 #include "auth/grace.h"
 #include "auth/jwt.h"
 #include "auth/token.h"
@@ -264,6 +265,7 @@ int auth_session_init(struct store *store, const struct auth_session_config *cfg
     if (rc < 0) {
         return rc;
     }
+    auth_device_set_key(S.key, S.key_len);
     pthread_rwlock_wrlock(&S.lock);
     rc = load_table(store, STORE_CLIENTS);
     if (rc == 0) {
@@ -288,6 +290,7 @@ void auth_session_shutdown(void)
     pthread_rwlock_unlock(&S.lock);
     auth_login_limits_shutdown();
     auth_grace_clear();
+    auth_device_set_key(NULL, 0);
 }
 
 int64_t auth_session_refresh_ttl_ms(void)

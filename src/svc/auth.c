@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/device.h"
 #include "auth/grace.h"
 #include "auth/password.h"
 #include "auth/session.h"
@@ -188,7 +189,8 @@ static int login_checked(struct svc *svc, const struct svc_actor *ctx, const cha
 }
 
 int svc_auth_login(struct svc *svc, const struct svc_actor *ctx, const char *email,
-                   const char *password, struct svc_tokens *out, int *retry_after_s)
+                   const char *password, const char *device, struct svc_tokens *out,
+                   int *retry_after_s)
 {
     memset(out, 0, sizeof *out);
     char lower[250];
@@ -200,7 +202,8 @@ int svc_auth_login(struct svc *svc, const struct svc_actor *ctx, const char *ema
         lower[i] = (char)((email[i] >= 'A' && email[i] <= 'Z') ? email[i] + 32 : email[i]);
     }
     lower[n] = '\0';
-    int rc = auth_login_check(lower, ctx->ip, clock_now_ms(), retry_after_s);
+    bool known_device = auth_device_valid(lower, device, clock_now_ms());
+    int rc = auth_login_check(lower, ctx->ip, known_device, clock_now_ms(), retry_after_s);
     if (rc < 0) {
         return rc;
     }
@@ -208,6 +211,7 @@ int svc_auth_login(struct svc *svc, const struct svc_actor *ctx, const char *ema
     rc = login_checked(svc, ctx, lower, password, out, &failed);
     if (rc == 0) {
         auth_login_succeeded(lower, ctx->ip, clock_now_ms());
+        auth_device_issue(lower, clock_now_ms(), out->device);
     } else if (failed) {
         auth_login_failed(lower, ctx->ip, clock_now_ms());
     } else {

@@ -2,7 +2,8 @@
 // Against the real server, with requests from distinct loopback source addresses (127.0.x.y):
 //   - per (account, IP): 10 failures in 15 min -> 429 with Retry-After up to 900 s;
 //   - per account alone: only short, growing delays (1 s, 2 s, ... at most
-//     --login-account-max-delay), never a lock; the owner's known address is not delayed;
+//     --login-account-max-delay), never a lock; the owner's known address and the owner's
+//     browser (a signed device cookie set at login) are not delayed;
 //   - per IP: a ceiling of 100 failures (an office behind NAT); correct logins of other
 //     accounts from an IP with some failures work;
 //   - X-Forwarded-For names the client only when the TCP peer is in --trusted-proxies, and
@@ -39,6 +40,16 @@ function attempt(srv, ip, email, password, headers = {}) {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// The device cookie a successful login sets ("sb_device=..."), checked for its attributes.
+function deviceCookie(r) {
+  const c = (r.headers['set-cookie'] || []).find((v) => v.startsWith('sb_device='));
+  assert.ok(c, `a login sets the device cookie: ${JSON.stringify(r.headers['set-cookie'])}`);
+  assert.match(c, /; HttpOnly/);
+  assert.match(c, /; SameSite=Strict/);
+  assert.match(c, /; Path=\/api\/v1\/auth\/login/);
+  return c.split(';')[0];
+}
 
 function retryAfter(r) {
   return Number(r.headers['retry-after']);
@@ -89,7 +100,9 @@ describe('default limits', () => {
 
   test('a flood of failures from many IPs cannot lock the owner out', async () => {
     const owner = '127.0.0.50';
-    assert.equal((await attempt(srv, owner, 'agent3@acme.test', 'demo-password')).status, 200, 'owner logs in once');
+    const first = await attempt(srv, owner, 'agent3@acme.test', 'demo-password');
+    assert.equal(first.status, 200, 'owner logs in once');
+    const cookie = deviceCookie(first);
     const statuses = { 401: 0, 429: 0 };
     let maxRa = 0;
     for (let i = 1; i <= 40; i++) {
@@ -107,7 +120,10 @@ describe('default limits', () => {
     // the owner, from an address that logged in to this account before, is not delayed
     const r = await attempt(srv, owner, 'agent3@acme.test', 'demo-password');
     assert.equal(r.status, 200, `owner during the flood: ${r.text}`);
-    // a new address gets at most a short delay, never a lock
+    // the owner's browser (device cookie) from a new address is not delayed either
+    const moved = await attempt(srv, '127.0.0.52', 'agent3@acme.test', 'demo-password', { cookie });
+    assert.equal(moved.status, 200, `owner's device from a new address: ${moved.text}`);
+    // any other new address gets at most a short delay, never a lock
     const fresh = await attempt(srv, '127.0.0.51', 'agent3@acme.test', 'demo-password');
     if (fresh.status === 429) assert429(fresh, 'new address during the flood', { max: 60 });
     else assert.equal(fresh.status, 200, fresh.text);
@@ -194,6 +210,24 @@ describe('configured limits', () => {
     }
     assert.ok(seen.length > 0, 'the account was slowed down');
     await loginThroughDelay(srv, '127.0.3.100', 'agent2@acme.test', 2);
+  });
+
+  test('a device cookie of the account lifts its delay; a forged or another account\'s does not', async () => {
+    const first = await attempt(srv, '127.0.4.1', 'agent3@acme.test', 'demo-password');
+    assert.equal(first.status, 200, first.text);
+    const cookie = deviceCookie(first);
+    const other = deviceCookie(await attempt(srv, '127.0.4.2', 'agent4@acme.test', 'demo-password'));
+    for (let i = 0; i < 4; i++) {
+      assert.equal((await attempt(srv, `127.0.4.${10 + i}`, 'agent3@acme.test', 'wrong-password')).status, 401);
+    }
+    // the account is now delayed (1 s after the last failure) for everyone else...
+    assert429(await attempt(srv, '127.0.4.20', 'agent3@acme.test', 'demo-password'), 'no cookie', { max: 1 });
+    assert429(await attempt(srv, '127.0.4.21', 'agent3@acme.test', 'demo-password', { cookie: other }), "another account's cookie", { max: 1 });
+    const forged = cookie.replace(/.$/, (ch) => (ch === 'A' ? 'B' : 'A'));
+    assert429(await attempt(srv, '127.0.4.22', 'agent3@acme.test', 'demo-password', { cookie: forged }), 'forged cookie', { max: 1 });
+    // ...but not for the owner's browser, from a new address
+    const r = await attempt(srv, '127.0.4.23', 'agent3@acme.test', 'demo-password', { cookie: `theme=dark; ${cookie}` });
+    assert.equal(r.status, 200, r.text);
   });
 
   test('the (account, IP) budget follows --login-attempts', async () => {

@@ -18,7 +18,7 @@ static void fail_n(const char *acct, const char *ip, int n, int64_t now)
 static int check(const char *acct, const char *ip, int64_t now, int *ra)
 {
     *ra = 0;
-    int rc = auth_login_check(acct, ip, now, ra);
+    int rc = auth_login_check(acct, ip, false, now, ra);
     if (rc == 0) {
         auth_login_abandon(acct, ip);
     }
@@ -132,13 +132,13 @@ static void test_in_flight_attempts_count(void)
     int64_t t = 1000000;
     int ra = 0;
     for (int i = 0; i < 10; i++) {
-        CHECK_EQ_INT(auth_login_check("f@x", "10.2.0.1", t, &ra), 0);
+        CHECK_EQ_INT(auth_login_check("f@x", "10.2.0.1", false, t, &ra), 0);
     }
-    CHECK_EQ_INT(auth_login_check("f@x", "10.2.0.1", t, &ra), SB_E_RATELIMIT);
+    CHECK_EQ_INT(auth_login_check("f@x", "10.2.0.1", false, t, &ra), SB_E_RATELIMIT);
     CHECK_EQ_INT(ra, 1);
     /* one ends without a verdict: its place is free again */
     auth_login_abandon("f@x", "10.2.0.1");
-    CHECK_EQ_INT(auth_login_check("f@x", "10.2.0.1", t, &ra), 0);
+    CHECK_EQ_INT(auth_login_check("f@x", "10.2.0.1", false, t, &ra), 0);
     /* all fail: the pair is limited for the window */
     for (int i = 0; i < 10; i++) {
         auth_login_failed("f@x", "10.2.0.1", t);
@@ -147,8 +147,8 @@ static void test_in_flight_attempts_count(void)
     CHECK_EQ_INT(ra, 900);
     /* past the account threshold, one attempt at a time from unknown addresses */
     CHECK_EQ_INT(check("f@x", "10.2.0.2", t + 1000, &ra), 0);
-    CHECK_EQ_INT(auth_login_check("f@x", "10.2.0.2", t + 1000, &ra), 0);
-    CHECK_EQ_INT(auth_login_check("f@x", "10.2.0.3", t + 1000, &ra), SB_E_RATELIMIT);
+    CHECK_EQ_INT(auth_login_check("f@x", "10.2.0.2", false, t + 1000, &ra), 0);
+    CHECK_EQ_INT(auth_login_check("f@x", "10.2.0.3", false, t + 1000, &ra), SB_E_RATELIMIT);
     auth_login_succeeded("f@x", "10.2.0.2", t + 1000);
     CHECK_EQ_INT(check("f@x", "10.2.0.3", t + 1000, &ra), 0);
     auth_login_limits_shutdown();
