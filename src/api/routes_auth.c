@@ -57,7 +57,7 @@ static int login(struct api_call *c)
         return rc;
     }
     /* The device cookie only lifts the account's login delay for this browser (device.h). */
-    buf_init(&c->headers, 1024);
+    buf_init(&c->headers, 16 * 1024); /* as api_finish would */
     (void)buf_printf(&c->headers,
                      "Set-Cookie: %s=%s; Path=/api/v1/auth/login; Max-Age=%d; HttpOnly; "
                      "SameSite=Strict%s\r\n",

@@ -48,7 +48,7 @@ static bool metrics_allowed(struct api_call *c)
 static int metrics(struct api_call *c)
 {
     if (!metrics_allowed(c)) {
-        buf_init(&c->headers, 1024);
+        buf_init(&c->headers, 16 * 1024); /* as api_finish would */
         (void)buf_puts(&c->headers, "WWW-Authenticate: Bearer realm=\"metrics\"\r\n");
         return api_fail(c, SB_E_UNAUTHORIZED, "/metrics needs its bearer token");
     }
