@@ -266,6 +266,17 @@ describe('behind a trusted proxy', () => {
     const ok = audit.json.data.find((e) => e.action === 'auth.login' && e.after?.email === 'agent1@acme.test');
     assert.equal(ok?.ip, '198.51.100.8');
   });
+
+  test('several X-Forwarded-For fields are one list: a client-sent field cannot hide the hop the proxy appended', async () => {
+    // The client sent "X-Forwarded-For: 192.0.2.200"; the proxy added its own field after it.
+    const r = await attempt(srv, '127.0.0.1', 'viewer@acme.test', 'wrong-password',
+      { 'x-forwarded-for': ['192.0.2.200', '198.51.100.9'] });
+    assert.equal(r.status, 401, r.text);
+    const root = await login(srv.url, 'root@demo.test');
+    const audit = await api(srv.url, 'GET', '/api/v1/audit?entity_type=session&limit=200', { token: root.access_token });
+    const e = audit.json.data.find((x) => x.action === 'auth.login_failed' && x.after?.email === 'viewer@acme.test');
+    assert.equal(e?.ip, '198.51.100.9');
+  });
 });
 
 test('a malformed --trusted-proxies is a configuration error (exit 2) naming the key', () => {
