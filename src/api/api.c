@@ -64,6 +64,7 @@ int api_new(const struct api_options *opt, struct store *store, struct svc *svc,
     }
     a->metrics_token =
         opt->metrics_token && *opt->metrics_token ? xstrdup(opt->metrics_token) : NULL;
+    a->secure_cookies = opt->secure_cookies;
     if (opt->cors_origins && *opt->cors_origins) {
         const char *p = opt->cors_origins;
         while (*p) {

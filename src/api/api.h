@@ -28,6 +28,7 @@ struct api_options {
      * Validated by the caller: a malformed list trusts nobody. */
     const char *trusted_proxies;
     const char *metrics_token; /* /metrics requires "Authorization: Bearer <it>"; NULL/"": open */
+    bool secure_cookies;       /* served over TLS: cookies get the Secure attribute */
 };
 
 int api_new(const struct api_options *opt, struct store *store, struct svc *svc, struct api **out);

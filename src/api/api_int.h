@@ -48,6 +48,7 @@ struct api {
     char *version;
     struct auth_proxies *proxies; /* trusted reverse proxies (never NULL) */
     char *metrics_token;          /* NULL: /metrics is open */
+    bool secure_cookies;
     atomic_bool draining;
 };
 

@@ -300,7 +300,8 @@ static int cmd_serve(struct app_config *cfg)
                              .cors_origins = cfg->cors_origins,
                              .version = SB_VERSION,
                              .trusted_proxies = cfg->trusted_proxies,
-                             .metrics_token = cfg->metrics_token};
+                             .metrics_token = cfg->metrics_token,
+                             .secure_cookies = *cfg->tls_cert != '\0'};
     struct api *api = NULL;
     api_new(&ao, store, svc, &api);
     api_set_realtime(api, rt);

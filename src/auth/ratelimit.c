@@ -28,9 +28,11 @@
 struct mem_entry {
     char *key;       /* NULL: free slot */
     int64_t *times;  /* ring of the newest `keep` event times (ms) */
-    unsigned keep;   /* ring size */
-    unsigned n;      /* events held, at most keep */
-    unsigned head;   /* next slot to write */
+    unsigned keep;   /* most events held */
+    unsigned alloc;  /* slots allocated: grows by doubling up to keep, so a key with one
+                      * event costs one slot however large keep is */
+    unsigned n;      /* events held, at most alloc */
+    unsigned head;   /* next slot to write (== n until the ring is full and wraps) */
     int64_t expires; /* newest event + ttl */
 };
 
@@ -135,13 +137,19 @@ static void mem_add(void *self, const char *key, int64_t now_ms, unsigned keep, 
     if (e->keep != keep) {
         /* A new ring size (the limits changed): start the ring over. */
         free(e->times);
-        e->times = xcalloc(keep, sizeof *e->times);
+        e->times = NULL;
         e->keep = keep;
-        e->n = e->head = 0;
+        e->alloc = e->n = e->head = 0;
+    }
+    if (e->n == e->alloc && e->alloc < keep) {
+        /* Not wrapped yet (head == n): grow the linear array. */
+        e->alloc = e->alloc ? (e->alloc * 2 < keep ? e->alloc * 2 : keep) : 1;
+        e->times = xrealloc(e->times, e->alloc * sizeof *e->times);
+        e->head = e->n; /* below keep the array never wraps: oldest at 0 */
     }
     e->times[e->head] = now_ms;
-    e->head = (e->head + 1) % keep;
-    if (e->n < keep) {
+    e->head = (e->head + 1) % e->alloc;
+    if (e->n < e->alloc) {
         e->n++;
     }
     if (now_ms + ttl_ms > e->expires) {
@@ -160,7 +168,7 @@ static unsigned mem_count(void *self, const char *key, int64_t since_ms, int64_t
     if (e && e->key) {
         /* Walk from the newest back; times only grow, so stop at the first old one. */
         for (unsigned k = 0; k < e->n; k++) {
-            int64_t t = e->times[(e->head + e->keep - 1 - k) % e->keep];
+            int64_t t = e->times[(e->head + e->alloc - 1 - k) % e->alloc];
             if (t <= since_ms) {
                 break;
             }
@@ -213,14 +221,26 @@ struct auth_counters auth_counters_memory_new(size_t max_keys)
 
 /* ---- the limiter ---- */
 
-#define MEM_MAX_KEYS 200000
+#define MEM_MAX_KEYS 100000
 #define BASE_DELAY_MS 1000
+
+/* An attempt between its check and its outcome (the password is being verified). */
+struct inflight {
+    char account[256];
+    char ip[64];
+};
 
 static struct {
     struct auth_login_limits lim;
     struct auth_counters c;
     unsigned account_keep; /* failures kept per account: enough to reach the longest delay */
-} L;
+    /* Attempts in flight count as failures until their outcome is known, so parallel
+     * requests cannot all pass the check before any failure is recorded. Bounded by the
+     * number of requests the server runs at once. */
+    pthread_mutex_t lock;
+    struct inflight *fly;
+    size_t nfly, capfly;
+} L = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static int64_t or_default(int64_t v, int64_t def)
 {
@@ -265,6 +285,11 @@ void auth_login_limits_shutdown(void)
         L.c.ops->free(L.c.self);
     }
     memset(&L.c, 0, sizeof L.c);
+    pthread_mutex_lock(&L.lock);
+    free(L.fly);
+    L.fly = NULL;
+    L.nfly = L.capfly = 0;
+    pthread_mutex_unlock(&L.lock);
 }
 
 static void ensure_init(void)
@@ -280,39 +305,31 @@ static int secs_until(int64_t when_ms, int64_t now_ms)
     return s < 1 ? 1 : s > 1000000000 ? 1000000000 : (int)s;
 }
 
-/* The firm rule of one key: limit events in the window -> wait for the oldest to leave. */
-static bool over_limit(const char *key, int64_t limit, int64_t now_ms, int *retry_after_s)
+/* The firm rule of one key: limit events in the window (counting `flying` attempts in
+ * flight) -> wait for the oldest to leave, or a second for the ones in flight to end. */
+static bool over_limit(const char *key, int64_t limit, size_t flying, int64_t now_ms,
+                       int *retry_after_s)
 {
     int64_t oldest = 0, newest = 0;
     unsigned n = L.c.ops->count(L.c.self, key, now_ms - L.lim.window_ms, &oldest, &newest);
-    if ((int64_t)n < limit) {
+    if ((int64_t)(n + flying) < limit) {
         return false;
     }
-    *retry_after_s = secs_until(oldest + L.lim.window_ms, now_ms);
+    *retry_after_s = (int64_t)n >= limit ? secs_until(oldest + L.lim.window_ms, now_ms) : 1;
     return true;
 }
 
-int auth_login_check(const char *account, const char *ip, int64_t now_ms, int *retry_after_s)
+/* The account's delay rule, with `flying` attempts in flight counted as failures now. */
+static bool account_delayed(const char *key, size_t flying, int64_t now_ms, int *retry_after_s)
 {
-    ensure_init();
-    char key[320];
-    snprintf(key, sizeof key, "i:%s", ip);
-    if (over_limit(key, L.lim.ip_attempts, now_ms, retry_after_s)) {
-        return SB_E_RATELIMIT;
-    }
-    snprintf(key, sizeof key, "p:%s|%s", account, ip);
-    if (over_limit(key, L.lim.pair_attempts, now_ms, retry_after_s)) {
-        return SB_E_RATELIMIT;
-    }
     int64_t oldest = 0, newest = 0;
-    snprintf(key, sizeof key, "k:%s|%s", account, ip);
-    if (L.c.ops->count(L.c.self, key, now_ms - L.lim.known_ttl_ms, &oldest, &newest) > 0) {
-        return 0;
-    }
-    snprintf(key, sizeof key, "a:%s", account);
     unsigned n = L.c.ops->count(L.c.self, key, now_ms - L.lim.window_ms, &oldest, &newest);
+    if (flying) {
+        n += (unsigned)flying;
+        newest = now_ms;
+    }
     if ((int64_t)n < L.lim.account_attempts) {
-        return 0;
+        return false;
     }
     unsigned step = n - (unsigned)L.lim.account_attempts;
     int64_t delay = step >= 40 ? L.lim.account_max_delay_ms : (int64_t)BASE_DELAY_MS << step;
@@ -320,15 +337,87 @@ int auth_login_check(const char *account, const char *ip, int64_t now_ms, int *r
         delay = L.lim.account_max_delay_ms;
     }
     if (now_ms >= newest + delay) {
-        return 0;
+        return false;
     }
     *retry_after_s = secs_until(newest + delay, now_ms);
-    return SB_E_RATELIMIT;
+    return true;
+}
+
+/* Callers hold L.lock. */
+static void fly_count(const char *account, const char *ip, size_t *n_ip, size_t *n_pair,
+                      size_t *n_account)
+{
+    *n_ip = *n_pair = *n_account = 0;
+    for (size_t i = 0; i < L.nfly; i++) {
+        bool same_ip = strcmp(L.fly[i].ip, ip) == 0;
+        bool same_account = strcmp(L.fly[i].account, account) == 0;
+        *n_ip += same_ip;
+        *n_pair += same_ip && same_account;
+        *n_account += same_account;
+    }
+}
+
+/* Callers hold L.lock. Removes one in-flight attempt of (account, ip), if there is one. */
+static void fly_remove(const char *account, const char *ip)
+{
+    for (size_t i = 0; i < L.nfly; i++) {
+        if (strcmp(L.fly[i].ip, ip) == 0 && strcmp(L.fly[i].account, account) == 0) {
+            L.fly[i] = L.fly[--L.nfly];
+            return;
+        }
+    }
+}
+
+int auth_login_check(const char *account, const char *ip, bool known_device, int64_t now_ms,
+                     int *retry_after_s)
+{
+    ensure_init();
+    char key[320];
+    int rc = SB_E_RATELIMIT;
+    size_t f_ip, f_pair, f_account;
+    pthread_mutex_lock(&L.lock);
+    fly_count(account, ip, &f_ip, &f_pair, &f_account);
+    snprintf(key, sizeof key, "i:%s", ip);
+    if (over_limit(key, L.lim.ip_attempts, f_ip, now_ms, retry_after_s)) {
+        goto out;
+    }
+    snprintf(key, sizeof key, "p:%s|%s", account, ip);
+    if (over_limit(key, L.lim.pair_attempts, f_pair, now_ms, retry_after_s)) {
+        goto out;
+    }
+    int64_t oldest = 0, newest = 0;
+    snprintf(key, sizeof key, "k:%s|%s", account, ip);
+    bool known = known_device ||
+                 L.c.ops->count(L.c.self, key, now_ms - L.lim.known_ttl_ms, &oldest, &newest) > 0;
+    snprintf(key, sizeof key, "a:%s", account);
+    if (!known && account_delayed(key, f_account, now_ms, retry_after_s)) {
+        goto out;
+    }
+    if (L.nfly == L.capfly) {
+        L.capfly = L.capfly ? L.capfly * 2 : 16;
+        L.fly = xrealloc(L.fly, L.capfly * sizeof *L.fly);
+    }
+    snprintf(L.fly[L.nfly].account, sizeof L.fly[L.nfly].account, "%s", account);
+    snprintf(L.fly[L.nfly].ip, sizeof L.fly[L.nfly].ip, "%s", ip);
+    L.nfly++;
+    rc = 0;
+out:
+    pthread_mutex_unlock(&L.lock);
+    return rc;
+}
+
+void auth_login_abandon(const char *account, const char *ip)
+{
+    pthread_mutex_lock(&L.lock);
+    fly_remove(account, ip);
+    pthread_mutex_unlock(&L.lock);
 }
 
 void auth_login_failed(const char *account, const char *ip, int64_t now_ms)
 {
     ensure_init();
+    pthread_mutex_lock(&L.lock);
+    fly_remove(account, ip);
     char key[320];
     snprintf(key, sizeof key, "i:%s", ip);
     L.c.ops->add(L.c.self, key, now_ms, (unsigned)L.lim.ip_attempts, L.lim.window_ms);
@@ -336,14 +425,18 @@ void auth_login_failed(const char *account, const char *ip, int64_t now_ms)
     L.c.ops->add(L.c.self, key, now_ms, (unsigned)L.lim.pair_attempts, L.lim.window_ms);
     snprintf(key, sizeof key, "a:%s", account);
     L.c.ops->add(L.c.self, key, now_ms, L.account_keep, L.lim.window_ms);
+    pthread_mutex_unlock(&L.lock);
 }
 
 void auth_login_succeeded(const char *account, const char *ip, int64_t now_ms)
 {
     ensure_init();
+    pthread_mutex_lock(&L.lock);
+    fly_remove(account, ip);
     char key[320];
     snprintf(key, sizeof key, "p:%s|%s", account, ip);
     L.c.ops->clear(L.c.self, key);
     snprintf(key, sizeof key, "k:%s|%s", account, ip);
     L.c.ops->add(L.c.self, key, now_ms, 1, L.lim.known_ttl_ms);
+    pthread_mutex_unlock(&L.lock);
 }

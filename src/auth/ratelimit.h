@@ -11,8 +11,9 @@
  *                      any IPs, each further attempt waits 1 s, 2 s, 4 s ... after the newest
  *                      failure, at most `account_max_delay_ms` (429 with that short
  *                      Retry-After). An address that logged in to the account successfully
- *                      within `known_ttl_ms` is exempt, so a flood of failures from many IPs
- *                      cannot keep the owner out.
+ *                      within `known_ttl_ms`, and a browser with the account's device cookie,
+ *                      are exempt, so a flood of failures from many IPs cannot keep the owner
+ *                      out.
  *
  * A successful login clears its (account, IP) counter and remembers the address as known. It
  * clears neither the IP's counter (one valid account must not reset an attacker's budget for
@@ -28,6 +29,7 @@
 #ifndef SB_AUTH_RATELIMIT_H
 #define SB_AUTH_RATELIMIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -78,13 +80,20 @@ void auth_login_limits_init(const struct auth_login_limits *lim,
 void auth_login_limits_shutdown(void);
 
 /*
- * May `account` (already lower-cased) try to log in from `ip` now? 0, or SB_E_RATELIMIT with
- * *retry_after_s (>= 1) set. Call before verifying the password.
+ * May `account` (already lower-cased) try to log in from `ip` now? known_device: the request
+ * carries a valid device cookie of the account (auth/device.h), which, like a known address,
+ * skips the account's delay. 0, or SB_E_RATELIMIT with *retry_after_s (>= 1) set. Call before
+ * verifying the password. An allowed attempt is in
+ * flight, counted as a failure by later checks, until exactly one of auth_login_failed,
+ * auth_login_succeeded or auth_login_abandon ends it.
  */
-int auth_login_check(const char *account, const char *ip, int64_t now_ms, int *retry_after_s);
+int auth_login_check(const char *account, const char *ip, bool known_device, int64_t now_ms,
+                     int *retry_after_s);
 /* Record a failed login of account from ip. */
 void auth_login_failed(const char *account, const char *ip, int64_t now_ms);
 /* Record a successful login of account from ip. */
 void auth_login_succeeded(const char *account, const char *ip, int64_t now_ms);
+/* End an attempt that reached no verdict (a store error): nothing is recorded. */
+void auth_login_abandon(const char *account, const char *ip);
 
 #endif

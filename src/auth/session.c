@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/device.h"
+#include "auth/grace.h"
 #include "auth/jwt.h"
 #include "auth/token.h"
 #include "base/alloc.h"
@@ -302,6 +304,7 @@ int auth_session_init(struct store *store, const struct auth_session_config *cfg
     if (rc < 0) {
         return rc;
     }
+    auth_device_set_key(S.key, S.key_len);
     pthread_rwlock_wrlock(&S.lock);
     rc = load_table(store, STORE_CLIENTS);
     if (rc == 0) {
@@ -330,6 +333,8 @@ void auth_session_shutdown(void)
     S.prev_key_len = 0;
     pthread_rwlock_unlock(&S.lock);
     auth_login_limits_shutdown();
+    auth_grace_clear();
+    auth_device_set_key(NULL, 0);
 }
 
 int64_t auth_session_refresh_ttl_ms(void)

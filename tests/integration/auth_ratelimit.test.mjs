@@ -2,7 +2,8 @@
 // Against the real server, with requests from distinct loopback source addresses (127.0.x.y):
 //   - per (account, IP): 10 failures in 15 min -> 429 with Retry-After up to 900 s;
 //   - per account alone: only short, growing delays (1 s, 2 s, ... at most
-//     --login-account-max-delay), never a lock; the owner's known address is not delayed;
+//     --login-account-max-delay), never a lock; the owner's known address and the owner's
+//     browser (a signed device cookie set at login) are not delayed;
 //   - per IP: a ceiling of 100 failures (an office behind NAT); correct logins of other
 //     accounts from an IP with some failures work;
 //   - X-Forwarded-For names the client only when the TCP peer is in --trusted-proxies, and
@@ -39,6 +40,16 @@ function attempt(srv, ip, email, password, headers = {}) {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// The device cookie a successful login sets ("sb_device=..."), checked for its attributes.
+function deviceCookie(r) {
+  const c = (r.headers['set-cookie'] || []).find((v) => v.startsWith('sb_device='));
+  assert.ok(c, `a login sets the device cookie: ${JSON.stringify(r.headers['set-cookie'])}`);
+  assert.match(c, /; HttpOnly/);
+  assert.match(c, /; SameSite=Strict/);
+  assert.match(c, /; Path=\/api\/v1\/auth\/login/);
+  return c.split(';')[0];
+}
 
 function retryAfter(r) {
   return Number(r.headers['retry-after']);
@@ -89,7 +100,9 @@ describe('default limits', () => {
 
   test('a flood of failures from many IPs cannot lock the owner out', async () => {
     const owner = '127.0.0.50';
-    assert.equal((await attempt(srv, owner, 'agent3@acme.test', 'demo-password')).status, 200, 'owner logs in once');
+    const first = await attempt(srv, owner, 'agent3@acme.test', 'demo-password');
+    assert.equal(first.status, 200, 'owner logs in once');
+    const cookie = deviceCookie(first);
     const statuses = { 401: 0, 429: 0 };
     let maxRa = 0;
     for (let i = 1; i <= 40; i++) {
@@ -107,7 +120,10 @@ describe('default limits', () => {
     // the owner, from an address that logged in to this account before, is not delayed
     const r = await attempt(srv, owner, 'agent3@acme.test', 'demo-password');
     assert.equal(r.status, 200, `owner during the flood: ${r.text}`);
-    // a new address gets at most a short delay, never a lock
+    // the owner's browser (device cookie) from a new address is not delayed either
+    const moved = await attempt(srv, '127.0.0.52', 'agent3@acme.test', 'demo-password', { cookie });
+    assert.equal(moved.status, 200, `owner's device from a new address: ${moved.text}`);
+    // any other new address gets at most a short delay, never a lock
     const fresh = await attempt(srv, '127.0.0.51', 'agent3@acme.test', 'demo-password');
     if (fresh.status === 429) assert429(fresh, 'new address during the flood', { max: 60 });
     else assert.equal(fresh.status, 200, fresh.text);
@@ -138,6 +154,16 @@ describe('default limits', () => {
     const failed = audit.json.data.filter((e) => e.action === 'auth.login_failed' && e.after?.email === 'agent1@globex.test');
     assert.equal(failed.length, 10, JSON.stringify(failed.map((e) => e.ip)));
     for (const e of failed) assert.equal(e.ip, ip);
+  });
+
+  test('parallel wrong logins cannot overshoot the (account, IP) budget', async () => {
+    const rs = await Promise.all(Array.from({ length: 24 }, () => attempt(srv, '127.0.0.100', 'admin@globex.test', 'wrong-password')));
+    const n401 = rs.filter((r) => r.status === 401).length;
+    const n429 = rs.filter((r) => r.status === 429).length;
+    assert.equal(n401 + n429, 24, rs.map((r) => r.status).join(' '));
+    // attempts in flight count, so exactly the budget is answered, whatever the interleaving
+    assert.equal(n401, 10, rs.map((r) => r.status).join(' '));
+    assert429(await attempt(srv, '127.0.0.100', 'admin@globex.test', 'demo-password'), 'after the parallel burst', { min: 890 });
   });
 
   test('--help documents every login limit with its default', () => {
@@ -186,6 +212,24 @@ describe('configured limits', () => {
     await loginThroughDelay(srv, '127.0.3.100', 'agent2@acme.test', 2);
   });
 
+  test('a device cookie of the account lifts its delay; a forged or another account\'s does not', async () => {
+    const first = await attempt(srv, '127.0.4.1', 'agent3@acme.test', 'demo-password');
+    assert.equal(first.status, 200, first.text);
+    const cookie = deviceCookie(first);
+    const other = deviceCookie(await attempt(srv, '127.0.4.2', 'agent4@acme.test', 'demo-password'));
+    for (let i = 0; i < 4; i++) {
+      assert.equal((await attempt(srv, `127.0.4.${10 + i}`, 'agent3@acme.test', 'wrong-password')).status, 401);
+    }
+    // the account is now delayed (1 s after the last failure) for everyone else...
+    assert429(await attempt(srv, '127.0.4.20', 'agent3@acme.test', 'demo-password'), 'no cookie', { max: 1 });
+    assert429(await attempt(srv, '127.0.4.21', 'agent3@acme.test', 'demo-password', { cookie: other }), "another account's cookie", { max: 1 });
+    const forged = cookie.replace(/.$/, (ch) => (ch === 'A' ? 'B' : 'A'));
+    assert429(await attempt(srv, '127.0.4.22', 'agent3@acme.test', 'demo-password', { cookie: forged }), 'forged cookie', { max: 1 });
+    // ...but not for the owner's browser, from a new address
+    const r = await attempt(srv, '127.0.4.23', 'agent3@acme.test', 'demo-password', { cookie: `theme=dark; ${cookie}` });
+    assert.equal(r.status, 200, r.text);
+  });
+
   test('the (account, IP) budget follows --login-attempts', async () => {
     for (let i = 1; i <= 3; i++) assert.equal((await attempt(srv, '127.0.0.95', 'viewer@acme.test', 'nope')).status, 401);
     assert429(await attempt(srv, '127.0.0.95', 'viewer@acme.test', 'demo-password'), '4th', { min: 890 });
@@ -221,6 +265,17 @@ describe('behind a trusted proxy', () => {
     assert.deepEqual([...new Set(ips('agent2@acme.test'))], ['127.0.0.2']);
     const ok = audit.json.data.find((e) => e.action === 'auth.login' && e.after?.email === 'agent1@acme.test');
     assert.equal(ok?.ip, '198.51.100.8');
+  });
+
+  test('several X-Forwarded-For fields are one list: a client-sent field cannot hide the hop the proxy appended', async () => {
+    // The client sent "X-Forwarded-For: 192.0.2.200"; the proxy added its own field after it.
+    const r = await attempt(srv, '127.0.0.1', 'viewer@acme.test', 'wrong-password',
+      { 'x-forwarded-for': ['192.0.2.200', '198.51.100.9'] });
+    assert.equal(r.status, 401, r.text);
+    const root = await login(srv.url, 'root@demo.test');
+    const audit = await api(srv.url, 'GET', '/api/v1/audit?entity_type=session&limit=200', { token: root.access_token });
+    const e = audit.json.data.find((x) => x.action === 'auth.login_failed' && x.after?.email === 'viewer@acme.test');
+    assert.equal(e?.ip, '198.51.100.9');
   });
 });
 

@@ -14,10 +14,15 @@ static void fail_n(const char *acct, const char *ip, int n, int64_t now)
     }
 }
 
+/* Would an attempt be allowed? (An allowed one is ended at once, recording nothing.) */
 static int check(const char *acct, const char *ip, int64_t now, int *ra)
 {
     *ra = 0;
-    return auth_login_check(acct, ip, now, ra);
+    int rc = auth_login_check(acct, ip, false, now, ra);
+    if (rc == 0) {
+        auth_login_abandon(acct, ip);
+    }
+    return rc;
 }
 
 static void test_pair_is_firm(void)
@@ -120,6 +125,35 @@ static void test_success_clears_pair_only(void)
     auth_login_limits_shutdown();
 }
 
+/* Parallel attempts cannot all pass before the first failure is recorded. */
+static void test_in_flight_attempts_count(void)
+{
+    auth_login_limits_init(NULL, NULL);
+    int64_t t = 1000000;
+    int ra = 0;
+    for (int i = 0; i < 10; i++) {
+        CHECK_EQ_INT(auth_login_check("f@x", "10.2.0.1", false, t, &ra), 0);
+    }
+    CHECK_EQ_INT(auth_login_check("f@x", "10.2.0.1", false, t, &ra), SB_E_RATELIMIT);
+    CHECK_EQ_INT(ra, 1);
+    /* one ends without a verdict: its place is free again */
+    auth_login_abandon("f@x", "10.2.0.1");
+    CHECK_EQ_INT(auth_login_check("f@x", "10.2.0.1", false, t, &ra), 0);
+    /* all fail: the pair is limited for the window */
+    for (int i = 0; i < 10; i++) {
+        auth_login_failed("f@x", "10.2.0.1", t);
+    }
+    CHECK_EQ_INT(check("f@x", "10.2.0.1", t, &ra), SB_E_RATELIMIT);
+    CHECK_EQ_INT(ra, 900);
+    /* past the account threshold, one attempt at a time from unknown addresses */
+    CHECK_EQ_INT(check("f@x", "10.2.0.2", t + 1000, &ra), 0);
+    CHECK_EQ_INT(auth_login_check("f@x", "10.2.0.2", false, t + 1000, &ra), 0);
+    CHECK_EQ_INT(auth_login_check("f@x", "10.2.0.3", false, t + 1000, &ra), SB_E_RATELIMIT);
+    auth_login_succeeded("f@x", "10.2.0.2", t + 1000);
+    CHECK_EQ_INT(check("f@x", "10.2.0.3", t + 1000, &ra), 0);
+    auth_login_limits_shutdown();
+}
+
 static void test_memory_store_bound(void)
 {
     struct auth_counters c = auth_counters_memory_new(64);
@@ -143,6 +177,20 @@ static void test_memory_store_bound(void)
     CHECK_EQ_INT(c.ops->count(c.self, "ring", 5007, &o, &n), 2);
     c.ops->clear(c.self, "ring");
     CHECK_EQ_INT(c.ops->count(c.self, "ring", 0, &o, &n), 0);
+    /* a large ring grows as events come, in order, through every size and after a clear */
+    for (int round = 0; round < 2; round++) {
+        for (int i = 1; i <= 100; i++) {
+            c.ops->add(c.self, "big", 10000 + i, 37, 60000);
+            unsigned want = i < 37 ? (unsigned)i : 37;
+            if (c.ops->count(c.self, "big", 0, &o, &n) != want || n != 10000 + i ||
+                o != 10000 + i - (int64_t)want + 1) {
+                CHECK(!"big ring out of order");
+                break;
+            }
+        }
+        c.ops->clear(c.self, "big");
+    }
+    CHECK(1);
     c.ops->free(c.self);
 }
 
@@ -153,6 +201,7 @@ int main(void)
     test_known_address_skips_account_delay();
     test_ip_ceiling();
     test_success_clears_pair_only();
+    test_in_flight_attempts_count();
     test_memory_store_bound();
     return test_done();
 }
