@@ -250,16 +250,7 @@ int svc_agent_set_status(struct svc *svc, const struct svc_actor *a, const char 
                           expected_version, out, err);
     }
     json_decref(before);
-    if (rc == 0) {
-        rc = store_tx_commit(tx);
-    } else {
-        store_tx_rollback(tx);
-    }
-    if (rc < 0) {
-        json_decref(*out);
-        *out = NULL;
-    }
-    return rc;
+    return svc_tx_end(tx, rc, out);
 }
 
 int svc_agent_bulk_status(struct svc *svc, const struct svc_actor *a, const json_t *in,
@@ -332,11 +323,7 @@ int svc_agent_bulk_status(struct svc *svc, const struct svc_actor *a, const json
         }
     }
     json_decref(rows);
-    if (rc == 0) {
-        rc = store_tx_commit(tx);
-    } else {
-        store_tx_rollback(tx);
-    }
+    rc = svc_tx_end(tx, rc, NULL);
     if (rc < 0) {
         json_decref(result);
         return rc;

@@ -52,6 +52,10 @@ struct store *svc_store(struct svc *svc);
 /* A system actor (timers, presence, seeding). */
 void svc_actor_system(struct svc_actor *out);
 
+/* End a write transaction: commit it when rc is 0, else roll it back. When the result is an
+ * error and out is not NULL, *out is released and set to NULL. Returns the final rc. */
+int svc_tx_end(struct store_tx *tx, int rc, json_t **out);
+
 /*
  * Append one audit entry for a change made by actor inside tx (the same transaction as the
  * change). before/after are rows (borrowed, may be NULL); secrets are never in them.
