@@ -666,8 +666,8 @@ static void test_presence(void)
     /* A late joiner of the same tenant gets the whole state. */
     struct client c;
     CHECK_EQ_INT(client_open(&c, tok_acme), 101);
-    int rc_ = join(&c, "realtime:lobby", json_pack("{s:{s:b}}", "presence", "enabled", 1));
-    json_decref(EXPECT_REPLY(&c, "realtime:lobby", rc_, "ok"));
+    int rl = join(&c, "realtime:lobby", json_pack("{s:{s:b}}", "presence", "enabled", 1));
+    json_decref(EXPECT_REPLY(&c, "realtime:lobby", rl, "ok"));
     m = EXPECT(&c, "realtime:lobby", "presence_state");
     CHECK_EQ_STR(str_at(meta_of(json_object_get(m, "payload"), "alice"), "status", NULL), "away");
     CHECK_EQ_INT(json_object_size(json_object_get(m, "payload")), 1);
