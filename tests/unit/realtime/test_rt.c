@@ -12,6 +12,7 @@
  * Every wait is bounded: a receive gives up after RECV_MS and counts as a failure.
  */
 #include "test.h"
+#include "test_store.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -862,13 +863,9 @@ static void test_hub_feeds_auth_cache(void)
 int main(void)
 {
     char dir[] = "/tmp/sbrtXXXXXX";
-    if (!mkdtemp(dir)) {
+    if (test_store_open(dir, &store) < 0) {
         return 1;
     }
-    char url[128];
-    snprintf(url, sizeof url, "sqlite:%s/t.db", dir);
-    CHECK_EQ_INT(store_open(url, NULL, &store), 0);
-    CHECK(store_migrate(store) >= 0);
     CHECK_EQ_INT(
         insert(STORE_CLIENTS, json_pack("{s:s,s:s}", "name", "Acme", "slug", "acme"), acme), 0);
     CHECK_EQ_INT(
@@ -927,12 +924,6 @@ int main(void)
     free(uid_acme);
     free(uid_globex);
     free(uid_doomed);
-    const char *suffixes[] = {"", "-wal", "-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        char path[160];
-        snprintf(path, sizeof path, "%s/t.db%s", dir, suffixes[i]);
-        unlink(path);
-    }
-    rmdir(dir);
+    test_store_remove(dir);
     return test_done();
 }

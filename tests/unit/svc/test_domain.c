@@ -6,6 +6,7 @@
  * and then only when it changed; events_per_minute counts the changes it is fed.
  */
 #include "test.h"
+#include "test_store.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -419,13 +420,9 @@ static void test_jobs_publish_on_change(void)
 int main(void)
 {
     char dir[] = "/tmp/sbsvcXXXXXX";
-    if (!mkdtemp(dir)) {
+    if (test_store_open(dir, &store) < 0) {
         return 1;
     }
-    char url[128];
-    snprintf(url, sizeof url, "sqlite:%s/t.db", dir);
-    CHECK_EQ_INT(store_open(url, NULL, &store), 0);
-    CHECK(store_migrate(store) >= 0);
     struct svc_config cfg = {.presence_grace_ms = 100};
     CHECK_EQ_INT(svc_new(store, &cfg, &svc), 0);
     CHECK_EQ_INT(svc_seed_demo(svc), 0);
@@ -450,13 +447,6 @@ int main(void)
 
     svc_free(svc);
     store_free(store);
-    char path[160];
-    snprintf(path, sizeof path, "%s/t.db", dir);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/t.db-wal", dir);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/t.db-shm", dir);
-    unlink(path);
-    rmdir(dir);
+    test_store_remove(dir);
     return test_done();
 }
