@@ -24,8 +24,6 @@
 #include "realtime/filter.h"
 #include "realtime/rt_int.h"
 
-#define RT_DASHBOARD_TOPIC "realtime:dashboard"
-
 /* ---- groups (tenant, topic) ---- */
 
 static uint32_t hash_key(const char *tenant, const char *topic)
@@ -109,14 +107,15 @@ void rt_group_free_all(struct rt_loop *l)
 
 /* ---- change events ---- */
 
-/* Does any binding of ch match ev? Appends matching ids to out as "1,2". */
-static size_t chan_match_ids(const struct rt_chan *ch, const struct rt_event *ev, struct buf *out)
+/* Does any binding of ch match the change (op, rec) of ev's table? Appends matching ids to
+ * out as "1,2". */
+static size_t chan_match_ids(const struct rt_chan *ch, const struct rt_event *ev, uint8_t op,
+                             const json_t *rec, struct buf *out)
 {
     size_t n = 0;
-    const json_t *rec = ev->op == OP_DELETE ? ev->old_record : ev->record;
     for (uint16_t i = 0; i < ch->nb; i++) {
         const struct rt_binding *b = &ch->b[i];
-        if (!(b->ops & ev->op) || (b->table >= 0 && b->table != (int)ev->desc->id)) {
+        if (!(b->ops & op) || (b->table >= 0 && b->table != (int)ev->desc->id)) {
             continue;
         }
         if (b->filter && !rt_filter_match(b->filter, ev->desc, rec)) {
@@ -136,7 +135,27 @@ void rt_chan_deliver(struct rt_chan *ch, const struct rt_event *ev)
     if (!c || c->closed) {
         return;
     }
-    if (!policy_can_read_row(rt_chan_principal(ch), ev->desc->id, ev->record, ev->old_record)) {
+    /* What this subscriber may see of the change; a row that moved between tenants is an
+     * arrival on one side and a departure on the other (policy_row_view). */
+    uint8_t op = ev->op;
+    const json_t *rec = op == OP_DELETE ? ev->old_record : ev->record;
+    struct net_shared *data = ev->data;
+    switch (policy_row_view(rt_chan_principal(ch), ev->desc->id, ev->record, ev->old_record)) {
+    case POLICY_VIEW_NONE:
+        return;
+    case POLICY_VIEW_FULL:
+        break;
+    case POLICY_VIEW_AS_INSERT:
+        op = OP_INSERT;
+        data = ev->data_in;
+        break;
+    case POLICY_VIEW_AS_DELETE:
+        op = OP_DELETE;
+        rec = ev->old_record;
+        data = ev->data_out;
+        break;
+    }
+    if (!data) {
         return;
     }
     struct buf *b = &c->loop->scratch;
@@ -146,14 +165,14 @@ void rt_chan_deliver(struct rt_chan *ch, const struct rt_event *ev)
         return;
     }
     size_t before = b->len;
-    if (chan_match_ids(ch, ev, b) == 0 || b->len == before) {
+    if (chan_match_ids(ch, ev, op, rec, b) == 0 || b->len == before) {
         return;
     }
     if (buf_puts(b, "],\"data\":") < 0) {
         return;
     }
     char suffix[3] = {'}', phx_suffix(c->vsn)[0], 0};
-    rt_conn_send(c, false, b->data, b->len, ev->data, suffix, 2);
+    rt_conn_send(c, false, b->data, b->len, data, suffix, 2);
     atomic_fetch_add(&c->loop->rt->m_delivered, 1);
 }
 

@@ -55,7 +55,42 @@ uint8_t rt_op_parse(const char *s)
     return 0;
 }
 
-/* Build the shared event from a change, taking its record and old_record. */
+/* The shared `data` of a postgres_changes event: encoded once for every subscriber. */
+static struct net_shared *event_encode(const struct store_table_desc *d, uint8_t op, const char *ts,
+                                       json_t *columns, json_t *record, json_t *old_record,
+                                       int64_t seq)
+{
+    json_t *data = json_pack("{s:s,s:s,s:s,s:s,s:O}", "schema", "public", "table", d->name, "type",
+                             op_name(op), "commit_timestamp", ts, "columns", columns);
+    if (record) {
+        json_object_set(data, "record", record);
+    }
+    if (old_record) {
+        json_object_set(data, "old_record", old_record);
+    }
+    json_object_set_new(data, "errors", json_null());
+    json_object_set_new(data, "seq", json_integer(seq));
+    size_t len = 0;
+    char *text = json_encode(data, &len);
+    json_decref(data);
+    struct net_shared *sh = net_shared_new(text, len);
+    free(text);
+    return sh;
+}
+
+/* Did this UPDATE move the row to another tenant? */
+static bool moved_tenant(const struct rt_event *ev)
+{
+    if (ev->op != OP_UPDATE || !ev->record || !ev->old_record) {
+        return false;
+    }
+    return !json_equal(json_object_get(ev->record, "client_id"),
+                       json_object_get(ev->old_record, "client_id"));
+}
+
+/* Build the shared event from a change, taking its record and old_record. A row moved to
+ * another tenant also gets the two views policy_row_view may ask for: its arrival (an
+ * INSERT of the new record) and its departure (a DELETE of the old record). */
 int rt_event_build(struct rt_event *ev, struct store_change *ch)
 {
     const struct store_table_desc *d = store_table_desc(ch->table);
@@ -90,21 +125,12 @@ int rt_event_build(struct rt_event *ev, struct store_change *ch)
     }
     char ts[CLOCK_RFC3339_LEN];
     clock_format_ms(ch->at_ms, ts);
-    json_t *data = json_pack("{s:s,s:s,s:s,s:s,s:o}", "schema", "public", "table", d->name, "type",
-                             op_name(op), "commit_timestamp", ts, "columns", columns);
-    if (ev->record) {
-        json_object_set(data, "record", ev->record);
+    ev->data = event_encode(d, op, ts, columns, ev->record, ev->old_record, ch->seq);
+    if (moved_tenant(ev)) {
+        ev->data_in = event_encode(d, OP_INSERT, ts, columns, ev->record, NULL, ch->seq);
+        ev->data_out = event_encode(d, OP_DELETE, ts, columns, NULL, ev->old_record, ch->seq);
     }
-    if (ev->old_record) {
-        json_object_set(data, "old_record", ev->old_record);
-    }
-    json_object_set_new(data, "errors", json_null());
-    json_object_set_new(data, "seq", json_integer(ch->seq));
-    size_t len = 0;
-    char *text = json_encode(data, &len);
-    json_decref(data);
-    ev->data = net_shared_new(text, len);
-    free(text);
+    json_decref(columns);
     return 0;
 }
 
@@ -112,8 +138,11 @@ void rt_event_release(struct rt_event *ev)
 {
     json_decref(ev->record);
     json_decref(ev->old_record);
-    if (ev->data) {
-        net_shared_unref(ev->data);
+    struct net_shared *shared[] = {ev->data, ev->data_in, ev->data_out};
+    for (size_t i = 0; i < sizeof shared / sizeof shared[0]; i++) {
+        if (shared[i]) {
+            net_shared_unref(shared[i]);
+        }
     }
     memset(ev, 0, sizeof *ev);
 }

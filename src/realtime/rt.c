@@ -179,11 +179,13 @@ static bool join_principal(struct rt_conn *c, struct phx_msg *m, struct join_req
         j->p = c->p;
         j->exp_s = c->exp_s;
     }
-    j->tenant = j->p.client_id;
     const char *dash =
         json_string_value(json_object_get(json_object_get(j->config, "dashboard"), "client_id"));
-    if (j->p.role == ROLE_SUPER_ADMIN && dash && strlen(dash) < 40) {
-        j->tenant = dash;
+    j->tenant = policy_channel_tenant(&j->p, dash);
+    if (strcmp(m->topic, RT_DASHBOARD_TOPIC) == 0 && !policy_can_read_metrics(&j->p)) {
+        /* The same rule as GET /api/v1/dashboard (403 there). */
+        rt_conn_reply_reason(c, m, "Unauthorized: dashboard metrics are for admins");
+        return false;
     }
     return true;
 }
@@ -290,7 +292,7 @@ static void conn_handle_access_token(struct rt_conn *c, struct rt_chan *ch, stru
     if (auth_session_check_token_exp(tok, strlen(tok), &p, &exp_s, &why) < 0) {
         snprintf(msg, sizeof msg, "Invalid token: %s", why ? why : "invalid");
     } else {
-        const char *tenant = p.role == ROLE_SUPER_ADMIN ? rt_chan_tenant(ch) : p.client_id;
+        const char *tenant = policy_channel_tenant(&p, rt_chan_tenant(ch));
         if (strcmp(tenant, rt_chan_tenant(ch)) == 0) {
             rt_chan_set_principal(ch, &p);
             ch->exp_s = exp_s;

@@ -39,6 +39,9 @@
 enum { OP_INSERT = 1, OP_UPDATE = 2, OP_DELETE = 4, OP_ALL = 7 };
 
 /* One change, built by the hub (or a resume read) and immutable afterwards. */
+/* Where the server pushes dashboard metrics (DESIGN §7); only it may send there. */
+#define RT_DASHBOARD_TOPIC "realtime:dashboard"
+
 struct rt_event {
     int64_t seq;
     const struct store_table_desc *desc;
@@ -46,6 +49,9 @@ struct rt_event {
     json_t *record;     /* NULL for DELETE */
     json_t *old_record; /* NULL for INSERT */
     struct net_shared *data;
+    /* Only for an UPDATE that moved the row to another tenant (policy_row_view): */
+    struct net_shared *data_in;  /* the row arriving: an INSERT of record */
+    struct net_shared *data_out; /* the row leaving: a DELETE of old_record */
 };
 
 /* Events posted to every loop; refs = one per loop. */

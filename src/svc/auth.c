@@ -109,7 +109,6 @@ int svc_auth_login(struct svc *svc, const struct svc_actor *ctx, const char *ema
                    const char *password, struct svc_tokens *out, int *retry_after_s)
 {
     memset(out, 0, sizeof *out);
-    char key[320];
     char lower[250];
     size_t n = strlen(email);
     if (n >= sizeof lower) {
@@ -119,13 +118,7 @@ int svc_auth_login(struct svc *svc, const struct svc_actor *ctx, const char *ema
         lower[i] = (char)((email[i] >= 'A' && email[i] <= 'Z') ? email[i] + 32 : email[i]);
     }
     lower[n] = '\0';
-    char ip_key[80];
-    snprintf(ip_key, sizeof ip_key, "ip:%s", ctx->ip);
-    snprintf(key, sizeof key, "acct:%s", lower);
-    int rc = auth_ratelimit_check(ip_key, retry_after_s);
-    if (rc == 0) {
-        rc = auth_ratelimit_check(key, retry_after_s);
-    }
+    int rc = auth_login_check(lower, ctx->ip, clock_now_ms(), retry_after_s);
     if (rc < 0) {
         return rc;
     }
@@ -156,8 +149,7 @@ int svc_auth_login(struct svc *svc, const struct svc_actor *ctx, const char *ema
                      jstr(user, "client_id") ? jstr(user, "client_id") : "");
         }
         a.system = false;
-        auth_ratelimit_fail(ip_key);
-        auth_ratelimit_fail(key);
+        auth_login_failed(lower, ctx->ip, clock_now_ms());
         json_t *after = json_pack("{s:s}", "email", lower);
         audit_only(svc, &a, "auth.login_failed", user ? jstr(user, "id") : NULL, after);
         json_decref(after);
@@ -200,7 +192,7 @@ int svc_auth_login(struct svc *svc, const struct svc_actor *ctx, const char *ema
         svc_tokens_release(out);
         return rc;
     }
-    auth_ratelimit_reset(key);
+    auth_login_succeeded(lower, ctx->ip, clock_now_ms());
     auth_session_note_user(updated);
     out->user = updated;
     return 0;
