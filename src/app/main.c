@@ -20,7 +20,6 @@
 #include <uv.h>
 
 #include "api/api.h"
-#include "api/jobs.h"
 #include "app/config.h"
 #include "auth/password.h"
 #include "auth/session.h"
@@ -32,6 +31,7 @@
 #include "net/net.h"
 #include "realtime/rt.h"
 #include "store/store.h"
+#include "svc/jobs.h"
 #include "svc/svc.h"
 
 #ifndef SB_VERSION
@@ -191,6 +191,12 @@ static void on_rt_conn(void *arg, const struct policy_principal *p, enum rt_conn
     }
 }
 
+/* The change-log consumer behind the dashboard's events_per_minute. */
+static void count_changes(void *arg, const struct store_change *changes, size_t n)
+{
+    svc_metrics_count_changes(arg, changes, n);
+}
+
 static int64_t rt_connections_of(void *arg, const char *client_id)
 {
     return rt_connections(arg, client_id);
@@ -295,6 +301,7 @@ static int cmd_serve(struct app_config *cfg)
     struct rt *rt = NULL;
     rt_new(&rc_cfg, store, &rt);
     rt_set_conn_hook(rt, on_rt_conn, svc);
+    rt_add_consumer(rt, count_changes, svc);
     svc_metrics_set_connections_fn(svc, rt_connections_of, rt);
     struct api_options ao = {.web_dir = cfg->web_dir,
                              .cors_origins = cfg->cors_origins,
@@ -327,11 +334,11 @@ static int cmd_serve(struct app_config *cfg)
     if (rt_start(rt, server) < 0) {
         log_error("cannot start the realtime hub; realtime events will not be delivered");
     }
-    struct jobs_config jc = {.metrics_interval_ms = cfg->metrics_interval_ms,
-                             .publish = publish_metrics,
-                             .publish_arg = rt};
-    struct jobs *jobs = NULL;
-    if (jobs_start(&jobs, svc, &jc) < 0) {
+    struct svc_jobs_config jc = {.metrics_interval_ms = cfg->metrics_interval_ms,
+                                 .publish = publish_metrics,
+                                 .publish_arg = rt};
+    struct svc_jobs *jobs = NULL;
+    if (svc_jobs_start(&jobs, svc, &jc) < 0) {
         log_error("cannot start the background jobs");
     }
     char url[128];
@@ -356,7 +363,7 @@ static int cmd_serve(struct app_config *cfg)
     sigwait(&sigs, &sig);
     log_event(LOG_INFO, "shutting down", json_pack("{s:s}", "signal", strsignal(sig)));
     api_set_draining(api, true);
-    jobs_stop(jobs);
+    svc_jobs_stop(jobs);
     rt_stop(rt);
     net_server_stop(server, cfg->drain_ms);
     rt_free(rt);

@@ -271,7 +271,8 @@ int svc_messages_tick(struct svc *svc, int64_t now_ms);
 typedef int64_t (*svc_connections_cb)(void *arg, const char *client_id);
 /* Set before other threads use svc; the default counts 0. */
 void svc_metrics_set_connections_fn(struct svc *svc, svc_connections_cb fn, void *arg);
-/* Feed change-log events (the jobs thread does) for events_per_minute. */
+/* Feed change-log events for events_per_minute (the realtime hub does, as a consumer of
+ * the change log). Thread-safe. */
 void svc_metrics_count_changes(struct svc *svc, const struct store_change *c, size_t n);
 /*
  * The dashboard snapshot of tenant client_id (NULL: every tenant) at now_ms:
