@@ -5,9 +5,29 @@
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, qs } from '../lib/api.js';
-import { useNow, useRealtimeAgentStatus, useStats } from '../lib/hooks.js';
+import { useGridWindow, useNow, useRealtimeAgentStatus, useStats } from '../lib/hooks.js';
 import { notify } from '../lib/notify.js';
 import { canAdmin, errText, fmtDuration, fmtPercent, fmtTime, isSuper, STATUSES } from '../lib/format.js';
+
+// Orders of the board (the API's `sort`).
+export const SORTS = [
+  { id: 'display_name', label: 'name A–Z' },
+  { id: '-display_name', label: 'name Z–A' },
+  { id: 'status', label: 'status' },
+  { id: 'status_since', label: 'longest in status' },
+  { id: '-status_since', label: 'latest change' },
+  { id: 'reason', label: 'reason' },
+];
+
+// The search box's text, passed on once typing pauses.
+function useDebounced(value, ms) {
+  const [v, setV] = useState(value);
+  useEffect(() => {
+    const t = setTimeout(() => setV(value), ms);
+    return () => clearTimeout(t);
+  }, [value, ms]);
+  return v;
+}
 
 export const RANGES = [
   { id: '1h', label: 'last hour', ms: 3600e3 },
@@ -82,7 +102,19 @@ function History({ agent, onClose, stats, rangeLabel }) {
 
 export function Agents({ user }) {
   const [filter, setFilter] = useState('');
-  const { agents, loading, error, updateStatus, apply, changeCount } = useRealtimeAgentStatus({ status: filter || undefined });
+  const [search, setSearch] = useState('');
+  const [sort, setSort] = useState('display_name');
+  const q = useDebounced(search.trim(), 300);
+  const { agents, loading, loadingMore, error, updateStatus, apply, changeCount, total, counts, hasMore, loadMore } = useRealtimeAgentStatus({
+    status: filter || undefined,
+    q: q || undefined,
+    sort,
+  });
+  const win = useGridWindow(agents.length, { overscan: 3, resetKey: `${filter}|${q}|${sort}` });
+  // Near the end of what is loaded: fetch the next page (the scroll box grows under the user).
+  useEffect(() => {
+    if (hasMore && !loadingMore && !loading && win.lastRow >= win.rows - 4) loadMore();
+  }, [hasMore, loadingMore, loading, win.lastRow, win.rows]);
   const [range, setRange] = useState('24h');
   const rangeDef = RANGES.find((r) => r.id === range) || RANGES[1];
   const stats = useStats(() => `/api/v1/agents/stats${qs({ from: new Date(Date.now() - rangeDef.ms).toISOString() })}`, [range], changeCount);
@@ -135,19 +167,29 @@ export function Agents({ user }) {
     }
   }
 
-  const counts = {};
-  for (const a of agents) counts[a.status] = (counts[a.status] || 0) + 1;
+  const known = typeof total === 'number' && !loading;
+  const countText = known
+    ? `${total} agent${total === 1 ? '' : 's'} · ${STATUSES.map((st) => `${(counts && counts[st]) || 0} ${st}`).join(' · ')}`
+    : 'Loading agents…';
 
   return html`<section aria-labelledby="page-title">
     <div class="page-head">
       <h1 id="page-title">Agents</h1>
+      <label class="inline">Search
+        <input type="search" data-testid="agents-search" value=${search} placeholder="name, e-mail or reason" autocomplete="off" onInput=${(e) => setSearch(e.target.value)} />
+      </label>
       <label class="inline">Show
         <select data-testid="agents-filter" value=${filter} onChange=${(e) => setFilter(e.target.value)}>
           <option value="">all</option>
           ${STATUSES.map((s) => html`<option key=${s} value=${s}>${s}</option>`)}
         </select>
       </label>
-      <span class="muted" data-testid="agents-count">${agents.length} agents · ${STATUSES.map((s) => `${counts[s] || 0} ${s}`).join(' · ')}</span>
+      <label class="inline">Sort by
+        <select data-testid="agents-sort" value=${sort} onChange=${(e) => setSort(e.target.value)}>
+          ${SORTS.map((o) => html`<option key=${o.id} value=${o.id}>${o.label}</option>`)}
+        </select>
+      </label>
+      <span class="muted" data-testid="agents-count" role="status" data-total=${known ? total : ''} data-loaded=${agents.length} data-online=${known ? (counts && counts.online) || 0 : ''}>${countText}</span>
     </div>
     ${error ? html`<p class="error" role="alert" data-testid="agents-error">${errText(error)}</p>` : null}
     ${admin
@@ -163,29 +205,32 @@ export function Agents({ user }) {
       : null}
     ${history ? html`<${History} agent=${agents.find((a) => a.id === history.id) || history} stats=${stats} rangeLabel=${rangeDef.label} onClose=${() => setHistory(null)} />` : null}
     ${loading && !agents.length ? html`<p class="muted">Loading…</p>` : null}
-    <ul class="board" data-testid="agents-list">
-      ${agents.map(
-        (a) => html`<li key=${a.id} class=${`agent card status-${a.status}${a._pending ? ' pending' : ''}`} data-testid=${`agent-row-${a.id}`} data-status=${a.status} data-version=${a.version}>
-          <div class="agent-head">
-            ${admin
-              ? html`<input type="checkbox" data-testid=${`agent-select-${a.id}`} aria-label=${`Select ${a.display_name}`} checked=${selected.has(a.id)} onChange=${() => toggle(a.id)} />`
-              : null}
-            <span class=${`dot dot-${a.status}`} aria-hidden="true"></span>
-            <strong class="agent-name">${a.display_name || a.id}</strong>
-          </div>
-          <div class="agent-body">
-            <label class="sr-only" for=${`agent-status-${a.id}`}>Status of ${a.display_name}</label>
-            <select id=${`agent-status-${a.id}`} data-testid=${`agent-status-${a.id}`} value=${a.status} disabled=${!canEdit(a)} onChange=${(e) => updateStatus(a, e.target.value)}>
-              ${STATUSES.map((s) => html`<option key=${s} value=${s}>${s}</option>`)}
-            </select>
-            <${InStatus} agent=${a} />
-          </div>
-          ${a.reason ? html`<div class="muted reason" data-testid=${`agent-reason-${a.id}`}>${a.reason}</div>` : null}
-          <button type="button" class="btn btn-small btn-link" data-testid=${`agent-history-${a.id}`} aria-expanded=${history && history.id === a.id ? 'true' : 'false'} aria-label=${`Statistics & history of ${a.display_name || a.id}`} onClick=${() => setHistory(a)}>Statistics & history</button>
-        </li>`
-      )}
-    </ul>
-    ${!loading && !agents.length && !error ? html`<p class="muted" data-testid="agents-empty">No agents.</p>` : null}
+    <div class="board-scroll" ref=${win.scrollRef} tabindex="0" role="region" aria-label=${`Agents board, ${known ? `${agents.length} of ${total} loaded` : 'loading'} (scrolls)`} data-testid="agents-scroll">
+      <ul class="board" ref=${win.listRef} data-testid="agents-list" data-start=${win.start} data-end=${win.end}>
+        ${agents.slice(win.start, win.end).map(
+          (a, i) => html`<li key=${a.id} aria-setsize=${known ? total : -1} aria-posinset=${win.start + i + 1} class=${`agent card status-${a.status}${a._pending ? ' pending' : ''}`} data-testid=${`agent-row-${a.id}`} data-status=${a.status} data-version=${a.version}>
+            <div class="agent-head">
+              ${admin
+                ? html`<input type="checkbox" data-testid=${`agent-select-${a.id}`} aria-label=${`Select ${a.display_name}`} checked=${selected.has(a.id)} onChange=${() => toggle(a.id)} />`
+                : null}
+              <span class=${`dot dot-${a.status}`} aria-hidden="true"></span>
+              <strong class="agent-name" title=${a.display_name || a.id}>${a.display_name || a.id}</strong>
+            </div>
+            <div class="agent-body">
+              <label class="sr-only" for=${`agent-status-${a.id}`}>Status of ${a.display_name}</label>
+              <select id=${`agent-status-${a.id}`} data-testid=${`agent-status-${a.id}`} value=${a.status} disabled=${!canEdit(a)} onChange=${(e) => updateStatus(a, e.target.value)}>
+                ${STATUSES.map((s) => html`<option key=${s} value=${s}>${s}</option>`)}
+              </select>
+              <${InStatus} agent=${a} />
+            </div>
+            <div class="muted reason" data-testid=${a.reason ? `agent-reason-${a.id}` : undefined} title=${a.reason || ''}>${a.reason || ''}</div>
+            <button type="button" class="btn btn-small btn-link" data-testid=${`agent-history-${a.id}`} aria-expanded=${history && history.id === a.id ? 'true' : 'false'} aria-label=${`Statistics & history of ${a.display_name || a.id}`} onClick=${() => setHistory(a)}>Statistics & history</button>
+          </li>`
+        )}
+      </ul>
+      ${loadingMore ? html`<p class="muted" data-testid="agents-loading-more">Loading more agents…</p>` : null}
+    </div>
+    ${!loading && !agents.length && !error ? html`<p class="muted" data-testid="agents-empty">${q ? `No agents match “${q}”.` : 'No agents.'}</p>` : null}
     <section class="card" data-testid="agents-stats" aria-labelledby="stats-title" data-at=${stats.at || ''}>
       <div class="page-head">
         <h2 id="stats-title">Statistics per client</h2>
