@@ -4,7 +4,8 @@
 //   "0 agents" while loading; only the cards in view are in the DOM;
 // - agent #5000 is reached by scrolling (pages load as the board nears its end) and by
 //   search (name and e-mail, server-side), and the sort control reorders on the server;
-// - a live status change of agent #5000 arrives on its card and in the counts.
+// - a live status change of agent #5000 arrives on its card and in the counts; a status picked
+//   on its card without a reason clears the old reason.
 // Screenshots in tests/artifacts/browser_agents_scale/.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -102,6 +103,12 @@ describe('agents board with 5,000 agents', { timeout: 240000 }, () => {
     assert.equal(await page.locator(tid(`agent-reason-${last}`)).innerText(), 'scale check');
     await until(async () => (await countOf(page)).text !== before.text, { timeout: 5000 });
     assert.match((await countOf(page)).text, st === 'busy' ? /1251 busy/ : /1251 away/);
+    // A status picked on the card, without a reason, clears the old reason.
+    await page.locator(tid(`agent-status-${last}`)).selectOption('offline');
+    await page.locator(`${card}[data-status="offline"]:not(.pending)`).waitFor({ timeout: 5000 });
+    await page.locator(tid(`agent-reason-${last}`)).waitFor({ state: 'detached', timeout: 5000 });
+    const now = await api(server.url, 'GET', `/api/v1/agents/${last}`, { token: adminToken });
+    assert.deepEqual([now.json.status, now.json.reason], ['offline', null]);
 
     // Search on the server: by name, then by e-mail.
     await page.locator(tid('agents-search')).fill('agent 5000');

@@ -491,6 +491,27 @@ describe('the agents list: search, sort, paging and totals', () => {
   });
 });
 
+describe('reason on a status change', () => {
+  test('a status change without a reason clears the old reason (single and bulk); the same status keeps it', async () => {
+    let r = await patch('admin@acme.test', 'agent2@acme.test', { status: 'away', reason: 'lunch' });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.reason, 'lunch');
+    r = await patch('admin@acme.test', 'agent2@acme.test', { status: 'away' });
+    assert.equal(r.json.reason, 'lunch', 'same status, no reason: kept');
+    r = await patch('admin@acme.test', 'agent2@acme.test', { status: 'busy' });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.reason, null, 'no "lunch" while busy');
+    assert.equal((await row('agent2@acme.test')).reason, null);
+    const open = (await history('agent2@acme.test')).find((h) => !h.ended_at);
+    assert.deepEqual([open.status, open.reason], ['busy', null]);
+    r = await patch('admin@acme.test', 'agent2@acme.test', { status: 'away', reason: 'coffee' });
+    assert.equal(r.json.reason, 'coffee');
+    r = await api(s.url, 'POST', '/api/v1/agents/bulk-status', { token: tok['admin@acme.test'], body: { ids: [A('agent2@acme.test')], status: 'online' } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.data[0].reason, null, 'bulk without a reason clears it too');
+  });
+});
+
 function tokUser(email) {
   const payload = JSON.parse(Buffer.from(tok[email].split('.')[1], 'base64url').toString());
   return payload.sub;

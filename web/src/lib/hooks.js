@@ -6,7 +6,7 @@
 // is a shared ticking clock.
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, ApiError, onToken, qs } from './api.js';
-import { applyChange, mergeSnapshot, rowKey, serverOrder, upsertRow, withOverlay } from './merge.js';
+import { applyChange, isStale, mergeSnapshot, rowKey, serverOrder, upsertRow, withOverlay } from './merge.js';
 import { openChannel, subscribeTable } from './realtime.js';
 import { appendPoint, flagsOf, pointOf } from './series.js';
 import { gridWindow } from './window.js';
@@ -83,6 +83,20 @@ export function useLiveList({ path, params = {}, table, filter, match, admit, so
       if (me.rows.some((x) => rowKey(x) === rowKey(r))) return true;
       return (!ad || ad(r)) && (!ranged || cmp(r, last) < 0);
     };
+  };
+
+  // A held row that moves from one count_by value to another (and still matches) moves one in
+  // `counts` at once; the server's figures follow within a burst (refreshCounts).
+  const shiftCount = (me, ev) => {
+    const rec = ev && ev.new;
+    if (!countBy || !me.counts || !rec || String(ev.eventType || '').toUpperCase() !== 'UPDATE') return;
+    const held = me.rows.find((r) => rowKey(r) === rowKey(rec));
+    if (!held || isStale(held, rec) || held[countBy] === rec[countBy] || rec[countBy] == null) return;
+    if (matchRef.current && !matchRef.current(rec)) return;
+    const c = { ...me.counts };
+    c[held[countBy]] = Math.max(0, (c[held[countBy]] || 0) - 1);
+    c[rec[countBy]] = (c[rec[countBy]] || 0) + 1;
+    me.counts = c;
   };
 
   const fetchPage = (cursor, withCounts) => {
@@ -188,6 +202,7 @@ export function useLiveList({ path, params = {}, table, filter, match, admit, so
       (ev) => {
         const me = st.current;
         if (me.inflight > 0) me.log.push(ev);
+        shiftCount(me, ev);
         me.rows = applyChange(me.rows, ev, liveMatch(me));
         me.changes++;
         refreshCountsRef.current();
@@ -340,7 +355,8 @@ export function useRealtimeAgentStatus({ clientId, status, q, sort = 'display_na
     (agent, statusValue, reason) =>
       list.optimistic(
         agent.id,
-        { status: statusValue, reason: reason ?? agent.reason ?? '' },
+        // A new status without a reason clears the old one ("lunch" must not stay while busy).
+        { status: statusValue, reason: reason ?? null },
         (patch, v) => patchRow(`/api/v1/agents/${encodeURIComponent(agent.id)}`, patch, v),
         `agent ${agent.display_name || agent.id}`
       ),

@@ -158,7 +158,7 @@ export function Agents({ user }) {
     e.preventDefault();
     if (!selected.size) return;
     try {
-      const r = await api('POST', '/api/v1/agents/bulk-status', { body: { ids: [...selected], status: bulkStatus, reason: bulkReason } });
+      const r = await api('POST', '/api/v1/agents/bulk-status', { body: { ids: [...selected], status: bulkStatus, reason: bulkReason.trim() || null } });
       for (const row of (r && r.data) || []) if (row && row.id) apply(row);
       notify({ kind: 'success', priority: 'low', title: `Status set to ${bulkStatus}`, body: `${selected.size} agent(s)` });
       setSelected(new Set());
