@@ -25,11 +25,11 @@ export const conflict = createStore(null);
 //   admit(row)        a further test for live rows not held yet (see liveMatch)
 //   sort(a, b)        display order; for a `paged` list it must be the server's order
 //   pageSize          `limit` of each request
-//   paged             server paging: loadMore() appends the next page; while pages remain, a
-//                     live row not held is only taken when it sorts before the last held row
-//                     (else it arrives with its page); a reload re-covers as many rows as were
-//                     loaded; `total` / `counts` are re-read (one request per burst) after
-//                     live changes
+//   paged             server paging in display order: while pages remain, a live row not held
+//                     is only taken when it sorts before the last held row (else it arrives
+//                     with its page); a reload re-covers as many rows as were loaded
+// Every list: loadMore() appends the next page; `total` (and `counts`) are the server's and
+// are re-read once per burst of live changes.
 //   countBy           `count_by` of the list (e.g. status): `counts` per value
 export function useLiveList({ path, params = {}, table, filter, match, admit, sort, pageSize, paged = false, countBy }) {
   const key = JSON.stringify([path, params]);
@@ -168,7 +168,7 @@ export function useLiveList({ path, params = {}, table, filter, match, admit, so
   // total and counts again, once per burst of live changes (the rows themselves are live).
   const refreshCounts = useCallback(() => {
     const me = st.current;
-    if (!paged || me.countsTimer) return;
+    if (me.total == null || me.countsTimer) return;
     me.countsTimer = setTimeout(async () => {
       me.countsTimer = null;
       const id = ++me.countsId;
@@ -322,7 +322,6 @@ export function patchRow(path, body, version) {
   return api('PATCH', path, { body, headers }).then((r) => (r && r.data && r.data.id ? r.data : r));
 }
 
-const byName = (a, b) => String(a.display_name || a.name || a.email || '').localeCompare(String(b.display_name || b.name || b.email || ''));
 const prio = { critical: 0, high: 1, normal: 2, low: 3 };
 const byPriorityThenNew = (a, b) =>
   (prio[a.priority] ?? 9) - (prio[b.priority] ?? 9) || String(b.created_at || '').localeCompare(String(a.created_at || ''));
@@ -365,41 +364,59 @@ export function useRealtimeAgentStatus({ clientId, status, q, sort = 'display_na
   return { ...list, agents: list.rows, updateStatus };
 }
 
-export function useRealtimeSystemMessages({ clientId, state, priority } = {}) {
+// Messages: the newest first from the server (`-created_at`, pages of 100, Load more), shown
+// by priority then newest; search `q` (title and body) on the server.
+export function useRealtimeSystemMessages({ clientId, state, priority, q } = {}) {
   const match = useCallback(
     (r) => (!clientId || r.client_id === clientId) && (!state || r.state === state) && (!priority || r.priority === priority),
     [clientId, state, priority]
   );
   const list = useLiveList({
     path: '/api/v1/messages',
-    params: { client_id: clientId, state, priority },
+    params: { client_id: clientId, state, priority, q, sort: '-created_at' },
     table: 'system_messages',
     match,
+    admit: textAdmit(q, ['title', 'body']),
     sort: byPriorityThenNew,
+    pageSize: 100,
   });
   return { ...list, messages: list.rows };
 }
 
-export function useRealtimeClients({ status, q } = {}) {
+// Clients and users: server paging (Load more), search `q`, `sort` as the API takes it, the
+// server's total. Live rows not held yet join only where the server would have them (paged).
+export function useRealtimeClients({ status, q, sort = 'name' } = {}) {
   const match = useCallback((r) => !status || r.status === status, [status]);
-  const list = useLiveList({ path: '/api/v1/clients', params: { status, q }, table: 'clients', match, sort: byName, pageSize: 50 });
+  const order = useMemo(() => serverOrder(sort), [sort]);
+  const list = useLiveList({ path: '/api/v1/clients', params: { status, q, sort }, table: 'clients', match, admit: textAdmit(q, ['name', 'slug']), sort: order, pageSize: 50, paged: true });
   return { ...list, clients: list.rows };
 }
 
-export function useRealtimeUsers({ clientId, role, status, q } = {}) {
+export function useRealtimeUsers({ clientId, role, status, q, sort = 'email' } = {}) {
   const match = useCallback(
     (r) => (!clientId || r.client_id === clientId) && (!role || r.role === role) && (!status || r.status === status),
     [clientId, role, status]
   );
+  const order = useMemo(() => serverOrder(sort), [sort]);
   const list = useLiveList({
     path: '/api/v1/users',
-    params: { client_id: clientId, role, status, q },
+    params: { client_id: clientId, role, status, q, sort },
     table: 'users',
     match,
-    sort: byName,
+    admit: textAdmit(q, ['email', 'name']),
+    sort: order,
     pageSize: 50,
+    paged: true,
   });
   return { ...list, users: list.rows };
+}
+
+// A live row not held yet joins a searched list when one of cols contains q (the server's
+// search, approximated; undefined without a search).
+function textAdmit(q, cols) {
+  const needle = String(q || '').trim().toLowerCase();
+  if (!needle) return undefined;
+  return (r) => cols.some((c) => String(r[c] || '').toLowerCase().includes(needle));
 }
 
 // ---- dashboard ----
@@ -512,6 +529,16 @@ export function useStats(pathFn, deps, trigger, { debounceMs = 400, everyMs = 30
     return () => clearTimeout(t);
   }, [trigger]);
   return { ...st, reload: load };
+}
+
+// `value`, passed on once it has not changed for `ms` (a search box while typing).
+export function useDebounced(value, ms) {
+  const [v, setV] = useState(value);
+  useEffect(() => {
+    const t = setTimeout(() => setV(value), ms);
+    return () => clearTimeout(t);
+  }, [value, ms]);
+  return v;
 }
 
 // ---- windowed grid ----

@@ -5,7 +5,7 @@
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, qs } from '../lib/api.js';
-import { useGridWindow, useNow, useRealtimeAgentStatus, useStats } from '../lib/hooks.js';
+import { useDebounced, useGridWindow, useNow, useRealtimeAgentStatus, useStats } from '../lib/hooks.js';
 import { notify } from '../lib/notify.js';
 import { canAdmin, errText, fmtDuration, fmtPercent, fmtTime, isSuper, STATUSES } from '../lib/format.js';
 
@@ -18,16 +18,6 @@ export const SORTS = [
   { id: '-status_since', label: 'latest change' },
   { id: 'reason', label: 'reason' },
 ];
-
-// The search box's text, passed on once typing pauses.
-function useDebounced(value, ms) {
-  const [v, setV] = useState(value);
-  useEffect(() => {
-    const t = setTimeout(() => setV(value), ms);
-    return () => clearTimeout(t);
-  }, [value, ms]);
-  return v;
-}
 
 export const RANGES = [
   { id: '1h', label: 'last hour', ms: 3600e3 },
