@@ -19,6 +19,9 @@ export const SORTS = [
   { id: 'reason', label: 'reason' },
 ];
 
+// The bulk endpoint's limit (SVC_BULK_MAX): one all-or-nothing change of at most this many.
+const BULK_MAX = 500;
+
 export const RANGES = [
   { id: '1h', label: 'last hour', ms: 3600e3 },
   { id: '24h', label: 'last 24 hours', ms: 24 * 3600e3 },
@@ -144,9 +147,19 @@ export function Agents({ user }) {
     setSelected(next);
   }
 
+  // More than one agent: the first click asks to confirm with the count, the second applies.
+  const [confirmBulk, setConfirmBulk] = useState(false);
+  useEffect(() => setConfirmBulk(false), [selected, bulkStatus]);
+  const [selectingAll, setSelectingAll] = useState(false);
+
   async function bulk(e) {
     e.preventDefault();
     if (!selected.size) return;
+    if (selected.size > 1 && !confirmBulk) {
+      setConfirmBulk(true);
+      return;
+    }
+    setConfirmBulk(false);
     try {
       const r = await api('POST', '/api/v1/agents/bulk-status', { body: { ids: [...selected], status: bulkStatus, reason: bulkReason.trim() || null } });
       for (const row of (r && r.data) || []) if (row && row.id) apply(row);
@@ -154,6 +167,20 @@ export function Agents({ user }) {
       setSelected(new Set());
     } catch (err) {
       notify({ kind: 'error', title: 'Bulk change failed', body: errText(err) });
+    }
+  }
+
+  // Every agent matching the search and filter (not only the cards loaded): their ids from the
+  // server, up to the bulk limit (one all-or-nothing request).
+  async function selectAll() {
+    setSelectingAll(true);
+    try {
+      const b = await api('GET', `/api/v1/agents${qs({ status: filter || undefined, q: q || undefined, limit: BULK_MAX })}`);
+      setSelected(new Set(((b && b.data) || []).map((a) => a.id)));
+    } catch (err) {
+      notify({ kind: 'error', title: 'Could not select the agents', body: errText(err) });
+    } finally {
+      setSelectingAll(false);
     }
   }
 
@@ -184,13 +211,15 @@ export function Agents({ user }) {
     ${error ? html`<p class="error" role="alert" data-testid="agents-error">${errText(error)}</p>` : null}
     ${admin
       ? html`<form class="toolbar" onSubmit=${bulk} aria-label="Bulk status change" data-testid="bulk-form">
-          <span>${selected.size} selected</span>
+          <span data-testid="bulk-selected" data-count=${selected.size}>${selected.size} selected</span>
+          <button type="button" class="btn btn-small" data-testid="bulk-select-all" disabled=${!known || !total || total > BULK_MAX || selectingAll} title=${known && total > BULK_MAX ? `At most ${BULK_MAX} at once: narrow the search or filter` : ''} onClick=${selectAll}>${known && total > BULK_MAX ? `Select all (≤ ${BULK_MAX}; ${total} match)` : `Select all ${known ? total : ''} matching`}</button>
+          ${selected.size ? html`<button type="button" class="btn btn-small" data-testid="bulk-clear" onClick=${() => setSelected(new Set())}>Clear</button>` : null}
           <label class="inline">Status
             <select data-testid="bulk-status" value=${bulkStatus} onChange=${(e) => setBulkStatus(e.target.value)}>
               ${STATUSES.map((s) => html`<option key=${s} value=${s}>${s}</option>`)}
             </select></label>
           <label class="inline">Reason <input data-testid="bulk-reason" value=${bulkReason} onInput=${(e) => setBulkReason(e.target.value)} /></label>
-          <button class="btn" type="submit" data-testid="bulk-apply" disabled=${!selected.size}>Apply to selected</button>
+          <button class=${`btn${confirmBulk ? ' btn-danger' : ''}`} type="submit" data-testid="bulk-apply" data-confirm=${confirmBulk ? 'true' : 'false'} disabled=${!selected.size}>${confirmBulk ? `Confirm: set ${selected.size} agents to ${bulkStatus}` : 'Apply to selected'}</button>
         </form>`
       : null}
     ${history ? html`<${History} agent=${agents.find((a) => a.id === history.id) || history} stats=${stats} rangeLabel=${rangeDef.label} onClose=${() => setHistory(null)} />` : null}
