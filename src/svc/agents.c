@@ -336,6 +336,7 @@ int svc_agent_history(struct svc *svc, const struct policy_principal *who, const
                       int64_t from_ms, int64_t to_ms, struct store_query *q, struct svc_page *out)
 {
     memset(out, 0, sizeof *out);
+    out->total = -1; /* history pages are not counted */
     struct store_scope scope;
     if (policy_read_scope(who, STORE_AGENT_HISTORY, &scope, NULL) < 0 || !uuid_is_valid(id)) {
         return SB_E_NOTFOUND;

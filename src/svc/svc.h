@@ -70,12 +70,19 @@ struct svc_page {
     json_t *rows;      /* array */
     char *next_cursor; /* malloc'd or NULL */
     int64_t seq;       /* change-log position the read saw */
+    int64_t total;     /* rows matching the filters and q over every page; -1 when not counted */
+    json_t *counts;    /* {"<value>": n} of the count_by column over the same rows, or NULL */
 };
 void svc_page_release(struct svc_page *p);
 /* One page of table rows visible to who; q's filters/sort/limit/cursor come from the caller,
- * its scope is set here. SB_E_FORBIDDEN when the role may not read the table. */
+ * its scope is set here. out->total counts every matching row, in the same read as the page.
+ * SB_E_FORBIDDEN when the role may not read the table. */
 int svc_list(struct svc *svc, const struct policy_principal *who, enum store_table table,
              struct store_query *q, struct svc_page *out);
+/* svc_list plus out->counts grouped by column count_by (NULL: none; SB_E_INVAL when the
+ * column is unknown, hidden or JSON). */
+int svc_list_counted(struct svc *svc, const struct policy_principal *who, enum store_table table,
+                     struct store_query *q, const char *count_by, struct svc_page *out);
 /* One row visible to who, else SB_E_NOTFOUND. */
 int svc_get(struct svc *svc, const struct policy_principal *who, enum store_table table,
             const char *id, json_t **out);
