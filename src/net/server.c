@@ -4,7 +4,7 @@
  * Each worker owns a libuv loop in its own thread, a listening socket bound with
  * SO_REUSEPORT to the common address (the kernel spreads new connections across them), an
  * async handle for tasks posted from other threads, and a sweep timer that enforces every
- * connection's deadline (header, body, idle, linger) once per SWEEP_MS. Deadlines live in
+ * connection's deadline (header, body, idle, linger) once per SB_LIMIT_SWEEP_MS. Deadlines live in
  * the connection itself instead of one uv_timer_t each, which keeps an idle connection
  * small; connections sit on an intrusive list per worker.
  *
@@ -32,13 +32,11 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/limits.h"
 #include "base/log.h"
 #include "base/rand.h"
 #include "net/net_int.h"
 #include "net/tls.h"
-
-#define SWEEP_MS 250
-#define LINGER_MS 2000
 
 struct net_counters net_counters;
 
@@ -51,13 +49,16 @@ void net_config_default(struct net_config *out)
     out->port = 8080;
     out->workers = 1;
     http_limits_default(&out->limits);
-    out->header_timeout_ms = 10000;
-    out->body_timeout_ms = 10000;
-    out->idle_timeout_ms = 60000;
-    out->ws_idle_timeout_ms = 60000;
-    out->ws_max_message = 1 << 20;
-    out->ws_max_queue = 1 << 20;
-    out->max_connections = 20000;
+    out->header_timeout_ms = SB_LIMIT_HEADER_TIMEOUT_MS;
+    out->body_timeout_ms = SB_LIMIT_BODY_TIMEOUT_MS;
+    out->body_min_rate = SB_LIMIT_BODY_MIN_RATE;
+    out->idle_timeout_ms = SB_LIMIT_IDLE_TIMEOUT_MS;
+    out->close_timeout_ms = SB_LIMIT_CLOSE_TIMEOUT_MS;
+    out->ws_idle_timeout_ms = SB_LIMIT_WS_IDLE_TIMEOUT_MS;
+    out->ws_max_message = SB_LIMIT_WS_MESSAGE;
+    out->ws_max_queue = SB_LIMIT_OUT_QUEUE;
+    out->max_connections = SB_LIMIT_CONNECTIONS_PER_WORKER;
+    out->max_connections_per_ip = SB_LIMIT_CONNECTIONS_PER_IP;
 }
 
 void net_stats_get(struct net_stats *out)
@@ -141,7 +142,7 @@ static void conn_on_shutdown(uv_shutdown_t *req, int status)
         conn_close(c);
         return;
     }
-    c->deadline_ms = clock_mono_ms() + LINGER_MS;
+    c->deadline_ms = clock_mono_ms() + SB_LIMIT_LINGER_MS;
     uv_read_start((uv_stream_t *)&c->tcp, worker_alloc, conn_on_linger_read);
 }
 
@@ -336,7 +337,7 @@ static void conn_send_response(struct net_conn *c, const struct net_response *re
                                const char *request_id, bool head_only, bool keep_alive)
 {
     struct buf h;
-    buf_init(&h, 64 * 1024);
+    buf_init(&h, SB_LIMIT_RESPONSE_HEAD);
     int rc = buf_printf(&h, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n", resp->status,
                         http_status_text(resp->status), resp->body_len);
     if (rc == 0 && resp->content_type) {
@@ -720,7 +721,8 @@ static void worker_on_connection(uv_stream_t *server, int status)
     }
     uv_tcp_nodelay(&c->tcp, 1);
     c->http = xcalloc(1, sizeof *c->http);
-    buf_init(&c->http->in, w->server->cfg.limits.max_head + w->server->cfg.limits.max_body + 4096);
+    buf_init(&c->http->in, w->server->cfg.limits.max_head + w->server->cfg.limits.max_body +
+                               SB_LIMIT_INPUT_SLACK);
     buf_init(&c->http->pending, w->server->cfg.limits.max_head + w->server->cfg.limits.max_body);
     if (w->server->tls && !(c->tls = tls_conn_new(w->server->tls))) {
         c->state = CONN_HEAD;
@@ -878,7 +880,7 @@ static int open_listener(const struct sockaddr_storage *sa, int *fd_out)
     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     socklen_t len =
         sa->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-    if (bind(fd, (const struct sockaddr *)sa, len) < 0 || listen(fd, 1024) < 0) {
+    if (bind(fd, (const struct sockaddr *)sa, len) < 0 || listen(fd, SB_LIMIT_LISTEN_BACKLOG) < 0) {
         int e = errno;
         close(fd);
         errno = e;
@@ -960,11 +962,11 @@ int net_server_start(const struct net_config *cfg, const struct net_hooks *hooks
         w->async.data = w;
         uv_timer_init(&w->loop, &w->sweep);
         w->sweep.data = w;
-        uv_timer_start(&w->sweep, worker_sweep, SWEEP_MS, SWEEP_MS);
+        uv_timer_start(&w->sweep, worker_sweep, SB_LIMIT_SWEEP_MS, SB_LIMIT_SWEEP_MS);
         uv_tcp_init(&w->loop, &w->listener);
         w->listener.data = w;
         uv_tcp_open(&w->listener, w->listen_fd);
-        uv_listen((uv_stream_t *)&w->listener, 1024, worker_on_connection);
+        uv_listen((uv_stream_t *)&w->listener, SB_LIMIT_LISTEN_BACKLOG, worker_on_connection);
         w->listening = true;
     }
     for (unsigned i = 0; i < n; i++) {

@@ -17,10 +17,9 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/limits.h"
 #include "base/log.h"
 #include "net/net_int.h"
-
-#define CLOSE_GRACE_MS 2000
 
 /* Frames of one connection gathered while its worker is corked (net_int.h). */
 struct ws_cork_seg {
@@ -36,8 +35,6 @@ struct ws_cork {
     struct ws_cork_seg *seg;
     size_t nseg, segcap;
 };
-
-#define CORK_SPARES 32
 
 struct net_ws_state {
     const struct net_ws_handler *handler;
@@ -227,7 +224,7 @@ static void cork_flush(struct net_worker *w, struct ws_cork *k)
     }
     k->conn = NULL;
     k->nseg = k->nshared = k->bytes = 0;
-    if (w->ncork_free < CORK_SPARES && k->segcap <= 64) {
+    if (w->ncork_free < SB_LIMIT_WS_CORK_SPARES && k->segcap <= 64) {
         k->next = w->cork_free;
         w->cork_free = k;
         w->ncork_free++;
