@@ -40,7 +40,8 @@
  * the last read, and the whole body must arrive by body_timeout plus one second for every
  * body_min_rate bytes received (Apache mod_reqtimeout's MinRate, nginx's
  * client_body_timeout), so a body trickled a byte at a time cannot hold a connection.
- * Keys body_timeout and body_min_rate (bytes per second); 408 then close.
+ * Keys body_timeout (0, the default: header_timeout) and body_min_rate (bytes per
+ * second, 0: no total); 408 then close.
  */
 #define SB_LIMIT_BODY_TIMEOUT_MS 10000
 #define SB_LIMIT_BODY_MIN_RATE 1024

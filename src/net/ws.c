@@ -9,7 +9,9 @@
  *
  * Back-pressure: c->queued counts bytes handed to libuv but not yet written. A send that
  * would take it past ws_max_queue closes the connection with 4008 (slow consumer) instead
- * of growing memory or dropping the frame silently; the client resumes on reconnect.
+ * of growing memory or dropping the frame silently; the client resumes on reconnect. Pongs
+ * go through the same cap (ws_queue_admit), so a ping flood from a peer that never reads
+ * ends the same way; the close itself is reset if the peer takes nothing (close_timeout).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -341,6 +343,25 @@ void ws_conn_release(struct net_conn *c)
     }
 }
 
+/*
+ * The one outbound cap of a WebSocket: whether a frame of len bytes fits in c's queue
+ * (written, plus gathered while corked). Data frames and pongs alike; when it does not fit
+ * the connection is closed with 4008 (slow consumer) and this returns false.
+ */
+static bool ws_queue_admit(struct net_conn *c, size_t len)
+{
+    size_t gathered = c->ws->cork ? c->ws->cork->bytes : 0;
+    if (c->queued + gathered + len <= c->w->server->cfg.ws_max_queue) {
+        return true;
+    }
+    atomic_fetch_add(&net_counters.ws_slow_closes, 1);
+    log_event(LOG_WARN, "slow consumer disconnected",
+              json_pack("{s:I,s:I}", "queued", (json_int_t)(c->queued + gathered), "frame",
+                        (json_int_t)len));
+    net_ws_close(c, WS_CLOSE_SLOW_CONSUMER, "slow consumer");
+    return false;
+}
+
 void ws_conn_on_data(struct net_conn *c, uint8_t *data, size_t len)
 {
     struct net_ws_state *ws = c->ws;
@@ -371,7 +392,7 @@ void ws_conn_on_data(struct net_conn *c, uint8_t *data, size_t len)
             uint8_t frame[14 + 125];
             size_t h = ws_frame_header(frame, true, WS_OP_PONG, ev.len, NULL);
             memcpy(frame + h, ev.data, ev.len);
-            if (!ws->close_sent) {
+            if (!ws->close_sent && ws_queue_admit(c, h + ev.len)) {
                 conn_write(c, (const char *)frame, h + ev.len, NULL, NULL, 0, NULL, 0);
             }
             break;
@@ -456,13 +477,7 @@ int net_ws_send(struct net_conn *c, bool binary, const char *prefix, size_t pref
         return SB_E_IO;
     }
     size_t total = prefix_len + (shared ? shared->len : 0) + suffix_len;
-    size_t gathered = c->ws->cork ? c->ws->cork->bytes : 0;
-    if (c->queued + gathered + total > c->w->server->cfg.ws_max_queue) {
-        atomic_fetch_add(&net_counters.ws_slow_closes, 1);
-        log_event(
-            LOG_WARN, "slow consumer disconnected",
-            json_pack("{s:I,s:I}", "queued", (json_int_t)c->queued, "frame", (json_int_t)total));
-        net_ws_close(c, WS_CLOSE_SLOW_CONSUMER, "slow consumer");
+    if (!ws_queue_admit(c, total)) {
         return SB_E_AGAIN;
     }
     uint8_t hdr[14];
