@@ -52,7 +52,7 @@ static const struct setting settings[] = {
     {"body_min_rate", K_BYTES, OFF(body_min_rate), "1KiB",
      "request body: bytes per second that add one second to its total time (0: off)"},
     {"close_timeout", K_MS, OFF(close_timeout_ms), "5s",
-     "a closing connection whose peer takes nothing is reset after this"},
+     "a closing connection whose peer takes none of our bytes this long is reset"},
     {"max_connections_per_ip", K_INT, OFF(max_connections_per_ip), "4096",
      "open connections from one IP address (429 beyond; 0: no limit)"},
     {"max_body", K_BYTES, OFF(max_body), "1MiB", "largest request body (413 beyond)"},

@@ -46,8 +46,8 @@
 #define SB_LIMIT_BODY_TIMEOUT_MS 10000
 #define SB_LIMIT_BODY_MIN_RATE 1024
 /* Keep-alive connection idle between requests, and a connection whose reading is paused for
- * output back-pressure without any write progress. Key idle_timeout; closed (reset when our
- * output is stuck). */
+ * output back-pressure while the peer takes none of our bytes. Key idle_timeout; closed
+ * (reset when our output is stuck). */
 #define SB_LIMIT_IDLE_TIMEOUT_MS 60000
 
 /* ---- Connections (net/server.c) ---- */
@@ -65,8 +65,10 @@
  */
 #define SB_LIMIT_OUT_QUEUE (1024 * 1024)
 /*
- * Every close has a deadline: a connection we are closing whose peer does not take our last
- * bytes (and shut down) within this is reset (SO_LINGER 0) and freed. Key close_timeout.
+ * Every close has a deadline: a connection we are closing whose peer takes none of our last
+ * bytes for this long (nothing acknowledged: libuv's queue and the kernel's send queue do not
+ * shrink) is reset (SO_LINGER 0) and freed. A slow peer that keeps reading is not cut. Key
+ * close_timeout.
  */
 #define SB_LIMIT_CLOSE_TIMEOUT_MS 5000
 /* After our side has shut down cleanly, input is discarded this long so the peer can read

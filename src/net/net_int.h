@@ -55,6 +55,7 @@ struct net_conn {
     uint8_t ip[16];     /* peer address (IPv4 as v4-mapped IPv6) */
     int64_t deadline_ms;
     size_t queued;           /* bytes handed to uv_write and not yet written */
+    size_t wq_mark;          /* unacknowledged output at the last progress check */
     struct conn_http *http;  /* HTTP state; freed when the connection becomes a WebSocket */
     struct net_request *req; /* the request in flight, or NULL */
     /* WebSocket (NULL for HTTP) */

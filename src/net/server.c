@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -220,6 +221,30 @@ void conn_reset(struct net_conn *c, const char *why)
     conn_close(c);
 }
 
+/* Bytes we queued that the peer has not acknowledged yet: libuv's write queue plus the
+ * kernel's send queue (TIOCOUTQ: unsent and unacknowledged). */
+static size_t conn_unacked(struct net_conn *c)
+{
+    size_t n = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+    uv_os_fd_t fd;
+    int outq = 0;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 && ioctl(fd, TIOCOUTQ, &outq) == 0 &&
+        outq > 0) {
+        n += (size_t)outq;
+    }
+    return n;
+}
+
+/* Whether the peer took some of our bytes since the last call. Used only where nothing new
+ * is queued (closing, paused), so any shrink of conn_unacked is the peer reading. */
+static bool conn_made_progress(struct net_conn *c)
+{
+    size_t n = conn_unacked(c);
+    bool moved = n < c->wq_mark;
+    c->wq_mark = n;
+    return moved;
+}
+
 static void conn_on_linger_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 {
     (void)b;
@@ -259,6 +284,7 @@ void conn_close_after_write(struct net_conn *c)
     c->state = CONN_LINGER;
     c->out_paused = false;
     c->deadline_ms = clock_mono_ms() + c->w->server->cfg.close_timeout_ms;
+    c->wq_mark = conn_unacked(c);
     uv_read_stop((uv_stream_t *)&c->tcp);
     uv_shutdown_t *req = xmalloc(sizeof *req);
     req->data = c;
@@ -839,6 +865,7 @@ void net_respond(struct net_request *req, const struct net_response *resp)
         /* Back-pressure: a peer that pipelines requests without reading the answers gets no
          * more of them read until its queue drains (conn_output_drained). */
         c->out_paused = true;
+        c->wq_mark = conn_unacked(c);
         return;
     }
     conn_read_start(c);
@@ -915,12 +942,16 @@ static void worker_sweep(uv_timer_t *t)
         if (!c->deadline_ms || now < c->deadline_ms) {
             continue;
         }
-        if (c->state == CONN_LINGER) {
-            if (c->shutting) {
-                conn_reset(c, "close timeout: the peer does not read");
-            } else {
-                conn_close(c);
-            }
+        /* Output that is still moving (a slow reader) earns more time; output that is not
+         * (a peer that stopped reading) is reset, which frees the kernel's buffers too. */
+        if (c->state == CONN_LINGER && c->shutting && conn_made_progress(c)) {
+            c->deadline_ms = now + c->w->server->cfg.close_timeout_ms;
+        } else if (c->state == CONN_LINGER && c->shutting) {
+            conn_reset(c, "close timeout: the peer does not read");
+        } else if (c->state == CONN_LINGER) {
+            conn_close(c);
+        } else if (c->out_paused && conn_made_progress(c)) {
+            c->deadline_ms = now + c->w->server->cfg.idle_timeout_ms;
         } else if (c->out_paused) {
             conn_reset(c, "output stuck: the peer does not read");
         } else if (c->state == CONN_BODY) {
