@@ -9,13 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { api, BIN, startServer } from '../integration/lib/server.mjs';
+import { startRtServer } from '../integration/lib/rt_helpers.mjs';
+import { api, BIN } from '../integration/lib/server.mjs';
 
 let first;
 let dir;
 
 before(async () => {
-  first = await startServer({ workers: 2 });
+  first = await startRtServer({ workers: 2 }); // its cleanup fails on a sanitizer report
   dir = mkdtempSync(join(tmpdir(), 'sbadv-'));
 });
 after(async () => {
@@ -43,6 +44,7 @@ test('a second server on a port in use exits 1 with a clear message', { timeout:
   assert.equal(r.code, 1);
   assert.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${first.port}: address already in use`));
   assert.doesNotMatch(r.stdout, /listening on/);
+  assert.doesNotMatch(r.stderr, /AddressSanitizer|LeakSanitizer|runtime error/);
   // Every request reaches the first server (its demo data: the second had none).
   for (let i = 0; i < 20; i++) {
     const res = await api(first.url, 'POST', '/api/v1/auth/login', { body: { email: 'admin@acme.test', password: 'demo-password' }, headers: { connection: 'close' } });
@@ -58,6 +60,7 @@ test('a port held by a plain listener (not ours, no SO_REUSEPORT) also fails', {
     const r = await serveOnce(port);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /address already in use/);
+    assert.doesNotMatch(r.stderr, /AddressSanitizer|runtime error/);
   } finally {
     await new Promise((res) => other.close(res));
   }
