@@ -7,9 +7,10 @@
  * thread. Other threads reach a loop only through net_worker_post().
  *
  * HTTP. A connection parses one request at a time; while a request is in flight the next
- * (pipelined) request waits, so responses go out in request order. The request callback
- * must eventually call net_respond() exactly once, on the connection's loop thread (from a
- * work item: uv_queue_work on net_request_loop(), whose after-callback runs on the loop).
+ * (pipelined) request waits, so responses go out in request order, and while more than
+ * ws_max_queue bytes of answers are unwritten no further request is read (back-pressure). The
+ * request callback must eventually call net_respond() exactly once, on the connection's loop thread
+ * (from a work item: uv_queue_work on net_request_loop(), whose after-callback runs on the loop).
  *
  * WebSocket. net_upgrade() answers 101 and turns the connection into a WebSocket whose
  * messages go to a struct net_ws_handler. Outgoing frames are queued with a byte cap; a

@@ -4,17 +4,22 @@
  * Each worker owns a libuv loop in its own thread, a listening socket bound with
  * SO_REUSEPORT to the common address (the kernel spreads new connections across them), an
  * async handle for tasks posted from other threads, and a sweep timer that enforces every
- * connection's deadline (header, body, idle, linger) once per SB_LIMIT_SWEEP_MS. Deadlines live in
- * the connection itself instead of one uv_timer_t each, which keeps an idle connection
- * small; connections sit on an intrusive list per worker.
+ * connection's deadline (header, body, idle, output stuck, close, linger) once per
+ * SB_LIMIT_SWEEP_MS. Deadlines live in the connection itself instead of one uv_timer_t
+ * each, which keeps an idle connection small; connections sit on an intrusive list per
+ * worker. Before the workers bind, a probe bind without SO_REUSEPORT makes sure no other
+ * process listens on the port (probe_port). Every cap is named in base/limits.h.
  *
  * A connection reads into its input buffer, parses one request head (http_parse.h), reads
  * the body (Content-Length or chunked), then stops reading and hands the request to the
  * request callback. net_respond() writes the response, drops the request's bytes and goes
  * on with any pipelined bytes already buffered. So responses leave in request order and
- * one slow request cannot be overtaken. Errors that make the framing unsafe answer and then
- * close with a lingering close (shut down our side, discard input briefly) so the client
- * can still read the answer.
+ * one slow request cannot be overtaken. While the connection's unwritten output is over
+ * the queue cap, net_respond() does not go on (out_paused): a peer that pipelines without
+ * reading holds at most the cap plus one answer. Errors that make the framing unsafe answer
+ * and then close with a lingering close (shut down our side, discard input briefly) so the
+ * client can still read the answer; a peer that takes none of our bytes for close_timeout
+ * is reset instead, so every close ends.
  *
  * WebSocket connections are in ws.c; they share struct net_conn (net_int.h).
  */
