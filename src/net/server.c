@@ -567,8 +567,6 @@ static const char *status_code_name(int status)
         return "uri_too_long";
     case 417:
         return "expectation_failed";
-    case 429:
-        return "too_many_requests";
     case 431:
         return "header_fields_too_large";
     case 501:
