@@ -27,6 +27,7 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/limits.h"
 #include "base/log.h"
 #include "net/net.h"
 #include "realtime/rt.h"
@@ -294,7 +295,7 @@ static int cmd_serve(struct app_config *cfg)
         return rc == SB_E_CONFIG ? 2 : 1;
     }
     struct rt_config rc_cfg = {.max_channels = (size_t)cfg->max_channels,
-                               .max_bindings = 100,
+                               .max_bindings = SB_LIMIT_RT_BINDINGS,
                                .max_sub_bytes = (size_t)cfg->max_sub_bytes,
                                .max_presence_bytes = (size_t)cfg->max_presence_bytes,
                                .max_user_conns = (size_t)cfg->max_user_conns,

@@ -89,4 +89,21 @@
 /* Spare frame gatherers kept per worker for corking. Fixed. */
 #define SB_LIMIT_WS_CORK_SPARES 32
 
+/* ---- Realtime channels (src/realtime) ---- */
+
+/* Channels per connection. Key max_channels; join error "too many channels". */
+#define SB_LIMIT_RT_CHANNELS 100
+/* postgres_changes bindings per channel. Fixed; join error "too many bindings". */
+#define SB_LIMIT_RT_BINDINGS 100
+/* The postgres_changes specs (compact JSON) of all channels of one connection: the parsed
+ * filters cost about what their text does. Key max_subscription_bytes; join error "too many
+ * subscriptions". */
+#define SB_LIMIT_RT_SUBSCRIPTION_BYTES (128 * 1024)
+/* One presence track payload (compact JSON); every later join gets the topic's whole state.
+ * Key max_presence_bytes; reply error "presence payload too large". */
+#define SB_LIMIT_RT_PRESENCE_BYTES (8 * 1024)
+/* Realtime connections of one user, over all workers. Key max_user_connections (0: no
+ * limit); the upgrade answers 429. */
+#define SB_LIMIT_RT_USER_CONNECTIONS 100
+
 #endif

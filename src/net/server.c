@@ -483,7 +483,7 @@ static const char security_headers[] =
     "X-Content-Type-Options: nosniff\r\n"
     "Referrer-Policy: no-referrer\r\n"
     "X-Frame-Options: DENY\r\n"
-    "Content-Security-Policy: default-src 'self'; connect-src 'self' ws: wss:; "
+    "Content-Security-Policy: default-src 'self'; connect-src 'self'; "
     "img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'\r\n";
 
