@@ -97,8 +97,6 @@ int pg_run(struct store_tx *tx, const char *sql, json_t *args, PGresult **res);
 int pg_err(PGconn *db, const PGresult *res);
 /* Column (row, col) of res as a JSON value of type `type`. */
 json_t *pg_value(const PGresult *res, int row, int col, enum store_coltype type);
-/* Append printf-formatted SQL text; our SQL is bounded, so overflowing is a bug (abort). */
-void pg_sql(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /*
  * Make the transaction's switchboard.scope match scope before a statement that scope governs:
  * '' for scope->all, the client id for a tenant scope, "-" (no rows) for a scope of no

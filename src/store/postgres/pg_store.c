@@ -28,7 +28,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -38,17 +37,6 @@
 #include "base/log.h"
 
 #define MIGRATE_LOCK_KEY 0x73776264 /* pg_advisory_xact_lock key that serialises migrations */
-
-void pg_sql(struct buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = buf_vprintf(b, fmt, ap);
-    va_end(ap);
-    if (rc < 0) {
-        abort();
-    }
-}
 
 int pg_err(PGconn *db, const PGresult *res)
 {

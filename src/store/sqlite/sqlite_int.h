@@ -69,8 +69,6 @@ int sq_bind(sqlite3_stmt *st, int idx, json_t *v);
 int sq_bind_all(sqlite3_stmt *st, json_t *args);
 /* Column i as a JSON value of type `type`. */
 json_t *sq_column(sqlite3_stmt *st, int i, enum store_coltype type);
-/* Append printf-formatted SQL text; our SQL is bounded, so overflowing is a bug (abort). */
-void sq_sql(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Open/close a transaction for a store-level function (changes, audit). */
 int sq_tx_begin(struct store *s, bool write, struct store_tx **out);
 int sq_tx_commit(struct store_tx *tx);

@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,17 +51,6 @@ int sq_err(sqlite3 *db, int rc)
     }
     log_error("sqlite: %s (%d)", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc);
     return SB_E_DB;
-}
-
-void sq_sql(struct buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = buf_vprintf(b, fmt, ap);
-    va_end(ap);
-    if (rc < 0) {
-        abort();
-    }
 }
 
 int sq_prepare(struct sq_conn *c, const char *sql, sqlite3_stmt **out)
