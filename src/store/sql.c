@@ -13,6 +13,11 @@
  *   - NULLs sort first ascending and last descending, and the keyset predicate follows that
  *     order;
  *   - json columns compare through the dialect's cast (PostgreSQL's json has no equality).
+ *
+ * The row ops at the end of the file build one statement each and run it through the
+ * backend's run function, which calls back once per result row with a struct sql_row that
+ * reads typed columns (PGresult or sqlite3_stmt underneath); the rows become JSON here, so
+ * both backends produce the same shapes by construction.
  */
 #include "store/sql.h"
 
@@ -20,6 +25,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/err.h"
 
 void sql_printf(struct buf *b, const char *fmt, ...)
 {
@@ -115,18 +121,17 @@ void sql_select_cols(struct buf *b, const struct store_table_desc *t, bool with_
     }
 }
 
-json_t *sql_row_read(const struct store_table_desc *t, bool with_hidden, sql_value_cb value,
-                     void *arg)
+json_t *sql_row_read(const struct sql_row *row, const struct store_table_desc *t, bool with_hidden)
 {
-    json_t *row = json_object();
+    json_t *obj = json_object();
     int idx = 0;
     for (size_t i = 0; i < t->ncols; i++) {
         if (t->cols[i].hidden && !with_hidden) {
             continue;
         }
-        json_object_set_new(row, t->cols[i].name, value(arg, idx++, t->cols[i].type));
+        json_object_set_new(obj, t->cols[i].name, row->value(row, idx++, t->cols[i].type));
     }
-    return row;
+    return obj;
 }
 
 void sql_count_add(json_t *counts, json_t *key, int64_t n)
@@ -392,4 +397,142 @@ void sql_stmt_count(struct sql_stmt *self, const struct store_table_desc *t,
     if (group) {
         sql_printf(&self->text, " GROUP BY \"%s\"", group->name);
     }
+}
+
+/* Run st (released) through tx's backend. */
+static int run(struct store_tx *tx, const struct store_scope *scope, struct sql_stmt *st,
+               sql_row_cb row, void *arg)
+{
+    int rc = tx->store->ops->sql->run(tx, scope, st->text.data, st->args, row, arg);
+    sql_stmt_release(st);
+    return rc;
+}
+
+static const struct sql_dialect *dialect(struct store_tx *tx)
+{
+    return &tx->store->ops->sql->dialect;
+}
+
+int sql_row_insert(struct store_tx *tx, const struct store_table_desc *t, json_t *row)
+{
+    struct sql_stmt st;
+    sql_stmt_init(&st, dialect(tx));
+    sql_stmt_insert(&st, t, row);
+    int rc = run(tx, NULL, &st, NULL, NULL);
+    return rc < 0 ? rc : 0;
+}
+
+/* Rows collected by add_row: up to limit, and whether another followed. */
+struct rows {
+    const struct store_table_desc *t;
+    bool with_hidden;
+    size_t limit;
+    json_t *rows;
+    bool more;
+};
+
+static int add_row(void *arg, const struct sql_row *row)
+{
+    struct rows *r = arg;
+    if (json_array_size(r->rows) == r->limit) {
+        r->more = true;
+        return 1;
+    }
+    json_array_append_new(r->rows, sql_row_read(row, r->t, r->with_hidden));
+    return 0;
+}
+
+static int get_row(struct store_tx *tx, const struct store_table_desc *t,
+                   const struct store_scope *scope, const char *key_col, const char *key,
+                   bool with_hidden, json_t **out)
+{
+    struct sql_stmt st;
+    sql_stmt_init(&st, dialect(tx));
+    sql_stmt_get(&st, t, scope, store_column_find(t, key_col), key, with_hidden);
+    struct rows r = {t, with_hidden, 1, json_array(), false};
+    int rc = run(tx, scope, &st, add_row, &r);
+    if (rc >= 0) {
+        *out = json_incref(json_array_get(r.rows, 0));
+        rc = *out ? 0 : SB_E_NOTFOUND;
+    }
+    json_decref(r.rows);
+    return rc;
+}
+
+int sql_row_get(struct store_tx *tx, const struct store_table_desc *t,
+                const struct store_scope *scope, const char *id, json_t **out)
+{
+    return get_row(tx, t, scope, "id", id, false, out);
+}
+
+int sql_user_by_email(struct store_tx *tx, const char *email, json_t **out)
+{
+    struct store_scope all = {.all = true};
+    return get_row(tx, store_table_desc(STORE_USERS), &all, "email", email, true, out);
+}
+
+int sql_row_update(struct store_tx *tx, const struct store_table_desc *t,
+                   const struct store_scope *scope, const char *id, json_t *set, int64_t version)
+{
+    struct sql_stmt st;
+    sql_stmt_init(&st, dialect(tx));
+    sql_stmt_update(&st, t, scope, id, set, version);
+    return run(tx, scope, &st, NULL, NULL);
+}
+
+int sql_row_delete(struct store_tx *tx, const struct store_table_desc *t,
+                   const struct store_scope *scope, const char *id)
+{
+    struct sql_stmt st;
+    sql_stmt_init(&st, dialect(tx));
+    sql_stmt_delete(&st, t, scope, id);
+    return run(tx, scope, &st, NULL, NULL);
+}
+
+int sql_row_list(struct store_tx *tx, const struct store_table_desc *t,
+                 const struct store_plan *plan, json_t **rows_out, bool *more)
+{
+    struct sql_stmt st;
+    sql_stmt_init(&st, dialect(tx));
+    sql_stmt_list(&st, t, plan);
+    struct rows r = {t, false, plan->limit, json_array(), false};
+    int rc = run(tx, plan->scope, &st, add_row, &r);
+    if (rc < 0) {
+        json_decref(r.rows);
+        return rc;
+    }
+    *more = r.more;
+    *rows_out = r.rows;
+    return 0;
+}
+
+struct counts {
+    const struct store_column *group;
+    json_t *obj;
+};
+
+static int add_count(void *arg, const struct sql_row *row)
+{
+    struct counts *c = arg;
+    json_t *n = row->value(row, 1, COL_INT);
+    sql_count_add(c->obj, row->value(row, 0, c->group ? c->group->type : COL_TEXT),
+                  json_integer_value(n));
+    json_decref(n);
+    return 0;
+}
+
+int sql_row_count(struct store_tx *tx, const struct store_table_desc *t,
+                  const struct store_plan *plan, const struct store_column *group, json_t **out)
+{
+    struct sql_stmt st;
+    sql_stmt_init(&st, dialect(tx));
+    sql_stmt_count(&st, t, plan, group);
+    struct counts c = {group, json_object()};
+    int rc = run(tx, plan->scope, &st, add_count, &c);
+    if (rc < 0) {
+        json_decref(c.obj);
+        return rc;
+    }
+    *out = c.obj;
+    return 0;
 }

@@ -1,16 +1,17 @@
 /*
- * PostgreSQL row operations: the statements come from the shared builder (sql.c) in the
- * PostgreSQL dialect below, so both backends answer alike; what stays here is running them
- * (pg_run sends the JSON arguments as text and the server infers their types from the columns
- * they meet) and reading the results. Built statements go through the per-connection
+ * PostgreSQL row operations. The row ops themselves are the shared ones of sql.c: this file
+ * gives them the PostgreSQL dialect and run_rows, which makes the transaction's
+ * switchboard.scope match the statement's scope first (pg_scope_apply), so the row-level
+ * security policies of migration 2 enforce the same tenant a second time, then runs the
+ * statement with pg_run (the JSON arguments travel as text and the server infers their types
+ * from the columns they meet). Built statements go through the per-connection
  * prepared-statement cache like fixed ones, so repeated list shapes are prepared once.
  *
- * Every function that takes a scope also hands it to pg_scope_apply() first, so the
- * row-level security policies of migration 2 enforce the same tenant a second time.
- * Functions without a scope (insert, refresh tokens, audit append) run under the scope the
+ * Statements without a scope (insert, refresh tokens, audit append) run under the scope the
  * transaction last set: inserts made on a tenant's behalf are checked against that tenant,
  * and the head and the newest audit entry, which span every tenant, are read through
- * functions that lift the scope.
+ * functions that lift the scope. The rest of the file is the fixed statements of meta,
+ * refresh tokens, login events, the audit chain and the change log.
  */
 #include "store/postgres/pg_int.h"
 
@@ -24,149 +25,58 @@
 
 #define AUDIT_PAGE 1000
 
-static const struct sql_dialect pg_dialect = {
-    .numbered = true,
-    .true_sql = "true",
-    .false_sql = "false",
-    .ilike = "ILIKE",
-    .lower_nocase = true,
-    .text_cast = "::text",
-    .json_cast = "::jsonb",
-    .nulls_order = true,
-};
-
-struct pg_cell {
+struct pg_row {
+    struct sql_row base;
     const PGresult *res;
-    int row;
+    int i;
 };
 
-static json_t *cell_value(void *arg, int col, enum store_coltype type)
+static json_t *row_value(const struct sql_row *row, int col, enum store_coltype type)
 {
-    struct pg_cell *c = arg;
-    return pg_value(c->res, c->row, col, type);
+    const struct pg_row *r = (const struct pg_row *)row;
+    return pg_value(r->res, r->i, col, type);
 }
 
-static json_t *read_row(const PGresult *res, int row, const struct store_table_desc *t,
+static json_t *read_row(const PGresult *res, int i, const struct store_table_desc *t,
                         bool with_hidden)
 {
-    struct pg_cell c = {res, row};
-    return sql_row_read(t, with_hidden, cell_value, &c);
+    struct pg_row r = {{row_value}, res, i};
+    return sql_row_read(&r.base, t, with_hidden);
 }
 
-/* Run st (released) after making the transaction's scope match scope (NULL: leave it). */
-static int run_stmt(struct store_tx *tx, const struct store_scope *scope, struct sql_stmt *st,
-                    PGresult **res)
+/* sql_backend.run: pg_scope_apply, pg_run, then the result's rows. */
+static int run_rows(struct store_tx *tx, const struct store_scope *scope, const char *sql,
+                    json_t *args, sql_row_cb row, void *arg)
 {
     int rc = scope ? pg_scope_apply(tx, scope) : 0;
+    PGresult *res = NULL;
     if (rc >= 0) {
-        rc = pg_run(tx, st->text.data, st->args, res);
+        rc = pg_run(tx, sql, args, row ? &res : NULL);
     }
-    sql_stmt_release(st);
+    for (int i = 0; rc > 0 && row && i < PQntuples(res); i++) {
+        struct pg_row r = {{row_value}, res, i};
+        if (row(arg, &r.base) != 0) {
+            break;
+        }
+    }
+    PQclear(res);
     return rc;
 }
 
-int pg_row_insert(struct store_tx *tx, const struct store_table_desc *t, json_t *row)
-{
-    struct sql_stmt st;
-    sql_stmt_init(&st, &pg_dialect);
-    sql_stmt_insert(&st, t, row);
-    int rc = run_stmt(tx, NULL, &st, NULL);
-    return rc < 0 ? rc : 0;
-}
-
-static int get_row(struct store_tx *tx, const struct store_table_desc *t,
-                   const struct store_scope *scope, const char *key_col, const char *key,
-                   bool with_hidden, json_t **out)
-{
-    struct sql_stmt st;
-    sql_stmt_init(&st, &pg_dialect);
-    sql_stmt_get(&st, t, scope, store_column_find(t, key_col), key, with_hidden);
-    PGresult *res = NULL;
-    int rc = run_stmt(tx, scope, &st, &res);
-    if (rc < 0) {
-        return rc;
-    }
-    if (rc == 0) {
-        PQclear(res);
-        return SB_E_NOTFOUND;
-    }
-    *out = read_row(res, 0, t, with_hidden);
-    PQclear(res);
-    return 0;
-}
-
-int pg_row_get(struct store_tx *tx, const struct store_table_desc *t,
-               const struct store_scope *scope, const char *id, json_t **out)
-{
-    return get_row(tx, t, scope, "id", id, false, out);
-}
-
-int pg_user_by_email(struct store_tx *tx, const char *email, json_t **out)
-{
-    struct store_scope all = {.all = true};
-    return get_row(tx, store_table_desc(STORE_USERS), &all, "email", email, true, out);
-}
-
-int pg_row_update(struct store_tx *tx, const struct store_table_desc *t,
-                  const struct store_scope *scope, const char *id, json_t *set, int64_t version)
-{
-    struct sql_stmt st;
-    sql_stmt_init(&st, &pg_dialect);
-    sql_stmt_update(&st, t, scope, id, set, version);
-    return run_stmt(tx, scope, &st, NULL);
-}
-
-int pg_row_delete(struct store_tx *tx, const struct store_table_desc *t,
-                  const struct store_scope *scope, const char *id)
-{
-    struct sql_stmt st;
-    sql_stmt_init(&st, &pg_dialect);
-    sql_stmt_delete(&st, t, scope, id);
-    return run_stmt(tx, scope, &st, NULL);
-}
-
-int pg_row_list(struct store_tx *tx, const struct store_table_desc *t,
-                const struct store_plan *plan, json_t **rows_out, bool *more)
-{
-    struct sql_stmt st;
-    sql_stmt_init(&st, &pg_dialect);
-    sql_stmt_list(&st, t, plan);
-    PGresult *res = NULL;
-    int rc = run_stmt(tx, plan->scope, &st, &res);
-    if (rc < 0) {
-        return rc;
-    }
-    json_t *rows = json_array();
-    int n = PQntuples(res);
-    *more = (size_t)n > plan->limit;
-    for (int i = 0; i < n && (size_t)i < plan->limit; i++) {
-        json_array_append_new(rows, read_row(res, i, t, false));
-    }
-    PQclear(res);
-    *rows_out = rows;
-    return 0;
-}
-
-int pg_row_count(struct store_tx *tx, const struct store_table_desc *t,
-                 const struct store_plan *plan, const struct store_column *group, json_t **out)
-{
-    struct sql_stmt st;
-    sql_stmt_init(&st, &pg_dialect);
-    sql_stmt_count(&st, t, plan, group);
-    PGresult *res = NULL;
-    int rc = run_stmt(tx, plan->scope, &st, &res);
-    if (rc < 0) {
-        return rc;
-    }
-    json_t *obj = json_object();
-    for (int i = 0; i < PQntuples(res); i++) {
-        sql_count_add(obj, pg_value(res, i, 0, group ? group->type : COL_TEXT),
-                      strtoll(PQgetvalue(res, i, 1), NULL, 10));
-    }
-    PQclear(res);
-    *out = obj;
-    return 0;
-}
+const struct sql_backend pg_sql_backend = {
+    .dialect =
+        {
+            .numbered = true,
+            .true_sql = "true",
+            .false_sql = "false",
+            .ilike = "ILIKE",
+            .lower_nocase = true,
+            .text_cast = "::text",
+            .json_cast = "::jsonb",
+            .nulls_order = true,
+        },
+    .run = run_rows,
+};
 
 /* A fixed statement with arguments given as a JSON array (stolen). */
 static int run_fixed(struct store_tx *tx, const char *sql, json_t *args, PGresult **res)
@@ -346,11 +256,6 @@ int pg_audit_last(struct store_tx *tx, int64_t *seq, char hash[65])
     }
     PQclear(res);
     return 0;
-}
-
-int pg_audit_insert(struct store_tx *tx, json_t *entry)
-{
-    return pg_row_insert(tx, store_table_desc(STORE_AUDIT), entry);
 }
 
 /* Walk audit_logs in pages of AUDIT_PAGE rows, all in the read transaction's one snapshot. */

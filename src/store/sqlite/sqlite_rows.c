@@ -1,9 +1,11 @@
 /*
- * SQLite row operations: the statements come from the shared builder (sql.c) in the SQLite
- * dialect below (users.email is declared COLLATE NOCASE, LIKE already ignores ASCII case and
- * NULL already sorts lowest); what stays here is binding them (sq_bind_all), stepping them
- * and reading the rows. Built statements go through the per-connection statement cache like
- * fixed ones, so repeated list shapes are prepared once.
+ * SQLite row operations. The row ops themselves are the shared ones of sql.c: this file gives
+ * them the SQLite dialect (users.email is declared COLLATE NOCASE, LIKE already ignores ASCII
+ * case and NULL already sorts lowest) and run_rows, which binds a statement (sq_bind_all),
+ * steps it and hands over its rows. Built statements go through the per-connection statement
+ * cache like fixed ones, so repeated list shapes are prepared once. The rest of the file is
+ * the fixed statements of meta, refresh tokens, login events, the audit chain and the change
+ * log.
  */
 #include "store/sqlite/sqlite_int.h"
 
@@ -15,28 +17,25 @@
 #include "base/err.h"
 #include "store/sql.h"
 
-static const struct sql_dialect sq_dialect = {
-    .true_sql = "1",
-    .false_sql = "0",
-    .ilike = "LIKE",
-    .text_cast = "",
-    .json_cast = "",
+struct sq_row {
+    struct sql_row base;
+    sqlite3_stmt *st;
 };
 
-static json_t *cell_value(void *arg, int col, enum store_coltype type)
+static json_t *row_value(const struct sql_row *row, int col, enum store_coltype type)
 {
-    return sq_column(arg, col, type);
+    return sq_column(((const struct sq_row *)row)->st, col, type);
 }
 
 static json_t *read_row(sqlite3_stmt *st, const struct store_table_desc *t, bool with_hidden)
 {
-    return sql_row_read(t, with_hidden, cell_value, st);
+    struct sq_row r = {{row_value}, st};
+    return sql_row_read(&r.base, t, with_hidden);
 }
 
-/* Step sql bound to args, calling row for each result row until it returns nonzero; returns
- * sqlite3_changes() or an error. */
-static int run(struct sq_conn *c, const char *sql, json_t *args,
-               int (*row)(void *arg, sqlite3_stmt *st), void *arg)
+/* Step sql bound to args on c, calling row (may be NULL) for each result row until it returns
+ * nonzero; returns sqlite3_changes() (0 when row stopped the walk) or an error. */
+static int run(struct sq_conn *c, const char *sql, json_t *args, sql_row_cb row, void *arg)
 {
     sqlite3_stmt *st = NULL;
     int rc = sq_prepare(c, sql, &st);
@@ -44,6 +43,7 @@ static int run(struct sq_conn *c, const char *sql, json_t *args,
         return rc;
     }
     rc = sq_bind_all(st, args);
+    struct sq_row r = {{row_value}, st};
     while (rc == 0) {
         int step = sqlite3_step(st);
         if (step == SQLITE_DONE) {
@@ -54,7 +54,7 @@ static int run(struct sq_conn *c, const char *sql, json_t *args,
             rc = sq_err(c->db, step);
             break;
         }
-        if (!row || row(arg, st) != 0) {
+        if (!row || row(arg, &r.base) != 0) {
             break;
         }
     }
@@ -62,135 +62,25 @@ static int run(struct sq_conn *c, const char *sql, json_t *args,
     return rc;
 }
 
-/* run() for a built statement (released). */
-static int run_stmt(struct store_tx *tx, struct sql_stmt *s,
-                    int (*row)(void *arg, sqlite3_stmt *st), void *arg)
+/* sql_backend.run: SQLite has no scope of its own beyond the statement's predicate. */
+static int run_rows(struct store_tx *tx, const struct store_scope *scope, const char *sql,
+                    json_t *args, sql_row_cb row, void *arg)
 {
-    int rc = run(sq_tx_conn(tx), s->text.data, s->args, row, arg);
-    sql_stmt_release(s);
-    return rc;
+    (void)scope;
+    return run(sq_tx_conn(tx), sql, args, row, arg);
 }
 
-int sq_row_insert(struct store_tx *tx, const struct store_table_desc *t, json_t *row)
-{
-    struct sql_stmt s;
-    sql_stmt_init(&s, &sq_dialect);
-    sql_stmt_insert(&s, t, row);
-    int rc = run_stmt(tx, &s, NULL, NULL);
-    return rc < 0 ? rc : 0;
-}
-
-struct rows {
-    const struct store_table_desc *t;
-    bool with_hidden;
-    size_t limit;
-    json_t *rows;
-    bool more; /* a row past limit was seen */
+const struct sql_backend sq_sql_backend = {
+    .dialect =
+        {
+            .true_sql = "1",
+            .false_sql = "0",
+            .ilike = "LIKE",
+            .text_cast = "",
+            .json_cast = "",
+        },
+    .run = run_rows,
 };
-
-static int add_row(void *arg, sqlite3_stmt *st)
-{
-    struct rows *r = arg;
-    if (json_array_size(r->rows) == r->limit) {
-        r->more = true;
-        return 1;
-    }
-    json_array_append_new(r->rows, read_row(st, r->t, r->with_hidden));
-    return 0;
-}
-
-static int get_row(struct store_tx *tx, const struct store_table_desc *t,
-                   const struct store_scope *scope, const char *key_col, const char *key,
-                   bool with_hidden, json_t **out)
-{
-    struct sql_stmt s;
-    sql_stmt_init(&s, &sq_dialect);
-    sql_stmt_get(&s, t, scope, store_column_find(t, key_col), key, with_hidden);
-    struct rows r = {t, with_hidden, 1, json_array(), false};
-    int rc = run_stmt(tx, &s, add_row, &r);
-    if (rc >= 0) {
-        *out = json_incref(json_array_get(r.rows, 0));
-        rc = *out ? 0 : SB_E_NOTFOUND;
-    }
-    json_decref(r.rows);
-    return rc;
-}
-
-int sq_row_get(struct store_tx *tx, const struct store_table_desc *t,
-               const struct store_scope *scope, const char *id, json_t **out)
-{
-    return get_row(tx, t, scope, "id", id, false, out);
-}
-
-int sq_user_by_email(struct store_tx *tx, const char *email, json_t **out)
-{
-    struct store_scope all = {.all = true};
-    return get_row(tx, store_table_desc(STORE_USERS), &all, "email", email, true, out);
-}
-
-int sq_row_update(struct store_tx *tx, const struct store_table_desc *t,
-                  const struct store_scope *scope, const char *id, json_t *set, int64_t version)
-{
-    struct sql_stmt s;
-    sql_stmt_init(&s, &sq_dialect);
-    sql_stmt_update(&s, t, scope, id, set, version);
-    return run_stmt(tx, &s, NULL, NULL);
-}
-
-int sq_row_delete(struct store_tx *tx, const struct store_table_desc *t,
-                  const struct store_scope *scope, const char *id)
-{
-    struct sql_stmt s;
-    sql_stmt_init(&s, &sq_dialect);
-    sql_stmt_delete(&s, t, scope, id);
-    return run_stmt(tx, &s, NULL, NULL);
-}
-
-int sq_row_list(struct store_tx *tx, const struct store_table_desc *t,
-                const struct store_plan *plan, json_t **rows_out, bool *more)
-{
-    struct sql_stmt s;
-    sql_stmt_init(&s, &sq_dialect);
-    sql_stmt_list(&s, t, plan);
-    struct rows r = {t, false, plan->limit, json_array(), false};
-    int rc = run_stmt(tx, &s, add_row, &r);
-    if (rc < 0) {
-        json_decref(r.rows);
-        return rc;
-    }
-    *more = r.more;
-    *rows_out = r.rows;
-    return 0;
-}
-
-struct counts {
-    const struct store_column *group;
-    json_t *obj;
-};
-
-static int add_count(void *arg, sqlite3_stmt *st)
-{
-    struct counts *c = arg;
-    sql_count_add(c->obj, sq_column(st, 0, c->group ? c->group->type : COL_TEXT),
-                  sqlite3_column_int64(st, 1));
-    return 0;
-}
-
-int sq_row_count(struct store_tx *tx, const struct store_table_desc *t,
-                 const struct store_plan *plan, const struct store_column *group, json_t **out)
-{
-    struct sql_stmt s;
-    sql_stmt_init(&s, &sq_dialect);
-    sql_stmt_count(&s, t, plan, group);
-    struct counts c = {group, json_object()};
-    int rc = run_stmt(tx, &s, add_count, &c);
-    if (rc < 0) {
-        json_decref(c.obj);
-        return rc;
-    }
-    *out = c.obj;
-    return 0;
-}
 
 /* A fixed statement with string/integer arguments given as a JSON array (stolen). */
 static int run_fixed(struct store_tx *tx, const char *sql, json_t *args)
@@ -396,11 +286,6 @@ int sq_audit_last(struct store_tx *tx, int64_t *seq, char hash[65])
     }
     sq_done(c, st);
     return rc;
-}
-
-int sq_audit_insert(struct store_tx *tx, json_t *entry)
-{
-    return sq_row_insert(tx, store_table_desc(STORE_AUDIT), entry);
 }
 
 int sq_audit_scan(struct store *s, store_audit_row_cb cb, void *arg, int64_t *high_water)

@@ -2,7 +2,8 @@
  * The shared SQL builder (src/store/sql.c) in both placeholder styles: the exact text of each
  * statement kind, bound values in placeholder order (with $n, n is always the value's place
  * in the array), LIKE patterns with %, _ and \ taken literally, the dialect's spellings of
- * booleans, case-insensitive columns and json casts. The conformance suite checks what the
+ * booleans, case-insensitive columns and json casts, in the
+ * backends' own dialects. The conformance suite checks what the
  * statements do on real databases; this pins what they say.
  */
 #include "test.h"
@@ -10,26 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/postgres/pg_int.h"
 #include "store/sql.h"
+#include "store/sqlite/sqlite_int.h"
 
-static const struct sql_dialect numbered = {
-    .numbered = true,
-    .true_sql = "true",
-    .false_sql = "false",
-    .ilike = "ILIKE",
-    .lower_nocase = true,
-    .text_cast = "::text",
-    .json_cast = "::jsonb",
-    .nulls_order = true,
-};
-
-static const struct sql_dialect plain = {
-    .true_sql = "1",
-    .false_sql = "0",
-    .ilike = "LIKE",
-    .text_cast = "",
-    .json_cast = "",
-};
+/* The backends' own dialects. */
+#define numbered pg_sql_backend.dialect
+#define plain sq_sql_backend.dialect
 
 /* Check st's text and its args (as compact JSON), then release it. */
 static void expect(struct sql_stmt *st, const char *sql, const char *args)
