@@ -2,8 +2,8 @@
  * libFuzzer target for the postgres_changes filter parser and matcher (src/realtime/filter.c).
  *
  * Input: one byte choosing the binding's table (table "*", each store table, or a test table
- * with a boolean column), then the filter string up to the first '\n' (a C string, so it
- * ends at a NUL byte too), then optionally a JSON object used as a change record.
+ * with a boolean column), then the filter string up to the first NUL byte (the parser takes
+ * a C string), then optionally a JSON object used as a change record.
  *
  * filter.h keeps a parsed filter opaque, and a canonical form needs its conditions, so this
  * file compiles filter.c into itself (the corpus test then does not link filter.o from
@@ -275,12 +275,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int ti = data[0] % (FUZZ_NTABLES + 1);
     const struct store_table_desc *t = ti == FUZZ_NTABLES ? NULL : fuzz_table(ti);
     const uint8_t *text = data + 1, *end = data + size;
-    const uint8_t *nl = memchr(text, '\n', (size_t)(end - text));
-    char *s = fuzz_cstr(text, (size_t)((nl ? nl : end) - text));
+    const uint8_t *sep = memchr(text, '\0', (size_t)(end - text));
+    char *s = fuzz_cstr(text, (size_t)((sep ? sep : end) - text));
     json_t *record = NULL;
-    if (nl) {
-        record =
-            json_loadb((const char *)nl + 1, (size_t)(end - nl - 1), JSON_REJECT_DUPLICATES, NULL);
+    if (sep) {
+        record = json_loadb((const char *)sep + 1, (size_t)(end - sep - 1), JSON_REJECT_DUPLICATES,
+                            NULL);
         if (!json_is_object(record)) {
             json_decref(record);
             record = NULL;
