@@ -113,7 +113,9 @@ describe('web panel: sortable, searchable lists with server totals', { timeout: 
     const pick = mine[0];
     const word = pick.title.split(/\s+/).sort((x, y) => y.length - x.length)[0];
     const want = (await root.get(`/api/v1/messages?q=${encodeURIComponent(word)}&limit=500`)).data;
+    await page.locator(`${tid('messages-shown')}:not([data-total=""])`).waitFor({ timeout: 10000 });
     const visible = (await rowIds(page, 'message-row-')).length;
+    assert.ok(visible > 0);
     await page.locator(tid('messages-search')).fill(word);
     await page.locator(`${tid('messages-shown')}[data-total="${want.filter((m) => m.client_id === demo.clients.acme.id || m.client_id === null).length}"]`).waitFor({ timeout: 5000 });
     const ids = await rowIds(page, 'message-row-');
