@@ -28,9 +28,10 @@ export const conflict = createStore(null);
 //   paged             server paging in display order: while pages remain, a live row not held
 //                     is only taken when it sorts before the last held row (else it arrives
 //                     with its page); a reload re-covers as many rows as were loaded
-// Every list: loadMore() appends the next page; `total` (and `counts`) are the server's and
-// are re-read once per burst of live changes.
 //   countBy           `count_by` of the list (e.g. status): `counts` per value
+// Every list: loadMore() appends the next page (not while a reload is in flight); `total`
+// (and `counts`) are the server's, re-read once per burst of live changes; live events are
+// applied in bursts (see flush).
 export function useLiveList({ path, params = {}, table, filter, match, admit, sort, pageSize, paged = false, countBy }) {
   const key = JSON.stringify([path, params]);
   const subKey = JSON.stringify([table, filter || '']);
@@ -99,7 +100,10 @@ export function useLiveList({ path, params = {}, table, filter, match, admit, so
     const evs = me.pending;
     me.pending = [];
     if (st.current !== me || !evs.length) return;
-    me.rows = applyBatch(me.rows, evs, matchRef.current, admitFor(me.rows, me.cursor), shiftCount(me));
+    // Before the first page of a paged list, nothing is known of the order: new rows wait for
+    // the page (the reload replays these events onto it).
+    const ad = paged && me.loading ? () => false : admitFor(me.rows, me.cursor);
+    me.rows = applyBatch(me.rows, evs, matchRef.current, ad, shiftCount(me));
     me.changes += evs.length;
     refreshCountsRef.current();
     rerender();
@@ -124,7 +128,7 @@ export function useLiveList({ path, params = {}, table, filter, match, admit, so
       let data = (body && body.data) || [];
       let cursor = (body && body.next_cursor) || null;
       // Re-cover what was loaded before (a reconnect must not shrink the list under the user).
-      for (let n = 0; paged && cursor && data.length < Math.max(want, me.rows.length) && n < 100; n++) {
+      for (let n = 0; paged && cursor && data.length < want && n < 100; n++) {
         const more = await fetchPage(cursor, false);
         if (st.current !== me || id !== me.reloadId) return;
         data = data.concat((more && more.data) || []);
