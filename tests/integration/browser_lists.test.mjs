@@ -5,7 +5,8 @@
 // - Clients: a header click sorts on the server;
 // - Messages: the search box filters on the server (debounced);
 // - Audit: filters by action, text, entity and date range, with the server's total; a range
-//   whose start is after its end is refused at the form.
+//   whose start is after its end is refused at the form;
+// - phone width (390 px): no page scrolls sideways (wide tables scroll in their own box).
 // Screenshots in tests/artifacts/browser_lists/.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -113,7 +114,9 @@ describe('web panel: sortable, searchable lists with server totals', { timeout: 
     const pick = mine[0];
     const word = pick.title.split(/\s+/).sort((x, y) => y.length - x.length)[0];
     const want = (await root.get(`/api/v1/messages?q=${encodeURIComponent(word)}&limit=500`)).data;
+    await page.locator(`${tid('messages-shown')}:not([data-total=""])`).waitFor({ timeout: 10000 });
     const visible = (await rowIds(page, 'message-row-')).length;
+    assert.ok(visible > 0);
     await page.locator(tid('messages-search')).fill(word);
     await page.locator(`${tid('messages-shown')}[data-total="${want.filter((m) => m.client_id === demo.clients.acme.id || m.client_id === null).length}"]`).waitFor({ timeout: 5000 });
     const ids = await rowIds(page, 'message-row-');
@@ -124,6 +127,22 @@ describe('web panel: sortable, searchable lists with server totals', { timeout: 
     assert.match(await page.locator(tid('messages-empty')).innerText(), /No messages match/);
     assert.deepEqual(page.errors, []);
     await ctx.close();
+  });
+
+  it('phone width: no page is wider than the screen', { timeout: 60000 }, async () => {
+    for (const [email, pages] of [['admin@acme.test', ['dashboard', 'agents', 'messages', 'users', 'audit', 'realtime']], ['root@demo.test', ['clients']]]) {
+      const ctx = await b.newContext({ viewport: { width: 390, height: 844 } });
+      const page = await loginAs(ctx, server.url, email);
+      for (const p of pages) {
+        await page.goto(`${server.url}/#/${p}`);
+        await page.locator(tid(`page-${p}`)).waitFor();
+        if (p !== 'realtime' && p !== 'dashboard') await page.locator(`${tid(`page-${p}`)} [data-testid$="-count"]:not([data-total=""]), ${tid('messages-shown')}`).first().waitFor();
+        const [scroll, client] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+        assert.ok(scroll <= client, `${p} at 390 px: ${scroll} px wide`);
+      }
+      assert.deepEqual(page.errors, []);
+      await ctx.close();
+    }
   });
 
   it('audit: action, text, entity and date range filters with the server total', { timeout: 40000 }, async () => {

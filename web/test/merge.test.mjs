@@ -1,7 +1,7 @@
 // Unit tests for the pure list-merging and throttling rules (node --test web/test).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyChange, applyChanges, mergeSnapshot, withOverlay, createThrottle, upsertRow, serverOrder } from '../src/lib/merge.js';
+import { applyBatch, applyChange, applyChanges, mergeSnapshot, withOverlay, createThrottle, upsertRow, serverOrder } from '../src/lib/merge.js';
 
 const up = (r) => ({ eventType: 'UPDATE', new: r });
 const ins = (r) => ({ eventType: 'INSERT', new: r });
@@ -88,4 +88,43 @@ test('serverOrder: the list API order (column, then id; nulls first ascending, l
   assert.deepEqual(ids('-reason'), ['a', 'b', 'c'], 'null last descending');
   assert.deepEqual(ids('-status_since'), ['c', 'b', 'a']);
   assert.deepEqual(ids(''), ['a', 'b', 'c']);
+});
+
+test('applyBatch: the same rows as applying the events one by one, in one pass', () => {
+  // A deterministic pseudo-random mix of inserts, updates (some stale), deletes and re-inserts.
+  let seed = 7;
+  const rnd = (n) => ((seed = (seed * 1103515245 + 12345) % 2147483648) % n);
+  const rows = Array.from({ length: 40 }, (_, i) => ({ id: `r${i}`, version: 3, status: ['online', 'busy'][i % 2] }));
+  const evs = [];
+  for (let i = 0; i < 400; i++) {
+    const id = `r${rnd(60)}`;
+    const kind = rnd(10);
+    if (kind < 2) evs.push({ eventType: 'DELETE', old: { id } });
+    else evs.push({ eventType: kind < 4 ? 'INSERT' : 'UPDATE', new: { id, version: rnd(8), status: ['online', 'busy', 'away'][rnd(3)] } });
+  }
+  const match = (r) => r.status !== 'away';
+  const byId = (a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  const slow = applyChanges(rows, evs, match).slice().sort(byId);
+  const fast = applyBatch(rows, evs, match).slice().sort(byId);
+  assert.deepEqual(fast, slow);
+  assert.equal(applyBatch(rows, [], match), rows, 'no events: the same array');
+  assert.equal(applyBatch(rows, [{ eventType: 'DELETE', old: { id: 'nope' } }]), rows, 'nothing applies: the same array');
+});
+
+test('applyBatch: admit gates only rows not held; onMove sees held rows replaced', () => {
+  const rows = [{ id: 'a', version: 1, status: 'online' }];
+  const moves = [];
+  const out = applyBatch(
+    rows,
+    [
+      { eventType: 'UPDATE', new: { id: 'a', version: 2, status: 'busy' } },
+      { eventType: 'INSERT', new: { id: 'b', version: 1, status: 'busy' } },
+      { eventType: 'INSERT', new: { id: 'c', version: 1, status: 'busy' } },
+    ],
+    null,
+    (r) => r.id !== 'c',
+    (held, rec) => moves.push(`${held.status}->${rec.status}`)
+  );
+  assert.deepEqual(out.map((r) => `${r.id}:${r.status}`), ['a:busy', 'b:busy']);
+  assert.deepEqual(moves, ['online->busy']);
 });

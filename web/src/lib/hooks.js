@@ -6,7 +6,7 @@
 // is a shared ticking clock.
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, ApiError, onToken, qs } from './api.js';
-import { applyChange, isStale, mergeSnapshot, rowKey, serverOrder, upsertRow, withOverlay } from './merge.js';
+import { applyBatch, applyChange, mergeSnapshot, rowKey, serverOrder, upsertRow, withOverlay } from './merge.js';
 import { openChannel, subscribeTable } from './realtime.js';
 import { appendPoint, flagsOf, pointOf } from './series.js';
 import { gridWindow } from './window.js';
@@ -22,15 +22,16 @@ export const conflict = createStore(null);
 //                     starts a new list (the subscription stays: it depends on table+filter)
 //   table, filter     the realtime subscription
 //   match(row)        whether a row belongs to the list (a row that stops matching leaves)
-//   admit(row)        a further test for live rows not held yet (see liveMatch)
+//   admit(row)        a further test for live rows not held yet (see admitFor)
 //   sort(a, b)        display order; for a `paged` list it must be the server's order
 //   pageSize          `limit` of each request
 //   paged             server paging in display order: while pages remain, a live row not held
 //                     is only taken when it sorts before the last held row (else it arrives
 //                     with its page); a reload re-covers as many rows as were loaded
-// Every list: loadMore() appends the next page; `total` (and `counts`) are the server's and
-// are re-read once per burst of live changes.
 //   countBy           `count_by` of the list (e.g. status): `counts` per value
+// Every list: loadMore() appends the next page (not while a reload is in flight); `total`
+// (and `counts`) are the server's, re-read once per burst of live changes; live events are
+// applied in bursts (see flush).
 export function useLiveList({ path, params = {}, table, filter, match, admit, sort, pageSize, paged = false, countBy }) {
   const key = JSON.stringify([path, params]);
   const subKey = JSON.stringify([table, filter || '']);
@@ -55,6 +56,8 @@ export function useLiveList({ path, params = {}, table, filter, match, admit, so
       reloadId: 0,
       countsTimer: null,
       countsId: 0,
+      pending: [], // live events not applied yet (see flush)
+      flushTimer: null,
       changes: 0, // realtime events seen (matching or not) and reloads done: a stats trigger
     };
   }
@@ -67,36 +70,43 @@ export function useLiveList({ path, params = {}, table, filter, match, admit, so
   admitRef.current = admit;
   const rerender = useCallback(() => setTick((n) => n + 1), []);
 
-  // The match used for live rows: the filter, and for a paged list with pages still to load,
-  // "held already or sorts before the last held row".
-  // `admit(row)` is a further test for rows not held yet (a search the client can only
-  // approximate: a held row found by the server stays).
-  const liveMatch = (me) => {
-    const m = matchRef.current;
+  // The further test for live rows not held yet: `admit` (a search the client can only
+  // approximate: a held row found by the server stays) and, for a paged list with pages still
+  // to load, "sorts before the last held row" (else it arrives with its page). For rows and
+  // cursor (those held, or a snapshot about to be).
+  const admitFor = (rows, cursor) => {
     const ad = admitRef.current;
     const cmp = sortRef.current;
-    const ranged = paged && me.cursor && cmp && me.rows.length;
-    if (!ranged && !ad) return m;
-    const last = ranged ? me.rows.reduce((a, b) => (cmp(a, b) >= 0 ? a : b)) : null;
-    return (r) => {
-      if (m && !m(r)) return false;
-      if (me.rows.some((x) => rowKey(x) === rowKey(r))) return true;
-      return (!ad || ad(r)) && (!ranged || cmp(r, last) < 0);
-    };
+    const ranged = paged && cursor && cmp && rows.length;
+    if (!ranged) return ad;
+    const last = rows.reduce((a, b) => (cmp(a, b) >= 0 ? a : b));
+    return (r) => (!ad || ad(r)) && cmp(r, last) < 0;
   };
 
   // A held row that moves from one count_by value to another (and still matches) moves one in
   // `counts` at once; the server's figures follow within a burst (refreshCounts).
-  const shiftCount = (me, ev) => {
-    const rec = ev && ev.new;
-    if (!countBy || !me.counts || !rec || String(ev.eventType || '').toUpperCase() !== 'UPDATE') return;
-    const held = me.rows.find((r) => rowKey(r) === rowKey(rec));
-    if (!held || isStale(held, rec) || held[countBy] === rec[countBy] || rec[countBy] == null) return;
-    if (matchRef.current && !matchRef.current(rec)) return;
+  const shiftCount = (me) => (held, rec) => {
+    if (!countBy || !me.counts || held[countBy] === rec[countBy] || rec[countBy] == null) return;
     const c = { ...me.counts };
     c[held[countBy]] = Math.max(0, (c[held[countBy]] || 0) - 1);
     c[rec[countBy]] = (c[rec[countBy]] || 0) + 1;
     me.counts = c;
+  };
+
+  // Live events are applied in bursts: collected for up to 50 ms, then one pass over the rows
+  // and one render (a flood of thousands of changes, e.g. a bulk import, stays smooth).
+  const flush = (me) => {
+    me.flushTimer = null;
+    const evs = me.pending;
+    me.pending = [];
+    if (st.current !== me || !evs.length) return;
+    // Before the first page of a paged list, nothing is known of the order: new rows wait for
+    // the page (the reload replays these events onto it).
+    const ad = paged && me.loading ? () => false : admitFor(me.rows, me.cursor);
+    me.rows = applyBatch(me.rows, evs, matchRef.current, ad, shiftCount(me));
+    me.changes += evs.length;
+    refreshCountsRef.current();
+    rerender();
   };
 
   const fetchPage = (cursor, withCounts) => {
@@ -126,7 +136,7 @@ export function useLiveList({ path, params = {}, table, filter, match, admit, so
       }
       if (st.current !== me || id !== me.reloadId) return;
       me.cursor = cursor;
-      me.rows = mergeSnapshot(data, me.log.slice(from), liveMatch(me));
+      me.rows = mergeSnapshot(data, me.log.slice(from), matchRef.current, admitFor(data, cursor));
       me.total = body && typeof body.total === 'number' ? body.total : null;
       me.counts = (body && body.counts) || null;
       me.error = null;
@@ -147,22 +157,25 @@ export function useLiveList({ path, params = {}, table, filter, match, admit, so
 
   const loadMore = useCallback(async () => {
     const me = st.current;
-    if (!me.cursor || me.loadingMore) return;
+    // Not while a reload is in flight: it replaces the rows and the cursor (a page appended
+    // meanwhile would be lost or continue from a stale cursor).
+    if (!me.cursor || me.loadingMore || me.inflight > 0) return;
+    const id = me.reloadId;
     me.loadingMore = true;
     rerender();
     try {
       const body = await fetchPage(me.cursor, false);
-      if (st.current !== me) return;
+      if (st.current !== me || id !== me.reloadId) return;
       let rows = me.rows;
       for (const r of body.data || []) rows = upsertRow(rows, r, matchRef.current);
       me.rows = rows;
       me.cursor = body.next_cursor || null;
     } catch (err) {
-      me.error = err;
+      if (st.current === me) me.error = err;
     } finally {
       me.loadingMore = false;
+      if (st.current === me) rerender();
     }
-    rerender();
   }, [key]);
 
   // total and counts again, once per burst of live changes (the rows themselves are live).
@@ -192,6 +205,9 @@ export function useLiveList({ path, params = {}, table, filter, match, admit, so
     return () => {
       clearTimeout(me.countsTimer);
       me.countsTimer = null;
+      clearTimeout(me.flushTimer);
+      me.flushTimer = null;
+      me.pending = [];
     };
   }, [key]);
 
@@ -202,11 +218,8 @@ export function useLiveList({ path, params = {}, table, filter, match, admit, so
       (ev) => {
         const me = st.current;
         if (me.inflight > 0) me.log.push(ev);
-        shiftCount(me, ev);
-        me.rows = applyChange(me.rows, ev, liveMatch(me));
-        me.changes++;
-        refreshCountsRef.current();
-        rerender();
+        me.pending.push(ev);
+        if (!me.flushTimer) me.flushTimer = setTimeout(() => flush(me), 50);
       },
       (status) => {
         channel.current = status;
@@ -330,7 +343,7 @@ const byPriorityThenNew = (a, b) =>
 // search `q` (display name, reason, e-mail on the server; live rows not held yet are taken when
 // their name or reason contains it), `sort` as the API takes it ('display_name',
 // '-status_since', ...), total and counts per status from the server.
-export function useRealtimeAgentStatus({ clientId, status, q, sort = 'display_name', pageSize = 250 } = {}) {
+export function useRealtimeAgentStatus({ clientId, status, q, sort = 'display_name', pageSize = 500 } = {}) {
   const match = useCallback((r) => (!clientId || r.client_id === clientId) && (!status || r.status === status), [clientId, status]);
   const needle = (q || '').trim().toLowerCase();
   const admit = useCallback(

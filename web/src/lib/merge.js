@@ -61,7 +61,7 @@ export function upsertRow(rows, row, match) {
 // A snapshot (GET) taken while events kept arriving: start from the snapshot, then replay the
 // events received since the request started, version-checked, so the result is the newest of
 // both and a delete seen during the request stays deleted.
-export function mergeSnapshot(snapshot, eventsSinceStart, match) {
+export function mergeSnapshot(snapshot, eventsSinceStart, match, admit) {
   const seen = new Set();
   const rows = [];
   for (const r of snapshot) {
@@ -70,7 +70,59 @@ export function mergeSnapshot(snapshot, eventsSinceStart, match) {
     if (k) seen.add(k);
     rows.push(r);
   }
-  return applyChanges(rows, eventsSinceStart, match);
+  return applyBatch(rows, eventsSinceStart, match, admit);
+}
+
+// A burst of events in one pass (an id -> index map instead of a search per event): the same
+// rows as applyChanges(rows, evs, match), in O(rows + events). `admit(row)` is a further test
+// for rows not in the list yet (a held row that still matches stays); `onMove(held, incoming)`
+// is told of every held row replaced by a newer one. Returns rows itself when nothing applies.
+export function applyBatch(rows, evs, match, admit, onMove) {
+  if (!evs || !evs.length) return rows;
+  const out = rows.slice();
+  const index = new Map();
+  out.forEach((r, i) => {
+    const k = rowKey(r);
+    if (k) index.set(k, i);
+  });
+  const dead = new Set();
+  let changed = false;
+  for (const ev of evs) {
+    const type = String(ev.eventType || ev.type || '').toUpperCase();
+    if (type === 'DELETE') {
+      const k = rowKey(ev.old) || rowKey(ev.new);
+      const i = k ? index.get(k) : undefined;
+      if (i === undefined) continue;
+      dead.add(i);
+      index.delete(k);
+      changed = true;
+      continue;
+    }
+    const rec = ev.new;
+    const k = rowKey(rec);
+    if (!k) continue;
+    const i = index.get(k);
+    if (i !== undefined && isStale(out[i], rec)) continue;
+    const keep = match ? match(rec) : true;
+    if (i === undefined) {
+      if (keep && (!admit || admit(rec))) {
+        index.set(k, out.length);
+        out.push(rec);
+        changed = true;
+      }
+      continue;
+    }
+    changed = true;
+    if (keep) {
+      if (onMove) onMove(out[i], rec);
+      out[i] = { ...out[i], ...rec };
+    } else {
+      dead.add(i);
+      index.delete(k);
+    }
+  }
+  if (!changed) return rows;
+  return dead.size ? out.filter((_, i) => !dead.has(i)) : out;
 }
 
 // Overlays optimistic edits (id -> partial row) on rows for display.

@@ -107,7 +107,7 @@ export function Agents({ user }) {
   // Near the end of what is loaded: fetch the next page (the scroll box grows under the user).
   useEffect(() => {
     if (hasMore && !loadingMore && !loading && win.lastRow >= win.rows - 4) loadMore();
-  }, [hasMore, loadingMore, loading, win.lastRow, win.rows]);
+  }, [hasMore, loadingMore, loading, win.lastRow, win.rows, changeCount]);
   const [range, setRange] = useState('24h');
   const rangeDef = RANGES.find((r) => r.id === range) || RANGES[1];
   const stats = useStats(() => `/api/v1/agents/stats${qs({ from: new Date(Date.now() - rangeDef.ms).toISOString() })}`, [range], changeCount);
