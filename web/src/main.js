@@ -21,6 +21,7 @@ import { Clients } from './pages/Clients.js';
 import { Users } from './pages/Users.js';
 import { Audit } from './pages/Audit.js';
 import { RealtimeDemo } from './pages/RealtimeDemo.js';
+import { Settings } from './pages/Settings.js';
 
 const PAGES = [
   { id: 'dashboard', label: 'Dashboard', comp: Dashboard, allow: canAdmin },
@@ -30,6 +31,7 @@ const PAGES = [
   { id: 'users', label: 'Users', comp: Users, allow: canAdmin },
   { id: 'audit', label: 'Audit', comp: Audit, allow: canAdmin },
   { id: 'realtime', label: 'Realtime demo', comp: RealtimeDemo, allow: () => true },
+  { id: 'settings', label: 'Settings', comp: Settings, allow: () => true },
 ];
 
 function routeOf() {

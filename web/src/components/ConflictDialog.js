@@ -19,11 +19,13 @@ export function ConflictDialog() {
   const c = useStore(conflict);
   const ref = useRef(null);
   const before = useRef(null);
+  const fallback = useRef(null);
   useEffect(() => {
     const d = ref.current;
     if (!d) return;
     if (c && !d.open) {
       before.current = document.activeElement;
+      fallback.current = c.returnFocus || null;
       if (typeof d.showModal === 'function') d.showModal();
       else d.setAttribute('open', '');
       const first = d.querySelector('[data-testid="conflict-keep-theirs"]');
@@ -31,10 +33,12 @@ export function ConflictDialog() {
     } else if (!c && d.open) {
       d.close();
       const prev = before.current;
+      const alt = fallback.current ? fallback.current() : null;
       before.current = null;
+      fallback.current = null;
       const active = document.activeElement;
       if (!active || active === document.body || !active.isConnected) {
-        const target = prev && prev.isConnected && prev !== document.body ? prev : document.getElementById('main');
+        const target = prev && prev.isConnected && prev !== document.body ? prev : alt || document.getElementById('main');
         if (target) target.focus();
       }
     }

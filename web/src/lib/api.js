@@ -111,6 +111,64 @@ export async function login(email, password) {
   return s;
 }
 
+// Changes the signed-in user's password (the current one required). The server ends every
+// session of the user and answers with a new session for this tab, which replaces the old
+// tokens (realtime gets the new one). Throws the ApiError (422 details name the field).
+export async function changePassword(current, next) {
+  const body = await api('POST', '/api/v1/me/password', { body: { current_password: current, new_password: next } });
+  const s = fromLogin(body);
+  if (!s.user) s.user = session.get() && session.get().user;
+  save(s);
+  announce(s);
+  return s;
+}
+
+// Downloads a list as CSV (`?format=csv` with the list's filters and sort): fetched with the
+// bearer token (a link could not carry it), saved under the server's file name.
+export async function downloadCsv(path, fallbackName) {
+  const sep = path.includes('?') ? '&' : '?';
+  const url = `${path}${sep}format=csv`;
+  const go = async (token) => {
+    let res;
+    try {
+      res = await fetch(url, { headers: { Accept: 'text/csv', Authorization: `Bearer ${token}` }, cache: 'no-store' });
+    } catch {
+      throw new ApiError(0, { error: { code: 'network_error', message: 'Cannot reach the server' } });
+    }
+    if (!res.ok) {
+      let data = null;
+      try {
+        data = await res.json();
+      } catch {
+        data = null;
+      }
+      throw new ApiError(res.status, data);
+    }
+    return res;
+  };
+  const s = session.get();
+  if (!s) throw new ApiError(401, null);
+  let res;
+  try {
+    res = await go(s.access_token);
+  } catch (err) {
+    if (err.status !== 401) throw err;
+    res = await go((await refresh()).access_token);
+  }
+  const blob = await res.blob();
+  const m = /filename="([^"]+)"/.exec(res.headers.get('Content-Disposition') || '');
+  const name = (m && m[1]) || fallbackName || 'export.csv';
+  const href = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = href;
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(href), 10000);
+  return { name, bytes: blob.size };
+}
+
 // Rotates the token pair; on failure the session ends (back to the login page).
 export function refresh() {
   if (refreshing) return refreshing;

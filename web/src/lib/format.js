@@ -30,6 +30,15 @@ export function localToISO(v) {
   return Number.isNaN(d.getTime()) ? null : d.toISOString();
 }
 
+// The value to send for a datetime-local field opened on `original` (RFC 3339 from the
+// server): the original string itself while the field still shows it (the input has no
+// milliseconds, so converting back would change "…:05.123Z" to "…:05.000Z"), else the field's
+// new value in UTC (null when emptied).
+export function localToISOKeeping(v, original) {
+  if (original && v === isoToLocal(original)) return original;
+  return localToISO(v);
+}
+
 export function isoToLocal(s) {
   if (!s) return '';
   const d = new Date(s);

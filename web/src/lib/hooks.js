@@ -236,9 +236,13 @@ export function useLiveList({ path, params = {}, table, filter, match, admit, so
   // Optimistic edit: shows `patch` at once; `send(patch, ifMatchVersion)` must resolve to the
   // updated row. Errors roll back; a 409 opens the conflict dialog. `baseVersion` is the
   // version the user's edit started from (an edit form opened earlier); without it the row's
-  // current version is used (a one-click change such as a status select).
+  // current version is used (a one-click change such as a status select). `opts.handled(err)`
+  // returning true takes a failure over (no toast; e.g. a form showing a 422 at its fields);
+  // `opts.beforeConflict()` runs just before the conflict dialog opens (an edit form closes);
+  // `opts.returnFocus()` names the element to focus when the dialog closes, if the one focused
+  // before it is gone.
   const optimistic = useCallback(
-    async (id, patch, send, label, baseVersion) => {
+    async (id, patch, send, label, baseVersion, opts = {}) => {
       const me = st.current;
       const k = String(id);
       const held = me.rows.find((r) => rowKey(r) === k);
@@ -258,10 +262,12 @@ export function useLiveList({ path, params = {}, table, filter, match, admit, so
         finish(null);
         if (err instanceof ApiError && err.status === 409 && err.current) {
           const theirs = err.current;
+          if (opts.beforeConflict) opts.beforeConflict();
           me.rows = upsertRow(me.rows, theirs, matchRef.current);
           rerender();
           conflict.set({
             title: label || 'this item',
+            returnFocus: opts.returnFocus,
             mine: { ...(base || {}), ...patch },
             theirs,
             keepTheirs() {
@@ -280,7 +286,7 @@ export function useLiveList({ path, params = {}, table, filter, match, admit, so
               }
             },
           });
-        } else {
+        } else if (!(opts.handled && opts.handled(err))) {
           notify({ kind: 'error', title: 'Change rolled back', body: err.message, key: `err:${k}:${Date.now()}` });
         }
         return null;

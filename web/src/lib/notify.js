@@ -4,11 +4,12 @@
 // once. The `announce` store holds the text for the aria-live region.
 import { createStore } from './store.js';
 import { createThrottle } from './merge.js';
+import { beep } from './prefs.js';
 
 export const WINDOW_MS = 700;
 export const BURST = 3;
 const MAX_TOASTS = 5;
-const TTL = { low: 4000, normal: 5000, high: 8000, critical: 0, error: 8000 };
+const TTL = { low: 4000, normal: 5000, high: 8000, critical: 0, error: 8000, action: 10000 };
 
 export const toasts = createStore([]);
 export const announce = createStore({ polite: '', assertive: '' });
@@ -20,11 +21,15 @@ const recentDirect = new Map();
 
 function ttlFor(t) {
   if (t.kind === 'error') return TTL.error;
+  if (t.action) return TTL.action;
   return TTL[t.priority] ?? TTL.normal;
 }
 
+// t.live: a realtime event (the only toasts that may sound); t.action: {label, run} adds a
+// button (e.g. Undo) that runs once and closes the toast.
 function show(t) {
   const toast = { id: nextId++, priority: 'normal', kind: 'info', ...t };
+  if (toast.live) toast.sound = beep(toast.priority);
   toasts.set((list) => {
     let out = list.concat([toast]);
     while (out.length > MAX_TOASTS) {
@@ -66,10 +71,10 @@ function flush() {
       if (order.indexOf(it.priority || 'normal') > order.indexOf(top)) top = it.priority || 'normal';
     }
     const parts = Object.entries(byKind).map(([k, n]) => `${n} ${k}${n === 1 ? '' : 's'}`);
-    show({ kind: 'summary', priority: top === 'critical' ? 'high' : top, title: `${summary.count} live updates`, body: parts.join(', '), count: summary.count });
+    show({ live: true, kind: 'summary', priority: top === 'critical' ? 'high' : top, title: `${summary.count} live updates`, body: parts.join(', '), count: summary.count });
     return;
   }
-  for (const it of items) show(it);
+  for (const it of items) show({ ...it, live: true });
 }
 
 // Throttled path for realtime events: {key, group, priority, title, body}.

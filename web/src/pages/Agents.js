@@ -7,6 +7,9 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, qs } from '../lib/api.js';
 import { useDebounced, useGridWindow, useNow, useRealtimeAgentStatus, useStats } from '../lib/hooks.js';
 import { notify } from '../lib/notify.js';
+import { AgentStatusControl } from '../components/AgentStatusControl.js';
+import { CsvButton } from '../components/CsvButton.js';
+import { ConnectionStatusIndicator } from '../components/ConnectionStatusIndicator.js';
 import { canAdmin, errText, fmtDuration, fmtPercent, fmtTime, isSuper, STATUSES } from '../lib/format.js';
 
 // Orders of the board (the API's `sort`).
@@ -206,7 +209,9 @@ export function Agents({ user }) {
           ${SORTS.map((o) => html`<option key=${o.id} value=${o.id}>${o.label}</option>`)}
         </select>
       </label>
+      <${ConnectionStatusIndicator} size="sm" prefix="conn-board" />
       <span class="muted" data-testid="agents-count" role="status" data-total=${known ? total : ''} data-loaded=${agents.length} data-online=${known ? (counts && counts.online) || 0 : ''}>${countText}</span>
+      <${CsvButton} path=${`/api/v1/agents${qs({ status: filter || undefined, q: q || undefined, sort })}`} testid="agents-csv" what="agents" />
     </div>
     ${error ? html`<p class="error" role="alert" data-testid="agents-error">${errText(error)}</p>` : null}
     ${admin
@@ -235,13 +240,7 @@ export function Agents({ user }) {
               <span class=${`dot dot-${a.status}`} aria-hidden="true"></span>
               <strong class="agent-name" title=${a.display_name || a.id}>${a.display_name || a.id}</strong>
             </div>
-            <div class="agent-body">
-              <label class="sr-only" for=${`agent-status-${a.id}`}>Status of ${a.display_name}</label>
-              <select id=${`agent-status-${a.id}`} data-testid=${`agent-status-${a.id}`} value=${a.status} disabled=${!canEdit(a)} onChange=${(e) => updateStatus(a, e.target.value)}>
-                ${STATUSES.map((s) => html`<option key=${s} value=${s}>${s}</option>`)}
-              </select>
-              <${InStatus} agent=${a} />
-            </div>
+            <${AgentStatusControl} agent=${a} canEdit=${canEdit(a)} onChange=${updateStatus}><${InStatus} agent=${a} /><//>
             <div class="muted reason" data-testid=${a.reason ? `agent-reason-${a.id}` : undefined} title=${a.reason || ''}>${a.reason || ''}</div>
             <button type="button" class="btn btn-small btn-link" data-testid=${`agent-history-${a.id}`} aria-expanded=${history && history.id === a.id ? 'true' : 'false'} aria-label=${`Statistics & history of ${a.display_name || a.id}`} onClick=${() => setHistory(a)}>Statistics & history</button>
           </li>`

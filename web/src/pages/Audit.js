@@ -2,7 +2,8 @@
 // GET /api/v1/audit/verify.
 import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
-import { api } from '../lib/api.js';
+import { api, qs } from '../lib/api.js';
+import { CsvButton } from '../components/CsvButton.js';
 import { useLiveList } from '../lib/hooks.js';
 import { canAdmin, errText, fmtTime } from '../lib/format.js';
 
@@ -114,6 +115,7 @@ export function Audit({ user }) {
       <label class="inline">To <input type="datetime-local" step="1" data-testid="audit-filter-to" value=${to} onInput=${(e) => setTo(e.target.value)} /></label>
       <button class="btn" type="submit" data-testid="audit-apply">Apply</button>
       <span class="muted" role="status" data-testid="audit-count" data-total=${typeof total === 'number' && !loading ? total : ''}>${typeof total === 'number' && !loading ? `${total} entr${total === 1 ? 'y' : 'ies'}${rows.length < total ? ` · ${rows.length} shown` : ''}` : ''}</span>
+      <${CsvButton} path=${`/api/v1/audit${qs(applied)}`} testid="audit-csv" what="the audit log" />
     </form>
     ${rangeError ? html`<p class="error" role="alert" data-testid="audit-filter-error">${rangeError}</p>` : null}
     ${error ? html`<p class="error" role="alert">${errText(error)}</p>` : null}

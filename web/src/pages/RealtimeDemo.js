@@ -3,6 +3,7 @@
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { getClient } from '../lib/realtime.js';
+import { ConnectionStatusIndicator } from '../components/ConnectionStatusIndicator.js';
 
 const TABLES = ['agent_status', 'system_messages', 'clients', 'users', 'audit_logs', '*'];
 const MAX_EVENTS = 200;
@@ -169,6 +170,7 @@ export function RealtimeDemo({ user }) {
   return html`<section aria-labelledby="page-title">
     <div class="page-head"><h1 id="page-title">Realtime demo</h1></div>
     <p class="muted">Raw realtime-js traffic on this server: table changes with filters (<code>col=op.value</code>, ops eq neq lt lte gt gte in), broadcast and presence.</p>
+    <section class="card" aria-labelledby="conn-title"><h2 id="conn-title">Connection</h2><${ConnectionStatusIndicator} size="lg" prefix="conn-demo" /></section>
     <${ChangesDemo} />
     <${BroadcastDemo} user=${user} />
   </section>`;

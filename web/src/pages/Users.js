@@ -1,14 +1,51 @@
-// Users: list with filters and paging, create, edit name/role/status (optimistic,
-// conflict-aware), delete.
+// Users: list with filters and paging, create (validated as you type, server 422s at the
+// field), edit name/role/status (optimistic, conflict-aware), delete, a one-time password
+// reset token (shown once), CSV download.
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api } from '../lib/api.js';
+import { api, qs } from '../lib/api.js';
 import { patchRow, useRealtimeUsers } from '../lib/hooks.js';
 import { SortHeader } from '../components/SortHeader.js';
+import { Modal } from '../components/Modal.js';
+import { CsvButton } from '../components/CsvButton.js';
+import { email, FieldError, maxLen, minLen, required, useForm } from '../lib/validate.js';
 import { notify } from '../lib/notify.js';
 import { canAdmin, errText, fmtTime, isSuper, ROLES } from '../lib/format.js';
 
 const NEW = { email: '', name: '', role: 'agent', password: '', client_id: '' };
+const NEW_RULES = {
+  email: [required('An e-mail address'), email(), maxLen(254)],
+  name: [required('A name'), maxLen(200)],
+  password: [required('A password'), minLen(8), maxLen(256)],
+};
+
+// A reset token for u, asked for when the dialog opens and shown once (the server keeps only
+// its hash); the admin hands it to the user, who sets a password with it.
+function ResetToken({ u, onClose }) {
+  const [r, setR] = useState(null);
+  const [err, setErr] = useState(null);
+  useEffect(() => {
+    let alive = true;
+    api('POST', `/api/v1/users/${encodeURIComponent(u.id)}/reset-token`)
+      .then((b) => alive && setR(b && b.token ? b : b && b.data))
+      .catch((e) => alive && setErr(e));
+    return () => {
+      alive = false;
+    };
+  }, [u.id]);
+  return html`<div>
+    ${err ? html`<p class="error" role="alert" data-testid="reset-token-error">${errText(err)}</p>` : null}
+    ${!r && !err ? html`<p class="muted">Creating a token…</p>` : null}
+    ${r
+      ? html`<p>Give this one-time token to <strong>${u.email}</strong>. It sets a new password once, until ${fmtTime(r.expires_at)}. It is shown only now.</p>
+          <p class="token" data-testid="reset-token-value" tabindex="0" aria-label="Reset token">${r.token}</p>`
+      : null}
+    <div class="row-actions">
+      ${r && navigator.clipboard ? html`<button type="button" class="btn" data-testid="reset-token-copy" onClick=${() => navigator.clipboard.writeText(r.token).then(() => notify({ kind: 'success', priority: 'low', title: 'Token copied' }), () => {})}>Copy</button>` : null}
+      <button type="button" class="btn btn-primary" data-testid="reset-token-close" onClick=${onClose}>Done</button>
+    </div>
+  </div>`;
+}
 
 function EditRow({ u, roles, onSave, onCancel }) {
   const [f, setF] = useState({ name: u.name || '', role: u.role, status: u.status });
@@ -53,7 +90,10 @@ export function Users({ user }) {
       if (btn) btn.focus();
     }
   }, [editing]);
-  const [form, setForm] = useState(NEW);
+  const nf = useForm(NEW, NEW_RULES, 'user-new');
+  const form = nf.values;
+  const newRef = useRef(null);
+  const [resetting, setResetting] = useState(null);
   const [clients, setClients] = useState([]);
   const roles = isSuper(user) ? ROLES : ROLES.filter((r) => r !== 'super_admin');
 
@@ -67,16 +107,17 @@ export function Users({ user }) {
 
   async function create(e) {
     e.preventDefault();
+    if (!nf.check(newRef.current)) return;
     const body = { email: form.email, name: form.name, role: form.role, password: form.password };
     if (isSuper(user) && form.client_id) body.client_id = form.client_id;
     try {
       const r = await api('POST', '/api/v1/users', { body });
       const row = r && r.data && r.data.id ? r.data : r;
       if (row && row.id) apply(row);
-      setForm(NEW);
+      nf.reset();
       notify({ kind: 'success', priority: 'low', title: 'User created', body: body.email });
     } catch (err) {
-      notify({ kind: 'error', title: 'Could not create user', body: errText(err) });
+      if (!nf.fromServer(err, newRef.current)) notify({ kind: 'error', title: 'Could not create user', body: errText(err) });
     }
   }
 
@@ -96,10 +137,11 @@ export function Users({ user }) {
     }
   }
 
-  const setF = (k) => (e) => setForm({ ...form, [k]: e.target.value });
+  const setF = (k) => (e) => nf.set(k, e.target.value);
   return html`<section aria-labelledby="page-title">
     <div class="page-head"><h1 id="page-title">Users</h1>
       <span class="muted" data-testid="users-count" role="status" data-total=${typeof total === 'number' && !loading ? total : ''}>${typeof total === 'number' && !loading ? `${total} user${total === 1 ? '' : 's'}${users.length < total ? ` · ${users.length} shown` : ''}` : 'Loading users…'}</span>
+      <${CsvButton} path=${`/api/v1/users${qs({ role: role || undefined, status: status || undefined, q: query || undefined, sort })}`} testid="users-csv" what="users" />
     </div>
     <form class="toolbar" role="search" onSubmit=${(e) => { e.preventDefault(); setQuery(q); }}>
       <label class="inline">Search <input type="search" data-testid="users-search" value=${q} onInput=${(e) => setQ(e.target.value)} /></label>
@@ -108,14 +150,14 @@ export function Users({ user }) {
       <button class="btn" type="submit">Search</button>
     </form>
     <details class="card" data-testid="user-create"><summary>New user</summary>
-      <form class="form-grid" onSubmit=${create}>
-        <label for="user-new-email">Email</label><input id="user-new-email" data-testid="user-new-email" type="email" required value=${form.email} onInput=${setF('email')} />
-        <label for="user-new-name">Name</label><input id="user-new-name" data-testid="user-new-name" value=${form.name} onInput=${setF('name')} />
+      <form class="form-grid" ref=${newRef} novalidate onSubmit=${create}>
+        <label for="user-new-email">Email</label><div class="field"><input id="user-new-email" data-testid="user-new-email" type="email" required ...${nf.bind('email')} /><${FieldError} form=${nf} k="email" /></div>
+        <label for="user-new-name">Name</label><div class="field"><input id="user-new-name" data-testid="user-new-name" required ...${nf.bind('name')} /><${FieldError} form=${nf} k="name" /></div>
         <label for="user-new-role">Role</label><select id="user-new-role" data-testid="user-new-role" value=${form.role} onChange=${setF('role')}>${roles.map((r) => html`<option key=${r} value=${r}>${r}</option>`)}</select>
         ${isSuper(user)
-          ? html`<label for="user-new-client">Client</label><select id="user-new-client" data-testid="user-new-client" value=${form.client_id} onChange=${setF('client_id')}><option value="">(none: super admin only)</option>${clients.map((c) => html`<option key=${c.id} value=${c.id}>${c.name}</option>`)}</select>`
+          ? html`<label for="user-new-client">Client</label><select id="user-new-client" data-testid="user-new-client" value=${form.client_id} onChange=${setF('client_id')}><option value="">(none: super admin only)</option>${clients.map((c) => html`<option key=${c.id} value=${c.id}>${c.name}</option>`)}</select>${nf.shown('client_id') ? html`<p class="field-error span2" data-testid="user-new-client_id-error">${nf.shown('client_id')}</p>` : null}`
           : null}
-        <label for="user-new-password">Password</label><input id="user-new-password" data-testid="user-new-password" type="password" autocomplete="new-password" minlength="8" required value=${form.password} onInput=${setF('password')} />
+        <label for="user-new-password">Password</label><div class="field"><input id="user-new-password" data-testid="user-new-password" type="password" autocomplete="new-password" minlength="8" required ...${nf.bind('password')} /><${FieldError} form=${nf} k="password" /></div>
         <div class="row-actions span2"><button class="btn btn-primary" type="submit" data-testid="user-new-submit">Create</button></div>
       </form>
     </details>
@@ -135,6 +177,7 @@ export function Users({ user }) {
                 <td><span class=${`badge state-${u.status}`} data-testid=${`user-status-${u.id}`}>${u.status}</span>${u.last_login_at ? html`<div class="muted small">last login ${fmtTime(u.last_login_at)}</div>` : null}</td>
                 <td class="row-actions">
                   <button type="button" class="btn btn-small" data-testid=${`user-edit-${u.id}`} aria-label=${`Edit user ${u.email}`} onClick=${() => setEditing(u.id)} disabled=${u.id === user.id}>Edit</button>
+                  <button type="button" class="btn btn-small" data-testid=${`user-reset-${u.id}`} aria-label=${`Reset password of ${u.email}`} onClick=${() => setResetting(u)} disabled=${u.id === user.id}>Reset password</button>
                   <button type="button" class="btn btn-small btn-danger" data-testid=${`user-delete-${u.id}`} aria-label=${`${confirming === u.id ? 'Confirm delete' : 'Delete'} user ${u.email}`} onClick=${() => del(u)} disabled=${u.id === user.id}>${confirming === u.id ? 'Confirm delete' : 'Delete'}</button>
                 </td>
               </tr>`
@@ -144,5 +187,8 @@ export function Users({ user }) {
     ${loading ? html`<p class="muted">Loading…</p>` : null}
     ${!loading && !error && !users.length ? html`<p class="muted" data-testid="users-empty">${query ? `No users match “${query}”.` : 'No users.'}</p>` : null}
     ${hasMore ? html`<button type="button" class="btn" data-testid="users-more" onClick=${loadMore}>Load more</button>` : null}
+    <${Modal} open=${!!resetting} title=${resetting ? `Reset the password of ${resetting.email}` : ''} testid="reset-token-dialog" onClose=${() => setResetting(null)}>
+      ${resetting ? html`<${ResetToken} key=${resetting.id} u=${resetting} onClose=${() => setResetting(null)} />` : null}
+    <//>
   </section>`;
 }
