@@ -8,7 +8,7 @@ import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } fr
 import { api, ApiError, onToken, qs } from './api.js';
 import { applyBatch, applyChange, mergeSnapshot, rowKey, serverOrder, upsertRow, withOverlay } from './merge.js';
 import { openChannel, subscribeTable } from './realtime.js';
-import { appendPoint, flagsOf, pointOf } from './series.js';
+import { appendPoint, flagsOf, historyPoint, pointOf } from './series.js';
 import { gridWindow } from './window.js';
 import { createStore } from './store.js';
 import { notify } from './notify.js';
@@ -507,6 +507,34 @@ export function useRealtimeDashboardMetrics({ clientId } = {}) {
   }, [key]);
 
   return { ...state, live, error, reload: () => reloadRef.current() };
+}
+
+// The server's recorded dashboard series (GET /api/v1/dashboard/history) for the last
+// `rangeMs`, fetched on open, when the range or tenant changes and every minute. Returns
+// {points (chart samples, oldest first), state: loading|loaded|unavailable, error}.
+export function useDashboardHistory({ clientId, rangeMs, maxPoints = 600 }) {
+  const [st, setSt] = useState({ points: [], state: 'loading', error: null });
+  useEffect(() => {
+    let alive = true;
+    const load = () => {
+      const now = Date.now();
+      api('GET', `/api/v1/dashboard/history${qs({ client_id: clientId || undefined, from: new Date(now - rangeMs).toISOString(), to: new Date(now + 1000).toISOString(), max_points: maxPoints })}`)
+        .then((b) => {
+          if (!alive) return;
+          const pts = ((b && (b.points || (b.data && b.data.points))) || []).map(historyPoint).filter(Boolean);
+          setSt({ points: pts, state: 'loaded', error: null });
+        })
+        .catch((e) => alive && setSt((o) => ({ points: o.points, state: 'unavailable', error: e })));
+    };
+    setSt((o) => ({ ...o, state: 'loading' }));
+    load();
+    const t = setInterval(load, 60000);
+    return () => {
+      alive = false;
+      clearInterval(t);
+    };
+  }, [clientId || '', rangeMs]);
+  return st;
 }
 
 // ---- statistics ----

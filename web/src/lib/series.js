@@ -115,3 +115,35 @@ export function chartGeometry(series, now, { w = 600, h = 160, pad = { l: 30, r:
     y1,
   };
 }
+
+// Time ranges of the dashboard chart (the live series covers the last WINDOW_MS; older parts
+// come from the server's history).
+export const CHART_RANGES = [
+  { id: '10m', label: 'last 10 minutes', ms: WINDOW_MS },
+  { id: '1h', label: 'last hour', ms: 3600e3 },
+  { id: '6h', label: 'last 6 hours', ms: 6 * 3600e3 },
+  { id: '24h', label: 'last 24 hours', ms: 24 * 3600e3 },
+];
+
+// A chart sample from a GET /api/v1/dashboard/history point ({at, online, away, busy,
+// critical_messages, events_per_minute, ...}); null when it has no usable time.
+export function historyPoint(p) {
+  const t = Date.parse(p && p.at);
+  if (Number.isNaN(t)) return null;
+  return {
+    t,
+    online: num(p.online),
+    busy: num(p.busy),
+    away: num(p.away),
+    epm: num(p.events_per_minute ?? p.events_per_min),
+    flags: num(p.critical_messages) > 0 ? ['critical_message_active'] : [],
+  };
+}
+
+// The history points older than the first live sample, then the live samples (which are
+// more precise for the time the page has been open).
+export function mergeSeries(history, live) {
+  if (!history || !history.length) return live;
+  const cut = live.length ? live[0].t : Infinity;
+  return history.filter((p) => p.t < cut).concat(live);
+}

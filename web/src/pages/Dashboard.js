@@ -1,13 +1,14 @@
 // Dashboard: live figures (GET /api/v1/dashboard, then the `metrics` broadcasts on channel
-// "dashboard", through useRealtimeDashboardMetrics), a small SVG chart of the last 10 minutes
-// (agents online / busy / away, events per minute) and the significant-change flags
-// highlighted on the cards, in a banner and on the chart.
+// "dashboard", through useRealtimeDashboardMetrics), a small SVG chart (agents online / busy /
+// away, events per minute) over a chosen range (10 min to 24 h): the server's recorded history
+// (GET /api/v1/dashboard/history, loaded on open) followed by the live samples; and the
+// significant-change flags highlighted on the cards, in a banner and on the chart.
 import { html } from 'htm/preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../lib/api.js';
-import { useNow, useRealtimeDashboardMetrics } from '../lib/hooks.js';
+import { useDashboardHistory, useNow, useRealtimeDashboardMetrics } from '../lib/hooks.js';
 import { errText, isSuper, PRIORITIES, STATUSES, fmtTime } from '../lib/format.js';
-import { agentsOf, chartGeometry, num, pick, WINDOW_MS } from '../lib/series.js';
+import { agentsOf, CHART_RANGES, chartGeometry, mergeSeries, num, pick, WINDOW_MS } from '../lib/series.js';
 
 const FLAG_TEXT = {
   online_agents_drop: { on: 'Online agents dropped by 20% or more within a minute', off: 'Online agents steady' },
@@ -22,20 +23,25 @@ const SERIES = [
   { key: 'epm', label: 'events/min' },
 ];
 
-// Step lines of the last WINDOW_MS; left axis agents, right axis events per minute. Scrolls
-// every 5 s. Only SVG attributes and classes (the CSP allows no style attributes).
-export function MetricsChart({ series }) {
+const spanText = (ms) => (ms >= 3600e3 ? `${ms / 3600e3} h` : `${ms / 60000} min`);
+
+// Step lines of the last windowMs; left axis agents, right axis events per minute. Scrolls
+// every 5 s. Only SVG attributes and classes (the CSP allows no style attributes). `controls`
+// go in the caption (the range picker).
+export function MetricsChart({ series, windowMs = WINDOW_MS, title, controls }) {
   const now = useNow(5000);
   const W = 600;
   const H = 170;
-  const g = chartGeometry(series, Math.max(now, series.length ? series[series.length - 1].t : 0), { w: W, h: H, pad: { l: 42, r: 42, t: 10, b: 24 } });
+  const g = chartGeometry(series, Math.max(now, series.length ? series[series.length - 1].t : 0), { w: W, h: H, pad: { l: 42, r: 42, t: 10, b: 24 }, windowMs });
   const last = series.length ? series[series.length - 1] : null;
+  const heading = title || `Last ${spanText(windowMs)}`;
   const desc = last
-    ? `Last ${WINDOW_MS / 60000} minutes. Now: ${last.online} online, ${last.busy} busy, ${last.away} away, ${last.epm} events per minute.`
+    ? `${heading}. Now: ${last.online} online, ${last.busy} busy, ${last.away} away, ${last.epm} events per minute.`
     : 'No data yet.';
-  return html`<figure class="card chart" data-testid="dash-chart" data-points=${g.points}>
+  return html`<figure class="card chart" data-testid="dash-chart" data-points=${g.points} data-window=${windowMs}>
     <figcaption class="chart-head">
-      <h2>Last ${WINDOW_MS / 60000} minutes</h2>
+      <h2>${heading}</h2>
+      ${controls || null}
       <ul class="legend" aria-hidden="true">
         ${SERIES.map((s) => html`<li key=${s.key}><svg width="18" height="8" class="legend-key"><line x1="0" y1="4" x2="18" y2="4" class=${`ln ln-${s.key}`} /></svg>${s.label}</li>`)}
       </ul>
@@ -50,7 +56,7 @@ export function MetricsChart({ series }) {
           <text class="axis axis-epm" x=${g.x1 + 4} y=${y + 4} text-anchor="start">${Math.round(g.epmMax * f * 10) / 10}</text>
         </g>`;
       })}
-      <text class="axis" x=${g.x0} y=${H - 2} text-anchor="start">-${WINDOW_MS / 60000} min</text>
+      <text class="axis" x=${g.x0} y=${H - 2} text-anchor="start">-${spanText(windowMs)}</text>
       <text class="axis" x=${g.x1} y=${H - 2} text-anchor="end">now</text>
       ${g.flags.map(
         (f) => html`<line key=${`f${f.t}`} class="flag-mark" x1=${f.x} x2=${f.x} y1=${g.y1} y2=${g.y0} data-testid="dash-chart-flag" data-flags=${f.names.join(' ')}><title>${f.names.map(flagText).join('; ')}</title></line>`
@@ -64,6 +70,10 @@ export function Dashboard({ user }) {
   const [clientId, setClientId] = useState('');
   const [clients, setClients] = useState([]);
   const { metrics, series, flags, updatedAt, live, error } = useRealtimeDashboardMetrics({ clientId });
+  const [range, setRange] = useState('10m');
+  const rangeDef = CHART_RANGES.find((r) => r.id === range) || CHART_RANGES[0];
+  const hist = useDashboardHistory({ clientId, rangeMs: rangeDef.ms });
+  const chartSeries = mergeSeries(hist.points, series);
 
   useEffect(() => {
     if (!isSuper(user)) return;
@@ -120,7 +130,14 @@ export function Dashboard({ user }) {
       <div class="card stat"><h2>Connections</h2><p class="big" data-testid="dash-connections">${num(conns)}</p></div>
       <div class="card stat"><h2>Events / min</h2><p class="big" data-testid="dash-events-per-min">${num(epm)}</p></div>
     </div>
-    <${MetricsChart} series=${series} />
+    <${MetricsChart}
+      series=${chartSeries}
+      windowMs=${rangeDef.ms}
+      controls=${html`<label class="inline">Range
+          <select data-testid="dash-range" value=${range} onChange=${(e) => setRange(e.target.value)}>
+            ${CHART_RANGES.map((r) => html`<option key=${r.id} value=${r.id}>${r.label}</option>`)}
+          </select></label>
+        <span class="muted small" data-testid="dash-history" data-state=${hist.state} data-points=${hist.points.length} data-range=${range}>${hist.state === 'loaded' ? `${hist.points.length} recorded points` : hist.state === 'loading' ? 'loading history…' : 'history unavailable'}</span>`} />
     <p class="muted" data-testid="dash-updated-at">${updatedAt ? `Updated ${fmtTime(new Date(updatedAt).toISOString())}` : 'Loading…'}${flags.length ? ` · significant: ${flags.join(', ')}` : ''}</p>
   </section>`;
 }
