@@ -228,6 +228,36 @@ describe('web panel: status control, indicator sizes, notification preferences, 
     await ctx.close();
   });
 
+  it('message edit: a server 422 reopens the form with the typed values and the message at the field', { timeout: 60000 }, async () => {
+    const starts = new Date(Date.now() - 3600e3).toISOString();
+    const m = (await root.post('/api/v1/messages', { title: `Edit 422 ${Date.now()}`, body: 'b', priority: 'normal', client_id: demo.clients.acme.id, starts_at: starts })).row;
+    const ctx = await b.newContext();
+    const page = await loginAs(ctx, server.url, 'admin@acme.test');
+    await goPage(page, 'messages');
+    await page.locator(tid(`message-edit-${m.id}`)).click();
+    // No start in the form (so no check here), an expiry before the stored start: the server's.
+    await page.locator(tid(`message-edit-${m.id}-title`)).fill('Typed title');
+    await page.locator(tid(`message-edit-${m.id}-starts`)).fill('');
+    const past = new Date(Date.now() - 2 * 3600e3);
+    const p2 = (n) => String(n).padStart(2, '0');
+    await page.locator(tid(`message-edit-${m.id}-expires`)).fill(`${past.getFullYear()}-${p2(past.getMonth() + 1)}-${p2(past.getDate())}T${p2(past.getHours())}:${p2(past.getMinutes())}:${p2(past.getSeconds())}`);
+    await page.locator(tid(`message-edit-${m.id}-submit`)).click();
+    const errSel = `${tid(`message-edit-${m.id}-expires_at-error`)}[data-error="true"]`;
+    await page.locator(errSel).waitFor({ timeout: 10000 });
+    assert.match(await page.locator(tid(`message-edit-${m.id}-expires_at-error`)).innerText(), /Must be after the start/);
+    assert.equal(await page.locator(tid(`message-edit-${m.id}-title`)).inputValue(), 'Typed title', 'what was typed is kept');
+    assert.equal(await page.evaluate(() => document.activeElement.dataset.testid), `message-edit-${m.id}-expires`);
+    assert.equal(await page.locator(`${tid('toast')}[data-kind="error"]`).count(), 0, 'no toast with codes');
+    assert.equal((await root.get(`/api/v1/messages/${m.id}`)).title, m.title, 'nothing saved');
+    // Fixed and saved: the form closes, the change is there.
+    await page.locator(tid(`message-edit-${m.id}-expires`)).fill('');
+    await page.locator(tid(`message-edit-${m.id}-submit`)).click();
+    await until(async () => (await root.get(`/api/v1/messages/${m.id}`)).title === 'Typed title', { timeout: 10000 });
+    await page.locator(tid(`message-edit-${m.id}-title`)).waitFor({ state: 'detached', timeout: 5000 });
+    assert.deepEqual(page.errors.filter((e) => !/status of 422/.test(e)), []);
+    await ctx.close();
+  });
+
   it('message edit keeps the milliseconds: no false starts_at difference on a conflict', { timeout: 60000 }, async () => {
     const starts = new Date(Date.now() - 3600e3);
     starts.setUTCMilliseconds(123);

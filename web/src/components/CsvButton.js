@@ -19,5 +19,5 @@ export function CsvButton({ path, testid, label = 'Download CSV', what = 'the li
       setBusy(false);
     }
   }
-  return html`<button type="button" class="btn btn-small" data-testid=${testid} disabled=${busy} aria-label=${`${label}: ${what}`} onClick=${go}>${busy ? 'Exporting…' : label}</button>`;
+  return html`<button type="button" class="btn btn-small" data-testid=${testid} disabled=${busy} aria-label=${`${busy ? 'Exporting…' : label}: ${what}`} onClick=${go}>${busy ? 'Exporting…' : label}</button>`;
 }

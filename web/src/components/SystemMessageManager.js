@@ -23,13 +23,15 @@ const RULES = {
 const FIELDS = ['title', 'body', 'priority', 'client_id', 'starts_at', 'expires_at'];
 
 // onSubmit(values) may throw an ApiError: a 422's details go to their fields (no toast).
-function MessageForm({ user, clients, initial, onSubmit, onCancel, testPrefix, submitLabel, autoFocus = false }) {
+function MessageForm({ user, clients, initial, onSubmit, onCancel, testPrefix, submitLabel, autoFocus = false, serverError = null }) {
   const form = useForm(initial, RULES, testPrefix);
   const f = form.values;
   const [busy, setBusy] = useState(false);
   const titleRef = useRef(null);
   const formRef = useRef(null);
   useEffect(() => {
+    // Opened again after the server refused it: its messages at their fields (and the focus).
+    if (serverError && form.fromServer(serverError, formRef.current)) return;
     if (autoFocus && titleRef.current) titleRef.current.focus();
   }, []);
   const id = (k) => `${testPrefix}-${k}`;
@@ -94,6 +96,7 @@ export function SystemMessageManager({ user }) {
   const { messages, loading, error, optimistic, apply, remove, changeCount, total, hasMore, loadMore, loadingMore } = useRealtimeSystemMessages({ state: state || undefined, q: q || undefined });
   const stats = useStats(() => '/api/v1/messages/stats', [], changeCount);
   const [editing, setEditing] = useState(null);
+  const [reopened, setReopened] = useState(null); // {id, values, err}: an edit the server refused
   const [confirming, setConfirming] = useState(null);
   // When an edit form closes (save or cancel), the focus goes back to the row's Edit button.
   const lastEditing = useRef(null);
@@ -129,11 +132,14 @@ export function SystemMessageManager({ user }) {
     }
   }
 
-  // The form stays open until the server answers (the row behind it shows the change at
-  // once): a 422 is shown at the fields, anything else closes it (a 409 opens the conflict
-  // dialog, other failures roll back with a toast). Dates the user did not touch are sent as
-  // the server gave them (milliseconds kept), so they never show up as a difference.
+  // The form closes at once (the row shows the change, pending, until the server answers). A
+  // 409 opens the conflict dialog, other failures roll back with a toast, except a 422 (or a
+  // 409 with field details): the form opens again with what the user typed and the server's
+  // messages at their fields. Dates the user did not touch are sent as the server gave them
+  // (milliseconds kept), so they never show up as a difference.
   async function save(m, f) {
+    setEditing(null);
+    setReopened(null);
     const patch = { title: f.title, body: f.body, priority: f.priority, expires_at: localToISOKeeping(f.expires_at, f.orig_expires_at) };
     const s = localToISOKeeping(f.starts_at, f.orig_starts_at);
     if (s) patch.starts_at = s;
@@ -141,15 +147,16 @@ export function SystemMessageManager({ user }) {
     // If-Match carries the version the edit started from (f.version), so a change someone
     // else made meanwhile is reported as a conflict instead of being overwritten.
     await optimistic(m.id, patch, (p, v) => patchRow(`/api/v1/messages/${encodeURIComponent(m.id)}`, p, v), `message "${m.title}"`, f.version, {
-      beforeConflict: () => setEditing(null),
       returnFocus: () => document.querySelector(`[data-testid="message-edit-${CSS.escape(String(m.id))}"]`),
       handled: (err) => {
         if (serverFieldErrors(err)) invalid = err;
         return !!invalid;
       },
     });
-    if (invalid) throw invalid;
-    setEditing(null);
+    if (invalid) {
+      setReopened({ id: m.id, values: f, err: invalid });
+      setEditing(m.id);
+    }
   }
 
   // Deleted at once; the toast offers Undo for 10 s, which publishes the message again (a new
@@ -221,9 +228,13 @@ export function SystemMessageManager({ user }) {
             ? html`<${MessageForm}
                 user=${user}
                 clients=${clients}
-                initial=${{ id: m.id, version: m.version, title: m.title || '', body: m.body || '', priority: m.priority || 'normal', client_id: m.client_id || '', starts_at: isoToLocal(m.starts_at), expires_at: isoToLocal(m.expires_at), orig_starts_at: m.starts_at, orig_expires_at: m.expires_at }}
+                serverError=${reopened && reopened.id === m.id ? reopened.err : null}
+                initial=${reopened && reopened.id === m.id ? reopened.values : { id: m.id, version: m.version, title: m.title || '', body: m.body || '', priority: m.priority || 'normal', client_id: m.client_id || '', starts_at: isoToLocal(m.starts_at), expires_at: isoToLocal(m.expires_at), orig_starts_at: m.starts_at, orig_expires_at: m.expires_at }}
                 onSubmit=${(f) => save(m, f)}
-                onCancel=${() => setEditing(null)}
+                onCancel=${() => {
+                  setEditing(null);
+                  setReopened(null);
+                }}
                 testPrefix=${`message-edit-${m.id}`}
                 submitLabel="Save"
                 autoFocus=${true} />`

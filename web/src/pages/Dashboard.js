@@ -23,7 +23,8 @@ const SERIES = [
   { key: 'epm', label: 'events/min' },
 ];
 
-const spanText = (ms) => (ms >= 3600e3 ? `${ms / 3600e3} h` : `${ms / 60000} min`);
+const spanShort = (ms) => (ms >= 3600e3 ? `${ms / 3600e3} h` : `${ms / 60000} min`);
+const spanText = (ms) => (ms >= 3600e3 ? `${ms / 3600e3} hour${ms === 3600e3 ? '' : 's'}` : `${ms / 60000} minutes`);
 
 // Step lines of the last windowMs; left axis agents, right axis events per minute. Scrolls
 // every 5 s. Only SVG attributes and classes (the CSP allows no style attributes). `controls`
@@ -56,7 +57,7 @@ export function MetricsChart({ series, windowMs = WINDOW_MS, title, controls }) 
           <text class="axis axis-epm" x=${g.x1 + 4} y=${y + 4} text-anchor="start">${Math.round(g.epmMax * f * 10) / 10}</text>
         </g>`;
       })}
-      <text class="axis" x=${g.x0} y=${H - 2} text-anchor="start">-${spanText(windowMs)}</text>
+      <text class="axis" x=${g.x0} y=${H - 2} text-anchor="start">-${spanShort(windowMs)}</text>
       <text class="axis" x=${g.x1} y=${H - 2} text-anchor="end">now</text>
       ${g.flags.map(
         (f) => html`<line key=${`f${f.t}`} class="flag-mark" x1=${f.x} x2=${f.x} y1=${g.y1} y2=${g.y0} data-testid="dash-chart-flag" data-flags=${f.names.join(' ')}><title>${f.names.map(flagText).join('; ')}</title></line>`
