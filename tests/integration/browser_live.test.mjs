@@ -256,11 +256,19 @@ describe('web panel: live updates', { timeout: 170000 }, () => {
     assert.equal(final.version, v0 + 3);
     await shot(a, T, 'conflict-overwritten');
 
-    // A plain failure (not a conflict) rolls back with an error toast: a title too long.
+    // A title too long is stopped at the form (said at the field, nothing sent).
     await a.unroute(`**/api/v1/messages/${msg.id}`);
     await a.locator(tid(`message-edit-${msg.id}`)).click();
     await a.locator(tid(`message-edit-${msg.id}-title`)).evaluate((el) => el.removeAttribute('maxlength'));
     await a.locator(tid(`message-edit-${msg.id}-title`)).fill('x'.repeat(5000));
+    await a.locator(tid(`message-edit-${msg.id}-submit`)).click();
+    await a.locator(`${tid(`message-edit-${msg.id}-title-error`)}[data-error="true"]`).waitFor({ timeout: 5000 });
+    assert.match(await a.locator(tid(`message-edit-${msg.id}-title-error`)).innerText(), /At most 200/);
+    assert.equal((await root.get(`/api/v1/messages/${msg.id}`)).row.version, v0 + 3, 'nothing sent');
+    // A plain failure (not a conflict, not a field): the PATCH never reaches the server. The
+    // change shows, then rolls back with an error toast.
+    await a.route(`**/api/v1/messages/${msg.id}`, (route) => (route.request().method() === 'PATCH' ? route.abort('failed') : route.continue()));
+    await a.locator(tid(`message-edit-${msg.id}-title`)).fill('Lost title');
     await a.locator(tid(`message-edit-${msg.id}-submit`)).click();
     await a.locator(`${tid('toast')}[data-kind="error"]`).waitFor({ timeout: 5000 });
     await until(async () => (await a.locator(tid(`message-title-${msg.id}`)).innerText()) === 'Final title from A');

@@ -100,7 +100,7 @@ describe('web panel: login and pages', { timeout: 150000 }, () => {
     const agent = await loginAs(ctx, server.url, 'agent1@acme.test');
     assert.match(agent.url(), /#\/agents$/);
     const nav = await agent.locator('nav [data-testid^="nav-"]').evaluateAll((els) => els.map((e) => e.dataset.testid));
-    assert.deepEqual(nav, ['nav-agents', 'nav-messages', 'nav-realtime']);
+    assert.deepEqual(nav, ['nav-agents', 'nav-messages', 'nav-realtime', 'nav-settings']);
     await shot(agent, T, 'agent-landing');
     await ctx.close();
   });

@@ -524,11 +524,16 @@ export function useDashboardHistory({ clientId, rangeMs, maxPoints = 600 }) {
           const pts = ((b && (b.points || (b.data && b.data.points))) || []).map(historyPoint).filter(Boolean);
           setSt({ points: pts, state: 'loaded', error: null });
         })
-        .catch((e) => alive && setSt((o) => ({ points: o.points, state: 'unavailable', error: e })));
+        .catch((e) => {
+          if (!alive) return;
+          setSt((o) => ({ points: o.points, state: 'unavailable', error: e }));
+          // A server without the endpoint: live samples only, no asking again every minute.
+          if (e && (e.status === 404 || e.status === 405)) clearInterval(t);
+        });
     };
     setSt((o) => ({ ...o, state: 'loading' }));
-    load();
     const t = setInterval(load, 60000);
+    load();
     return () => {
       alive = false;
       clearInterval(t);
