@@ -12,3 +12,10 @@ if(NOT SB_SANITIZE)
     set_tests_properties(build.release_${cc} PROPERTIES TIMEOUT 1800 RUN_SERIAL TRUE)
   endforeach()
 endif()
+
+# sd_notify: READY=1 once listening, STOPPING=1 on drain (tests/app/test_notify.c plays
+# systemd's side of NOTIFY_SOCKET).
+add_executable(app_test_notify ${PROJECT_SOURCE_DIR}/tests/app/test_notify.c)
+target_include_directories(app_test_notify PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
+add_test(NAME app.notify COMMAND app_test_notify $<TARGET_FILE:switchboard>)
+set_tests_properties(app.notify PROPERTIES TIMEOUT 120)

@@ -13,6 +13,16 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* Where a setting's effective value came from (app_config_print shows it). */
+enum app_config_source {
+    APP_CONFIG_DEFAULT,
+    APP_CONFIG_FILE,
+    APP_CONFIG_ENV,
+    APP_CONFIG_FLAG,
+};
+
+#define APP_CONFIG_MAX_SETTINGS 96
+
 struct app_config {
     char *listen; /* ADDR:PORT */
     char *db;
@@ -45,6 +55,8 @@ struct app_config {
     int64_t login_attempts;    /* per account and per IP per 15 minutes */
     char *admin_email;         /* init */
     char *admin_password_file; /* init */
+    /* Per row of the settings table (config.c): enum app_config_source. */
+    unsigned char sources[APP_CONFIG_MAX_SETTINGS];
 };
 
 /*
@@ -57,5 +69,12 @@ int app_config_load(struct app_config *cfg, int argc, char **argv, int first, ch
 void app_config_release(struct app_config *cfg);
 /* Print the flags with their help text and environment names. */
 void app_config_usage(FILE *out);
+/*
+ * Print every effective setting as "key = value (source)", one per line, in table order:
+ * durations and sizes in their largest exact unit, secrets (jwt_secret, a password in a
+ * database URL) replaced by "(set)" or "***". The source is default, file, flag or
+ * env NAME.
+ */
+void app_config_print(const struct app_config *cfg, FILE *out);
 
 #endif

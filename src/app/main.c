@@ -6,6 +6,7 @@
  *            requests finish within drain_timeout), exit 0.
  *   init     create the first super_admin.
  *   migrate  apply pending migrations.
+ *   config check  validate the configuration and print each effective setting's source.
  *
  * Exit status: 0 ok, 1 runtime failure, 2 usage or configuration error.
  */
@@ -19,6 +20,7 @@
 #include "api/api.h"
 #include "api/jobs.h"
 #include "app/config.h"
+#include "app/notify.h"
 #include "auth/password.h"
 #include "auth/session.h"
 #include "auth/token.h"
@@ -43,6 +45,9 @@ static void usage(FILE *out)
             "  switchboard init --db URL --admin-email E [--admin-password-file F]\n"
             "                                     create the first super_admin\n"
             "  switchboard migrate --db URL       apply database migrations\n"
+            "  switchboard config check [--config FILE] [options]\n"
+            "                                     validate the configuration, print the\n"
+            "                                     effective settings and their sources\n"
             "  switchboard --help | --version\n\n"
             "options (flags > SWITCHBOARD_* environment > --config INI file > defaults):\n",
             SB_VERSION);
@@ -284,9 +289,16 @@ static int cmd_serve(struct app_config *cfg)
                "  admin@globex.test  admin   (Globex; agent1..agent3@globex.test)\n");
     }
     fflush(stdout);
+    /* Type=notify: systemd considers the unit started only now that the port is bound. */
+    char state[192];
+    snprintf(state, sizeof state, "READY=1\nSTATUS=listening on %s", url);
+    if (app_notify(state) < 0) {
+        log_warn("cannot notify the service manager (NOTIFY_SOCKET) of readiness");
+    }
 
     int sig = 0;
     sigwait(&sigs, &sig);
+    app_notify("STOPPING=1\nSTATUS=draining");
     log_event(LOG_INFO, "shutting down", json_pack("{s:s}", "signal", strsignal(sig)));
     api_set_draining(api, true);
     jobs_stop(jobs);
@@ -391,6 +403,51 @@ static int cmd_migrate(struct app_config *cfg)
     return 0;
 }
 
+/* Everything serve would refuse before opening anything, for `config check`. */
+static int validate(const struct app_config *cfg)
+{
+    struct net_config nc;
+    enum log_level lvl;
+    if (parse_listen(cfg->listen, &nc) < 0) {
+        fprintf(stderr, "switchboard: invalid value for listen: \"%s\" (want ADDR:PORT)\n",
+                cfg->listen);
+        return 2;
+    }
+    if (log_level_parse(cfg->log_level, &lvl) < 0) {
+        fprintf(stderr, "switchboard: invalid value for log_level: \"%s\"\n", cfg->log_level);
+        return 2;
+    }
+    if (!*cfg->tls_cert != !*cfg->tls_key) {
+        fprintf(stderr, "switchboard: tls_cert and tls_key go together\n");
+        return 2;
+    }
+    bool sqlite = !strncmp(cfg->db, "sqlite:", 7) && cfg->db[7];
+    if (!sqlite && strncmp(cfg->db, "postgres://", 11) && strncmp(cfg->db, "postgresql://", 13)) {
+        fprintf(stderr,
+                "switchboard: invalid value for db: \"%s\" (want sqlite:PATH or "
+                "postgres://...)\n",
+                cfg->db);
+        return 2;
+    }
+    if (*cfg->jwt_secret && strlen(cfg->jwt_secret) < 32) {
+        fprintf(stderr, "switchboard: jwt_secret must have at least 32 bytes\n");
+        return 2;
+    }
+    return 0;
+}
+
+static int cmd_config_check(struct app_config *cfg)
+{
+    int rc = validate(cfg);
+    if (rc) {
+        return rc;
+    }
+    app_config_print(cfg, stdout);
+    fflush(stdout);
+    fprintf(stderr, "switchboard: configuration ok\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int first = 1;
@@ -415,7 +472,13 @@ int main(int argc, char **argv)
             return 0;
         }
     }
-    if (strcmp(cmd, "serve") && strcmp(cmd, "init") && strcmp(cmd, "migrate")) {
+    if (!strcmp(cmd, "config")) {
+        if (argc < 3 || strcmp(argv[2], "check")) {
+            fprintf(stderr, "switchboard: usage: switchboard config check [--config FILE]\n");
+            return 2;
+        }
+        first = 3;
+    } else if (strcmp(cmd, "serve") && strcmp(cmd, "init") && strcmp(cmd, "migrate")) {
         fprintf(stderr, "switchboard: unknown command \"%s\" (try --help)\n", cmd);
         return 2;
     }
@@ -428,7 +491,9 @@ int main(int argc, char **argv)
     }
     int rc = setup_logging(&cfg);
     if (rc == 0) {
-        if (!strcmp(cmd, "serve")) {
+        if (!strcmp(cmd, "config")) {
+            rc = cmd_config_check(&cfg);
+        } else if (!strcmp(cmd, "serve")) {
             rc = cmd_serve(&cfg);
         } else if (!strcmp(cmd, "init")) {
             rc = cmd_init(&cfg);
