@@ -19,3 +19,11 @@ add_executable(app_test_notify ${PROJECT_SOURCE_DIR}/tests/app/test_notify.c)
 target_include_directories(app_test_notify PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
 add_test(NAME app.notify COMMAND app_test_notify $<TARGET_FILE:switchboard>)
 set_tests_properties(app.notify PROPERTIES TIMEOUT 120)
+
+# The Debian package: scripts/build-deb.sh into a temporary directory (its own build tree, with
+# Debian's hardening flags and -Werror), lintian, contents, the extracted binaries, the unit
+# (tests/build/deb_test.sh). `make deb` builds the same package into dist/.
+if(NOT SB_SANITIZE)
+  add_test(NAME build.deb COMMAND ${PROJECT_SOURCE_DIR}/tests/build/deb_test.sh ${CMAKE_C_COMPILER})
+  set_tests_properties(build.deb PROPERTIES TIMEOUT 1800 RUN_SERIAL TRUE)
+endif()
