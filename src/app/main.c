@@ -7,6 +7,7 @@
  *   init     create the first super_admin.
  *   migrate  apply pending migrations.
  *   config check  validate the configuration and print each effective setting's source.
+ *   backup / restore  online copy of an SQLite database into a file, and back (stopped server).
  *
  * Exit status: 0 ok, 1 runtime failure, 2 usage or configuration error.
  */
@@ -45,6 +46,10 @@ static void usage(FILE *out)
             "  switchboard init --db URL --admin-email E [--admin-password-file F]\n"
             "                                     create the first super_admin\n"
             "  switchboard migrate --db URL       apply database migrations\n"
+            "  switchboard backup --db sqlite:PATH --out FILE\n"
+            "                                     online backup of an SQLite database\n"
+            "  switchboard restore --db sqlite:PATH --in FILE\n"
+            "                                     restore it (the server must be stopped)\n"
             "  switchboard config check [--config FILE] [options]\n"
             "                                     validate the configuration, print the\n"
             "                                     effective settings and their sources\n"
@@ -448,6 +453,92 @@ static int cmd_config_check(struct app_config *cfg)
     return 0;
 }
 
+static int cmd_backup(struct app_config *cfg, const char *out)
+{
+    if (!out || !*out) {
+        fprintf(stderr, "switchboard: backup needs --out FILE\n");
+        return 2;
+    }
+    int version = 0;
+    int rc = store_backup(cfg->db, out, &version);
+    if (rc == SB_E_INVAL) {
+        fprintf(stderr, "switchboard: backup works on SQLite databases (--db sqlite:PATH); back up "
+                        "PostgreSQL with pg_dump (see the README)\n");
+        return 2;
+    }
+    if (rc == SB_E_NOTFOUND) {
+        fprintf(stderr, "switchboard: no database at %s\n", cfg->db);
+        return 1;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "switchboard: backup failed: %s\n", sb_strerror(rc));
+        return 1;
+    }
+    printf("backup of %s (schema version %d) written to %s\n", cfg->db, version, out);
+    return 0;
+}
+
+static int cmd_restore(struct app_config *cfg, const char *in)
+{
+    if (!in || !*in) {
+        fprintf(stderr, "switchboard: restore needs --in FILE\n");
+        return 2;
+    }
+    int version = 0;
+    int rc = store_restore(cfg->db, in, &version);
+    switch (rc) {
+    case 0:
+        printf("restored %s (schema version %d) into %s\n", in, version, cfg->db);
+        return 0;
+    case SB_E_INVAL:
+        fprintf(stderr, "switchboard: restore works on SQLite databases (--db sqlite:PATH); "
+                        "restore PostgreSQL with pg_restore (see the README)\n");
+        return 2;
+    case SB_E_NOTFOUND:
+        fprintf(stderr, "switchboard: cannot read %s\n", in);
+        return 1;
+    case SB_E_UNAVAILABLE:
+        fprintf(stderr, "switchboard: %s is in use; stop the server first\n", cfg->db);
+        return 1;
+    case SB_E_VALIDATION:
+        fprintf(stderr, "switchboard: %s is not a switchboard backup\n", in);
+        return 1;
+    case SB_E_SCHEMA:
+        fprintf(stderr, "switchboard: %s comes from a newer switchboard; upgrade first\n", in);
+        return 1;
+    default:
+        fprintf(stderr, "switchboard: restore failed: %s\n", sb_strerror(rc));
+        return 1;
+    }
+}
+
+/* Take "--NAME FILE" or "--NAME=FILE" (a command's own argument, not a setting) out of argv;
+ * returns FILE or NULL. */
+static const char *take_arg(int *argc, char **argv, int first, const char *name)
+{
+    size_t nl = strlen(name);
+    for (int i = first; i < *argc; i++) {
+        const char *a = argv[i];
+        int used = 0;
+        const char *value = NULL;
+        if (!strncmp(a, "--", 2) && !strncmp(a + 2, name, nl)) {
+            if (a[2 + nl] == '=') {
+                value = a + 3 + nl;
+                used = 1;
+            } else if (!a[2 + nl] && i + 1 < *argc) {
+                value = argv[i + 1];
+                used = 2;
+            }
+        }
+        if (used) {
+            memmove(&argv[i], &argv[i + used], sizeof(char *) * (size_t)(*argc - i - used));
+            *argc -= used;
+            return value;
+        }
+    }
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     int first = 1;
@@ -478,9 +569,16 @@ int main(int argc, char **argv)
             return 2;
         }
         first = 3;
-    } else if (strcmp(cmd, "serve") && strcmp(cmd, "init") && strcmp(cmd, "migrate")) {
+    } else if (strcmp(cmd, "serve") && strcmp(cmd, "init") && strcmp(cmd, "migrate") &&
+               strcmp(cmd, "backup") && strcmp(cmd, "restore")) {
         fprintf(stderr, "switchboard: unknown command \"%s\" (try --help)\n", cmd);
         return 2;
+    }
+    const char *file_arg = NULL;
+    if (!strcmp(cmd, "backup")) {
+        file_arg = take_arg(&argc, argv, first, "out");
+    } else if (!strcmp(cmd, "restore")) {
+        file_arg = take_arg(&argc, argv, first, "in");
     }
     struct app_config cfg;
     char err[512];
@@ -493,6 +591,10 @@ int main(int argc, char **argv)
     if (rc == 0) {
         if (!strcmp(cmd, "config")) {
             rc = cmd_config_check(&cfg);
+        } else if (!strcmp(cmd, "backup")) {
+            rc = cmd_backup(&cfg, file_arg);
+        } else if (!strcmp(cmd, "restore")) {
+            rc = cmd_restore(&cfg, file_arg);
         } else if (!strcmp(cmd, "serve")) {
             rc = cmd_serve(&cfg);
         } else if (!strcmp(cmd, "init")) {

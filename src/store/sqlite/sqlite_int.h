@@ -79,6 +79,8 @@ int sq_tx_head_seq(struct store_tx *tx, int64_t *out);
 
 /* The NULL-terminated statements of migration version, or NULL past the last one. */
 const char *const *sqlite_migration(int version);
+/* The newest schema version this binary knows (the number of migrations). */
+int sqlite_migration_latest(void);
 
 /* sqlite_rows.c */
 int sq_row_insert(struct store_tx *tx, const struct store_table_desc *t, json_t *row);
