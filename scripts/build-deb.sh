@@ -9,7 +9,7 @@
 #   /usr/lib/<triplet>/libswitchboard.a, pkgconfig/switchboard.pc, /usr/include/switchboard.h
 #   /usr/share/man/man1/{switchboard,sbctl}.1.gz, man3/libswitchboard.3.gz
 #   /lib/systemd/system/switchboard.service, /usr/lib/sysusers.d/switchboard.conf
-#   /etc/switchboard/switchboard.conf (conffile), /usr/share/doc/switchboard/{copyright,changelog.gz}
+#   /etc/switchboard/switchboard.conf, /etc/logrotate.d/switchboard (conffiles), /usr/share/doc/switchboard/{copyright,changelog.gz}
 # LINTIAN=0 skips lintian.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -45,6 +45,7 @@ find "$root/usr/share/man" -type f -name '*.[0-9]' -exec gzip -9n {} +
 install -D -m 0644 "$pk/switchboard.service" "$root/lib/systemd/system/switchboard.service"
 install -D -m 0644 "$pk/sysusers.conf" "$root/usr/lib/sysusers.d/switchboard.conf"
 install -D -m 0644 "$pk/switchboard.conf" "$root/etc/switchboard/switchboard.conf"
+install -D -m 0644 "$pk/logrotate.conf" "$root/etc/logrotate.d/switchboard"
 install -D -m 0644 "$pk/debian/copyright" "$root/usr/share/doc/switchboard/copyright"
 date=$(date -R -d "@${SOURCE_DATE_EPOCH:-$(git -C "$src" log -1 --format=%ct 2>/dev/null || date +%s)}")
 sed -e "s/@VERSION@/$version/" -e "s/@DATE@/$date/" "$pk/debian/changelog" |

@@ -38,6 +38,8 @@ static const struct setting settings[] = {
     {"tls_key", K_STR, OFF(tls_key), "", "TLS private key (PEM)"},
     {"log_level", K_STR, OFF(log_level), "info", "debug, info, warn or error"},
     {"log_format", K_STR, OFF(log_format), "auto", "json, text or auto (text on a terminal)"},
+    {"log_file", K_STR, OFF(log_file), "",
+     "append the log to this file instead of stderr (SIGHUP reopens it)"},
     {"web_dir", K_STR, OFF(web_dir), "", "serve the web panel from this directory"},
     {"cors_origins", K_STR, OFF(cors_origins), "", "comma-separated origins allowed by CORS"},
     {"jwt_secret", K_STR, OFF(jwt_secret), "",

@@ -3,7 +3,7 @@
  *
  *   serve    store -> auth sessions -> services -> realtime -> api -> net loops; then wait
  *            for SIGTERM/SIGINT and drain (readyz 503, no new connections, in-flight
- *            requests finish within drain_timeout), exit 0.
+ *            requests finish within drain_timeout), exit 0. SIGHUP reopens --log-file.
  *   init     create the first super_admin.
  *   migrate  apply pending migrations.
  *   config check  validate the configuration and print each effective setting's source.
@@ -11,6 +11,7 @@
  *
  * Exit status: 0 ok, 1 runtime failure, 2 usage or configuration error.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,11 @@ static int setup_logging(const struct app_config *cfg)
     enum log_level lvl;
     if (log_level_parse(cfg->log_level, &lvl) < 0) {
         fprintf(stderr, "switchboard: invalid value for log_level: \"%s\"\n", cfg->log_level);
+        return 2;
+    }
+    if (*cfg->log_file && log_open_file(cfg->log_file) < 0) {
+        fprintf(stderr, "switchboard: cannot open log_file %s: %s\n", cfg->log_file,
+                strerror(errno));
         return 2;
     }
     bool json = strcmp(cfg->log_format, "json") == 0 ||
@@ -200,6 +206,7 @@ static int cmd_serve(struct app_config *cfg)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -301,8 +308,17 @@ static int cmd_serve(struct app_config *cfg)
         log_warn("cannot notify the service manager (NOTIFY_SOCKET) of readiness");
     }
 
+    /* SIGHUP reopens --log-file (logrotate); SIGTERM and SIGINT drain and stop. */
     int sig = 0;
-    sigwait(&sigs, &sig);
+    while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
+        if (!log_file_path()) {
+            log_info("SIGHUP: no log_file to reopen");
+        } else if (log_reopen() < 0) {
+            log_error("cannot reopen log_file %s; logging on to the old file", log_file_path());
+        } else {
+            log_event(LOG_INFO, "log file reopened", json_pack("{s:s}", "path", log_file_path()));
+        }
+    }
     app_notify("STOPPING=1\nSTATUS=draining");
     log_event(LOG_INFO, "shutting down", json_pack("{s:s}", "signal", strsignal(sig)));
     api_set_draining(api, true);

@@ -20,8 +20,9 @@ deb=$(ls "$tmp"/out/switchboard_*.deb)
 dpkg-deb -f "$deb" Package | grep -qx switchboard || fail "Package field"
 dpkg-deb -f "$deb" Depends | grep -q 'libc6 (>=' || fail "Depends lacks libc6: $(dpkg-deb -f "$deb" Depends)"
 dpkg-deb -f "$deb" Depends | grep -q 'libsqlite3-0' || fail "Depends lacks libsqlite3-0"
-dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles | grep -qx /etc/switchboard/switchboard.conf ||
-  fail "the config is not a conffile"
+for f in /etc/switchboard/switchboard.conf /etc/logrotate.d/switchboard; do
+  dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles | grep -qx "$f" || fail "$f is not a conffile"
+done
 
 # Files, owners and modes.
 dpkg-deb -c "$deb" >"$tmp/list"
@@ -31,7 +32,8 @@ for f in ./usr/bin/switchboard ./usr/bin/sbctl ./usr/include/switchboard.h \
   ./usr/share/man/man1/switchboard.1.gz ./usr/share/man/man1/sbctl.1.gz \
   ./usr/share/man/man3/libswitchboard.3.gz ./lib/systemd/system/switchboard.service \
   ./usr/lib/sysusers.d/switchboard.conf ./etc/switchboard/switchboard.conf \
-  ./usr/share/doc/switchboard/copyright ./usr/share/doc/switchboard/changelog.gz; do
+  ./etc/logrotate.d/switchboard ./usr/share/doc/switchboard/copyright \
+  ./usr/share/doc/switchboard/changelog.gz; do
   grep -q " $f\$" "$tmp/list" || fail "missing $f"
 done
 grep -q '^-rwxr-xr-x root/root .* ./usr/bin/switchboard$' "$tmp/list" || fail "switchboard mode/owner"
@@ -93,7 +95,7 @@ fi
 
 # The unit.
 unit=$root/lib/systemd/system/switchboard.service
-for d in Type=notify User=switchboard StateDirectory=switchboard StateDirectoryMode=0700 \
+for d in Type=notify 'ExecReload=/bin/kill -HUP $MAINPID' User=switchboard StateDirectory=switchboard StateDirectoryMode=0700 \
   ProtectSystem=strict NoNewPrivileges=yes PrivateTmp=yes ProtectHome=yes; do
   grep -qx "$d" "$unit" || fail "the unit lacks $d"
 done
