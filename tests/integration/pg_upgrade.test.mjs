@@ -17,6 +17,7 @@ const PG = process.env.SB_TEST_PG_URL;
 const skip = PG ? false : 'SB_TEST_PG_URL not set (run under scripts/with-postgres.sh)';
 const suffix = `${process.pid}_${randomBytes(3).toString('hex')}`;
 const dbs = [];
+const roles = [];
 let dir;
 
 function dbUrl(name) {
@@ -45,11 +46,25 @@ before(() => { if (!skip) dir = mkdtempSync(join(tmpdir(), 'sbpgup-')); });
 after(() => {
   if (skip) return;
   for (const d of dbs) psql(PG, `DROP DATABASE IF EXISTS ${d} WITH (FORCE)`);
+  for (const r of roles) psql(PG, `DROP ROLE IF EXISTS ${r}`);
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('pg_dump -Fc and pg_restore into a new database: same rows, intact audit chain', { skip, timeout: 120000 }, async () => {
-  const src = createDb(`sb_dump_${suffix}`);
+// The README's setup: an ordinary role owning the database (row-level security applies to it,
+// FORCE ROW LEVEL SECURITY). pg_dump runs as a superuser (the postgres user), which row
+// security does not apply to (as the owner role with --enable-row-security it fails: pg_dump
+// empties search_path and the policies call sb_scope() unqualified); pg_restore runs as the
+// owner role, so the restored objects belong to it.
+test('pg_dump -Fc as the owner role and pg_restore into a new database: same rows, intact audit chain', { skip, timeout: 120000 }, async () => {
+  const role = `sb_dump_${suffix}`;
+  const password = randomBytes(12).toString('hex');
+  psql(PG, `CREATE ROLE ${role} LOGIN NOSUPERUSER NOBYPASSRLS PASSWORD '${password}'`);
+  roles.push(role);
+  const name = `sb_dump_${suffix}`;
+  psql(PG, `CREATE DATABASE ${name} OWNER ${role}`);
+  dbs.push(name);
+  const asRole = (db) => { const u = new URL(dbUrl(db)); u.username = role; u.password = password; return u.toString(); };
+  const src = asRole(name);
   const s = await startServer({ db: src });
   try {
     const admin = (await login(s.url, 'admin@acme.test')).access_token;
@@ -59,12 +74,16 @@ test('pg_dump -Fc and pg_restore into a new database: same rows, intact audit ch
     }
     // The documented procedure: a consistent dump while the server keeps running.
     const file = join(dir, 'switchboard.dump');
-    tool('pg_dump', ['--format=custom', `--file=${file}`, src]);
-    const dst = createDb(`sb_restore_${suffix}`);
+    tool('pg_dump', ['--format=custom', `--file=${file}`, dbUrl(name)]);
+    const restoredName = `sb_restore_${suffix}`;
+    psql(PG, `CREATE DATABASE ${restoredName} OWNER ${role}`);
+    dbs.push(restoredName);
+    const dst = asRole(restoredName);
     tool('pg_restore', ['--no-owner', `--dbname=${dst}`, file]);
     for (const t of ['clients', 'users', 'system_messages', 'audit_logs', 'schema_migrations']) {
-      assert.equal(psql(dst, `SELECT count(*) FROM ${t}`), psql(src, `SELECT count(*) FROM ${t}`), t);
+      assert.equal(psql(dbUrl(restoredName), `SELECT count(*) FROM ${t}`), psql(dbUrl(name), `SELECT count(*) FROM ${t}`), t);
     }
+    assert.equal(psql(dbUrl(restoredName), "SELECT count(*) FROM system_messages WHERE title ~ '^m[0-9]+$'"), '20');
     const s2 = await startServer({ db: dst, demo: false });
     try {
       const v = await api(s2.url, 'GET', '/api/v1/audit/verify', { token: (await login(s2.url, 'root@demo.test')).access_token });
