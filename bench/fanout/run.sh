@@ -90,7 +90,7 @@ SERVER_PID=
 start_switchboard() {
     local port=$1 dir=$2
     "$SB_BIN" serve --listen "127.0.0.1:$port" --db "sqlite:$dir/sb.db" --demo --workers 2 \
-        --access-ttl 1h --log-level warn --log-format text >"$dir/server.log" 2>&1 &
+        --access-ttl 1h --max-user-connections 0 --log-level warn --log-format text >"$dir/server.log" 2>&1 &
     SERVER_PID=$!
     PIDS+=("$SERVER_PID")
     wait_for "curl -sf http://127.0.0.1:$port/livez >/dev/null" 30 || {

@@ -16,7 +16,9 @@
 #include <string.h>
 
 #include "api/api_int.h"
+#include "auth/proxy.h"
 #include "auth/session.h"
+#include "auth/token.h"
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/err.h"
@@ -56,6 +58,13 @@ int api_new(const struct api_options *opt, struct store *store, struct svc *svc,
     a->svc = svc;
     a->web_dir = opt->web_dir && *opt->web_dir ? xstrdup(opt->web_dir) : NULL;
     a->version = xstrdup(opt->version ? opt->version : "dev");
+    char err[160];
+    if (auth_proxies_parse(opt->trusted_proxies, &a->proxies, err, sizeof err) < 0) {
+        auth_proxies_parse(NULL, &a->proxies, err, sizeof err);
+    }
+    a->metrics_token =
+        opt->metrics_token && *opt->metrics_token ? xstrdup(opt->metrics_token) : NULL;
+    a->secure_cookies = opt->secure_cookies;
     if (opt->cors_origins && *opt->cors_origins) {
         const char *p = opt->cors_origins;
         while (*p) {
@@ -90,6 +99,11 @@ void api_free(struct api *a)
     free(a->cors);
     free(a->web_dir);
     free(a->version);
+    auth_proxies_free(a->proxies);
+    if (a->metrics_token) {
+        auth_wipe(a->metrics_token, strlen(a->metrics_token));
+        free(a->metrics_token);
+    }
     free(a);
 }
 

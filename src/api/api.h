@@ -24,6 +24,11 @@ struct api_options {
     const char *web_dir;      /* serve static files from disk; NULL/"": embedded assets */
     const char *cors_origins; /* comma-separated allow-list; NULL/"": no CORS */
     const char *version;      /* build version for /metrics */
+    /* CIDR list whose X-Forwarded-For names the client (auth/proxy.h); NULL/"": none.
+     * Validated by the caller: a malformed list trusts nobody. */
+    const char *trusted_proxies;
+    const char *metrics_token; /* /metrics requires "Authorization: Bearer <it>"; NULL/"": open */
+    bool secure_cookies;       /* served over TLS: cookies get the Secure attribute */
 };
 
 int api_new(const struct api_options *opt, struct store *store, struct svc *svc, struct api **out);

@@ -46,6 +46,9 @@ struct api {
     char **cors;
     size_t ncors;
     char *version;
+    struct auth_proxies *proxies; /* trusted reverse proxies (never NULL) */
+    char *metrics_token;          /* NULL: /metrics is open */
+    bool secure_cookies;
     atomic_bool draining;
 };
 
@@ -106,8 +109,12 @@ struct svc_errors;
 struct svc_page;
 struct store_query;
 
-/* The acting user of an authenticated call, with ip, user agent and request id. */
+/* The acting user of an authenticated call, with ip (the client address, see
+ * api_client_ip), user agent and request id. */
 void api_actor(struct api_call *c, struct svc_actor *out);
+/* The client address of the call: the peer, or X-Forwarded-For when the peer is a trusted
+ * proxy (auth/proxy.h). out has outlen >= AUTH_IP_LEN bytes. */
+void api_client_ip(struct api_call *c, char *out, size_t outlen);
 /* Move a service's error details into the call; returns rc. */
 int api_svc_result(struct api_call *c, int rc, struct svc_errors *err);
 /* Expected version from If-Match (a number, optionally quoted) or body expected_version:

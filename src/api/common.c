@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/api_int.h"
+#include "auth/proxy.h"
 #include "base/clock.h"
 #include "base/err.h"
 #include "store/store.h"
@@ -17,12 +19,60 @@ void api_actor(struct api_call *c, struct svc_actor *out)
 {
     memset(out, 0, sizeof *out);
     out->who = c->who;
-    snprintf(out->ip, sizeof out->ip, "%s", c->req->ip);
+    api_client_ip(c, out->ip, sizeof out->ip);
     snprintf(out->request_id, sizeof out->request_id, "%s", c->req->request_id);
     char ua[256];
     if (api_header(c, "User-Agent", ua, sizeof ua)) {
         snprintf(out->user_agent, sizeof out->user_agent, "%s", ua);
     }
+}
+
+/* Append p[0..n) to dst[0..*len) (cap bytes with the NUL); when it does not fit, keep the
+ * tail, cut after a comma, so the right-most whole hops survive. */
+static void append_tail(char *dst, size_t *len, size_t cap, const char *p, size_t n)
+{
+    if (*len + n < cap) {
+        memcpy(dst + *len, p, n);
+        *len += n;
+        return;
+    }
+    if (n >= cap) {
+        p += n - (cap - 1);
+        n = cap - 1;
+        *len = 0;
+    } else {
+        size_t drop = *len + n - (cap - 1);
+        memmove(dst, dst + drop, *len - drop);
+        *len -= drop;
+    }
+    memcpy(dst + *len, p, n);
+    *len += n;
+    const char *comma = memchr(dst, ',', *len);
+    size_t skip = comma ? (size_t)(comma - dst) + 1 : *len;
+    memmove(dst, dst + skip, *len - skip);
+    *len -= skip;
+}
+
+void api_client_ip(struct api_call *c, char *out, size_t outlen)
+{
+    /* Every X-Forwarded-For field, joined in order (RFC 9110 list semantics). */
+    char xff[1024];
+    size_t len = 0;
+    bool any = false;
+    const struct http_head *h = &c->req->head;
+    for (size_t i = 0; i < h->nfields; i++) {
+        const struct http_field *f = &h->fields[i];
+        if (f->name.len != 15 || strncasecmp(f->name.ptr, "X-Forwarded-For", 15) != 0) {
+            continue;
+        }
+        if (any) {
+            append_tail(xff, &len, sizeof xff, ",", 1);
+        }
+        append_tail(xff, &len, sizeof xff, f->value.ptr, f->value.len);
+        any = true;
+    }
+    xff[len] = '\0';
+    auth_client_ip(c->api->proxies, c->req->ip, any ? xff : NULL, out, outlen);
 }
 
 int api_svc_result(struct api_call *c, int rc, struct svc_errors *err)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/api_int.h"
+#include "auth/device.h"
 #include "base/err.h"
 #include "base/json.h"
 #include "svc/svc.h"
@@ -38,16 +39,31 @@ static int login(struct api_call *c)
     }
     struct svc_actor ctx;
     api_actor(c, &ctx);
+    char cookies[4096], device[AUTH_DEVICE_LEN];
+    const char *dev = NULL;
+    if (api_header(c, "Cookie", cookies, sizeof cookies)) {
+        dev = auth_cookie_get(cookies, AUTH_DEVICE_COOKIE, device, sizeof device);
+    }
     struct svc_tokens t;
     rc = svc_auth_login(c->api->svc, &ctx, json_string_value(email), json_string_value(password),
-                        &t, &c->retry_after_s);
+                        dev, &t, &c->retry_after_s);
     if (rc == SB_E_UNAUTHORIZED) {
         return api_fail(c, rc, "invalid email or password");
     }
     if (rc == SB_E_RATELIMIT) {
         return api_fail(c, rc, "too many login attempts; retry later");
     }
-    return rc < 0 ? rc : tokens_reply(c, &t);
+    if (rc < 0) {
+        return rc;
+    }
+    /* The device cookie only lifts the account's login delay for this browser (device.h). */
+    buf_init(&c->headers, 16 * 1024); /* as api_finish would */
+    (void)buf_printf(&c->headers,
+                     "Set-Cookie: %s=%s; Path=/api/v1/auth/login; Max-Age=%d; HttpOnly; "
+                     "SameSite=Strict%s\r\n",
+                     AUTH_DEVICE_COOKIE, t.device, AUTH_DEVICE_TTL_S,
+                     c->api->secure_cookies ? "; Secure" : "");
+    return tokens_reply(c, &t);
 }
 
 static int refresh(struct api_call *c)

@@ -1,10 +1,14 @@
 /*
  * Operations endpoints: /livez (the process answers), /readyz (not draining and the
- * database answers), /metrics (Prometheus text format).
+ * database answers), /metrics (Prometheus text format; with --metrics-token only for
+ * "Authorization: Bearer <token>", 401 otherwise).
  */
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 #include "api/api_int.h"
+#include "auth/token.h"
 #include "base/err.h"
 #include "store/store.h"
 
@@ -24,8 +28,30 @@ static int readyz(struct api_call *c)
     return api_reply(c, 200, json_pack("{s:s}", "status", "ready"));
 }
 
+/* Both sides are hashed before comparing, so the comparison takes the same time whatever the
+ * lengths and contents of the token sent. */
+static bool metrics_allowed(struct api_call *c)
+{
+    if (!c->api->metrics_token) {
+        return true;
+    }
+    const struct http_slice *h = net_request_header(c->req, "Authorization");
+    if (!h || h->len < 7 || strncasecmp(h->ptr, "Bearer ", 7) != 0) {
+        return false;
+    }
+    char got[AUTH_TOKEN_HASH_LEN], want[AUTH_TOKEN_HASH_LEN];
+    auth_token_hash(h->ptr + 7, h->len - 7, got);
+    auth_token_hash(c->api->metrics_token, strlen(c->api->metrics_token), want);
+    return auth_consttime_eq(got, want, AUTH_TOKEN_HASH_LEN - 1);
+}
+
 static int metrics(struct api_call *c)
 {
+    if (!metrics_allowed(c)) {
+        buf_init(&c->headers, 16 * 1024); /* as api_finish would */
+        (void)buf_puts(&c->headers, "WWW-Authenticate: Bearer realm=\"metrics\"\r\n");
+        return api_fail(c, SB_E_UNAUTHORIZED, "/metrics needs its bearer token");
+    }
     struct buf out;
     buf_init(&out, 16 * 1024 * 1024);
     api_metrics_render(c->api, &out);

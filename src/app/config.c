@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/proxy.h"
 #include "base/alloc.h"
 #include "base/err.h"
 
@@ -44,6 +45,12 @@ static const struct setting settings[] = {
     {"cors_origins", K_STR, OFF(cors_origins), "", "comma-separated origins allowed by CORS"},
     {"jwt_secret", K_STR, OFF(jwt_secret), "",
      "HS256 secret (at least 32 bytes; empty: generated and kept in the database)"},
+    {"jwt_secret_file", K_STR, OFF(jwt_secret_file), "",
+     "file holding the HS256 secret (instead of jwt_secret; trailing newline ignored)"},
+    {"jwt_secret_previous", K_STR, OFF(jwt_secret_previous), "",
+     "key rotation: tokens signed with this older secret are still accepted (not issued)"},
+    {"jwt_secret_previous_file", K_STR, OFF(jwt_secret_previous_file), "",
+     "file holding jwt_secret_previous"},
     {"access_ttl", K_MS, OFF(access_ttl_ms), "15m", "access token lifetime"},
     {"refresh_ttl", K_MS, OFF(refresh_ttl_ms), "30d", "refresh token lifetime"},
     {"drain_timeout", K_MS, OFF(drain_ms), "10s", "graceful shutdown: time to finish requests"},
@@ -57,6 +64,12 @@ static const struct setting settings[] = {
     {"ws_max_queue", K_BYTES, OFF(ws_max_queue), "1MiB",
      "outbound bytes queued per connection before a slow-consumer close (4008)"},
     {"max_channels", K_INT, OFF(max_channels), "100", "channels per realtime connection"},
+    {"max_subscription_bytes", K_BYTES, OFF(max_sub_bytes), "128KiB",
+     "postgres_changes specs (JSON) of all channels of one realtime connection"},
+    {"max_presence_bytes", K_BYTES, OFF(max_presence_bytes), "8KiB",
+     "largest presence track payload"},
+    {"max_user_connections", K_INT, OFF(max_user_conns), "100",
+     "realtime connections per user (429 beyond; 0: unlimited)"},
     {"changes_retention", K_MS, OFF(changes_retention_ms), "24h",
      "how long the change log keeps events for resume"},
     {"presence_grace", K_MS, OFF(presence_grace_ms), "60s",
@@ -65,7 +78,20 @@ static const struct setting settings[] = {
      "a connected agent without activity this long goes from online to away (0: never)"},
     {"metrics_interval", K_MS, OFF(metrics_interval_ms), "2s", "dashboard metrics push interval"},
     {"login_attempts", K_INT, OFF(login_attempts), "10",
-     "login attempts per account and per IP in 15 minutes"},
+     "failed logins of one account from one IP per login window (429 beyond)"},
+    {"login_ip_attempts", K_INT, OFF(login_ip_attempts), "100",
+     "failed logins from one IP, all accounts, per login window (429 beyond)"},
+    {"login_account_attempts", K_INT, OFF(login_account_attempts), "10",
+     "failed logins of one account (all IPs) per window before further ones wait 1s, 2s, 4s..."},
+    {"login_account_max_delay", K_MS, OFF(login_account_max_delay_ms), "60s",
+     "longest wait per account (see login_account_attempts)"},
+    {"login_window", K_MS, OFF(login_window_ms), "15m", "sliding window of the login limits"},
+    {"trusted_proxies", K_STR, OFF(trusted_proxies), "",
+     "CIDR list of proxies whose X-Forwarded-For names the client (empty: none)"},
+    {"refresh_grace", K_MS, OFF(refresh_grace_ms), "5s",
+     "a refresh token reused this soon after its rotation gets the same new pair (0: none)"},
+    {"metrics_token", K_STR, OFF(metrics_token), "",
+     "bearer token /metrics requires (16+ characters; empty: open)"},
     {"admin_email", K_STR, OFF(admin_email), "", "init: e-mail of the first super_admin"},
     {"admin_password_file", K_STR, OFF(admin_password_file), "",
      "init: file holding the password (else SWITCHBOARD_ADMIN_PASSWORD or stdin)"},
@@ -369,6 +395,31 @@ int app_config_load(struct app_config *cfg, int argc, char **argv, int first, ch
                  "max_header_bytes)");
         return SB_E_CONFIG;
     }
+    if (cfg->login_attempts < 1 || cfg->login_attempts > 100000 || cfg->login_ip_attempts < 1 ||
+        cfg->login_ip_attempts > 100000 || cfg->login_account_attempts < 1 ||
+        cfg->login_account_attempts > 100000) {
+        snprintf(err, errlen,
+                 "invalid login limits (login_attempts, login_ip_attempts, "
+                 "login_account_attempts): must be 1..100000");
+        return SB_E_CONFIG;
+    }
+    if (cfg->login_window_ms < 1000 || cfg->login_account_max_delay_ms < 1000) {
+        snprintf(err, errlen,
+                 "invalid login limits (login_window, login_account_max_delay): "
+                 "at least 1s");
+        return SB_E_CONFIG;
+    }
+    if (cfg->refresh_grace_ms > 60000) {
+        snprintf(err, errlen, "invalid value for refresh_grace: at most 60s");
+        return SB_E_CONFIG;
+    }
+    if (*cfg->metrics_token && strlen(cfg->metrics_token) < 16) {
+        snprintf(err, errlen, "invalid value for metrics_token: at least 16 characters");
+        return SB_E_CONFIG;
+    }
+    if (auth_proxies_parse(cfg->trusted_proxies, NULL, err, errlen) < 0) {
+        return SB_E_CONFIG;
+    }
     if (strcmp(cfg->log_format, "json") && strcmp(cfg->log_format, "text") &&
         strcmp(cfg->log_format, "auto")) {
         snprintf(err, errlen, "invalid value for log_format: \"%s\"", cfg->log_format);
@@ -431,7 +482,9 @@ static void print_value(FILE *out, const struct app_config *cfg, const struct se
     switch (st->kind) {
     case K_STR: {
         const char *v = *(char *const *)(base + st->off);
-        if (!strcmp(st->name, "jwt_secret") && *v) {
+        if ((!strcmp(st->name, "jwt_secret") || !strcmp(st->name, "jwt_secret_previous") ||
+             !strcmp(st->name, "metrics_token")) &&
+            *v) {
             fprintf(out, "(set, %zu bytes)", strlen(v));
             return;
         }

@@ -32,11 +32,14 @@ struct app_config {
     char *tls_cert;
     char *tls_key;
     char *log_level;
-    char *log_format;   /* json | text | auto */
-    char *log_file;     /* empty: stderr */
-    char *web_dir;      /* serve the panel from disk instead of the embedded copy */
-    char *cors_origins; /* comma-separated allow-list ("*" is not allowed with credentials) */
-    char *jwt_secret;   /* empty: generated and stored in the database on first run */
+    char *log_format;      /* json | text | auto */
+    char *log_file;        /* empty: stderr */
+    char *web_dir;         /* serve the panel from disk instead of the embedded copy */
+    char *cors_origins;    /* comma-separated allow-list ("*" is not allowed with credentials) */
+    char *jwt_secret;      /* empty: generated and stored in the database on first run */
+    char *jwt_secret_file; /* instead of jwt_secret */
+    char *jwt_secret_previous;      /* still accepted for verification during a rotation */
+    char *jwt_secret_previous_file; /* instead of jwt_secret_previous */
     int64_t access_ttl_ms;
     int64_t refresh_ttl_ms;
     int64_t drain_ms;
@@ -49,11 +52,21 @@ struct app_config {
     int64_t ws_max_message;
     int64_t ws_max_queue;
     int64_t max_channels;
+    int64_t max_sub_bytes;
+    int64_t max_presence_bytes;
+    int64_t max_user_conns;
     int64_t changes_retention_ms;
     int64_t presence_grace_ms;
     int64_t idle_away_ms;
     int64_t metrics_interval_ms;
-    int64_t login_attempts;    /* per account and per IP per 15 minutes */
+    int64_t login_attempts;             /* failures per (account, IP) per login window */
+    int64_t login_ip_attempts;          /* failures per IP per login window */
+    int64_t login_account_attempts;     /* failures per account before delays start */
+    int64_t login_account_max_delay_ms; /* longest per-account delay */
+    int64_t login_window_ms;
+    char *trusted_proxies; /* CIDR list whose X-Forwarded-For is believed */
+    int64_t refresh_grace_ms;
+    char *metrics_token;       /* empty: /metrics is open */
     char *admin_email;         /* init */
     char *admin_password_file; /* init */
     /* Per row of the settings table (config.c): enum app_config_source. */
@@ -72,9 +85,9 @@ void app_config_release(struct app_config *cfg);
 void app_config_usage(FILE *out);
 /*
  * Print every effective setting as "key = value (source)", one per line, in table order:
- * durations and sizes in their largest exact unit, secrets (jwt_secret, a password in a
- * database URL) replaced by "(set)" or "***". The source is default, file, flag or
- * env NAME.
+ * durations and sizes in their largest exact unit, secrets (jwt_secret, jwt_secret_previous,
+ * metrics_token, a password in a database URL) replaced by "(set, N bytes)" or "***". The source is
+ * default, file, flag or env NAME.
  */
 void app_config_print(const struct app_config *cfg, FILE *out);
 

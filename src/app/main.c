@@ -13,9 +13,11 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -26,6 +28,7 @@
 #include "auth/password.h"
 #include "auth/session.h"
 #include "auth/token.h"
+#include "base/alloc.h"
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
@@ -76,6 +79,46 @@ static int setup_logging(const struct app_config *cfg)
     bool json = strcmp(cfg->log_format, "json") == 0 ||
                 (strcmp(cfg->log_format, "auto") == 0 && !isatty(STDERR_FILENO));
     log_setup(lvl, json);
+    return 0;
+}
+
+/*
+ * A secret given as a file (jwt_secret_file, jwt_secret_previous_file) replaces the inline
+ * setting: the file's first line, without its line ending. Setting both is an error, so a
+ * stale inline secret can never win over the file an operator rotated. Exit status 2 on a
+ * configuration error, 0 otherwise.
+ */
+static int load_secret_file(const char *name, const char *path, char **secret)
+{
+    if (!path || !*path) {
+        return 0;
+    }
+    if (*secret && **secret) {
+        fprintf(stderr, "switchboard: set %s or %s_file, not both\n", name, name);
+        return 2;
+    }
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "switchboard: cannot read %s_file %s: %s\n", name, path, strerror(errno));
+        return 2;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO))) {
+        log_warn("%s_file %s is accessible to group or others; chmod 600 it", name, path);
+    }
+    char line[4096];
+    if (!fgets(line, sizeof line, f)) {
+        line[0] = '\0';
+    }
+    fclose(f);
+    line[strcspn(line, "\r\n")] = '\0';
+    if (!line[0]) {
+        fprintf(stderr, "switchboard: %s_file %s is empty\n", name, path);
+        return 2;
+    }
+    free(*secret);
+    *secret = xstrdup(line);
+    sodium_memzero(line, sizeof line);
     return 0;
 }
 
@@ -181,6 +224,14 @@ static int cmd_serve(struct app_config *cfg)
         fprintf(stderr, "switchboard: tls_cert and tls_key go together\n");
         return 2;
     }
+    int src = load_secret_file("jwt_secret", cfg->jwt_secret_file, &cfg->jwt_secret);
+    if (src == 0) {
+        src = load_secret_file("jwt_secret_previous", cfg->jwt_secret_previous_file,
+                               &cfg->jwt_secret_previous);
+    }
+    if (src) {
+        return src;
+    }
     struct net_config nc;
     net_config_default(&nc);
     if (parse_listen(cfg->listen, &nc) < 0) {
@@ -231,9 +282,17 @@ static int cmd_serve(struct app_config *cfg)
         return 1;
     }
     struct auth_session_config ac = {.jwt_secret = cfg->jwt_secret,
+                                     .jwt_secret_previous = cfg->jwt_secret_previous,
                                      .access_ttl_ms = cfg->access_ttl_ms,
                                      .refresh_ttl_ms = cfg->refresh_ttl_ms,
-                                     .login_attempts = cfg->login_attempts};
+                                     .refresh_grace_ms = cfg->refresh_grace_ms,
+                                     .login = {
+                                         .pair_attempts = cfg->login_attempts,
+                                         .ip_attempts = cfg->login_ip_attempts,
+                                         .account_attempts = cfg->login_account_attempts,
+                                         .account_max_delay_ms = cfg->login_account_max_delay_ms,
+                                         .window_ms = cfg->login_window_ms,
+                                     }};
     rc = auth_session_init(store, &ac);
     if (rc < 0) {
         log_error("auth setup failed: %s", sb_strerror(rc));
@@ -243,6 +302,9 @@ static int cmd_serve(struct app_config *cfg)
     }
     struct rt_config rc_cfg = {.max_channels = (size_t)cfg->max_channels,
                                .max_bindings = 100,
+                               .max_sub_bytes = (size_t)cfg->max_sub_bytes,
+                               .max_presence_bytes = (size_t)cfg->max_presence_bytes,
+                               .max_user_conns = (size_t)cfg->max_user_conns,
                                .tail_interval_ms = 1000,
                                .retention_ms = cfg->changes_retention_ms,
                                .token_check_ms = 250};
@@ -250,8 +312,12 @@ static int cmd_serve(struct app_config *cfg)
     rt_new(&rc_cfg, store, &rt);
     rt_set_conn_hook(rt, on_rt_conn, svc);
     svc_metrics_set_connections_fn(svc, rt_connections_of, rt);
-    struct api_options ao = {
-        .web_dir = cfg->web_dir, .cors_origins = cfg->cors_origins, .version = SB_VERSION};
+    struct api_options ao = {.web_dir = cfg->web_dir,
+                             .cors_origins = cfg->cors_origins,
+                             .version = SB_VERSION,
+                             .trusted_proxies = cfg->trusted_proxies,
+                             .metrics_token = cfg->metrics_token,
+                             .secure_cookies = *cfg->tls_cert != '\0'};
     struct api *api = NULL;
     api_new(&ao, store, svc, &api);
     api_set_realtime(api, rt);

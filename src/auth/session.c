@@ -1,15 +1,11 @@
 /*
- * Session state: the HS256 key, the user/client cache and the login rate limiter.
+ * Session state: the HS256 key and the user/client cache (the login limiter is ratelimit.c).
  *
  * Cache: two small open hash tables (users by id, clients by id) of fixed-size entries,
  * guarded by one rwlock. Revoked sessions are a third table of sid -> expiry, pruned as
  * entries age past the refresh lifetime. Per-user `valid_after_s` rejects tokens issued
  * before a password change. The tables grow by doubling; entries are never removed from a
  * slot (a deleted user is marked gone), which keeps probing simple.
- *
- * Rate limiter: a table of key -> ring of the last `attempts` failure times (ms); an attempt
- * is refused while all of them fall inside the window. Only failures count, so people who
- * log in correctly (many users behind one office address) never use up a budget.
  */
 #include "auth/session.h"
 
@@ -17,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/device.h"
+#include "auth/grace.h"
 #include "auth/jwt.h"
 #include "auth/token.h"
 #include "base/alloc.h"
@@ -45,32 +43,22 @@ struct sid_entry {
     int64_t until_ms;
 };
 
-struct rl_entry {
-    char key[300];
-    int64_t *times; /* ring of the last `attempts` failure times (ms) */
-    unsigned n;     /* failures recorded, at most attempts */
-    unsigned head;  /* next slot to write; when full, the oldest entry */
-    bool used;
-};
-
 static struct {
     pthread_rwlock_t lock;
     uint8_t key[64];
     size_t key_len;
+    uint8_t prev_key[64]; /* key rotation: still verifies, never signs */
+    size_t prev_key_len;
     int64_t access_ttl_ms;
     int64_t refresh_ttl_ms;
-    int64_t attempts;
-    int64_t window_ms;
+    int64_t refresh_grace_ms;
     struct user_entry *users;
     size_t users_cap, users_n;
     struct client_entry *clients;
     size_t clients_cap, clients_n;
     struct sid_entry *sids;
     size_t sids_n, sids_cap;
-    pthread_mutex_t rl_lock;
-    struct rl_entry *rl;
-    size_t rl_cap, rl_n;
-} S = {.lock = PTHREAD_RWLOCK_INITIALIZER, .rl_lock = PTHREAD_MUTEX_INITIALIZER};
+} S = {.lock = PTHREAD_RWLOCK_INITIALIZER};
 
 static uint64_t hash_str(const char *s)
 {
@@ -217,20 +205,52 @@ static int load_table(struct store *store, enum store_table t)
     return rc;
 }
 
+/* Copy a configured secret into key[64]; at least 32 bytes, longer ones are cut to 64. */
+static int set_secret(const char *name, const char *secret, uint8_t *key, size_t *key_len)
+{
+    size_t n = strlen(secret);
+    if (n < 32) {
+        log_error("%s must be at least 32 bytes", name);
+        return SB_E_CONFIG;
+    }
+    if (n > 64) {
+        n = 64;
+    }
+    memcpy(key, secret, n);
+    *key_len = n;
+    return 0;
+}
+
+/*
+ * Sessions revoked recently enough that an access token of theirs may still be unexpired:
+ * a token is issued no later than its session's revocation and lives access_ttl, so
+ * revocations older than that (plus the verifier's leeway) cannot matter any more. This is
+ * what keeps a logged-out token refused after a restart.
+ */
+static int load_revoked(struct store *store)
+{
+    struct store_tx *tx;
+    int rc = store_tx_begin(store, false, &tx);
+    if (rc < 0) {
+        return rc;
+    }
+    json_t *sids = NULL;
+    rc = store_refresh_revoked_since(tx, clock_now_ms() - S.access_ttl_ms - 120000, &sids);
+    store_tx_rollback(tx);
+    size_t i;
+    json_t *sid;
+    json_array_foreach(sids, i, sid)
+    {
+        auth_session_revoke_sid(json_string_value(sid));
+    }
+    json_decref(sids);
+    return rc;
+}
+
 static int load_key(struct store *store, const char *secret)
 {
     if (secret && *secret) {
-        size_t n = strlen(secret);
-        if (n < 32) {
-            log_error("jwt_secret must be at least 32 bytes");
-            return SB_E_CONFIG;
-        }
-        if (n > sizeof S.key) {
-            n = sizeof S.key;
-        }
-        memcpy(S.key, secret, n);
-        S.key_len = n;
-        return 0;
+        return set_secret("jwt_secret", secret, S.key, &S.key_len);
     }
     struct store_tx *tx;
     int rc = store_tx_begin(store, true, &tx);
@@ -273,21 +293,27 @@ int auth_session_init(struct store *store, const struct auth_session_config *cfg
 {
     S.access_ttl_ms = cfg->access_ttl_ms > 0 ? cfg->access_ttl_ms : 15 * 60 * 1000;
     S.refresh_ttl_ms = cfg->refresh_ttl_ms > 0 ? cfg->refresh_ttl_ms : 30LL * 86400 * 1000;
-    S.attempts = cfg->login_attempts > 0 ? cfg->login_attempts : 10;
-    if (S.attempts > 100000) {
-        S.attempts = 100000;
-    }
-    S.window_ms = cfg->login_window_ms > 0 ? cfg->login_window_ms : 15 * 60 * 1000;
+    S.refresh_grace_ms = cfg->refresh_grace_ms > 0 ? cfg->refresh_grace_ms : 0;
+    struct auth_counters counters = auth_counters_store_new(store);
+    auth_login_limits_init(&cfg->login, &counters);
     int rc = load_key(store, cfg->jwt_secret);
+    if (rc == 0 && cfg->jwt_secret_previous && *cfg->jwt_secret_previous) {
+        rc = set_secret("jwt_secret_previous", cfg->jwt_secret_previous, S.prev_key,
+                        &S.prev_key_len);
+    }
     if (rc < 0) {
         return rc;
     }
+    auth_device_set_key(S.key, S.key_len);
     pthread_rwlock_wrlock(&S.lock);
     rc = load_table(store, STORE_CLIENTS);
     if (rc == 0) {
         rc = load_table(store, STORE_USERS);
     }
     pthread_rwlock_unlock(&S.lock);
+    if (rc == 0) {
+        rc = load_revoked(store);
+    }
     return rc;
 }
 
@@ -303,15 +329,12 @@ void auth_session_shutdown(void)
     S.users_cap = S.users_n = S.clients_cap = S.clients_n = S.sids_n = S.sids_cap = 0;
     auth_wipe(S.key, sizeof S.key);
     S.key_len = 0;
+    auth_wipe(S.prev_key, sizeof S.prev_key);
+    S.prev_key_len = 0;
     pthread_rwlock_unlock(&S.lock);
-    pthread_mutex_lock(&S.rl_lock);
-    for (size_t i = 0; i < S.rl_cap; i++) {
-        free(S.rl[i].times);
-    }
-    free(S.rl);
-    S.rl = NULL;
-    S.rl_cap = S.rl_n = 0;
-    pthread_mutex_unlock(&S.rl_lock);
+    auth_login_limits_shutdown();
+    auth_grace_clear();
+    auth_device_set_key(NULL, 0);
 }
 
 int64_t auth_session_refresh_ttl_ms(void)
@@ -322,6 +345,11 @@ int64_t auth_session_refresh_ttl_ms(void)
 int64_t auth_session_access_ttl_ms(void)
 {
     return S.access_ttl_ms;
+}
+
+int64_t auth_session_refresh_grace_ms(void)
+{
+    return S.refresh_grace_ms;
 }
 
 int auth_session_issue(const struct policy_principal *p, char **token, int64_t *expires_in_s)
@@ -395,7 +423,12 @@ int auth_session_check_token_exp(const char *token, size_t len, struct policy_pr
     const char *w = NULL;
     struct auth_claims c;
     memset(out, 0, sizeof *out);
-    int rc = auth_jwt_verify(S.key, S.key_len, token, len, clock_now_ms() / 1000, &c, &w);
+    int64_t now_s = clock_now_ms() / 1000;
+    int rc = auth_jwt_verify(S.key, S.key_len, token, len, now_s, &c, &w);
+    if (rc < 0 && S.prev_key_len && w && strcmp(w, "bad signature") == 0) {
+        /* During a key rotation, tokens signed with the previous secret stay valid. */
+        rc = auth_jwt_verify(S.prev_key, S.prev_key_len, token, len, now_s, &c, &w);
+    }
     if (rc < 0) {
         if (why) {
             *why = w ? w : "invalid";
@@ -448,8 +481,46 @@ int auth_session_still_valid(const struct policy_principal *p, const char **why)
     return rc;
 }
 
+/* Tokens of user_id issued before at_ms (to the second, rounded up) are refused. */
+static void revoke_user_at(const char *user_id, int64_t at_ms)
+{
+    int64_t after_s = at_ms / 1000 + 1;
+    pthread_rwlock_wrlock(&S.lock);
+    if (S.users_cap && user_id[0]) {
+        struct user_entry *u = user_slot(S.users, S.users_cap, user_id);
+        if (u->used && u->valid_after_s < after_s) {
+            u->valid_after_s = after_s;
+        }
+    }
+    pthread_rwlock_unlock(&S.lock);
+}
+
+/*
+ * Revocations travel as audit entries: every logout, refresh-token reuse and password change
+ * writes one in the transaction that revokes the session in refresh_tokens, and the change
+ * log brings each audit entry to every node (NOTIFY wakes them), in order. So a revocation
+ * made on one node reaches the cache of every other node within the hub's latency, and
+ * times come from the entry, not from when this node saw it (a login on this node just
+ * after a remote "log out everywhere" keeps its token).
+ */
+static void apply_audit(const struct store_change *ch)
+{
+    const char *action = str_or(ch->record, "action");
+    if (!strcmp(action, "auth.logout") || !strcmp(action, "auth.refresh_reuse")) {
+        auth_session_revoke_sid(str_or(ch->record, "entity_id"));
+    } else if (!strcmp(action, "auth.logout_all")) {
+        revoke_user_at(str_or(ch->record, "actor_id"), ch->at_ms);
+    } else if (!strcmp(action, "user.update_password")) {
+        revoke_user_at(str_or(ch->record, "entity_id"), ch->at_ms);
+    }
+}
+
 void auth_session_apply_change(const struct store_change *ch)
 {
+    if (ch->table == STORE_AUDIT && ch->record && !strcmp(ch->op, "INSERT")) {
+        apply_audit(ch);
+        return;
+    }
     if (ch->table != STORE_USERS && ch->table != STORE_CLIENTS) {
         return;
     }
@@ -514,117 +585,5 @@ void auth_session_revoke_sid(const char *sid)
 
 void auth_session_revoke_user(const char *user_id)
 {
-    pthread_rwlock_wrlock(&S.lock);
-    if (S.users_cap) {
-        struct user_entry *u = user_slot(S.users, S.users_cap, user_id);
-        if (u->used) {
-            u->valid_after_s = clock_now_ms() / 1000 + 1;
-        }
-    }
-    pthread_rwlock_unlock(&S.lock);
-}
-
-/* ---- rate limiting ---- */
-
-static struct rl_entry *rl_slot(struct rl_entry *tab, size_t cap, const char *key)
-{
-    size_t i = hash_str(key) & (cap - 1);
-    while (tab[i].used && strcmp(tab[i].key, key) != 0) {
-        i = (i + 1) & (cap - 1);
-    }
-    return &tab[i];
-}
-
-static bool rl_live(const struct rl_entry *e, int64_t now)
-{
-    return e->used && e->n && e->times[(e->head + S.attempts - 1) % S.attempts] > now - S.window_ms;
-}
-
-/* Grow the table, dropping keys whose failures all left the window. */
-static void rl_rebuild(int64_t now)
-{
-    size_t cap = S.rl_cap ? S.rl_cap : 256;
-    size_t live = 0;
-    for (size_t i = 0; i < S.rl_cap; i++) {
-        live += rl_live(&S.rl[i], now);
-    }
-    while ((live + 1) * 2 > cap) {
-        cap *= 2;
-    }
-    struct rl_entry *tab = xcalloc(cap, sizeof *tab);
-    for (size_t i = 0; i < S.rl_cap; i++) {
-        if (rl_live(&S.rl[i], now)) {
-            *rl_slot(tab, cap, S.rl[i].key) = S.rl[i];
-        } else {
-            free(S.rl[i].times);
-        }
-    }
-    free(S.rl);
-    S.rl = tab;
-    S.rl_cap = cap;
-    S.rl_n = live;
-}
-
-static const char *rl_key(const char *key)
-{
-    size_t n = strlen(key);
-    return n >= sizeof S.rl[0].key ? key + n - (sizeof S.rl[0].key - 1) : key;
-}
-
-int auth_ratelimit_check(const char *key, int *retry_after_s)
-{
-    key = rl_key(key);
-    int64_t now = clock_now_ms();
-    int rc = 0;
-    pthread_mutex_lock(&S.rl_lock);
-    struct rl_entry *e = S.rl_cap ? rl_slot(S.rl, S.rl_cap, key) : NULL;
-    if (e && e->used && (int64_t)e->n >= S.attempts) {
-        /* The ring is full: the oldest failure decides when the next attempt is allowed. */
-        int64_t oldest = e->times[e->head];
-        int64_t wait_ms = oldest + S.window_ms - now;
-        if (wait_ms > 0) {
-            *retry_after_s = (int)((wait_ms + 999) / 1000);
-            rc = SB_E_RATELIMIT;
-        }
-    }
-    pthread_mutex_unlock(&S.rl_lock);
-    return rc;
-}
-
-void auth_ratelimit_fail(const char *key)
-{
-    key = rl_key(key);
-    int64_t now = clock_now_ms();
-    pthread_mutex_lock(&S.rl_lock);
-    if ((S.rl_n + 1) * 2 > S.rl_cap) {
-        rl_rebuild(now);
-    }
-    struct rl_entry *e = rl_slot(S.rl, S.rl_cap, key);
-    if (!e->used) {
-        memset(e, 0, sizeof *e);
-        snprintf(e->key, sizeof e->key, "%s", key);
-        e->times = xcalloc((size_t)S.attempts, sizeof *e->times);
-        e->used = true;
-        S.rl_n++;
-    }
-    e->times[e->head] = now;
-    e->head = (e->head + 1) % (unsigned)S.attempts;
-    if ((int64_t)e->n < S.attempts) {
-        e->n++;
-    }
-    pthread_mutex_unlock(&S.rl_lock);
-}
-
-void auth_ratelimit_reset(const char *key)
-{
-    key = rl_key(key);
-    pthread_mutex_lock(&S.rl_lock);
-    if (S.rl_cap) {
-        struct rl_entry *e = rl_slot(S.rl, S.rl_cap, key);
-        if (e->used) {
-            e->n = 0;
-            e->head = 0;
-        }
-    }
-    pthread_mutex_unlock(&S.rl_lock);
+    revoke_user_at(user_id, clock_now_ms());
 }

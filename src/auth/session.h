@@ -1,6 +1,7 @@
 /*
  * Sessions: the signing key, access-token issue and verification, the in-memory user-state
- * cache that makes revocation take effect at once, and login rate limiting.
+ * cache that makes revocation take effect at once; its init and shutdown also set up and
+ * release the login limiter (auth/ratelimit.h).
  *
  * The cache holds every user's role, tenant and status and every client's status. It is
  * loaded at start and kept current from the change log (the realtime hub calls
@@ -8,6 +9,11 @@
  * including writes made directly in SQL). A token is accepted only when its signature and
  * times are valid AND the cached user is active, its client is active, its role and tenant
  * still match, and its session was not revoked (logout, refresh reuse, password change).
+ *
+ * Revocations are durable and reach every node: the revoking transaction marks the session
+ * revoked in refresh_tokens and writes an audit entry; auth_session_apply_change applies
+ * that entry from the change log on every node, and auth_session_init reloads the sessions
+ * revoked within the last access-token lifetime.
  *
  * Thread-safe: a read-write lock guards the cache; verification never touches the store.
  */
@@ -18,15 +24,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth/ratelimit.h"
 #include "policy/policy.h"
 #include "store/store.h"
 
 struct auth_session_config {
-    const char *jwt_secret;  /* NULL or "": load or generate one in the store's meta table */
-    int64_t access_ttl_ms;   /* default 15 min */
-    int64_t refresh_ttl_ms;  /* default 30 days */
-    int64_t login_attempts;  /* per account and per IP per window (default 10) */
-    int64_t login_window_ms; /* default 15 min */
+    const char *jwt_secret; /* NULL or "": load or generate one in the store's meta table */
+    const char *jwt_secret_previous; /* NULL or "": none; else accepted, never used to sign */
+    int64_t access_ttl_ms;           /* default 15 min */
+    int64_t refresh_ttl_ms;          /* default 30 days */
+    int64_t refresh_grace_ms;        /* reuse grace after a rotation (0: none) */
+    struct auth_login_limits login;  /* zero fields: the defaults of ratelimit.h */
 };
 
 /* Load the key and the user cache. Call once from the main thread before serving. */
@@ -52,16 +60,8 @@ void auth_session_revoke_sid(const char *sid);
 void auth_session_revoke_user(const char *user_id);
 int64_t auth_session_refresh_ttl_ms(void);
 int64_t auth_session_access_ttl_ms(void);
+int64_t auth_session_refresh_grace_ms(void);
 
-/*
- * Login rate limiting by key ("acct:<email>" or "ip:<addr>"): at most `login_attempts`
- * failures per sliding window. check: 0 when an attempt is allowed, or SB_E_RATELIMIT with
- * *retry_after_s (until the oldest failure leaves the window; nobody is locked out for
- * good). fail: record a failed attempt. reset: forget key's failures (a successful login).
- */
-int auth_ratelimit_check(const char *key, int *retry_after_s);
-void auth_ratelimit_fail(const char *key);
-void auth_ratelimit_reset(const char *key);
 /* Put a user or client row just read from the store into the cache when the cache does not
  * know it yet, so a token issued from it works at once even before the change log brings the
  * row (a user created a moment ago). Known rows are left to the change log. */

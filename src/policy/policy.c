@@ -88,30 +88,89 @@ static bool is_active(const json_t *row)
     return json_is_string(s) && strcmp(json_string_value(s), "active") == 0;
 }
 
-bool policy_can_read_row(const struct policy_principal *p, enum store_table table,
-                         const json_t *row, const json_t *old_row)
+static bool in_scope(const struct store_scope *scope, enum store_table table, const json_t *row)
+{
+    if (!row) {
+        return false;
+    }
+    const char *tenant = row_tenant(table, row);
+    return tenant ? scope->client_id && strcmp(tenant, scope->client_id) == 0
+                  : scope->include_global;
+}
+
+enum policy_view policy_row_view(const struct policy_principal *p, enum store_table table,
+                                 const json_t *row, const json_t *old_row)
 {
     struct store_scope scope;
     bool active_only = false;
     if (policy_read_scope(p, table, &scope, &active_only) < 0) {
-        return false;
+        return POLICY_VIEW_NONE;
     }
     if (scope.all) {
-        return true;
+        return POLICY_VIEW_FULL;
     }
-    const json_t *r = row ? row : old_row;
-    if (!r) {
-        return false;
+    bool in_new = in_scope(&scope, table, row);
+    bool in_old = in_scope(&scope, table, old_row);
+    if (row && old_row && in_new != in_old) {
+        /* Moved between tenants: each side sees only its own values. */
+        if (in_new) {
+            return !active_only || is_active(row) ? POLICY_VIEW_AS_INSERT : POLICY_VIEW_NONE;
+        }
+        return !active_only || is_active(old_row) ? POLICY_VIEW_AS_DELETE : POLICY_VIEW_NONE;
     }
-    const char *tenant = row_tenant(table, r);
-    bool in_tenant = tenant ? strcmp(tenant, scope.client_id) == 0 : scope.include_global;
-    if (!in_tenant) {
-        return false;
+    if (!in_new && !in_old) {
+        return POLICY_VIEW_NONE;
     }
-    if (active_only) {
-        return is_active(row) || is_active(old_row);
+    if (active_only && !is_active(row) && !is_active(old_row)) {
+        return POLICY_VIEW_NONE;
     }
-    return true;
+    return POLICY_VIEW_FULL;
+}
+
+bool policy_can_read_row(const struct policy_principal *p, enum store_table table,
+                         const json_t *row, const json_t *old_row)
+{
+    return policy_row_view(p, table, row, old_row) != POLICY_VIEW_NONE;
+}
+
+bool policy_is_cross_tenant(const struct policy_principal *p)
+{
+    return p->role == ROLE_SUPER_ADMIN;
+}
+
+bool policy_can_manage_clients(const struct policy_principal *p)
+{
+    return p->role == ROLE_SUPER_ADMIN;
+}
+
+bool policy_can_read_metrics(const struct policy_principal *p)
+{
+    return p->role == ROLE_SUPER_ADMIN || (p->role == ROLE_ADMIN && p->client_id[0]);
+}
+
+bool policy_can_verify_audit(const struct policy_principal *p)
+{
+    return policy_can_read_metrics(p);
+}
+
+bool policy_can_move_tenant(const struct policy_principal *p)
+{
+    return p->role == ROLE_SUPER_ADMIN;
+}
+
+bool policy_can_manage_user(const struct policy_principal *p, const json_t *user_row)
+{
+    const json_t *role = json_object_get(user_row, "role");
+    bool target_super = json_is_string(role) && !strcmp(json_string_value(role), "super_admin");
+    return !target_super || p->role == ROLE_SUPER_ADMIN;
+}
+
+const char *policy_channel_tenant(const struct policy_principal *p, const char *requested)
+{
+    if (p->role == ROLE_SUPER_ADMIN && requested && strlen(requested) < sizeof p->client_id) {
+        return requested;
+    }
+    return p->client_id;
 }
 
 int policy_write_scope(const struct policy_principal *p, enum store_table table,

@@ -45,11 +45,45 @@ const char *policy_role_name(enum policy_role r);
 int policy_read_scope(const struct policy_principal *p, enum store_table table,
                       struct store_scope *out, bool *active_only);
 
-/* May p see this row (a record from the change log or the store)? For realtime fan-out.
- * old_row (may be NULL) lets a subscriber see a row leave its view (an active message
- * becoming expired). */
+/*
+ * How p may see a change of a row (realtime fan-out, resume). row is the new record (NULL
+ * for a DELETE), old_row the old one (NULL for an INSERT).
+ *   NONE       not at all;
+ *   FULL       as it happened (an active message becoming expired is still shown to agents,
+ *              so they see it leave their view);
+ *   AS_INSERT  an UPDATE that moved the row into p's tenant: p sees it arrive, as an INSERT
+ *              of the new record, and never the other tenant's old values;
+ *   AS_DELETE  an UPDATE that moved the row out of p's tenant: p sees it leave, as a DELETE
+ *              of the old record, and never the new tenant's values.
+ */
+enum policy_view {
+    POLICY_VIEW_NONE,
+    POLICY_VIEW_FULL,
+    POLICY_VIEW_AS_INSERT,
+    POLICY_VIEW_AS_DELETE
+};
+enum policy_view policy_row_view(const struct policy_principal *p, enum store_table table,
+                                 const json_t *row, const json_t *old_row);
+/* policy_row_view(...) != POLICY_VIEW_NONE. */
 bool policy_can_read_row(const struct policy_principal *p, enum store_table table,
                          const json_t *row, const json_t *old_row);
+/* Does p act across every tenant (its reads and writes are not confined to one client, its
+ * rows default to no client)? */
+bool policy_is_cross_tenant(const struct policy_principal *p);
+/* May p create, rename, suspend or delete clients? */
+bool policy_can_manage_clients(const struct policy_principal *p);
+/* May p read dashboard metrics (REST /dashboard and the realtime:dashboard channel)? */
+bool policy_can_read_metrics(const struct policy_principal *p);
+/* May p verify the audit chain (its own tenant's share, or all of it when cross-tenant)? */
+bool policy_can_verify_audit(const struct policy_principal *p);
+/* May p move a row to another tenant (change its client_id)? */
+bool policy_can_move_tenant(const struct policy_principal *p);
+/* May p delete or change the user whose row is user_row (already within p's write scope)?
+ * Only a super_admin touches a super_admin. */
+bool policy_can_manage_user(const struct policy_principal *p, const json_t *user_row);
+/* The tenant a realtime channel of p belongs to: p's own client, or for a cross-tenant
+ * principal the one it asks for (requested, may be NULL: "", every tenant's global view). */
+const char *policy_channel_tenant(const struct policy_principal *p, const char *requested);
 
 /* Scope for writing rows of table, or SB_E_FORBIDDEN. */
 int policy_write_scope(const struct policy_principal *p, enum store_table table,

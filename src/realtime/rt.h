@@ -22,11 +22,14 @@ struct rt;
 struct store;
 
 struct rt_config {
-    size_t max_channels;      /* per connection (100) */
-    size_t max_bindings;      /* per channel (100) */
-    int64_t tail_interval_ms; /* poll for changes made by other processes (1000) */
-    int64_t retention_ms;     /* change log retention (24 h) */
-    int64_t token_check_ms;   /* how often joined channels re-check their token (500) */
+    size_t max_channels;       /* per connection (100) */
+    size_t max_bindings;       /* per channel (100) */
+    size_t max_sub_bytes;      /* postgres_changes specs of all channels of a connection (64 KiB) */
+    size_t max_presence_bytes; /* one presence track payload (8 KiB) */
+    size_t max_user_conns;     /* WebSocket connections per user (0: unlimited) */
+    int64_t tail_interval_ms;  /* poll for changes made by other processes (1000) */
+    int64_t retention_ms;      /* change log retention (24 h) */
+    int64_t token_check_ms;    /* how often joined channels re-check their token (500) */
 };
 
 int rt_new(const struct rt_config *cfg, struct store *store, struct rt **out);

@@ -635,6 +635,66 @@ int store_refresh_revoke_user(struct store_tx *tx, const char *user_id)
     return tx->store->ops->refresh_revoke(tx, "user_id", user_id, clock_now_ms());
 }
 
+int store_events_add(struct store *self, const char *key, int64_t now_ms, unsigned keep,
+                     int64_t expires_ms)
+{
+    struct store_tx *tx;
+    int rc = store_tx_begin(self, true, &tx);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = self->ops->events_add(tx, key, now_ms, keep ? keep : 1, expires_ms);
+    if (rc < 0) {
+        store_tx_rollback(tx);
+        return rc;
+    }
+    return store_tx_commit(tx);
+}
+
+int store_events_count(struct store *self, const char *key, int64_t since_ms, unsigned *n,
+                       int64_t *oldest_ms, int64_t *newest_ms)
+{
+    *n = 0;
+    *oldest_ms = *newest_ms = 0;
+    struct store_tx *tx;
+    int rc = store_tx_begin(self, false, &tx);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = self->ops->events_count(tx, key, since_ms, n, oldest_ms, newest_ms);
+    store_tx_rollback(tx);
+    return rc;
+}
+
+int store_events_clear(struct store *self, const char *key)
+{
+    struct store_tx *tx;
+    int rc = store_tx_begin(self, true, &tx);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = self->ops->events_clear(tx, key);
+    if (rc < 0) {
+        store_tx_rollback(tx);
+        return rc;
+    }
+    return store_tx_commit(tx);
+}
+
+int store_refresh_revoked_since(struct store_tx *tx, int64_t since_ms, json_t **out)
+{
+    if (!tx || !out) {
+        return SB_E_INVAL;
+    }
+    *out = json_array();
+    int rc = tx->store->ops->refresh_revoked_since(tx, since_ms, *out);
+    if (rc < 0) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 int store_audit_append(struct store_tx *tx, json_t *entry, json_t **out)
 {
     const struct store_table_desc *t = writable_table(tx, STORE_AUDIT);

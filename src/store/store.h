@@ -213,6 +213,23 @@ int store_refresh_find(struct store_tx *tx, const char *token_hash, struct store
 int store_refresh_mark_used(struct store_tx *tx, const char *id);
 int store_refresh_revoke_family(struct store_tx *tx, const char *family_id);
 int store_refresh_revoke_user(struct store_tx *tx, const char *user_id);
+/* The sessions (refresh families) revoked after since_ms, as a new JSON array of family ids:
+ * what a starting node reloads so that revoked access tokens stay revoked across restarts. */
+int store_refresh_revoked_since(struct store_tx *tx, int64_t since_ms, json_t **out);
+
+/*
+ * Timestamped events by key, for the login limiter (auth/ratelimit.h): shared by every node
+ * on the database and kept across restarts. Each call runs in a transaction of its own, so
+ * the caller must hold none. add records one event of key at now_ms, keeps only the `keep`
+ * newest of the key and forgets events (of every key) whose expiry passed; count gives how
+ * many events of key are newer than since_ms, with the oldest and newest of them (0 when
+ * none); clear forgets key.
+ */
+int store_events_add(struct store *self, const char *key, int64_t now_ms, unsigned keep,
+                     int64_t expires_ms);
+int store_events_count(struct store *self, const char *key, int64_t since_ms, unsigned *n,
+                       int64_t *oldest_ms, int64_t *newest_ms);
+int store_events_clear(struct store *self, const char *key);
 
 /*
  * Audit: append entry (actor_id, actor_email, client_id, action, entity_type, entity_id,

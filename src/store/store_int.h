@@ -98,6 +98,14 @@ struct store_ops {
     /* Revoke live tokens where column (family_id or user_id) = value; returns the count. */
     int (*refresh_revoke)(struct store_tx *tx, const char *column, const char *value,
                           int64_t now_ms);
+    /* Login-limit events (store_events_*): see store.h. */
+    int (*events_add)(struct store_tx *tx, const char *key, int64_t now_ms, unsigned keep,
+                      int64_t expires_ms);
+    int (*events_count)(struct store_tx *tx, const char *key, int64_t since_ms, unsigned *n,
+                        int64_t *oldest_ms, int64_t *newest_ms);
+    int (*events_clear)(struct store_tx *tx, const char *key);
+    /* Append to out (a JSON array) each family_id with a token revoked after since_ms. */
+    int (*refresh_revoked_since)(struct store_tx *tx, int64_t since_ms, json_t *out);
 
     /* The newest audit entry's seq and hash (0 and 64 zeros when empty). */
     int (*audit_last)(struct store_tx *tx, int64_t *seq, char hash[65]);

@@ -1,5 +1,6 @@
 /*
- * Authentication flows: login, refresh-token rotation with reuse detection, logout.
+ * Authentication flows: login, refresh-token rotation with reuse detection (and a short
+ * reuse grace for concurrent refreshes, auth/grace.h), logout.
  *
  * A refresh token belongs to a family (one per login); the family id is also the `sid`
  * claim of every access token issued from it, so revoking a family (logout, reuse) cuts
@@ -10,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/device.h"
+#include "auth/grace.h"
 #include "auth/password.h"
 #include "auth/session.h"
 #include "auth/token.h"
@@ -105,33 +108,14 @@ static bool user_can_login(struct svc *svc, const json_t *user)
     return ok;
 }
 
-int svc_auth_login(struct svc *svc, const struct svc_actor *ctx, const char *email,
-                   const char *password, struct svc_tokens *out, int *retry_after_s)
+/* A login the limiter let through: verify, audit, issue. *failed tells a wrong credential
+ * (SB_E_UNAUTHORIZED) from errors that reached no verdict. */
+static int login_checked(struct svc *svc, const struct svc_actor *ctx, const char *lower,
+                         const char *password, struct svc_tokens *out, bool *failed)
 {
-    memset(out, 0, sizeof *out);
-    char key[320];
-    char lower[250];
-    size_t n = strlen(email);
-    if (n >= sizeof lower) {
-        n = sizeof lower - 1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        lower[i] = (char)((email[i] >= 'A' && email[i] <= 'Z') ? email[i] + 32 : email[i]);
-    }
-    lower[n] = '\0';
-    char ip_key[80];
-    snprintf(ip_key, sizeof ip_key, "ip:%s", ctx->ip);
-    snprintf(key, sizeof key, "acct:%s", lower);
-    int rc = auth_ratelimit_check(ip_key, retry_after_s);
-    if (rc == 0) {
-        rc = auth_ratelimit_check(key, retry_after_s);
-    }
-    if (rc < 0) {
-        return rc;
-    }
     json_t *user = NULL;
     struct store_tx *tx;
-    rc = store_tx_begin(svc->store, false, &tx);
+    int rc = store_tx_begin(svc->store, false, &tx);
     if (rc < 0) {
         return rc;
     }
@@ -156,8 +140,7 @@ int svc_auth_login(struct svc *svc, const struct svc_actor *ctx, const char *ema
                      jstr(user, "client_id") ? jstr(user, "client_id") : "");
         }
         a.system = false;
-        auth_ratelimit_fail(ip_key);
-        auth_ratelimit_fail(key);
+        *failed = true;
         json_t *after = json_pack("{s:s}", "email", lower);
         audit_only(svc, &a, "auth.login_failed", user ? jstr(user, "id") : NULL, after);
         json_decref(after);
@@ -200,9 +183,57 @@ int svc_auth_login(struct svc *svc, const struct svc_actor *ctx, const char *ema
         svc_tokens_release(out);
         return rc;
     }
-    auth_ratelimit_reset(key);
     auth_session_note_user(updated);
     out->user = updated;
+    return 0;
+}
+
+int svc_auth_login(struct svc *svc, const struct svc_actor *ctx, const char *email,
+                   const char *password, const char *device, struct svc_tokens *out,
+                   int *retry_after_s)
+{
+    memset(out, 0, sizeof *out);
+    char lower[250];
+    size_t n = strlen(email);
+    if (n >= sizeof lower) {
+        n = sizeof lower - 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        lower[i] = (char)((email[i] >= 'A' && email[i] <= 'Z') ? email[i] + 32 : email[i]);
+    }
+    lower[n] = '\0';
+    bool known_device = auth_device_valid(lower, device, clock_now_ms());
+    int rc = auth_login_check(lower, ctx->ip, known_device, clock_now_ms(), retry_after_s);
+    if (rc < 0) {
+        return rc;
+    }
+    bool failed = false;
+    rc = login_checked(svc, ctx, lower, password, out, &failed);
+    if (rc == 0) {
+        auth_login_succeeded(lower, ctx->ip, clock_now_ms());
+        auth_device_issue(lower, clock_now_ms(), out->device);
+    } else if (failed) {
+        auth_login_failed(lower, ctx->ip, clock_now_ms());
+    } else {
+        auth_login_abandon(lower, ctx->ip);
+    }
+    return rc;
+}
+
+/* A second presentation of a token rotated moments ago (two tabs, a retry): answer with the
+ * pair the first one got, kept by auth/grace.c. Nothing changes, so nothing is audited.
+ * Not found (the grace passed, or the rotation happened on another node or before a restart):
+ * 401 without revoking anything, since this is not known to be theft. Takes user. */
+static int grace_reply(struct svc *svc, const char *hash, json_t *user, struct svc_tokens *out)
+{
+    if (!user || !user_can_login(svc, user) ||
+        auth_grace_get(hash, clock_now_ms(), out->refresh_token, sizeof out->refresh_token,
+                       &out->access_token, &out->expires_in) < 0) {
+        json_decref(user);
+        return SB_E_UNAUTHORIZED;
+    }
+    auth_session_note_user(user);
+    out->user = user;
     return 0;
 }
 
@@ -212,6 +243,7 @@ int svc_auth_refresh(struct svc *svc, const struct svc_actor *ctx, const char *r
     memset(out, 0, sizeof *out);
     char hash[AUTH_TOKEN_HASH_LEN];
     auth_token_hash(refresh_token, strlen(refresh_token), hash);
+    int64_t grace_ms = auth_session_refresh_grace_ms();
     struct store_tx *tx;
     int rc = store_tx_begin(svc->store, true, &tx);
     if (rc < 0) {
@@ -238,8 +270,13 @@ int svc_auth_refresh(struct svc *svc, const struct svc_actor *ctx, const char *r
     }
     a.system = false;
     int64_t now = clock_now_ms();
+    if (rc == 0 && rt.used_at_ms && !rt.revoked_at_ms && grace_ms > 0 &&
+        now - rt.used_at_ms <= grace_ms) {
+        store_tx_rollback(tx);
+        return grace_reply(svc, hash, user, out);
+    }
     if (rc == 0 && rt.used_at_ms && !rt.revoked_at_ms) {
-        /* Reuse of a rotated token: someone else has a copy. Kill the family. */
+        /* Reuse of a rotated token after the grace: someone else has a copy. Kill the family. */
         rc = store_refresh_revoke_family(tx, rt.family_id);
         if (rc >= 0) {
             json_t *after = json_pack("{s:s}", "session", rt.family_id);
@@ -264,6 +301,12 @@ int svc_auth_refresh(struct svc *svc, const struct svc_actor *ctx, const char *r
         return SB_E_UNAUTHORIZED;
     }
     rc = store_refresh_mark_used(tx, rt.id);
+    if (rc == SB_E_CONFLICT) {
+        /* A concurrent refresh of the same token rotated it first (databases that let two
+         * write transactions run at once); it kept its pair for us. */
+        store_tx_rollback(tx);
+        return grace_reply(svc, hash, user, out);
+    }
     if (rc == 0) {
         rc = issue_pair(tx, user, rt.family_id, out);
     }
@@ -273,7 +316,12 @@ int svc_auth_refresh(struct svc *svc, const struct svc_actor *ctx, const char *r
         json_decref(after);
     }
     if (rc == 0) {
+        /* Before the commit, so a second refresh that sees the token spent finds the pair. */
+        auth_grace_put(hash, out->refresh_token, out->access_token, out->expires_in, now, grace_ms);
         rc = store_tx_commit(tx);
+        if (rc < 0) {
+            auth_grace_drop(hash);
+        }
     } else {
         store_tx_rollback(tx);
     }

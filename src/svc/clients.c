@@ -77,7 +77,7 @@ static int client_validate(const json_t *in, bool create, struct svc_errors *err
 int svc_client_create(struct svc *svc, const struct svc_actor *a, const json_t *in, json_t **out,
                       struct svc_errors *err)
 {
-    if (a->who.role != ROLE_SUPER_ADMIN) {
+    if (!policy_can_manage_clients(&a->who)) {
         return SB_E_FORBIDDEN;
     }
     int rc = client_validate(in, true, err);
@@ -122,7 +122,7 @@ int svc_client_update(struct svc *svc, const struct svc_actor *a, const char *id
                       struct svc_errors *err)
 {
     struct store_scope scope;
-    if (a->who.role != ROLE_SUPER_ADMIN) {
+    if (!policy_can_manage_clients(&a->who)) {
         /* Others may see their own client but not change it: hide foreign ones. */
         json_t *row = NULL;
         int rc = svc_get(svc, &a->who, STORE_CLIENTS, id, &row);
@@ -172,7 +172,7 @@ int svc_client_delete(struct svc *svc, const struct svc_actor *a, const char *id
                       struct svc_errors *err)
 {
     (void)err;
-    if (a->who.role != ROLE_SUPER_ADMIN) {
+    if (!policy_can_manage_clients(&a->who)) {
         json_t *row = NULL;
         int rc = svc_get(svc, &a->who, STORE_CLIENTS, id, &row);
         json_decref(row);

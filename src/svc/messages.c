@@ -200,7 +200,7 @@ int svc_message_create(struct svc *svc, const struct svc_actor *a, const json_t 
         json_object_set(row, "client_id", json_object_get(in, "client_id"));
     } else {
         json_object_set_new(row, "client_id",
-                            a->who.role == ROLE_SUPER_ADMIN ? json_null()
+                            policy_is_cross_tenant(&a->who) ? json_null()
                                                             : json_string(a->who.client_id));
     }
     json_object_set_new(row, "created_by",

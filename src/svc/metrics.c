@@ -269,11 +269,11 @@ int svc_dashboard(struct svc *svc, const struct policy_principal *who, const cha
                   json_t **out)
 {
     *out = NULL;
-    if (who->role == ROLE_SUPER_ADMIN) {
-        return svc_dashboard_snapshot(svc, client_id, clock_now_ms(), out);
-    }
-    if (who->role != ROLE_ADMIN || !who->client_id[0]) {
+    if (!policy_can_read_metrics(who)) {
         return SB_E_FORBIDDEN;
+    }
+    if (policy_is_cross_tenant(who)) {
+        return svc_dashboard_snapshot(svc, client_id, clock_now_ms(), out);
     }
     if (client_id && strcmp(client_id, who->client_id)) {
         return SB_E_NOTFOUND;

@@ -95,11 +95,11 @@ int svc_get(struct svc *svc, const struct policy_principal *who, enum store_tabl
 int svc_audit_verify(struct svc *svc, const struct policy_principal *who, int64_t *checked,
                      int64_t *first_bad_seq)
 {
-    if (who->role != ROLE_SUPER_ADMIN && who->role != ROLE_ADMIN) {
+    if (!policy_can_verify_audit(who)) {
         return SB_E_FORBIDDEN;
     }
     int rc = store_audit_verify(svc->store, checked, first_bad_seq);
-    if (rc < 0 || who->role == ROLE_SUPER_ADMIN) {
+    if (rc < 0 || policy_is_cross_tenant(who)) {
         return rc;
     }
     /* The chain is global; a tenant admin learns only how many of its own entries it covers. */

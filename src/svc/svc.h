@@ -101,13 +101,16 @@ struct svc_tokens {
     char refresh_token[48]; /* opaque, shown once */
     int64_t expires_in;     /* seconds */
     json_t *user;
+    char device[96]; /* login: a new device cookie value (auth/device.h) */
 };
 void svc_tokens_release(struct svc_tokens *t);
 /* Login: the same SB_E_UNAUTHORIZED (and the same time) for an unknown e-mail, a wrong
  * password, a disabled user or a suspended client; SB_E_RATELIMIT with *retry_after_s. Writes
- * one audit entry either way. ctx carries ip, user agent and request id. */
+ * one audit entry either way. ctx carries ip, user agent and request id; device is the
+ * device cookie the client sent (NULL: none), and a success sets out->device to a new one. */
 int svc_auth_login(struct svc *svc, const struct svc_actor *ctx, const char *email,
-                   const char *password, struct svc_tokens *out, int *retry_after_s);
+                   const char *password, const char *device, struct svc_tokens *out,
+                   int *retry_after_s);
 /* Rotate a refresh token; reuse of a used one revokes its whole family (audited). */
 int svc_auth_refresh(struct svc *svc, const struct svc_actor *ctx, const char *refresh_token,
                      struct svc_tokens *out);

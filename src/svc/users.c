@@ -215,7 +215,7 @@ int svc_user_create(struct svc *svc, const struct svc_actor *a, const json_t *in
     }
     json_t *row = json_deep_copy(in);
     json_object_del(row, "expected_version");
-    if (a->who.role != ROLE_SUPER_ADMIN && !json_object_get(row, "client_id")) {
+    if (!policy_is_cross_tenant(&a->who) && !json_object_get(row, "client_id")) {
         json_object_set_new(row, "client_id", json_string(a->who.client_id));
     }
     const char *role = jstr(row, "role");
@@ -223,7 +223,7 @@ int svc_user_create(struct svc *svc, const struct svc_actor *a, const json_t *in
     if (role && policy_role_parse(role) != ROLE_NONE &&
         !policy_can_assign_role(&a->who, policy_role_parse(role), client_id)) {
         /* role and client_id point into row: decide before releasing it. */
-        if (a->who.role == ROLE_SUPER_ADMIN) {
+        if (policy_is_cross_tenant(&a->who)) {
             rc = svc_invalid(err, "client_id",
                              client_id ? "must_be_null_for_super_admin" : "required");
         } else {
@@ -411,13 +411,13 @@ int svc_user_update(struct svc *svc, const struct svc_actor *a, const char *id, 
     if (rc < 0) {
         goto out;
     }
-    if (json_object_get(patch, "client_id") && a->who.role != ROLE_SUPER_ADMIN &&
+    if (json_object_get(patch, "client_id") && !policy_can_move_tenant(&a->who) &&
         !json_equal(json_object_get(patch, "client_id"), json_object_get(before, "client_id"))) {
         rc = svc_invalid(err, "client_id", "read_only");
         goto out;
     }
     if (!policy_can_assign_role(&a->who, policy_role_parse(role), client_id)) {
-        rc = a->who.role == ROLE_SUPER_ADMIN
+        rc = policy_is_cross_tenant(&a->who)
                  ? svc_invalid(err, "client_id",
                                client_id ? "must_be_null_for_super_admin" : "required")
                  : SB_E_FORBIDDEN;
@@ -525,7 +525,7 @@ int svc_user_delete(struct svc *svc, const struct svc_actor *a, const char *id,
     json_t *before = NULL;
     rc = store_row_get(tx, STORE_USERS, &scope, id, &before);
     if (rc == 0 && !strcmp(jstr(before, "role"), "super_admin")) {
-        if (a->who.role != ROLE_SUPER_ADMIN) {
+        if (!policy_can_manage_user(&a->who, before)) {
             rc = SB_E_FORBIDDEN;
         } else if (!strcmp(jstr(before, "status"), "active")) {
             int64_t n = 0;

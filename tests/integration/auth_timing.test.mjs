@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { startServer } from './lib/server.mjs';
 
 let srv;
-before(async () => { srv = await startServer({ args: ['--login-attempts', '1000'] }); });
+before(async () => { srv = await startServer({ args: ['--login-attempts', '1000', '--login-account-attempts', '1000', '--login-ip-attempts', '1000'] }); });
 after(async () => { await srv?.cleanup(); });
 
 async function timed(email, password) {

@@ -5,7 +5,7 @@
 // accepted by the other (the JWT secret lives in the shared database).
 //
 // Needs SB_TEST_PG_URL: cmake/pg.cmake runs this file under scripts/with-postgres.sh, which
-// starts a throwaway PostgreSQL; without it (the generic node.* registration) it is skipped.
+// starts a throwaway PostgreSQL; without it the test fails: it is never silently skipped.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
@@ -16,7 +16,7 @@ import WebSocket from 'ws';
 import { api, login, startServer } from './lib/server.mjs';
 
 const PG = process.env.SB_TEST_PG_URL;
-const skip = PG ? false : 'SB_TEST_PG_URL not set (run under scripts/with-postgres.sh)';
+if (!PG) throw new Error('SB_TEST_PG_URL not set: run under scripts/with-postgres.sh (cmake/pg.cmake does)');
 
 let nodeA;
 let nodeB;
@@ -54,7 +54,6 @@ function subscribe(node, token, topic, binding) {
 }
 
 before(async () => {
-  if (skip) return;
   // A seeds the demo data; B starts on the migrated, seeded database.
   nodeA = await startServer({ db: PG, demo: true });
   nodeB = await startServer({ db: PG, demo: false });
@@ -65,14 +64,14 @@ after(async () => {
   await nodeB?.cleanup();
 });
 
-test('both nodes report the postgres backend and are ready', { skip, timeout: 20000 }, async () => {
+test('both nodes report the postgres backend and are ready', { timeout: 20000 }, async () => {
   for (const node of [nodeA, nodeB]) {
     const r = await api(node.url, 'GET', '/readyz');
     assert.equal(r.status, 200, r.text);
   }
 });
 
-test('a REST write on node A reaches a realtime subscriber on node B', { skip, timeout: 30000 }, async () => {
+test('a REST write on node A reaches a realtime subscriber on node B', { timeout: 30000 }, async () => {
   const adminA = await login(nodeA.url, 'admin@acme.test');
   const adminB = await login(nodeB.url, 'admin@acme.test');
   // A token from one node works on the other: the secret is shared through the database.
@@ -115,7 +114,7 @@ test('a REST write on node A reaches a realtime subscriber on node B', { skip, t
   }
 });
 
-test('a direct SQL write reaches subscribers on both nodes', { skip, timeout: 30000 }, async () => {
+test('a direct SQL write reaches subscribers on both nodes', { timeout: 30000 }, async () => {
   const tokens = [await login(nodeA.url, 'admin@acme.test'), await login(nodeB.url, 'admin@acme.test')];
   const subs = [nodeA, nodeB].map((node, i) =>
     subscribe(node, tokens[i].access_token, `scaleout-agents-${i}`, {

@@ -8,7 +8,7 @@ import { RawClient, sleep, startRtServer, tokenFor } from './lib/rt_helpers.mjs'
 let server;
 
 before(async () => {
-  server = await startRtServer({ workers: 1 }); // one loop: one malloc arena, a steadier reading
+  server = await startRtServer({ workers: 1, args: ['--max-user-connections', '0'] }); // one loop: one malloc arena, a steadier reading
 });
 after(async () => {
   await server?.cleanup();

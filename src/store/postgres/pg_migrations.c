@@ -324,7 +324,20 @@ static const char *const migration_2[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {migration_1, migration_2};
+/* Migration 3: login-limit events (auth/ratelimit.h), shared by every node and kept across
+ * restarts. Not tenant data: no row-level security. */
+static const char *const migration_3[] = {
+    "CREATE TABLE login_events ("
+    " id BIGSERIAL PRIMARY KEY,"
+    " key TEXT NOT NULL,"
+    " at_ms BIGINT NOT NULL,"
+    " expires_ms BIGINT NOT NULL)",
+    "CREATE INDEX login_events_key ON login_events (key, at_ms)",
+    "CREATE INDEX login_events_expires ON login_events (expires_ms)",
+    NULL,
+};
+
+static const char *const *const migrations[] = {migration_1, migration_2, migration_3};
 
 const char *const *pg_migration(int version)
 {

@@ -553,6 +553,65 @@ int pg_refresh_revoke(struct store_tx *tx, const char *column, const char *value
     return run_fixed(tx, sql, json_pack("[os]", time_json(now_ms), value), NULL);
 }
 
+int pg_events_add(struct store_tx *tx, const char *key, int64_t now_ms, unsigned keep,
+                  int64_t expires_ms)
+{
+    int rc = run_fixed(tx, "DELETE FROM login_events WHERE expires_ms <= $1",
+                       json_pack("[I]", (json_int_t)now_ms), NULL);
+    if (rc >= 0) {
+        rc = run_fixed(tx, "INSERT INTO login_events (key, at_ms, expires_ms) VALUES ($1, $2, $3)",
+                       json_pack("[sII]", key, (json_int_t)now_ms, (json_int_t)expires_ms), NULL);
+    }
+    if (rc >= 0) {
+        rc = run_fixed(tx,
+                       "DELETE FROM login_events WHERE key = $1 AND id NOT IN (SELECT id FROM "
+                       "login_events WHERE key = $1 ORDER BY at_ms DESC, id DESC LIMIT $2)",
+                       json_pack("[sI]", key, (json_int_t)keep), NULL);
+    }
+    return rc < 0 ? rc : 0;
+}
+
+int pg_events_count(struct store_tx *tx, const char *key, int64_t since_ms, unsigned *n,
+                    int64_t *oldest_ms, int64_t *newest_ms)
+{
+    PGresult *res = NULL;
+    int rc = run_fixed(tx,
+                       "SELECT count(*), coalesce(min(at_ms), 0), coalesce(max(at_ms), 0) "
+                       "FROM login_events WHERE key = $1 AND at_ms > $2",
+                       json_pack("[sI]", key, (json_int_t)since_ms), &res);
+    if (rc < 0) {
+        return rc;
+    }
+    if (rc > 0) {
+        *n = (unsigned)strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+        *oldest_ms = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        *newest_ms = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+    }
+    PQclear(res);
+    return 0;
+}
+
+int pg_events_clear(struct store_tx *tx, const char *key)
+{
+    int rc = run_fixed(tx, "DELETE FROM login_events WHERE key = $1", json_pack("[s]", key), NULL);
+    return rc < 0 ? rc : 0;
+}
+
+int pg_refresh_revoked_since(struct store_tx *tx, int64_t since_ms, json_t *out)
+{
+    PGresult *res = NULL;
+    int rc = run_fixed(tx, "SELECT DISTINCT family_id FROM refresh_tokens WHERE revoked_at > $1",
+                       json_pack("[o]", time_json(since_ms)), &res);
+    if (rc < 0) {
+        return rc;
+    }
+    for (int i = 0; i < rc; i++) {
+        json_array_append_new(out, json_string(PQgetvalue(res, i, 0)));
+    }
+    PQclear(res);
+    return 0;
+}
+
 int pg_audit_last(struct store_tx *tx, int64_t *seq, char hash[65])
 {
     *seq = 0;

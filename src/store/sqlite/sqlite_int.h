@@ -103,6 +103,12 @@ int sq_refresh_insert(struct store_tx *tx, const char *id, const char *user_id,
 int sq_refresh_find(struct store_tx *tx, const char *token_hash, struct store_refresh *out);
 int sq_refresh_mark_used(struct store_tx *tx, const char *id, int64_t now_ms);
 int sq_refresh_revoke(struct store_tx *tx, const char *column, const char *value, int64_t now_ms);
+int sq_events_add(struct store_tx *tx, const char *key, int64_t now_ms, unsigned keep,
+                  int64_t expires_ms);
+int sq_events_count(struct store_tx *tx, const char *key, int64_t since_ms, unsigned *n,
+                    int64_t *oldest_ms, int64_t *newest_ms);
+int sq_events_clear(struct store_tx *tx, const char *key);
+int sq_refresh_revoked_since(struct store_tx *tx, int64_t since_ms, json_t *out);
 int sq_audit_last(struct store_tx *tx, int64_t *seq, char hash[65]);
 int sq_audit_insert(struct store_tx *tx, json_t *entry);
 int sq_audit_scan(struct store *s, store_audit_row_cb cb, void *arg, int64_t *high_water);

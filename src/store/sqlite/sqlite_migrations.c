@@ -244,7 +244,19 @@ static const char *const migration_1[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {migration_1};
+/* Migration 2: login-limit events (auth/ratelimit.h), kept across restarts. */
+static const char *const migration_2[] = {
+    "CREATE TABLE login_events ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " key TEXT NOT NULL,"
+    " at_ms INTEGER NOT NULL,"
+    " expires_ms INTEGER NOT NULL)",
+    "CREATE INDEX login_events_key ON login_events (key, at_ms)",
+    "CREATE INDEX login_events_expires ON login_events (expires_ms)",
+    NULL,
+};
+
+static const char *const *const migrations[] = {migration_1, migration_2};
 
 const char *const *sqlite_migration(int version)
 {

@@ -504,6 +504,77 @@ int sq_refresh_revoke(struct store_tx *tx, const char *column, const char *value
     return run_fixed(tx, sql, json_pack("[os]", time_json(now_ms), value));
 }
 
+int sq_events_add(struct store_tx *tx, const char *key, int64_t now_ms, unsigned keep,
+                  int64_t expires_ms)
+{
+    int rc = run_fixed(tx, "DELETE FROM login_events WHERE expires_ms <= ?",
+                       json_pack("[I]", (json_int_t)now_ms));
+    if (rc >= 0) {
+        rc = run_fixed(tx, "INSERT INTO login_events (key, at_ms, expires_ms) VALUES (?, ?, ?)",
+                       json_pack("[sII]", key, (json_int_t)now_ms, (json_int_t)expires_ms));
+    }
+    if (rc >= 0) {
+        rc = run_fixed(tx,
+                       "DELETE FROM login_events WHERE key = ? AND id NOT IN (SELECT id FROM "
+                       "login_events WHERE key = ? ORDER BY at_ms DESC, id DESC LIMIT ?)",
+                       json_pack("[ssI]", key, key, (json_int_t)keep));
+    }
+    return rc < 0 ? rc : 0;
+}
+
+int sq_events_count(struct store_tx *tx, const char *key, int64_t since_ms, unsigned *n,
+                    int64_t *oldest_ms, int64_t *newest_ms)
+{
+    struct sq_conn *c = sq_tx_conn(tx);
+    sqlite3_stmt *st = NULL;
+    int rc = sq_prepare(c,
+                        "SELECT count(*), coalesce(min(at_ms), 0), coalesce(max(at_ms), 0) "
+                        "FROM login_events WHERE key = ? AND at_ms > ?",
+                        &st);
+    if (rc < 0) {
+        return rc;
+    }
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, since_ms);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *n = (unsigned)sqlite3_column_int64(st, 0);
+        *oldest_ms = sqlite3_column_int64(st, 1);
+        *newest_ms = sqlite3_column_int64(st, 2);
+        rc = 0;
+    } else {
+        rc = sq_err(c->db, rc);
+    }
+    sq_done(c, st);
+    return rc;
+}
+
+int sq_events_clear(struct store_tx *tx, const char *key)
+{
+    int rc = run_fixed(tx, "DELETE FROM login_events WHERE key = ?", json_pack("[s]", key));
+    return rc < 0 ? rc : 0;
+}
+
+int sq_refresh_revoked_since(struct store_tx *tx, int64_t since_ms, json_t *out)
+{
+    struct sq_conn *c = sq_tx_conn(tx);
+    sqlite3_stmt *st = NULL;
+    int rc =
+        sq_prepare(c, "SELECT DISTINCT family_id FROM refresh_tokens WHERE revoked_at > ?", &st);
+    if (rc < 0) {
+        return rc;
+    }
+    char since[CLOCK_RFC3339_LEN];
+    clock_format_ms(since_ms, since);
+    sqlite3_bind_text(st, 1, since, -1, SQLITE_TRANSIENT);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_array_append_new(out, json_string((const char *)sqlite3_column_text(st, 0)));
+    }
+    rc = rc == SQLITE_DONE ? 0 : sq_err(c->db, rc);
+    sq_done(c, st);
+    return rc;
+}
+
 int sq_audit_last(struct store_tx *tx, int64_t *seq, char hash[65])
 {
     struct sq_conn *c = sq_tx_conn(tx);

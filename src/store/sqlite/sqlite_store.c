@@ -11,9 +11,14 @@
  */
 #include "store/sqlite/sqlite_int.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/err.h"
@@ -465,6 +470,10 @@ static const struct store_ops sqlite_ops = {
     .refresh_find = sq_refresh_find,
     .refresh_mark_used = sq_refresh_mark_used,
     .refresh_revoke = sq_refresh_revoke,
+    .refresh_revoked_since = sq_refresh_revoked_since,
+    .events_add = sq_events_add,
+    .events_count = sq_events_count,
+    .events_clear = sq_events_clear,
     .audit_last = sq_audit_last,
     .audit_insert = sq_audit_insert,
     .audit_scan = sq_audit_scan,
@@ -473,8 +482,51 @@ static const struct store_ops sqlite_ops = {
     .changes_prune = sq_changes_prune,
 };
 
+/*
+ * The database holds the JWT signing secret and every password hash, so it must be private
+ * to the server's user: a new file is created 0600 (SQLite gives its -wal and -shm files the
+ * database file's mode), and a file, -wal or -shm that group or others may access is
+ * refused with the command that fixes it.
+ */
+static int private_files(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        close(fd);
+    }
+    static const char *const suffix[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+        char name[4096];
+        if ((size_t)snprintf(name, sizeof name, "%s%s", path, suffix[i]) >= sizeof name) {
+            log_error("sqlite: database path too long");
+            return SB_E_INVAL;
+        }
+        struct stat st;
+        if (stat(name, &st) < 0) {
+            if (errno == ENOENT) {
+                continue;
+            }
+            log_error("sqlite: cannot stat %s: %s", name, strerror(errno));
+            return SB_E_DB;
+        }
+        if (S_ISREG(st.st_mode) && (st.st_mode & (S_IRWXG | S_IRWXO))) {
+            log_error("sqlite: %s is accessible to group or others (mode %03o); it holds the "
+                      "signing secret and password hashes: run chmod 600 %s",
+                      name, (unsigned)(st.st_mode & 0777), name);
+            return SB_E_DB;
+        }
+    }
+    return 0;
+}
+
 int store_sqlite_open(const char *path, const struct store_options *opt, struct store **out)
 {
+    if (strcmp(path, ":memory:") != 0) {
+        int prc = private_files(path);
+        if (prc < 0) {
+            return prc;
+        }
+    }
     struct sq_store *s = xcalloc(1, sizeof(*s));
     store_base_init(&s->base, &sqlite_ops);
     pthread_mutex_init(&s->write_mu, NULL);

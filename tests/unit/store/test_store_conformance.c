@@ -791,9 +791,57 @@ static void test_meta_refresh(struct store *s, const char *client_a)
     CHECK(r.revoked_at_ms > 0);
     CHECK_EQ_INT(store_refresh_find(tx, "hash-3", &r), 0);
     CHECK_EQ_INT(r.revoked_at_ms, 0);
+    CHECK_EQ_INT(store_refresh_find(tx, "hash-2", &r), 0);
+    int64_t fam_revoked_ms = r.revoked_at_ms;
     CHECK_EQ_INT(store_refresh_revoke_user(tx, uid), 1);
+    /* Revoked sessions since a time: each family once; none after the newest revocation. */
+    json_t *fams = NULL;
+    CHECK_EQ_INT(store_refresh_revoked_since(tx, fam_revoked_ms - 60000, &fams), 0);
+    CHECK_EQ_INT((int64_t)json_array_size(fams), 2);
+    bool seen1 = false, seen2 = false;
+    for (size_t i = 0; i < json_array_size(fams); i++) {
+        const char *f = json_string_value(json_array_get(fams, i));
+        seen1 = seen1 || (f && !strcmp(f, fam));
+        seen2 = seen2 || (f && !strcmp(f, fam2));
+    }
+    CHECK(seen1 && seen2);
+    json_decref(fams);
+    CHECK_EQ_INT(store_refresh_revoked_since(tx, 4102444800000LL, &fams), 0);
+    CHECK_EQ_INT((int64_t)json_array_size(fams), 0);
+    json_decref(fams);
     CHECK_EQ_INT(store_tx_commit(tx), 0);
     json_decref(u);
+}
+
+/* Login-limit events: counted in a window, bounded per key, expired, cleared. */
+static void test_events(struct store *s)
+{
+    unsigned n = 9;
+    int64_t oldest = -1, newest = -1;
+    CHECK_EQ_INT(store_events_count(s, "k1", 0, &n, &oldest, &newest), 0);
+    CHECK_EQ_INT(n, 0);
+    CHECK_EQ_INT(oldest, 0);
+    for (int64_t t = 1000; t <= 5000; t += 1000) {
+        CHECK_EQ_INT(store_events_add(s, "k1", t, 3, t + 100000), 0);
+    }
+    CHECK_EQ_INT(store_events_add(s, "k2", 5000, 3, 5500), 0);
+    CHECK_EQ_INT(store_events_count(s, "k1", 0, &n, &oldest, &newest), 0);
+    CHECK_EQ_INT(n, 3); /* only the 3 newest are kept */
+    CHECK_EQ_INT(oldest, 3000);
+    CHECK_EQ_INT(newest, 5000);
+    CHECK_EQ_INT(store_events_count(s, "k1", 3500, &n, &oldest, &newest), 0);
+    CHECK_EQ_INT(n, 2);
+    CHECK_EQ_INT(oldest, 4000);
+    /* An add after k2's expiry forgets it. */
+    CHECK_EQ_INT(store_events_add(s, "k3", 6000, 1, 7000), 0);
+    CHECK_EQ_INT(store_events_count(s, "k2", 0, &n, &oldest, &newest), 0);
+    CHECK_EQ_INT(n, 0);
+    CHECK_EQ_INT(store_events_clear(s, "k1"), 0);
+    CHECK_EQ_INT(store_events_count(s, "k1", 0, &n, &oldest, &newest), 0);
+    CHECK_EQ_INT(n, 0);
+    CHECK_EQ_INT(store_events_count(s, "k3", 0, &n, &oldest, &newest), 0);
+    CHECK_EQ_INT(n, 1);
+    CHECK_EQ_INT(store_events_clear(s, "k3"), 0);
 }
 
 /* A direct connection to the store's database, behind its back: a SQLite file or a
@@ -1219,6 +1267,7 @@ static void run_conformance(const char *url)
     test_version_and_scope(s, client_a);
     test_list(s);
     test_meta_refresh(s, client_a);
+    test_events(s);
     test_history_cascade(s);
     check_gap_free(s);
     if (raw_db) {

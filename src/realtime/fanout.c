@@ -1,0 +1,387 @@
+/*
+ * Fan-out: (tenant, topic) groups and the delivery of change events, broadcasts and
+ * presence diffs to the channels of every loop.
+ *
+ * Each loop has a hash table of groups, RT_GROUP_BUCKETS chains keyed by (tenant, topic);
+ * a group lists the channels of one topic in one tenant, so two tenants' realtime:room1
+ * never meet. A broadcast or presence diff is a struct rt_fan whose payload JSON is encoded
+ * once and shared by reference; one reference per loop, each loop sends it to the members of
+ * its group (or of every group with that topic when the fan has no tenant).
+ *
+ * Change events arrive from the hub as a struct rt_batch, also one reference per loop. Each
+ * loop walks its channels with postgres bindings; a channel that may read the row
+ * (policy_can_read_row, in memory) and has matching bindings gets one frame made of a small
+ * per-subscriber prefix (frame start + {"ids":[..],"data":), the shared data and a two-byte
+ * suffix. A resuming channel skips live events but remembers the highest seq it skipped;
+ * the channel's cursor drops events a resume already sent (resume.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/json.h"
+#include "realtime/filter.h"
+#include "realtime/rt_int.h"
+
+/* ---- groups (tenant, topic) ---- */
+
+static uint32_t hash_key(const char *tenant, const char *topic)
+{
+    uint32_t h = 2166136261u;
+    for (const char *s = tenant; *s; s++) {
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    }
+    h = (h ^ 0x1f) * 16777619u;
+    for (const char *s = topic; *s; s++) {
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    }
+    return h;
+}
+
+static struct rt_group **group_slot(struct rt_loop *l, const char *tenant, const char *topic)
+{
+    struct rt_group **pp = &l->groups[hash_key(tenant, topic) % RT_GROUP_BUCKETS];
+    while (*pp && (strcmp((*pp)->tenant, tenant) != 0 || strcmp((*pp)->topic, topic) != 0)) {
+        pp = &(*pp)->next;
+    }
+    return pp;
+}
+
+void rt_group_add(struct rt_loop *l, struct rt_chan *ch, const char *tenant)
+{
+    struct rt_group **pp = group_slot(l, tenant, ch->topic);
+    if (!*pp) {
+        struct rt_group *g = xcalloc(1, sizeof *g);
+        snprintf(g->tenant, sizeof g->tenant, "%s", tenant);
+        g->topic = xstrdup(ch->topic);
+        *pp = g;
+    }
+    struct rt_group *g = *pp;
+    ch->group = g;
+    ch->g_prev = NULL;
+    ch->g_next = g->head;
+    if (g->head) {
+        g->head->g_prev = ch;
+    }
+    g->head = ch;
+}
+
+void rt_group_remove(struct rt_loop *l, struct rt_chan *ch)
+{
+    struct rt_group *g = ch->group;
+    if (!g) {
+        return;
+    }
+    if (ch->g_prev) {
+        ch->g_prev->g_next = ch->g_next;
+    } else {
+        g->head = ch->g_next;
+    }
+    if (ch->g_next) {
+        ch->g_next->g_prev = ch->g_prev;
+    }
+    ch->g_prev = ch->g_next = NULL;
+    if (!g->head) {
+        struct rt_group **pp = group_slot(l, g->tenant, g->topic);
+        if (*pp == g) {
+            *pp = g->next;
+        }
+        free(g->topic);
+        free(g);
+        ch->group = NULL;
+    }
+}
+
+void rt_group_free_all(struct rt_loop *l)
+{
+    for (size_t j = 0; j < RT_GROUP_BUCKETS; j++) {
+        while (l->groups[j]) {
+            struct rt_group *g = l->groups[j];
+            l->groups[j] = g->next;
+            free(g->topic);
+            free(g);
+        }
+    }
+}
+
+/* ---- change events ---- */
+
+/* Does any binding of ch match the change (op, rec) of ev's table? Appends matching ids to
+ * out as "1,2". */
+static size_t chan_match_ids(const struct rt_chan *ch, const struct rt_event *ev, uint8_t op,
+                             const json_t *rec, struct buf *out)
+{
+    size_t n = 0;
+    for (uint16_t i = 0; i < ch->nb; i++) {
+        const struct rt_binding *b = &ch->b[i];
+        if (!(b->ops & op) || (b->table >= 0 && b->table != (int)ev->desc->id)) {
+            continue;
+        }
+        if (b->filter && !rt_filter_match(b->filter, ev->desc, rec)) {
+            continue;
+        }
+        if (buf_printf(out, n ? ",%u" : "%u", b->id) < 0) {
+            break;
+        }
+        n++;
+    }
+    return n;
+}
+
+void rt_chan_deliver(struct rt_chan *ch, const struct rt_event *ev)
+{
+    struct rt_conn *c = ch->conn;
+    if (!c || c->closed) {
+        return;
+    }
+    /* What this subscriber may see of the change; a row that moved between tenants is an
+     * arrival on one side and a departure on the other (policy_row_view). */
+    uint8_t op = ev->op;
+    const json_t *rec = op == OP_DELETE ? ev->old_record : ev->record;
+    struct net_shared *data = ev->data;
+    switch (policy_row_view(rt_chan_principal(ch), ev->desc->id, ev->record, ev->old_record)) {
+    case POLICY_VIEW_NONE:
+        return;
+    case POLICY_VIEW_FULL:
+        break;
+    case POLICY_VIEW_AS_INSERT:
+        op = OP_INSERT;
+        data = ev->data_in;
+        break;
+    case POLICY_VIEW_AS_DELETE:
+        op = OP_DELETE;
+        rec = ev->old_record;
+        data = ev->data_out;
+        break;
+    }
+    if (!data) {
+        return;
+    }
+    struct buf *b = &c->loop->scratch;
+    buf_reset(b);
+    if (phx_encode_prefix(c->vsn, NULL, NULL, ch->topic, "postgres_changes", b) < 0 ||
+        buf_puts(b, "{\"ids\":[") < 0) {
+        return;
+    }
+    size_t before = b->len;
+    if (chan_match_ids(ch, ev, op, rec, b) == 0 || b->len == before) {
+        return;
+    }
+    if (buf_puts(b, "],\"data\":") < 0) {
+        return;
+    }
+    char suffix[3] = {'}', phx_suffix(c->vsn)[0], 0};
+    rt_conn_send(c, false, b->data, b->len, data, suffix, 2);
+    atomic_fetch_add(&c->loop->rt->m_delivered, 1);
+}
+
+/* What a loop receives from another thread: one shared batch or fan. */
+struct loop_task {
+    struct rt_loop *loop;
+    void *obj;
+};
+
+/* Post fn with obj to the first n loops; the caller set obj's refcount to n. */
+static void post_to_loops(struct rt *rt, unsigned n, net_task_fn fn, void *obj)
+{
+    for (unsigned i = 0; i < n; i++) {
+        struct rt_loop *l = rt_loop_get(rt, net_server_worker(rt->server, i));
+        struct loop_task *t = xmalloc(sizeof *t);
+        t->loop = l;
+        t->obj = obj;
+        net_worker_post(l->w, fn, t);
+    }
+}
+
+static void batch_on_loop(void *arg)
+{
+    struct loop_task *t = arg;
+    struct rt_loop *l = t->loop;
+    struct rt_batch *b = t->obj;
+    free(t);
+    for (size_t i = 0; i < b->n; i++) {
+        const struct rt_event *ev = &b->ev[i];
+        for (struct rt_chan *ch = l->pg; ch; ch = ch->pg_next) {
+            if (ch->dead || !ch->conn || ch->conn->closed) {
+                continue;
+            }
+            if (ch->resuming) {
+                if (ev->seq > ch->skipped_max) {
+                    ch->skipped_max = ev->seq;
+                }
+                continue;
+            }
+            if (ev->seq <= ch->cursor) {
+                continue;
+            }
+            ch->cursor = ev->seq;
+            rt_chan_deliver(ch, ev);
+        }
+        atomic_store(&l->delivered_seq, ev->seq);
+    }
+    rt_batch_unref(b);
+}
+
+void rt_fan_post_batch(struct rt *rt, struct rt_batch *b)
+{
+    unsigned nl = rt->nworkers;
+    if (b->n == 0 || nl == 0) {
+        atomic_store(&b->refs, 1);
+        rt_batch_unref(b);
+        return;
+    }
+    atomic_store(&b->refs, (int)nl);
+    post_to_loops(rt, nl, batch_on_loop, b);
+}
+
+/* ---- broadcasts and presence diffs ---- */
+
+static void fan_unref(struct rt_fan *f)
+{
+    if (atomic_fetch_sub(&f->refs, 1) != 1) {
+        return;
+    }
+    free(f->tenant);
+    free(f->topic);
+    free(f->event);
+    if (f->text) {
+        net_shared_unref(f->text);
+    }
+    if (f->bin) {
+        net_shared_unref(f->bin);
+    }
+    free(f);
+}
+
+static void fan_send_group(struct rt_group *g, const struct rt_fan *f, struct buf *scratch)
+{
+    for (struct rt_chan *ch = g->head; ch; ch = ch->g_next) {
+        struct rt_conn *c = ch->conn;
+        if (!c || c->closed || ch->dead || (f->exclude_conn && c->id == f->exclude_conn)) {
+            continue;
+        }
+        if (f->bin && c->vsn == 2) {
+            rt_conn_send(c, true, NULL, 0, f->bin, NULL, 0);
+            continue;
+        }
+        if (!f->text) {
+            continue;
+        }
+        buf_reset(scratch);
+        if (phx_encode_prefix(c->vsn, NULL, NULL, ch->topic, f->event, scratch) < 0) {
+            continue;
+        }
+        const char *sfx = phx_suffix(c->vsn);
+        rt_conn_send(c, false, scratch->data, scratch->len, f->text, sfx, strlen(sfx));
+    }
+}
+
+static void fan_on_loop(void *arg)
+{
+    struct loop_task *t = arg;
+    struct rt_loop *l = t->loop;
+    struct rt_fan *f = t->obj;
+    free(t);
+    if (f->tenant) {
+        struct rt_group *g = *group_slot(l, f->tenant, f->topic);
+        if (g) {
+            fan_send_group(g, f, &l->scratch);
+        }
+    } else {
+        for (size_t i = 0; i < RT_GROUP_BUCKETS; i++) {
+            for (struct rt_group *g = l->groups[i]; g; g = g->next) {
+                if (strcmp(g->topic, f->topic) == 0) {
+                    fan_send_group(g, f, &l->scratch);
+                }
+            }
+        }
+    }
+    fan_unref(f);
+}
+
+void rt_fan_post(struct rt *rt, struct rt_fan *f)
+{
+    unsigned n = rt->nworkers;
+    if (n == 0) {
+        atomic_store(&f->refs, 1);
+        fan_unref(f);
+        return;
+    }
+    atomic_store(&f->refs, (int)n);
+    post_to_loops(rt, n, fan_on_loop, f);
+}
+
+struct rt_fan *rt_fan_new(const char *tenant, const char *topic, const char *event,
+                          uint64_t exclude, const char *json, size_t len)
+{
+    struct rt_fan *f = xcalloc(1, sizeof *f);
+    f->tenant = tenant ? xstrdup(tenant) : NULL;
+    f->topic = xstrdup(topic);
+    f->event = xstrdup(event);
+    f->exclude_conn = exclude;
+    if (json) {
+        f->text = net_shared_new(json, len);
+    }
+    return f;
+}
+
+void rt_broadcast_tenant(struct rt *rt, const char *client_id, const char *topic, const char *event,
+                         const char *payload_json)
+{
+    json_t *payload = json_loads(payload_json ? payload_json : "{}", JSON_DECODE_ANY, NULL);
+    if (!payload) {
+        return;
+    }
+    json_t *msg =
+        json_pack("{s:s,s:s,s:o}", "type", "broadcast", "event", event, "payload", payload);
+    size_t len = 0;
+    char *text = json_encode(msg, &len);
+    json_decref(msg);
+    rt_fan_post(rt, rt_fan_new(client_id, topic, "broadcast", 0, text, len));
+    free(text);
+}
+
+void rt_fan_handle_broadcast(struct rt_conn *c, struct rt_chan *ch, struct phx_msg *m)
+{
+    struct rt *rt = c->loop->rt;
+    rt_conn_active(c);
+    const char *ev =
+        m->binary_broadcast ? m->bc_event : json_string_value(json_object_get(m->payload, "event"));
+    if (!ev) {
+        rt_conn_reply_reason(c, m, "broadcast needs an event");
+        return;
+    }
+    if (strcmp(ch->topic, RT_DASHBOARD_TOPIC) == 0) {
+        /* Only the server publishes there: nobody may spoof a tenant's dashboard figures. */
+        rt_conn_reply_reason(c, m, "realtime:dashboard is read-only");
+        return;
+    }
+    struct rt_fan *f;
+    if (m->binary_broadcast && m->bc_encoding == PHX_ENC_BINARY) {
+        f = rt_fan_new(rt_chan_tenant(ch), ch->topic, "broadcast", ch->bc_self ? 0 : c->id, NULL,
+                       0);
+        size_t len = 0;
+        uint8_t *frame = phx_encode_broadcast_binary(ch->topic, ev, NULL, m->bc_payload,
+                                                     m->bc_payload_len, PHX_ENC_BINARY, &len);
+        if (frame) {
+            f->bin = net_shared_new(frame, len);
+            free(frame);
+        }
+    } else {
+        json_t *msg = json_pack("{s:s,s:s}", "type", "broadcast", "event", ev);
+        json_t *inner = json_object_get(m->payload, "payload");
+        json_object_set_new(msg, "payload", inner ? json_incref(inner) : json_object());
+        size_t len = 0;
+        char *text = json_encode(msg, &len);
+        json_decref(msg);
+        f = rt_fan_new(rt_chan_tenant(ch), ch->topic, "broadcast", ch->bc_self ? 0 : c->id, text,
+                       len);
+        free(text);
+    }
+    atomic_fetch_add(&rt->m_broadcasts, 1);
+    rt_fan_post(rt, f);
+    if (ch->bc_ack && m->ref) {
+        rt_conn_reply(c, m->join_ref, m->ref, m->topic, "ok", NULL);
+    }
+}

@@ -1,0 +1,477 @@
+/*
+ * The realtime core: per-loop state, connections, channels and sending.
+ *
+ * One struct rt_loop per net worker holds that loop's connections (a doubly linked list),
+ * its postgres list (channels with bindings, walked by every event batch), its group table
+ * (fanout.c) and a scratch buffer for frame prefixes; all of it belongs to the loop thread.
+ * A channel is one allocation with its bindings, topic and join_ref behind the struct; it is
+ * linked into its connection's list, its (tenant, topic) group and maybe the postgres list,
+ * and rt_chan_close undoes all three. A channel with resume work in flight (busy) is only
+ * marked dead; resume.c frees it when the work returns.
+ *
+ * net may call rt_conn_on_close from inside net_ws_send (slow consumer), so rt_conn_on_close only
+ * marks the connection and queues it; a zero-delay timer reaps it outside every callback of ours
+ * (Redis' rule). A per-loop timer re-checks every channel's principal (auth cache) and expiry
+ * every token_check_ms and closes failing channels with a `system` error and phx_close.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/session.h"
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/json.h"
+#include "realtime/filter.h"
+#include "realtime/rt_int.h"
+
+#define RT_SCRATCH_MAX (64 * 1024)
+
+/* ---- loops ---- */
+
+struct rt_loop *rt_loop_get(struct rt *rt, struct net_worker *w)
+{
+    unsigned i = net_worker_index(w);
+    if (i >= RT_MAX_LOOPS) {
+        return NULL;
+    }
+    pthread_mutex_lock(&rt->loops_lock);
+    struct rt_loop *l = rt->loops[i];
+    if (!l) {
+        l = xcalloc(1, sizeof *l);
+        l->rt = rt;
+        l->w = w;
+        buf_init(&l->scratch, RT_SCRATCH_MAX);
+        rt->loops[i] = l;
+    }
+    pthread_mutex_unlock(&rt->loops_lock);
+    return l;
+}
+
+/* ---- sending ---- */
+
+void rt_conn_send(struct rt_conn *c, bool binary, const char *prefix, size_t plen,
+                  struct net_shared *shared, const char *suffix, size_t slen)
+{
+    if (c->closed || !c->nc) {
+        return;
+    }
+    int rc = net_ws_send(c->nc, binary, prefix, plen, shared, suffix, slen);
+    if (rc == SB_E_AGAIN) {
+        atomic_fetch_add(&c->loop->rt->m_slow_drops, 1);
+    }
+}
+
+/* Push event with payload_json (NULL: {}) on topic. */
+void rt_conn_push(struct rt_conn *c, const char *join_ref, const char *ref, const char *topic,
+                  const char *event, const char *payload_json)
+{
+    size_t len = 0;
+    char *frame = phx_encode_text(c->vsn, join_ref, ref, topic, event, payload_json, &len);
+    if (frame) {
+        rt_conn_send(c, false, frame, len, NULL, NULL, 0);
+        free(frame);
+    }
+}
+
+void rt_conn_reply(struct rt_conn *c, const char *join_ref, const char *ref, const char *topic,
+                   const char *status, json_t *response)
+{
+    char *payload = phx_reply_payload(status, response);
+    if (payload) {
+        rt_conn_push(c, join_ref, ref, topic, "phx_reply", payload);
+        free(payload);
+    }
+}
+
+void rt_conn_reply_reason(struct rt_conn *c, const struct phx_msg *m, const char *reason)
+{
+    json_t *resp = json_pack("{s:s}", "reason", reason);
+    rt_conn_reply(c, m->join_ref, m->ref, m->topic, "error", resp);
+    json_decref(resp);
+}
+
+static const char *subtopic(const char *topic)
+{
+    return strncmp(topic, "realtime:", 9) == 0 ? topic + 9 : topic;
+}
+
+/* A `system` message on ch (join_ref set, ref null). */
+void rt_chan_system(struct rt_chan *ch, const char *extension, const char *status,
+                    const char *message, json_t *extra)
+{
+    json_t *p = json_pack("{s:s,s:s,s:s,s:s}", "extension", extension, "status", status, "message",
+                          message, "channel", subtopic(ch->topic));
+    if (extra) {
+        json_object_update(p, extra);
+    }
+    char *text = json_encode(p, NULL);
+    json_decref(p);
+    rt_conn_push(ch->conn, ch->join_ref, NULL, ch->topic, "system", text);
+    free(text);
+}
+
+/* ---- channels ---- */
+
+const char *rt_chan_tenant(const struct rt_chan *ch)
+{
+    return ch->group ? ch->group->tenant : "";
+}
+
+/* Who the channel acts for; only while its connection lives (callers check ch->conn). */
+const struct policy_principal *rt_chan_principal(const struct rt_chan *ch)
+{
+    return ch->own_p ? ch->own_p : &ch->conn->p;
+}
+
+void rt_chan_set_principal(struct rt_chan *ch, const struct policy_principal *p)
+{
+    free(ch->own_p);
+    ch->own_p = NULL;
+    if (memcmp(p, &ch->conn->p, sizeof *p) != 0) {
+        ch->own_p = xmalloc(sizeof *p);
+        *ch->own_p = *p;
+    }
+}
+
+struct rt_chan *rt_chan_new(const char *topic, const char *join_ref, size_t nb)
+{
+    size_t tl = strlen(topic) + 1, jl = join_ref ? strlen(join_ref) + 1 : 0;
+    struct rt_chan *ch = xcalloc(1, sizeof *ch + nb * sizeof ch->b[0] + tl + jl);
+    ch->nb = (uint16_t)nb;
+    char *str = (char *)(ch->b + nb);
+    ch->topic = memcpy(str, topic, tl);
+    ch->join_ref = join_ref ? memcpy(str + tl, join_ref, jl) : NULL;
+    return ch;
+}
+
+void rt_chan_free(struct rt_chan *ch)
+{
+    free(ch->own_p);
+    for (uint16_t i = 0; i < ch->nb; i++) {
+        rt_filter_free(ch->b[i].filter);
+    }
+    free(ch->presence_key);
+    free(ch);
+}
+
+/* Remove ch from every index (the caller unlinked it from its connection) and free it, or
+ * leave it to the resume work in flight. */
+static void chan_close(struct rt_loop *l, struct rt_chan *ch)
+{
+    if (ch->conn) {
+        ch->conn->sub_bytes -= ch->spec_bytes;
+    }
+    if (ch->tracked) {
+        rt_pres_update(l->rt, ch, NULL);
+    }
+    rt_group_remove(l, ch);
+    if (ch->in_pg) {
+        if (ch->pg_prev) {
+            ch->pg_prev->pg_next = ch->pg_next;
+        } else {
+            l->pg = ch->pg_next;
+        }
+        if (ch->pg_next) {
+            ch->pg_next->pg_prev = ch->pg_prev;
+        }
+        ch->in_pg = false;
+    }
+    atomic_fetch_sub(&l->rt->m_chans, 1);
+    ch->conn = NULL;
+    ch->dead = true;
+    if (!ch->busy) {
+        rt_chan_free(ch);
+    }
+}
+
+/* Unlink ch from its connection and close it. */
+static void conn_drop_chan(struct rt_conn *c, struct rt_chan *ch)
+{
+    for (struct rt_chan **pp = &c->chans; *pp; pp = &(*pp)->next) {
+        if (*pp == ch) {
+            *pp = ch->next;
+            c->nchans--;
+            break;
+        }
+    }
+    chan_close(c->loop, ch);
+}
+
+/* Server-side close of a channel: phx_close with ref = join_ref, then drop it. */
+void rt_chan_kick(struct rt_conn *c, struct rt_chan *ch)
+{
+    rt_conn_push(c, ch->join_ref, ch->join_ref, ch->topic, "phx_close", "{}");
+    conn_drop_chan(c, ch);
+}
+
+struct rt_chan *rt_conn_find_chan(struct rt_conn *c, const char *topic)
+{
+    for (struct rt_chan *ch = c->chans; ch; ch = ch->next) {
+        if (strcmp(ch->topic, topic) == 0) {
+            return ch;
+        }
+    }
+    return NULL;
+}
+
+void rt_conn_add_chan(struct rt_conn *c, struct rt_chan *ch, const struct policy_principal *p,
+                      const char *tenant)
+{
+    struct rt_loop *l = c->loop;
+    ch->conn = c;
+    rt_chan_set_principal(ch, p);
+    ch->next = c->chans;
+    c->chans = ch;
+    c->nchans++;
+    rt_group_add(l, ch, tenant);
+    if (ch->nb) {
+        ch->in_pg = true;
+        ch->pg_next = l->pg;
+        if (l->pg) {
+            l->pg->pg_prev = ch;
+        }
+        l->pg = ch;
+    }
+    atomic_fetch_add(&l->rt->m_chans, 1);
+}
+
+/* ---- connections ---- */
+
+void rt_conn_active(struct rt_conn *c)
+{
+    struct rt *rt = c->loop->rt;
+    if (rt->conn_hook && c->counted) {
+        rt->conn_hook(rt->conn_hook_arg, &c->p, RT_CONN_ACTIVE);
+    }
+}
+
+/* A connection opens (delta 1) or closes (-1): tenant counts and the connection hook. */
+void rt_conn_count(struct rt *rt, struct rt_conn *c, int delta)
+{
+    pthread_mutex_lock(&rt->tenants_lock);
+    size_t i = 0;
+    while (i < rt->ntenants && strcmp(rt->tenants[i].tenant, c->p.client_id) != 0) {
+        i++;
+    }
+    if (i == rt->ntenants) {
+        rt->tenants = xrealloc(rt->tenants, (rt->ntenants + 1) * sizeof *rt->tenants);
+        memset(&rt->tenants[i], 0, sizeof rt->tenants[i]);
+        snprintf(rt->tenants[i].tenant, sizeof rt->tenants[i].tenant, "%s", c->p.client_id);
+        rt->ntenants++;
+    }
+    rt->tenants[i].n += delta;
+    pthread_mutex_unlock(&rt->tenants_lock);
+    c->counted = delta > 0;
+    if (rt->conn_hook) {
+        rt->conn_hook(rt->conn_hook_arg, &c->p, delta > 0 ? RT_CONN_OPEN : RT_CONN_CLOSE);
+    }
+}
+
+static uint64_t hash_id(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    }
+    return h;
+}
+
+/* The slot of user_id in rt->users (cap a power of two); caller holds tenants_lock. */
+static struct user_count *user_slot(struct user_count *tab, size_t cap, const char *user_id)
+{
+    size_t i = hash_id(user_id) & (cap - 1);
+    while (tab[i].user_id[0] && strcmp(tab[i].user_id, user_id) != 0) {
+        i = (i + 1) & (cap - 1);
+    }
+    return &tab[i];
+}
+
+bool rt_user_conn_take(struct rt *rt, const char *user_id)
+{
+    if (!rt->cfg.max_user_conns || !user_id[0]) {
+        return true;
+    }
+    pthread_mutex_lock(&rt->tenants_lock);
+    if ((rt->users_n + 1) * 2 > rt->users_cap) {
+        size_t cap = rt->users_cap ? rt->users_cap * 2 : 64;
+        struct user_count *tab = xcalloc(cap, sizeof *tab);
+        for (size_t i = 0; i < rt->users_cap; i++) {
+            if (rt->users[i].user_id[0]) {
+                *user_slot(tab, cap, rt->users[i].user_id) = rt->users[i];
+            }
+        }
+        free(rt->users);
+        rt->users = tab;
+        rt->users_cap = cap;
+    }
+    struct user_count *u = user_slot(rt->users, rt->users_cap, user_id);
+    if (!u->user_id[0]) {
+        snprintf(u->user_id, sizeof u->user_id, "%s", user_id);
+        rt->users_n++;
+    }
+    bool ok = u->n < (int64_t)rt->cfg.max_user_conns;
+    if (ok) {
+        u->n++;
+    }
+    pthread_mutex_unlock(&rt->tenants_lock);
+    return ok;
+}
+
+void rt_user_conn_give(struct rt *rt, const char *user_id)
+{
+    pthread_mutex_lock(&rt->tenants_lock);
+    if (rt->users_cap) {
+        struct user_count *u = user_slot(rt->users, rt->users_cap, user_id);
+        if (u->user_id[0] && u->n > 0) {
+            u->n--;
+        }
+    }
+    pthread_mutex_unlock(&rt->tenants_lock);
+}
+
+void rt_set_conn_hook(struct rt *rt, rt_conn_hook fn, void *arg)
+{
+    rt->conn_hook = fn;
+    rt->conn_hook_arg = arg;
+}
+
+int64_t rt_connections(struct rt *rt, const char *client_id)
+{
+    int64_t n = 0;
+    pthread_mutex_lock(&rt->tenants_lock);
+    for (size_t i = 0; i < rt->ntenants; i++) {
+        if (!client_id || strcmp(rt->tenants[i].tenant, client_id) == 0) {
+            n += rt->tenants[i].n;
+        }
+    }
+    pthread_mutex_unlock(&rt->tenants_lock);
+    return n;
+}
+
+void rt_conn_free(struct rt_conn *c)
+{
+    struct rt_loop *l = c->loop;
+    if (c->counted) {
+        rt_conn_count(l->rt, c, -1);
+    }
+    if (c->user_counted) {
+        rt_user_conn_give(l->rt, c->p.user_id);
+        c->user_counted = false;
+    }
+    while (c->chans) {
+        struct rt_chan *ch = c->chans;
+        c->chans = ch->next;
+        chan_close(l, ch);
+    }
+    if (c->prev) {
+        c->prev->next = c->next;
+    } else if (l->conns == c) {
+        l->conns = c->next;
+    }
+    if (c->next) {
+        c->next->prev = c->prev;
+    }
+    atomic_fetch_sub(&l->rt->m_conns, 1);
+    free(c);
+}
+
+static void reap_cb(uv_timer_t *t)
+{
+    struct rt_loop *l = t->data;
+    while (l->dead) {
+        struct rt_conn *c = l->dead;
+        l->dead = c->dead_next;
+        rt_conn_free(c);
+    }
+}
+
+void rt_conn_on_close(struct net_conn *nc, void *user, uint16_t code)
+{
+    (void)nc;
+    (void)code;
+    struct rt_conn *c = user;
+    struct rt_loop *l = c->loop;
+    c->closed = true;
+    c->nc = NULL;
+    if (!l->timers_on) {
+        rt_conn_free(c);
+        return;
+    }
+    c->dead_next = l->dead;
+    l->dead = c;
+    uv_timer_start(&l->reap_timer, reap_cb, 0, 0);
+}
+
+/* ---- token checks ---- */
+
+static void token_cb(uv_timer_t *t)
+{
+    struct rt_loop *l = t->data;
+    int64_t now_s = clock_now_ms() / 1000;
+    for (struct rt_conn *c = l->conns; c; c = c->next) {
+        if (c->closed) {
+            continue;
+        }
+        struct rt_chan *next;
+        for (struct rt_chan *ch = c->chans; ch; ch = next) {
+            next = ch->next;
+            char msg[160];
+            const char *why = NULL;
+            if (now_s >= ch->exp_s) {
+                snprintf(msg, sizeof msg, "Token has expired %lld seconds ago",
+                         (long long)(now_s - ch->exp_s));
+            } else if (auth_session_still_valid(rt_chan_principal(ch), &why) < 0) {
+                snprintf(msg, sizeof msg, "Token has been revoked: %s", why ? why : "revoked");
+            } else {
+                continue;
+            }
+            rt_chan_system(ch, "system", "error", msg, NULL);
+            atomic_fetch_add(&l->rt->m_token_closes, 1);
+            rt_chan_kick(c, ch);
+        }
+        const char *why = NULL;
+        if (auth_session_still_valid(&c->p, &why) < 0 && c->nc) {
+            /* The apikey's user was disabled or its session revoked: close the socket. */
+            net_ws_close(c->nc, WS_CLOSE_AUTH, "token revoked");
+        }
+    }
+}
+
+void rt_loop_timers_start(struct rt_loop *l)
+{
+    uv_loop_t *loop = net_worker_loop(l->w);
+    uint64_t every_ms = (uint64_t)l->rt->cfg.token_check_ms;
+    uv_timer_init(loop, &l->token_timer);
+    uv_timer_init(loop, &l->reap_timer);
+    l->token_timer.data = l;
+    l->reap_timer.data = l;
+    uv_timer_start(&l->token_timer, token_cb, every_ms, every_ms);
+    l->timers_on = true;
+}
+
+void rt_loop_timers_stop(struct rt_loop *l)
+{
+    l->timers_on = false;
+    l->stopping = true;
+    reap_cb(&l->reap_timer);
+    uv_close((uv_handle_t *)&l->token_timer, NULL);
+    uv_close((uv_handle_t *)&l->reap_timer, NULL);
+}
+
+void rt_loop_free(struct rt_loop *l)
+{
+    l->timers_on = false;
+    while (l->dead) {
+        struct rt_conn *c = l->dead;
+        l->dead = c->dead_next;
+        rt_conn_free(c);
+    }
+    while (l->conns) {
+        rt_conn_free(l->conns);
+    }
+    rt_group_free_all(l);
+    buf_release(&l->scratch);
+    free(l);
+}
