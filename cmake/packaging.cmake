@@ -5,12 +5,17 @@
 # A packager's plain Release build, with both compilers, into a temporary directory (with
 # -Werror, so that warnings only -O3 or clang shows fail here). The builds do not depend on
 # this build directory, so a sanitizer build does not repeat them.
+# gcc RelWithDebInfo is make build itself; clang RelWithDebInfo builds the shipped programs only.
 if(NOT SB_SANITIZE)
   foreach(cc gcc clang)
     add_test(NAME build.release_${cc}
              COMMAND ${PROJECT_SOURCE_DIR}/tests/build/release_build.sh ${cc} Release)
     set_tests_properties(build.release_${cc} PROPERTIES TIMEOUT 1800 RUN_SERIAL TRUE)
   endforeach()
+  add_test(NAME build.relwithdebinfo_clang
+           COMMAND ${PROJECT_SOURCE_DIR}/tests/build/release_build.sh clang RelWithDebInfo
+                   switchboard sbctl switchboard_static)
+  set_tests_properties(build.relwithdebinfo_clang PROPERTIES TIMEOUT 1800 RUN_SERIAL TRUE)
 endif()
 
 # sd_notify: READY=1 once listening, STOPPING=1 on drain (tests/app/test_notify.c plays

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The Debian package, as a test: build it (scripts/build-deb.sh, lintian errors fail), check
-# its control data and file list, extract it (dpkg -x; this machine cannot give dpkg -i a
-# clean root) and use what it installs: the server and sbctl run, the default config passes
-# `switchboard config check`, the static library links through its pkg-config file, the
-# sysusers file creates the switchboard user in the extracted root, and systemd-analyze
-# verify accepts the unit (pointed at the extracted binary and man pages).
+# its control data and file list, extract it (dpkg -x) and use what it installs: the server
+# and sbctl run, the default config passes `switchboard config check`, the static library
+# links through its pkg-config file, and systemd-analyze verify accepts the unit (pointed at
+# the extracted binary and man pages). Then `dpkg --root -i` into an empty scratch root (with
+# --force-script-chrootless the maintainer scripts run against DPKG_ROOT, not this machine):
+# the switchboard system user, /var/lib/switchboard 0700 owned by it, the config readable by
+# root and the service only; then remove and purge (the database directory stays).
 #   deb_test.sh [CC]
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -83,15 +85,31 @@ export PKG_CONFIG_LIBDIR=$root/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 "$tmp/use" | grep -q '[0-9]' || fail "a program linked with libswitchboard.a does not run"
 unset PKG_CONFIG_SYSROOT_DIR PKG_CONFIG_LIBDIR
 
-# The system user, from the package's sysusers.d file.
-if command -v systemd-sysusers >/dev/null; then
-  mkdir -p "$root/etc"
-  systemd-sysusers --root="$root" >/dev/null 2>&1
-  grep -q '^switchboard:x:[0-9]*:[0-9]*:.*:/var/lib/switchboard:/usr/sbin/nologin$' "$root/etc/passwd" ||
-    fail "sysusers did not create the switchboard user"
-  uid=$(awk -F: '$1 == "switchboard" { print $3 }' "$root/etc/passwd")
-  [ "$uid" -gt 0 ] && [ "$uid" -lt 1000 ] || fail "switchboard is not a system user (uid $uid)"
-fi
+# dpkg -i into a scratch root.
+sr=$tmp/scratch
+mkdir -p "$sr/var/lib/dpkg/info" "$sr/var/lib/dpkg/updates" "$sr/etc"
+touch "$sr/var/lib/dpkg/status"
+host_before="$(getent passwd switchboard || true) $(ls -ld /var/lib/switchboard 2>/dev/null || true)"
+dpkg --root="$sr" --force-script-chrootless --force-depends --log=/dev/null -i "$deb" \
+  >"$tmp/dpkg.log" 2>&1 || fail "dpkg -i: $(cat "$tmp/dpkg.log")"
+dpkg --root="$sr" -s switchboard | grep -qx 'Status: install ok installed' || fail "not installed"
+grep -q '^switchboard:x:[0-9]*:[0-9]*:.*:/var/lib/switchboard:/usr/sbin/nologin$' "$sr/etc/passwd" ||
+  fail "no switchboard user in the scratch root"
+uid=$(awk -F: '$1 == "switchboard" { print $3 }' "$sr/etc/passwd")
+gid=$(awk -F: '$1 == "switchboard" { print $3 }' "$sr/etc/group")
+[ "$uid" -gt 0 ] && [ "$uid" -lt 1000 ] || fail "switchboard is not a system user (uid $uid)"
+[ "$(stat -c '%a %u %g' "$sr/var/lib/switchboard")" = "700 $uid $gid" ] ||
+  fail "/var/lib/switchboard: $(stat -c '%a %u %g' "$sr/var/lib/switchboard")"
+[ "$(stat -c '%a %u %g' "$sr/etc/switchboard/switchboard.conf")" = "640 0 $gid" ] ||
+  fail "switchboard.conf: $(stat -c '%a %u %g' "$sr/etc/switchboard/switchboard.conf")"
+"$sr/usr/bin/switchboard" --version | grep -q '^switchboard [0-9]' || fail "installed binary"
+host_after="$(getent passwd switchboard || true) $(ls -ld /var/lib/switchboard 2>/dev/null || true)"
+[ "$host_before" = "$host_after" ] || fail "the scratch install touched this machine: $host_after"
+dpkg --root="$sr" --force-script-chrootless --force-depends --log=/dev/null --purge switchboard \
+  >"$tmp/dpkg.log" 2>&1 || fail "dpkg --purge: $(cat "$tmp/dpkg.log")"
+[ ! -e "$sr/usr/bin/switchboard" ] && [ ! -e "$sr/etc/switchboard/switchboard.conf" ] ||
+  fail "purge left the package's files"
+[ -d "$sr/var/lib/switchboard" ] || fail "purge removed the database directory"
 
 # The unit.
 unit=$root/lib/systemd/system/switchboard.service
