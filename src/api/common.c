@@ -208,19 +208,50 @@ int api_reply_page(struct api_call *c, struct svc_page *page)
     json_t *body = json_pack("{s:O,s:o,s:I}", "data", page->rows, "next_cursor",
                              page->next_cursor ? json_string(page->next_cursor) : json_null(),
                              "seq", (json_int_t)page->seq);
+    if (page->total >= 0) {
+        json_object_set_new(body, "total", json_integer(page->total));
+    }
+    if (page->counts) {
+        json_object_set(body, "counts", page->counts);
+    }
     svc_page_release(page);
     return api_reply(c, 200, body);
 }
 
 /* ---- generic collection handlers (one place for the shape of list/get/create/...) ---- */
 
+/* ?count_by= names one of the list's enumerated filters (a text column that is not searched:
+ * status, role, state, priority): the reply carries "counts": {value: n} over the same rows as
+ * "total". Only those, so the answer stays small (never one key per row as with e-mail). */
+static int count_by_param(struct api_call *c, enum store_table t, const char *const *eq,
+                          const char **out)
+{
+    *out = NULL;
+    const char *v = api_query(c, "count_by");
+    if (!v || !*v) {
+        return 0;
+    }
+    for (const char *const *p = eq; p && *p; p++) {
+        const struct store_column *col = store_column_find(store_table_desc(t), *p);
+        if (!strcmp(*p, v) && col && col->type == COL_TEXT && !col->searchable) {
+            *out = *p;
+            return 0;
+        }
+    }
+    return api_invalid(c, "count_by", "must_be_a_text_filter_of_the_list");
+}
+
 int api_list_table(struct api_call *c, enum store_table t, const char *const *eq)
 {
     struct store_query q;
+    const char *count_by = NULL;
     int rc = api_list_query(c, store_table_desc(t)->name, eq, &q);
+    if (count_by_param(c, t, eq, &count_by) < 0) {
+        rc = SB_E_VALIDATION;
+    }
     if (rc == 0) {
         struct svc_page page;
-        rc = svc_list(c->api->svc, &c->who, t, &q, &page);
+        rc = svc_list_counted(c->api->svc, &c->who, t, &q, count_by, &page);
         if (rc == SB_E_INVAL) {
             rc = api_fail(c, SB_E_VALIDATION, "invalid cursor or filter");
         }

@@ -22,7 +22,6 @@
 #include <uv.h>
 
 #include "api/api.h"
-#include "api/jobs.h"
 #include "app/config.h"
 #include "app/notify.h"
 #include "auth/password.h"
@@ -31,10 +30,12 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/limits.h"
 #include "base/log.h"
 #include "net/net.h"
 #include "realtime/rt.h"
 #include "store/store.h"
+#include "svc/jobs.h"
 #include "svc/svc.h"
 
 #ifndef SB_VERSION
@@ -206,6 +207,12 @@ static void on_rt_conn(void *arg, const struct policy_principal *p, enum rt_conn
     }
 }
 
+/* The change-log consumer behind the dashboard's events_per_minute. */
+static void count_changes(void *arg, const struct store_change *changes, size_t n)
+{
+    svc_metrics_count_changes(arg, changes, n);
+}
+
 static int64_t rt_connections_of(void *arg, const char *client_id)
 {
     return rt_connections(arg, client_id);
@@ -245,8 +252,11 @@ static int cmd_serve(struct app_config *cfg)
     nc.limits.max_head = (size_t)cfg->max_head;
     nc.limits.max_fields = (size_t)cfg->max_fields;
     nc.header_timeout_ms = cfg->header_timeout_ms;
-    nc.body_timeout_ms = cfg->header_timeout_ms;
+    nc.body_timeout_ms = cfg->body_timeout_ms ? cfg->body_timeout_ms : cfg->header_timeout_ms;
+    nc.body_min_rate = (size_t)cfg->body_min_rate;
     nc.idle_timeout_ms = cfg->idle_timeout_ms;
+    nc.close_timeout_ms = cfg->close_timeout_ms;
+    nc.max_connections_per_ip = (size_t)cfg->max_connections_per_ip;
     nc.ws_max_message = (size_t)cfg->ws_max_message;
     nc.ws_max_queue = (size_t)cfg->ws_max_queue;
     nc.tls_cert = cfg->tls_cert;
@@ -301,7 +311,7 @@ static int cmd_serve(struct app_config *cfg)
         return rc == SB_E_CONFIG ? 2 : 1;
     }
     struct rt_config rc_cfg = {.max_channels = (size_t)cfg->max_channels,
-                               .max_bindings = 100,
+                               .max_bindings = SB_LIMIT_RT_BINDINGS,
                                .max_sub_bytes = (size_t)cfg->max_sub_bytes,
                                .max_presence_bytes = (size_t)cfg->max_presence_bytes,
                                .max_user_conns = (size_t)cfg->max_user_conns,
@@ -311,6 +321,7 @@ static int cmd_serve(struct app_config *cfg)
     struct rt *rt = NULL;
     rt_new(&rc_cfg, store, &rt);
     rt_set_conn_hook(rt, on_rt_conn, svc);
+    rt_add_consumer(rt, count_changes, svc);
     svc_metrics_set_connections_fn(svc, rt_connections_of, rt);
     struct api_options ao = {.web_dir = cfg->web_dir,
                              .cors_origins = cfg->cors_origins,
@@ -343,11 +354,11 @@ static int cmd_serve(struct app_config *cfg)
     if (rt_start(rt, server) < 0) {
         log_error("cannot start the realtime hub; realtime events will not be delivered");
     }
-    struct jobs_config jc = {.metrics_interval_ms = cfg->metrics_interval_ms,
-                             .publish = publish_metrics,
-                             .publish_arg = rt};
-    struct jobs *jobs = NULL;
-    if (jobs_start(&jobs, svc, &jc) < 0) {
+    struct svc_jobs_config jc = {.metrics_interval_ms = cfg->metrics_interval_ms,
+                                 .publish = publish_metrics,
+                                 .publish_arg = rt};
+    struct svc_jobs *jobs = NULL;
+    if (svc_jobs_start(&jobs, svc, &jc) < 0) {
         log_error("cannot start the background jobs");
     }
     char url[128];
@@ -388,7 +399,7 @@ static int cmd_serve(struct app_config *cfg)
     app_notify("STOPPING=1\nSTATUS=draining");
     log_event(LOG_INFO, "shutting down", json_pack("{s:s}", "signal", strsignal(sig)));
     api_set_draining(api, true);
-    jobs_stop(jobs);
+    svc_jobs_stop(jobs);
     rt_stop(rt);
     net_server_stop(server, cfg->drain_ms);
     rt_free(rt);

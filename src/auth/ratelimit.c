@@ -22,6 +22,7 @@
 
 #include "base/alloc.h"
 #include "base/err.h"
+#include "base/hash.h"
 
 /* ---- the in-memory counter store ---- */
 
@@ -41,15 +42,6 @@ struct mem_store {
     struct mem_entry *tab;
     size_t cap, n, max_keys;
 };
-
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) {
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    }
-    return h;
-}
 
 static struct mem_entry *mem_slot(struct mem_entry *tab, size_t cap, const char *key)
 {

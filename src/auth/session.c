@@ -20,6 +20,7 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/hash.h"
 #include "base/log.h"
 #include "base/rand.h"
 
@@ -59,15 +60,6 @@ static struct {
     struct sid_entry *sids;
     size_t sids_n, sids_cap;
 } S = {.lock = PTHREAD_RWLOCK_INITIALIZER};
-
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) {
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    }
-    return h;
-}
 
 /* ---- users and clients (callers hold the write lock to insert) ---- */
 

@@ -2,12 +2,13 @@
  * The hub: the one reader of the change log.
  *
  * A thread wakes on the store's commit hook or every tail_interval_ms and reads changes with
- * seq > hub_seq in order, a page at a time. Each users/clients change goes to the auth cache;
- * each change becomes a struct rt_event whose heavy `data` JSON (the postgres_changes payload
- * without ids) is encoded once into a refcounted net_shared, and the page's events go as one
- * refcounted struct rt_batch to every loop (fanout.c). Tasks posted to one loop run in order,
- * so every loop sees seq order. Every minute the thread prunes changes older than the
- * retention.
+ * seq > hub_seq in order, a page at a time. Each page goes first to every registered consumer
+ * (rt_add_consumer: the auth cache, the realtime and dashboard counters), so nobody else
+ * re-reads the same rows; then, for the WebSocket subscribers, each change becomes a struct
+ * rt_event whose heavy `data` JSON (the postgres_changes payload without ids) is encoded once into
+ * a refcounted net_shared, and the page's events go as one refcounted struct rt_batch to every loop
+ * (fanout.c). Tasks posted to one loop run in order, so every loop sees seq order. Every minute the
+ * thread prunes changes older than the retention.
  *
  * Resume reads history with rt_hub_read_history on the libuv pool, so every access to the
  * change log is in this file; its events are built by the same rt_event_build.
@@ -17,7 +18,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include "auth/session.h"
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/err.h"
@@ -188,11 +188,10 @@ static void hub_poll(struct rt *rt)
         }
         struct rt_batch *b = xcalloc(1, sizeof *b);
         b->ev = xcalloc(n, sizeof *b->ev);
+        for (size_t k = 0; k < rt->nconsumers; k++) {
+            rt->consumers[k].fn(rt->consumers[k].arg, chs, n);
+        }
         for (size_t i = 0; i < n; i++) {
-            auth_session_apply_change(&chs[i]);
-            if ((int)chs[i].table >= 0 && chs[i].table < STORE__NTABLES) {
-                atomic_fetch_add(&rt->m_table[chs[i].table], 1);
-            }
             if (rt_event_build(&b->ev[b->n], &chs[i]) == 0) {
                 b->n++;
             }
@@ -267,6 +266,17 @@ void rt_hub_stop(struct rt *rt)
     pthread_mutex_unlock(&rt->hub_lock);
     pthread_join(rt->hub, NULL);
     rt->hub_running = false;
+}
+
+int rt_add_consumer(struct rt *rt, rt_changes_fn fn, void *arg)
+{
+    if (!fn || rt->hub_running || rt->nconsumers == RT_MAX_CONSUMERS) {
+        return SB_E_INVAL;
+    }
+    rt->consumers[rt->nconsumers].fn = fn;
+    rt->consumers[rt->nconsumers].arg = arg;
+    rt->nconsumers++;
+    return 0;
 }
 
 /* ---- history for resume ---- */

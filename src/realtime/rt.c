@@ -395,6 +395,25 @@ static const struct net_ws_handler rt_handler = {
 
 /* ---- public API ---- */
 
+/* The change-log consumers of the engine itself: the auth cache and per-table counters. */
+static void auth_cache_consume(void *arg, const struct store_change *changes, size_t n)
+{
+    (void)arg;
+    for (size_t i = 0; i < n; i++) {
+        auth_session_apply_change(&changes[i]);
+    }
+}
+
+static void table_counts_consume(void *arg, const struct store_change *changes, size_t n)
+{
+    struct rt *rt = arg;
+    for (size_t i = 0; i < n; i++) {
+        if ((int)changes[i].table >= 0 && changes[i].table < STORE__NTABLES) {
+            atomic_fetch_add(&rt->m_table[changes[i].table], 1);
+        }
+    }
+}
+
 int rt_new(const struct rt_config *cfg, struct store *store, struct rt **out)
 {
     struct rt *rt = xcalloc(1, sizeof *rt);
@@ -424,6 +443,8 @@ int rt_new(const struct rt_config *cfg, struct store *store, struct rt **out)
     rand_bytes(&base, sizeof base);
     atomic_store(&rt->pres_ref, base >> 8);
     atomic_store(&rt->next_conn_id, 1);
+    rt_add_consumer(rt, auth_cache_consume, NULL);
+    rt_add_consumer(rt, table_counts_consume, rt);
     *out = rt;
     return 0;
 }

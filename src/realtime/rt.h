@@ -5,8 +5,9 @@
  *
  * Threads: rt_upgrade and every connection callback run on the connection's loop thread.
  * The hub thread reads new changes from the store after each commit (store commit hook) and
- * on a ~1 s tail, updates the auth cache, and posts each event to every loop, where it is
- * matched against that loop's subscribers; the event's data JSON is encoded once and shared.
+ * on a ~1 s tail, hands each page to the change-log consumers (the auth cache, counters, see
+ * rt_add_consumer), and posts each event to every loop, where it is matched against that
+ * loop's subscribers; the event's data JSON is encoded once and shared.
  */
 #ifndef SB_REALTIME_RT_H
 #define SB_REALTIME_RT_H
@@ -20,6 +21,7 @@
 
 struct rt;
 struct store;
+struct store_change;
 
 struct rt_config {
     size_t max_channels;       /* per connection (100) */
@@ -58,6 +60,19 @@ int rt_upgrade(struct rt *rt, struct net_request *req, char *err, size_t errlen)
  */
 void rt_broadcast_tenant(struct rt *rt, const char *client_id, const char *topic, const char *event,
                          const char *payload_json);
+
+/*
+ * A consumer of the change log. The hub reads the log once for everyone: for each page of
+ * changes it calls every consumer, in the order they were added, with the page (n >= 1, seq
+ * order, every change from rt_start on exactly once), on the hub thread; then it sends the
+ * page's events to the WebSocket subscribers. The changes are borrowed for the call and
+ * must not be changed. fn must be quick, safe against its own other callers, and must not
+ * call into rt. The engine itself adds the auth cache and its per-table counters at rt_new.
+ * Add before rt_start; at most RT_MAX_CONSUMERS (SB_E_INVAL beyond).
+ */
+#define RT_MAX_CONSUMERS 8
+typedef void (*rt_changes_fn)(void *arg, const struct store_change *changes, size_t n);
+int rt_add_consumer(struct rt *rt, rt_changes_fn fn, void *arg);
 
 /*
  * Connection hook: fn(arg, p, RT_CONN_OPEN) when a realtime connection authenticated as p

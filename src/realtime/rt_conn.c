@@ -20,6 +20,7 @@
 
 #include "auth/session.h"
 #include "base/alloc.h"
+#include "base/hash.h"
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/json.h"
@@ -269,19 +270,10 @@ void rt_conn_count(struct rt *rt, struct rt_conn *c, int delta)
     }
 }
 
-static uint64_t hash_id(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) {
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    }
-    return h;
-}
-
 /* The slot of user_id in rt->users (cap a power of two); caller holds tenants_lock. */
 static struct user_count *user_slot(struct user_count *tab, size_t cap, const char *user_id)
 {
-    size_t i = hash_id(user_id) & (cap - 1);
+    size_t i = hash_str(user_id) & (cap - 1);
     while (tab[i].user_id[0] && strcmp(tab[i].user_id, user_id) != 0) {
         i = (i + 1) & (cap - 1);
     }

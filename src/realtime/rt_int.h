@@ -188,6 +188,11 @@ struct rt {
 
     pthread_t hub;
     bool hub_running;
+    struct rt_consumer {
+        rt_changes_fn fn;
+        void *arg;
+    } consumers[RT_MAX_CONSUMERS]; /* set before rt_start, read by the hub thread */
+    size_t nconsumers;
     pthread_mutex_t hub_lock;
     pthread_cond_t hub_cond;
     bool hub_wake, hub_stop;

@@ -41,7 +41,7 @@ static const struct store_column agent_status_cols[] = {
     {"user_id", COL_UUID, "uuid", false, false, false, true},
     {"display_name", COL_TEXT, "text", false, false, true, true},
     {"status", COL_TEXT, "text", false, false, false, true},
-    {"reason", COL_TEXT, "text", true, false, true, false},
+    {"reason", COL_TEXT, "text", true, false, true, true},
     {"status_since", COL_TIME, "timestamptz", false, false, false, true},
     {"updated_by", COL_UUID, "uuid", true, false, false, false},
     {"created_at", COL_TIME, "timestamptz", false, false, false, true},
@@ -131,4 +131,10 @@ const struct store_column *store_column_find(const struct store_table_desc *t, c
         }
     }
     return NULL;
+}
+
+const struct store_search_ref *store_table_search_ref(const struct store_table_desc *t)
+{
+    static const struct store_search_ref agent_email = {"user_id", "users", "email"};
+    return t && t->id == STORE_AGENT_STATUS ? &agent_email : NULL;
 }

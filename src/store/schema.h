@@ -38,6 +38,14 @@ struct store_column {
     bool sortable;
 };
 
+/* A column of another table that q= also searches: ref_table.col of the row whose id is this
+ * row's fk column (agents are found by their user's e-mail). */
+struct store_search_ref {
+    const char *fk;        /* column of this table holding the other row's id */
+    const char *ref_table; /* SQL name of the other table */
+    const char *col;       /* its searched column */
+};
+
 struct store_table_desc {
     enum store_table id;
     const char *name; /* SQL and realtime table name */
@@ -52,6 +60,8 @@ struct store_table_desc {
 const struct store_table_desc *store_table_desc(enum store_table t);
 /* By SQL name ("agent_status"); NULL when unknown. */
 const struct store_table_desc *store_table_by_name(const char *name);
+/* What else q= searches for table t; NULL: only t's searchable columns. */
+const struct store_search_ref *store_table_search_ref(const struct store_table_desc *t);
 /* Column by name; NULL when the table has none. */
 const struct store_column *store_column_find(const struct store_table_desc *t, const char *name);
 

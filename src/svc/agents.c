@@ -250,16 +250,7 @@ int svc_agent_set_status(struct svc *svc, const struct svc_actor *a, const char 
                           expected_version, out, err);
     }
     json_decref(before);
-    if (rc == 0) {
-        rc = store_tx_commit(tx);
-    } else {
-        store_tx_rollback(tx);
-    }
-    if (rc < 0) {
-        json_decref(*out);
-        *out = NULL;
-    }
-    return rc;
+    return svc_tx_end(tx, rc, out);
 }
 
 int svc_agent_bulk_status(struct svc *svc, const struct svc_actor *a, const json_t *in,
@@ -332,11 +323,7 @@ int svc_agent_bulk_status(struct svc *svc, const struct svc_actor *a, const json
         }
     }
     json_decref(rows);
-    if (rc == 0) {
-        rc = store_tx_commit(tx);
-    } else {
-        store_tx_rollback(tx);
-    }
+    rc = svc_tx_end(tx, rc, NULL);
     if (rc < 0) {
         json_decref(result);
         return rc;
@@ -349,6 +336,7 @@ int svc_agent_history(struct svc *svc, const struct policy_principal *who, const
                       int64_t from_ms, int64_t to_ms, struct store_query *q, struct svc_page *out)
 {
     memset(out, 0, sizeof *out);
+    out->total = -1; /* history pages are not counted */
     struct store_scope scope;
     if (policy_read_scope(who, STORE_AGENT_HISTORY, &scope, NULL) < 0 || !uuid_is_valid(id)) {
         return SB_E_NOTFOUND;

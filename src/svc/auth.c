@@ -173,11 +173,7 @@ static int login_checked(struct svc *svc, const struct svc_actor *ctx, const cha
         json_decref(after);
     }
     json_decref(user);
-    if (rc == 0) {
-        rc = store_tx_commit(tx);
-    } else {
-        store_tx_rollback(tx);
-    }
+    rc = svc_tx_end(tx, rc, NULL);
     if (rc < 0) {
         json_decref(updated);
         svc_tokens_release(out);

@@ -99,11 +99,7 @@ int svc_client_create(struct svc *svc, const struct svc_actor *a, const json_t *
             rc = svc_audit(tx, a, "client.create", "client",
                            json_string_value(json_object_get(*out, "id")), NULL, *out);
         }
-        if (rc == 0) {
-            rc = store_tx_commit(tx);
-        } else {
-            store_tx_rollback(tx);
-        }
+        rc = svc_tx_end(tx, rc, NULL);
     }
     json_decref(row);
     if (rc == SB_E_CONFLICT) {
@@ -151,11 +147,7 @@ int svc_client_update(struct svc *svc, const struct svc_actor *a, const char *id
             *out = NULL;
         }
         json_decref(before);
-        if (rc == 0) {
-            rc = store_tx_commit(tx);
-        } else {
-            store_tx_rollback(tx);
-        }
+        rc = svc_tx_end(tx, rc, NULL);
     }
     json_decref(set);
     if (rc == SB_E_CONFLICT) {

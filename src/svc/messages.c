@@ -223,16 +223,7 @@ int svc_message_create(struct svc *svc, const struct svc_actor *a, const json_t 
         rc = svc_audit(tx, a, "message.create", "system_message", jstr(*out, "id"), NULL, *out);
     }
     json_decref(row);
-    if (rc == 0) {
-        rc = store_tx_commit(tx);
-    } else {
-        store_tx_rollback(tx);
-    }
-    if (rc < 0) {
-        json_decref(*out);
-        *out = NULL;
-    }
-    return rc;
+    return svc_tx_end(tx, rc, out);
 }
 
 /* The message id in the actor's write scope; SB_E_FORBIDDEN when it is only readable. */
@@ -320,16 +311,7 @@ int svc_message_update(struct svc *svc, const struct svc_actor *a, const char *i
 out:
     json_decref(before);
     json_decref(row);
-    if (rc == 0) {
-        rc = store_tx_commit(tx);
-    } else {
-        store_tx_rollback(tx);
-    }
-    if (rc < 0) {
-        json_decref(*out);
-        *out = NULL;
-    }
-    return rc;
+    return svc_tx_end(tx, rc, out);
 }
 
 int svc_message_delete(struct svc *svc, const struct svc_actor *a, const char *id,
@@ -517,10 +499,6 @@ int svc_messages_tick(struct svc *svc, int64_t now_ms)
         json_decref(after);
     }
     json_decref(rows);
-    if (rc == 0) {
-        rc = store_tx_commit(tx);
-    } else {
-        store_tx_rollback(tx);
-    }
+    rc = svc_tx_end(tx, rc, NULL);
     return rc < 0 ? rc : changed;
 }

@@ -3,8 +3,8 @@
  * in memory) and the in-memory state behind those figures.
  *
  * The memory part is one small record per tenant, behind one mutex:
- *   - events per minute: 60 one-second buckets of change-log events, fed by the jobs thread
- *     (svc_metrics_count_changes) from the change log it tails; a bucket is reused when its
+ *   - events per minute: 60 one-second buckets of change-log events, fed by the realtime
+ *     hub (svc_metrics_count_changes, a consumer of the change log); a bucket is reused when its
  *     second is more than a minute old. Audit entries are not counted (every change writes
  *     one, so they would only double the figure). Global rows (client_id NULL: global
  *     messages, super_admins) count for every tenant.

@@ -11,15 +11,40 @@
 void svc_page_release(struct svc_page *p)
 {
     json_decref(p->rows);
+    json_decref(p->counts);
     free(p->next_cursor);
     p->rows = NULL;
+    p->counts = NULL;
     p->next_cursor = NULL;
+}
+
+/* The page's total and, with count_by, its counts per value, in the page's transaction. */
+static int page_counts(struct store_tx *tx, enum store_table table, const struct store_query *q,
+                       const char *count_by, struct svc_page *out)
+{
+    json_t *total = NULL;
+    int rc = store_row_count(tx, table, q, NULL, &total);
+    if (rc == 0) {
+        out->total = json_integer_value(json_object_get(total, "total"));
+        json_decref(total);
+        if (count_by) {
+            rc = store_row_count(tx, table, q, count_by, &out->counts);
+        }
+    }
+    return rc;
 }
 
 int svc_list(struct svc *svc, const struct policy_principal *who, enum store_table table,
              struct store_query *q, struct svc_page *out)
 {
+    return svc_list_counted(svc, who, table, q, NULL, out);
+}
+
+int svc_list_counted(struct svc *svc, const struct policy_principal *who, enum store_table table,
+                     struct store_query *q, const char *count_by, struct svc_page *out)
+{
     memset(out, 0, sizeof *out);
+    out->total = -1;
     bool active_only = false;
     int rc = policy_read_scope(who, table, &q->scope, &active_only);
     if (rc < 0) {
@@ -43,7 +68,13 @@ int svc_list(struct svc *svc, const struct policy_principal *who, enum store_tab
         if (rc == 0) {
             rc = store_row_list(tx, table, q, &out->rows, &out->next_cursor);
         }
+        if (rc == 0) {
+            rc = page_counts(tx, table, q, count_by, out);
+        }
         store_tx_rollback(tx);
+        if (rc < 0) {
+            svc_page_release(out);
+        }
     }
     if (active) {
         q->nfilters--;

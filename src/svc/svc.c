@@ -71,6 +71,20 @@ static json_t *str_or_null(const char *s)
     return s && *s ? json_string(s) : json_null();
 }
 
+int svc_tx_end(struct store_tx *tx, int rc, json_t **out)
+{
+    if (rc == 0) {
+        rc = store_tx_commit(tx);
+    } else {
+        store_tx_rollback(tx);
+    }
+    if (rc < 0 && out) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 int svc_audit(struct store_tx *tx, const struct svc_actor *actor, const char *action,
               const char *entity_type, const char *entity_id, const json_t *before,
               const json_t *after)

@@ -52,6 +52,10 @@ struct store *svc_store(struct svc *svc);
 /* A system actor (timers, presence, seeding). */
 void svc_actor_system(struct svc_actor *out);
 
+/* End a write transaction: commit it when rc is 0, else roll it back. When the result is an
+ * error and out is not NULL, *out is released and set to NULL. Returns the final rc. */
+int svc_tx_end(struct store_tx *tx, int rc, json_t **out);
+
 /*
  * Append one audit entry for a change made by actor inside tx (the same transaction as the
  * change). before/after are rows (borrowed, may be NULL); secrets are never in them.
@@ -66,12 +70,19 @@ struct svc_page {
     json_t *rows;      /* array */
     char *next_cursor; /* malloc'd or NULL */
     int64_t seq;       /* change-log position the read saw */
+    int64_t total;     /* rows matching the filters and q over every page; -1 when not counted */
+    json_t *counts;    /* {"<value>": n} of the count_by column over the same rows, or NULL */
 };
 void svc_page_release(struct svc_page *p);
 /* One page of table rows visible to who; q's filters/sort/limit/cursor come from the caller,
- * its scope is set here. SB_E_FORBIDDEN when the role may not read the table. */
+ * its scope is set here. out->total counts every matching row, in the same read as the page.
+ * SB_E_FORBIDDEN when the role may not read the table. */
 int svc_list(struct svc *svc, const struct policy_principal *who, enum store_table table,
              struct store_query *q, struct svc_page *out);
+/* svc_list plus out->counts grouped by column count_by (NULL: none; SB_E_INVAL when the
+ * column is unknown, hidden or JSON). */
+int svc_list_counted(struct svc *svc, const struct policy_principal *who, enum store_table table,
+                     struct store_query *q, const char *count_by, struct svc_page *out);
 /* One row visible to who, else SB_E_NOTFOUND. */
 int svc_get(struct svc *svc, const struct policy_principal *who, enum store_table table,
             const char *id, json_t **out);
@@ -267,7 +278,8 @@ int svc_messages_tick(struct svc *svc, int64_t now_ms);
 typedef int64_t (*svc_connections_cb)(void *arg, const char *client_id);
 /* Set before other threads use svc; the default counts 0. */
 void svc_metrics_set_connections_fn(struct svc *svc, svc_connections_cb fn, void *arg);
-/* Feed change-log events (the jobs thread does) for events_per_minute. */
+/* Feed change-log events for events_per_minute (the realtime hub does, as a consumer of
+ * the change log). Thread-safe. */
 void svc_metrics_count_changes(struct svc *svc, const struct store_change *c, size_t n);
 /*
  * The dashboard snapshot of tenant client_id (NULL: every tenant) at now_ms:

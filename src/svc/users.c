@@ -492,15 +492,8 @@ out:
     auth_wipe(hash, sizeof hash);
     json_decref(before);
     json_decref(set);
-    if (rc == 0) {
-        rc = store_tx_commit(tx);
-    } else {
-        store_tx_rollback(tx);
-    }
-    if (rc < 0) {
-        json_decref(*out);
-        *out = NULL;
-    } else if (pw_changed || disabled) {
+    rc = svc_tx_end(tx, rc, out);
+    if (rc >= 0 && (pw_changed || disabled)) {
         auth_session_revoke_user(id);
     }
     return rc;

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
+import { seedAgents, seedName } from './lib/seed.mjs';
 import { api, login, startServer } from './lib/server.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -304,6 +305,210 @@ describe('history and statistics', () => {
     assert.equal(r.status, 422);
     r = await api(s.url, 'GET', '/api/v1/agents/stats');
     assert.equal(r.status, 401);
+  });
+});
+
+describe('the agents list: search, sort, paging and totals', () => {
+  // A tenant of its own with 130 agents seeded in bulk ("Agent 0001".."Agent 0130",
+  // bulk0001@big.test...), statuses cycling online, away, busy, offline.
+  const N = 130;
+  let big; // client id
+  let bigAdmin; // token
+  const get = (path, token = bigAdmin) => api(s.url, 'GET', path, { token });
+
+  before(async () => {
+    let r = await api(s.url, 'POST', '/api/v1/clients', { token: root(), body: { name: 'Big Co', slug: 'big-co' } });
+    assert.equal(r.status, 201, r.text);
+    big = r.json.id;
+    r = await api(s.url, 'POST', '/api/v1/users', {
+      token: root(),
+      body: { email: 'admin@big.test', name: 'Big admin', role: 'admin', client_id: big, password: 'big-password-1' },
+    });
+    assert.equal(r.status, 201, r.text);
+    seedAgents(s.dbPath, { clientId: big, n: N, tag: 0xb16, domain: 'big.test' });
+    bigAdmin = (await login(s.url, 'admin@big.test', 'big-password-1')).access_token;
+  });
+
+  async function all(query) {
+    const rows = [];
+    let cursor = null;
+    let total = null;
+    for (let page = 0; page < 20; page++) {
+      const r = await get(`/api/v1/agents?${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      assert.equal(r.status, 200, r.text);
+      if (total === null) total = r.json.total;
+      assert.equal(r.json.total, total, 'the total does not depend on the page');
+      rows.push(...r.json.data);
+      cursor = r.json.next_cursor;
+      if (!cursor) return { rows, total };
+    }
+    throw new Error('more than 20 pages');
+  }
+
+  test('paging through more than 50 agents with limit/cursor; total is the whole set', async () => {
+    let r = await get('/api/v1/agents');
+    assert.equal(r.status, 200);
+    assert.equal(r.json.data.length, 50, 'default page size');
+    assert.equal(r.json.total, N);
+    assert.ok(r.json.next_cursor);
+    const { rows, total } = await all('limit=50');
+    assert.equal(total, N);
+    assert.equal(rows.length, N);
+    assert.equal(new Set(rows.map((a) => a.id)).size, N, 'no row twice');
+    assert.deepEqual(rows.map((a) => a.display_name), Array.from({ length: N }, (_, i) => seedName(i + 1)), 'default order: display_name');
+    assert.ok(rows.every((a) => a.client_id === big));
+    r = await get('/api/v1/agents?limit=500');
+    assert.equal(r.json.data.length, N);
+    assert.equal(r.json.next_cursor, null);
+  });
+
+  test('sort by any column the board shows, ascending and descending', async () => {
+    let r = await get('/api/v1/agents?sort=-display_name&limit=3');
+    assert.deepEqual(r.json.data.map((a) => a.display_name), [seedName(N), seedName(N - 1), seedName(N - 2)]);
+    assert.equal(r.json.total, N);
+    for (const col of ['status', 'status_since', 'reason', 'updated_at']) {
+      for (const dir of ['', '-']) {
+        const { rows } = await all(`limit=37&sort=${dir}${col}`);
+        assert.equal(rows.length, N, `${dir}${col}: every row once`);
+        assert.equal(new Set(rows.map((a) => a.id)).size, N);
+        const keys = rows.map((a) => a[col] ?? '');
+        const sorted = keys.slice().sort();
+        if (dir) sorted.reverse();
+        assert.deepEqual(keys, sorted, `${dir}${col} order`);
+      }
+    }
+    const { rows } = await all('limit=50&sort=status');
+    assert.equal(rows[0].status, 'away');
+    assert.equal(rows[N - 1].status, 'online');
+  });
+
+  test('q searches the display name and the agent\'s e-mail, case-insensitively, on the server', async () => {
+    let r = await get('/api/v1/agents?q=agent%200077');
+    assert.equal(r.status, 200);
+    assert.equal(r.json.total, 1);
+    assert.equal(r.json.data[0].display_name, seedName(77));
+    r = await get('/api/v1/agents?q=BULK0123%40big');
+    assert.equal(r.json.total, 1, 'by e-mail');
+    assert.equal(r.json.data[0].display_name, seedName(123));
+    r = await get('/api/v1/agents?q=big.test&limit=10');
+    assert.equal(r.json.total, N, 'every agent by e-mail domain');
+    assert.equal(r.json.data.length, 10);
+    const expected = Array.from({ length: N }, (_, i) => seedName(i + 1)).filter((n) => n.includes('Agent 01'));
+    r = await get('/api/v1/agents?q=agent%2001&limit=5');
+    assert.equal(r.json.total, expected.length, 'Agent 0010..0019 and 0100..0130');
+    assert.equal(r.json.data.length, 5);
+    const { rows } = await all('q=agent%2001&limit=7&sort=-display_name');
+    assert.deepEqual(rows.map((a) => a.display_name), expected.reverse());
+    r = await get('/api/v1/agents?q=%25');
+    assert.equal(r.json.total, 0, '% is literal');
+    r = await get('/api/v1/agents?q=agent_0');
+    assert.equal(r.json.total, 0, '_ is literal');
+    r = await get('/api/v1/agents?q=nobody-here');
+    assert.deepEqual([r.json.total, r.json.data, r.json.next_cursor], [0, [], null]);
+    r = await get('/api/v1/agents?q=bulk&status=busy&count_by=status');
+    assert.equal(r.json.total, Array.from({ length: N }, (_, i) => i + 1).filter((i) => i % 4 === 3).length);
+    assert.deepEqual(r.json.counts, { busy: r.json.total });
+  });
+
+  test('count_by=status: counts per status for the same filter as total', async () => {
+    let r = await get('/api/v1/agents?count_by=status&limit=1');
+    assert.equal(r.status, 200);
+    assert.equal(r.json.total, N);
+    const expect = { online: 0, away: 0, busy: 0, offline: 0 };
+    for (let i = 1; i <= N; i++) expect[['offline', 'online', 'away', 'busy'][i % 4]]++;
+    assert.deepEqual(r.json.counts, expect);
+    r = await get('/api/v1/agents?count_by=status&q=agent%2000');
+    assert.equal(Object.values(r.json.counts).reduce((a, b) => a + b, 0), r.json.total);
+    assert.equal(r.json.total, 99);
+    r = await get('/api/v1/agents?limit=1');
+    assert.equal(r.json.counts, undefined, 'no counts unless asked');
+  });
+
+  test('the tenant policy applies to lists, search and totals', async () => {
+    const acme = tok['admin@acme.test'];
+    let r = await get('/api/v1/agents?q=big.test', acme);
+    assert.equal(r.status, 200);
+    assert.deepEqual([r.json.total, r.json.data], [0, []], 'another tenant\'s agents never appear');
+    r = await get('/api/v1/agents?limit=500&count_by=status', acme);
+    assert.equal(r.json.total, 5);
+    assert.ok(r.json.data.every((a) => a.client_id !== big));
+    r = await get(`/api/v1/agents?client_id=${big}`, acme);
+    assert.ok(r.status === 200 || r.status === 404 || r.status === 403, r.text);
+    if (r.status === 200) assert.deepEqual([r.json.total, r.json.data], [0, []]);
+    r = await get('/api/v1/agents?q=acme.test', bigAdmin);
+    assert.deepEqual([r.json.total, r.json.data], [0, []], 'nor the other way round (by e-mail)');
+    r = await get('/api/v1/agents?q=big.test&limit=1', root());
+    assert.equal(r.json.total, N, 'super_admin sees every tenant');
+    r = await get('/api/v1/agents?limit=1', root());
+    assert.equal(r.json.total, N + 8);
+  });
+
+  test('bad list parameters: 422 naming the field, nothing listed', async () => {
+    const cases = [
+      ['sort=nosuch', 'sort'],
+      ['sort=-nosuch', 'sort'],
+      ['sort=updated_by', 'sort'],
+      ['sort=', null],
+      ['limit=0', 'limit'],
+      ['limit=501', 'limit'],
+      ['limit=ten', 'limit'],
+      ['count_by=display_name', 'count_by'],
+      ['count_by=client_id', 'count_by'],
+      ['count_by=nosuch', 'count_by'],
+      ['status=sleeping&sort=bogus', 'sort'],
+    ];
+    for (const [query, field] of cases) {
+      const r = await get(`/api/v1/agents?${query}`);
+      if (field === null) {
+        assert.equal(r.status, 200, query);
+        continue;
+      }
+      assert.equal(r.status, 422, `${query}: ${r.text}`);
+      assert.ok(r.json.error.details.some((d) => d.field === field), `${query} names ${field}: ${r.text}`);
+      assert.equal(r.json.data, undefined);
+    }
+    const r = await get('/api/v1/agents?cursor=garbage');
+    assert.equal(r.status, 422);
+    const other = await get('/api/v1/agents?limit=2&sort=status');
+    const mixed = await get(`/api/v1/agents?sort=display_name&cursor=${encodeURIComponent(other.json.next_cursor)}`);
+    assert.equal(mixed.status, 422, 'a cursor made for another sort');
+  });
+
+  test('the other generic lists carry the total too', async () => {
+    let r = await get('/api/v1/users?limit=2', bigAdmin);
+    assert.equal(r.status, 200);
+    assert.equal(r.json.total, N + 1);
+    assert.equal(r.json.data.length, 2);
+    r = await get('/api/v1/users?q=bulk0042&count_by=role', bigAdmin);
+    assert.deepEqual([r.json.total, r.json.counts], [1, { agent: 1 }]);
+    r = await get('/api/v1/users?count_by=email', bigAdmin);
+    assert.equal(r.status, 422, 'never one count per row');
+    r = await get('/api/v1/clients?limit=1', root());
+    assert.equal(r.json.total, 3);
+    r = await get('/api/v1/messages?limit=1', root());
+    assert.equal(typeof r.json.total, 'number');
+    assert.ok(r.json.total >= r.json.data.length);
+  });
+});
+
+describe('reason on a status change', () => {
+  test('a status change without a reason clears the old reason (single and bulk); the same status keeps it', async () => {
+    let r = await patch('admin@acme.test', 'agent2@acme.test', { status: 'away', reason: 'lunch' });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.reason, 'lunch');
+    r = await patch('admin@acme.test', 'agent2@acme.test', { status: 'away' });
+    assert.equal(r.json.reason, 'lunch', 'same status, no reason: kept');
+    r = await patch('admin@acme.test', 'agent2@acme.test', { status: 'busy' });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.reason, null, 'no "lunch" while busy');
+    assert.equal((await row('agent2@acme.test')).reason, null);
+    const open = (await history('agent2@acme.test')).find((h) => !h.ended_at);
+    assert.deepEqual([open.status, open.reason], ['busy', null]);
+    r = await patch('admin@acme.test', 'agent2@acme.test', { status: 'away', reason: 'coffee' });
+    assert.equal(r.json.reason, 'coffee');
+    r = await api(s.url, 'POST', '/api/v1/agents/bulk-status', { token: tok['admin@acme.test'], body: { ids: [A('agent2@acme.test')], status: 'online' } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.data[0].reason, null, 'bulk without a reason clears it too');
   });
 });
 

@@ -130,6 +130,9 @@ describe('headers', () => {
       assert.equal(r.headers['x-content-type-options'], 'nosniff', path);
       assert.ok(r.headers['referrer-policy'], path);
       assert.match(r.headers['content-security-policy'] || '', /frame-ancestors 'none'/, path);
+      // WebSockets only to our own origin: no ws:/wss: wildcard to any host.
+      assert.match(r.headers['content-security-policy'] || '', /connect-src 'self';/, path);
+      assert.doesNotMatch(r.headers['content-security-policy'] || '', /ws:|wss:/, path);
       assert.match(r.headers['x-request-id'] || '', /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, path);
       if (path.startsWith('/api/')) assert.equal(r.headers['cache-control'], 'no-store', path);
     }

@@ -53,7 +53,7 @@ async function renameUsers(n, tag) {
 }
 
 test('bad credentials: a clear error and no endless retry', async (t) => {
-  if (!realtime) { t.skip('realtime endpoint not on this server yet'); return; }
+  assert.ok(realtime, 'the realtime endpoint answers the upgrade');
   const d = startDriver([srv.url, 'not-a-token', 'users']);
   const code = await d.exited;
   assert.equal(code, 3);
@@ -61,7 +61,7 @@ test('bad credentials: a clear error and no endless retry', async (t) => {
 });
 
 test('subscribe, receive, and resume through a server restart exactly once, in order', async (t) => {
-  if (!realtime) { t.skip('realtime endpoint not on this server yet'); return; }
+  assert.ok(realtime, 'the realtime endpoint answers the upgrade');
   const fresh = await login(srv.url, 'admin@acme.test');
   const d = startDriver([srv.url, fresh.access_token, 'users', '0', '300', '1500']);
   try {
@@ -93,7 +93,7 @@ test('subscribe, receive, and resume through a server restart exactly once, in o
 });
 
 test('examples/watch_agents.c prints a live status change and stops on Ctrl-C', async (t) => {
-  if (!realtime) { t.skip('realtime endpoint not on this server yet'); return; }
+  assert.ok(realtime, 'the realtime endpoint answers the upgrade');
   const fresh = await login(srv.url, 'admin@acme.test');
   const p = spawn(join(BUILD, 'example_watch_agents'), [], {
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,7 +1,7 @@
 // Unit tests for the pure list-merging and throttling rules (node --test web/test).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyChange, applyChanges, mergeSnapshot, withOverlay, createThrottle, upsertRow } from '../src/lib/merge.js';
+import { applyChange, applyChanges, mergeSnapshot, withOverlay, createThrottle, upsertRow, serverOrder } from '../src/lib/merge.js';
 
 const up = (r) => ({ eventType: 'UPDATE', new: r });
 const ins = (r) => ({ eventType: 'INSERT', new: r });
@@ -73,4 +73,19 @@ test('throttle: a burst of 100 becomes one summary; duplicates are dropped', () 
   t = 5000;
   th.push({ key: 'x' });
   assert.equal(th.flush().items.length, 1);
+});
+
+test('serverOrder: the list API order (column, then id; nulls first ascending, last descending)', () => {
+  const rows = [
+    { id: 'c', display_name: 'Bea', reason: null, status_since: '2026-01-01T00:00:02.000Z' },
+    { id: 'a', display_name: 'bea', reason: 'lunch', status_since: '2026-01-01T00:00:01.000Z' },
+    { id: 'b', display_name: 'Bea', reason: 'call', status_since: '2026-01-01T00:00:01.000Z' },
+  ];
+  const ids = (sort) => rows.slice().sort(serverOrder(sort)).map((r) => r.id);
+  assert.deepEqual(ids('display_name'), ['b', 'c', 'a'], 'binary order: upper case first, ties by id');
+  assert.deepEqual(ids('-display_name'), ['a', 'c', 'b']);
+  assert.deepEqual(ids('reason'), ['c', 'b', 'a'], 'null first ascending');
+  assert.deepEqual(ids('-reason'), ['a', 'b', 'c'], 'null last descending');
+  assert.deepEqual(ids('-status_since'), ['c', 'b', 'a']);
+  assert.deepEqual(ids(''), ['a', 'b', 'c']);
 });

@@ -330,6 +330,16 @@ static void where_sql(struct buf *b, json_t *args, const struct store_table_desc
             pg_sql(b, " ESCAPE '\\'");
             any = true;
         }
+        const struct store_search_ref *r = store_table_search_ref(t);
+        if (r) {
+            pg_sql(b,
+                   "%sEXISTS (SELECT 1 FROM \"%s\" AS sr WHERE sr.\"id\" = \"%s\".\"%s\" AND "
+                   "sr.\"%s\" ILIKE ",
+                   any ? " OR " : " AND (", r->ref_table, t->name, r->fk, r->col);
+            param_new(b, args, like_pattern(plan->q));
+            pg_sql(b, " ESCAPE '\\')");
+            any = true;
+        }
         if (any) {
             pg_sql(b, ")");
         }

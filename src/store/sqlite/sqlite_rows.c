@@ -276,6 +276,15 @@ static void where_sql(struct buf *b, json_t *args, const struct store_table_desc
             json_array_append_new(args, like_pattern(plan->q));
             any = true;
         }
+        const struct store_search_ref *r = store_table_search_ref(t);
+        if (r) {
+            sq_sql(b,
+                   "%sEXISTS (SELECT 1 FROM \"%s\" AS sr WHERE sr.\"id\" = \"%s\".\"%s\" AND "
+                   "sr.\"%s\" LIKE ? ESCAPE '\\')",
+                   any ? " OR " : " AND (", r->ref_table, t->name, r->fk, r->col);
+            json_array_append_new(args, like_pattern(plan->q));
+            any = true;
+        }
         if (any) {
             sq_sql(b, ")");
         }

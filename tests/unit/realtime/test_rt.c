@@ -6,12 +6,13 @@
  * and bad messages with their error replies; (tenant, topic) group membership, inspected on
  * the loop thread, and what a broadcast reaches; presence diffs and state; postgres_changes
  * with tenant policy; resume ordering (every change once, in seq order, with live writes
- * racing the catch-up); and the hub feeding the auth cache (a disabled user's socket closes
- * with 4001).
+ * racing the catch-up); the hub feeding the auth cache (a disabled user's socket closes
+ * with 4001); and a registered change-log consumer seeing every change once, in order.
  *
  * Every wait is bounded: a receive gives up after RECV_MS and counts as a failure.
  */
 #include "test.h"
+#include "test_store.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -390,6 +391,68 @@ static int group_members(const char *tenant, const char *topic)
     return p.members;
 }
 
+/* ---- a change-log consumer ---- */
+
+static pthread_mutex_t seen_mu = PTHREAD_MUTEX_INITIALIZER;
+static int64_t seen_last, seen_n;
+static bool seen_in_order = true;
+
+static void record_changes(void *arg, const struct store_change *changes, size_t n)
+{
+    CHECK(arg == &seen_mu);
+    pthread_mutex_lock(&seen_mu);
+    for (size_t i = 0; i < n; i++) {
+        seen_in_order = seen_in_order && changes[i].seq > seen_last;
+        seen_last = changes[i].seq;
+        seen_n++;
+    }
+    pthread_mutex_unlock(&seen_mu);
+}
+
+/* Changes in the log after seq. */
+static int64_t changes_after(int64_t seq)
+{
+    int64_t n = 0;
+    for (int page = 0; page < 1000; page++) {
+        struct store_change *ch = NULL;
+        size_t got = 0;
+        if (store_changes_read(store, seq, 256, &ch, &got) < 0) {
+            return -1;
+        }
+        n += (int64_t)got;
+        seq = got ? ch[got - 1].seq : seq;
+        store_changes_free(ch, got);
+        if (got < 256) {
+            break;
+        }
+    }
+    return n;
+}
+
+/* The consumer saw every change since rt_start (head0) once, in seq order. */
+static void test_consumer_saw_everything(int64_t head0)
+{
+    int64_t oldest = 0, head = 0;
+    CHECK_EQ_INT(store_changes_bounds(store, &oldest, &head), 0);
+    int64_t last = 0, n = 0;
+    for (int i = 0; i < 500; i++) {
+        pthread_mutex_lock(&seen_mu);
+        last = seen_last;
+        n = seen_n;
+        pthread_mutex_unlock(&seen_mu);
+        if (last >= head) {
+            break;
+        }
+        usleep(10000);
+    }
+    CHECK_EQ_INT(last, head);
+    CHECK(n > 10);
+    CHECK_EQ_INT(n, changes_after(head0));
+    CHECK(seen_in_order);
+    /* Consumers are fixed once the hub runs. */
+    CHECK_EQ_INT(rt_add_consumer(rt, record_changes, &seen_mu), SB_E_INVAL);
+}
+
 /* ---- tests ---- */
 
 static void test_upgrade_needs_apikey(void)
@@ -604,8 +667,8 @@ static void test_presence(void)
     /* A late joiner of the same tenant gets the whole state. */
     struct client c;
     CHECK_EQ_INT(client_open(&c, tok_acme), 101);
-    int rc_ = join(&c, "realtime:lobby", json_pack("{s:{s:b}}", "presence", "enabled", 1));
-    json_decref(EXPECT_REPLY(&c, "realtime:lobby", rc_, "ok"));
+    int rl = join(&c, "realtime:lobby", json_pack("{s:{s:b}}", "presence", "enabled", 1));
+    json_decref(EXPECT_REPLY(&c, "realtime:lobby", rl, "ok"));
     m = EXPECT(&c, "realtime:lobby", "presence_state");
     CHECK_EQ_STR(str_at(meta_of(json_object_get(m, "payload"), "alice"), "status", NULL), "away");
     CHECK_EQ_INT(json_object_size(json_object_get(m, "payload")), 1);
@@ -800,13 +863,9 @@ static void test_hub_feeds_auth_cache(void)
 int main(void)
 {
     char dir[] = "/tmp/sbrtXXXXXX";
-    if (!mkdtemp(dir)) {
+    if (test_store_open(dir, &store) < 0) {
         return 1;
     }
-    char url[128];
-    snprintf(url, sizeof url, "sqlite:%s/t.db", dir);
-    CHECK_EQ_INT(store_open(url, NULL, &store), 0);
-    CHECK(store_migrate(store) >= 0);
     CHECK_EQ_INT(
         insert(STORE_CLIENTS, json_pack("{s:s,s:s}", "name", "Acme", "slug", "acme"), acme), 0);
     CHECK_EQ_INT(
@@ -839,6 +898,11 @@ int main(void)
                               .on_worker_stop = on_worker_stop};
     CHECK_EQ_INT(net_server_start(&nc, &hooks, &server), 0);
     port = net_server_port(server);
+    CHECK_EQ_INT(rt_add_consumer(rt, record_changes, &seen_mu), 0);
+    CHECK_EQ_INT(rt_add_consumer(rt, NULL, NULL), SB_E_INVAL);
+    int64_t oldest = 0, head0 = 0;
+    CHECK_EQ_INT(store_changes_bounds(store, &oldest, &head0), 0);
+    seen_last = head0;
     CHECK_EQ_INT(rt_start(rt, server), 0);
 
     test_upgrade_needs_apikey();
@@ -847,6 +911,7 @@ int main(void)
     test_presence();
     test_changes_and_resume();
     test_hub_feeds_auth_cache();
+    test_consumer_saw_everything(head0);
 
     rt_stop(rt);
     net_server_stop(server, 1000);
@@ -859,12 +924,6 @@ int main(void)
     free(uid_acme);
     free(uid_globex);
     free(uid_doomed);
-    const char *suffixes[] = {"", "-wal", "-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        char path[160];
-        snprintf(path, sizeof path, "%s/t.db%s", dir, suffixes[i]);
-        unlink(path);
-    }
-    rmdir(dir);
+    test_store_remove(dir);
     return test_done();
 }

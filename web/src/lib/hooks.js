@@ -4,11 +4,12 @@
 // system's hooks; useRealtimeDashboardMetrics keeps the dashboard snapshot and the series of
 // the last minutes; useStats re-fetches a statistics endpoint when its trigger changes; useNow
 // is a shared ticking clock.
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, ApiError, onToken, qs } from './api.js';
-import { applyChange, mergeSnapshot, rowKey, upsertRow, withOverlay } from './merge.js';
+import { applyChange, isStale, mergeSnapshot, rowKey, serverOrder, upsertRow, withOverlay } from './merge.js';
 import { openChannel, subscribeTable } from './realtime.js';
 import { appendPoint, flagsOf, pointOf } from './series.js';
+import { gridWindow } from './window.js';
 import { createStore } from './store.js';
 import { notify } from './notify.js';
 
@@ -16,42 +17,118 @@ import { notify } from './notify.js';
 // {title, mine, theirs, keepTheirs(), overwrite()}.
 export const conflict = createStore(null);
 
-export function useLiveList({ path, params = {}, table, filter, match, sort, pageSize }) {
-  const key = JSON.stringify([path, params, table, filter || '']);
+// A list loaded by GET and kept current by postgres_changes. Options:
+//   path, params      the collection and its query (filters, q, sort); a change of either
+//                     starts a new list (the subscription stays: it depends on table+filter)
+//   table, filter     the realtime subscription
+//   match(row)        whether a row belongs to the list (a row that stops matching leaves)
+//   admit(row)        a further test for live rows not held yet (see liveMatch)
+//   sort(a, b)        display order; for a `paged` list it must be the server's order
+//   pageSize          `limit` of each request
+//   paged             server paging in display order: while pages remain, a live row not held
+//                     is only taken when it sorts before the last held row (else it arrives
+//                     with its page); a reload re-covers as many rows as were loaded
+// Every list: loadMore() appends the next page; `total` (and `counts`) are the server's and
+// are re-read once per burst of live changes.
+//   countBy           `count_by` of the list (e.g. status): `counts` per value
+export function useLiveList({ path, params = {}, table, filter, match, admit, sort, pageSize, paged = false, countBy }) {
+  const key = JSON.stringify([path, params]);
+  const subKey = JSON.stringify([table, filter || '']);
   const [, setTick] = useState(0);
   const st = useRef(null);
+  const channel = useRef('connecting');
   if (!st.current || st.current.key !== key) {
     st.current = {
       key,
       rows: [],
+      sorted: null, // rows in display order, computed once per change of rows
+      sortedFrom: null,
       overlay: new Map(),
       loading: true,
+      loadingMore: false,
       error: null,
       cursor: null,
+      total: null, // the server's count for the query (null until known)
+      counts: null,
       log: [], // events received while a reload is in flight
       inflight: 0,
       reloadId: 0,
-      channel: 'connecting',
+      countsTimer: null,
+      countsId: 0,
       changes: 0, // realtime events seen (matching or not) and reloads done: a stats trigger
     };
   }
   const s = st.current;
   const matchRef = useRef(match);
   matchRef.current = match;
+  const sortRef = useRef(sort);
+  sortRef.current = sort;
+  const admitRef = useRef(admit);
+  admitRef.current = admit;
   const rerender = useCallback(() => setTick((n) => n + 1), []);
+
+  // The match used for live rows: the filter, and for a paged list with pages still to load,
+  // "held already or sorts before the last held row".
+  // `admit(row)` is a further test for rows not held yet (a search the client can only
+  // approximate: a held row found by the server stays).
+  const liveMatch = (me) => {
+    const m = matchRef.current;
+    const ad = admitRef.current;
+    const cmp = sortRef.current;
+    const ranged = paged && me.cursor && cmp && me.rows.length;
+    if (!ranged && !ad) return m;
+    const last = ranged ? me.rows.reduce((a, b) => (cmp(a, b) >= 0 ? a : b)) : null;
+    return (r) => {
+      if (m && !m(r)) return false;
+      if (me.rows.some((x) => rowKey(x) === rowKey(r))) return true;
+      return (!ad || ad(r)) && (!ranged || cmp(r, last) < 0);
+    };
+  };
+
+  // A held row that moves from one count_by value to another (and still matches) moves one in
+  // `counts` at once; the server's figures follow within a burst (refreshCounts).
+  const shiftCount = (me, ev) => {
+    const rec = ev && ev.new;
+    if (!countBy || !me.counts || !rec || String(ev.eventType || '').toUpperCase() !== 'UPDATE') return;
+    const held = me.rows.find((r) => rowKey(r) === rowKey(rec));
+    if (!held || isStale(held, rec) || held[countBy] === rec[countBy] || rec[countBy] == null) return;
+    if (matchRef.current && !matchRef.current(rec)) return;
+    const c = { ...me.counts };
+    c[held[countBy]] = Math.max(0, (c[held[countBy]] || 0) - 1);
+    c[rec[countBy]] = (c[rec[countBy]] || 0) + 1;
+    me.counts = c;
+  };
+
+  const fetchPage = (cursor, withCounts) => {
+    const q = { ...params };
+    if (pageSize) q.limit = pageSize;
+    if (cursor) q.cursor = cursor;
+    if (withCounts && countBy) q.count_by = countBy;
+    return api('GET', path + qs(q));
+  };
 
   const reload = useCallback(async () => {
     const me = st.current;
     const id = ++me.reloadId;
     const from = me.log.length;
+    const want = paged ? Math.min(me.rows.length, 20000) : 0;
     me.inflight++;
     try {
-      const q = { ...params };
-      if (pageSize) q.limit = pageSize;
-      const body = await api('GET', path + qs(q));
+      const body = await fetchPage(null, true);
+      let data = (body && body.data) || [];
+      let cursor = (body && body.next_cursor) || null;
+      // Re-cover what was loaded before (a reconnect must not shrink the list under the user).
+      for (let n = 0; paged && cursor && data.length < want && n < 100; n++) {
+        const more = await fetchPage(cursor, false);
+        if (st.current !== me || id !== me.reloadId) return;
+        data = data.concat((more && more.data) || []);
+        cursor = (more && more.next_cursor) || null;
+      }
       if (st.current !== me || id !== me.reloadId) return;
-      me.rows = mergeSnapshot((body && body.data) || [], me.log.slice(from), matchRef.current);
-      me.cursor = (body && body.next_cursor) || null;
+      me.cursor = cursor;
+      me.rows = mergeSnapshot(data, me.log.slice(from), liveMatch(me));
+      me.total = body && typeof body.total === 'number' ? body.total : null;
+      me.counts = (body && body.counts) || null;
       me.error = null;
       me.changes++;
     } catch (err) {
@@ -65,14 +142,16 @@ export function useLiveList({ path, params = {}, table, filter, match, sort, pag
       }
     }
   }, [key]);
+  const reloadRef = useRef(reload);
+  reloadRef.current = reload;
 
   const loadMore = useCallback(async () => {
     const me = st.current;
-    if (!me.cursor) return;
-    const q = { ...params, cursor: me.cursor };
-    if (pageSize) q.limit = pageSize;
+    if (!me.cursor || me.loadingMore) return;
+    me.loadingMore = true;
+    rerender();
     try {
-      const body = await api('GET', path + qs(q));
+      const body = await fetchPage(me.cursor, false);
       if (st.current !== me) return;
       let rows = me.rows;
       for (const r of body.data || []) rows = upsertRow(rows, r, matchRef.current);
@@ -80,34 +159,66 @@ export function useLiveList({ path, params = {}, table, filter, match, sort, pag
       me.cursor = body.next_cursor || null;
     } catch (err) {
       me.error = err;
+    } finally {
+      me.loadingMore = false;
     }
     rerender();
   }, [key]);
 
-  useEffect(() => {
+  // total and counts again, once per burst of live changes (the rows themselves are live).
+  const refreshCounts = useCallback(() => {
     const me = st.current;
+    if (me.total == null || me.countsTimer) return;
+    me.countsTimer = setTimeout(async () => {
+      me.countsTimer = null;
+      const id = ++me.countsId;
+      try {
+        const q = { ...params, limit: 1 };
+        if (countBy) q.count_by = countBy;
+        const body = await api('GET', path + qs(q));
+        if (st.current !== me || id !== me.countsId || typeof body.total !== 'number') return;
+        me.total = body.total;
+        me.counts = body.counts || null;
+        rerender();
+      } catch {
+        /* the next change or reload tries again */
+      }
+    }, 400);
+  }, [key]);
+
+  useEffect(() => {
     reload();
+    const me = st.current;
+    return () => {
+      clearTimeout(me.countsTimer);
+      me.countsTimer = null;
+    };
+  }, [key]);
+
+  useEffect(() => {
     if (!table) return undefined;
-    const unsub = subscribeTable(
+    return subscribeTable(
       { table, filter },
       (ev) => {
-        if (st.current !== me) return;
+        const me = st.current;
         if (me.inflight > 0) me.log.push(ev);
-        me.rows = applyChange(me.rows, ev, matchRef.current);
+        shiftCount(me, ev);
+        me.rows = applyChange(me.rows, ev, liveMatch(me));
         me.changes++;
+        refreshCountsRef.current();
         rerender();
       },
       (status) => {
-        if (st.current !== me) return;
-        me.channel = status;
+        channel.current = status;
         // After every (re)join, fetch again: changes made while disconnected appear, and the
         // first fetch may have raced the subscription.
-        if (status === 'SUBSCRIBED') reload();
+        if (status === 'SUBSCRIBED') reloadRef.current();
         rerender();
       }
     );
-    return unsub;
-  }, [key]);
+  }, [subKey]);
+  const refreshCountsRef = useRef(refreshCounts);
+  refreshCountsRef.current = refreshCounts;
 
   // Optimistic edit: shows `patch` at once; `send(patch, ifMatchVersion)` must resolve to the
   // updated row. Errors roll back; a 409 opens the conflict dialog. `baseVersion` is the
@@ -180,14 +291,22 @@ export function useLiveList({ path, params = {}, table, filter, match, sort, pag
     [key]
   );
 
-  const rows = withOverlay(sort ? s.rows.slice().sort(sort) : s.rows, s.overlay);
+  if (s.sortedFrom !== s.rows || s.sortedWith !== sort) {
+    s.sorted = sort ? s.rows.slice().sort(sort) : s.rows;
+    s.sortedFrom = s.rows;
+    s.sortedWith = sort;
+  }
+  const rows = withOverlay(s.sorted, s.overlay);
 
   return {
     rows,
     loading: s.loading,
+    loadingMore: s.loadingMore,
     error: s.error,
     hasMore: !!s.cursor,
-    channelStatus: s.channel,
+    total: s.total,
+    counts: s.counts,
+    channelStatus: channel.current,
     changeCount: s.changes,
     reload,
     loadMore,
@@ -203,26 +322,40 @@ export function patchRow(path, body, version) {
   return api('PATCH', path, { body, headers }).then((r) => (r && r.data && r.data.id ? r.data : r));
 }
 
-const byName = (a, b) => String(a.display_name || a.name || a.email || '').localeCompare(String(b.display_name || b.name || b.email || ''));
 const prio = { critical: 0, high: 1, normal: 2, low: 3 };
 const byPriorityThenNew = (a, b) =>
   (prio[a.priority] ?? 9) - (prio[b.priority] ?? 9) || String(b.created_at || '').localeCompare(String(a.created_at || ''));
 
-export function useRealtimeAgentStatus({ clientId, status } = {}) {
+// The agents board's list: server paging (`pageSize` per request, loadMore for the next),
+// search `q` (display name, reason, e-mail on the server; live rows not held yet are taken when
+// their name or reason contains it), `sort` as the API takes it ('display_name',
+// '-status_since', ...), total and counts per status from the server.
+export function useRealtimeAgentStatus({ clientId, status, q, sort = 'display_name', pageSize = 250 } = {}) {
   const match = useCallback((r) => (!clientId || r.client_id === clientId) && (!status || r.status === status), [clientId, status]);
+  const needle = (q || '').trim().toLowerCase();
+  const admit = useCallback(
+    (r) => !needle || [r.display_name, r.reason].some((v) => String(v || '').toLowerCase().includes(needle)),
+    [needle]
+  );
+  const order = useMemo(() => serverOrder(sort), [sort]);
   const list = useLiveList({
     path: '/api/v1/agents',
-    params: { client_id: clientId, status },
+    params: { client_id: clientId, status, q: needle || undefined, sort },
     table: 'agent_status',
     filter: clientId ? `client_id=eq.${clientId}` : undefined,
     match,
-    sort: byName,
+    admit,
+    sort: order,
+    pageSize,
+    paged: true,
+    countBy: 'status',
   });
   const updateStatus = useCallback(
     (agent, statusValue, reason) =>
       list.optimistic(
         agent.id,
-        { status: statusValue, reason: reason ?? agent.reason ?? '' },
+        // A new status without a reason clears the old one ("lunch" must not stay while busy).
+        { status: statusValue, reason: reason ?? null },
         (patch, v) => patchRow(`/api/v1/agents/${encodeURIComponent(agent.id)}`, patch, v),
         `agent ${agent.display_name || agent.id}`
       ),
@@ -231,41 +364,59 @@ export function useRealtimeAgentStatus({ clientId, status } = {}) {
   return { ...list, agents: list.rows, updateStatus };
 }
 
-export function useRealtimeSystemMessages({ clientId, state, priority } = {}) {
+// Messages: the newest first from the server (`-created_at`, pages of 100, Load more), shown
+// by priority then newest; search `q` (title and body) on the server.
+export function useRealtimeSystemMessages({ clientId, state, priority, q } = {}) {
   const match = useCallback(
     (r) => (!clientId || r.client_id === clientId) && (!state || r.state === state) && (!priority || r.priority === priority),
     [clientId, state, priority]
   );
   const list = useLiveList({
     path: '/api/v1/messages',
-    params: { client_id: clientId, state, priority },
+    params: { client_id: clientId, state, priority, q, sort: '-created_at' },
     table: 'system_messages',
     match,
+    admit: textAdmit(q, ['title', 'body']),
     sort: byPriorityThenNew,
+    pageSize: 100,
   });
   return { ...list, messages: list.rows };
 }
 
-export function useRealtimeClients({ status, q } = {}) {
+// Clients and users: server paging (Load more), search `q`, `sort` as the API takes it, the
+// server's total. Live rows not held yet join only where the server would have them (paged).
+export function useRealtimeClients({ status, q, sort = 'name' } = {}) {
   const match = useCallback((r) => !status || r.status === status, [status]);
-  const list = useLiveList({ path: '/api/v1/clients', params: { status, q }, table: 'clients', match, sort: byName, pageSize: 50 });
+  const order = useMemo(() => serverOrder(sort), [sort]);
+  const list = useLiveList({ path: '/api/v1/clients', params: { status, q, sort }, table: 'clients', match, admit: textAdmit(q, ['name', 'slug']), sort: order, pageSize: 50, paged: true });
   return { ...list, clients: list.rows };
 }
 
-export function useRealtimeUsers({ clientId, role, status, q } = {}) {
+export function useRealtimeUsers({ clientId, role, status, q, sort = 'email' } = {}) {
   const match = useCallback(
     (r) => (!clientId || r.client_id === clientId) && (!role || r.role === role) && (!status || r.status === status),
     [clientId, role, status]
   );
+  const order = useMemo(() => serverOrder(sort), [sort]);
   const list = useLiveList({
     path: '/api/v1/users',
-    params: { client_id: clientId, role, status, q },
+    params: { client_id: clientId, role, status, q, sort },
     table: 'users',
     match,
-    sort: byName,
+    admit: textAdmit(q, ['email', 'name']),
+    sort: order,
     pageSize: 50,
+    paged: true,
   });
   return { ...list, users: list.rows };
+}
+
+// A live row not held yet joins a searched list when one of cols contains q (the server's
+// search, approximated; undefined without a search).
+function textAdmit(q, cols) {
+  const needle = String(q || '').trim().toLowerCase();
+  if (!needle) return undefined;
+  return (r) => cols.some((c) => String(r[c] || '').toLowerCase().includes(needle));
 }
 
 // ---- dashboard ----
@@ -378,6 +529,74 @@ export function useStats(pathFn, deps, trigger, { debounceMs = 400, everyMs = 30
     return () => clearTimeout(t);
   }, [trigger]);
   return { ...st, reload: load };
+}
+
+// `value`, passed on once it has not changed for `ms` (a search box while typing).
+export function useDebounced(value, ms) {
+  const [v, setV] = useState(value);
+  useEffect(() => {
+    const t = setTimeout(() => setV(value), ms);
+    return () => clearTimeout(t);
+  }, [value, ms]);
+  return v;
+}
+
+// ---- windowed grid ----
+
+// Windowed rendering of `count` equal-height cards in a CSS grid (`ul`, ref listRef) inside a
+// scroll box (ref scrollRef): returns the refs and {start, end} of the cards to render (see
+// gridWindow). Columns, row pitch (card height + row gap) and the viewport are measured after
+// every render and on scroll (once per frame) and resize; the padding that stands in for the
+// cards not rendered is set through the CSSOM (no style attributes: CSP). A change of
+// `resetKey` (a new search or order) scrolls back to the top.
+export function useGridWindow(count, { overscan = 3, resetKey } = {}) {
+  const scrollRef = useRef(null);
+  const listRef = useRef(null);
+  const [geo, setGeo] = useState({ cols: 1, pitch: 0, top: 0, height: 0 });
+  const measure = useCallback(() => {
+    const sc = scrollRef.current;
+    const ul = listRef.current;
+    if (!sc || !ul) return;
+    const cs = getComputedStyle(ul);
+    const cols = Math.max(1, String(cs.gridTemplateColumns || '').split(' ').filter(Boolean).length);
+    const card = ul.querySelector(':scope > li');
+    const pitch = card ? card.offsetHeight + (parseFloat(cs.rowGap) || 0) : 0;
+    const next = { cols, pitch, top: sc.scrollTop, height: sc.clientHeight };
+    setGeo((g) => (g.cols === next.cols && g.pitch === next.pitch && g.top === next.top && g.height === next.height ? g : next));
+  }, []);
+  useLayoutEffect(() => {
+    const sc = scrollRef.current;
+    if (!sc) return undefined;
+    let frame = 0;
+    const onScroll = () => {
+      if (!frame) {
+        frame = requestAnimationFrame(() => {
+          frame = 0;
+          measure();
+        });
+      }
+    };
+    sc.addEventListener('scroll', onScroll, { passive: true });
+    const ro = typeof ResizeObserver === 'function' ? new ResizeObserver(onScroll) : null;
+    if (ro) ro.observe(sc);
+    return () => {
+      sc.removeEventListener('scroll', onScroll);
+      if (ro) ro.disconnect();
+      cancelAnimationFrame(frame);
+    };
+  }, [measure]);
+  useLayoutEffect(measure);
+  useEffect(() => {
+    if (scrollRef.current) scrollRef.current.scrollTop = 0;
+  }, [resetKey]);
+  const w = gridWindow({ count, cols: geo.cols, pitch: geo.pitch || 160, top: geo.top, height: geo.height || 800, overscan });
+  useLayoutEffect(() => {
+    const ul = listRef.current;
+    if (!ul) return;
+    ul.style.paddingTop = `${w.padTop}px`;
+    ul.style.paddingBottom = `${w.padBottom}px`;
+  });
+  return { scrollRef, listRef, ...w };
 }
 
 // ---- clock ----

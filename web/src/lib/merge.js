@@ -111,3 +111,22 @@ export function createThrottle({ windowMs = 1000, burst = 3, dedupMs = 10000, no
     windowMs,
   };
 }
+
+// The order the list API returns for `sort` ("col" or "-col"): by the column, then by id, in
+// the same direction; nulls first ascending and last descending; text compared by code unit
+// (the SQLite backend's binary collation). A live row is placed where the server would put it.
+export function serverOrder(spec) {
+  const desc = String(spec || '').startsWith('-');
+  const col = desc ? spec.slice(1) : spec || 'id';
+  const cmp = (x, y) => {
+    if (x == null || y == null) return x == null ? (y == null ? 0 : -1) : 1;
+    if (typeof x === 'number' && typeof y === 'number') return x - y;
+    const a = String(x);
+    const b = String(y);
+    return a < b ? -1 : a > b ? 1 : 0;
+  };
+  return (r1, r2) => {
+    const c = cmp(r1[col], r2[col]) || cmp(r1.id, r2.id);
+    return desc ? -c : c;
+  };
+}

@@ -5,9 +5,22 @@
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, qs } from '../lib/api.js';
-import { useNow, useRealtimeAgentStatus, useStats } from '../lib/hooks.js';
+import { useDebounced, useGridWindow, useNow, useRealtimeAgentStatus, useStats } from '../lib/hooks.js';
 import { notify } from '../lib/notify.js';
 import { canAdmin, errText, fmtDuration, fmtPercent, fmtTime, isSuper, STATUSES } from '../lib/format.js';
+
+// Orders of the board (the API's `sort`).
+export const SORTS = [
+  { id: 'display_name', label: 'name A–Z' },
+  { id: '-display_name', label: 'name Z–A' },
+  { id: 'status', label: 'status' },
+  { id: 'status_since', label: 'longest in status' },
+  { id: '-status_since', label: 'latest change' },
+  { id: 'reason', label: 'reason' },
+];
+
+// The bulk endpoint's limit (SVC_BULK_MAX): one all-or-nothing change of at most this many.
+const BULK_MAX = 500;
 
 export const RANGES = [
   { id: '1h', label: 'last hour', ms: 3600e3 },
@@ -82,7 +95,19 @@ function History({ agent, onClose, stats, rangeLabel }) {
 
 export function Agents({ user }) {
   const [filter, setFilter] = useState('');
-  const { agents, loading, error, updateStatus, apply, changeCount } = useRealtimeAgentStatus({ status: filter || undefined });
+  const [search, setSearch] = useState('');
+  const [sort, setSort] = useState('display_name');
+  const q = useDebounced(search.trim(), 300);
+  const { agents, loading, loadingMore, error, updateStatus, apply, changeCount, total, counts, hasMore, loadMore } = useRealtimeAgentStatus({
+    status: filter || undefined,
+    q: q || undefined,
+    sort,
+  });
+  const win = useGridWindow(agents.length, { overscan: 3, resetKey: `${filter}|${q}|${sort}` });
+  // Near the end of what is loaded: fetch the next page (the scroll box grows under the user).
+  useEffect(() => {
+    if (hasMore && !loadingMore && !loading && win.lastRow >= win.rows - 4) loadMore();
+  }, [hasMore, loadingMore, loading, win.lastRow, win.rows]);
   const [range, setRange] = useState('24h');
   const rangeDef = RANGES.find((r) => r.id === range) || RANGES[1];
   const stats = useStats(() => `/api/v1/agents/stats${qs({ from: new Date(Date.now() - rangeDef.ms).toISOString() })}`, [range], changeCount);
@@ -122,11 +147,21 @@ export function Agents({ user }) {
     setSelected(next);
   }
 
+  // More than one agent: the first click asks to confirm with the count, the second applies.
+  const [confirmBulk, setConfirmBulk] = useState(false);
+  useEffect(() => setConfirmBulk(false), [selected, bulkStatus]);
+  const [selectingAll, setSelectingAll] = useState(false);
+
   async function bulk(e) {
     e.preventDefault();
     if (!selected.size) return;
+    if (selected.size > 1 && !confirmBulk) {
+      setConfirmBulk(true);
+      return;
+    }
+    setConfirmBulk(false);
     try {
-      const r = await api('POST', '/api/v1/agents/bulk-status', { body: { ids: [...selected], status: bulkStatus, reason: bulkReason } });
+      const r = await api('POST', '/api/v1/agents/bulk-status', { body: { ids: [...selected], status: bulkStatus, reason: bulkReason.trim() || null } });
       for (const row of (r && r.data) || []) if (row && row.id) apply(row);
       notify({ kind: 'success', priority: 'low', title: `Status set to ${bulkStatus}`, body: `${selected.size} agent(s)` });
       setSelected(new Set());
@@ -135,57 +170,86 @@ export function Agents({ user }) {
     }
   }
 
-  const counts = {};
-  for (const a of agents) counts[a.status] = (counts[a.status] || 0) + 1;
+  // Every agent matching the search and filter (not only the cards loaded): their ids from the
+  // server, up to the bulk limit (one all-or-nothing request).
+  async function selectAll() {
+    setSelectingAll(true);
+    try {
+      const b = await api('GET', `/api/v1/agents${qs({ status: filter || undefined, q: q || undefined, limit: BULK_MAX })}`);
+      setSelected(new Set(((b && b.data) || []).map((a) => a.id)));
+    } catch (err) {
+      notify({ kind: 'error', title: 'Could not select the agents', body: errText(err) });
+    } finally {
+      setSelectingAll(false);
+    }
+  }
+
+  const known = typeof total === 'number' && !loading;
+  const countText = known
+    ? `${total} agent${total === 1 ? '' : 's'} · ${STATUSES.map((st) => `${(counts && counts[st]) || 0} ${st}`).join(' · ')}`
+    : 'Loading agents…';
 
   return html`<section aria-labelledby="page-title">
     <div class="page-head">
       <h1 id="page-title">Agents</h1>
+      <label class="inline">Search
+        <input type="search" data-testid="agents-search" value=${search} placeholder="name, e-mail or reason" autocomplete="off" onInput=${(e) => setSearch(e.target.value)} />
+      </label>
       <label class="inline">Show
         <select data-testid="agents-filter" value=${filter} onChange=${(e) => setFilter(e.target.value)}>
           <option value="">all</option>
           ${STATUSES.map((s) => html`<option key=${s} value=${s}>${s}</option>`)}
         </select>
       </label>
-      <span class="muted" data-testid="agents-count">${agents.length} agents · ${STATUSES.map((s) => `${counts[s] || 0} ${s}`).join(' · ')}</span>
+      <label class="inline">Sort by
+        <select data-testid="agents-sort" value=${sort} onChange=${(e) => setSort(e.target.value)}>
+          ${SORTS.map((o) => html`<option key=${o.id} value=${o.id}>${o.label}</option>`)}
+        </select>
+      </label>
+      <span class="muted" data-testid="agents-count" role="status" data-total=${known ? total : ''} data-loaded=${agents.length} data-online=${known ? (counts && counts.online) || 0 : ''}>${countText}</span>
     </div>
     ${error ? html`<p class="error" role="alert" data-testid="agents-error">${errText(error)}</p>` : null}
     ${admin
       ? html`<form class="toolbar" onSubmit=${bulk} aria-label="Bulk status change" data-testid="bulk-form">
-          <span>${selected.size} selected</span>
+          <span data-testid="bulk-selected" data-count=${selected.size}>${selected.size} selected</span>
+          <button type="button" class="btn btn-small" data-testid="bulk-select-all" disabled=${!known || !total || total > BULK_MAX || selectingAll} title=${known && total > BULK_MAX ? `At most ${BULK_MAX} at once: narrow the search or filter` : ''} onClick=${selectAll}>${known && total > BULK_MAX ? `Select all (≤ ${BULK_MAX}; ${total} match)` : `Select all ${known ? total : ''} matching`}</button>
+          ${selected.size ? html`<button type="button" class="btn btn-small" data-testid="bulk-clear" onClick=${() => setSelected(new Set())}>Clear</button>` : null}
           <label class="inline">Status
             <select data-testid="bulk-status" value=${bulkStatus} onChange=${(e) => setBulkStatus(e.target.value)}>
               ${STATUSES.map((s) => html`<option key=${s} value=${s}>${s}</option>`)}
             </select></label>
           <label class="inline">Reason <input data-testid="bulk-reason" value=${bulkReason} onInput=${(e) => setBulkReason(e.target.value)} /></label>
-          <button class="btn" type="submit" data-testid="bulk-apply" disabled=${!selected.size}>Apply to selected</button>
+          <button class=${`btn${confirmBulk ? ' btn-danger' : ''}`} type="submit" data-testid="bulk-apply" data-confirm=${confirmBulk ? 'true' : 'false'} disabled=${!selected.size}>${confirmBulk ? `Confirm: set ${selected.size} agents to ${bulkStatus}` : 'Apply to selected'}</button>
         </form>`
       : null}
     ${history ? html`<${History} agent=${agents.find((a) => a.id === history.id) || history} stats=${stats} rangeLabel=${rangeDef.label} onClose=${() => setHistory(null)} />` : null}
     ${loading && !agents.length ? html`<p class="muted">Loading…</p>` : null}
-    <ul class="board" data-testid="agents-list">
-      ${agents.map(
-        (a) => html`<li key=${a.id} class=${`agent card status-${a.status}${a._pending ? ' pending' : ''}`} data-testid=${`agent-row-${a.id}`} data-status=${a.status} data-version=${a.version}>
-          <div class="agent-head">
-            ${admin
-              ? html`<input type="checkbox" data-testid=${`agent-select-${a.id}`} aria-label=${`Select ${a.display_name}`} checked=${selected.has(a.id)} onChange=${() => toggle(a.id)} />`
-              : null}
-            <span class=${`dot dot-${a.status}`} aria-hidden="true"></span>
-            <strong class="agent-name">${a.display_name || a.id}</strong>
-          </div>
-          <div class="agent-body">
-            <label class="sr-only" for=${`agent-status-${a.id}`}>Status of ${a.display_name}</label>
-            <select id=${`agent-status-${a.id}`} data-testid=${`agent-status-${a.id}`} value=${a.status} disabled=${!canEdit(a)} onChange=${(e) => updateStatus(a, e.target.value)}>
-              ${STATUSES.map((s) => html`<option key=${s} value=${s}>${s}</option>`)}
-            </select>
-            <${InStatus} agent=${a} />
-          </div>
-          ${a.reason ? html`<div class="muted reason" data-testid=${`agent-reason-${a.id}`}>${a.reason}</div>` : null}
-          <button type="button" class="btn btn-small btn-link" data-testid=${`agent-history-${a.id}`} aria-expanded=${history && history.id === a.id ? 'true' : 'false'} aria-label=${`Statistics & history of ${a.display_name || a.id}`} onClick=${() => setHistory(a)}>Statistics & history</button>
-        </li>`
-      )}
-    </ul>
-    ${!loading && !agents.length && !error ? html`<p class="muted" data-testid="agents-empty">No agents.</p>` : null}
+    <div class="board-scroll" ref=${win.scrollRef} tabindex="0" role="region" aria-label=${`Agents board, ${known ? `${agents.length} of ${total} loaded` : 'loading'} (scrolls)`} data-testid="agents-scroll">
+      <ul class="board" ref=${win.listRef} data-testid="agents-list" data-start=${win.start} data-end=${win.end}>
+        ${agents.slice(win.start, win.end).map(
+          (a, i) => html`<li key=${a.id} aria-setsize=${known ? total : -1} aria-posinset=${win.start + i + 1} class=${`agent card status-${a.status}${a._pending ? ' pending' : ''}`} data-testid=${`agent-row-${a.id}`} data-status=${a.status} data-version=${a.version}>
+            <div class="agent-head">
+              ${admin
+                ? html`<input type="checkbox" data-testid=${`agent-select-${a.id}`} aria-label=${`Select ${a.display_name}`} checked=${selected.has(a.id)} onChange=${() => toggle(a.id)} />`
+                : null}
+              <span class=${`dot dot-${a.status}`} aria-hidden="true"></span>
+              <strong class="agent-name" title=${a.display_name || a.id}>${a.display_name || a.id}</strong>
+            </div>
+            <div class="agent-body">
+              <label class="sr-only" for=${`agent-status-${a.id}`}>Status of ${a.display_name}</label>
+              <select id=${`agent-status-${a.id}`} data-testid=${`agent-status-${a.id}`} value=${a.status} disabled=${!canEdit(a)} onChange=${(e) => updateStatus(a, e.target.value)}>
+                ${STATUSES.map((s) => html`<option key=${s} value=${s}>${s}</option>`)}
+              </select>
+              <${InStatus} agent=${a} />
+            </div>
+            <div class="muted reason" data-testid=${a.reason ? `agent-reason-${a.id}` : undefined} title=${a.reason || ''}>${a.reason || ''}</div>
+            <button type="button" class="btn btn-small btn-link" data-testid=${`agent-history-${a.id}`} aria-expanded=${history && history.id === a.id ? 'true' : 'false'} aria-label=${`Statistics & history of ${a.display_name || a.id}`} onClick=${() => setHistory(a)}>Statistics & history</button>
+          </li>`
+        )}
+      </ul>
+      ${loadingMore ? html`<p class="muted" data-testid="agents-loading-more">Loading more agents…</p>` : null}
+    </div>
+    ${!loading && !agents.length && !error ? html`<p class="muted" data-testid="agents-empty">${q ? `No agents match “${q}”.` : 'No agents.'}</p>` : null}
     <section class="card" data-testid="agents-stats" aria-labelledby="stats-title" data-at=${stats.at || ''}>
       <div class="page-head">
         <h2 id="stats-title">Statistics per client</h2>

@@ -6,6 +6,14 @@ import { api } from '../lib/api.js';
 import { useLiveList } from '../lib/hooks.js';
 import { canAdmin, errText, fmtTime } from '../lib/format.js';
 
+// Actions the server writes (the field also takes any other text).
+const ACTIONS = [
+  'auth.login', 'auth.login_failed', 'auth.logout', 'auth.logout_all', 'auth.refresh', 'auth.refresh_reuse',
+  'client.create', 'client.update', 'client.delete', 'user.create', 'user.update', 'user.update_password', 'user.delete',
+  'agent_status.create', 'agent_status.update', 'agent_status.delete',
+  'message.create', 'message.update', 'message.delete', 'message.activate', 'message.expire',
+];
+
 const bySeqDesc = (a, b) => (Number(b.seq) || 0) - (Number(a.seq) || 0) || String(b.at || '').localeCompare(String(a.at || ''));
 
 // A JSON value; the box scrolls (max-height), so it is focusable for keyboard scrolling.
@@ -17,16 +25,51 @@ function Json({ v, label }) {
 export function Audit({ user }) {
   const [entityType, setEntityType] = useState('');
   const [actor, setActor] = useState('');
+  const [action, setAction] = useState('');
+  const [text, setText] = useState('');
+  const [from, setFrom] = useState('');
+  const [to, setTo] = useState('');
   const [applied, setApplied] = useState({});
-  const match = (r) => (!applied.entity_type || r.entity_type === applied.entity_type) && (!applied.actor_id || r.actor_id === applied.actor_id);
-  const { rows, loading, error, hasMore, loadMore } = useLiveList({
+  const [rangeError, setRangeError] = useState('');
+  const match = (r) =>
+    (!applied.entity_type || r.entity_type === applied.entity_type) &&
+    (!applied.actor_id || r.actor_id === applied.actor_id) &&
+    (!applied.action || r.action === applied.action) &&
+    (!applied.from || String(r.at || '') >= applied.from) &&
+    (!applied.to || String(r.at || '') <= applied.to);
+  const { rows, loading, error, hasMore, loadMore, total } = useLiveList({
     path: '/api/v1/audit',
     params: applied,
     table: 'audit_logs',
     match,
+    admit: applied.q ? (r) => [r.actor_email, r.action].some((v) => String(v || '').toLowerCase().includes(applied.q.toLowerCase())) : undefined,
     sort: bySeqDesc,
     pageSize: 50,
   });
+  // datetime-local (the browser's local time) -> RFC 3339 UTC; '' stays unset.
+  const iso = (v) => {
+    if (!v) return undefined;
+    const t = new Date(v).getTime();
+    return Number.isNaN(t) ? undefined : new Date(t).toISOString();
+  };
+  function apply(e) {
+    e.preventDefault();
+    const f = iso(from);
+    const t = iso(to);
+    if (f && t && f >= t) {
+      setRangeError('"From" must be before "to".');
+      return;
+    }
+    setRangeError('');
+    setApplied({
+      entity_type: entityType || undefined,
+      actor_id: actor.trim() || undefined,
+      action: action.trim() || undefined,
+      q: text.trim() || undefined,
+      from: f,
+      to: t,
+    });
+  }
   const [verify, setVerify] = useState(null);
   const [verifying, setVerifying] = useState(false);
   const [open, setOpen] = useState(null);
@@ -58,14 +101,21 @@ export function Audit({ user }) {
           : ''}
       </span>
     </div>
-    <form class="toolbar" role="search" onSubmit=${(e) => { e.preventDefault(); setApplied({ entity_type: entityType || undefined, actor_id: actor || undefined }); }}>
+    <form class="toolbar audit-filters" role="search" aria-label="Filter the audit log" onSubmit=${apply}>
+      <label class="inline">Text <input type="search" data-testid="audit-filter-text" placeholder="actor e-mail or action" value=${text} onInput=${(e) => setText(e.target.value)} /></label>
+      <label class="inline">Action <input data-testid="audit-filter-action" placeholder="e.g. user.update" list="audit-actions" value=${action} onInput=${(e) => setAction(e.target.value)} /></label>
+      <datalist id="audit-actions">${ACTIONS.map((a) => html`<option key=${a} value=${a}></option>`)}</datalist>
       <label class="inline">Entity
         <select data-testid="audit-filter-entity" value=${entityType} onChange=${(e) => setEntityType(e.target.value)}>
           <option value="">all</option>${['client', 'user', 'agent_status', 'system_message', 'session'].map((t) => html`<option key=${t} value=${t}>${t}</option>`)}
         </select></label>
       <label class="inline">Actor id <input data-testid="audit-filter-actor" value=${actor} onInput=${(e) => setActor(e.target.value)} /></label>
+      <label class="inline">From <input type="datetime-local" step="1" data-testid="audit-filter-from" value=${from} onInput=${(e) => setFrom(e.target.value)} /></label>
+      <label class="inline">To <input type="datetime-local" step="1" data-testid="audit-filter-to" value=${to} onInput=${(e) => setTo(e.target.value)} /></label>
       <button class="btn" type="submit" data-testid="audit-apply">Apply</button>
+      <span class="muted" role="status" data-testid="audit-count" data-total=${typeof total === 'number' && !loading ? total : ''}>${typeof total === 'number' && !loading ? `${total} entr${total === 1 ? 'y' : 'ies'}${rows.length < total ? ` · ${rows.length} shown` : ''}` : ''}</span>
     </form>
+    ${rangeError ? html`<p class="error" role="alert" data-testid="audit-filter-error">${rangeError}</p>` : null}
     ${error ? html`<p class="error" role="alert">${errText(error)}</p>` : null}
     <div class="table-wrap"><table data-testid="audit-table">
       <thead><tr><th scope="col">Seq</th><th scope="col">Time</th><th scope="col">Actor</th><th scope="col">Action</th><th scope="col">Entity</th><th scope="col">IP</th><th scope="col"><span class="sr-only">Details</span></th></tr></thead>

@@ -4,6 +4,7 @@ import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
 import { api } from '../lib/api.js';
 import { patchRow, useRealtimeClients } from '../lib/hooks.js';
+import { SortHeader } from '../components/SortHeader.js';
 import { notify } from '../lib/notify.js';
 import { errText, fmtTime, isSuper } from '../lib/format.js';
 
@@ -11,7 +12,8 @@ export function Clients({ user }) {
   const [status, setStatus] = useState('');
   const [q, setQ] = useState('');
   const [query, setQuery] = useState('');
-  const { clients, loading, error, hasMore, loadMore, optimistic, apply, remove } = useRealtimeClients({ status: status || undefined, q: query || undefined });
+  const [sort, setSort] = useState('name');
+  const { clients, loading, error, hasMore, loadMore, optimistic, apply, remove, total } = useRealtimeClients({ status: status || undefined, q: query || undefined, sort });
   const [name, setName] = useState('');
   const [slug, setSlug] = useState('');
   const [confirming, setConfirming] = useState(null);
@@ -46,7 +48,9 @@ export function Clients({ user }) {
   }
 
   return html`<section aria-labelledby="page-title">
-    <div class="page-head"><h1 id="page-title">Clients</h1></div>
+    <div class="page-head"><h1 id="page-title">Clients</h1>
+      <span class="muted" data-testid="clients-count" role="status" data-total=${typeof total === 'number' && !loading ? total : ''}>${typeof total === 'number' && !loading ? `${total} client${total === 1 ? '' : 's'}${clients.length < total ? ` · ${clients.length} shown` : ''}` : 'Loading clients…'}</span>
+    </div>
     <form class="toolbar" onSubmit=${(e) => { e.preventDefault(); setQuery(q); }} role="search">
       <label class="inline">Search <input type="search" data-testid="clients-search" value=${q} onInput=${(e) => setQ(e.target.value)} /></label>
       <label class="inline">Status
@@ -64,7 +68,9 @@ export function Clients({ user }) {
     </details>
     ${error ? html`<p class="error" role="alert">${errText(error)}</p>` : null}
     <div class="table-wrap"><table data-testid="clients-table">
-      <thead><tr><th scope="col">Name</th><th scope="col">Slug</th><th scope="col">Status</th><th scope="col">Created</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
+      <thead><tr>
+        ${[['name', 'Name'], ['slug', 'Slug'], ['status', 'Status'], ['created_at', 'Created']].map(([col, label]) => html`<${SortHeader} key=${col} col=${col} label=${label} sort=${sort} onSort=${setSort} testPrefix="clients" />`)}
+        <th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
       <tbody>
         ${clients.map(
           (c) => html`<tr key=${c.id} data-testid=${`client-row-${c.id}`} data-version=${c.version} class=${c._pending ? 'pending' : ''}>
@@ -82,6 +88,7 @@ export function Clients({ user }) {
       </tbody>
     </table></div>
     ${loading ? html`<p class="muted">Loading…</p>` : null}
+    ${!loading && !error && !clients.length ? html`<p class="muted" data-testid="clients-empty">${query ? `No clients match “${query}”.` : 'No clients.'}</p>` : null}
     ${hasMore ? html`<button type="button" class="btn" data-testid="clients-more" onClick=${loadMore}>Load more</button>` : null}
   </section>`;
 }

@@ -5,7 +5,7 @@
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../lib/api.js';
-import { patchRow, useRealtimeSystemMessages, useStats } from '../lib/hooks.js';
+import { patchRow, useDebounced, useRealtimeSystemMessages, useStats } from '../lib/hooks.js';
 import { notify } from '../lib/notify.js';
 import { canAdmin, errText, fmtTime, isoToLocal, isSuper, localToISO, PRIORITIES } from '../lib/format.js';
 
@@ -71,7 +71,9 @@ function toBody(f, full) {
 
 export function Messages({ user }) {
   const [state, setState] = useState('');
-  const { messages, loading, error, optimistic, apply, remove, changeCount } = useRealtimeSystemMessages({ state: state || undefined });
+  const [search, setSearch] = useState('');
+  const q = useDebounced(search.trim(), 300);
+  const { messages, loading, error, optimistic, apply, remove, changeCount, total, hasMore, loadMore, loadingMore } = useRealtimeSystemMessages({ state: state || undefined, q: q || undefined });
   const stats = useStats(() => '/api/v1/messages/stats', [], changeCount);
   const [editing, setEditing] = useState(null);
   const [confirming, setConfirming] = useState(null);
@@ -145,6 +147,9 @@ export function Messages({ user }) {
   return html`<section aria-labelledby="page-title">
     <div class="page-head">
       <h1 id="page-title">System messages</h1>
+      <label class="inline">Search
+        <input type="search" data-testid="messages-search" value=${search} placeholder="title or text" autocomplete="off" onInput=${(e) => setSearch(e.target.value)} />
+      </label>
       <label class="inline">State
         <select data-testid="messages-filter" value=${state} onChange=${(e) => setState(e.target.value)}>
           <option value="">all</option><option value="active">active</option><option value="scheduled">scheduled</option><option value="expired">expired</option>
@@ -188,6 +193,10 @@ export function Messages({ user }) {
         </li>`
       )}
     </ul>
-    ${!loading && !messages.length && !error ? html`<p class="muted" data-testid="messages-empty">No messages.</p>` : null}
+    ${!loading && !messages.length && !error ? html`<p class="muted" data-testid="messages-empty">${q ? `No messages match “${q}”.` : 'No messages.'}</p>` : null}
+    ${typeof total === 'number' && !loading && total > 0
+      ? html`<p class="muted small" data-testid="messages-shown" data-total=${total} data-shown=${messages.length}>${messages.length < total ? `${messages.length} of ${total} shown (newest first)` : `${total} shown`}</p>`
+      : null}
+    ${hasMore ? html`<button type="button" class="btn" data-testid="messages-more" disabled=${loadingMore} onClick=${loadMore}>Load more</button>` : null}
   </section>`;
 }

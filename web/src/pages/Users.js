@@ -4,6 +4,7 @@ import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../lib/api.js';
 import { patchRow, useRealtimeUsers } from '../lib/hooks.js';
+import { SortHeader } from '../components/SortHeader.js';
 import { notify } from '../lib/notify.js';
 import { canAdmin, errText, fmtTime, isSuper, ROLES } from '../lib/format.js';
 
@@ -38,7 +39,8 @@ export function Users({ user }) {
   const [status, setStatus] = useState('');
   const [q, setQ] = useState('');
   const [query, setQuery] = useState('');
-  const { users, loading, error, hasMore, loadMore, optimistic, apply, remove } = useRealtimeUsers({ role: role || undefined, status: status || undefined, q: query || undefined });
+  const [sort, setSort] = useState('email');
+  const { users, loading, error, hasMore, loadMore, optimistic, apply, remove, total } = useRealtimeUsers({ role: role || undefined, status: status || undefined, q: query || undefined, sort });
   const [editing, setEditing] = useState(null);
   const [confirming, setConfirming] = useState(null);
   // When the edit row closes (save or cancel), the focus goes back to the row's Edit button.
@@ -96,7 +98,9 @@ export function Users({ user }) {
 
   const setF = (k) => (e) => setForm({ ...form, [k]: e.target.value });
   return html`<section aria-labelledby="page-title">
-    <div class="page-head"><h1 id="page-title">Users</h1></div>
+    <div class="page-head"><h1 id="page-title">Users</h1>
+      <span class="muted" data-testid="users-count" role="status" data-total=${typeof total === 'number' && !loading ? total : ''}>${typeof total === 'number' && !loading ? `${total} user${total === 1 ? '' : 's'}${users.length < total ? ` · ${users.length} shown` : ''}` : 'Loading users…'}</span>
+    </div>
     <form class="toolbar" role="search" onSubmit=${(e) => { e.preventDefault(); setQuery(q); }}>
       <label class="inline">Search <input type="search" data-testid="users-search" value=${q} onInput=${(e) => setQ(e.target.value)} /></label>
       <label class="inline">Role <select data-testid="users-filter-role" value=${role} onChange=${(e) => setRole(e.target.value)}><option value="">all</option>${ROLES.map((r) => html`<option key=${r} value=${r}>${r}</option>`)}</select></label>
@@ -117,7 +121,9 @@ export function Users({ user }) {
     </details>
     ${error ? html`<p class="error" role="alert">${errText(error)}</p>` : null}
     <div class="table-wrap"><table data-testid="users-table">
-      <thead><tr><th scope="col">Email</th><th scope="col">Name</th><th scope="col">Role</th><th scope="col">Status</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
+      <thead><tr>
+        ${[['email', 'Email'], ['name', 'Name'], ['role', 'Role'], ['status', 'Status']].map(([col, label]) => html`<${SortHeader} key=${col} col=${col} label=${label} sort=${sort} onSort=${setSort} testPrefix="users" />`)}
+        <th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
       <tbody>
         ${users.map((u) =>
           editing === u.id
@@ -136,6 +142,7 @@ export function Users({ user }) {
       </tbody>
     </table></div>
     ${loading ? html`<p class="muted">Loading…</p>` : null}
+    ${!loading && !error && !users.length ? html`<p class="muted" data-testid="users-empty">${query ? `No users match “${query}”.` : 'No users.'}</p>` : null}
     ${hasMore ? html`<button type="button" class="btn" data-testid="users-more" onClick=${loadMore}>Load more</button>` : null}
   </section>`;
 }

@@ -1,10 +1,10 @@
 /*
  * The jobs thread (see jobs.h). One pthread sleeps on a condition variable between ticks so
- * jobs_stop() wakes it at once. State owned by the thread: the change-log position it has
- * counted up to, and the last published snapshot of each tenant (JSON text without "at")
- * to push only on change. Errors of one tick are logged and the next tick tries again.
+ * svc_jobs_stop() wakes it at once. State owned by the thread: the last published snapshot of
+ * each tenant (JSON text without "at") to push only on change. Errors of one tick are logged and
+ * the next tick tries again.
  */
-#include "api/jobs.h"
+#include "svc/jobs.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -18,8 +18,6 @@
 #include "base/log.h"
 #include "svc/svc.h"
 
-#define CHANGES_BATCH 500
-#define CHANGES_BATCHES_PER_TICK 20
 #define MAX_TENANTS 10000
 
 struct last_snapshot {
@@ -28,20 +26,19 @@ struct last_snapshot {
     bool seen;    /* still a client in the current round */
 };
 
-struct jobs {
+struct svc_jobs {
     struct svc *svc;
-    struct jobs_config cfg;
+    struct svc_jobs_config cfg;
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cond;
     bool stop; /* under mu */
     /* owned by the thread */
-    int64_t last_seq;
     struct last_snapshot *last;
     size_t nlast, caplast;
 };
 
-static struct last_snapshot *last_of(struct jobs *j, const char *key)
+static struct last_snapshot *last_of(struct svc_jobs *j, const char *key)
 {
     for (size_t i = 0; i < j->nlast; i++) {
         if (!strcmp(j->last[i].key, key)) {
@@ -59,7 +56,7 @@ static struct last_snapshot *last_of(struct jobs *j, const char *key)
 }
 
 /* Compute one tenant's snapshot and publish it when it differs from the last one. */
-static void snapshot_one(struct jobs *j, const char *client_id, int64_t now_ms)
+static void snapshot_one(struct svc_jobs *j, const char *client_id, int64_t now_ms)
 {
     json_t *snap = NULL;
     int rc = svc_dashboard_snapshot(j->svc, client_id, now_ms, &snap);
@@ -91,7 +88,7 @@ static void snapshot_one(struct jobs *j, const char *client_id, int64_t now_ms)
     json_decref(snap);
 }
 
-static void publish_metrics(struct jobs *j, int64_t now_ms)
+static void publish_metrics(struct svc_jobs *j, int64_t now_ms)
 {
     struct policy_principal root = {.role = ROLE_SUPER_ADMIN};
     struct store_query q = {0};
@@ -147,31 +144,9 @@ static void publish_metrics(struct jobs *j, int64_t now_ms)
     }
 }
 
-static void count_changes(struct jobs *j)
-{
-    struct store *store = svc_store(j->svc);
-    for (int b = 0; b < CHANGES_BATCHES_PER_TICK; b++) {
-        struct store_change *ch = NULL;
-        size_t n = 0;
-        int rc = store_changes_read(store, j->last_seq, CHANGES_BATCH, &ch, &n);
-        if (rc < 0) {
-            log_warn("jobs: reading the change log failed: %s", sb_strerror(rc));
-            return;
-        }
-        if (n > 0) {
-            svc_metrics_count_changes(j->svc, ch, n);
-            j->last_seq = ch[n - 1].seq;
-        }
-        store_changes_free(ch, n);
-        if (n < CHANGES_BATCH) {
-            return;
-        }
-    }
-}
-
 static void *jobs_main(void *arg)
 {
-    struct jobs *j = arg;
+    struct svc_jobs *j = arg;
     int64_t next_metrics = clock_now_ms();
     pthread_mutex_lock(&j->mu);
     while (!j->stop) {
@@ -185,7 +160,6 @@ static void *jobs_main(void *arg)
         if (rc < 0) {
             log_warn("jobs: presence tick failed: %s", sb_strerror(rc));
         }
-        count_changes(j);
         if (now >= next_metrics) {
             publish_metrics(j, now);
             next_metrics = now + j->cfg.metrics_interval_ms;
@@ -208,9 +182,9 @@ static void *jobs_main(void *arg)
     return NULL;
 }
 
-int jobs_start(struct jobs **out, struct svc *svc, const struct jobs_config *cfg)
+int svc_jobs_start(struct svc_jobs **out, struct svc *svc, const struct svc_jobs_config *cfg)
 {
-    struct jobs *j = xcalloc(1, sizeof *j);
+    struct svc_jobs *j = xcalloc(1, sizeof *j);
     j->svc = svc;
     j->cfg = *cfg;
     if (j->cfg.tick_ms <= 0) {
@@ -218,10 +192,6 @@ int jobs_start(struct jobs **out, struct svc *svc, const struct jobs_config *cfg
     }
     if (j->cfg.metrics_interval_ms <= 0) {
         j->cfg.metrics_interval_ms = 2000;
-    }
-    int64_t oldest = 0;
-    if (store_changes_bounds(svc_store(svc), &oldest, &j->last_seq) < 0) {
-        j->last_seq = 0;
     }
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->cond, NULL);
@@ -235,7 +205,7 @@ int jobs_start(struct jobs **out, struct svc *svc, const struct jobs_config *cfg
     return 0;
 }
 
-void jobs_stop(struct jobs *self)
+void svc_jobs_stop(struct svc_jobs *self)
 {
     if (!self) {
         return;

@@ -3,43 +3,45 @@
  *   - every tick (about 200 ms) moves system messages scheduled -> active -> expired
  *     (svc_messages_tick) and sets agents offline whose presence grace ran out
  *     (svc_presence_tick), so both show up within a second of their time;
- *   - tails the change log to count events per tenant (svc_metrics_count_changes);
  *   - every metrics interval computes the dashboard snapshot of every client and of the
  *     all-tenants view, and hands each one that changed (ignoring its "at" timestamp) to the
  *     publish callback.
  *
- * Lifecycle: jobs_start() from main after the store is migrated and svc exists;
- * jobs_stop() before svc_free()/store_free(). The thread blocks on the store, never on a
+ * It does not read the change log: the realtime hub is its one reader and hands each page to
+ * svc_metrics_count_changes (main registers it with rt_add_consumer).
+ *
+ * Lifecycle: svc_jobs_start() from main after the store is migrated and svc exists;
+ * svc_jobs_stop() before svc_free()/store_free(). The thread blocks on the store, never on a
  * loop, and must not outlive svc.
  */
-#ifndef SB_API_JOBS_H
-#define SB_API_JOBS_H
+#ifndef SB_SVC_JOBS_H
+#define SB_SVC_JOBS_H
 
 #include <stdint.h>
 
-struct jobs;
+struct svc_jobs;
 struct svc;
 
 /*
  * A changed dashboard snapshot: client_id is the tenant (NULL: the all-tenants view that
  * super_admins see without ?client_id), json the snapshot as compact JSON text (the same
  * object GET /api/v1/dashboard returns), both borrowed for the call. Fires on the jobs
- * thread; it must not call jobs_stop(). Meant for
+ * thread; it must not call svc_jobs_stop(). Meant for
  * rt_broadcast_tenant(rt, client_id, "realtime:dashboard", "metrics", json).
  */
-typedef void (*jobs_publish_fn)(void *arg, const char *client_id, const char *json);
+typedef void (*svc_jobs_publish_fn)(void *arg, const char *client_id, const char *json);
 
-struct jobs_config {
+struct svc_jobs_config {
     int64_t tick_ms;             /* messages and presence tick; <= 0: 200 */
     int64_t metrics_interval_ms; /* dashboard snapshots; <= 0: 2000 */
-    jobs_publish_fn publish;     /* may be NULL (snapshots are then only computed) */
+    svc_jobs_publish_fn publish; /* may be NULL (snapshots are then only computed) */
     void *publish_arg;
 };
 
 /* Start the jobs thread. Returns 0 with *out, or SB_E_INTERNAL when no thread can be made. */
-int jobs_start(struct jobs **out, struct svc *svc, const struct jobs_config *cfg);
+int svc_jobs_start(struct svc_jobs **out, struct svc *svc, const struct svc_jobs_config *cfg);
 /* Stop and join the thread (returns within one tick plus the job in progress), then free.
  * NULL is a no-op. */
-void jobs_stop(struct jobs *self);
+void svc_jobs_stop(struct svc_jobs *self);
 
 #endif
