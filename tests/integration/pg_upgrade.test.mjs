@@ -3,7 +3,7 @@
 // chain and the same rows, and migrate/serve refuse a database whose schema is newer than the
 // binary, leaving it untouched.
 // Needs SB_TEST_PG_URL (a superuser URL): cmake/pg.cmake runs this file under
-// scripts/with-postgres.sh; without it (the generic node.* registration) it is skipped.
+// scripts/with-postgres.sh; without it the test fails: it is never silently skipped.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { api, BIN, login, startServer } from './lib/server.mjs';
 
 const PG = process.env.SB_TEST_PG_URL;
-const skip = PG ? false : 'SB_TEST_PG_URL not set (run under scripts/with-postgres.sh)';
+if (!PG) throw new Error('SB_TEST_PG_URL not set: run under scripts/with-postgres.sh (cmake/pg.cmake does)');
 const suffix = `${process.pid}_${randomBytes(3).toString('hex')}`;
 const dbs = [];
 const roles = [];
@@ -42,9 +42,8 @@ const run = (args) => {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 };
 
-before(() => { if (!skip) dir = mkdtempSync(join(tmpdir(), 'sbpgup-')); });
+before(() => { dir = mkdtempSync(join(tmpdir(), 'sbpgup-')); });
 after(() => {
-  if (skip) return;
   for (const d of dbs) psql(PG, `DROP DATABASE IF EXISTS ${d} WITH (FORCE)`);
   for (const r of roles) psql(PG, `DROP ROLE IF EXISTS ${r}`);
   rmSync(dir, { recursive: true, force: true });
@@ -55,7 +54,7 @@ after(() => {
 // security does not apply to (as the owner role with --enable-row-security it fails: pg_dump
 // empties search_path and the policies call sb_scope() unqualified); pg_restore runs as the
 // owner role, so the restored objects belong to it.
-test('pg_dump -Fc as the owner role and pg_restore into a new database: same rows, intact audit chain', { skip, timeout: 120000 }, async () => {
+test('pg_dump -Fc as the owner role and pg_restore into a new database: same rows, intact audit chain', { timeout: 120000 }, async () => {
   const role = `sb_dump_${suffix}`;
   const password = randomBytes(12).toString('hex');
   psql(PG, `CREATE ROLE ${role} LOGIN NOSUPERUSER NOBYPASSRLS PASSWORD '${password}'`);
@@ -97,7 +96,7 @@ test('pg_dump -Fc as the owner role and pg_restore into a new database: same row
   }
 });
 
-test('migrate and serve refuse a schema newer than the binary', { skip, timeout: 60000 }, () => {
+test('migrate and serve refuse a schema newer than the binary', { timeout: 60000 }, () => {
   const url = createDb(`sb_newer_${suffix}`);
   const m = run(['migrate', '--db', url]);
   assert.equal(m.code, 0, m.stderr);
