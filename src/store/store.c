@@ -1,7 +1,8 @@
 /*
  * The store's public functions (store.h): check and normalise arguments, apply the rules
  * every backend shares, and dispatch to the backend through its const ops table
- * (store_int.h). What lives here rather than in a backend:
+ * (store_int.h); the row ops go to the shared SQL builder (sql.h), which runs its statements
+ * through the backend's struct sql_backend. What lives here rather than in a backend:
  *   - value checks against the table descriptors of schema.c (unknown column, wrong type,
  *     malformed uuid or time -> SB_E_INVAL), time values normalised to RFC 3339 with
  *     milliseconds so text order is time order;
@@ -22,6 +23,7 @@
 #include "base/err.h"
 #include "base/rand.h"
 #include "store/audit_hash.h"
+#include "store/sql.h"
 
 #define DEFAULT_LIMIT 50
 #define MAX_IN_VALUES 500
@@ -277,12 +279,12 @@ int store_row_insert(struct store_tx *tx, enum store_table table, json_t *row, j
         json_object_set(full, "updated_at", json_object_get(full, "created_at"));
         json_object_set_new(full, "version", json_integer(1));
     }
-    rc = tx->store->ops->row_insert(tx, t, full);
+    rc = sql_row_insert(tx, t, full);
     if (rc < 0 || !out) {
         goto out;
     }
     struct store_scope all = {.all = true};
-    rc = tx->store->ops->row_get(tx, t, &all, json_string_value(json_object_get(full, "id")), out);
+    rc = sql_row_get(tx, t, &all, json_string_value(json_object_get(full, "id")), out);
 out:
     json_decref(full);
     return rc;
@@ -296,7 +298,7 @@ int store_row_get(struct store_tx *tx, enum store_table table, const struct stor
         return SB_E_INVAL;
     }
     *out = NULL;
-    return tx->store->ops->row_get(tx, t, scope, id, out);
+    return sql_row_get(tx, t, scope, id, out);
 }
 
 int store_row_update(struct store_tx *tx, enum store_table table, const struct store_scope *scope,
@@ -343,9 +345,8 @@ int store_row_update(struct store_tx *tx, enum store_table table, const struct s
         }
         json_object_set_new(set, key, norm);
     }
-    const struct store_ops *ops = tx->store->ops;
     json_t *cur = NULL;
-    rc = ops->row_get(tx, t, scope, id, &cur);
+    rc = sql_row_get(tx, t, scope, id, &cur);
     if (rc < 0) {
         goto out;
     }
@@ -365,19 +366,19 @@ int store_row_update(struct store_tx *tx, enum store_table table, const struct s
         json_object_set_new(set, "version", json_integer(version + 1));
     }
     if (json_object_size(set) > 0) {
-        rc = ops->row_update(tx, t, scope, id, set, t->versioned ? version : 0);
+        rc = sql_row_update(tx, t, scope, id, set, t->versioned ? version : 0);
         if (rc < 0) {
             goto out;
         }
         if (rc == 0) {
             rc = SB_E_VERSION; /* changed under us (another writer, PostgreSQL) */
-            if (out && ops->row_get(tx, t, scope, id, out) < 0) {
+            if (out && sql_row_get(tx, t, scope, id, out) < 0) {
                 rc = SB_E_NOTFOUND;
             }
             goto out;
         }
     }
-    rc = out ? ops->row_get(tx, t, scope, id, out) : 0;
+    rc = out ? sql_row_get(tx, t, scope, id, out) : 0;
 out:
     json_decref(set);
     return rc;
@@ -397,11 +398,11 @@ int store_row_delete(struct store_tx *tx, enum store_table table, const struct s
         return SB_E_FORBIDDEN;
     }
     json_t *old = NULL;
-    int rc = tx->store->ops->row_get(tx, t, scope, id, &old);
+    int rc = sql_row_get(tx, t, scope, id, &old);
     if (rc < 0) {
         return rc;
     }
-    rc = tx->store->ops->row_delete(tx, t, scope, id);
+    rc = sql_row_delete(tx, t, scope, id);
     if (rc == 0) {
         rc = SB_E_NOTFOUND;
     }
@@ -520,7 +521,7 @@ int store_row_list(struct store_tx *tx, enum store_table table, const struct sto
     }
     bool more = false;
     json_t *rows = NULL;
-    rc = tx->store->ops->row_list(tx, t, &plan, &rows, &more);
+    rc = sql_row_list(tx, t, &plan, &rows, &more);
     if (rc < 0) {
         goto out;
     }
@@ -556,7 +557,7 @@ int store_row_count(struct store_tx *tx, enum store_table table, const struct st
     struct store_filter norm[STORE_MAX_FILTERS];
     int rc = plan_filters(t, q, &plan, norm);
     if (rc == 0) {
-        rc = tx->store->ops->row_count(tx, t, &plan, group, out);
+        rc = sql_row_count(tx, t, &plan, group, out);
     }
     plan_release(&plan, norm);
     return rc;
@@ -568,7 +569,7 @@ int store_user_auth_by_email(struct store_tx *tx, const char *email, json_t **ou
         return SB_E_INVAL;
     }
     *out = NULL;
-    return tx->store->ops->user_by_email(tx, email, out);
+    return sql_user_by_email(tx, email, out);
 }
 
 int store_meta_get(struct store_tx *tx, const char *key, char **value_out)
@@ -751,7 +752,7 @@ int store_audit_append(struct store_tx *tx, json_t *entry, json_t **out)
     char hash[AUDIT_HASH_HEX_LEN];
     audit_hash_compute(prev, full, hash);
     json_object_set_new(full, "hash", json_string(hash));
-    rc = tx->store->ops->audit_insert(tx, full);
+    rc = sql_row_insert(tx, store_table_desc(STORE_AUDIT), full);
     if (rc == 0 && out) {
         *out = json_incref(full);
     }

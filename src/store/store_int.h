@@ -1,9 +1,10 @@
 /*
  * Inside the store: the contract between store.c (argument checks, defaults, optimistic
  * concurrency, cursors, the audit hash chain, the commit hook) and a backend (SQL). A backend
- * provides one const struct store_ops and embeds struct store / struct store_tx as the first
- * member of its own instance types. store.c validates and normalises every argument before
- * calling an op, so an op may trust that:
+ * provides one const struct store_ops (with its struct sql_backend, through which the shared
+ * row ops of sql.h run) and embeds struct store / struct store_tx as the first member of its
+ * own instance types. store.c validates and normalises every argument before calling an op
+ * or a row op, so they may trust that:
  *   - table descriptors and columns come from schema.c (never from the caller's strings),
  *   - row values have the column's JSON type (text/uuid/time: string, time normalised to
  *     RFC 3339 with milliseconds; int: integer; bool: boolean; json: object or array; or null),
@@ -20,6 +21,7 @@
 #include "store/store.h"
 
 struct store_ops;
+struct sql_backend;
 
 /* The shared part of every backend's store instance. */
 struct store {
@@ -55,6 +57,8 @@ typedef int (*store_audit_row_cb)(void *arg, json_t *row);
 
 struct store_ops {
     const char *name; /* "sqlite", "postgres" */
+    /* The dialect and statement runner the row ops (sql.h) build and run with. */
+    const struct sql_backend *sql;
     void (*free)(struct store *s);
     int (*migrate)(struct store *s);
     int (*schema_version)(struct store *s, int *out);
@@ -64,27 +68,6 @@ struct store_ops {
     int (*tx_commit)(struct store_tx *tx); /* frees tx, rolls back on failure */
     void (*tx_rollback)(struct store_tx *tx);
     int (*tx_head_seq)(struct store_tx *tx, int64_t *out);
-
-    /* row: every column to store (id and defaults filled). */
-    int (*row_insert)(struct store_tx *tx, const struct store_table_desc *t, json_t *row);
-    /* Visible columns only (hidden ones never). SB_E_NOTFOUND outside scope. */
-    int (*row_get)(struct store_tx *tx, const struct store_table_desc *t,
-                   const struct store_scope *scope, const char *id, json_t **out);
-    /* Set the columns of set on row id within scope; when version > 0 only if the row's
-     * version is still that. Returns the number of rows changed (0 or 1). */
-    int (*row_update)(struct store_tx *tx, const struct store_table_desc *t,
-                      const struct store_scope *scope, const char *id, json_t *set,
-                      int64_t version);
-    /* Returns the number of rows deleted (0 or 1). */
-    int (*row_delete)(struct store_tx *tx, const struct store_table_desc *t,
-                      const struct store_scope *scope, const char *id);
-    /* Up to plan->limit rows in order; *more tells whether another row follows. */
-    int (*row_list)(struct store_tx *tx, const struct store_table_desc *t,
-                    const struct store_plan *plan, json_t **rows_out, bool *more);
-    /* {"<value>": n} grouped by group (NULL: {"total": n}). */
-    int (*row_count)(struct store_tx *tx, const struct store_table_desc *t,
-                     const struct store_plan *plan, const struct store_column *group, json_t **out);
-    int (*user_by_email)(struct store_tx *tx, const char *email, json_t **out);
 
     int (*meta_get)(struct store_tx *tx, const char *key, char **value_out);
     int (*meta_set)(struct store_tx *tx, const char *key, const char *value);
@@ -109,8 +92,6 @@ struct store_ops {
 
     /* The newest audit entry's seq and hash (0 and 64 zeros when empty). */
     int (*audit_last)(struct store_tx *tx, int64_t *seq, char hash[65]);
-    /* Store a complete entry (seq, prev_hash and hash set by store.c). */
-    int (*audit_insert)(struct store_tx *tx, json_t *entry);
     /* Walk every audit row in seq order in one read snapshot; *high_water is the highest seq
      * ever assigned (so a deleted tail is visible), or 0 when unknown. */
     int (*audit_scan)(struct store *s, store_audit_row_cb cb, void *arg, int64_t *high_water);

@@ -38,6 +38,7 @@
 #include <libpq-fe.h>
 
 #include "base/buf.h"
+#include "store/sql.h"
 #include "store/store_int.h"
 
 #define PG_CACHE_MAX 128
@@ -97,8 +98,6 @@ int pg_run(struct store_tx *tx, const char *sql, json_t *args, PGresult **res);
 int pg_err(PGconn *db, const PGresult *res);
 /* Column (row, col) of res as a JSON value of type `type`. */
 json_t *pg_value(const PGresult *res, int row, int col, enum store_coltype type);
-/* Append printf-formatted SQL text; our SQL is bounded, so overflowing is a bug (abort). */
-void pg_sql(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /*
  * Make the transaction's switchboard.scope match scope before a statement that scope governs:
  * '' for scope->all, the client id for a tenant scope, "-" (no rows) for a scope of no
@@ -118,18 +117,8 @@ const char *const *pg_migration(int version);
 int pg_migration_latest(void);
 
 /* pg_rows.c */
-int pg_row_insert(struct store_tx *tx, const struct store_table_desc *t, json_t *row);
-int pg_row_get(struct store_tx *tx, const struct store_table_desc *t,
-               const struct store_scope *scope, const char *id, json_t **out);
-int pg_row_update(struct store_tx *tx, const struct store_table_desc *t,
-                  const struct store_scope *scope, const char *id, json_t *set, int64_t version);
-int pg_row_delete(struct store_tx *tx, const struct store_table_desc *t,
-                  const struct store_scope *scope, const char *id);
-int pg_row_list(struct store_tx *tx, const struct store_table_desc *t,
-                const struct store_plan *plan, json_t **rows_out, bool *more);
-int pg_row_count(struct store_tx *tx, const struct store_table_desc *t,
-                 const struct store_plan *plan, const struct store_column *group, json_t **out);
-int pg_user_by_email(struct store_tx *tx, const char *email, json_t **out);
+/* The dialect and statement runner of the shared row ops (sql.h). */
+extern const struct sql_backend pg_sql_backend;
 int pg_meta_get(struct store_tx *tx, const char *key, char **value_out);
 int pg_meta_set(struct store_tx *tx, const char *key, const char *value);
 int pg_refresh_insert(struct store_tx *tx, const char *id, const char *user_id,
@@ -145,7 +134,6 @@ int pg_events_count(struct store_tx *tx, const char *key, int64_t since_ms, unsi
 int pg_events_clear(struct store_tx *tx, const char *key);
 int pg_refresh_revoked_since(struct store_tx *tx, int64_t since_ms, json_t *out);
 int pg_audit_last(struct store_tx *tx, int64_t *seq, char hash[65]);
-int pg_audit_insert(struct store_tx *tx, json_t *entry);
 int pg_audit_scan(struct store *s, store_audit_row_cb cb, void *arg, int64_t *high_water);
 int pg_changes_read(struct store *s, int64_t after_seq, size_t limit, struct store_change **out,
                     size_t *n);

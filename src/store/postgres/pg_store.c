@@ -28,7 +28,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -38,17 +37,6 @@
 #include "base/log.h"
 
 #define MIGRATE_LOCK_KEY 0x73776264 /* pg_advisory_xact_lock key that serialises migrations */
-
-void pg_sql(struct buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = buf_vprintf(b, fmt, ap);
-    va_end(ap);
-    if (rc < 0) {
-        abort();
-    }
-}
 
 int pg_err(PGconn *db, const PGresult *res)
 {
@@ -689,6 +677,7 @@ static int pg_ping(struct store *base)
 
 static const struct store_ops postgres_ops = {
     .name = "postgres",
+    .sql = &pg_sql_backend,
     .free = pg_free,
     .migrate = pg_migrate,
     .schema_version = pg_schema_version,
@@ -697,13 +686,6 @@ static const struct store_ops postgres_ops = {
     .tx_commit = pg_tx_commit,
     .tx_rollback = pg_tx_rollback,
     .tx_head_seq = pg_tx_head_seq,
-    .row_insert = pg_row_insert,
-    .row_get = pg_row_get,
-    .row_update = pg_row_update,
-    .row_delete = pg_row_delete,
-    .row_list = pg_row_list,
-    .row_count = pg_row_count,
-    .user_by_email = pg_user_by_email,
     .meta_get = pg_meta_get,
     .meta_set = pg_meta_set,
     .refresh_insert = pg_refresh_insert,
@@ -715,7 +697,6 @@ static const struct store_ops postgres_ops = {
     .events_count = pg_events_count,
     .events_clear = pg_events_clear,
     .audit_last = pg_audit_last,
-    .audit_insert = pg_audit_insert,
     .audit_scan = pg_audit_scan,
     .changes_read = pg_changes_read,
     .changes_bounds = pg_changes_bounds,

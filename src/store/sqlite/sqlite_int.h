@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "base/buf.h"
+#include "store/sql.h"
 #include "store/store_int.h"
 
 #define SQ_CACHE_MAX 96
@@ -69,8 +70,6 @@ int sq_bind(sqlite3_stmt *st, int idx, json_t *v);
 int sq_bind_all(sqlite3_stmt *st, json_t *args);
 /* Column i as a JSON value of type `type`. */
 json_t *sq_column(sqlite3_stmt *st, int i, enum store_coltype type);
-/* Append printf-formatted SQL text; our SQL is bounded, so overflowing is a bug (abort). */
-void sq_sql(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Open/close a transaction for a store-level function (changes, audit). */
 int sq_tx_begin(struct store *s, bool write, struct store_tx **out);
 int sq_tx_commit(struct store_tx *tx);
@@ -83,18 +82,8 @@ const char *const *sqlite_migration(int version);
 int sqlite_migration_latest(void);
 
 /* sqlite_rows.c */
-int sq_row_insert(struct store_tx *tx, const struct store_table_desc *t, json_t *row);
-int sq_row_get(struct store_tx *tx, const struct store_table_desc *t,
-               const struct store_scope *scope, const char *id, json_t **out);
-int sq_row_update(struct store_tx *tx, const struct store_table_desc *t,
-                  const struct store_scope *scope, const char *id, json_t *set, int64_t version);
-int sq_row_delete(struct store_tx *tx, const struct store_table_desc *t,
-                  const struct store_scope *scope, const char *id);
-int sq_row_list(struct store_tx *tx, const struct store_table_desc *t,
-                const struct store_plan *plan, json_t **rows_out, bool *more);
-int sq_row_count(struct store_tx *tx, const struct store_table_desc *t,
-                 const struct store_plan *plan, const struct store_column *group, json_t **out);
-int sq_user_by_email(struct store_tx *tx, const char *email, json_t **out);
+/* The dialect and statement runner of the shared row ops (sql.h). */
+extern const struct sql_backend sq_sql_backend;
 int sq_meta_get(struct store_tx *tx, const char *key, char **value_out);
 int sq_meta_set(struct store_tx *tx, const char *key, const char *value);
 int sq_refresh_insert(struct store_tx *tx, const char *id, const char *user_id,
@@ -110,7 +99,6 @@ int sq_events_count(struct store_tx *tx, const char *key, int64_t since_ms, unsi
 int sq_events_clear(struct store_tx *tx, const char *key);
 int sq_refresh_revoked_since(struct store_tx *tx, int64_t since_ms, json_t *out);
 int sq_audit_last(struct store_tx *tx, int64_t *seq, char hash[65]);
-int sq_audit_insert(struct store_tx *tx, json_t *entry);
 int sq_audit_scan(struct store *s, store_audit_row_cb cb, void *arg, int64_t *high_water);
 int sq_changes_read(struct store *s, int64_t after_seq, size_t limit, struct store_change **out,
                     size_t *n);

@@ -1,14 +1,11 @@
 /*
- * SQLite row operations, generic over the table descriptors of schema.c. SQL text is built
- * from descriptor names only (always double-quoted, since "before" and "after" are keywords),
- * and every value is a bound parameter: arguments are collected in a JSON array in the order
- * their '?' appear and bound by sq_bind_all. Built statements go through the per-connection
- * statement cache like fixed ones, so repeated list shapes are prepared once.
- *
- * Scope (DESIGN §5) becomes one predicate: all -> 1; no tenant -> 0; else
- * "<tenant_col>" = ? [OR "<tenant_col>" IS NULL]. List pages use keyset pagination on
- * (sort column, id); SQLite orders NULL first ascending and last descending, and the keyset
- * predicate follows that order.
+ * SQLite row operations. The row ops themselves are the shared ones of sql.c: this file gives
+ * them the SQLite dialect (users.email is declared COLLATE NOCASE, LIKE already ignores ASCII
+ * case and NULL already sorts lowest) and run_rows, which binds a statement (sq_bind_all),
+ * steps it and hands over its rows. Built statements go through the per-connection statement
+ * cache like fixed ones, so repeated list shapes are prepared once. The rest of the file is
+ * the fixed statements of meta, refresh tokens, login events, the audit chain and the change
+ * log.
  */
 #include "store/sqlite/sqlite_int.h"
 
@@ -18,393 +15,77 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/err.h"
+#include "store/sql.h"
 
-#define SQL_MAX (256 * 1024)
+struct sq_row {
+    struct sql_row base;
+    sqlite3_stmt *st;
+};
 
-/* SELECT list of the visible columns of t (hidden ones too when with_hidden). */
-static void select_cols(struct buf *b, const struct store_table_desc *t, bool with_hidden)
+static json_t *row_value(const struct sql_row *row, int col, enum store_coltype type)
 {
-    bool first = true;
-    for (size_t i = 0; i < t->ncols; i++) {
-        if (t->cols[i].hidden && !with_hidden) {
-            continue;
-        }
-        sq_sql(b, "%s\"%s\"", first ? "" : ", ", t->cols[i].name);
-        first = false;
-    }
+    return sq_column(((const struct sq_row *)row)->st, col, type);
 }
 
 static json_t *read_row(sqlite3_stmt *st, const struct store_table_desc *t, bool with_hidden)
 {
-    json_t *row = json_object();
-    int idx = 0;
-    for (size_t i = 0; i < t->ncols; i++) {
-        if (t->cols[i].hidden && !with_hidden) {
-            continue;
-        }
-        json_object_set_new(row, t->cols[i].name, sq_column(st, idx++, t->cols[i].type));
-    }
-    return row;
+    struct sq_row r = {{row_value}, st};
+    return sql_row_read(&r.base, t, with_hidden);
 }
 
-static void scope_sql(struct buf *b, json_t *args, const struct store_table_desc *t,
-                      const struct store_scope *scope)
+/* Step sql bound to args on c, calling row (may be NULL) for each result row until it returns
+ * nonzero; returns sqlite3_changes() (0 when row stopped the walk) or an error. */
+static int run(struct sq_conn *c, const char *sql, json_t *args, sql_row_cb row, void *arg)
 {
-    if (scope->all) {
-        sq_sql(b, "1");
-    } else if (!scope->client_id) {
-        sq_sql(b, "0");
-    } else {
-        sq_sql(b, "(\"%s\" = ?", t->tenant_col);
-        json_array_append_new(args, json_string(scope->client_id));
-        if (scope->include_global) {
-            sq_sql(b, " OR \"%s\" IS NULL", t->tenant_col);
-        }
-        sq_sql(b, ")");
-    }
-}
-
-/* Prepare b's SQL on c and bind args. */
-static int prepare_bound(struct sq_conn *c, struct buf *b, json_t *args, sqlite3_stmt **st)
-{
-    int rc = sq_prepare(c, b->data, st);
+    sqlite3_stmt *st = NULL;
+    int rc = sq_prepare(c, sql, &st);
     if (rc < 0) {
         return rc;
     }
-    rc = sq_bind_all(*st, args);
-    if (rc < 0) {
-        sq_done(c, *st);
-        *st = NULL;
-    }
-    return rc;
-}
-
-/* Run a statement that returns no rows; returns sqlite3_changes() or an error. */
-static int run(struct sq_conn *c, struct buf *b, json_t *args)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = prepare_bound(c, b, args, &st);
-    if (rc < 0) {
-        return rc;
-    }
-    rc = sqlite3_step(st);
-    rc = rc == SQLITE_DONE ? sqlite3_changes(c->db) : sq_err(c->db, rc);
-    sq_done(c, st);
-    return rc;
-}
-
-int sq_row_insert(struct store_tx *tx, const struct store_table_desc *t, json_t *row)
-{
-    struct buf b;
-    buf_init(&b, SQL_MAX);
-    json_t *args = json_array();
-    sq_sql(&b, "INSERT INTO \"%s\" (", t->name);
-    const char *key;
-    json_t *v;
-    size_t n = 0;
-    json_object_foreach(row, key, v)
-    {
-        if (!store_column_find(t, key)) {
-            continue; /* store.c checked; never build SQL from a name not in the descriptor */
-        }
-        sq_sql(&b, "%s\"%s\"", n ? ", " : "", store_column_find(t, key)->name);
-        json_array_append(args, v);
-        n++;
-    }
-    sq_sql(&b, ") VALUES (");
-    for (size_t i = 0; i < n; i++) {
-        sq_sql(&b, "%s?", i ? ", " : "");
-    }
-    sq_sql(&b, ")");
-    int rc = run(sq_tx_conn(tx), &b, args);
-    json_decref(args);
-    buf_release(&b);
-    return rc < 0 ? rc : 0;
-}
-
-static int get_row(struct store_tx *tx, const struct store_table_desc *t,
-                   const struct store_scope *scope, const char *key_col, const char *key,
-                   bool with_hidden, json_t **out)
-{
-    struct sq_conn *c = sq_tx_conn(tx);
-    struct buf b;
-    buf_init(&b, SQL_MAX);
-    json_t *args = json_array();
-    sq_sql(&b, "SELECT ");
-    select_cols(&b, t, with_hidden);
-    sq_sql(&b, " FROM \"%s\" WHERE \"%s\" = ? AND ", t->name, key_col);
-    json_array_append_new(args, json_string(key));
-    scope_sql(&b, args, t, scope);
-    sqlite3_stmt *st = NULL;
-    int rc = prepare_bound(c, &b, args, &st);
-    if (rc == 0) {
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            *out = read_row(st, t, with_hidden);
-            rc = 0;
-        } else {
-            rc = rc == SQLITE_DONE ? SB_E_NOTFOUND : sq_err(c->db, rc);
-        }
-        sq_done(c, st);
-    }
-    json_decref(args);
-    buf_release(&b);
-    return rc;
-}
-
-int sq_row_get(struct store_tx *tx, const struct store_table_desc *t,
-               const struct store_scope *scope, const char *id, json_t **out)
-{
-    return get_row(tx, t, scope, "id", id, false, out);
-}
-
-int sq_user_by_email(struct store_tx *tx, const char *email, json_t **out)
-{
-    struct store_scope all = {.all = true};
-    return get_row(tx, store_table_desc(STORE_USERS), &all, "email", email, true, out);
-}
-
-int sq_row_update(struct store_tx *tx, const struct store_table_desc *t,
-                  const struct store_scope *scope, const char *id, json_t *set, int64_t version)
-{
-    struct buf b;
-    buf_init(&b, SQL_MAX);
-    json_t *args = json_array();
-    sq_sql(&b, "UPDATE \"%s\" SET ", t->name);
-    const char *key;
-    json_t *v;
-    size_t n = 0;
-    json_object_foreach(set, key, v)
-    {
-        const struct store_column *col = store_column_find(t, key);
-        if (!col) {
-            continue;
-        }
-        sq_sql(&b, "%s\"%s\" = ?", n++ ? ", " : "", col->name);
-        json_array_append(args, v);
-    }
-    sq_sql(&b, " WHERE \"id\" = ? AND ");
-    json_array_append_new(args, json_string(id));
-    scope_sql(&b, args, t, scope);
-    if (version > 0) {
-        sq_sql(&b, " AND \"version\" = ?");
-        json_array_append_new(args, json_integer(version));
-    }
-    int rc = run(sq_tx_conn(tx), &b, args);
-    json_decref(args);
-    buf_release(&b);
-    return rc;
-}
-
-int sq_row_delete(struct store_tx *tx, const struct store_table_desc *t,
-                  const struct store_scope *scope, const char *id)
-{
-    struct buf b;
-    buf_init(&b, SQL_MAX);
-    json_t *args = json_array();
-    sq_sql(&b, "DELETE FROM \"%s\" WHERE \"id\" = ? AND ", t->name);
-    json_array_append_new(args, json_string(id));
-    scope_sql(&b, args, t, scope);
-    int rc = run(sq_tx_conn(tx), &b, args);
-    json_decref(args);
-    buf_release(&b);
-    return rc;
-}
-
-/* The LIKE pattern %q% with \, % and _ escaped. */
-static json_t *like_pattern(const char *q)
-{
-    struct buf b;
-    buf_init(&b, SQL_MAX);
-    sq_sql(&b, "%%");
-    for (const char *p = q; *p; p++) {
-        if (*p == '%' || *p == '_' || *p == '\\') {
-            sq_sql(&b, "\\");
-        }
-        sq_sql(&b, "%c", *p);
-    }
-    sq_sql(&b, "%%");
-    json_t *v = json_string(b.data);
-    buf_release(&b);
-    return v ? v : json_string("");
-}
-
-/* WHERE clause of a list or count: scope, filters and q. */
-static void where_sql(struct buf *b, json_t *args, const struct store_table_desc *t,
-                      const struct store_plan *plan)
-{
-    static const char *const ops[] = {
-        [STORE_EQ] = "=",   [STORE_NEQ] = "<>", [STORE_LT] = "<",
-        [STORE_LTE] = "<=", [STORE_GT] = ">",   [STORE_GTE] = ">=",
-    };
-    sq_sql(b, " WHERE ");
-    scope_sql(b, args, t, plan->scope);
-    for (size_t i = 0; i < plan->nfilters; i++) {
-        const struct store_filter *f = &plan->filters[i];
-        const char *col = plan->filter_cols[i]->name;
-        if (f->op == STORE_IS_NULL) {
-            sq_sql(b, " AND \"%s\" IS %sNULL", col, json_is_false(f->value) ? "NOT " : "");
-        } else if (f->op == STORE_IN) {
-            if (json_array_size(f->value) == 0) {
-                sq_sql(b, " AND 0");
-                continue;
-            }
-            sq_sql(b, " AND \"%s\" IN (", col);
-            for (size_t j = 0; j < json_array_size(f->value); j++) {
-                sq_sql(b, "%s?", j ? ", " : "");
-                json_array_append(args, json_array_get(f->value, j));
-            }
-            sq_sql(b, ")");
-        } else if (json_is_null(f->value)) {
-            if (f->op == STORE_EQ || f->op == STORE_NEQ) {
-                sq_sql(b, " AND \"%s\" IS %sNULL", col, f->op == STORE_NEQ ? "NOT " : "");
-            } else {
-                sq_sql(b, " AND 0");
-            }
-        } else {
-            sq_sql(b, " AND \"%s\" %s ?", col, ops[f->op]);
-            json_array_append(args, f->value);
-        }
-    }
-    if (plan->q) {
-        bool any = false;
-        for (size_t i = 0; i < t->ncols; i++) {
-            if (!t->cols[i].searchable || t->cols[i].hidden) {
-                continue;
-            }
-            sq_sql(b, "%s\"%s\" LIKE ? ESCAPE '\\'", any ? " OR " : " AND (", t->cols[i].name);
-            json_array_append_new(args, like_pattern(plan->q));
-            any = true;
-        }
-        const struct store_search_ref *r = store_table_search_ref(t);
-        if (r) {
-            sq_sql(b,
-                   "%sEXISTS (SELECT 1 FROM \"%s\" AS sr WHERE sr.\"id\" = \"%s\".\"%s\" AND "
-                   "sr.\"%s\" LIKE ? ESCAPE '\\')",
-                   any ? " OR " : " AND (", r->ref_table, t->name, r->fk, r->col);
-            json_array_append_new(args, like_pattern(plan->q));
-            any = true;
-        }
-        if (any) {
-            sq_sql(b, ")");
-        }
-    }
-}
-
-int sq_row_list(struct store_tx *tx, const struct store_table_desc *t,
-                const struct store_plan *plan, json_t **rows_out, bool *more)
-{
-    struct sq_conn *c = sq_tx_conn(tx);
-    struct buf b;
-    buf_init(&b, SQL_MAX);
-    json_t *args = json_array();
-    sq_sql(&b, "SELECT ");
-    select_cols(&b, t, false);
-    sq_sql(&b, " FROM \"%s\"", t->name);
-    where_sql(&b, args, t, plan);
-    const char *s = plan->sort->name;
-    const char *cmp = plan->desc ? "<" : ">";
-    if (plan->after_id) {
-        json_t *id = json_string(plan->after_id);
-        if (json_is_null(plan->after_value)) {
-            if (plan->desc) {
-                sq_sql(&b, " AND (\"%s\" IS NULL AND \"id\" < ?)", s);
-            } else {
-                sq_sql(&b, " AND ((\"%s\" IS NULL AND \"id\" > ?) OR \"%s\" IS NOT NULL)", s, s);
-            }
-            json_array_append(args, id);
-        } else {
-            sq_sql(&b, " AND (\"%s\" %s ? OR (\"%s\" = ? AND \"id\" %s ?)%s%s%s)", s, cmp, s, cmp,
-                   plan->desc ? " OR \"" : "", plan->desc ? s : "", plan->desc ? "\" IS NULL" : "");
-            json_array_append(args, plan->after_value);
-            json_array_append(args, plan->after_value);
-            json_array_append(args, id);
-        }
-        json_decref(id);
-    }
-    const char *dir = plan->desc ? "DESC" : "ASC";
-    sq_sql(&b, " ORDER BY \"%s\" %s, \"id\" %s LIMIT %zu", s, dir, dir, plan->limit + 1);
-    sqlite3_stmt *st = NULL;
-    int rc = prepare_bound(c, &b, args, &st);
-    json_t *rows = json_array();
-    *more = false;
+    rc = sq_bind_all(st, args);
+    struct sq_row r = {{row_value}, st};
     while (rc == 0) {
         int step = sqlite3_step(st);
         if (step == SQLITE_DONE) {
+            rc = sqlite3_changes(c->db);
             break;
         }
         if (step != SQLITE_ROW) {
             rc = sq_err(c->db, step);
             break;
         }
-        if (json_array_size(rows) == plan->limit) {
-            *more = true;
+        if (!row || row(arg, &r.base) != 0) {
             break;
         }
-        json_array_append_new(rows, read_row(st, t, false));
     }
     sq_done(c, st);
-    json_decref(args);
-    buf_release(&b);
-    if (rc < 0) {
-        json_decref(rows);
-        return rc;
-    }
-    *rows_out = rows;
-    return 0;
+    return rc;
 }
 
-int sq_row_count(struct store_tx *tx, const struct store_table_desc *t,
-                 const struct store_plan *plan, const struct store_column *group, json_t **out)
+/* sql_backend.run: SQLite has no scope of its own beyond the statement's predicate. */
+static int run_rows(struct store_tx *tx, const struct store_scope *scope, const char *sql,
+                    json_t *args, sql_row_cb row, void *arg)
 {
-    struct sq_conn *c = sq_tx_conn(tx);
-    struct buf b;
-    buf_init(&b, SQL_MAX);
-    json_t *args = json_array();
-    if (group) {
-        sq_sql(&b, "SELECT \"%s\", count(*) FROM \"%s\"", group->name, t->name);
-    } else {
-        sq_sql(&b, "SELECT 'total', count(*) FROM \"%s\"", t->name);
-    }
-    where_sql(&b, args, t, plan);
-    if (group) {
-        sq_sql(&b, " GROUP BY \"%s\"", group->name);
-    }
-    sqlite3_stmt *st = NULL;
-    int rc = prepare_bound(c, &b, args, &st);
-    json_t *obj = json_object();
-    while (rc == 0) {
-        int step = sqlite3_step(st);
-        if (step == SQLITE_DONE) {
-            break;
-        }
-        if (step != SQLITE_ROW) {
-            rc = sq_err(c->db, step);
-            break;
-        }
-        json_t *key = sq_column(st, 0, group ? group->type : COL_TEXT);
-        char *text = json_is_string(key) ? xstrdup(json_string_value(key))
-                                         : json_dumps(key, JSON_ENCODE_ANY);
-        json_object_set_new(obj, text ? text : "null", json_integer(sqlite3_column_int64(st, 1)));
-        free(text);
-        json_decref(key);
-    }
-    sq_done(c, st);
-    json_decref(args);
-    buf_release(&b);
-    if (rc < 0) {
-        json_decref(obj);
-        return rc;
-    }
-    *out = obj;
-    return 0;
+    (void)scope;
+    return run(sq_tx_conn(tx), sql, args, row, arg);
 }
+
+const struct sql_backend sq_sql_backend = {
+    .dialect =
+        {
+            .true_sql = "1",
+            .false_sql = "0",
+            .ilike = "LIKE",
+            .text_cast = "",
+            .json_cast = "",
+        },
+    .run = run_rows,
+};
 
 /* A fixed statement with string/integer arguments given as a JSON array (stolen). */
 static int run_fixed(struct store_tx *tx, const char *sql, json_t *args)
 {
-    struct buf b = {.data = (char *)sql};
-    int rc = run(sq_tx_conn(tx), &b, args);
+    int rc = run(sq_tx_conn(tx), sql, args, NULL, NULL);
     json_decref(args);
     return rc;
 }
@@ -607,11 +288,6 @@ int sq_audit_last(struct store_tx *tx, int64_t *seq, char hash[65])
     return rc;
 }
 
-int sq_audit_insert(struct store_tx *tx, json_t *entry)
-{
-    return sq_row_insert(tx, store_table_desc(STORE_AUDIT), entry);
-}
-
 int sq_audit_scan(struct store *s, store_audit_row_cb cb, void *arg, int64_t *high_water)
 {
     const struct store_table_desc *t = store_table_desc(STORE_AUDIT);
@@ -623,9 +299,9 @@ int sq_audit_scan(struct store *s, store_audit_row_cb cb, void *arg, int64_t *hi
     struct sq_conn *c = sq_tx_conn(tx);
     struct buf b;
     buf_init(&b, SQL_MAX);
-    sq_sql(&b, "SELECT ");
-    select_cols(&b, t, true);
-    sq_sql(&b, " FROM audit_logs ORDER BY seq");
+    sql_printf(&b, "SELECT ");
+    sql_select_cols(&b, t, true);
+    sql_printf(&b, " FROM audit_logs ORDER BY seq");
     sqlite3_stmt *st = NULL;
     rc = sq_prepare(c, b.data, &st);
     while (rc == 0) {

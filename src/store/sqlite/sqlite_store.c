@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,17 +51,6 @@ int sq_err(sqlite3 *db, int rc)
     }
     log_error("sqlite: %s (%d)", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc);
     return SB_E_DB;
-}
-
-void sq_sql(struct buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = buf_vprintf(b, fmt, ap);
-    va_end(ap);
-    if (rc < 0) {
-        abort();
-    }
 }
 
 int sq_prepare(struct sq_conn *c, const char *sql, sqlite3_stmt **out)
@@ -449,6 +437,7 @@ static int sq_ping(struct store *base)
 
 static const struct store_ops sqlite_ops = {
     .name = "sqlite",
+    .sql = &sq_sql_backend,
     .free = sq_free,
     .migrate = sq_migrate,
     .schema_version = sq_schema_version,
@@ -457,13 +446,6 @@ static const struct store_ops sqlite_ops = {
     .tx_commit = sq_tx_commit,
     .tx_rollback = sq_tx_rollback,
     .tx_head_seq = sq_tx_head_seq,
-    .row_insert = sq_row_insert,
-    .row_get = sq_row_get,
-    .row_update = sq_row_update,
-    .row_delete = sq_row_delete,
-    .row_list = sq_row_list,
-    .row_count = sq_row_count,
-    .user_by_email = sq_user_by_email,
     .meta_get = sq_meta_get,
     .meta_set = sq_meta_set,
     .refresh_insert = sq_refresh_insert,
@@ -475,7 +457,6 @@ static const struct store_ops sqlite_ops = {
     .events_count = sq_events_count,
     .events_clear = sq_events_clear,
     .audit_last = sq_audit_last,
-    .audit_insert = sq_audit_insert,
     .audit_scan = sq_audit_scan,
     .changes_read = sq_changes_read,
     .changes_bounds = sq_changes_bounds,

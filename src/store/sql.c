@@ -1,0 +1,538 @@
+/*
+ * The one SQL builder of the row ops (sql.h), generic over the table descriptors of schema.c
+ * and over a struct sql_dialect. Both backends must answer alike, so where PostgreSQL's
+ * defaults differ from SQLite's, the PostgreSQL dialect asks for SQLite's behaviour:
+ *   - scope is one predicate: all -> true; no tenant -> false; else
+ *     "<tenant_col>" = $n [OR "<tenant_col>" IS NULL] (PostgreSQL's row-level security
+ *     enforces the same tenant a second time: pg_scope_apply);
+ *   - users.email compares and sorts case-insensitively: SQLite declares it COLLATE NOCASE,
+ *     PostgreSQL puts both sides through lower(), which the "C" collation limits to ASCII
+ *     like NOCASE;
+ *   - q is matched with the dialect's case-insensitive LIKE (SQLite's LIKE already is, for
+ *     ASCII), with \, % and _ in q taken literally;
+ *   - NULLs sort first ascending and last descending, and the keyset predicate follows that
+ *     order;
+ *   - json columns compare through the dialect's cast (PostgreSQL's json has no equality).
+ *
+ * The row ops at the end of the file build one statement each and run it through the
+ * backend's run function, which calls back once per result row with a struct sql_row that
+ * reads typed columns (PGresult or sqlite3_stmt underneath); the rows become JSON here, so
+ * both backends produce the same shapes by construction.
+ */
+#include "store/sql.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/err.h"
+
+void sql_printf(struct buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = buf_vprintf(b, fmt, ap);
+    va_end(ap);
+    if (rc < 0) {
+        abort();
+    }
+}
+
+void sql_stmt_init(struct sql_stmt *self, const struct sql_dialect *d)
+{
+    self->d = d;
+    buf_init(&self->text, SQL_MAX);
+    self->args = json_array();
+}
+
+void sql_stmt_release(struct sql_stmt *self)
+{
+    buf_release(&self->text);
+    json_decref(self->args);
+    self->args = NULL;
+}
+
+/* Bind v (borrowed) and write its placeholder into b (the statement's text or a part of it
+ * that is joined later in the same order). */
+static void param_to(struct sql_stmt *st, struct buf *b, json_t *v)
+{
+    json_array_append(st->args, v);
+    if (st->d->numbered) {
+        sql_printf(b, "$%zu", json_array_size(st->args));
+    } else {
+        sql_printf(b, "?");
+    }
+}
+
+static void param(struct sql_stmt *st, json_t *v)
+{
+    param_to(st, &st->text, v);
+}
+
+static void param_new(struct sql_stmt *st, json_t *v)
+{
+    param(st, v);
+    json_decref(v);
+}
+
+static bool is_nocase(const struct store_table_desc *t, const struct store_column *col)
+{
+    return t->id == STORE_USERS && strcmp(col->name, "email") == 0;
+}
+
+/* The column as an expression to compare or sort by. */
+static void col_expr(struct sql_stmt *st, const struct store_table_desc *t,
+                     const struct store_column *col)
+{
+    if (st->d->lower_nocase && is_nocase(t, col)) {
+        sql_printf(&st->text, "lower(\"%s\")", col->name);
+    } else if (col->type == COL_JSON) {
+        sql_printf(&st->text, "\"%s\"%s", col->name, st->d->json_cast);
+    } else {
+        sql_printf(&st->text, "\"%s\"", col->name);
+    }
+}
+
+/* A value compared with col_expr(col). */
+static void col_param(struct sql_stmt *st, const struct store_table_desc *t,
+                      const struct store_column *col, json_t *v)
+{
+    if (st->d->lower_nocase && is_nocase(t, col)) {
+        sql_printf(&st->text, "lower(");
+        param(st, v);
+        sql_printf(&st->text, "%s)", st->d->text_cast);
+    } else {
+        param(st, v);
+        if (col->type == COL_JSON) {
+            sql_printf(&st->text, "%s", st->d->json_cast);
+        }
+    }
+}
+
+void sql_select_cols(struct buf *b, const struct store_table_desc *t, bool with_hidden)
+{
+    bool first = true;
+    for (size_t i = 0; i < t->ncols; i++) {
+        if (t->cols[i].hidden && !with_hidden) {
+            continue;
+        }
+        sql_printf(b, "%s\"%s\"", first ? "" : ", ", t->cols[i].name);
+        first = false;
+    }
+}
+
+json_t *sql_row_read(const struct sql_row *row, const struct store_table_desc *t, bool with_hidden)
+{
+    json_t *obj = json_object();
+    int idx = 0;
+    for (size_t i = 0; i < t->ncols; i++) {
+        if (t->cols[i].hidden && !with_hidden) {
+            continue;
+        }
+        json_object_set_new(obj, t->cols[i].name, row->value(row, idx++, t->cols[i].type));
+    }
+    return obj;
+}
+
+void sql_count_add(json_t *counts, json_t *key, int64_t n)
+{
+    char *text =
+        json_is_string(key) ? xstrdup(json_string_value(key)) : json_dumps(key, JSON_ENCODE_ANY);
+    json_object_set_new(counts, text ? text : "null", json_integer(n));
+    free(text);
+    json_decref(key);
+}
+
+static void scope_sql(struct sql_stmt *st, const struct store_table_desc *t,
+                      const struct store_scope *scope)
+{
+    if (scope->all) {
+        sql_printf(&st->text, "%s", st->d->true_sql);
+    } else if (!scope->client_id) {
+        sql_printf(&st->text, "%s", st->d->false_sql);
+    } else {
+        sql_printf(&st->text, "(\"%s\" = ", t->tenant_col);
+        param_new(st, json_string(scope->client_id));
+        if (scope->include_global) {
+            sql_printf(&st->text, " OR \"%s\" IS NULL", t->tenant_col);
+        }
+        sql_printf(&st->text, ")");
+    }
+}
+
+/* For each column of obj that t has: its name (followed by assign) into the text and its
+ * value's placeholder into vals, which is the text itself or a part joined to it later. */
+static void column_values(struct sql_stmt *st, const struct store_table_desc *t, json_t *obj,
+                          const char *assign, struct buf *vals)
+{
+    const char *key;
+    json_t *v;
+    size_t n = 0;
+    json_object_foreach(obj, key, v)
+    {
+        const struct store_column *col = store_column_find(t, key);
+        if (!col) {
+            continue; /* store.c checked; never build SQL from a name not in the descriptor */
+        }
+        sql_printf(&st->text, "%s\"%s\"%s", n ? ", " : "", col->name, assign);
+        if (vals != &st->text) {
+            sql_printf(vals, "%s", n ? ", " : "");
+        }
+        param_to(st, vals, v);
+        n++;
+    }
+}
+
+void sql_stmt_insert(struct sql_stmt *self, const struct store_table_desc *t, json_t *row)
+{
+    struct buf vals;
+    buf_init(&vals, SQL_MAX);
+    sql_printf(&self->text, "INSERT INTO \"%s\" (", t->name);
+    column_values(self, t, row, "", &vals);
+    sql_printf(&self->text, ") VALUES (%s)", vals.data ? vals.data : "");
+    buf_release(&vals);
+}
+
+void sql_stmt_get(struct sql_stmt *self, const struct store_table_desc *t,
+                  const struct store_scope *scope, const struct store_column *key_col,
+                  const char *key, bool with_hidden)
+{
+    sql_printf(&self->text, "SELECT ");
+    sql_select_cols(&self->text, t, with_hidden);
+    sql_printf(&self->text, " FROM \"%s\" WHERE ", t->name);
+    col_expr(self, t, key_col);
+    sql_printf(&self->text, " = ");
+    json_t *kv = json_string(key);
+    col_param(self, t, key_col, kv);
+    json_decref(kv);
+    sql_printf(&self->text, " AND ");
+    scope_sql(self, t, scope);
+}
+
+void sql_stmt_update(struct sql_stmt *self, const struct store_table_desc *t,
+                     const struct store_scope *scope, const char *id, json_t *set, int64_t version)
+{
+    sql_printf(&self->text, "UPDATE \"%s\" SET ", t->name);
+    column_values(self, t, set, " = ", &self->text);
+    sql_printf(&self->text, " WHERE \"id\" = ");
+    param_new(self, json_string(id));
+    sql_printf(&self->text, " AND ");
+    scope_sql(self, t, scope);
+    if (version > 0) {
+        sql_printf(&self->text, " AND \"version\" = ");
+        param_new(self, json_integer(version));
+    }
+}
+
+void sql_stmt_delete(struct sql_stmt *self, const struct store_table_desc *t,
+                     const struct store_scope *scope, const char *id)
+{
+    sql_printf(&self->text, "DELETE FROM \"%s\" WHERE \"id\" = ", t->name);
+    param_new(self, json_string(id));
+    sql_printf(&self->text, " AND ");
+    scope_sql(self, t, scope);
+}
+
+/* The LIKE pattern %q% with \, % and _ escaped. */
+static json_t *like_pattern(const char *q)
+{
+    struct buf b;
+    buf_init(&b, SQL_MAX);
+    sql_printf(&b, "%%");
+    for (const char *p = q; *p; p++) {
+        if (*p == '%' || *p == '_' || *p == '\\') {
+            sql_printf(&b, "\\");
+        }
+        sql_printf(&b, "%c", *p);
+    }
+    sql_printf(&b, "%%");
+    json_t *v = json_string(b.data);
+    buf_release(&b);
+    return v ? v : json_string("");
+}
+
+/* One filter of a list or count, after " AND ". */
+static void filter_sql(struct sql_stmt *st, const struct store_table_desc *t,
+                       const struct store_column *col, const struct store_filter *f)
+{
+    static const char *const ops[] = {
+        [STORE_EQ] = "=",   [STORE_NEQ] = "<>", [STORE_LT] = "<",
+        [STORE_LTE] = "<=", [STORE_GT] = ">",   [STORE_GTE] = ">=",
+    };
+    if (f->op == STORE_IS_NULL) {
+        sql_printf(&st->text, "\"%s\" IS %sNULL", col->name, json_is_false(f->value) ? "NOT " : "");
+    } else if (f->op == STORE_IN) {
+        if (json_array_size(f->value) == 0) {
+            sql_printf(&st->text, "%s", st->d->false_sql);
+            return;
+        }
+        col_expr(st, t, col);
+        sql_printf(&st->text, " IN (");
+        for (size_t j = 0; j < json_array_size(f->value); j++) {
+            sql_printf(&st->text, "%s", j ? ", " : "");
+            col_param(st, t, col, json_array_get(f->value, j));
+        }
+        sql_printf(&st->text, ")");
+    } else if (json_is_null(f->value)) {
+        if (f->op == STORE_EQ || f->op == STORE_NEQ) {
+            sql_printf(&st->text, "\"%s\" IS %sNULL", col->name, f->op == STORE_NEQ ? "NOT " : "");
+        } else {
+            sql_printf(&st->text, "%s", st->d->false_sql);
+        }
+    } else {
+        col_expr(st, t, col);
+        sql_printf(&st->text, " %s ", ops[f->op]);
+        col_param(st, t, col, f->value);
+    }
+}
+
+/* The search q over the searchable columns and the search reference, after " AND ". */
+static void search_sql(struct sql_stmt *st, const struct store_table_desc *t, const char *q)
+{
+    const char *like = st->d->ilike;
+    bool any = false;
+    for (size_t i = 0; i < t->ncols; i++) {
+        if (!t->cols[i].searchable || t->cols[i].hidden) {
+            continue;
+        }
+        sql_printf(&st->text, "%s\"%s\" %s ", any ? " OR " : "(", t->cols[i].name, like);
+        param_new(st, like_pattern(q));
+        sql_printf(&st->text, " ESCAPE '\\'");
+        any = true;
+    }
+    const struct store_search_ref *r = store_table_search_ref(t);
+    if (r) {
+        sql_printf(&st->text,
+                   "%sEXISTS (SELECT 1 FROM \"%s\" AS sr WHERE sr.\"id\" = \"%s\".\"%s\" AND "
+                   "sr.\"%s\" %s ",
+                   any ? " OR " : "(", r->ref_table, t->name, r->fk, r->col, like);
+        param_new(st, like_pattern(q));
+        sql_printf(&st->text, " ESCAPE '\\')");
+        any = true;
+    }
+    sql_printf(&st->text, "%s", any ? ")" : st->d->true_sql);
+}
+
+/* WHERE clause of a list or count: scope, filters and q. */
+static void where_sql(struct sql_stmt *st, const struct store_table_desc *t,
+                      const struct store_plan *plan)
+{
+    sql_printf(&st->text, " WHERE ");
+    scope_sql(st, t, plan->scope);
+    for (size_t i = 0; i < plan->nfilters; i++) {
+        sql_printf(&st->text, " AND ");
+        filter_sql(st, t, plan->filter_cols[i], &plan->filters[i]);
+    }
+    if (plan->q) {
+        sql_printf(&st->text, " AND ");
+        search_sql(st, t, plan->q);
+    }
+}
+
+/* The keyset predicate: rows after (after_value, after_id) in the list's order, where NULL
+ * sorts lowest. */
+static void keyset_sql(struct sql_stmt *st, const struct store_table_desc *t,
+                       const struct store_plan *plan)
+{
+    const struct store_column *col = plan->sort;
+    const char *s = col->name;
+    const char *cmp = plan->desc ? "<" : ">";
+    json_t *id = json_string(plan->after_id);
+    if (json_is_null(plan->after_value)) {
+        if (plan->desc) {
+            sql_printf(&st->text, " AND (\"%s\" IS NULL AND \"id\" < ", s);
+            param(st, id);
+            sql_printf(&st->text, ")");
+        } else {
+            sql_printf(&st->text, " AND ((\"%s\" IS NULL AND \"id\" > ", s);
+            param(st, id);
+            sql_printf(&st->text, ") OR \"%s\" IS NOT NULL)", s);
+        }
+    } else {
+        sql_printf(&st->text, " AND (");
+        col_expr(st, t, col);
+        sql_printf(&st->text, " %s ", cmp);
+        col_param(st, t, col, plan->after_value);
+        sql_printf(&st->text, " OR (");
+        col_expr(st, t, col);
+        sql_printf(&st->text, " = ");
+        col_param(st, t, col, plan->after_value);
+        sql_printf(&st->text, " AND \"id\" %s ", cmp);
+        param(st, id);
+        sql_printf(&st->text, ")");
+        if (plan->desc) {
+            sql_printf(&st->text, " OR \"%s\" IS NULL", s);
+        }
+        sql_printf(&st->text, ")");
+    }
+    json_decref(id);
+}
+
+void sql_stmt_list(struct sql_stmt *self, const struct store_table_desc *t,
+                   const struct store_plan *plan)
+{
+    sql_printf(&self->text, "SELECT ");
+    sql_select_cols(&self->text, t, false);
+    sql_printf(&self->text, " FROM \"%s\"", t->name);
+    where_sql(self, t, plan);
+    if (plan->after_id) {
+        keyset_sql(self, t, plan);
+    }
+    sql_printf(&self->text, " ORDER BY ");
+    col_expr(self, t, plan->sort);
+    const char *dir = plan->desc ? "DESC" : "ASC";
+    const char *nulls = !self->d->nulls_order ? "" : plan->desc ? " NULLS LAST" : " NULLS FIRST";
+    sql_printf(&self->text, " %s%s, \"id\" %s LIMIT %zu", dir, nulls, dir, plan->limit + 1);
+}
+
+void sql_stmt_count(struct sql_stmt *self, const struct store_table_desc *t,
+                    const struct store_plan *plan, const struct store_column *group)
+{
+    if (group) {
+        sql_printf(&self->text, "SELECT \"%s\", count(*) FROM \"%s\"", group->name, t->name);
+    } else {
+        sql_printf(&self->text, "SELECT 'total', count(*) FROM \"%s\"", t->name);
+    }
+    where_sql(self, t, plan);
+    if (group) {
+        sql_printf(&self->text, " GROUP BY \"%s\"", group->name);
+    }
+}
+
+/* Run st (released) through tx's backend. */
+static int run(struct store_tx *tx, const struct store_scope *scope, struct sql_stmt *st,
+               sql_row_cb row, void *arg)
+{
+    int rc = tx->store->ops->sql->run(tx, scope, st->text.data, st->args, row, arg);
+    sql_stmt_release(st);
+    return rc;
+}
+
+static const struct sql_dialect *dialect(struct store_tx *tx)
+{
+    return &tx->store->ops->sql->dialect;
+}
+
+int sql_row_insert(struct store_tx *tx, const struct store_table_desc *t, json_t *row)
+{
+    struct sql_stmt st;
+    sql_stmt_init(&st, dialect(tx));
+    sql_stmt_insert(&st, t, row);
+    int rc = run(tx, NULL, &st, NULL, NULL);
+    return rc < 0 ? rc : 0;
+}
+
+/* Rows collected by add_row: up to limit, and whether another followed. */
+struct rows {
+    const struct store_table_desc *t;
+    bool with_hidden;
+    size_t limit;
+    json_t *rows;
+    bool more;
+};
+
+static int add_row(void *arg, const struct sql_row *row)
+{
+    struct rows *r = arg;
+    if (json_array_size(r->rows) == r->limit) {
+        r->more = true;
+        return 1;
+    }
+    json_array_append_new(r->rows, sql_row_read(row, r->t, r->with_hidden));
+    return 0;
+}
+
+static int get_row(struct store_tx *tx, const struct store_table_desc *t,
+                   const struct store_scope *scope, const char *key_col, const char *key,
+                   bool with_hidden, json_t **out)
+{
+    struct sql_stmt st;
+    sql_stmt_init(&st, dialect(tx));
+    sql_stmt_get(&st, t, scope, store_column_find(t, key_col), key, with_hidden);
+    struct rows r = {t, with_hidden, 1, json_array(), false};
+    int rc = run(tx, scope, &st, add_row, &r);
+    if (rc >= 0) {
+        *out = json_incref(json_array_get(r.rows, 0));
+        rc = *out ? 0 : SB_E_NOTFOUND;
+    }
+    json_decref(r.rows);
+    return rc;
+}
+
+int sql_row_get(struct store_tx *tx, const struct store_table_desc *t,
+                const struct store_scope *scope, const char *id, json_t **out)
+{
+    return get_row(tx, t, scope, "id", id, false, out);
+}
+
+int sql_user_by_email(struct store_tx *tx, const char *email, json_t **out)
+{
+    struct store_scope all = {.all = true};
+    return get_row(tx, store_table_desc(STORE_USERS), &all, "email", email, true, out);
+}
+
+int sql_row_update(struct store_tx *tx, const struct store_table_desc *t,
+                   const struct store_scope *scope, const char *id, json_t *set, int64_t version)
+{
+    struct sql_stmt st;
+    sql_stmt_init(&st, dialect(tx));
+    sql_stmt_update(&st, t, scope, id, set, version);
+    return run(tx, scope, &st, NULL, NULL);
+}
+
+int sql_row_delete(struct store_tx *tx, const struct store_table_desc *t,
+                   const struct store_scope *scope, const char *id)
+{
+    struct sql_stmt st;
+    sql_stmt_init(&st, dialect(tx));
+    sql_stmt_delete(&st, t, scope, id);
+    return run(tx, scope, &st, NULL, NULL);
+}
+
+int sql_row_list(struct store_tx *tx, const struct store_table_desc *t,
+                 const struct store_plan *plan, json_t **rows_out, bool *more)
+{
+    struct sql_stmt st;
+    sql_stmt_init(&st, dialect(tx));
+    sql_stmt_list(&st, t, plan);
+    struct rows r = {t, false, plan->limit, json_array(), false};
+    int rc = run(tx, plan->scope, &st, add_row, &r);
+    if (rc < 0) {
+        json_decref(r.rows);
+        return rc;
+    }
+    *more = r.more;
+    *rows_out = r.rows;
+    return 0;
+}
+
+struct counts {
+    const struct store_column *group;
+    json_t *obj;
+};
+
+static int add_count(void *arg, const struct sql_row *row)
+{
+    struct counts *c = arg;
+    json_t *n = row->value(row, 1, COL_INT);
+    sql_count_add(c->obj, row->value(row, 0, c->group ? c->group->type : COL_TEXT),
+                  json_integer_value(n));
+    json_decref(n);
+    return 0;
+}
+
+int sql_row_count(struct store_tx *tx, const struct store_table_desc *t,
+                  const struct store_plan *plan, const struct store_column *group, json_t **out)
+{
+    struct sql_stmt st;
+    sql_stmt_init(&st, dialect(tx));
+    sql_stmt_count(&st, t, plan, group);
+    struct counts c = {group, json_object()};
+    int rc = run(tx, plan->scope, &st, add_count, &c);
+    if (rc < 0) {
+        json_decref(c.obj);
+        return rc;
+    }
+    *out = c.obj;
+    return 0;
+}
