@@ -54,10 +54,29 @@ void store_free(struct store *self);
 /* "sqlite" or "postgres". */
 const char *store_backend(const struct store *self);
 /* Apply pending migrations in order, each in its own transaction; returns the number applied
- * (>= 0) or an error. Safe to run again. */
+ * (>= 0) or an error. Safe to run again. Migrations are forward only: a database whose schema
+ * is newer than this binary (written by a later switchboard) is refused with SB_E_SCHEMA
+ * and left untouched. */
 int store_migrate(struct store *self);
 /* Schema version after migrations (number of the last applied migration). */
 int store_schema_version(struct store *self, int *out);
+/*
+ * Online backup of an SQLite database (url "sqlite:PATH"; PostgreSQL has pg_dump). Copies
+ * one consistent snapshot through SQLite's backup API in a single step, in its own read
+ * transaction, so a server writing to the database meanwhile is not blocked (WAL) and its
+ * later commits are not in the copy. Writes out_path + ".partial", checks it, then renames
+ * it to out_path (mode 0600; it holds password hashes). *version_out: the copy's schema
+ * version. SB_E_INVAL for a non-SQLite url, SB_E_NOTFOUND when the database does not
+ * exist, SB_E_IO / SB_E_DB otherwise.
+ */
+int store_backup(const char *url, const char *out_path, int *version_out);
+/*
+ * Replace the SQLite database of url with the backup in_path (creating it if missing). The
+ * backup must be a sound switchboard database no newer than this binary (SB_E_VALIDATION,
+ * SB_E_SCHEMA). Refuses with SB_E_UNAVAILABLE while any other connection has the target
+ * open (a running server): it takes SQLite's exclusive lock for the whole copy.
+ */
+int store_restore(const char *url, const char *in_path, int *version_out);
 /* Cheap liveness check of the database (for /readyz): 0 or SB_E_DB. */
 int store_ping(struct store *self);
 

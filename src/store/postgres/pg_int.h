@@ -113,6 +113,8 @@ int pg_tx_head_seq(struct store_tx *tx, int64_t *out);
 
 /* The NULL-terminated statements of migration version, or NULL past the last one. */
 const char *const *pg_migration(int version);
+/* The newest schema version this binary knows (the number of migrations). */
+int pg_migration_latest(void);
 
 /* pg_rows.c */
 /* The dialect and statement runner of the shared row ops (sql.h). */

@@ -346,3 +346,8 @@ const char *const *pg_migration(int version)
     }
     return migrations[version - 1];
 }
+
+int pg_migration_latest(void)
+{
+    return (int)(sizeof(migrations) / sizeof(migrations[0]));
+}

@@ -617,6 +617,14 @@ static int migrate_one(struct store *base)
     if (rc == 0) {
         rc = version_in(tx, &version);
     }
+    if (rc == 0 && version > 0 && !pg_migration(version)) {
+        log_error("postgres: the database schema is at version %d, newer than this switchboard "
+                  "knows (%d): upgrade switchboard on every node, or restore a dump taken "
+                  "before the upgrade",
+                  version, pg_migration_latest());
+        pg_tx_rollback(tx);
+        return SB_E_SCHEMA;
+    }
     const char *const *stmts = rc < 0 ? NULL : pg_migration(version + 1);
     for (size_t i = 0; stmts && stmts[i] && rc == 0; i++) {
         rc = exec_simple(db, stmts[i]);
