@@ -46,7 +46,8 @@ test-asan: build-asan npm
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS)
 
-test: format-check test-normal test-asan
+# deps-deb first: one apt-get update installs everything the whole run needs.
+test: deps-deb format-check test-normal test-asan
 
 format:
 	@git ls-files -co --exclude-standard '*.c' '*.h' | xargs -r clang-format -i
