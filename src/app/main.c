@@ -288,7 +288,8 @@ static int cmd_serve(struct app_config *cfg)
                                .max_bindings = 100,
                                .tail_interval_ms = 1000,
                                .retention_ms = cfg->changes_retention_ms,
-                               .token_check_ms = 250};
+                               .token_check_ms = 250,
+                               .cluster_lease_ms = cfg->cluster_lease_ms};
     struct rt *rt = NULL;
     rt_new(&rc_cfg, store, &rt);
     rt_set_conn_hook(rt, on_rt_conn, svc);
