@@ -191,6 +191,18 @@ static void on_rt_conn(void *arg, const struct policy_principal *p, enum rt_conn
     }
 }
 
+/* Cluster: another node decides about an agent it still serves (or lost later), and a dead
+ * node's agents are handed to this one to start their grace. */
+static bool agent_elsewhere(void *arg, const char *user_id, int64_t gone_ms)
+{
+    return rt_agent_elsewhere(arg, user_id, gone_ms);
+}
+
+static void on_agent_orphan(void *arg, const char *user_id, int64_t gone_ms)
+{
+    svc_presence_adopt(svc_presence_of(arg), user_id, gone_ms);
+}
+
 static int64_t rt_connections_of(void *arg, const char *client_id)
 {
     return rt_connections(arg, client_id);
@@ -293,6 +305,8 @@ static int cmd_serve(struct app_config *cfg)
     struct rt *rt = NULL;
     rt_new(&rc_cfg, store, &rt);
     rt_set_conn_hook(rt, on_rt_conn, svc);
+    rt_set_orphan_hook(rt, on_agent_orphan, svc);
+    svc_presence_set_elsewhere_fn(svc_presence_of(svc), agent_elsewhere, rt);
     svc_metrics_set_connections_fn(svc, rt_connections_of, rt);
     struct api_options ao = {.web_dir = cfg->web_dir,
                              .cors_origins = cfg->cors_origins,
