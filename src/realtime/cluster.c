@@ -140,10 +140,10 @@ static void msg_send(struct rt *rt, json_t *m)
     }
     char *text = json_dumps(m, JSON_COMPACT | JSON_ENSURE_ASCII);
     json_decref(m);
-    if (text) {
-        (void)store_bus_publish(rt->store, text, strlen(text));
-        free(text);
+    if (text && store_bus_publish(rt->store, text, strlen(text)) < 0) {
+        log_warn("cluster: a %zu-byte message is too large for the bus", strlen(text));
     }
+    free(text);
 }
 
 static struct cl_agent **agent_slot(struct cl_agent **list, const char *user_id)

@@ -317,18 +317,22 @@ void rt_pres_remote_diff_locked(struct rt *rt, uint64_t origin, const char *tena
     }
 }
 
-/* Does state (see rt_pres_remote_replace_locked) hold phx_ref ref on (tenant, topic)? */
-static bool state_has(json_t *state, const char *tenant, const char *topic, const char *ref)
+/* The lookup key of an entry: tenant, topic and phx_ref (none of which holds a NUL). */
+static char *ref_key(const char *tenant, const char *topic, const char *ref)
 {
+    return xasprintf("%s\x1f%s\x1f%s", tenant, topic, ref);
+}
+
+/* Every phx_ref of state (see rt_pres_remote_replace_locked) as an object of ref_key()s. */
+static json_t *state_refs(json_t *state)
+{
+    json_t *refs = json_object();
     size_t i;
     json_t *tt;
     json_array_foreach(state, i, tt)
     {
         const char *t = json_string_value(json_object_get(tt, "t"));
         const char *c = json_string_value(json_object_get(tt, "c"));
-        if (!t || !c || strcmp(t, tenant) != 0 || strcmp(c, topic) != 0) {
-            continue;
-        }
         const char *key;
         json_t *v;
         json_object_foreach(json_object_get(tt, "s"), key, v)
@@ -338,23 +342,32 @@ static bool state_has(json_t *state, const char *tenant, const char *topic, cons
             json_array_foreach(json_object_get(v, "metas"), j, meta)
             {
                 const char *r = json_string_value(json_object_get(meta, "phx_ref"));
-                if (r && strcmp(r, ref) == 0) {
-                    return true;
+                if (t && c && r) {
+                    char *k = ref_key(t, c, r);
+                    json_object_set_new(refs, k, json_true());
+                    free(k);
                 }
             }
         }
     }
-    return false;
+    return refs;
 }
 
 void rt_pres_remote_replace_locked(struct rt *rt, uint64_t origin, json_t *state,
                                    struct rt_pres_post **out)
 {
     /* Leaves: origin's entries that state no longer has. */
+    json_t *refs = state_refs(state);
     for (struct pres_topic **tp = &rt->pres; *tp;) {
         struct pres_topic *t = *tp;
         for (struct pres_entry **ep = &t->entries; *ep;) {
-            if ((*ep)->origin == origin && !state_has(state, t->tenant, t->topic, (*ep)->phx_ref)) {
+            bool keep = (*ep)->origin != origin;
+            if (!keep) {
+                char *k = ref_key(t->tenant, t->topic, (*ep)->phx_ref);
+                keep = json_object_get(refs, k) != NULL;
+                free(k);
+            }
+            if (!keep) {
                 remote_leave(t, ep, out);
             } else {
                 ep = &(*ep)->next;
@@ -369,6 +382,7 @@ void rt_pres_remote_replace_locked(struct rt *rt, uint64_t origin, json_t *state
             tp = &t->next;
         }
     }
+    json_decref(refs);
     /* Joins: what state has and the registry does not. */
     size_t i;
     json_t *tt;

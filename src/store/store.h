@@ -93,7 +93,7 @@ void store_set_commit_hook(struct store *self, store_commit_cb cb, void *arg);
  * message) and must not call store_set_bus_hook. One hook; a NULL cb removes it; once
  * store_set_bus_hook returned, the previous hook is not running and never runs again.
  */
-#define STORE_BUS_MAX_MSG (4u << 20)
+#define STORE_BUS_MAX_MSG (64u << 20)
 typedef void (*store_bus_cb)(void *arg, const char *msg, size_t len);
 void store_set_bus_hook(struct store *self, store_bus_cb cb, void *arg);
 int store_bus_publish(struct store *self, const char *msg, size_t len);

@@ -341,7 +341,16 @@ static void *bus_main(void *arg)
             wait_ms(b, 1000);
         }
         if (b->stop) {
+            /* One last send of what is queued (a goodbye), only on a working connection. */
+            struct bus_msg *rest = b->head;
+            b->head = b->tail = NULL;
+            b->bytes = 0;
             pthread_mutex_unlock(&b->mu);
+            if (rest && b->db && PQstatus(b->db) == CONNECTION_OK) {
+                bus_send(b, rest);
+            } else {
+                msgs_free(rest);
+            }
             break;
         }
         pthread_mutex_unlock(&b->mu);
