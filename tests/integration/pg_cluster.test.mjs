@@ -16,12 +16,14 @@ import { after, before, test } from 'node:test';
 import { RealtimeClient } from '@supabase/realtime-js';
 import WebSocket from 'ws';
 
+import { RawClient } from './lib/rt_helpers.mjs';
 import { api, login, startServer } from './lib/server.mjs';
 
 const PG = process.env.SB_TEST_PG_URL;
 const PG_CTL = process.env.SB_TEST_PG_CTL;
 const LEASE_MS = 2000;
 const nodes = {};
+const retired = []; // nodes killed and replaced
 const clients = [];
 const tokens = {};
 
@@ -102,6 +104,11 @@ before(async () => {
 after(async () => {
   for (const c of clients) c.disconnect();
   for (const n of Object.values(nodes)) await n.cleanup();
+  // With a sanitizer build, a report in any node's stderr fails the suite.
+  for (const n of [...Object.values(nodes), ...retired]) {
+    const m = n.logs.join('').match(/(AddressSanitizer|LeakSanitizer|runtime error)[^\n]*/);
+    assert.ok(!m, `sanitizer report from a node: ${m?.[0]}`);
+  }
 });
 
 test('broadcast crosses nodes both ways, keeping the sender order per topic', { timeout: 60000 }, async () => {
@@ -213,6 +220,17 @@ test('kill -9 of a node: its presences leave everywhere within the lease and its
     await subscribed(cch);
     await cch.track({ on: 'C' });
     await until(() => a.ch.presenceState().victim && b.ch.presenceState().victim, 'victim visible on A and B');
+    // A postgres_changes subscriber on C, which will resume on another node.
+    const admin = await token('admin@acme.test');
+    const agentId = (await api(nodes.A.url, 'GET', '/api/v1/agents', { token: admin })).json.data[1].id;
+    const binding = { event: 'UPDATE', schema: 'public', table: 'agent_status', filter: `id=eq.${agentId}` };
+    const raw = await new RawClient(nodes.C.wsUrl, admin).open();
+    const joined = await raw.join('realtime:resume', { postgres_changes: [binding] });
+    assert.equal(joined.payload.status, 'ok');
+    const patch = (reason) => api(nodes.A.url, 'PATCH', `/api/v1/agents/${agentId}`, { token: admin, body: { status: 'busy', reason } });
+    assert.equal((await patch('before kill')).status, 200);
+    await until(() => raw.events('postgres_changes').length === 1, 'change before the kill on C');
+    const lastSeq = raw.events('postgres_changes')[0].payload.data.seq;
     const t0 = Date.now();
     nodes.C.proc.kill('SIGKILL');
     await nodes.C.exited;
@@ -228,9 +246,25 @@ test('kill -9 of a node: its presences leave everywhere within the lease and its
     await until(() => b.ch.presenceState().victim?.some((m) => m.on === 'A'), 'victim back, tracked on A, seen on B');
     b.ch.send({ type: 'broadcast', event: 'n', payload: { after: 'kill' } });
     await until(() => got.some((p) => p.after === 'kill'), 'broadcast from B reaches the moved client');
+    // The raw subscriber resumes on B from its last seq: what happened meanwhile, no gap.
+    assert.equal((await patch('during outage')).status, 200);
+    const back = await new RawClient(nodes.B.wsUrl, admin).open();
+    try {
+      const r = await back.join('realtime:resume', { postgres_changes: [binding], resume: { since: lastSeq } });
+      assert.equal(r.payload.status, 'ok');
+      const resumed = await until(() => back.events('system').find((m) => m.payload.message === 'resumed'), 'resumed');
+      assert.equal(resumed.payload.recovered, true);
+      const evs = back.events('postgres_changes').map((m) => m.payload.data);
+      assert.deepEqual(evs.map((d) => d.record.reason), ['during outage']);
+      assert.equal(evs[0].seq > lastSeq, true);
+    } finally {
+      back.close();
+      raw.close();
+    }
   } finally {
     lb.server.close();
   }
+  retired.push(nodes.C);
   nodes.C = await start(false);
 });
 

@@ -14,6 +14,7 @@ const PG = process.env.SB_TEST_PG_URL;
 const GRACE_MS = 1500;
 const LEASE_MS = 2000;
 const nodes = {};
+const retired = []; // nodes killed and replaced
 const sockets = [];
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -76,6 +77,11 @@ before(async () => {
 after(async () => {
   for (const ws of sockets) ws.terminate();
   for (const n of Object.values(nodes)) await n.cleanup();
+  // With a sanitizer build, a report in any node's stderr fails the suite.
+  for (const n of [...Object.values(nodes), ...retired]) {
+    const m = n.logs.join('').match(/(AddressSanitizer|LeakSanitizer|runtime error)[^\n]*/);
+    assert.ok(!m, `sanitizer report from a node: ${m?.[0]}`);
+  }
 });
 
 test('an agent still connected on B stays online when its last connection on A closes', { timeout: 60000 }, async () => {
@@ -119,6 +125,7 @@ test('kill -9 of the node holding an agent: a live node sets it offline', { time
   await sleep(500);
   nodes.C.proc.kill('SIGKILL');
   await nodes.C.exited;
+  retired.push(nodes.C);
   const t0 = Date.now();
   await until(async () => (await status(nodes.A, ag.admin, ag.id)).status === 'offline',
     'offline after lease + grace', LEASE_MS + GRACE_MS + 6000);
