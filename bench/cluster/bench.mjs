@@ -45,6 +45,7 @@ function socket(url, token, onBroadcast) {
       if (m.event === 'broadcast') onBroadcast(m.payload.payload);
     });
     ws.on('error', reject);
+    ws.on('close', (code) => { if (code !== 1000 && code !== 1005) console.error(`socket closed with ${code}`); });
   });
 }
 
@@ -109,6 +110,7 @@ for (let i = 0; i < COUNT; i++) {
 await waitAll([same, cross], COUNT, 60000);
 const stats = (r) => {
   const a = r.lat.sort((x, y) => x - y);
+  if (!a.length) return { n: 0, p50: 'n/a', p99: 'n/a', max: 'n/a' };
   return { n: a.length, p50: pct(a, 0.5).toFixed(2), p99: pct(a, 0.99).toFixed(2), max: a[a.length - 1].toFixed(2) };
 };
 const ls = stats(same);

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Cross-node broadcast benchmark: two switchboard nodes on one throwaway PostgreSQL
-# (scripts/with-postgres.sh), one sender on node A, one receiver on A (same node) and one on
-# B (cross-node, over the cluster bus). Prints messages/s and send -> receive p50/p99 for
-# both paths, measured in the same run (bench/cluster/bench.mjs).
+# Cross-node broadcast benchmark on one throwaway PostgreSQL (scripts/with-postgres.sh):
+#  1. the bus alone (bus_bench.c): two stores, one publishing as fast as it can, messages/s
+#     received at the other for 150-byte and 1000-byte messages;
+#  2. two switchboard nodes, one sender on node A, one receiver on A (same node) and one on
+#     B (cross-node, over the cluster bus): messages/s and send -> receive p50/p99 for both
+#     paths, measured in the same run (bench/cluster/bench.mjs).
 #
 # usage: bench/cluster/run.sh SWITCHBOARD_BINARY [COUNT] [RATE]
 #   COUNT  broadcasts per phase (default 20000), RATE  broadcasts/s in the latency phase
@@ -33,7 +35,7 @@ start_node() { # name, extra args...
     local name=$1
     shift
     "$SB_BIN" serve --listen 127.0.0.1:0 --db "$SB_TEST_PG_URL" --workers 2 --log-level warn \
-        --login-attempts 1000 "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+        --login-attempts 1000 --ws-max-queue 64MiB "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
     PIDS+=($!)
     for _ in $(seq 1 200); do
         if grep -q 'listening on' "$WORK/$name.out"; then
@@ -46,6 +48,10 @@ start_node() { # name, extra args...
     cat "$WORK/$name.err" >&2
     return 1
 }
+
+make -s -C "$HERE" BUILD="$(dirname "$SB_BIN")" bus_bench >&2
+"$HERE/bus_bench" "$SB_TEST_PG_URL" 200000 150
+"$HERE/bus_bench" "$SB_TEST_PG_URL" 50000 1000
 
 A=$(start_node a --demo)
 B=$(start_node b)
