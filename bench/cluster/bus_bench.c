@@ -62,7 +62,8 @@ int main(int argc, char **argv)
         /* Stay under the queue bound (16 MiB): this measures carrying, not dropping. */
         struct store_bus_stats st;
         if (i % 1000 == 0) {
-            for (store_bus_stats(pub, &st); st.queue_bytes > (8u << 20); store_bus_stats(pub, &st)) {
+            for (store_bus_stats(pub, &st); st.queue_bytes > (8u << 20);
+                 store_bus_stats(pub, &st)) {
                 usleep(1000);
             }
         }

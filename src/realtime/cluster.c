@@ -30,7 +30,8 @@
  * asks that node for a snapshot (at most once a second) and replaces the node's entries
  * with it; applying a diff or snapshot twice changes nothing (presence.c). After the store's
  * listener reconnected, and after this node's own heartbeats stopped coming back for
- * CL_DEAF_MS and then came back, the node asks everyone for snapshots and sends its own.
+ * deaf_ms (half the lease, within 1.5 to 3 s) and then came back, the node asks everyone for
+ * snapshots and sends its own.
  *
  * Leases. A node not heard from for lease_ms is gone: its presences leave (every local
  * subscriber gets the leave diffs) and its agents become orphans. While this node cannot hear
@@ -65,7 +66,8 @@
 
 #define CL_TICK_MS 250
 #define CL_HEARTBEAT_MS 1000
-#define CL_DEAF_MS 3000          /* own heartbeats missing this long: our bus is down */
+#define CL_DEAF_MIN_MS 1500 /* own heartbeats missing lease/2, within these: our bus is down */
+#define CL_DEAF_MAX_MS 3000
 #define CL_ASK_EVERY_MS 1000     /* at most one snapshot request per node per second */
 #define CL_AGENT_KEEP_MS 3600000 /* forget a zero count after an hour */
 #define CL_ID_HEX 16
@@ -105,6 +107,7 @@ struct rt_cluster {
     uint64_t id;
     char hex[CL_ID_HEX + 1];
     int64_t lease_ms;
+    int64_t deaf_ms; /* own heartbeats missing this long: our bus is down (before the lease) */
     pthread_t thread;
     bool running;
     pthread_mutex_t mu; /* guards stop (and the thread's sleep) */
@@ -541,7 +544,7 @@ static void tick(struct rt *rt, int64_t *next_beat)
     struct store_bus_stats st;
     store_bus_stats(rt->store, &st);
     pthread_mutex_lock(&rt->pres_lock);
-    if (!cl->deaf && now - cl->echo_mono > CL_DEAF_MS) {
+    if (!cl->deaf && now - cl->echo_mono > cl->deaf_ms) {
         cl->deaf = true;
         log_warn("cluster: own heartbeats do not come back; no node expires until they do");
     }
@@ -641,6 +644,10 @@ void rt_cluster_init(struct rt *rt)
     } while (cl->id == 0);
     snprintf(cl->hex, sizeof cl->hex, "%016" PRIx64, cl->id);
     cl->lease_ms = rt->cfg.cluster_lease_ms;
+    cl->deaf_ms = cl->lease_ms / 2;
+    cl->deaf_ms = cl->deaf_ms < CL_DEAF_MIN_MS   ? CL_DEAF_MIN_MS
+                  : cl->deaf_ms > CL_DEAF_MAX_MS ? CL_DEAF_MAX_MS
+                                                 : cl->deaf_ms;
     cl->resync = true; /* the first tick announces us and asks for everyone's state */
     pthread_mutex_init(&cl->mu, NULL);
     pthread_cond_init(&cl->cv, NULL);

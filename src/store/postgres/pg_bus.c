@@ -67,6 +67,7 @@ struct pg_bus {
     pthread_t thread;
     bool running;
     PGconn *db;
+    bool lost; /* db was open and broke: the next open is a reconnect */
     uint64_t packet_seq;
     atomic_uint_fast64_t published, dropped, notifies, spilled, received, reconnects;
 };
@@ -157,7 +158,7 @@ static bool bus_connected(struct pg_bus *b)
     if (b->db && PQstatus(b->db) == CONNECTION_OK) {
         return true;
     }
-    bool had = b->db != NULL;
+    b->lost = b->lost || b->db != NULL;
     PQfinish(b->db);
     b->db = pg_connect_aux(b->conninfo, "switchboard-bus");
     if (!b->db || PQstatus(b->db) != CONNECTION_OK) {
@@ -165,7 +166,8 @@ static bool bus_connected(struct pg_bus *b)
         b->db = NULL;
         return false;
     }
-    if (had) {
+    if (b->lost) {
+        b->lost = false;
         atomic_fetch_add(&b->reconnects, 1);
         log_info("postgres: bus publisher reconnected");
     }
@@ -179,6 +181,7 @@ static void bus_failed(struct pg_bus *b, PGresult *res, const char *what)
         log_warn("postgres: bus %s failed, connection lost: %s", what, PQerrorMessage(b->db));
         PQfinish(b->db);
         b->db = NULL;
+        b->lost = true;
     } else {
         log_warn("postgres: bus %s failed: %s", what, PQresultErrorMessage(res));
     }
