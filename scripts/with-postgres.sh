@@ -68,9 +68,10 @@ port=""
 for attempt in 1 2 3 4 5 6 7 8; do
   cand=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
   port_free "$cand" || continue
+  pgopts="-k $dir -p $cand -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off \
+        -c synchronous_commit=off -c max_connections=200"
   if timeout 40 "${as_pg[@]}" "$pgbin/pg_ctl" -D "$data" -w -t 30 -l "$dir/server.log" \
-    -o "-k $dir -p $cand -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off \
-        -c synchronous_commit=off -c max_connections=200" start >/dev/null 2>&1; then
+    -o "$pgopts" start >/dev/null 2>&1; then
     port="$cand"
     started=1
     break
@@ -91,7 +92,7 @@ set -euo pipefail
 case "\${1:-}" in
   stop) exec timeout 40 ${as_pg[*]} "$pgbin/pg_ctl" -D "$data" -m fast -w -t 30 stop ;;
   start|restart) exec timeout 40 ${as_pg[*]} "$pgbin/pg_ctl" -D "$data" -m fast -w -t 30 \\
-    -l "$dir/server.log" "\$1" ;;
+    -l "$dir/server.log" -o "$pgopts" "\$1" ;;
   *) echo "usage: \$0 stop|start|restart" >&2; exit 2 ;;
 esac
 EOF

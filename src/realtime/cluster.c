@@ -13,7 +13,7 @@
  *   p  presence diff   v version, t, c, j joins, l leaves (as in presence_diff)
  *   a  agent conns     v version, u user id, c live connections here, g when it reached 0
  *   s  snapshot        v version, st every local presence [{t, c, s: state}], a {user: [c, g]}
- *   h  heartbeat       v version (every CL_HEARTBEAT_MS)
+ *   h  heartbeat       v version (every heartbeat_ms: a quarter of the lease, at most 1 s)
  *   q  sync request    to: a node id, or absent for every node; the asked send a snapshot
  *   x  goodbye         the node stops (graceful shutdown)
  *
@@ -30,13 +30,16 @@
  * asks that node for a snapshot (at most once a second) and replaces the node's entries
  * with it; applying a diff or snapshot twice changes nothing (presence.c). After the store's
  * listener reconnected, and after this node's own heartbeats stopped coming back for
- * deaf_ms (half the lease, within 1.5 to 3 s) and then came back, the node asks everyone for
+ * deaf_ms (half the lease) and then came back, the node asks everyone for
  * snapshots and sends its own.
  *
  * Leases. A node not heard from for lease_ms is gone: its presences leave (every local
  * subscriber gets the leave diffs) and its agents become orphans. While this node cannot hear
  * its own heartbeats (its bus is down) it expires nobody, and when they come back every node
  * gets a fresh lease, so a database restart does not make the nodes declare each other dead.
+ * The timings keep that true: a node heard last a heartbeat before our own last echo expires
+ * at lease - heartbeat after the outage began at the earliest, later than we turn deaf
+ * (deaf_ms + one tick): with heartbeat = lease / 4 and deaf = lease / 2, 3/4 > 1/2 + tick.
  *
  * Agent connections. Each node counts the realtime connections of agents (role agent) per
  * user and publishes every change; rt_agent_elsewhere() answers from the other live nodes'
@@ -64,10 +67,8 @@
 #include "base/rand.h"
 #include "realtime/rt_int.h"
 
-#define CL_TICK_MS 250
-#define CL_HEARTBEAT_MS 1000
-#define CL_DEAF_MIN_MS 1500 /* own heartbeats missing lease/2, within these: our bus is down */
-#define CL_DEAF_MAX_MS 3000
+#define CL_TICK_MAX_MS 250
+#define CL_HEARTBEAT_MAX_MS 1000
 #define CL_ASK_EVERY_MS 1000     /* at most one snapshot request per node per second */
 #define CL_AGENT_KEEP_MS 3600000 /* forget a zero count after an hour */
 #define CL_ID_HEX 16
@@ -107,7 +108,9 @@ struct rt_cluster {
     uint64_t id;
     char hex[CL_ID_HEX + 1];
     int64_t lease_ms;
-    int64_t deaf_ms; /* own heartbeats missing this long: our bus is down (before the lease) */
+    int64_t heartbeat_ms; /* lease / 4, at most CL_HEARTBEAT_MAX_MS */
+    int64_t tick_ms;      /* heartbeat / 4, at most CL_TICK_MAX_MS */
+    int64_t deaf_ms;      /* own heartbeats missing this long: our bus is down (lease / 2) */
     pthread_t thread;
     bool running;
     pthread_mutex_t mu; /* guards stop (and the thread's sleep) */
@@ -567,7 +570,7 @@ static void tick(struct rt *rt, int64_t *next_beat)
         }
     }
     if (now >= *next_beat) {
-        *next_beat = now + CL_HEARTBEAT_MS;
+        *next_beat = now + cl->heartbeat_ms;
         json_t *m = msg_new(cl, "h");
         json_object_set_new(m, "v", json_integer((json_int_t)cl->version));
         msg_send(rt, m);
@@ -622,7 +625,7 @@ static void *cl_main(void *arg)
         }
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t ns = ts.tv_nsec + (int64_t)CL_TICK_MS * 1000000;
+        int64_t ns = ts.tv_nsec + cl->tick_ms * 1000000;
         ts.tv_sec += ns / 1000000000;
         ts.tv_nsec = ns % 1000000000;
         pthread_cond_timedwait(&cl->cv, &cl->mu, &ts);
@@ -644,10 +647,11 @@ void rt_cluster_init(struct rt *rt)
     } while (cl->id == 0);
     snprintf(cl->hex, sizeof cl->hex, "%016" PRIx64, cl->id);
     cl->lease_ms = rt->cfg.cluster_lease_ms;
+    cl->heartbeat_ms =
+        cl->lease_ms / 4 < CL_HEARTBEAT_MAX_MS ? cl->lease_ms / 4 : CL_HEARTBEAT_MAX_MS;
+    cl->heartbeat_ms = cl->heartbeat_ms < 50 ? 50 : cl->heartbeat_ms;
+    cl->tick_ms = cl->heartbeat_ms / 4 < CL_TICK_MAX_MS ? cl->heartbeat_ms / 4 : CL_TICK_MAX_MS;
     cl->deaf_ms = cl->lease_ms / 2;
-    cl->deaf_ms = cl->deaf_ms < CL_DEAF_MIN_MS   ? CL_DEAF_MIN_MS
-                  : cl->deaf_ms > CL_DEAF_MAX_MS ? CL_DEAF_MAX_MS
-                                                 : cl->deaf_ms;
     cl->resync = true; /* the first tick announces us and asks for everyone's state */
     pthread_mutex_init(&cl->mu, NULL);
     pthread_cond_init(&cl->cv, NULL);

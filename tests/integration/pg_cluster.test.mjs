@@ -321,3 +321,32 @@ test('a PostgreSQL restart under load: nodes recover by themselves; changes have
     assert.equal(await metric(n, 'switchboard_cluster_nodes'), 3, 'every node still sees three');
   }
 });
+
+test('the database down for longer than the lease: no node is declared gone, no presence flaps', { timeout: 120000 }, async () => {
+  const leaves = [];
+  const onA = await presChannel(nodes.A.wsUrl, 'agent1@acme.test', 'outage', 'watcher',
+    ({ key }) => leaves.push(key));
+  const onB = await presChannel(nodes.B.wsUrl, 'agent2@acme.test', 'outage', 'steady');
+  await onB.ch.track({ on: 'B' });
+  await until(() => onA.ch.presenceState().steady, 'steady seen on A');
+  const expired = {};
+  for (const k of ['A', 'B', 'C']) expired[k] = await metric(nodes[k], 'switchboard_cluster_nodes_expired_total');
+  execFileSync(PG_CTL, ['stop'], { stdio: 'ignore', timeout: 60000 });
+  await sleep(2 * LEASE_MS + 500);
+  execFileSync(PG_CTL, ['start'], { stdio: 'ignore', timeout: 60000 });
+  const gotB = [];
+  const ba = await bcChannel(nodes.A, 'agent3@acme.test', 'after-outage', []);
+  await bcChannel(nodes.B, 'agent4@acme.test', 'after-outage', gotB);
+  await until(async () => {
+    ba.send({ type: 'broadcast', event: 'n', payload: { k: 1 } });
+    await sleep(200);
+    return gotB.length > 0;
+  }, 'broadcast A -> B after the outage', 30000);
+  await sleep(LEASE_MS);
+  assert.deepEqual(leaves, [], 'no leave diff for a node that stayed alive');
+  assert.ok(onA.ch.presenceState().steady);
+  for (const k of ['A', 'B', 'C']) {
+    assert.equal(await metric(nodes[k], 'switchboard_cluster_nodes_expired_total'), expired[k], `node ${k} expired nobody`);
+    assert.equal(await metric(nodes[k], 'switchboard_cluster_nodes'), 3);
+  }
+});
