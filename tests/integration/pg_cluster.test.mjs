@@ -138,6 +138,10 @@ test('broadcast crosses nodes both ways, keeping the sender order per topic', { 
   await until(() => onB.some((p) => p.big), 'large broadcast A -> B');
   assert.equal(onB.find((p) => p.big).big, big);
   assert.ok(await metric(nodes.A, 'switchboard_bus_spilled_total') >= 1);
+  // Only client broadcasts travel: each node's dashboard metrics broadcasts stay local.
+  assert.equal(await metric(nodes.A, 'switchboard_cluster_broadcasts_sent_total'), N + 1);
+  assert.equal(await metric(nodes.B, 'switchboard_cluster_broadcasts_sent_total'), N);
+  assert.equal(await metric(nodes.C, 'switchboard_cluster_broadcasts_received_total'), 2 * N + 1);
   assert.equal(await metric(nodes.B, 'switchboard_bus_dropped_total'), 0);
 });
 
