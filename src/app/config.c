@@ -82,6 +82,8 @@ static const struct setting settings[] = {
      "how long the change log keeps events for resume"},
     {"presence_grace", K_MS, OFF(presence_grace_ms), "60s",
      "an agent's last connection gone this long sets the status offline"},
+    {"cluster_lease", K_MS, OFF(cluster_lease_ms), "5s",
+     "with PostgreSQL: a node not heard from this long is gone (its presences leave)"},
     {"idle_away", K_MS, OFF(idle_away_ms), "0",
      "a connected agent without activity this long goes from online to away (0: never)"},
     {"metrics_interval", K_MS, OFF(metrics_interval_ms), "2s", "dashboard metrics push interval"},

@@ -213,6 +213,18 @@ static void count_changes(void *arg, const struct store_change *changes, size_t 
     svc_metrics_count_changes(arg, changes, n);
 }
 
+/* Cluster: another node decides about an agent it still serves (or lost later), and a dead
+ * node's agents are handed to this one to start their grace. */
+static bool agent_elsewhere(void *arg, const char *user_id, int64_t gone_ms)
+{
+    return rt_agent_elsewhere(arg, user_id, gone_ms);
+}
+
+static void on_agent_orphan(void *arg, const char *user_id, int64_t gone_ms)
+{
+    svc_presence_adopt(svc_presence_of(arg), user_id, gone_ms);
+}
+
 static int64_t rt_connections_of(void *arg, const char *client_id)
 {
     return rt_connections(arg, client_id);
@@ -317,11 +329,14 @@ static int cmd_serve(struct app_config *cfg)
                                .max_user_conns = (size_t)cfg->max_user_conns,
                                .tail_interval_ms = 1000,
                                .retention_ms = cfg->changes_retention_ms,
-                               .token_check_ms = 250};
+                               .token_check_ms = 250,
+                               .cluster_lease_ms = cfg->cluster_lease_ms};
     struct rt *rt = NULL;
     rt_new(&rc_cfg, store, &rt);
     rt_set_conn_hook(rt, on_rt_conn, svc);
     rt_add_consumer(rt, count_changes, svc);
+    rt_set_orphan_hook(rt, on_agent_orphan, svc);
+    svc_presence_set_elsewhere_fn(svc_presence_of(svc), agent_elsewhere, rt);
     svc_metrics_set_connections_fn(svc, rt_connections_of, rt);
     struct api_options ao = {.web_dir = cfg->web_dir,
                              .cors_origins = cfg->cors_origins,

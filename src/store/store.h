@@ -92,6 +92,42 @@ int store_ping(struct store *self);
 typedef void (*store_commit_cb)(void *arg);
 void store_set_commit_hook(struct store *self, store_commit_cb cb, void *arg);
 
+/*
+ * The cluster bus: small messages between the nodes that share this database (realtime
+ * broadcast, presence and agent connections; src/realtime/cluster.c). At most once: a
+ * message may be lost (a full queue, a database restart), never duplicated; the messages one
+ * node publishes reach every listener in publish order.
+ *
+ * publish: enqueue msg (len bytes of text without NUL; non-ASCII bytes need a UTF-8
+ * database) and return at once; any thread, never blocks on the database. Beyond a byte
+ * bound the oldest queued messages are dropped (counted in store_bus_stats). Returns 0, or
+ * SB_E_INVAL for an empty message or one over STORE_BUS_MAX_MSG. SQLite (one node): a no-op
+ * returning 0.
+ *
+ * The hook: cb(arg, msg, len) for every message published by any node on the database,
+ * including this one (tell them apart by content), in each node's order, on the store's
+ * listener thread (one thread: calls never overlap); msg is valid during the call only. After
+ * the listener lost its connection and got it back, cb(arg, NULL, 0) says that messages may
+ * have been missed meanwhile. The hook must not block for long (it delays every later
+ * message) and must not call store_set_bus_hook. One hook; a NULL cb removes it; once
+ * store_set_bus_hook returned, the previous hook is not running and never runs again.
+ */
+#define STORE_BUS_MAX_MSG (64u << 20)
+typedef void (*store_bus_cb)(void *arg, const char *msg, size_t len);
+void store_set_bus_hook(struct store *self, store_bus_cb cb, void *arg);
+int store_bus_publish(struct store *self, const char *msg, size_t len);
+/* Counters of the bus since the store opened (all zero with SQLite). */
+struct store_bus_stats {
+    uint64_t published;   /* messages accepted by publish */
+    uint64_t dropped;     /* messages lost: queue over its bound, or a failed send */
+    uint64_t notifies;    /* NOTIFY payloads sent (each carries one or more messages) */
+    uint64_t spilled;     /* messages too large for a NOTIFY, sent through bus_spill */
+    uint64_t received;    /* messages handed to the hook */
+    uint64_t reconnects;  /* listener or publisher connections re-established */
+    uint64_t queue_bytes; /* bytes waiting to be sent now */
+};
+void store_bus_stats(struct store *self, struct store_bus_stats *out);
+
 /* Transactions. */
 int store_tx_begin(struct store *self, bool write, struct store_tx **out);
 /* Commit and free tx. On failure the transaction was rolled back (tx is freed either way). */

@@ -631,7 +631,14 @@ int svc_agent_stats(struct svc *svc, const struct policy_principal *who, const c
     return 0;
 }
 
-/* ---- presence ---- */
+/* ---- presence ----
+ *
+ * Across nodes (src/realtime/cluster.c counts every node's agent connections): when this
+ * node's grace of a user runs out, elsewhere() asks whether another live node still has a
+ * connection of the user, or lost its last one later than we did; then that node decides and
+ * this one forgets the user. When a node dies, one live node adopts its agents
+ * (svc_presence_adopt), so their grace runs here.
+ */
 
 #define PRESENCE_RETRY_MS 1000
 
@@ -648,6 +655,8 @@ struct presence_entry {
 
 struct svc_presence {
     pthread_mutex_t mu;
+    svc_presence_elsewhere_fn elsewhere; /* cluster: another node decides (may be NULL) */
+    void *elsewhere_arg;
     int64_t grace_ms;
     int64_t idle_after_ms; /* 0: no idle tracking */
     struct presence_entry *v;
@@ -736,7 +745,9 @@ size_t svc_presence_due(struct svc_presence *p, int64_t now_ms, char (*out)[64],
     for (size_t i = 0; i < p->n && k < max;) {
         struct presence_entry *e = &p->v[i];
         if (e->conns == 0 && e->grace && e->gone_ms + p->grace_ms <= now_ms) {
-            snprintf(out[k++], 64, "%s", e->user_id);
+            if (!p->elsewhere || !p->elsewhere(p->elsewhere_arg, e->user_id, e->gone_ms)) {
+                snprintf(out[k++], 64, "%s", e->user_id);
+            }
             presence_remove(p, e);
         } else {
             i++;
@@ -817,6 +828,25 @@ int svc_presence_count(struct svc_presence *p, const char *user_id)
     int n = e ? e->conns : 0;
     pthread_mutex_unlock(&p->mu);
     return n;
+}
+
+void svc_presence_set_elsewhere_fn(struct svc_presence *p, svc_presence_elsewhere_fn fn, void *arg)
+{
+    pthread_mutex_lock(&p->mu);
+    p->elsewhere = fn;
+    p->elsewhere_arg = arg;
+    pthread_mutex_unlock(&p->mu);
+}
+
+void svc_presence_adopt(struct svc_presence *p, const char *user_id, int64_t gone_ms)
+{
+    pthread_mutex_lock(&p->mu);
+    struct presence_entry *e = presence_find(p, user_id, true);
+    if (e && e->conns == 0 && (!e->grace || e->gone_ms < gone_ms)) {
+        e->grace = true;
+        e->gone_ms = gone_ms;
+    }
+    pthread_mutex_unlock(&p->mu);
 }
 
 struct svc_presence *svc_presence_of(struct svc *svc)

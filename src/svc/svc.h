@@ -237,6 +237,19 @@ void svc_presence_retry(struct svc_presence *p, char (*users)[64], size_t n, int
                         int64_t retry_ms);
 /* Live connections of user_id as counted here. */
 int svc_presence_count(struct svc_presence *p, const char *user_id);
+/*
+ * Several nodes (cluster): elsewhere(arg, user_id, gone_ms) tells whether another node is in
+ * charge of user_id's offline transition, because it still has a connection of the user or
+ * lost its last one after gone_ms (this node's time of losing its last one). due() then
+ * forgets the user instead of reporting it: the node that saw the last connection go
+ * decides. Called from due() with the table's mutex held, so fn must not call back into this
+ * table. NULL (the default): one node.
+ */
+typedef bool (*svc_presence_elsewhere_fn)(void *arg, const char *user_id, int64_t gone_ms);
+void svc_presence_set_elsewhere_fn(struct svc_presence *p, svc_presence_elsewhere_fn fn, void *arg);
+/* Take over user_id from a node that died: unless the user has a connection here, its grace
+ * runs from gone_ms (or from a later loss already counted here). */
+void svc_presence_adopt(struct svc_presence *p, const char *user_id, int64_t gone_ms);
 /* The service's presence table (grace from svc_config.presence_grace_ms, default 60 s). The
  * realtime engine calls connected/disconnected on each user's connections. */
 struct svc_presence *svc_presence_of(struct svc *svc);
