@@ -33,12 +33,6 @@ void svc_tokens_release(struct svc_tokens *t)
     memset(t, 0, sizeof *t);
 }
 
-static const char *jstr(const json_t *o, const char *k)
-{
-    const json_t *v = json_object_get(o, k);
-    return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
 static void principal_of(const json_t *user, const char *sid, struct policy_principal *p)
 {
     memset(p, 0, sizeof *p);

@@ -25,12 +25,6 @@
 static const char *const priorities[] = {"low", "normal", "high", "critical", NULL};
 static const char *const states[] = {"scheduled", "active", "expired", NULL};
 
-static const char *jstr(const json_t *o, const char *k)
-{
-    const json_t *v = json_object_get(o, k);
-    return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
 static bool one_of(const char *s, const char *const *set)
 {
     for (; s && *set; set++) {

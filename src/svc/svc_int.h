@@ -6,12 +6,19 @@
 
 #include "svc/svc.h"
 
+/* The string value of o[k], or NULL when absent or not a string. */
+static inline const char *jstr(const json_t *o, const char *k)
+{
+    const json_t *v = json_object_get(o, k);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
 struct svc_metrics;
 
 struct svc {
     struct store *store;
     struct svc_config cfg;
-    struct svc_presence *presence; /* agents.c */
+    struct svc_presence *presence; /* presence.c */
     struct svc_metrics *metrics;   /* metrics.c */
 };
 

@@ -29,12 +29,6 @@ static bool email_is_valid(const char *e)
     return true;
 }
 
-static const char *jstr(const json_t *o, const char *k)
-{
-    const json_t *v = json_object_get(o, k);
-    return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
 /* Lower-case the e-mail in place in row (uniqueness is case-insensitive anyway, and a
  * canonical form keeps lookups simple). */
 static void email_canon(json_t *row)
