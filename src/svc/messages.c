@@ -208,6 +208,9 @@ int svc_message_create(struct svc *svc, const struct svc_actor *a, const json_t 
     }
     rc = check_target(tx, a, jstr(row, "client_id"), err);
     if (rc == 0) {
+        rc = svc_claim_id(tx, a, STORE_MESSAGES, row, err);
+    }
+    if (rc == 0) {
         rc = store_row_insert(tx, STORE_MESSAGES, row, out);
         if (rc == SB_E_CONFLICT) {
             svc_invalid(err, "id", "taken");

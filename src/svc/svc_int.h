@@ -26,6 +26,16 @@ struct svc {
 struct svc_metrics *svc_metrics_new(void);
 void svc_metrics_free(struct svc_metrics *m);
 
+/*
+ * Check a client-chosen id (row's "id", if any) before an insert into table inside tx. Ids are
+ * global, so a conflict must not tell a tenant that another tenant has a row with that id:
+ * an id held by a row the actor cannot read is replaced in row by a fresh one (the caller
+ * gets its row under the id it really has); one held by a row it can read is SB_E_CONFLICT
+ * with err's field "id" ("taken"). 0 when the row may be inserted.
+ */
+int svc_claim_id(struct store_tx *tx, const struct svc_actor *a, enum store_table table,
+                 json_t *row, struct svc_errors *err);
+
 /* Create a user row (and its agent_status row for agents) inside tx, audited. row holds
  * email, name, role, client_id (or null), status; password is hashed here. */
 int svc_user_insert(struct svc *svc, struct store_tx *tx, const struct svc_actor *actor,

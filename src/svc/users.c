@@ -121,6 +121,11 @@ int svc_user_insert(struct svc *svc, struct store_tx *tx, const struct svc_actor
     json_object_set_new(in, "password_hash", json_string(hash));
     auth_wipe(hash, sizeof hash);
     json_t *user = NULL;
+    rc = svc_claim_id(tx, actor, STORE_USERS, in, err);
+    if (rc < 0) {
+        json_decref(in);
+        return rc;
+    }
     rc = store_row_insert(tx, STORE_USERS, in, &user);
     json_decref(in);
     if (rc == SB_E_CONFLICT) {
