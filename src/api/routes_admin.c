@@ -77,7 +77,10 @@ static int audit_list(struct api_call *c)
     if (!q.sort) {
         q.sort = "-seq";
     }
-    if (rc == 0) {
+    bool csv = api_wants_csv(c, &rc);
+    if (rc == 0 && csv) {
+        rc = api_export(c, STORE_AUDIT, &q, api_list_page, NULL);
+    } else if (rc == 0) {
         struct svc_page page;
         rc = svc_list(c->api->svc, &c->who, STORE_AUDIT, &q, &page);
         if (rc == SB_E_INVAL) {

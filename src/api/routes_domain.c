@@ -59,6 +59,15 @@ static int agents_bulk(struct api_call *c)
     return rc < 0 ? rc : api_reply(c, 200, json_pack("{s:o}", "data", out));
 }
 
+static int history_page(struct api_call *c, enum store_table t, struct store_query *q,
+                        struct svc_page *out)
+{
+    (void)t;
+    const int64_t *win = api_export_arg(c);
+    int rc = svc_agent_history(c->api->svc, &c->who, c->params[0], win[0], win[1], q, out);
+    return rc == SB_E_INVAL ? api_fail(c, SB_E_VALIDATION, "invalid cursor") : rc;
+}
+
 static int agents_history(struct api_call *c)
 {
     int64_t from = 0, to = 0;
@@ -67,7 +76,11 @@ static int agents_history(struct api_call *c)
     if (window(c, &from, &to) < 0) {
         rc = SB_E_VALIDATION;
     }
-    if (rc == 0) {
+    bool csv = api_wants_csv(c, &rc);
+    if (rc == 0 && csv) {
+        const int64_t win[2] = {from, to};
+        rc = api_export(c, STORE_AGENT_HISTORY, &q, history_page, win);
+    } else if (rc == 0) {
         struct svc_page page;
         rc = svc_agent_history(c->api->svc, &c->who, c->params[0], from, to, &q, &page);
         if (rc == SB_E_INVAL) {
