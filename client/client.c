@@ -454,6 +454,40 @@ SB_API int sb_request_ex(struct sb_client *c, const char *method, const char *pa
     }
 }
 
+SB_API int sb_download(struct sb_client *c, const char *path, const char *accept,
+                       int (*sink)(const char *data, size_t len, void *user), void *user,
+                       struct sb_response *out)
+{
+    if (!c || !path || !sink || !out || path[0] != '/') {
+        return SB_ERR_INVAL;
+    }
+    memset(out, 0, sizeof(*out));
+    for (int tries = 0;; tries++) {
+        lock(c);
+        char *token = dup_or_null(c->token);
+        bool renew = can_renew(c);
+        unlock(c);
+        char err[256] = "";
+        int rc =
+            sbc_http_download(&c->url, c->tls_ctx, path, token, accept && *accept ? accept : "*/*",
+                              c->request_timeout_ms, sink, user, out, err, sizeof(err));
+        free(token);
+        if (rc < 0) {
+            lock(c);
+            set_error(c, "%s", err);
+            unlock(c);
+            return rc;
+        }
+        if (out->status != 401 || tries > 0 || !renew) {
+            return 0;
+        }
+        if (sb_refresh(c) < 0) {
+            return 0; /* report the original 401 */
+        }
+        sb_response_release(out);
+    }
+}
+
 SB_API int sb_request(struct sb_client *c, const char *method, const char *path, const char *body,
                       struct sb_response *out)
 {
