@@ -27,8 +27,14 @@
 #include "realtime/rt.h"
 #include "svc/svc.h"
 
-static struct api_route *const route_tables[] = {api_routes_ops, api_routes_auth, api_routes_admin,
-                                                 api_routes_domain};
+static struct api_route *const route_tables[] = {api_routes_ops, api_routes_meta, api_routes_auth,
+                                                 api_routes_admin, api_routes_domain};
+
+struct api_route *const *api_route_tables(size_t *n)
+{
+    *n = sizeof route_tables / sizeof route_tables[0];
+    return route_tables;
+}
 
 static const int status_slots[API_STATUS_SLOTS] = {200, 201, 204, 304, 400, 401, 403, 404,
                                                    405, 408, 409, 413, 414, 415, 422, 426,
@@ -38,8 +44,8 @@ static const double latency_bounds_s[API_LATENCY_BUCKETS] = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
 
 /* Requests that match no route are counted here. */
-static struct api_route route_unmatched = {HTTP_OTHER, "(unmatched)", NULL, API_INLINE,
-                                           {0},        {0},           0};
+static struct api_route route_unmatched = {
+    .method = HTTP_OTHER, .pattern = "(unmatched)", .flags = API_INLINE};
 
 static int status_slot(int status)
 {

@@ -36,6 +36,9 @@ struct api_route {
     atomic_uint_fast64_t by_status[API_STATUS_SLOTS];
     atomic_uint_fast64_t latency[API_LATENCY_BUCKETS + 1]; /* cumulative at render time */
     atomic_uint_fast64_t latency_sum_us;
+    /* description for the OpenAPI document (openapi.c) */
+    const char *summary;
+    const char *query; /* query parameters, comma-separated ("format": CSV too), or NULL */
 };
 
 struct api {
@@ -96,6 +99,11 @@ extern struct api_route api_routes_ops[];
 extern struct api_route api_routes_auth[];
 extern struct api_route api_routes_admin[];
 extern struct api_route api_routes_domain[];
+extern struct api_route api_routes_meta[];
+/* Every route table the router searches, in order (api.c). */
+struct api_route *const *api_route_tables(size_t *n);
+/* The OpenAPI 3.1 document of every route (openapi.c). */
+json_t *api_openapi_document(struct api *api);
 
 /* Cache-Control (API paths) and CORS headers into c->headers (api.c). */
 void api_common_headers(struct api_call *c, bool is_api);
