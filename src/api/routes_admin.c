@@ -53,6 +53,27 @@ static int users_delete(struct api_call *c)
     return api_delete_row(c, svc_user_delete);
 }
 
+static int users_reset_token(struct api_call *c)
+{
+    struct svc_actor a;
+    api_actor(c, &a);
+    struct svc_errors err = {0};
+    char token[48];
+    int64_t expires = 0;
+    int rc = api_svc_result(
+        c, svc_user_reset_token(c->api->svc, &a, c->params[0], token, &expires, &err), &err);
+    if (rc < 0) {
+        return rc;
+    }
+    char exp[CLOCK_RFC3339_LEN];
+    clock_format_ms(expires, exp);
+    rc = api_reply(
+        c, 201,
+        json_pack("{s:s,s:s,s:s}", "token", token, "expires_at", exp, "user_id", c->params[0]));
+    memset(token, 0, sizeof token);
+    return rc;
+}
+
 static int audit_list(struct api_call *c)
 {
     static const char *const eq[] = {"entity_type", "entity_id", "actor_id",
@@ -158,6 +179,11 @@ struct api_route api_routes_admin[] = {
      .pattern = "/api/v1/users/{id}",
      .summary = "Delete a user",
      .fn = users_delete,
+     .flags = API_AUTH},
+    {.method = HTTP_POST,
+     .pattern = "/api/v1/users/{id}/reset-token",
+     .summary = "Create a one-time password reset token for a user (shown once)",
+     .fn = users_reset_token,
      .flags = API_AUTH},
     {.method = HTTP_GET,
      .pattern = "/api/v1/audit",

@@ -129,6 +129,31 @@ int svc_auth_refresh(struct svc *svc, const struct svc_actor *ctx, const char *r
  * every session of the actor's user. */
 int svc_auth_logout(struct svc *svc, const struct svc_actor *a, bool everywhere);
 
+/*
+ * Change the actor's own password: current_password must match (else SB_E_VALIDATION on
+ * current_password: incorrect), new_password 8..256 characters. In one transaction: the new
+ * hash, every refresh token of the user revoked, audit "user.update_password" (which revokes
+ * the user's access tokens on every node). Then a new session for the caller: *out as from
+ * a login (its user set), audited "auth.login" with "after": "password_change". Blocks up to
+ * a second (a token from the second of the revocation would be refused).
+ */
+int svc_auth_change_password(struct svc *svc, const struct svc_actor *a, const char *current,
+                             const char *new_password, struct svc_tokens *out,
+                             struct svc_errors *err);
+/* Reset tokens: a random token shown once; only its hash is kept (store meta, with the user
+ * and its expiry), spent by the first successful svc_auth_reset. */
+#define SVC_RESET_TTL_MS (3600LL * 1000)
+/* Create one for user_id, for an actor who may update that user (else SB_E_NOTFOUND /
+ * SB_E_FORBIDDEN as for svc_user_update); audited "user.reset_token". token receives it
+ * (AUTH_TOKEN_LEN bytes), *expires_ms its expiry. */
+int svc_user_reset_token(struct svc *svc, const struct svc_actor *a, const char *user_id,
+                         char token[48], int64_t *expires_ms, struct svc_errors *err);
+/* Set a new password with a reset token: SB_E_VALIDATION on token (invalid_or_expired: unknown,
+ * spent or expired; nothing changes) or new_password. Revokes every session of the user;
+ * audited "user.update_password" with the user as the actor. */
+int svc_auth_reset(struct svc *svc, const struct svc_actor *ctx, const char *token,
+                   const char *new_password, struct svc_errors *err);
+
 /* Verify the hash chain of the audit log. */
 int svc_audit_verify(struct svc *svc, const struct policy_principal *who, int64_t *checked,
                      int64_t *first_bad_seq);
