@@ -30,7 +30,18 @@ static int clients_update(struct api_call *c)
 }
 static int clients_delete(struct api_call *c)
 {
-    return api_delete_row(c, svc_client_delete);
+    struct svc_actor a;
+    api_actor(c, &a);
+    struct svc_errors err = {0};
+    int rc = api_svc_result(
+        c, svc_client_delete(c->api->svc, &a, c->params[0], api_query(c, "confirm"), &err), &err);
+    return rc < 0 ? rc : api_reply(c, 200, json_pack("{s:b}", "deleted", 1));
+}
+static int clients_impact(struct api_call *c)
+{
+    json_t *out = NULL;
+    int rc = svc_client_impact(c->api->svc, &c->who, c->params[0], &out);
+    return rc < 0 ? rc : api_reply(c, 200, out);
 }
 static int users_list(struct api_call *c)
 {
@@ -151,8 +162,14 @@ struct api_route api_routes_admin[] = {
      .flags = API_AUTH | API_BODY},
     {.method = HTTP_DELETE,
      .pattern = "/api/v1/clients/{id}",
-     .summary = "Delete a client with its users, agents and messages",
+     .summary = "Delete a client with its users, agents and messages (?confirm=slug or name)",
+     .query = "confirm",
      .fn = clients_delete,
+     .flags = API_AUTH},
+    {.method = HTTP_GET,
+     .pattern = "/api/v1/clients/{id}/impact",
+     .summary = "What deleting the client takes with it (counts of users, agents, messages)",
+     .fn = clients_impact,
      .flags = API_AUTH},
     {.method = HTTP_GET,
      .pattern = "/api/v1/users",

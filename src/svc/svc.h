@@ -94,9 +94,14 @@ int svc_client_update(struct svc *svc, const struct svc_actor *a, const char *id
                       const json_t *patch, int64_t expected_version, json_t **out,
                       struct svc_errors *err);
 /* Deleting a client deletes its users, agents, messages and history (cascade); its audit
- * entries stay. */
+ * entries stay. confirm must be the client's slug or name (SB_E_VALIDATION on "confirm":
+ * required / must_match_slug_or_name otherwise; checked after the role and the view). */
 int svc_client_delete(struct svc *svc, const struct svc_actor *a, const char *id,
-                      struct svc_errors *err);
+                      const char *confirm, struct svc_errors *err);
+/* What deleting client id takes with it, for whoever may read the client:
+ * {client_id, name, slug, deletes:{users, agents, messages, agent_history}}. */
+int svc_client_impact(struct svc *svc, const struct policy_principal *who, const char *id,
+                      json_t **out);
 
 /* ---- users ---- */
 int svc_user_create(struct svc *svc, const struct svc_actor *a, const json_t *in, json_t **out,
