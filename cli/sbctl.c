@@ -712,10 +712,15 @@ static void watch_status(struct sb_channel *ch, enum sb_channel_status st, const
                          void *user)
 {
     (void)ch;
-    (void)user;
+    struct watch *w = user;
     static const char *names[] = {"", "subscribed", "resumed", "error", "closed"};
     fprintf(stderr, "sbctl: channel %s%s%s\n", names[st], msg[0] ? ": " : "", msg);
     fflush(stderr);
+    /* A refused join or subscription (unknown table, forbidden, bad filter) will not get
+     * better: stop. A server-side channel crash ("...; rejoining") is the SDK's to retry. */
+    if (st == SB_CHANNEL_ERROR && !strstr(msg, "rejoining")) {
+        w->fatal = SB_ERR_HTTP;
+    }
 }
 
 static const struct {
@@ -791,10 +796,12 @@ static int cmd_watch(const struct opts *o, int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     sb_client_connect(s.client);
-    while (!stop_signal && sb_client_state(s.client) != SB_STATE_DISCONNECTED) {
+    while (!stop_signal && !w.fatal && sb_client_state(s.client) != SB_STATE_DISCONNECTED) {
         sb_client_process(s.client, 500);
     }
-    ec = stop_signal ? EXIT_OK : exit_for_error(w.fatal ? w.fatal : SB_ERR_CONNECT);
+    ec = w.fatal == SB_ERR_HTTP ? EXIT_FAIL
+         : stop_signal          ? EXIT_OK
+                                : exit_for_error(w.fatal ? w.fatal : SB_ERR_CONNECT);
     session_close(&s);
     return ec;
 }

@@ -949,11 +949,12 @@ static bool feed_ws(struct sb_client *c, uint8_t *data, size_t len)
                 send_frame(c, WS_OP_CLOSE, payload, 2);
                 flush_out(c);
             }
+            /* ev.data is the reason alone (the codec has taken the 2-byte code off); a close
+             * reason is at most 123 bytes. */
             char reason[200];
-            size_t rl = ev.len > 2 ? ev.len - 2 : 0;
+            size_t rl = ev.len > 123 ? 123 : ev.len;
             snprintf(reason, sizeof(reason), "server closed the connection (code %u%s%.*s)",
-                     ev.close_code, rl ? ": " : "", (int)(rl > 120 ? 120 : rl),
-                     rl ? (const char *)ev.data + 2 : "");
+                     ev.close_code, rl ? ": " : "", (int)rl, rl ? (const char *)ev.data : "");
             bool fatal = ev.close_code == WS_CLOSE_AUTH && !can_renew(c);
             if (ev.close_code == WS_CLOSE_AUTH && can_renew(c)) {
                 sb_refresh(c);
