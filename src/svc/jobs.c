@@ -147,7 +147,7 @@ static void publish_metrics(struct svc_jobs *j, int64_t now_ms)
 static void *jobs_main(void *arg)
 {
     struct svc_jobs *j = arg;
-    int64_t next_metrics = clock_now_ms();
+    int64_t next_metrics = clock_now_ms(), next_purge = 0;
     pthread_mutex_lock(&j->mu);
     while (!j->stop) {
         pthread_mutex_unlock(&j->mu);
@@ -159,6 +159,14 @@ static void *jobs_main(void *arg)
         rc = svc_presence_tick(j->svc, now);
         if (rc < 0) {
             log_warn("jobs: presence tick failed: %s", sb_strerror(rc));
+        }
+        if (j->cfg.message_retention_ms > 0 && now >= next_purge) {
+            rc = svc_messages_purge(j->svc, now, j->cfg.message_retention_ms);
+            if (rc < 0) {
+                log_warn("jobs: message retention failed: %s", sb_strerror(rc));
+            }
+            /* a full batch: go on at the next tick */
+            next_purge = rc >= STORE_MAX_LIMIT ? now : now + 1000;
         }
         if (now >= next_metrics) {
             publish_metrics(j, now);

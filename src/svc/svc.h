@@ -302,6 +302,11 @@ int svc_message_stats(struct svc *svc, const struct policy_principal *who, const
 /* Move due messages scheduled -> active -> expired as audited row updates (actor "system",
  * actions "message.activate" / "message.expire"). Returns the number of rows changed. */
 int svc_messages_tick(struct svc *svc, int64_t now_ms);
+/* Retention: delete expired messages whose expires_at is more than retention_ms before now_ms
+ * (at most STORE_MAX_LIMIT a call, oldest first), each audited as the system
+ * ("message.purge", the row as before). retention_ms <= 0 keeps everything. Returns the
+ * number deleted. */
+int svc_messages_purge(struct svc *svc, int64_t now_ms, int64_t retention_ms);
 
 /* ---- dashboard metrics ---- */
 /* Live realtime connections of a tenant (client_id NULL: all). Called from any thread. */
