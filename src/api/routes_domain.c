@@ -4,6 +4,7 @@
  * /messages/stats) come before the {id} patterns because routes match in table order.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/api_int.h"
@@ -161,6 +162,38 @@ static int dashboard_get(struct api_call *c)
     return rc < 0 ? rc : api_reply(c, 200, out);
 }
 
+static int dashboard_history(struct api_call *c)
+{
+    int64_t from = 0, to = 0;
+    int rc = window(c, &from, &to);
+    const char *mp = api_query(c, "max_points");
+    long max_points = 1000;
+    if (mp) {
+        char *end;
+        max_points = strtol(mp, &end, 10);
+        if (*end || end == mp || max_points < 1 || max_points > SVC_HISTORY_MAX_POINTS) {
+            rc = api_invalid(c, "max_points", "must_be_1_to_86401");
+        }
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    if (!to) {
+        to = clock_now_ms();
+    }
+    if (!from) {
+        from = to - DAY_MS;
+    }
+    if (from >= to) {
+        return api_invalid(c, "from", "must_be_before_to");
+    }
+    const char *cid = api_query(c, "client_id");
+    json_t *out = NULL;
+    rc = svc_dashboard_history(c->api->svc, &c->who, cid && *cid ? cid : NULL, from, to,
+                               (size_t)max_points, &out);
+    return rc < 0 ? rc : api_reply(c, 200, out);
+}
+
 struct api_route api_routes_domain[] = {
     {.method = HTTP_GET,
      .pattern = "/api/v1/agents",
@@ -232,6 +265,12 @@ struct api_route api_routes_domain[] = {
      .summary = "Dashboard snapshot of a tenant (or all)",
      .query = "client_id",
      .fn = dashboard_get,
+     .flags = API_AUTH},
+    {.method = HTTP_GET,
+     .pattern = "/api/v1/dashboard/history",
+     .summary = "The dashboard's metric series over a window (kept 24 h in memory)",
+     .query = "client_id,from,to,max_points",
+     .fn = dashboard_history,
      .flags = API_AUTH},
     {.pattern = NULL},
 };

@@ -66,6 +66,7 @@ static void snapshot_one(struct svc_jobs *j, const char *client_id, int64_t now_
         }
         return;
     }
+    svc_history_record(j->svc, client_id, snap, now_ms);
     struct last_snapshot *l = last_of(j, client_id ? client_id : "");
     l->seen = true;
     json_t *cmp = json_deep_copy(snap);
@@ -136,6 +137,7 @@ static void publish_metrics(struct svc_jobs *j, int64_t now_ms)
     /* Forget deleted clients. */
     for (size_t k = 0; k < j->nlast;) {
         if (!j->last[k].seen) {
+            svc_history_forget(j->svc, j->last[k].key[0] ? j->last[k].key : NULL);
             free(j->last[k].json);
             j->last[k] = j->last[--j->nlast];
         } else {
@@ -201,6 +203,7 @@ int svc_jobs_start(struct svc_jobs **out, struct svc *svc, const struct svc_jobs
     if (j->cfg.metrics_interval_ms <= 0) {
         j->cfg.metrics_interval_ms = 2000;
     }
+    svc_history_set_interval(svc, j->cfg.metrics_interval_ms);
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->cond, NULL);
     if (pthread_create(&j->thread, NULL, jobs_main, j) != 0) {

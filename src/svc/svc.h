@@ -330,6 +330,30 @@ int svc_dashboard_snapshot(struct svc *svc, const char *client_id, int64_t now_m
 int svc_dashboard(struct svc *svc, const struct policy_principal *who, const char *client_id,
                   json_t **out);
 
+/*
+ * Dashboard history (history.c): the series of snapshots per tenant (client_id NULL: the
+ * all-tenants view), one point per metrics interval, 24 h at most (and at most
+ * SVC_HISTORY_MAX_POINTS points) per tenant, SVC_HISTORY_MAX_TENANTS tenants; in memory,
+ * from the server's start. The jobs thread records every snapshot it computes.
+ */
+#define SVC_HISTORY_MAX_POINTS 86401
+#define SVC_HISTORY_MAX_TENANTS 2000
+void svc_history_set_interval(struct svc *svc, int64_t interval_ms);
+void svc_history_record(struct svc *svc, const char *client_id, const json_t *snapshot,
+                        int64_t now_ms);
+void svc_history_forget(struct svc *svc, const char *client_id);
+/*
+ * GET /dashboard/history: the points of [from_ms, to_ms] (policy as svc_dashboard: super_admin
+ * every tenant or ?client_id, admins their own, others SB_E_FORBIDDEN; an unknown client
+ * SB_E_NOTFOUND). More than max_points (0: no limit) are thinned to every k-th, the newest
+ * kept. *out = {client_id, from, to, interval_ms (between returned points), points:[{at,
+ * online, away, busy, offline, total, active_messages, critical_messages, connections,
+ * events_per_minute}]}, oldest first.
+ */
+int svc_dashboard_history(struct svc *svc, const struct policy_principal *who,
+                          const char *client_id, int64_t from_ms, int64_t to_ms, size_t max_points,
+                          json_t **out);
+
 /* ======== end of domain section ======== */
 
 #endif
