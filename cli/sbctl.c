@@ -84,7 +84,10 @@ static const struct command commands[] = {
     {"clients", "update", "PATCH", "/api/v1/clients/%s", 1, AS_BODY, NULL,
      "clients update ID [--name N] [--status active|suspended] [--settings JSON] "
      "[--if-match VERSION]"},
-    {"clients", "delete", "DELETE", "/api/v1/clients/%s", 1, AS_NONE, NULL, "clients delete ID"},
+    {"clients", "delete", "DELETE", "/api/v1/clients/%s", 1, AS_QUERY, NULL,
+     "clients delete ID --confirm SLUG_OR_NAME"},
+    {"clients", "impact", "GET", "/api/v1/clients/%s/impact", 1, AS_NONE, NULL,
+     "clients impact ID"},
     {"users", "list", "GET", "/api/v1/users", 0, AS_QUERY, "id,email,name,role,status,client_id",
      "users list [--client-id ID] [--role R] [--status S] [--q TEXT] [--limit N] [--cursor C]"},
     {"users", "get", "GET", "/api/v1/users/%s", 1, AS_NONE, NULL, "users get ID"},
