@@ -230,3 +230,34 @@ PRAGMA wal_checkpoint(TRUNCATE);`;
     assert.ok(growthKiB < 16 * 1024, `RSS grew by ${growthKiB} KiB during a ${bytes}-byte export`);
   });
 });
+
+describe('CSV export: the client goes away', () => {
+  test('an export cut by the client frees its work; the server goes on and exits cleanly', async () => {
+    const root = (await login(s.url, 'root@demo.test')).access_token;
+    for (let round = 0; round < 3; round++) {
+      const ac = new AbortController();
+      const res = await fetch(`${s.url}/api/v1/messages?format=csv&client_id=${globex}`, {
+        headers: { authorization: `Bearer ${root}` }, signal: ac.signal,
+      });
+      assert.equal(res.status, 200);
+      const reader = res.body.getReader();
+      let got = 0;
+      while (got < 3 * 1024 * 1024) {
+        const { value, done } = await reader.read();
+        assert.equal(done, false);
+        got += value.length;
+      }
+      ac.abort();
+      await reader.cancel().catch(() => {});
+    }
+    const r = await api(s.url, 'GET', '/api/v1/users?format=csv', { token: root });
+    assert.equal(r.status, 200);
+    assert.match(r.text, /^id,client_id,email,/);
+    // every request is finished and counted (the cut ones as 200 too)
+    const m = await api(s.url, 'GET', '/metrics');
+    assert.match(m.text, /switchboard_http_requests_total\{method="GET",route="\/api\/v1\/messages",status="200"\} \d+/);
+    const { code, signal } = await s.stop();
+    assert.equal(signal, null);
+    assert.equal(code, 0, 'a clean exit (under ASan also: no leak)');
+  });
+});
