@@ -131,11 +131,14 @@ static int change_password(struct api_call *c)
     api_actor(c, &a);
     struct svc_errors err = {0};
     struct svc_tokens t;
-    int rc =
-        api_svc_result(c,
-                       svc_auth_change_password(c->api->svc, &a, body_str(c, "current_password"),
-                                                body_str(c, "new_password"), &t, &err),
-                       &err);
+    int rc = api_svc_result(
+        c,
+        svc_auth_change_password(c->api->svc, &a, body_str(c, "current_password"),
+                                 body_str(c, "new_password"), &t, &err, &c->retry_after_s),
+        &err);
+    if (rc == SB_E_RATELIMIT) {
+        return api_fail(c, rc, "too many wrong passwords; retry later");
+    }
     return rc < 0 ? rc : tokens_reply(c, &t);
 }
 

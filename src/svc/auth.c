@@ -15,6 +15,7 @@
 #include "auth/device.h"
 #include "auth/grace.h"
 #include "auth/password.h"
+#include "auth/ratelimit.h"
 #include "auth/session.h"
 #include "auth/token.h"
 #include "base/clock.h"
@@ -414,7 +415,7 @@ static void wait_next_second(void)
 
 int svc_auth_change_password(struct svc *svc, const struct svc_actor *a, const char *current,
                              const char *new_password, struct svc_tokens *out,
-                             struct svc_errors *err)
+                             struct svc_errors *err, int *retry_after_s)
 {
     memset(out, 0, sizeof *out);
     int rc = 0;
@@ -442,9 +443,22 @@ int svc_auth_change_password(struct svc *svc, const struct svc_actor *a, const c
         rc = store_user_auth_by_email(tx, jstr(user, "email"), &auth);
     }
     store_tx_rollback(tx);
+    /* Guesses of the current password count like failed logins of the account (a stolen
+     * session must not become an unlimited password oracle). */
+    const char *email = rc == 0 ? jstr(user, "email") : NULL;
+    if (email) {
+        rc = auth_login_check(email, a->ip, false, clock_now_ms(), retry_after_s);
+    }
     bool ok =
         rc == 0 && auth_password_verify(jstr(auth, "password_hash"), current, strlen(current));
     json_decref(auth);
+    if (email && rc == 0) {
+        if (ok) {
+            auth_login_succeeded(email, a->ip, clock_now_ms());
+        } else {
+            auth_login_failed(email, a->ip, clock_now_ms());
+        }
+    }
     char hash[AUTH_PASSWORD_HASH_MAX] = "";
     if (rc == 0 && !ok) {
         rc = svc_invalid(err, "current_password", "incorrect");

@@ -140,11 +140,13 @@ int svc_auth_logout(struct svc *svc, const struct svc_actor *a, bool everywhere)
  * hash, every refresh token of the user revoked, audit "user.update_password" (which revokes
  * the user's access tokens on every node). Then a new session for the caller: *out as from
  * a login (its user set), audited "auth.login" with "after": "password_change". Blocks up to
- * a second (a token from the second of the revocation would be refused).
+ * a second (a token from the second of the revocation would be refused). Wrong current
+ * passwords count as failed logins of the account from a->ip (auth/ratelimit.h): beyond the
+ * limit SB_E_RATELIMIT with *retry_after_s.
  */
 int svc_auth_change_password(struct svc *svc, const struct svc_actor *a, const char *current,
                              const char *new_password, struct svc_tokens *out,
-                             struct svc_errors *err);
+                             struct svc_errors *err, int *retry_after_s);
 /* Reset tokens: a random token shown once; only its hash is kept (store meta, with the user
  * and its expiry), spent by the first successful svc_auth_reset. */
 #define SVC_RESET_TTL_MS (3600LL * 1000)

@@ -72,6 +72,23 @@ describe('change your own password', () => {
     assert.ok(!JSON.stringify(entries[0]).includes('brand-new-pass-2'));
     assert.ok(!JSON.stringify(entries[0]).includes('password_hash'));
   });
+
+  test('guessing the current password is limited like logins (429 with Retry-After)', async () => {
+    const u = await post('/api/v1/users', tok['admin@acme.test'], { email: 'guess@acme.test', name: 'Guess', role: 'viewer', password: 'guess-password-1' });
+    assert.equal(u.status, 201, u.text);
+    const t = (await login(s.url, 'guess@acme.test', 'guess-password-1')).access_token;
+    let r;
+    for (let i = 0; i < 10; i++) {
+      r = await post('/api/v1/me/password', t, { current_password: `wrong-${i}-password`, new_password: 'another-pass-1' });
+      assert.equal(r.status, 422);
+    }
+    r = await post('/api/v1/me/password', t, { current_password: 'guess-password-1', new_password: 'another-pass-1' });
+    assert.equal(r.status, 429, 'even the right one waits now');
+    assert.ok(Number(r.headers.get('retry-after')) > 0);
+    assert.equal(r.json.error.code, 'rate_limited');
+    await login(s.url, 'guess@acme.test', 'guess-password-1').then(
+      () => assert.fail('login from this address is limited too'), (e) => assert.match(e.message, /429/));
+  });
 });
 
 describe('admins and passwords', () => {
