@@ -370,6 +370,7 @@ static int cmd_serve(struct app_config *cfg)
         log_error("cannot start the realtime hub; realtime events will not be delivered");
     }
     struct svc_jobs_config jc = {.metrics_interval_ms = cfg->metrics_interval_ms,
+                                 .message_retention_ms = cfg->message_retention_ms,
                                  .publish = publish_metrics,
                                  .publish_arg = rt};
     struct svc_jobs *jobs = NULL;

@@ -41,6 +41,7 @@ int svc_new(struct store *store, const struct svc_config *cfg, struct svc **out)
     s->presence = svc_presence_new(cfg->presence_grace_ms > 0 ? cfg->presence_grace_ms : 60000);
     svc_presence_set_idle(s->presence, cfg->idle_away_ms);
     s->metrics = svc_metrics_new();
+    s->history = svc_history_new();
     *out = s;
     return 0;
 }
@@ -50,6 +51,7 @@ void svc_free(struct svc *svc)
     if (svc) {
         svc_presence_free(svc->presence);
         svc_metrics_free(svc->metrics);
+        svc_history_free(svc->history);
     }
     free(svc);
 }

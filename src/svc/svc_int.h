@@ -20,7 +20,12 @@ struct svc {
     struct svc_config cfg;
     struct svc_presence *presence; /* presence.c */
     struct svc_metrics *metrics;   /* metrics.c */
+    struct svc_history *history;   /* history.c */
 };
+
+/* history.c */
+struct svc_history *svc_history_new(void);
+void svc_history_free(struct svc_history *h);
 
 /* metrics.c: the in-memory metrics state (events per minute, online samples). */
 struct svc_metrics *svc_metrics_new(void);
