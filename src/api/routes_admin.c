@@ -85,6 +85,26 @@ static int users_reset_token(struct api_call *c)
     return rc;
 }
 
+/* {"csv": "<text>"}: the CSV travels inside the JSON body, so the usual body checks and
+ * limits (max_body) apply. */
+static int users_import(struct api_call *c)
+{
+    const char *csv = json_string_value(json_object_get(c->body, "csv"));
+    if (!csv) {
+        return api_invalid(c, "csv", "required");
+    }
+    struct svc_actor a;
+    api_actor(c, &a);
+    struct svc_errors err = {0};
+    json_t *out = NULL;
+    int rc = api_svc_result(c,
+                            svc_user_import(c->api->svc, &a, csv,
+                                            json_string_length(json_object_get(c->body, "csv")),
+                                            &out, &err),
+                            &err);
+    return rc < 0 ? rc : api_reply(c, 201, out);
+}
+
 static int audit_list(struct api_call *c)
 {
     static const char *const eq[] = {"entity_type", "entity_id", "actor_id",
@@ -181,6 +201,11 @@ struct api_route api_routes_admin[] = {
      .pattern = "/api/v1/users",
      .summary = "Create a user",
      .fn = users_create,
+     .flags = API_AUTH | API_BODY},
+    {.method = HTTP_POST,
+     .pattern = "/api/v1/users/import",
+     .summary = "Import users from CSV ({\"csv\": text}), all or nothing, each with a reset token",
+     .fn = users_import,
      .flags = API_AUTH | API_BODY},
     {.method = HTTP_GET,
      .pattern = "/api/v1/users/{id}",

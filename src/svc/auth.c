@@ -498,6 +498,20 @@ int svc_auth_change_password(struct svc *svc, const struct svc_actor *a, const c
 
 #define RESET_PREFIX "password_reset:"
 
+int svc_reset_token_put(struct store_tx *tx, const char *user_id, char token[48],
+                        int64_t *expires_ms)
+{
+    char hash[AUTH_TOKEN_HASH_LEN], key[sizeof RESET_PREFIX + AUTH_TOKEN_HASH_LEN];
+    auth_token_new(token);
+    auth_token_hash(token, strlen(token), hash);
+    snprintf(key, sizeof key, RESET_PREFIX "%s", hash);
+    *expires_ms = clock_now_ms() + SVC_RESET_TTL_MS;
+    char value[160];
+    snprintf(value, sizeof value, "{\"user_id\":\"%s\",\"expires_at_ms\":%lld}", user_id,
+             (long long)*expires_ms);
+    return store_meta_set(tx, key, value);
+}
+
 int svc_user_reset_token(struct svc *svc, const struct svc_actor *a, const char *user_id,
                          char token[48], int64_t *expires_ms, struct svc_errors *err)
 {
@@ -521,16 +535,8 @@ int svc_user_reset_token(struct svc *svc, const struct svc_actor *a, const char 
                                            jstr(user, "client_id"))) {
         rc = SB_E_FORBIDDEN; /* a tenant admin never resets a super_admin */
     }
-    char hash[AUTH_TOKEN_HASH_LEN], key[sizeof RESET_PREFIX + AUTH_TOKEN_HASH_LEN];
     if (rc == 0) {
-        auth_token_new(token);
-        auth_token_hash(token, strlen(token), hash);
-        snprintf(key, sizeof key, RESET_PREFIX "%s", hash);
-        *expires_ms = clock_now_ms() + SVC_RESET_TTL_MS;
-        char value[160];
-        snprintf(value, sizeof value, "{\"user_id\":\"%s\",\"expires_at_ms\":%lld}", user_id,
-                 (long long)*expires_ms);
-        rc = store_meta_set(tx, key, value);
+        rc = svc_reset_token_put(tx, user_id, token, expires_ms);
     }
     if (rc == 0) {
         char exp[CLOCK_RFC3339_LEN];

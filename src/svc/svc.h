@@ -150,6 +150,17 @@ int svc_auth_change_password(struct svc *svc, const struct svc_actor *a, const c
 /* Reset tokens: a random token shown once; only its hash is kept (store meta, with the user
  * and its expiry), spent by the first successful svc_auth_reset. */
 #define SVC_RESET_TTL_MS (3600LL * 1000)
+/*
+ * Import users from CSV text (a header naming columns among email, name, role, status,
+ * client_id; at most SVC_IMPORT_MAX records), all or nothing: SB_E_VALIDATION with err's
+ * details [{row, field, issue}] for every problem found (row 1 is the header) and nothing
+ * written, or 0 with *out {created, users:[{row, id, email, role, reset_token,
+ * reset_expires_at}]}: each user has no password until its one-time token sets one. Agents
+ * get their agent_status row. Audited per user and "user.import" once.
+ */
+#define SVC_IMPORT_MAX 10000
+int svc_user_import(struct svc *svc, const struct svc_actor *a, const char *csv, size_t len,
+                    json_t **out, struct svc_errors *err);
 /* Create one for user_id, for an actor who may update that user (else SB_E_NOTFOUND /
  * SB_E_FORBIDDEN as for svc_user_update); audited "user.reset_token". token receives it
  * (AUTH_TOKEN_LEN bytes), *expires_ms its expiry. */

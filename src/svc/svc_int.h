@@ -41,9 +41,17 @@ void svc_metrics_free(struct svc_metrics *m);
 int svc_claim_id(struct store_tx *tx, const struct svc_actor *a, enum store_table table,
                  json_t *row, struct svc_errors *err);
 
+/* A new password-reset token for user_id inside tx (its hash and expiry in the store's
+ * meta); token receives it, *expires_ms its expiry. */
+int svc_reset_token_put(struct store_tx *tx, const char *user_id, char token[48],
+                        int64_t *expires_ms);
+
 /* Create a user row (and its agent_status row for agents) inside tx, audited. row holds
  * email, name, role, client_id (or null), status; password is hashed here. */
 int svc_user_insert(struct svc *svc, struct store_tx *tx, const struct svc_actor *actor,
                     json_t *row, const char *password, json_t **out, struct svc_errors *err);
+/* The same without a password: the user sets one with a reset token (svc_reset_token_put). */
+int svc_user_insert_unset(struct store_tx *tx, const struct svc_actor *actor, json_t *row,
+                          json_t **out, struct svc_errors *err);
 
 #endif
