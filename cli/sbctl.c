@@ -84,7 +84,10 @@ static const struct command commands[] = {
     {"clients", "update", "PATCH", "/api/v1/clients/%s", 1, AS_BODY, NULL,
      "clients update ID [--name N] [--status active|suspended] [--settings JSON] "
      "[--if-match VERSION]"},
-    {"clients", "delete", "DELETE", "/api/v1/clients/%s", 1, AS_NONE, NULL, "clients delete ID"},
+    {"clients", "delete", "DELETE", "/api/v1/clients/%s", 1, AS_QUERY, NULL,
+     "clients delete ID --confirm SLUG_OR_NAME"},
+    {"clients", "impact", "GET", "/api/v1/clients/%s/impact", 1, AS_NONE, NULL,
+     "clients impact ID"},
     {"users", "list", "GET", "/api/v1/users", 0, AS_QUERY, "id,email,name,role,status,client_id",
      "users list [--client-id ID] [--role R] [--status S] [--q TEXT] [--limit N] [--cursor C]"},
     {"users", "get", "GET", "/api/v1/users/%s", 1, AS_NONE, NULL, "users get ID"},
@@ -353,6 +356,18 @@ static int report_http_error(const struct sb_response *r)
 {
     fprintf(stderr, "sbctl: HTTP %d %s%s%s\n", r->status, r->error_code,
             r->error_message[0] ? ": " : "", r->error_message);
+    /* A validation error names its fields: "  field: issue", one a line. */
+    json_t *j = r->body_len ? json_loadb(r->body, r->body_len, 0, NULL) : NULL;
+    json_t *details = json_object_get(json_object_get(j, "error"), "details");
+    size_t k;
+    json_t *d;
+    json_array_foreach(details, k, d)
+    {
+        const char *field = json_string_value(json_object_get(d, "field"));
+        const char *issue = json_string_value(json_object_get(d, "issue"));
+        fprintf(stderr, "  %s: %s\n", field ? field : "?", issue ? issue : "invalid");
+    }
+    json_decref(j);
     if (r->status == 401 || r->status == 403) {
         if (r->status == 401) {
             fprintf(stderr, "sbctl: log in again with `sbctl login`\n");
@@ -700,10 +715,15 @@ static void watch_status(struct sb_channel *ch, enum sb_channel_status st, const
                          void *user)
 {
     (void)ch;
-    (void)user;
+    struct watch *w = user;
     static const char *names[] = {"", "subscribed", "resumed", "error", "closed"};
     fprintf(stderr, "sbctl: channel %s%s%s\n", names[st], msg[0] ? ": " : "", msg);
     fflush(stderr);
+    /* A refused join or subscription (unknown table, forbidden, bad filter) will not get
+     * better: stop. A server-side channel crash ("...; rejoining") is the SDK's to retry. */
+    if (st == SB_CHANNEL_ERROR && !strstr(msg, "rejoining")) {
+        w->fatal = SB_ERR_HTTP;
+    }
 }
 
 static const struct {
@@ -779,11 +799,116 @@ static int cmd_watch(const struct opts *o, int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     sb_client_connect(s.client);
-    while (!stop_signal && sb_client_state(s.client) != SB_STATE_DISCONNECTED) {
+    while (!stop_signal && !w.fatal && sb_client_state(s.client) != SB_STATE_DISCONNECTED) {
         sb_client_process(s.client, 500);
     }
-    ec = stop_signal ? EXIT_OK : exit_for_error(w.fatal ? w.fatal : SB_ERR_CONNECT);
+    ec = w.fatal == SB_ERR_HTTP ? EXIT_FAIL
+         : stop_signal          ? EXIT_OK
+                                : exit_for_error(w.fatal ? w.fatal : SB_ERR_CONNECT);
     session_close(&s);
+    return ec;
+}
+
+/* ---- export ---- */
+
+static const struct {
+    const char *alias, *path;
+} export_tables[] = {
+    {"agents", "/api/v1/agents"},   {"users", "/api/v1/users"},
+    {"clients", "/api/v1/clients"}, {"messages", "/api/v1/messages"},
+    {"audit", "/api/v1/audit"},     {"history", "/api/v1/agents/%s/history"},
+};
+
+static int export_sink(const char *data, size_t len, void *user)
+{
+    FILE *f = user;
+    return fwrite(data, 1, len, f) == len ? 0 : -1;
+}
+
+static int cmd_export(const struct opts *o, int argc, char **argv)
+{
+    const char *table = NULL, *id = NULL, *output = NULL;
+    char query[4096] = "?format=csv";
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--csv") == 0) {
+            continue;
+        }
+        if (strcmp(argv[i], "--output") == 0 && i + 1 < argc) {
+            output = argv[++i];
+        } else if (strncmp(argv[i], "--", 2) == 0 && argv[i][2] && i + 1 < argc) {
+            char key[128], enc[1024];
+            snprintf(key, sizeof(key), "%s", argv[i] + 2);
+            for (char *k = key; *k; k++) {
+                *k = *k == '-' ? '_' : *k;
+            }
+            url_encode(argv[++i], enc, sizeof(enc));
+            size_t ql = strlen(query);
+            snprintf(query + ql, sizeof(query) - ql, "&%s=%s", key, enc);
+        } else if (argv[i][0] != '-' && !table) {
+            table = argv[i];
+        } else if (argv[i][0] != '-' && table && !id) {
+            id = argv[i];
+        } else {
+            table = NULL;
+            break;
+        }
+    }
+    const char *path = NULL;
+    for (size_t i = 0; table && i < sizeof(export_tables) / sizeof(export_tables[0]); i++) {
+        if (strcmp(table, export_tables[i].alias) == 0) {
+            path = export_tables[i].path;
+        }
+    }
+    bool needs_id = path && strstr(path, "%s");
+    if (!path || needs_id != (id != NULL)) {
+        fprintf(stderr, "usage: sbctl export agents|users|clients|messages|audit|history [ID] "
+                        "[--csv] [--output FILE] [--FILTER VALUE...]\n");
+        return EXIT_USAGE;
+    }
+    char full[8192];
+    if (needs_id) {
+        char enc[1024];
+        url_encode(id, enc, sizeof(enc));
+        const char *hole = strstr(path, "%s");
+        snprintf(full, sizeof(full), "%.*s%s%s%s", (int)(hole - path), path, enc, hole + 2, query);
+    } else {
+        snprintf(full, sizeof(full), "%s%s", path, query);
+    }
+    struct session s;
+    int ec = session_open(&s, o, true, NULL, NULL);
+    if (ec != EXIT_OK) {
+        return ec;
+    }
+    FILE *out = output ? fopen(output, "wb") : stdout;
+    if (!out) {
+        fprintf(stderr, "sbctl: %s: %s\n", output, strerror(errno));
+        session_close(&s);
+        return EXIT_FAIL;
+    }
+    struct sb_response r;
+    int rc = sb_download(s.client, full, "text/csv", export_sink, out, &r);
+    if (fflush(out) != 0 && rc == 0) {
+        rc = SB_ERR_INVAL;
+    }
+    if (output) {
+        fclose(out);
+    }
+    if (rc < 0) {
+        char err[256];
+        sb_client_last_error(s.client, err, sizeof(err));
+        fprintf(stderr, "sbctl: %s: %s\n", s.url, err[0] ? err : sb_errstr(rc));
+        session_close(&s);
+        if (output) {
+            remove(output); /* never leave a partial file behind */
+        }
+        return rc == SB_ERR_INVAL ? EXIT_FAIL : exit_for_error(rc);
+    }
+    session_close(&s);
+    ec = r.status == 200 ? EXIT_OK : report_http_error(&r);
+    if (r.status != 200 && output) {
+        remove(output);
+    }
+    sb_response_release(&r);
     return ec;
 }
 
@@ -798,7 +923,11 @@ static void usage(FILE *f)
                "  logout                                  revoke the session and forget it\n"
                "  watch TABLE [--filter F] [--event E]    live changes (agents, messages, clients,"
                " users, audit)\n"
-               "  request METHOD PATH [JSON]              any API request\n");
+               "  request METHOD PATH [JSON]              any API request\n"
+               "  export TABLE [ID] [--csv] [--output F]  CSV of a whole list (agents, users,"
+               " clients,\n"
+               "                                          messages, audit, history ID); list"
+               " filters as --KEY V\n");
     const char *last = "";
     for (size_t i = 0; i < NCOMMANDS; i++) {
         if (strcmp(last, commands[i].group) != 0) {
@@ -907,7 +1036,8 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (strcmp(group, "login") == 0 || strcmp(group, "logout") == 0 ||
-        strcmp(group, "watch") == 0 || strcmp(group, "request") == 0) {
+        strcmp(group, "watch") == 0 || strcmp(group, "request") == 0 ||
+        strcmp(group, "export") == 0) {
         if (help) {
             const char *u = strcmp(group, "login") == 0    ? "login --email E [--password-file F|-]"
                             : strcmp(group, "logout") == 0 ? "logout"
@@ -918,6 +1048,11 @@ int main(int argc, char **argv)
                                   "table name).\n"
                                   "  Events go to stdout, connection-state changes to stderr;"
                                   " survives server restarts."
+                            : strcmp(group, "export") == 0
+                                ? "export agents|users|clients|messages|audit|history [ID] "
+                                  "[--csv] [--output FILE] [--FILTER VALUE...]\n"
+                                  "  Streams the whole list as CSV (the list's filters, q and "
+                                  "sort apply)."
                                 : "request METHOD PATH [JSON]";
             printf("usage: sbctl [--url URL] [--json] %s\n%s", u, exit_codes_help);
             return EXIT_OK;
@@ -930,6 +1065,9 @@ int main(int argc, char **argv)
         }
         if (strcmp(group, "request") == 0) {
             return cmd_request(&o, nrest, rest);
+        }
+        if (strcmp(group, "export") == 0) {
+            return cmd_export(&o, nrest, rest);
         }
         return cmd_watch(&o, nrest, rest);
     }

@@ -454,6 +454,40 @@ SB_API int sb_request_ex(struct sb_client *c, const char *method, const char *pa
     }
 }
 
+SB_API int sb_download(struct sb_client *c, const char *path, const char *accept,
+                       int (*sink)(const char *data, size_t len, void *user), void *user,
+                       struct sb_response *out)
+{
+    if (!c || !path || !sink || !out || path[0] != '/') {
+        return SB_ERR_INVAL;
+    }
+    memset(out, 0, sizeof(*out));
+    for (int tries = 0;; tries++) {
+        lock(c);
+        char *token = dup_or_null(c->token);
+        bool renew = can_renew(c);
+        unlock(c);
+        char err[256] = "";
+        int rc =
+            sbc_http_download(&c->url, c->tls_ctx, path, token, accept && *accept ? accept : "*/*",
+                              c->request_timeout_ms, sink, user, out, err, sizeof(err));
+        free(token);
+        if (rc < 0) {
+            lock(c);
+            set_error(c, "%s", err);
+            unlock(c);
+            return rc;
+        }
+        if (out->status != 401 || tries > 0 || !renew) {
+            return 0;
+        }
+        if (sb_refresh(c) < 0) {
+            return 0; /* report the original 401 */
+        }
+        sb_response_release(out);
+    }
+}
+
 SB_API int sb_request(struct sb_client *c, const char *method, const char *path, const char *body,
                       struct sb_response *out)
 {
@@ -915,11 +949,12 @@ static bool feed_ws(struct sb_client *c, uint8_t *data, size_t len)
                 send_frame(c, WS_OP_CLOSE, payload, 2);
                 flush_out(c);
             }
+            /* ev.data is the reason alone (the codec has taken the 2-byte code off); a close
+             * reason is at most 123 bytes. */
             char reason[200];
-            size_t rl = ev.len > 2 ? ev.len - 2 : 0;
+            size_t rl = ev.len > 123 ? 123 : ev.len;
             snprintf(reason, sizeof(reason), "server closed the connection (code %u%s%.*s)",
-                     ev.close_code, rl ? ": " : "", (int)(rl > 120 ? 120 : rl),
-                     rl ? (const char *)ev.data + 2 : "");
+                     ev.close_code, rl ? ": " : "", (int)rl, rl ? (const char *)ev.data : "");
             bool fatal = ev.close_code == WS_CLOSE_AUTH && !can_renew(c);
             if (ev.close_code == WS_CLOSE_AUTH && can_renew(c)) {
                 sb_refresh(c);

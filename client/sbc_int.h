@@ -133,6 +133,12 @@ int sbc_http_body(const char *buf, size_t len, const struct sbc_http_head *head,
 int sbc_http_exchange(const struct sbc_url *url, SSL_CTX *ctx, const char *method, const char *path,
                       const char *token, const char *body, long long if_match, int timeout_ms,
                       struct sb_response *resp, char *err, size_t errlen);
+/* Blocking GET whose 200 body goes to sink as it arrives (decoded from chunks); any other
+ * status is read whole into *resp like sbc_http_exchange. timeout_ms bounds each silence. */
+int sbc_http_download(const struct sbc_url *url, SSL_CTX *ctx, const char *path, const char *token,
+                      const char *accept, int timeout_ms,
+                      int (*sink)(const char *data, size_t len, void *user), void *user,
+                      struct sb_response *resp, char *err, size_t errlen);
 
 /* Random bytes (OpenSSL RAND_bytes, falling back to getrandom). */
 void sbc_random(void *buf, size_t len);

@@ -230,6 +230,19 @@ SB_API int sb_request_ex(struct sb_client *client, const char *method, const cha
 
 SB_API void sb_response_release(struct sb_response *resp);
 
+/*
+ * GET path with Accept: accept (NULL: any) and hand a 200 body to sink as it arrives, never
+ * holding it whole (for exports: "/api/v1/users?format=csv"). sink returns 0, or < 0 to stop
+ * (the call then returns SB_ERR_INVAL). Any other status is read whole into out as for
+ * sb_request (out->status, error_code, error_message; out->status is 200 after a complete
+ * body). A 401 refreshes once as sb_request does. Returns 0 or a negative transport error
+ * (SB_ERR_PROTO also when the body ended early). request_timeout_ms bounds each silence, not
+ * the whole download.
+ */
+SB_API int sb_download(struct sb_client *client, const char *path, const char *accept,
+                       int (*sink)(const char *data, size_t len, void *user), void *user,
+                       struct sb_response *out);
+
 /* ---- channels ------------------------------------------------------------------------- */
 
 /* One postgres_changes event. Strings are JSON text or NULL when absent. */

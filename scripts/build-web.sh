@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the web panel (web/src, Preact + htm + realtime-js, bundled by esbuild) into
-# web/dist (index.html, app.js, app.css, favicon.svg); the binary embeds web/dist, or
-# web/placeholder while web/dist/index.html does not exist.
+# web/dist (index.html, app.js, app.css, favicon.svg), which the binary embeds. CMake runs
+# this script on every build (target sb_web); `make web` runs it too. A build without the
+# panel (web/placeholder) needs -DSB_ALLOW_NO_WEB=ON.
 # Installs web/node_modules with `npm ci` (npm registry only) when it is missing or older than
 # web/package-lock.json. Skips the bundle when web/dist is newer than every input, so repeated
 # `make build` runs do not touch web/dist (and the embedded assets stay byte-identical).

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages switchboard needs to build and test, only those missing.
 # As root it runs apt-get (update once, then install); otherwise it prints the command.
+#   scripts/deps.sh        what make build / make test need (clang: the Release build test)
+#   scripts/deps.sh deb    also what make deb needs (dpkg-dev, lintian, systemd-analyze)
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config clang-format git
+pkgs=(build-essential cmake pkg-config clang clang-format git
       libuv1-dev libjansson-dev libsqlite3-dev libsodium-dev libinih-dev libssl-dev libpq-dev
       postgresql chromium nodejs npm sqlite3 openssl)
+if [ "${1:-}" = deb ]; then
+  pkgs+=(dpkg-dev lintian systemd)
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   case "$p" in

@@ -6,7 +6,8 @@
 # initdb's a fresh cluster in a temporary directory, starts it on a unix socket in that
 # directory and on 127.0.0.1 at a free port, creates the database "sbtest", exports
 #   SB_TEST_PG_URL=postgresql://postgres@127.0.0.1:PORT/sbtest
-# (plus SB_TEST_PG_HOST, SB_TEST_PG_PORT for tools that want the parts), runs the command
+# (plus SB_TEST_PG_HOST, SB_TEST_PG_PORT for tools that want the parts, and SB_TEST_PG_CTL, a
+# script taking stop|start|restart to bounce that server under a test), runs the command
 # and stops the server and removes the directory on exit, whatever happens. PostgreSQL
 # refuses to run as root, so as root the server runs as the `postgres` system user (the
 # Debian package creates it). Everything is bounded in time: startup 30 s, the command
@@ -67,9 +68,10 @@ port=""
 for attempt in 1 2 3 4 5 6 7 8; do
   cand=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
   port_free "$cand" || continue
+  pgopts="-k $dir -p $cand -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off \
+        -c synchronous_commit=off -c max_connections=200"
   if timeout 40 "${as_pg[@]}" "$pgbin/pg_ctl" -D "$data" -w -t 30 -l "$dir/server.log" \
-    -o "-k $dir -p $cand -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off \
-        -c synchronous_commit=off -c max_connections=200" start >/dev/null 2>&1; then
+    -o "$pgopts" start >/dev/null 2>&1; then
     port="$cand"
     started=1
     break
@@ -83,7 +85,21 @@ fi
 
 timeout 30 "${as_pg[@]}" "$pgbin/createdb" -h "$dir" -p "$port" -U postgres sbtest
 
+# A handle on the server for tests that restart it (same data directory, port and options).
+cat >"$dir/pgctl" <<EOF
+#!/usr/bin/env bash
+set -euo pipefail
+case "\${1:-}" in
+  stop) exec timeout 40 ${as_pg[*]} "$pgbin/pg_ctl" -D "$data" -m fast -w -t 30 stop ;;
+  start|restart) exec timeout 40 ${as_pg[*]} "$pgbin/pg_ctl" -D "$data" -m fast -w -t 30 \\
+    -l "$dir/server.log" -o "$pgopts" "\$1" ;;
+  *) echo "usage: \$0 stop|start|restart" >&2; exit 2 ;;
+esac
+EOF
+chmod 755 "$dir/pgctl"
+
 export SB_TEST_PG_URL="postgresql://postgres@127.0.0.1:$port/sbtest"
+export SB_TEST_PG_CTL="$dir/pgctl"
 export SB_TEST_PG_HOST=127.0.0.1
 export SB_TEST_PG_PORT="$port"
 echo "with-postgres: $SB_TEST_PG_URL" >&2

@@ -27,8 +27,14 @@
 #include "realtime/rt.h"
 #include "svc/svc.h"
 
-static struct api_route *const route_tables[] = {api_routes_ops, api_routes_auth, api_routes_admin,
-                                                 api_routes_domain};
+static struct api_route *const route_tables[] = {api_routes_ops, api_routes_meta, api_routes_auth,
+                                                 api_routes_admin, api_routes_domain};
+
+struct api_route *const *api_route_tables(size_t *n)
+{
+    *n = sizeof route_tables / sizeof route_tables[0];
+    return route_tables;
+}
 
 static const int status_slots[API_STATUS_SLOTS] = {200, 201, 204, 304, 400, 401, 403, 404,
                                                    405, 408, 409, 413, 414, 415, 422, 426,
@@ -38,8 +44,8 @@ static const double latency_bounds_s[API_LATENCY_BUCKETS] = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
 
 /* Requests that match no route are counted here. */
-static struct api_route route_unmatched = {HTTP_OTHER, "(unmatched)", NULL, API_INLINE,
-                                           {0},        {0},           0};
+static struct api_route route_unmatched = {
+    .method = HTTP_OTHER, .pattern = "(unmatched)", .flags = API_INLINE};
 
 static int status_slot(int status)
 {
@@ -298,7 +304,55 @@ static void call_free(struct api_call *c)
         free(c->raw);
     }
     buf_release(&c->headers);
+    api_export_free(c->export);
     free(c);
+}
+
+/* Cache-Control for API paths and CORS headers, into c->headers. */
+void api_common_headers(struct api_call *c, bool is_api)
+{
+    if (!c->headers.max_len) {
+        buf_init(&c->headers, 16 * 1024);
+    }
+    if (is_api) {
+        (void)buf_puts(&c->headers, "Cache-Control: no-store\r\n");
+    }
+    char ob[512];
+    const char *origin = cors_origin(c, ob, sizeof ob);
+    if (origin) {
+        (void)buf_printf(&c->headers,
+                         "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n"
+                         "Access-Control-Expose-Headers: X-Request-Id, ETag, Retry-After\r\n",
+                         origin);
+    }
+}
+
+/* Count the call's response in the route's metrics and write the access log line. */
+void api_call_record(struct api_call *c, int status)
+{
+    struct net_request *req = c->req;
+    struct api_route *r = c->route ? c->route : &route_unmatched;
+    atomic_fetch_add(&r->by_status[status_slot(status)], 1);
+    int64_t us = (clock_mono_ms() - req->start_mono_ms) * 1000;
+    atomic_fetch_add(&r->latency_sum_us, (uint64_t)us);
+    int b = 0;
+    while (b < API_LATENCY_BUCKETS && (double)us / 1e6 > latency_bounds_s[b]) {
+        b++;
+    }
+    atomic_fetch_add(&r->latency[b], 1);
+    if (log_enabled(LOG_INFO) && r != &api_routes_ops[0]) {
+        log_event(LOG_INFO, "request",
+                  json_pack("{s:s,s:s%,s:s%,s:i,s:I,s:s}", "request_id", req->request_id, "method",
+                            req->head.method_str.ptr, req->head.method_str.len, "path",
+                            req->head.path.ptr, req->head.path.len, "status", status, "duration_us",
+                            (json_int_t)us, "ip", req->ip));
+    }
+}
+
+void api_call_release(struct api_call *c)
+{
+    c->req = NULL;
+    call_free(c);
 }
 
 static void api_finish(struct api_call *c, int rc)
@@ -329,23 +383,13 @@ static void api_finish(struct api_call *c, int rc)
                                 c->err_msg[0] ? c->err_msg : sb_strerror(rc)));
         }
     }
-    if (!c->headers.max_len) {
-        buf_init(&c->headers, 16 * 1024);
-    }
     if (rc == SB_E_RATELIMIT && c->retry_after_s > 0) {
+        if (!c->headers.max_len) {
+            buf_init(&c->headers, 16 * 1024);
+        }
         (void)buf_printf(&c->headers, "Retry-After: %d\r\n", c->retry_after_s);
     }
-    if (is_api) {
-        (void)buf_puts(&c->headers, "Cache-Control: no-store\r\n");
-    }
-    char ob[512];
-    const char *origin = cors_origin(c, ob, sizeof ob);
-    if (origin) {
-        (void)buf_printf(&c->headers,
-                         "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n"
-                         "Access-Control-Expose-Headers: X-Request-Id, ETag, Retry-After\r\n",
-                         origin);
-    }
+    api_common_headers(c, is_api);
     struct net_response resp = {.status = c->status ? c->status : 200};
     if (c->json) {
         size_t len;
@@ -364,22 +408,7 @@ static void api_finish(struct api_call *c, int rc)
     resp.headers = c->headers.len ? c->headers.data : NULL;
     resp.close = atomic_load(&c->api->draining);
 
-    struct api_route *r = c->route ? c->route : &route_unmatched;
-    atomic_fetch_add(&r->by_status[status_slot(resp.status)], 1);
-    int64_t us = (clock_mono_ms() - req->start_mono_ms) * 1000;
-    atomic_fetch_add(&r->latency_sum_us, (uint64_t)us);
-    int b = 0;
-    while (b < API_LATENCY_BUCKETS && (double)us / 1e6 > latency_bounds_s[b]) {
-        b++;
-    }
-    atomic_fetch_add(&r->latency[b], 1);
-    if (log_enabled(LOG_INFO) && r != &api_routes_ops[0]) {
-        log_event(LOG_INFO, "request",
-                  json_pack("{s:s,s:s%,s:s%,s:i,s:I,s:s}", "request_id", req->request_id, "method",
-                            req->head.method_str.ptr, req->head.method_str.len, "path",
-                            req->head.path.ptr, req->head.path.len, "status", resp.status,
-                            "duration_us", (json_int_t)us, "ip", req->ip));
-    }
+    api_call_record(c, resp.status);
     net_respond(req, &resp);
     c->req = NULL;
     call_free(c);
@@ -394,6 +423,10 @@ static void call_work(uv_work_t *w)
 static void call_after(uv_work_t *w, int status)
 {
     struct api_call *c = w->data;
+    if (status == 0 && c->rc == 0 && c->export) {
+        api_export_start(c);
+        return;
+    }
     api_finish(c, status < 0 ? SB_E_INTERNAL : c->rc);
 }
 

@@ -36,6 +36,9 @@ struct api_route {
     atomic_uint_fast64_t by_status[API_STATUS_SLOTS];
     atomic_uint_fast64_t latency[API_LATENCY_BUCKETS + 1]; /* cumulative at render time */
     atomic_uint_fast64_t latency_sum_us;
+    /* description for the OpenAPI document (openapi.c) */
+    const char *summary;
+    const char *query; /* query parameters, comma-separated ("format": CSV too), or NULL */
 };
 
 struct api {
@@ -75,6 +78,7 @@ struct api_call {
     json_t *err_details;
     json_t *err_current;
     int retry_after_s;
+    struct api_export *export; /* a streamed CSV export (export.c), or NULL */
     uv_work_t work;
 };
 
@@ -95,6 +99,18 @@ extern struct api_route api_routes_ops[];
 extern struct api_route api_routes_auth[];
 extern struct api_route api_routes_admin[];
 extern struct api_route api_routes_domain[];
+extern struct api_route api_routes_meta[];
+/* Every route table the router searches, in order (api.c). */
+struct api_route *const *api_route_tables(size_t *n);
+/* The OpenAPI 3.1 document of every route (openapi.c). */
+json_t *api_openapi_document(struct api *api);
+
+/* Cache-Control (API paths) and CORS headers into c->headers (api.c). */
+void api_common_headers(struct api_call *c, bool is_api);
+/* Count a response of status in the route's metrics and log it (before the request goes). */
+void api_call_record(struct api_call *c, int status);
+/* Free a call whose request was answered. */
+void api_call_release(struct api_call *c);
 
 /* Prometheus text for /metrics (api.c). */
 void api_metrics_render(struct api *api, struct buf *out);
@@ -142,7 +158,30 @@ typedef int (*api_update_fn)(struct svc *, const struct svc_actor *, const char 
 typedef int (*api_delete_fn)(struct svc *, const struct svc_actor *, const char *,
                              struct svc_errors *);
 int api_list_table(struct api_call *c, enum store_table t, const char *const *eq);
+/* One page of table t through svc_list (an api_page_fn). */
+int api_list_page(struct api_call *c, enum store_table t, struct store_query *q,
+                  struct svc_page *out);
 int api_get_row(struct api_call *c, enum store_table t);
 int api_create_row(struct api_call *c, api_create_fn fn);
 int api_update_row(struct api_call *c, api_update_fn fn);
 int api_delete_row(struct api_call *c, api_delete_fn fn);
+
+/* ---- CSV export (export.c) ---- */
+struct api_export;
+/* Reads one page of a list for export: q as built by the list handler, cursor and limit set
+ * by the export. */
+typedef int (*api_page_fn)(struct api_call *c, enum store_table t, struct store_query *q,
+                           struct svc_page *out);
+/* Whether the call asks for CSV (?format=csv, or Accept: text/csv without ?format=json);
+ * a bad ?format= sets *rc to SB_E_VALIDATION with details. */
+bool api_wants_csv(struct api_call *c, int *rc);
+/* Start a CSV export of q's rows (takes q's filter values); reads the first page now, so an
+ * error is returned as usual. arg (may be NULL): two values fn reads with api_export_arg. */
+int api_export(struct api_call *c, enum store_table t, struct store_query *q, api_page_fn fn,
+               const int64_t *arg);
+const int64_t *api_export_arg(struct api_call *c);
+/* The loop side: stream the export (after the handler returned 0 with c->export set). */
+void api_export_start(struct api_call *c);
+void api_export_free(struct api_export *ex);
+/* One CSV cell (RFC 4180 quoting; with text, the formula prefix). */
+void api_csv_cell(struct buf *out, const char *s, size_t n, bool text);

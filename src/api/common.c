@@ -241,6 +241,13 @@ static int count_by_param(struct api_call *c, enum store_table t, const char *co
     return api_invalid(c, "count_by", "must_be_a_text_filter_of_the_list");
 }
 
+int api_list_page(struct api_call *c, enum store_table t, struct store_query *q,
+                  struct svc_page *out)
+{
+    int rc = svc_list(c->api->svc, &c->who, t, q, out);
+    return rc == SB_E_INVAL ? api_fail(c, SB_E_VALIDATION, "invalid cursor or filter") : rc;
+}
+
 int api_list_table(struct api_call *c, enum store_table t, const char *const *eq)
 {
     struct store_query q;
@@ -249,7 +256,10 @@ int api_list_table(struct api_call *c, enum store_table t, const char *const *eq
     if (count_by_param(c, t, eq, &count_by) < 0) {
         rc = SB_E_VALIDATION;
     }
-    if (rc == 0) {
+    bool csv = api_wants_csv(c, &rc);
+    if (rc == 0 && csv) {
+        rc = api_export(c, t, &q, api_list_page, NULL);
+    } else if (rc == 0) {
         struct svc_page page;
         rc = svc_list_counted(c->api->svc, &c->who, t, &q, count_by, &page);
         if (rc == SB_E_INVAL) {

@@ -30,7 +30,18 @@ static int clients_update(struct api_call *c)
 }
 static int clients_delete(struct api_call *c)
 {
-    return api_delete_row(c, svc_client_delete);
+    struct svc_actor a;
+    api_actor(c, &a);
+    struct svc_errors err = {0};
+    int rc = api_svc_result(
+        c, svc_client_delete(c->api->svc, &a, c->params[0], api_query(c, "confirm"), &err), &err);
+    return rc < 0 ? rc : api_reply(c, 200, json_pack("{s:b}", "deleted", 1));
+}
+static int clients_impact(struct api_call *c)
+{
+    json_t *out = NULL;
+    int rc = svc_client_impact(c->api->svc, &c->who, c->params[0], &out);
+    return rc < 0 ? rc : api_reply(c, 200, out);
 }
 static int users_list(struct api_call *c)
 {
@@ -51,6 +62,47 @@ static int users_update(struct api_call *c)
 static int users_delete(struct api_call *c)
 {
     return api_delete_row(c, svc_user_delete);
+}
+
+static int users_reset_token(struct api_call *c)
+{
+    struct svc_actor a;
+    api_actor(c, &a);
+    struct svc_errors err = {0};
+    char token[48];
+    int64_t expires = 0;
+    int rc = api_svc_result(
+        c, svc_user_reset_token(c->api->svc, &a, c->params[0], token, &expires, &err), &err);
+    if (rc < 0) {
+        return rc;
+    }
+    char exp[CLOCK_RFC3339_LEN];
+    clock_format_ms(expires, exp);
+    rc = api_reply(
+        c, 201,
+        json_pack("{s:s,s:s,s:s}", "token", token, "expires_at", exp, "user_id", c->params[0]));
+    memset(token, 0, sizeof token);
+    return rc;
+}
+
+/* {"csv": "<text>"}: the CSV travels inside the JSON body, so the usual body checks and
+ * limits (max_body) apply. */
+static int users_import(struct api_call *c)
+{
+    const char *csv = json_string_value(json_object_get(c->body, "csv"));
+    if (!csv) {
+        return api_invalid(c, "csv", "required");
+    }
+    struct svc_actor a;
+    api_actor(c, &a);
+    struct svc_errors err = {0};
+    json_t *out = NULL;
+    int rc = api_svc_result(c,
+                            svc_user_import(c->api->svc, &a, csv,
+                                            json_string_length(json_object_get(c->body, "csv")),
+                                            &out, &err),
+                            &err);
+    return rc < 0 ? rc : api_reply(c, 201, out);
 }
 
 static int audit_list(struct api_call *c)
@@ -77,7 +129,10 @@ static int audit_list(struct api_call *c)
     if (!q.sort) {
         q.sort = "-seq";
     }
-    if (rc == 0) {
+    bool csv = api_wants_csv(c, &rc);
+    if (rc == 0 && csv) {
+        rc = api_export(c, STORE_AUDIT, &q, api_list_page, NULL);
+    } else if (rc == 0) {
         struct svc_page page;
         rc = svc_list(c->api->svc, &c->who, STORE_AUDIT, &q, &page);
         if (rc == SB_E_INVAL) {
@@ -104,32 +159,84 @@ static int audit_verify(struct api_call *c)
 }
 
 struct api_route api_routes_admin[] = {
-    {.method = HTTP_GET, .pattern = "/api/v1/clients", .fn = clients_list, .flags = API_AUTH},
+    {.method = HTTP_GET,
+     .pattern = "/api/v1/clients",
+     .summary = "List clients (super_admin: all; others their own)",
+     .query = "limit,cursor,sort,q,count_by,format,status,slug",
+     .fn = clients_list,
+     .flags = API_AUTH},
     {.method = HTTP_POST,
      .pattern = "/api/v1/clients",
+     .summary = "Create a client (tenant)",
      .fn = clients_create,
      .flags = API_AUTH | API_BODY},
-    {.method = HTTP_GET, .pattern = "/api/v1/clients/{id}", .fn = clients_get, .flags = API_AUTH},
+    {.method = HTTP_GET,
+     .pattern = "/api/v1/clients/{id}",
+     .summary = "Get a client",
+     .fn = clients_get,
+     .flags = API_AUTH},
     {.method = HTTP_PATCH,
      .pattern = "/api/v1/clients/{id}",
+     .summary = "Update a client (name, status, settings)",
      .fn = clients_update,
      .flags = API_AUTH | API_BODY},
     {.method = HTTP_DELETE,
      .pattern = "/api/v1/clients/{id}",
+     .summary = "Delete a client with its users, agents and messages (?confirm=slug or name)",
+     .query = "confirm",
      .fn = clients_delete,
      .flags = API_AUTH},
-    {.method = HTTP_GET, .pattern = "/api/v1/users", .fn = users_list, .flags = API_AUTH},
+    {.method = HTTP_GET,
+     .pattern = "/api/v1/clients/{id}/impact",
+     .summary = "What deleting the client takes with it (counts of users, agents, messages)",
+     .fn = clients_impact,
+     .flags = API_AUTH},
+    {.method = HTTP_GET,
+     .pattern = "/api/v1/users",
+     .summary = "List users",
+     .query = "limit,cursor,sort,q,count_by,format,client_id,role,status,email",
+     .fn = users_list,
+     .flags = API_AUTH},
     {.method = HTTP_POST,
      .pattern = "/api/v1/users",
+     .summary = "Create a user",
      .fn = users_create,
      .flags = API_AUTH | API_BODY},
-    {.method = HTTP_GET, .pattern = "/api/v1/users/{id}", .fn = users_get, .flags = API_AUTH},
+    {.method = HTTP_POST,
+     .pattern = "/api/v1/users/import",
+     .summary = "Import users from CSV ({\"csv\": text}), all or nothing, each with a reset token",
+     .fn = users_import,
+     .flags = API_AUTH | API_BODY},
+    {.method = HTTP_GET,
+     .pattern = "/api/v1/users/{id}",
+     .summary = "Get a user",
+     .fn = users_get,
+     .flags = API_AUTH},
     {.method = HTTP_PATCH,
      .pattern = "/api/v1/users/{id}",
+     .summary = "Update a user (name, role, status, password)",
      .fn = users_update,
      .flags = API_AUTH | API_BODY},
-    {.method = HTTP_DELETE, .pattern = "/api/v1/users/{id}", .fn = users_delete, .flags = API_AUTH},
-    {.method = HTTP_GET, .pattern = "/api/v1/audit", .fn = audit_list, .flags = API_AUTH},
-    {.method = HTTP_GET, .pattern = "/api/v1/audit/verify", .fn = audit_verify, .flags = API_AUTH},
+    {.method = HTTP_DELETE,
+     .pattern = "/api/v1/users/{id}",
+     .summary = "Delete a user",
+     .fn = users_delete,
+     .flags = API_AUTH},
+    {.method = HTTP_POST,
+     .pattern = "/api/v1/users/{id}/reset-token",
+     .summary = "Create a one-time password reset token for a user (shown once)",
+     .fn = users_reset_token,
+     .flags = API_AUTH},
+    {.method = HTTP_GET,
+     .pattern = "/api/v1/audit",
+     .summary = "List audit entries (newest first)",
+     .query = "limit,cursor,sort,q,format,entity_type,entity_id,actor_id,action,client_id,from,to",
+     .fn = audit_list,
+     .flags = API_AUTH},
+    {.method = HTTP_GET,
+     .pattern = "/api/v1/audit/verify",
+     .summary = "Verify the audit hash chain",
+     .fn = audit_verify,
+     .flags = API_AUTH},
     {.pattern = NULL},
 };

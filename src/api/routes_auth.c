@@ -120,10 +120,69 @@ static int me(struct api_call *c)
                      json_pack("{s:o,s:o}", "user", user, "client", client ? client : json_null()));
 }
 
+static const char *body_str(struct api_call *c, const char *key)
+{
+    return json_string_value(json_object_get(c->body, key));
+}
+
+static int change_password(struct api_call *c)
+{
+    struct svc_actor a;
+    api_actor(c, &a);
+    struct svc_errors err = {0};
+    struct svc_tokens t;
+    int rc = api_svc_result(
+        c,
+        svc_auth_change_password(c->api->svc, &a, body_str(c, "current_password"),
+                                 body_str(c, "new_password"), &t, &err, &c->retry_after_s),
+        &err);
+    if (rc == SB_E_RATELIMIT) {
+        return api_fail(c, rc, "too many wrong passwords; retry later");
+    }
+    return rc < 0 ? rc : tokens_reply(c, &t);
+}
+
+static int reset(struct api_call *c)
+{
+    struct svc_actor a;
+    api_actor(c, &a);
+    struct svc_errors err = {0};
+    int rc = api_svc_result(
+        c, svc_auth_reset(c->api->svc, &a, body_str(c, "token"), body_str(c, "new_password"), &err),
+        &err);
+    return rc < 0 ? rc : api_reply(c, 200, json_pack("{s:b}", "ok", 1));
+}
+
 struct api_route api_routes_auth[] = {
-    {.method = HTTP_POST, .pattern = "/api/v1/auth/login", .fn = login, .flags = API_BODY},
-    {.method = HTTP_POST, .pattern = "/api/v1/auth/refresh", .fn = refresh, .flags = API_BODY},
-    {.method = HTTP_POST, .pattern = "/api/v1/auth/logout", .fn = logout, .flags = API_AUTH},
-    {.method = HTTP_GET, .pattern = "/api/v1/me", .fn = me, .flags = API_AUTH},
+    {.method = HTTP_POST,
+     .pattern = "/api/v1/auth/login",
+     .summary = "Log in with e-mail and password",
+     .fn = login,
+     .flags = API_BODY},
+    {.method = HTTP_POST,
+     .pattern = "/api/v1/auth/refresh",
+     .summary = "Rotate a refresh token for new tokens",
+     .fn = refresh,
+     .flags = API_BODY},
+    {.method = HTTP_POST,
+     .pattern = "/api/v1/auth/logout",
+     .summary = "Revoke this session (or every session with everywhere)",
+     .fn = logout,
+     .flags = API_AUTH},
+    {.method = HTTP_GET,
+     .pattern = "/api/v1/me",
+     .summary = "The current user and its client",
+     .fn = me,
+     .flags = API_AUTH},
+    {.method = HTTP_POST,
+     .pattern = "/api/v1/me/password",
+     .summary = "Change your own password (other sessions are revoked; new tokens returned)",
+     .fn = change_password,
+     .flags = API_AUTH | API_BODY},
+    {.method = HTTP_POST,
+     .pattern = "/api/v1/auth/reset",
+     .summary = "Set a new password with a one-time reset token",
+     .fn = reset,
+     .flags = API_BODY},
     {.pattern = NULL},
 };

@@ -4,6 +4,7 @@
  * /messages/stats) come before the {id} patterns because routes match in table order.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/api_int.h"
@@ -59,6 +60,15 @@ static int agents_bulk(struct api_call *c)
     return rc < 0 ? rc : api_reply(c, 200, json_pack("{s:o}", "data", out));
 }
 
+static int history_page(struct api_call *c, enum store_table t, struct store_query *q,
+                        struct svc_page *out)
+{
+    (void)t;
+    const int64_t *win = api_export_arg(c);
+    int rc = svc_agent_history(c->api->svc, &c->who, c->params[0], win[0], win[1], q, out);
+    return rc == SB_E_INVAL ? api_fail(c, SB_E_VALIDATION, "invalid cursor") : rc;
+}
+
 static int agents_history(struct api_call *c)
 {
     int64_t from = 0, to = 0;
@@ -67,7 +77,11 @@ static int agents_history(struct api_call *c)
     if (window(c, &from, &to) < 0) {
         rc = SB_E_VALIDATION;
     }
-    if (rc == 0) {
+    bool csv = api_wants_csv(c, &rc);
+    if (rc == 0 && csv) {
+        const int64_t win[2] = {from, to};
+        rc = api_export(c, STORE_AGENT_HISTORY, &q, history_page, win);
+    } else if (rc == 0) {
         struct svc_page page;
         rc = svc_agent_history(c->api->svc, &c->who, c->params[0], from, to, &q, &page);
         if (rc == SB_E_INVAL) {
@@ -148,40 +162,115 @@ static int dashboard_get(struct api_call *c)
     return rc < 0 ? rc : api_reply(c, 200, out);
 }
 
+static int dashboard_history(struct api_call *c)
+{
+    int64_t from = 0, to = 0;
+    int rc = window(c, &from, &to);
+    const char *mp = api_query(c, "max_points");
+    long max_points = 1000;
+    if (mp) {
+        char *end;
+        max_points = strtol(mp, &end, 10);
+        if (*end || end == mp || max_points < 1 || max_points > SVC_HISTORY_MAX_POINTS) {
+            rc = api_invalid(c, "max_points", "must_be_1_to_86401");
+        }
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    if (!to) {
+        to = clock_now_ms();
+    }
+    if (!from) {
+        from = to - DAY_MS;
+    }
+    if (from >= to) {
+        return api_invalid(c, "from", "must_be_before_to");
+    }
+    const char *cid = api_query(c, "client_id");
+    json_t *out = NULL;
+    rc = svc_dashboard_history(c->api->svc, &c->who, cid && *cid ? cid : NULL, from, to,
+                               (size_t)max_points, &out);
+    return rc < 0 ? rc : api_reply(c, 200, out);
+}
+
 struct api_route api_routes_domain[] = {
-    {.method = HTTP_GET, .pattern = "/api/v1/agents", .fn = agents_list, .flags = API_AUTH},
-    {.method = HTTP_GET, .pattern = "/api/v1/agents/stats", .fn = agents_stats, .flags = API_AUTH},
+    {.method = HTTP_GET,
+     .pattern = "/api/v1/agents",
+     .summary = "List agents and their status",
+     .query = "limit,cursor,sort,q,count_by,format,client_id,status,user_id",
+     .fn = agents_list,
+     .flags = API_AUTH},
+    {.method = HTTP_GET,
+     .pattern = "/api/v1/agents/stats",
+     .summary = "Time per status per agent and client over a window",
+     .query = "client_id,from,to",
+     .fn = agents_stats,
+     .flags = API_AUTH},
     {.method = HTTP_POST,
      .pattern = "/api/v1/agents/bulk-status",
+     .summary = "Set the status of many agents at once (all or nothing)",
      .fn = agents_bulk,
      .flags = API_AUTH | API_BODY},
-    {.method = HTTP_GET, .pattern = "/api/v1/agents/{id}", .fn = agents_get, .flags = API_AUTH},
+    {.method = HTTP_GET,
+     .pattern = "/api/v1/agents/{id}",
+     .summary = "Get an agent",
+     .fn = agents_get,
+     .flags = API_AUTH},
     {.method = HTTP_PATCH,
      .pattern = "/api/v1/agents/{id}",
+     .summary = "Set an agent's status and reason",
      .fn = agents_update,
      .flags = API_AUTH | API_BODY},
     {.method = HTTP_GET,
      .pattern = "/api/v1/agents/{id}/history",
+     .summary = "An agent's status history",
+     .query = "limit,cursor,format,from,to",
      .fn = agents_history,
      .flags = API_AUTH},
-    {.method = HTTP_GET, .pattern = "/api/v1/messages", .fn = messages_list, .flags = API_AUTH},
+    {.method = HTTP_GET,
+     .pattern = "/api/v1/messages",
+     .summary = "List system messages",
+     .query = "limit,cursor,sort,q,count_by,format,client_id,state,priority",
+     .fn = messages_list,
+     .flags = API_AUTH},
     {.method = HTTP_POST,
      .pattern = "/api/v1/messages",
+     .summary = "Create a system message",
      .fn = messages_create,
      .flags = API_AUTH | API_BODY},
     {.method = HTTP_GET,
      .pattern = "/api/v1/messages/stats",
+     .summary = "Counts of messages by state and priority",
+     .query = "client_id",
      .fn = messages_stats,
      .flags = API_AUTH},
-    {.method = HTTP_GET, .pattern = "/api/v1/messages/{id}", .fn = messages_get, .flags = API_AUTH},
+    {.method = HTTP_GET,
+     .pattern = "/api/v1/messages/{id}",
+     .summary = "Get a system message",
+     .fn = messages_get,
+     .flags = API_AUTH},
     {.method = HTTP_PATCH,
      .pattern = "/api/v1/messages/{id}",
+     .summary = "Update a system message",
      .fn = messages_update,
      .flags = API_AUTH | API_BODY},
     {.method = HTTP_DELETE,
      .pattern = "/api/v1/messages/{id}",
+     .summary = "Delete a system message",
      .fn = messages_delete,
      .flags = API_AUTH},
-    {.method = HTTP_GET, .pattern = "/api/v1/dashboard", .fn = dashboard_get, .flags = API_AUTH},
+    {.method = HTTP_GET,
+     .pattern = "/api/v1/dashboard",
+     .summary = "Dashboard snapshot of a tenant (or all)",
+     .query = "client_id",
+     .fn = dashboard_get,
+     .flags = API_AUTH},
+    {.method = HTTP_GET,
+     .pattern = "/api/v1/dashboard/history",
+     .summary = "The dashboard's metric series over a window (kept 24 h in memory)",
+     .query = "client_id,from,to,max_points",
+     .fn = dashboard_history,
+     .flags = API_AUTH},
     {.pattern = NULL},
 };

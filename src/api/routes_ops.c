@@ -63,8 +63,20 @@ static int metrics(struct api_call *c)
 }
 
 struct api_route api_routes_ops[] = {
-    {.method = HTTP_GET, .pattern = "/livez", .fn = livez, .flags = API_INLINE},
-    {.method = HTTP_GET, .pattern = "/readyz", .fn = readyz, .flags = 0},
-    {.method = HTTP_GET, .pattern = "/metrics", .fn = metrics, .flags = API_INLINE},
+    {.method = HTTP_GET,
+     .pattern = "/livez",
+     .summary = "Liveness: the process answers",
+     .fn = livez,
+     .flags = API_INLINE},
+    {.method = HTTP_GET,
+     .pattern = "/readyz",
+     .summary = "Readiness: not draining and the database answers",
+     .fn = readyz,
+     .flags = 0},
+    {.method = HTTP_GET,
+     .pattern = "/metrics",
+     .summary = "Prometheus metrics",
+     .fn = metrics,
+     .flags = API_INLINE},
     {.pattern = NULL},
 };

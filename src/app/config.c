@@ -39,6 +39,8 @@ static const struct setting settings[] = {
     {"tls_key", K_STR, OFF(tls_key), "", "TLS private key (PEM)"},
     {"log_level", K_STR, OFF(log_level), "info", "debug, info, warn or error"},
     {"log_format", K_STR, OFF(log_format), "auto", "json, text or auto (text on a terminal)"},
+    {"log_file", K_STR, OFF(log_file), "",
+     "append the log to this file instead of stderr (SIGHUP reopens it)"},
     {"web_dir", K_STR, OFF(web_dir), "", "serve the web panel from this directory"},
     {"cors_origins", K_STR, OFF(cors_origins), "", "comma-separated origins allowed by CORS"},
     {"jwt_secret", K_STR, OFF(jwt_secret), "",
@@ -80,8 +82,12 @@ static const struct setting settings[] = {
      "how long the change log keeps events for resume"},
     {"presence_grace", K_MS, OFF(presence_grace_ms), "60s",
      "an agent's last connection gone this long sets the status offline"},
+    {"cluster_lease", K_MS, OFF(cluster_lease_ms), "5s",
+     "with PostgreSQL: a node not heard from this long is gone (its presences leave)"},
     {"idle_away", K_MS, OFF(idle_away_ms), "0",
      "a connected agent without activity this long goes from online to away (0: never)"},
+    {"message_retention", K_MS, OFF(message_retention_ms), "30d",
+     "delete system messages expired longer ago than this (0: keep forever)"},
     {"metrics_interval", K_MS, OFF(metrics_interval_ms), "2s", "dashboard metrics push interval"},
     {"login_attempts", K_INT, OFF(login_attempts), "10",
      "failed logins of one account from one IP per login window (429 beyond)"},
@@ -104,6 +110,12 @@ static const struct setting settings[] = {
 };
 
 #define NSETTINGS (sizeof settings / sizeof settings[0])
+_Static_assert(NSETTINGS <= APP_CONFIG_MAX_SETTINGS, "raise APP_CONFIG_MAX_SETTINGS");
+
+static void mark(struct app_config *cfg, const struct setting *st, enum app_config_source src)
+{
+    cfg->sources[st - settings] = (unsigned char)src;
+}
 
 static const struct setting *find_setting(const char *name)
 {
@@ -251,6 +263,7 @@ static int ini_on_key(void *user, const char *section, const char *name, const c
         return 0;
     }
     ctx->rc = set_value(ctx->cfg, st, value, "config file", ctx->err, ctx->errlen);
+    mark(ctx->cfg, st, APP_CONFIG_FILE);
     return ctx->rc == 0;
 }
 
@@ -315,6 +328,8 @@ int app_config_load(struct app_config *cfg, int argc, char **argv, int first, ch
             return SB_E_CONFIG;
         }
         set_value(cfg, find_setting("config"), file, "flag", err, errlen);
+        mark(cfg, find_setting("config"),
+             getenv("SWITCHBOARD_CONFIG") == file ? APP_CONFIG_ENV : APP_CONFIG_FLAG);
     }
     /* Environment: every SWITCHBOARD_* variable must name a setting. */
     extern char **environ;
@@ -354,6 +369,7 @@ int app_config_load(struct app_config *cfg, int argc, char **argv, int first, ch
         if (set_value(cfg, st, eq + 1, key, err, errlen) < 0) {
             return SB_E_CONFIG;
         }
+        mark(cfg, st, APP_CONFIG_ENV);
     }
     for (int i = first; i < argc; i++) {
         const char *inline_value;
@@ -375,6 +391,7 @@ int app_config_load(struct app_config *cfg, int argc, char **argv, int first, ch
         if (set_value(cfg, st, value, "flag", err, errlen) < 0) {
             return SB_E_CONFIG;
         }
+        mark(cfg, st, APP_CONFIG_FLAG);
     }
     if (cfg->max_fields < 1 || cfg->max_fields > 1000) {
         snprintf(err, errlen, "invalid value for max_header_fields: must be 1..1000");
@@ -448,5 +465,88 @@ void app_config_usage(FILE *out)
         env_name(&settings[i], en, sizeof en);
         fprintf(out, "  %-24s %s\n  %-24s   (env %s, default \"%s\")\n", flag, settings[i].help, "",
                 en, settings[i].def);
+    }
+}
+
+/* v in the largest unit that divides it exactly (units[i] = mul[i] times the base unit). */
+static void print_unit(FILE *out, int64_t v, const char *const *units, const int64_t *mul, size_t n)
+{
+    for (size_t i = n; i-- > 1;) {
+        if (v != 0 && v % mul[i] == 0) {
+            fprintf(out, "%lld%s", (long long)(v / mul[i]), units[i]);
+            return;
+        }
+    }
+    if (v == 0) {
+        fputs("0", out);
+        return;
+    }
+    fprintf(out, "%lld%s", (long long)v, units[0]);
+}
+
+static void print_value(FILE *out, const struct app_config *cfg, const struct setting *st)
+{
+    static const char *const dur_units[] = {"ms", "s", "m", "h", "d"};
+    static const int64_t dur_mul[] = {1, 1000, 60000, 3600000, 86400000};
+    static const char *const size_units[] = {"B", "KiB", "MiB", "GiB"};
+    static const int64_t size_mul[] = {1, 1024, 1024 * 1024, 1024 * 1024 * 1024};
+    const char *base = (const char *)cfg;
+    switch (st->kind) {
+    case K_STR: {
+        const char *v = *(char *const *)(base + st->off);
+        if ((!strcmp(st->name, "jwt_secret") || !strcmp(st->name, "jwt_secret_previous") ||
+             !strcmp(st->name, "metrics_token")) &&
+            *v) {
+            fprintf(out, "(set, %zu bytes)", strlen(v));
+            return;
+        }
+        /* postgres://user:password@host/db: hide the password. */
+        const char *scheme = strstr(v, "://");
+        const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+        const char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
+        if (!strcmp(st->name, "db") && at && colon && colon < at) {
+            fprintf(out, "%.*s***%s", (int)(colon + 1 - v), v, at);
+            return;
+        }
+        fputs(*v ? v : "\"\"", out);
+        return;
+    }
+    case K_BOOL:
+        fputs(*(const bool *)(base + st->off) ? "true" : "false", out);
+        return;
+    case K_INT:
+        fprintf(out, "%lld", (long long)*(const int64_t *)(base + st->off));
+        return;
+    case K_MS:
+        print_unit(out, *(const int64_t *)(base + st->off), dur_units, dur_mul, 5);
+        return;
+    case K_BYTES:
+        print_unit(out, *(const int64_t *)(base + st->off), size_units, size_mul, 4);
+        return;
+    }
+}
+
+void app_config_print(const struct app_config *cfg, FILE *out)
+{
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        fprintf(out, "%s = ", settings[i].name);
+        print_value(out, cfg, &settings[i]);
+        switch ((enum app_config_source)cfg->sources[i]) {
+        case APP_CONFIG_DEFAULT:
+            fputs(" (default)\n", out);
+            break;
+        case APP_CONFIG_FILE:
+            fputs(" (file)\n", out);
+            break;
+        case APP_CONFIG_ENV: {
+            char en[64];
+            env_name(&settings[i], en, sizeof en);
+            fprintf(out, " (env %s)\n", en);
+            break;
+        }
+        case APP_CONFIG_FLAG:
+            fputs(" (flag)\n", out);
+            break;
+        }
     }
 }

@@ -13,6 +13,16 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* Where a setting's effective value came from (app_config_print shows it). */
+enum app_config_source {
+    APP_CONFIG_DEFAULT,
+    APP_CONFIG_FILE,
+    APP_CONFIG_ENV,
+    APP_CONFIG_FLAG,
+};
+
+#define APP_CONFIG_MAX_SETTINGS 96
+
 struct app_config {
     char *listen; /* ADDR:PORT */
     char *db;
@@ -23,6 +33,7 @@ struct app_config {
     char *tls_key;
     char *log_level;
     char *log_format;      /* json | text | auto */
+    char *log_file;        /* empty: stderr */
     char *web_dir;         /* serve the panel from disk instead of the embedded copy */
     char *cors_origins;    /* comma-separated allow-list ("*" is not allowed with credentials) */
     char *jwt_secret;      /* empty: generated and stored in the database on first run */
@@ -51,7 +62,9 @@ struct app_config {
     int64_t changes_retention_ms;
     int64_t presence_grace_ms;
     int64_t idle_away_ms;
+    int64_t cluster_lease_ms;
     int64_t metrics_interval_ms;
+    int64_t message_retention_ms;
     int64_t login_attempts;             /* failures per (account, IP) per login window */
     int64_t login_ip_attempts;          /* failures per IP per login window */
     int64_t login_account_attempts;     /* failures per account before delays start */
@@ -62,6 +75,8 @@ struct app_config {
     char *metrics_token;       /* empty: /metrics is open */
     char *admin_email;         /* init */
     char *admin_password_file; /* init */
+    /* Per row of the settings table (config.c): enum app_config_source. */
+    unsigned char sources[APP_CONFIG_MAX_SETTINGS];
 };
 
 /*
@@ -74,5 +89,12 @@ int app_config_load(struct app_config *cfg, int argc, char **argv, int first, ch
 void app_config_release(struct app_config *cfg);
 /* Print the flags with their help text and environment names. */
 void app_config_usage(FILE *out);
+/*
+ * Print every effective setting as "key = value (source)", one per line, in table order:
+ * durations and sizes in their largest exact unit, secrets (jwt_secret, jwt_secret_previous,
+ * metrics_token, a password in a database URL) replaced by "(set, N bytes)" or "***". The source is
+ * default, file, flag or env NAME.
+ */
+void app_config_print(const struct app_config *cfg, FILE *out);
 
 #endif

@@ -3,9 +3,11 @@
  *
  *   serve    store -> auth sessions -> services -> realtime -> api -> net loops; then wait
  *            for SIGTERM/SIGINT and drain (readyz 503, no new connections, in-flight
- *            requests finish within drain_timeout), exit 0.
+ *            requests finish within drain_timeout), exit 0. SIGHUP reopens --log-file.
  *   init     create the first super_admin.
  *   migrate  apply pending migrations.
+ *   config check  validate the configuration and print each effective setting's source.
+ *   backup / restore  online copy of an SQLite database into a file, and back (stopped server).
  *
  * Exit status: 0 ok, 1 runtime failure, 2 usage or configuration error.
  */
@@ -21,6 +23,7 @@
 
 #include "api/api.h"
 #include "app/config.h"
+#include "app/notify.h"
 #include "auth/password.h"
 #include "auth/session.h"
 #include "auth/token.h"
@@ -48,6 +51,13 @@ static void usage(FILE *out)
             "  switchboard init --db URL --admin-email E [--admin-password-file F]\n"
             "                                     create the first super_admin\n"
             "  switchboard migrate --db URL       apply database migrations\n"
+            "  switchboard backup --db sqlite:PATH --out FILE\n"
+            "                                     online backup of an SQLite database\n"
+            "  switchboard restore --db sqlite:PATH --in FILE\n"
+            "                                     restore it (the server must be stopped)\n"
+            "  switchboard config check [--config FILE] [options]\n"
+            "                                     validate the configuration, print the\n"
+            "                                     effective settings and their sources\n"
             "  switchboard --help | --version\n\n"
             "options (flags > SWITCHBOARD_* environment > --config INI file > defaults):\n",
             SB_VERSION);
@@ -60,6 +70,11 @@ static int setup_logging(const struct app_config *cfg)
     enum log_level lvl;
     if (log_level_parse(cfg->log_level, &lvl) < 0) {
         fprintf(stderr, "switchboard: invalid value for log_level: \"%s\"\n", cfg->log_level);
+        return 2;
+    }
+    if (*cfg->log_file && log_open_file(cfg->log_file) < 0) {
+        fprintf(stderr, "switchboard: cannot open log_file %s: %s\n", cfg->log_file,
+                strerror(errno));
         return 2;
     }
     bool json = strcmp(cfg->log_format, "json") == 0 ||
@@ -198,6 +213,18 @@ static void count_changes(void *arg, const struct store_change *changes, size_t 
     svc_metrics_count_changes(arg, changes, n);
 }
 
+/* Cluster: another node decides about an agent it still serves (or lost later), and a dead
+ * node's agents are handed to this one to start their grace. */
+static bool agent_elsewhere(void *arg, const char *user_id, int64_t gone_ms)
+{
+    return rt_agent_elsewhere(arg, user_id, gone_ms);
+}
+
+static void on_agent_orphan(void *arg, const char *user_id, int64_t gone_ms)
+{
+    svc_presence_adopt(svc_presence_of(arg), user_id, gone_ms);
+}
+
 static int64_t rt_connections_of(void *arg, const char *client_id)
 {
     return rt_connections(arg, client_id);
@@ -252,6 +279,7 @@ static int cmd_serve(struct app_config *cfg)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -301,11 +329,14 @@ static int cmd_serve(struct app_config *cfg)
                                .max_user_conns = (size_t)cfg->max_user_conns,
                                .tail_interval_ms = 1000,
                                .retention_ms = cfg->changes_retention_ms,
-                               .token_check_ms = 250};
+                               .token_check_ms = 250,
+                               .cluster_lease_ms = cfg->cluster_lease_ms};
     struct rt *rt = NULL;
     rt_new(&rc_cfg, store, &rt);
     rt_set_conn_hook(rt, on_rt_conn, svc);
     rt_add_consumer(rt, count_changes, svc);
+    rt_set_orphan_hook(rt, on_agent_orphan, svc);
+    svc_presence_set_elsewhere_fn(svc_presence_of(svc), agent_elsewhere, rt);
     svc_metrics_set_connections_fn(svc, rt_connections_of, rt);
     struct api_options ao = {.web_dir = cfg->web_dir,
                              .cors_origins = cfg->cors_origins,
@@ -339,6 +370,7 @@ static int cmd_serve(struct app_config *cfg)
         log_error("cannot start the realtime hub; realtime events will not be delivered");
     }
     struct svc_jobs_config jc = {.metrics_interval_ms = cfg->metrics_interval_ms,
+                                 .message_retention_ms = cfg->message_retention_ms,
                                  .publish = publish_metrics,
                                  .publish_arg = rt};
     struct svc_jobs *jobs = NULL;
@@ -362,9 +394,25 @@ static int cmd_serve(struct app_config *cfg)
                "  admin@globex.test  admin   (Globex; agent1..agent3@globex.test)\n");
     }
     fflush(stdout);
+    /* Type=notify: systemd considers the unit started only now that the port is bound. */
+    char state[192];
+    snprintf(state, sizeof state, "READY=1\nSTATUS=listening on %s", url);
+    if (app_notify(state) < 0) {
+        log_warn("cannot notify the service manager (NOTIFY_SOCKET) of readiness");
+    }
 
+    /* SIGHUP reopens --log-file (logrotate); SIGTERM and SIGINT drain and stop. */
     int sig = 0;
-    sigwait(&sigs, &sig);
+    while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
+        if (!log_file_path()) {
+            log_info("SIGHUP: no log_file to reopen");
+        } else if (log_reopen() < 0) {
+            log_error("cannot reopen log_file %s; logging on to the old file", log_file_path());
+        } else {
+            log_event(LOG_INFO, "log file reopened", json_pack("{s:s}", "path", log_file_path()));
+        }
+    }
+    app_notify("STOPPING=1\nSTATUS=draining");
     log_event(LOG_INFO, "shutting down", json_pack("{s:s}", "signal", strsignal(sig)));
     api_set_draining(api, true);
     svc_jobs_stop(jobs);
@@ -469,6 +517,137 @@ static int cmd_migrate(struct app_config *cfg)
     return 0;
 }
 
+/* Everything serve would refuse before opening anything, for `config check`. */
+static int validate(const struct app_config *cfg)
+{
+    struct net_config nc;
+    enum log_level lvl;
+    if (parse_listen(cfg->listen, &nc) < 0) {
+        fprintf(stderr, "switchboard: invalid value for listen: \"%s\" (want ADDR:PORT)\n",
+                cfg->listen);
+        return 2;
+    }
+    if (log_level_parse(cfg->log_level, &lvl) < 0) {
+        fprintf(stderr, "switchboard: invalid value for log_level: \"%s\"\n", cfg->log_level);
+        return 2;
+    }
+    if (!*cfg->tls_cert != !*cfg->tls_key) {
+        fprintf(stderr, "switchboard: tls_cert and tls_key go together\n");
+        return 2;
+    }
+    bool sqlite = !strncmp(cfg->db, "sqlite:", 7) && cfg->db[7];
+    if (!sqlite && strncmp(cfg->db, "postgres://", 11) && strncmp(cfg->db, "postgresql://", 13)) {
+        fprintf(stderr,
+                "switchboard: invalid value for db: \"%s\" (want sqlite:PATH or "
+                "postgres://...)\n",
+                cfg->db);
+        return 2;
+    }
+    if (*cfg->jwt_secret && strlen(cfg->jwt_secret) < 32) {
+        fprintf(stderr, "switchboard: jwt_secret must have at least 32 bytes\n");
+        return 2;
+    }
+    return 0;
+}
+
+static int cmd_config_check(struct app_config *cfg)
+{
+    int rc = validate(cfg);
+    if (rc) {
+        return rc;
+    }
+    app_config_print(cfg, stdout);
+    fflush(stdout);
+    fprintf(stderr, "switchboard: configuration ok\n");
+    return 0;
+}
+
+static int cmd_backup(struct app_config *cfg, const char *out)
+{
+    if (!out || !*out) {
+        fprintf(stderr, "switchboard: backup needs --out FILE\n");
+        return 2;
+    }
+    int version = 0;
+    int rc = store_backup(cfg->db, out, &version);
+    if (rc == SB_E_INVAL) {
+        fprintf(stderr, "switchboard: backup works on SQLite databases (--db sqlite:PATH); back up "
+                        "PostgreSQL with pg_dump (see the README)\n");
+        return 2;
+    }
+    if (rc == SB_E_NOTFOUND) {
+        fprintf(stderr, "switchboard: no database at %s\n", cfg->db);
+        return 1;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "switchboard: backup failed: %s\n", sb_strerror(rc));
+        return 1;
+    }
+    printf("backup of %s (schema version %d) written to %s\n", cfg->db, version, out);
+    return 0;
+}
+
+static int cmd_restore(struct app_config *cfg, const char *in)
+{
+    if (!in || !*in) {
+        fprintf(stderr, "switchboard: restore needs --in FILE\n");
+        return 2;
+    }
+    int version = 0;
+    int rc = store_restore(cfg->db, in, &version);
+    switch (rc) {
+    case 0:
+        printf("restored %s (schema version %d) into %s\n", in, version, cfg->db);
+        return 0;
+    case SB_E_INVAL:
+        fprintf(stderr, "switchboard: restore works on SQLite databases (--db sqlite:PATH); "
+                        "restore PostgreSQL with pg_restore (see the README)\n");
+        return 2;
+    case SB_E_NOTFOUND:
+        fprintf(stderr, "switchboard: cannot read %s\n", in);
+        return 1;
+    case SB_E_UNAVAILABLE:
+        fprintf(stderr, "switchboard: %s is in use; stop the server first\n", cfg->db);
+        return 1;
+    case SB_E_VALIDATION:
+        fprintf(stderr, "switchboard: %s is not a switchboard backup\n", in);
+        return 1;
+    case SB_E_SCHEMA:
+        fprintf(stderr, "switchboard: %s comes from a newer switchboard; upgrade first\n", in);
+        return 1;
+    default:
+        fprintf(stderr, "switchboard: restore failed: %s\n", sb_strerror(rc));
+        return 1;
+    }
+}
+
+/* Take "--NAME FILE" or "--NAME=FILE" (a command's own argument, not a setting) out of argv;
+ * returns FILE or NULL. */
+static const char *take_arg(int *argc, char **argv, int first, const char *name)
+{
+    size_t nl = strlen(name);
+    for (int i = first; i < *argc; i++) {
+        const char *a = argv[i];
+        int used = 0;
+        const char *value = NULL;
+        if (!strncmp(a, "--", 2) && !strncmp(a + 2, name, nl)) {
+            if (a[2 + nl] == '=') {
+                value = a + 3 + nl;
+                used = 1;
+            } else if (!a[2 + nl] && i + 1 < *argc) {
+                value = argv[i + 1];
+                used = 2;
+            }
+        }
+        if (used) {
+            memmove(&argv[i], &argv[i + used], sizeof(char *) * (size_t)(*argc - i - used));
+            *argc -= used;
+            return value;
+        }
+    }
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     int first = 1;
@@ -493,9 +672,22 @@ int main(int argc, char **argv)
             return 0;
         }
     }
-    if (strcmp(cmd, "serve") && strcmp(cmd, "init") && strcmp(cmd, "migrate")) {
+    if (!strcmp(cmd, "config")) {
+        if (argc < 3 || strcmp(argv[2], "check")) {
+            fprintf(stderr, "switchboard: usage: switchboard config check [--config FILE]\n");
+            return 2;
+        }
+        first = 3;
+    } else if (strcmp(cmd, "serve") && strcmp(cmd, "init") && strcmp(cmd, "migrate") &&
+               strcmp(cmd, "backup") && strcmp(cmd, "restore")) {
         fprintf(stderr, "switchboard: unknown command \"%s\" (try --help)\n", cmd);
         return 2;
+    }
+    const char *file_arg = NULL;
+    if (!strcmp(cmd, "backup")) {
+        file_arg = take_arg(&argc, argv, first, "out");
+    } else if (!strcmp(cmd, "restore")) {
+        file_arg = take_arg(&argc, argv, first, "in");
     }
     struct app_config cfg;
     char err[512];
@@ -506,7 +698,13 @@ int main(int argc, char **argv)
     }
     int rc = setup_logging(&cfg);
     if (rc == 0) {
-        if (!strcmp(cmd, "serve")) {
+        if (!strcmp(cmd, "config")) {
+            rc = cmd_config_check(&cfg);
+        } else if (!strcmp(cmd, "backup")) {
+            rc = cmd_backup(&cfg, file_arg);
+        } else if (!strcmp(cmd, "restore")) {
+            rc = cmd_restore(&cfg, file_arg);
+        } else if (!strcmp(cmd, "serve")) {
             rc = cmd_serve(&cfg);
         } else if (!strcmp(cmd, "init")) {
             rc = cmd_init(&cfg);

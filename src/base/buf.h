@@ -29,7 +29,8 @@ int buf_append(struct buf *self, const void *data, size_t len) __attribute__((wa
 int buf_puts(struct buf *self, const char *s);
 int buf_putc(struct buf *self, char c);
 int buf_printf(struct buf *self, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int buf_vprintf(struct buf *self, const char *fmt, va_list ap);
+int buf_vprintf(struct buf *self, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 /* Make room for n more bytes; returns a pointer to them (commit with buf_commit), or NULL when
  * that would pass max_len or memory is exhausted. */
 char *buf_reserve(struct buf *self, size_t n);

@@ -28,7 +28,8 @@
     X(SB_E_PROTO, "protocol_error", 400, "protocol error")                                         \
     X(SB_E_CONFIG, "config_error", 500, "configuration error")                                     \
     X(SB_E_AGAIN, "again", 503, "try again")                                                       \
-    X(SB_E_INTERNAL, "internal", 500, "internal error")
+    X(SB_E_INTERNAL, "internal", 500, "internal error")                                            \
+    X(SB_E_SCHEMA, "schema_too_new", 500, "the database schema is newer than this switchboard")
 
 enum sb_err {
     SB_OK = 0,

@@ -1,10 +1,15 @@
 /*
  * Log output. A mutex keeps lines from different threads whole; each line is written with
  * one fwrite. JSON lines carry ts, level, msg and the caller's fields.
+ *
+ * A log file (--log-file) replaces file descriptor 2 through dup2, so stderr output from
+ * anywhere lands in it too; reopening (SIGHUP, for logrotate) opens the path again and
+ * swaps it in under the same mutex, so no line is split between the old and the new file.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "base/log.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,6 +25,46 @@ static int log_json = -1; /* -1: decide from isatty on first use */
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
+static char *log_path; /* --log-file, or NULL: stderr as inherited */
+
+/* Open path and put it in place of stderr. Caller holds log_lock (or runs single-threaded). */
+static int open_onto_stderr(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        return SB_E_IO;
+    }
+    fflush(stderr);
+    int rc = dup2(fd, STDERR_FILENO) < 0 ? SB_E_IO : 0;
+    close(fd);
+    return rc;
+}
+
+int log_open_file(const char *path)
+{
+    pthread_mutex_lock(&log_lock);
+    int rc = open_onto_stderr(path);
+    if (rc == 0) {
+        free(log_path);
+        log_path = strdup(path);
+        rc = log_path ? 0 : SB_E_NOMEM;
+    }
+    pthread_mutex_unlock(&log_lock);
+    return rc;
+}
+
+int log_reopen(void)
+{
+    pthread_mutex_lock(&log_lock);
+    int rc = log_path ? open_onto_stderr(log_path) : 0;
+    pthread_mutex_unlock(&log_lock);
+    return rc;
+}
+
+const char *log_file_path(void)
+{
+    return log_path;
+}
 
 void log_setup(enum log_level level, bool json)
 {

@@ -12,6 +12,17 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 /* Choose the minimum level and the format; defaults: info, json unless stderr is a tty. */
 void log_setup(enum log_level level, bool json);
+/*
+ * Send the log (and everything else written to stderr) to the file path, opened for append
+ * (created 0640), by putting it in place of file descriptor 2. Returns 0 or SB_E_IO.
+ * log_reopen() opens the same path again (after logrotate renamed the file; SIGHUP), so the
+ * lines after it go to a fresh file; a no-op returning 0 without a log file. Thread-safe: a
+ * line is never split between the two files.
+ */
+int log_open_file(const char *path);
+int log_reopen(void);
+/* The path given to log_open_file, or NULL. */
+const char *log_file_path(void);
 /* Parse "debug|info|warn|error"; 0 or SB_E_INVAL. */
 int log_level_parse(const char *s, enum log_level *out);
 bool log_enabled(enum log_level level);

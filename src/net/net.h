@@ -86,6 +86,24 @@ struct net_response {
  */
 void net_respond(struct net_request *req, const struct net_response *resp);
 
+/*
+ * Streamed responses, for bodies too large to hold in memory. net_stream_begin() sends the
+ * head of resp (its body is ignored) with Transfer-Encoding: chunked (HTTP/1.0: no length,
+ * the connection closes at the end); net_stream_write() sends one piece of the body (takes
+ * ownership of data: freed with free()); net_stream_end() finishes the response and releases
+ * req like net_respond(), or with ok false closes the connection without the final chunk,
+ * so the client sees a cut body. All on the connection's loop thread. A write to a connection
+ * that is gone returns SB_E_IO (the caller still ends the stream).
+ * net_stream_queued() is the bytes not yet written; net_stream_on_drain() calls fn(arg) once
+ * when they reach 0 (whether written or dropped because the connection failed); call it only
+ * while net_stream_queued() > 0.
+ */
+void net_stream_begin(struct net_request *req, const struct net_response *resp);
+int net_stream_write(struct net_request *req, char *data, size_t len);
+size_t net_stream_queued(struct net_request *req);
+void net_stream_on_drain(struct net_request *req, void (*fn)(void *arg), void *arg);
+void net_stream_end(struct net_request *req, bool ok);
+
 /* The loop that owns req's connection (for uv_queue_work). */
 uv_loop_t *net_request_loop(struct net_request *req);
 

@@ -61,6 +61,13 @@ struct net_conn {
     /* WebSocket (NULL for HTTP) */
     struct net_ws_state *ws;
     struct tls_conn *tls; /* NULL on plain connections */
+    /* A streamed response (net_stream_*) in progress */
+    bool streaming;
+    bool stream_chunked;   /* Transfer-Encoding: chunked (HTTP/1.1), else close-delimited */
+    bool stream_head_only; /* HEAD: the body is not sent */
+    bool stream_keep;
+    void (*on_drain)(void *arg); /* once, when queued drops to 0 */
+    void *drain_arg;
 };
 
 struct task;

@@ -356,6 +356,11 @@ static void conn_on_write(uv_write_t *r, int status)
     if (c->out_paused) {
         conn_output_drained(c);
     }
+    if (!c->queued && c->on_drain) {
+        void (*fn)(void *) = c->on_drain;
+        c->on_drain = NULL;
+        fn(c->drain_arg);
+    }
 }
 
 /* Queue bufs as one uv_write owned by wr (which holds its memory until the callback). */
@@ -493,8 +498,12 @@ static void conn_send_response(struct net_conn *c, const struct net_response *re
 {
     struct buf h;
     buf_init(&h, SB_LIMIT_RESPONSE_HEAD);
-    int rc = buf_printf(&h, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n", resp->status,
-                        http_status_text(resp->status), resp->body_len);
+    int rc = buf_printf(&h, "HTTP/1.1 %d %s\r\n", resp->status, http_status_text(resp->status));
+    if (rc == 0 && c->streaming) {
+        rc = c->stream_chunked ? buf_puts(&h, "Transfer-Encoding: chunked\r\n") : 0;
+    } else if (rc == 0) {
+        rc = buf_printf(&h, "Content-Length: %zu\r\n", resp->body_len);
+    }
     if (rc == 0 && resp->content_type) {
         rc = buf_printf(&h, "Content-Type: %s\r\n", resp->content_type);
     }
@@ -819,6 +828,8 @@ uv_loop_t *net_request_loop(struct net_request *req)
     return &req->worker->loop;
 }
 
+static void conn_request_done(struct net_conn *c, bool keep);
+
 void net_respond(struct net_request *req, const struct net_response *resp)
 {
     struct net_conn *c = req->conn;
@@ -843,6 +854,12 @@ void net_respond(struct net_request *req, const struct net_response *resp)
     bool keep = req->head.keep_alive && !resp->close && !c->w->stopping;
     conn_send_response(c, resp, req->request_id, req->head.method == HTTP_HEAD, keep);
     free(req);
+    conn_request_done(c, keep);
+}
+
+/* The response on c is complete: close, or go on with the next request. */
+static void conn_request_done(struct net_conn *c, bool keep)
+{
     if (c->state == CONN_CLOSED) {
         return;
     }
@@ -873,6 +890,86 @@ void net_respond(struct net_request *req, const struct net_response *resp)
     }
     conn_read_start(c);
     conn_process(c);
+}
+
+/* ---- streamed responses ---- */
+
+void net_stream_begin(struct net_request *req, const struct net_response *resp)
+{
+    struct net_conn *c = req->conn;
+    c->streaming = true;
+    c->stream_chunked = req->head.minor_version >= 1;
+    c->stream_head_only = req->head.method == HTTP_HEAD;
+    c->stream_keep = c->stream_chunked && req->head.keep_alive && !resp->close && !c->w->stopping;
+    if (c->handle_closed || c->state != CONN_BUSY) {
+        return;
+    }
+    struct net_response head = *resp;
+    head.body = NULL;
+    head.body_len = 0;
+    head.body_owned = false;
+    conn_send_response(c, &head, req->request_id, true, c->stream_keep);
+}
+
+int net_stream_write(struct net_request *req, char *data, size_t len)
+{
+    struct net_conn *c = req->conn;
+    if (c->handle_closed || c->state != CONN_BUSY) {
+        free(data);
+        return SB_E_IO;
+    }
+    if (c->stream_head_only || !len) {
+        free(data);
+        return 0;
+    }
+    char size[24];
+    int n = 0;
+    if (c->stream_chunked) {
+        n = snprintf(size, sizeof size, "%zx\r\n", len);
+        data = xrealloc(data, len + 2);
+        memcpy(data + len, "\r\n", 2);
+        len += 2;
+    }
+    return conn_write(c, size, (size_t)n, NULL, NULL, 0, data, len) < 0 ? SB_E_IO : 0;
+}
+
+size_t net_stream_queued(struct net_request *req)
+{
+    return req->conn->handle_closed ? 0 : req->conn->queued;
+}
+
+void net_stream_on_drain(struct net_request *req, void (*fn)(void *arg), void *arg)
+{
+    req->conn->on_drain = fn;
+    req->conn->drain_arg = arg;
+}
+
+void net_stream_end(struct net_request *req, bool ok)
+{
+    struct net_conn *c = req->conn;
+    c->req = NULL;
+    c->streaming = false;
+    c->on_drain = NULL;
+    if (c->handle_closed) {
+        free(req);
+        conn_free(c);
+        return;
+    }
+    if (c->state != CONN_BUSY) {
+        free(req);
+        return;
+    }
+    free(c->http->head.fields);
+    c->http->head.fields = NULL;
+    free(req);
+    if (!ok) {
+        conn_close(c);
+        return;
+    }
+    if (c->stream_chunked && !c->stream_head_only) {
+        conn_write(c, "0\r\n\r\n", 5, NULL, NULL, 0, NULL, 0);
+    }
+    conn_request_done(c, c->stream_keep);
 }
 
 /* ---- accepting ---- */

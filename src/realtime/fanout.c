@@ -8,6 +8,9 @@
  * once and shared by reference; one reference per loop, each loop sends it to the members of
  * its group (or of every group with that topic when the fan has no tenant).
  *
+ * A client's broadcast also goes to the other nodes (cluster.c), which post it to their own
+ * loops the same way; server broadcasts (rt_broadcast_tenant: dashboard metrics) stay local.
+ *
  * Change events arrive from the hub as a struct rt_batch, also one reference per loop. Each
  * loop walks its channels with postgres bindings; a channel that may read the row
  * (policy_can_read_row, in memory) and has matching bindings gets one frame made of a small
@@ -380,6 +383,7 @@ void rt_fan_handle_broadcast(struct rt_conn *c, struct rt_chan *ch, struct phx_m
         free(text);
     }
     atomic_fetch_add(&rt->m_broadcasts, 1);
+    rt_cluster_broadcast(rt, f, m);
     rt_fan_post(rt, f);
     if (ch->bc_ack && m->ref) {
         rt_conn_reply(c, m->join_ref, m->ref, m->topic, "ok", NULL);

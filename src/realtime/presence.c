@@ -8,6 +8,12 @@
  * enough. A track or untrack edits the registry under the lock and posts the resulting
  * presence_diff {joins, leaves} as a fan (fanout.c) after releasing it; a join with presence
  * enabled gets the topic's whole presence_state.
+ *
+ * Cluster. Entries tracked on other nodes live here too, marked with their origin node id
+ * (cluster.c feeds them in), so presence_state on any node shows everyone. A local change is
+ * also published to the other nodes while the lock is held, so they see diffs in the order
+ * the registry took them. A remote entry is known by (origin, phx_ref): phx_ref starts from a
+ * random 56-bit number per process, so refs do not collide across nodes.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -72,7 +78,7 @@ void rt_pres_update(struct rt *rt, struct rt_chan *ch, json_t *fields)
     struct pres_entry *old = NULL;
     if (*tp) {
         for (struct pres_entry **ep = &(*tp)->entries; *ep; ep = &(*ep)->next) {
-            if ((*ep)->conn_id == cid) {
+            if ((*ep)->origin == 0 && (*ep)->conn_id == cid) {
                 old = *ep;
                 *ep = old->next;
                 break;
@@ -111,6 +117,9 @@ void rt_pres_update(struct rt *rt, struct rt_chan *ch, json_t *fields)
         free(t->tenant);
         free(t->topic);
         free(t);
+    }
+    if (old || fields) {
+        rt_cluster_pres_diff_locked(rt, tenant, ch->topic, joins, leaves);
     }
     pthread_mutex_unlock(&rt->pres_lock);
     if (old) {
@@ -167,6 +176,277 @@ void rt_pres_handle(struct rt_conn *c, struct rt_chan *ch, struct phx_msg *m)
     rt_conn_reply(c, m->join_ref, m->ref, m->topic, "ok", NULL);
 }
 
+/* ---- remote entries (cluster.c) ---- */
+
+static void entry_free(struct pres_entry *e)
+{
+    free(e->key);
+    free(e->phx_ref);
+    json_decref(e->meta);
+    free(e);
+}
+
+/* The pending diff of (tenant, topic) in *out, made on first use. */
+static struct rt_pres_post *post_of(struct rt_pres_post **out, const char *tenant,
+                                    const char *topic)
+{
+    for (struct rt_pres_post *p = *out; p; p = p->next) {
+        if (strcmp(p->tenant, tenant) == 0 && strcmp(p->topic, topic) == 0) {
+            return p;
+        }
+    }
+    struct rt_pres_post *p = xcalloc(1, sizeof *p);
+    p->tenant = xstrdup(tenant);
+    p->topic = xstrdup(topic);
+    p->joins = json_object();
+    p->leaves = json_object();
+    p->next = *out;
+    *out = p;
+    return p;
+}
+
+/* Add meta under key to a {key: {metas: [...]}} object. */
+static void diff_add(json_t *side, const char *key, json_t *meta)
+{
+    json_t *k = json_object_get(side, key);
+    if (!k) {
+        k = json_pack("{s:[]}", "metas");
+        json_object_set_new(side, key, k);
+    }
+    json_array_append(json_object_get(k, "metas"), meta);
+}
+
+static struct pres_topic *topic_get(struct rt *rt, const char *tenant, const char *topic)
+{
+    struct pres_topic **tp = pres_slot(rt, tenant, topic);
+    if (!*tp) {
+        struct pres_topic *t = xcalloc(1, sizeof *t);
+        t->tenant = xstrdup(tenant);
+        t->topic = xstrdup(topic);
+        t->next = rt->pres;
+        rt->pres = t;
+        return t;
+    }
+    return *tp;
+}
+
+/* Drop the topic when it has no entries left. */
+static void topic_gc(struct rt *rt, const char *tenant, const char *topic)
+{
+    struct pres_topic **tp = pres_slot(rt, tenant, topic);
+    if (*tp && !(*tp)->entries) {
+        struct pres_topic *t = *tp;
+        *tp = t->next;
+        free(t->tenant);
+        free(t->topic);
+        free(t);
+    }
+}
+
+static struct pres_entry **remote_find(struct pres_topic *t, uint64_t origin, const char *ref)
+{
+    for (struct pres_entry **ep = &t->entries; *ep; ep = &(*ep)->next) {
+        if ((*ep)->origin == origin && strcmp((*ep)->phx_ref, ref) == 0) {
+            return ep;
+        }
+    }
+    return NULL;
+}
+
+/* Add origin's entry (key, meta) unless it is there; records the join. */
+static void remote_join(struct pres_topic *t, uint64_t origin, const char *key, json_t *meta,
+                        struct rt_pres_post **out)
+{
+    const char *ref = json_string_value(json_object_get(meta, "phx_ref"));
+    if (!ref || !json_is_object(meta) || remote_find(t, origin, ref)) {
+        return;
+    }
+    struct pres_entry *e = xcalloc(1, sizeof *e);
+    e->origin = origin;
+    e->key = xstrdup(key);
+    e->phx_ref = xstrdup(ref);
+    e->meta = json_deep_copy(meta);
+    e->next = t->entries;
+    t->entries = e;
+    diff_add(post_of(out, t->tenant, t->topic)->joins, key, e->meta);
+}
+
+/* Remove *ep and record the leave. */
+static void remote_leave(struct pres_topic *t, struct pres_entry **ep, struct rt_pres_post **out)
+{
+    struct pres_entry *e = *ep;
+    *ep = e->next;
+    diff_add(post_of(out, t->tenant, t->topic)->leaves, e->key, e->meta);
+    entry_free(e);
+}
+
+void rt_pres_remote_diff_locked(struct rt *rt, uint64_t origin, const char *tenant,
+                                const char *topic, json_t *joins, json_t *leaves,
+                                struct rt_pres_post **out)
+{
+    const char *key;
+    json_t *v;
+    struct pres_topic *t = *pres_slot(rt, tenant, topic);
+    json_object_foreach(leaves, key, v)
+    {
+        size_t i;
+        json_t *meta;
+        json_array_foreach(json_object_get(v, "metas"), i, meta)
+        {
+            const char *ref = json_string_value(json_object_get(meta, "phx_ref"));
+            struct pres_entry **ep = t && ref ? remote_find(t, origin, ref) : NULL;
+            if (ep) {
+                remote_leave(t, ep, out);
+            }
+        }
+    }
+    json_object_foreach(joins, key, v)
+    {
+        size_t i;
+        json_t *meta;
+        json_array_foreach(json_object_get(v, "metas"), i, meta)
+        {
+            if (!t) {
+                t = topic_get(rt, tenant, topic);
+            }
+            remote_join(t, origin, key, meta, out);
+        }
+    }
+    if (t) {
+        topic_gc(rt, tenant, topic);
+    }
+}
+
+/* The lookup key of an entry: tenant, topic and phx_ref (none of which holds a NUL). */
+static char *ref_key(const char *tenant, const char *topic, const char *ref)
+{
+    return xasprintf("%s\x1f%s\x1f%s", tenant, topic, ref);
+}
+
+/* Every phx_ref of state (see rt_pres_remote_replace_locked) as an object of ref_key()s. */
+static json_t *state_refs(json_t *state)
+{
+    json_t *refs = json_object();
+    size_t i;
+    json_t *tt;
+    json_array_foreach(state, i, tt)
+    {
+        const char *t = json_string_value(json_object_get(tt, "t"));
+        const char *c = json_string_value(json_object_get(tt, "c"));
+        const char *key;
+        json_t *v;
+        json_object_foreach(json_object_get(tt, "s"), key, v)
+        {
+            size_t j;
+            json_t *meta;
+            json_array_foreach(json_object_get(v, "metas"), j, meta)
+            {
+                const char *r = json_string_value(json_object_get(meta, "phx_ref"));
+                if (t && c && r) {
+                    char *k = ref_key(t, c, r);
+                    json_object_set_new(refs, k, json_true());
+                    free(k);
+                }
+            }
+        }
+    }
+    return refs;
+}
+
+void rt_pres_remote_replace_locked(struct rt *rt, uint64_t origin, json_t *state,
+                                   struct rt_pres_post **out)
+{
+    /* Leaves: origin's entries that state no longer has. */
+    json_t *refs = state_refs(state);
+    for (struct pres_topic **tp = &rt->pres; *tp;) {
+        struct pres_topic *t = *tp;
+        for (struct pres_entry **ep = &t->entries; *ep;) {
+            bool keep = (*ep)->origin != origin;
+            if (!keep) {
+                char *k = ref_key(t->tenant, t->topic, (*ep)->phx_ref);
+                keep = json_object_get(refs, k) != NULL;
+                free(k);
+            }
+            if (!keep) {
+                remote_leave(t, ep, out);
+            } else {
+                ep = &(*ep)->next;
+            }
+        }
+        if (!t->entries) {
+            *tp = t->next;
+            free(t->tenant);
+            free(t->topic);
+            free(t);
+        } else {
+            tp = &t->next;
+        }
+    }
+    json_decref(refs);
+    /* Joins: what state has and the registry does not. */
+    size_t i;
+    json_t *tt;
+    json_array_foreach(state, i, tt)
+    {
+        const char *tenant = json_string_value(json_object_get(tt, "t"));
+        const char *topic = json_string_value(json_object_get(tt, "c"));
+        if (!tenant || !topic) {
+            continue;
+        }
+        struct pres_topic *t = topic_get(rt, tenant, topic);
+        const char *key;
+        json_t *v;
+        json_object_foreach(json_object_get(tt, "s"), key, v)
+        {
+            size_t j;
+            json_t *meta;
+            json_array_foreach(json_object_get(v, "metas"), j, meta)
+            {
+                remote_join(t, origin, key, meta, out);
+            }
+        }
+        topic_gc(rt, tenant, topic);
+    }
+}
+
+json_t *rt_pres_local_state_locked(struct rt *rt)
+{
+    json_t *all = json_array();
+    for (struct pres_topic *t = rt->pres; t; t = t->next) {
+        json_t *s = NULL;
+        for (struct pres_entry *e = t->entries; e; e = e->next) {
+            if (e->origin == 0) {
+                if (!s) {
+                    s = json_object();
+                }
+                diff_add(s, e->key, e->meta);
+            }
+        }
+        if (s) {
+            json_array_append_new(
+                all, json_pack("{s:s,s:s,s:o}", "t", t->tenant, "c", t->topic, "s", s));
+        }
+    }
+    return all;
+}
+
+void rt_pres_flush(struct rt *rt, struct rt_pres_post *list)
+{
+    while (list) {
+        struct rt_pres_post *p = list;
+        list = p->next;
+        if (json_object_size(p->joins) || json_object_size(p->leaves)) {
+            pres_post_diff(rt, p->tenant, p->topic, p->joins, p->leaves);
+        } else {
+            json_decref(p->joins);
+            json_decref(p->leaves);
+        }
+        free(p->tenant);
+        free(p->topic);
+        free(p);
+    }
+}
+
 void rt_pres_free_all(struct rt *rt)
 {
     while (rt->pres) {
@@ -175,10 +455,7 @@ void rt_pres_free_all(struct rt *rt)
         while (t->entries) {
             struct pres_entry *e = t->entries;
             t->entries = e->next;
-            free(e->key);
-            free(e->phx_ref);
-            json_decref(e->meta);
-            free(e);
+            entry_free(e);
         }
         free(t->tenant);
         free(t->topic);

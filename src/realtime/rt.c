@@ -433,6 +433,9 @@ int rt_new(const struct rt_config *cfg, struct store *store, struct rt **out)
     if (rt->cfg.token_check_ms <= 0) {
         rt->cfg.token_check_ms = 500;
     }
+    if (rt->cfg.cluster_lease_ms <= 0) {
+        rt->cfg.cluster_lease_ms = 5000;
+    }
     rt->store = store;
     pthread_mutex_init(&rt->loops_lock, NULL);
     pthread_mutex_init(&rt->hub_lock, NULL);
@@ -445,6 +448,7 @@ int rt_new(const struct rt_config *cfg, struct store *store, struct rt **out)
     atomic_store(&rt->next_conn_id, 1);
     rt_add_consumer(rt, auth_cache_consume, NULL);
     rt_add_consumer(rt, table_counts_consume, rt);
+    rt_cluster_init(rt);
     *out = rt;
     return 0;
 }
@@ -464,12 +468,17 @@ int rt_start(struct rt *rt, struct net_server *server)
         atomic_store(&l->delivered_seq, head);
     }
     rt->nworkers = n < RT_MAX_LOOPS ? n : RT_MAX_LOOPS;
-    return rt_hub_start(rt);
+    rc = rt_hub_start(rt);
+    return rc < 0 ? rc : rt_cluster_start(rt);
 }
 
 void rt_stop(struct rt *rt)
 {
-    if (!rt || !rt->hub_running) {
+    if (!rt) {
+        return;
+    }
+    rt_cluster_stop(rt);
+    if (!rt->hub_running) {
         return;
     }
     rt_hub_stop(rt);
@@ -486,6 +495,7 @@ void rt_free(struct rt *rt)
             rt_loop_free(rt->loops[i]);
         }
     }
+    rt_cluster_free(rt);
     rt_pres_free_all(rt);
     pthread_mutex_destroy(&rt->loops_lock);
     pthread_mutex_destroy(&rt->hub_lock);
@@ -664,4 +674,5 @@ void rt_metrics_render(struct rt *rt, struct buf *out)
                              d->name, (unsigned long long)atomic_load(&rt->m_table[t]));
         }
     }
+    rt_cluster_metrics_render(rt, out);
 }

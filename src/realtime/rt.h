@@ -12,6 +12,7 @@
 #ifndef SB_REALTIME_RT_H
 #define SB_REALTIME_RT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,14 +25,15 @@ struct store;
 struct store_change;
 
 struct rt_config {
-    size_t max_channels;       /* per connection (100) */
-    size_t max_bindings;       /* per channel (100) */
-    size_t max_sub_bytes;      /* postgres_changes specs of all channels of a connection (64 KiB) */
+    size_t max_channels;  /* per connection (100) */
+    size_t max_bindings;  /* per channel (100) */
+    size_t max_sub_bytes; /* postgres_changes specs of all channels of a connection (128 KiB) */
     size_t max_presence_bytes; /* one presence track payload (8 KiB) */
     size_t max_user_conns;     /* WebSocket connections per user (0: unlimited) */
     int64_t tail_interval_ms;  /* poll for changes made by other processes (1000) */
     int64_t retention_ms;      /* change log retention (24 h) */
     int64_t token_check_ms;    /* how often joined channels re-check their token (500) */
+    int64_t cluster_lease_ms;  /* a node not heard from for this long is gone (5000) */
 };
 
 int rt_new(const struct rt_config *cfg, struct store *store, struct rt **out);
@@ -86,6 +88,19 @@ typedef void (*rt_conn_hook)(void *arg, const struct policy_principal *p, enum r
 void rt_set_conn_hook(struct rt *rt, rt_conn_hook fn, void *arg);
 /* Live realtime connections of tenant client_id (NULL: all tenants). Thread-safe. */
 int64_t rt_connections(struct rt *rt, const char *client_id);
+
+/*
+ * Cluster (several nodes on one PostgreSQL database; docs/realtime.md "Cluster"). Agent
+ * presence spans nodes: rt_agent_elsewhere(rt, user_id, gone_ms) is true when another live
+ * node has a realtime connection of user_id, or lost its last one after gone_ms (wall clock),
+ * so that node decides when the agent goes offline. Any thread. When a node dies, one live
+ * node (the one with the smallest node id) gets fn(arg, user_id, gone_ms) for each agent the
+ * dead node had connected (gone_ms: when it was last heard from) or was still counting a
+ * grace for, on the cluster thread; fn must be quick and thread-safe. Set before rt_start.
+ */
+bool rt_agent_elsewhere(struct rt *rt, const char *user_id, int64_t gone_ms);
+typedef void (*rt_orphan_hook)(void *arg, const char *user_id, int64_t gone_ms);
+void rt_set_orphan_hook(struct rt *rt, rt_orphan_hook fn, void *arg);
 
 /* Realtime metrics in Prometheus text format. */
 void rt_metrics_render(struct rt *rt, struct buf *out);

@@ -265,6 +265,9 @@ void rt_conn_count(struct rt *rt, struct rt_conn *c, int delta)
     rt->tenants[i].n += delta;
     pthread_mutex_unlock(&rt->tenants_lock);
     c->counted = delta > 0;
+    if (c->p.role == ROLE_AGENT) {
+        rt_cluster_agent_conn(rt, c->p.user_id, delta);
+    }
     if (rt->conn_hook) {
         rt->conn_hook(rt->conn_hook_arg, &c->p, delta > 0 ? RT_CONN_OPEN : RT_CONN_CLOSE);
     }

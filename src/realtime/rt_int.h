@@ -7,6 +7,7 @@
  *   fanout.c    (tenant, topic) groups and fan-out of events, broadcasts and presence diffs
  *   presence.c  the presence registry and its diffs
  *   resume.c    gap-free catch-up of a channel joined with resume.since
+ *   cluster.c   the cluster bus: broadcasts, presence and agent connections across nodes
  *   rt.c        join, dispatch of Phoenix messages and the public API
  *
  * Threads: everything reachable from a struct rt_loop belongs to that loop's thread; the
@@ -166,7 +167,8 @@ struct user_count {
 /* Presence registry: (tenant, topic) -> entries; guarded by rt->pres_lock. */
 struct pres_entry {
     struct pres_entry *next;
-    uint64_t conn_id;
+    uint64_t origin;  /* 0: tracked on this node; else the id of the node that tracked it */
+    uint64_t conn_id; /* local entries: the tracking connection (0 for remote ones) */
     char *key;
     char *phx_ref;
     json_t *meta; /* {phx_ref, ...fields} */
@@ -201,6 +203,10 @@ struct rt {
     pthread_mutex_t pres_lock;
     struct pres_topic *pres;
     atomic_uint_fast64_t pres_ref;
+
+    struct rt_cluster *cluster; /* cluster.c; NULL with a database of one node (SQLite) */
+    rt_orphan_hook orphan_hook;
+    void *orphan_hook_arg;
 
     rt_conn_hook conn_hook;
     void *conn_hook_arg;
@@ -306,6 +312,49 @@ void rt_pres_push_state(struct rt *rt, struct rt_chan *ch, const char *tenant);
 /* A client's presence message (track / untrack) on ch. */
 void rt_pres_handle(struct rt_conn *c, struct rt_chan *ch, struct phx_msg *m);
 void rt_pres_free_all(struct rt *rt);
+
+/* Diffs computed under pres_lock, posted after it is released (rt_pres_flush). */
+struct rt_pres_post {
+    struct rt_pres_post *next;
+    char *tenant;
+    char *topic;
+    json_t *joins, *leaves;
+};
+/* Post and free every diff of list. */
+void rt_pres_flush(struct rt *rt, struct rt_pres_post *list);
+/* Remote presence (cluster.c), all with pres_lock held. Apply a presence_diff {joins, leaves}
+ * that node origin published for (tenant, topic): entries are known by (origin, phx_ref), so
+ * applying one twice changes nothing; what changed is added to *out. */
+void rt_pres_remote_diff_locked(struct rt *rt, uint64_t origin, const char *tenant,
+                                const char *topic, json_t *joins, json_t *leaves,
+                                struct rt_pres_post **out);
+/* Make origin's entries equal to state, an array of {t: tenant, c: topic, s: {key: {metas}}}
+ * (NULL: none, for a node that is gone); the differences go to *out. */
+void rt_pres_remote_replace_locked(struct rt *rt, uint64_t origin, json_t *state,
+                                   struct rt_pres_post **out);
+/* The local entries as such an array (a snapshot for the other nodes). */
+json_t *rt_pres_local_state_locked(struct rt *rt);
+
+/* ---- cluster.c: the bus between nodes (no-ops when rt->cluster is NULL) ---- */
+
+/* Make rt->cluster when the store is shared by nodes (PostgreSQL); from rt_new. */
+void rt_cluster_init(struct rt *rt);
+/* Start (after the hub: subscribe to the bus, announce this node, heartbeats) and stop (say
+ * goodbye, stop the thread, unsubscribe: no bus callback runs after it returns). */
+int rt_cluster_start(struct rt *rt);
+void rt_cluster_stop(struct rt *rt);
+/* After the loops are freed (closing channels still publish nothing then). */
+void rt_cluster_free(struct rt *rt);
+/* Send a client's broadcast (the fan about to be posted locally, and its message m) to the
+ * other nodes. Loop thread. */
+void rt_cluster_broadcast(struct rt *rt, const struct rt_fan *f, const struct phx_msg *m);
+/* Publish a diff of this node's presence registry; pres_lock held (so the other nodes see
+ * diffs in registry order). */
+void rt_cluster_pres_diff_locked(struct rt *rt, const char *tenant, const char *topic,
+                                 json_t *joins, json_t *leaves);
+/* An agent connection of user_id opened (delta 1) or closed (-1) on this node. */
+void rt_cluster_agent_conn(struct rt *rt, const char *user_id, int delta);
+void rt_cluster_metrics_render(struct rt *rt, struct buf *out);
 
 /* ---- resume.c ---- */
 

@@ -32,13 +32,17 @@ void store_base_init(struct store *s, const struct store_ops *ops)
 {
     s->ops = ops;
     pthread_mutex_init(&s->hook_mu, NULL);
+    pthread_mutex_init(&s->bus_mu, NULL);
     s->hook = NULL;
     s->hook_arg = NULL;
+    s->bus_hook = NULL;
+    s->bus_hook_arg = NULL;
 }
 
 void store_base_release(struct store *s)
 {
     pthread_mutex_destroy(&s->hook_mu);
+    pthread_mutex_destroy(&s->bus_mu);
 }
 
 int store_open(const char *url, const struct store_options *opt, struct store **out)
@@ -98,6 +102,40 @@ void store_set_commit_hook(struct store *self, store_commit_cb cb, void *arg)
     self->hook = cb;
     self->hook_arg = arg;
     pthread_mutex_unlock(&self->hook_mu);
+}
+
+void store_set_bus_hook(struct store *self, store_bus_cb cb, void *arg)
+{
+    pthread_mutex_lock(&self->bus_mu);
+    self->bus_hook = cb;
+    self->bus_hook_arg = arg;
+    pthread_mutex_unlock(&self->bus_mu);
+}
+
+/* The hook runs under bus_mu, so once store_set_bus_hook returned the old hook is over. */
+void store_bus_deliver(struct store *s, const char *msg, size_t len)
+{
+    pthread_mutex_lock(&s->bus_mu);
+    if (s->bus_hook) {
+        s->bus_hook(s->bus_hook_arg, msg, len);
+    }
+    pthread_mutex_unlock(&s->bus_mu);
+}
+
+int store_bus_publish(struct store *self, const char *msg, size_t len)
+{
+    if (!msg || len == 0 || len > STORE_BUS_MAX_MSG || memchr(msg, 0, len)) {
+        return SB_E_INVAL;
+    }
+    return self->ops->bus_publish ? self->ops->bus_publish(self, msg, len) : 0;
+}
+
+void store_bus_stats(struct store *self, struct store_bus_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (self->ops->bus_stats) {
+        self->ops->bus_stats(self, out);
+    }
 }
 
 int store_tx_begin(struct store *self, bool write, struct store_tx **out)

@@ -54,10 +54,29 @@ void store_free(struct store *self);
 /* "sqlite" or "postgres". */
 const char *store_backend(const struct store *self);
 /* Apply pending migrations in order, each in its own transaction; returns the number applied
- * (>= 0) or an error. Safe to run again. */
+ * (>= 0) or an error. Safe to run again. Migrations are forward only: a database whose schema
+ * is newer than this binary (written by a later switchboard) is refused with SB_E_SCHEMA
+ * and left untouched. */
 int store_migrate(struct store *self);
 /* Schema version after migrations (number of the last applied migration). */
 int store_schema_version(struct store *self, int *out);
+/*
+ * Online backup of an SQLite database (url "sqlite:PATH"; PostgreSQL has pg_dump). Copies
+ * one consistent snapshot through SQLite's backup API in a single step, in its own read
+ * transaction, so a server writing to the database meanwhile is not blocked (WAL) and its
+ * later commits are not in the copy. Writes out_path + ".partial", checks it, then renames
+ * it to out_path (mode 0600; it holds password hashes). *version_out: the copy's schema
+ * version. SB_E_INVAL for a non-SQLite url, SB_E_NOTFOUND when the database does not
+ * exist, SB_E_IO / SB_E_DB otherwise.
+ */
+int store_backup(const char *url, const char *out_path, int *version_out);
+/*
+ * Replace the SQLite database of url with the backup in_path (creating it if missing). The
+ * backup must be a sound switchboard database no newer than this binary (SB_E_VALIDATION,
+ * SB_E_SCHEMA). Refuses with SB_E_UNAVAILABLE while any other connection has the target
+ * open (a running server): it takes SQLite's exclusive lock for the whole copy.
+ */
+int store_restore(const char *url, const char *in_path, int *version_out);
 /* Cheap liveness check of the database (for /readyz): 0 or SB_E_DB. */
 int store_ping(struct store *self);
 
@@ -72,6 +91,42 @@ int store_ping(struct store *self);
  */
 typedef void (*store_commit_cb)(void *arg);
 void store_set_commit_hook(struct store *self, store_commit_cb cb, void *arg);
+
+/*
+ * The cluster bus: small messages between the nodes that share this database (realtime
+ * broadcast, presence and agent connections; src/realtime/cluster.c). At most once: a
+ * message may be lost (a full queue, a database restart), never duplicated; the messages one
+ * node publishes reach every listener in publish order.
+ *
+ * publish: enqueue msg (len bytes of text without NUL; non-ASCII bytes need a UTF-8
+ * database) and return at once; any thread, never blocks on the database. Beyond a byte
+ * bound the oldest queued messages are dropped (counted in store_bus_stats). Returns 0, or
+ * SB_E_INVAL for an empty message or one over STORE_BUS_MAX_MSG. SQLite (one node): a no-op
+ * returning 0.
+ *
+ * The hook: cb(arg, msg, len) for every message published by any node on the database,
+ * including this one (tell them apart by content), in each node's order, on the store's
+ * listener thread (one thread: calls never overlap); msg is valid during the call only. After
+ * the listener lost its connection and got it back, cb(arg, NULL, 0) says that messages may
+ * have been missed meanwhile. The hook must not block for long (it delays every later
+ * message) and must not call store_set_bus_hook. One hook; a NULL cb removes it; once
+ * store_set_bus_hook returned, the previous hook is not running and never runs again.
+ */
+#define STORE_BUS_MAX_MSG (64u << 20)
+typedef void (*store_bus_cb)(void *arg, const char *msg, size_t len);
+void store_set_bus_hook(struct store *self, store_bus_cb cb, void *arg);
+int store_bus_publish(struct store *self, const char *msg, size_t len);
+/* Counters of the bus since the store opened (all zero with SQLite). */
+struct store_bus_stats {
+    uint64_t published;   /* messages accepted by publish */
+    uint64_t dropped;     /* messages lost: queue over its bound, or a failed send */
+    uint64_t notifies;    /* NOTIFY payloads sent (each carries one or more messages) */
+    uint64_t spilled;     /* messages too large for a NOTIFY, sent through bus_spill */
+    uint64_t received;    /* messages handed to the hook */
+    uint64_t reconnects;  /* listener or publisher connections re-established */
+    uint64_t queue_bytes; /* bytes waiting to be sent now */
+};
+void store_bus_stats(struct store *self, struct store_bus_stats *out);
 
 /* Transactions. */
 int store_tx_begin(struct store *self, bool write, struct store_tx **out);

@@ -29,6 +29,9 @@ struct store {
     pthread_mutex_t hook_mu; /* guards hook, hook_arg */
     store_commit_cb hook;
     void *hook_arg;
+    pthread_mutex_t bus_mu; /* guards bus_hook, bus_hook_arg; held while the hook runs */
+    store_bus_cb bus_hook;
+    void *bus_hook_arg;
 };
 
 /* The shared part of every backend's transaction; owned by the thread that began it. */
@@ -100,6 +103,10 @@ struct store_ops {
                         size_t *n);
     int (*changes_bounds)(struct store *s, int64_t *oldest, int64_t *head);
     int (*changes_prune)(struct store *s, int64_t before_ms);
+
+    /* The cluster bus (store.h); NULL for a backend of one node. */
+    int (*bus_publish)(struct store *s, const char *msg, size_t len);
+    void (*bus_stats)(struct store *s, struct store_bus_stats *out);
 };
 
 /* Backends (each in its own directory). path is the part after "sqlite:". */
@@ -110,6 +117,8 @@ int store_postgres_open(const char *url, const struct store_options *opt, struct
 /* Initialise the shared part of a new store (store.c). */
 void store_base_init(struct store *s, const struct store_ops *ops);
 void store_base_release(struct store *s);
+/* Hand one bus message (or NULL, 0: the listener reconnected) to the bus hook (store.c). */
+void store_bus_deliver(struct store *s, const char *msg, size_t len);
 
 /* Cursors (cursor.c): base64url of the JSON array [sort column, value, id]. */
 char *store_cursor_encode(const char *sort, json_t *value, const char *id);

@@ -10,10 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "auth/device.h"
 #include "auth/grace.h"
 #include "auth/password.h"
+#include "auth/ratelimit.h"
 #include "auth/session.h"
 #include "auth/token.h"
 #include "base/clock.h"
@@ -31,12 +33,6 @@ void svc_tokens_release(struct svc_tokens *t)
     auth_wipe(t->refresh_token, sizeof t->refresh_token);
     json_decref(t->user);
     memset(t, 0, sizeof *t);
-}
-
-static const char *jstr(const json_t *o, const char *k)
-{
-    const json_t *v = json_object_get(o, k);
-    return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
 static void principal_of(const json_t *user, const char *sid, struct policy_principal *p)
@@ -361,5 +357,270 @@ int svc_auth_logout(struct svc *svc, const struct svc_actor *a, bool everywhere)
             auth_session_revoke_sid(a->who.sid);
         }
     }
+    return rc;
+}
+
+/* ---- passwords: change your own, reset tokens ---- */
+
+static int password_ok(const char *field, const char *pw, struct svc_errors *err)
+{
+    size_t n = pw ? strlen(pw) : 0;
+    if (!pw) {
+        return svc_invalid(err, field, "required");
+    }
+    if (n < AUTH_PASSWORD_MIN_LEN) {
+        return svc_invalid(err, field, "too_short");
+    }
+    return n > AUTH_PASSWORD_MAX_LEN ? svc_invalid(err, field, "too_long") : 0;
+}
+
+/* In tx: set user's password hash, revoke every refresh token of the user, and write the
+ * audit entry that revokes the user's access tokens on every node (session.c). */
+static int set_password(struct store_tx *tx, const struct svc_actor *a, const json_t *user,
+                        const char *hash)
+{
+    struct store_scope all;
+    policy_system_scope(&all);
+    json_t *set = json_pack("{s:s}", "password_hash", hash);
+    json_t *after = NULL;
+    const char *id = jstr(user, "id");
+    int rc = store_row_update(tx, STORE_USERS, &all, id, set, 0, &after);
+    json_decref(set);
+    if (rc == 0) {
+        rc = store_refresh_revoke_user(tx, id);
+        rc = rc > 0 ? 0 : rc;
+    }
+    if (rc == 0) {
+        rc = svc_audit(tx, a, "user.update_password", "user", id, user, after);
+    }
+    json_decref(after);
+    return rc;
+}
+
+/* Tokens issued in the second of a revocation are revoked too (session.c counts whole
+ * seconds), so a session that must outlive it starts in the next second. */
+static void wait_next_second(void)
+{
+    int64_t now = clock_now_ms();
+    int64_t wait = (now / 1000 + 1) * 1000 - now + 5;
+    struct timespec ts = {(time_t)(wait / 1000), (long)(wait % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+int svc_auth_change_password(struct svc *svc, const struct svc_actor *a, const char *current,
+                             const char *new_password, struct svc_tokens *out,
+                             struct svc_errors *err, int *retry_after_s)
+{
+    memset(out, 0, sizeof *out);
+    int rc = 0;
+    if (!current || !*current) {
+        rc = svc_invalid(err, "current_password", "required");
+    } else if (strlen(current) > AUTH_PASSWORD_MAX_LEN) {
+        rc = svc_invalid(err, "current_password", "incorrect");
+    }
+    if (password_ok("new_password", new_password, err) < 0) {
+        rc = SB_E_VALIDATION;
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    struct store_scope all;
+    policy_system_scope(&all);
+    json_t *user = NULL, *auth = NULL;
+    struct store_tx *tx;
+    rc = store_tx_begin(svc->store, false, &tx);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = store_row_get(tx, STORE_USERS, &all, a->who.user_id, &user);
+    if (rc == 0) {
+        rc = store_user_auth_by_email(tx, jstr(user, "email"), &auth);
+    }
+    store_tx_rollback(tx);
+    /* Guesses of the current password count like failed logins of the account (a stolen
+     * session must not become an unlimited password oracle). */
+    const char *email = rc == 0 ? jstr(user, "email") : NULL;
+    if (email) {
+        rc = auth_login_check(email, a->ip, false, clock_now_ms(), retry_after_s);
+    }
+    bool ok =
+        rc == 0 && auth_password_verify(jstr(auth, "password_hash"), current, strlen(current));
+    json_decref(auth);
+    if (email && rc == 0) {
+        if (ok) {
+            auth_login_succeeded(email, a->ip, clock_now_ms());
+        } else {
+            auth_login_failed(email, a->ip, clock_now_ms());
+        }
+    }
+    char hash[AUTH_PASSWORD_HASH_MAX] = "";
+    if (rc == 0 && !ok) {
+        rc = svc_invalid(err, "current_password", "incorrect");
+    }
+    if (rc == 0) {
+        rc = auth_password_hash(new_password, strlen(new_password), hash);
+    }
+    if (rc == 0) {
+        rc = store_tx_begin(svc->store, true, &tx);
+        if (rc == 0) {
+            rc = svc_tx_end(tx, set_password(tx, a, user, hash), NULL);
+        }
+    }
+    auth_wipe(hash, sizeof hash);
+    if (rc < 0) {
+        json_decref(user);
+        return rc;
+    }
+    /* Every session of the user is revoked, this one too; this caller gets a new one. */
+    auth_session_revoke_user(a->who.user_id);
+    wait_next_second();
+    char family[UUID_STR_LEN];
+    uuid_v4(family);
+    rc = store_tx_begin(svc->store, true, &tx);
+    if (rc == 0) {
+        rc = issue_pair(tx, user, family, out);
+        if (rc == 0) {
+            json_t *after = json_pack("{s:s,s:s,s:s}", "email", jstr(user, "email"), "session",
+                                      family, "after", "password_change");
+            rc = svc_audit(tx, a, "auth.login", "session", family, NULL, after);
+            json_decref(after);
+        }
+        rc = svc_tx_end(tx, rc, NULL);
+    }
+    if (rc < 0) {
+        json_decref(user);
+        svc_tokens_release(out);
+        return rc;
+    }
+    out->user = user;
+    return 0;
+}
+
+#define RESET_PREFIX "password_reset:"
+
+int svc_reset_token_put(struct store_tx *tx, const char *user_id, char token[48],
+                        int64_t *expires_ms)
+{
+    char hash[AUTH_TOKEN_HASH_LEN], key[sizeof RESET_PREFIX + AUTH_TOKEN_HASH_LEN];
+    auth_token_new(token);
+    auth_token_hash(token, strlen(token), hash);
+    snprintf(key, sizeof key, RESET_PREFIX "%s", hash);
+    *expires_ms = clock_now_ms() + SVC_RESET_TTL_MS;
+    char value[160];
+    snprintf(value, sizeof value, "{\"user_id\":\"%s\",\"expires_at_ms\":%lld}", user_id,
+             (long long)*expires_ms);
+    return store_meta_set(tx, key, value);
+}
+
+int svc_user_reset_token(struct svc *svc, const struct svc_actor *a, const char *user_id,
+                         char token[48], int64_t *expires_ms, struct svc_errors *err)
+{
+    (void)err;
+    struct store_scope scope;
+    int rc = policy_write_scope(&a->who, STORE_USERS, &scope);
+    if (rc < 0) {
+        json_t *row = NULL;
+        rc = svc_get(svc, &a->who, STORE_USERS, user_id, &row);
+        json_decref(row);
+        return rc < 0 ? rc : SB_E_FORBIDDEN;
+    }
+    struct store_tx *tx;
+    rc = store_tx_begin(svc->store, true, &tx);
+    if (rc < 0) {
+        return rc;
+    }
+    json_t *user = NULL;
+    rc = store_row_get(tx, STORE_USERS, &scope, user_id, &user);
+    if (rc == 0 && !policy_can_assign_role(&a->who, policy_role_parse(jstr(user, "role")),
+                                           jstr(user, "client_id"))) {
+        rc = SB_E_FORBIDDEN; /* a tenant admin never resets a super_admin */
+    }
+    if (rc == 0) {
+        rc = svc_reset_token_put(tx, user_id, token, expires_ms);
+    }
+    if (rc == 0) {
+        char exp[CLOCK_RFC3339_LEN];
+        clock_format_ms(*expires_ms, exp);
+        json_t *after = json_pack("{s:s,s:s}", "user_id", user_id, "expires_at", exp);
+        rc = svc_audit(tx, a, "user.reset_token", "user", user_id, NULL, after);
+        json_decref(after);
+    }
+    json_decref(user);
+    rc = svc_tx_end(tx, rc, NULL);
+    if (rc < 0) {
+        auth_wipe(token, AUTH_TOKEN_LEN);
+    }
+    return rc;
+}
+
+int svc_auth_reset(struct svc *svc, const struct svc_actor *ctx, const char *token,
+                   const char *new_password, struct svc_errors *err)
+{
+    int rc = 0;
+    if (!token || !*token || strlen(token) >= AUTH_TOKEN_LEN) {
+        rc = svc_invalid(err, "token", token && *token ? "invalid_or_expired" : "required");
+    }
+    if (password_ok("new_password", new_password, err) < 0) {
+        rc = SB_E_VALIDATION;
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    char hash[AUTH_TOKEN_HASH_LEN], key[sizeof RESET_PREFIX + AUTH_TOKEN_HASH_LEN];
+    auth_token_hash(token, strlen(token), hash);
+    snprintf(key, sizeof key, RESET_PREFIX "%s", hash);
+    char pwhash[AUTH_PASSWORD_HASH_MAX] = "";
+    rc = auth_password_hash(new_password, strlen(new_password), pwhash);
+    if (rc < 0) {
+        return rc;
+    }
+    struct store_tx *tx;
+    rc = store_tx_begin(svc->store, true, &tx);
+    if (rc < 0) {
+        auth_wipe(pwhash, sizeof pwhash);
+        return rc;
+    }
+    /* Checked and spent inside the write transaction: writers are serialised, so a token
+     * is used once even by two requests at the same time. */
+    char *value = NULL;
+    json_t *meta = NULL, *user = NULL;
+    rc = store_meta_get(tx, key, &value);
+    if (rc == 0) {
+        meta = json_loads(value, 0, NULL);
+    }
+    free(value);
+    const char *uid = jstr(meta, "user_id");
+    if (rc == SB_E_NOTFOUND ||
+        (rc == 0 &&
+         (!uid || json_is_true(json_object_get(meta, "used")) ||
+          json_integer_value(json_object_get(meta, "expires_at_ms")) <= clock_now_ms()))) {
+        rc = svc_invalid(err, "token", "invalid_or_expired");
+    }
+    struct store_scope all;
+    policy_system_scope(&all);
+    if (rc == 0) {
+        rc = store_row_get(tx, STORE_USERS, &all, uid, &user);
+        rc = rc == SB_E_NOTFOUND ? svc_invalid(err, "token", "invalid_or_expired") : rc;
+    }
+    if (rc == 0) {
+        json_object_set_new(meta, "used", json_true());
+        char *spent = json_dumps(meta, JSON_COMPACT);
+        rc = store_meta_set(tx, key, spent);
+        free(spent);
+    }
+    struct svc_actor a = *ctx;
+    if (rc == 0) {
+        principal_of(user, "", &a.who);
+        a.system = false;
+        snprintf(a.email, sizeof a.email, "%s", jstr(user, "email"));
+        rc = set_password(tx, &a, user, pwhash);
+    }
+    auth_wipe(pwhash, sizeof pwhash);
+    rc = svc_tx_end(tx, rc, NULL);
+    if (rc == 0) {
+        auth_session_revoke_user(uid);
+    }
+    json_decref(meta);
+    json_decref(user);
     return rc;
 }

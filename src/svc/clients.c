@@ -161,9 +161,8 @@ int svc_client_update(struct svc *svc, const struct svc_actor *a, const char *id
 }
 
 int svc_client_delete(struct svc *svc, const struct svc_actor *a, const char *id,
-                      struct svc_errors *err)
+                      const char *confirm, struct svc_errors *err)
 {
-    (void)err;
     if (!policy_can_manage_clients(&a->who)) {
         json_t *row = NULL;
         int rc = svc_get(svc, &a->who, STORE_CLIENTS, id, &row);
@@ -177,6 +176,20 @@ int svc_client_delete(struct svc *svc, const struct svc_actor *a, const char *id
     if (rc < 0) {
         return rc;
     }
+    /* The caller must name the client (slug or name), checked against the row deleted. */
+    json_t *row = NULL;
+    rc = store_row_get(tx, STORE_CLIENTS, &scope, id, &row);
+    if (rc == 0 && (!confirm || !*confirm)) {
+        rc = svc_invalid(err, "confirm", "required");
+    } else if (rc == 0 && strcmp(confirm, json_string_value(json_object_get(row, "slug"))) &&
+               strcmp(confirm, json_string_value(json_object_get(row, "name")))) {
+        rc = svc_invalid(err, "confirm", "must_match_slug_or_name");
+    }
+    json_decref(row);
+    if (rc < 0) {
+        store_tx_rollback(tx);
+        return rc;
+    }
     json_t *before = NULL;
     rc = store_row_delete(tx, STORE_CLIENTS, &scope, id, &before);
     if (rc == 0) {
@@ -188,4 +201,48 @@ int svc_client_delete(struct svc *svc, const struct svc_actor *a, const char *id
     }
     store_tx_rollback(tx);
     return rc;
+}
+
+int svc_client_impact(struct svc *svc, const struct policy_principal *who, const char *id,
+                      json_t **out)
+{
+    json_t *client = NULL;
+    int rc = svc_get(svc, who, STORE_CLIENTS, id, &client);
+    if (rc < 0) {
+        return rc;
+    }
+    static const struct {
+        const char *key;
+        enum store_table table;
+    } parts[] = {{"users", STORE_USERS},
+                 {"agents", STORE_AGENT_STATUS},
+                 {"messages", STORE_MESSAGES},
+                 {"agent_history", STORE_AGENT_HISTORY}};
+    json_t *counts = json_object();
+    struct store_tx *tx;
+    rc = store_tx_begin(svc->store, false, &tx);
+    for (size_t i = 0; rc == 0 && i < sizeof parts / sizeof parts[0]; i++) {
+        struct store_query q = {0};
+        policy_system_scope(&q.scope);
+        q.filters[0] = (struct store_filter){"client_id", STORE_EQ, json_string(id)};
+        q.nfilters = 1;
+        json_t *n = NULL;
+        rc = store_row_count(tx, parts[i].table, &q, NULL, &n);
+        json_decref(q.filters[0].value);
+        if (rc == 0) {
+            json_object_set(counts, parts[i].key, json_object_get(n, "total"));
+        }
+        json_decref(n);
+    }
+    store_tx_rollback(tx);
+    if (rc < 0) {
+        json_decref(counts);
+        json_decref(client);
+        return rc;
+    }
+    *out = json_pack("{s:O,s:O,s:O,s:o}", "client_id", json_object_get(client, "id"), "name",
+                     json_object_get(client, "name"), "slug", json_object_get(client, "slug"),
+                     "deletes", counts);
+    json_decref(client);
+    return 0;
 }

@@ -66,6 +66,7 @@ static void snapshot_one(struct svc_jobs *j, const char *client_id, int64_t now_
         }
         return;
     }
+    svc_history_record(j->svc, client_id, snap, now_ms);
     struct last_snapshot *l = last_of(j, client_id ? client_id : "");
     l->seen = true;
     json_t *cmp = json_deep_copy(snap);
@@ -136,6 +137,7 @@ static void publish_metrics(struct svc_jobs *j, int64_t now_ms)
     /* Forget deleted clients. */
     for (size_t k = 0; k < j->nlast;) {
         if (!j->last[k].seen) {
+            svc_history_forget(j->svc, j->last[k].key[0] ? j->last[k].key : NULL);
             free(j->last[k].json);
             j->last[k] = j->last[--j->nlast];
         } else {
@@ -147,7 +149,7 @@ static void publish_metrics(struct svc_jobs *j, int64_t now_ms)
 static void *jobs_main(void *arg)
 {
     struct svc_jobs *j = arg;
-    int64_t next_metrics = clock_now_ms();
+    int64_t next_metrics = clock_now_ms(), next_purge = 0;
     pthread_mutex_lock(&j->mu);
     while (!j->stop) {
         pthread_mutex_unlock(&j->mu);
@@ -159,6 +161,14 @@ static void *jobs_main(void *arg)
         rc = svc_presence_tick(j->svc, now);
         if (rc < 0) {
             log_warn("jobs: presence tick failed: %s", sb_strerror(rc));
+        }
+        if (j->cfg.message_retention_ms > 0 && now >= next_purge) {
+            rc = svc_messages_purge(j->svc, now, j->cfg.message_retention_ms);
+            if (rc < 0) {
+                log_warn("jobs: message retention failed: %s", sb_strerror(rc));
+            }
+            /* a full batch: go on at the next tick */
+            next_purge = rc >= STORE_MAX_LIMIT ? now : now + 1000;
         }
         if (now >= next_metrics) {
             publish_metrics(j, now);
@@ -193,6 +203,7 @@ int svc_jobs_start(struct svc_jobs **out, struct svc *svc, const struct svc_jobs
     if (j->cfg.metrics_interval_ms <= 0) {
         j->cfg.metrics_interval_ms = 2000;
     }
+    svc_history_set_interval(svc, j->cfg.metrics_interval_ms);
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->cond, NULL);
     if (pthread_create(&j->thread, NULL, jobs_main, j) != 0) {

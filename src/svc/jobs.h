@@ -3,6 +3,8 @@
  *   - every tick (about 200 ms) moves system messages scheduled -> active -> expired
  *     (svc_messages_tick) and sets agents offline whose presence grace ran out
  *     (svc_presence_tick), so both show up within a second of their time;
+ *   - every second, with a message retention, deletes messages expired longer ago than it
+ *     (svc_messages_purge);
  *   - every metrics interval computes the dashboard snapshot of every client and of the
  *     all-tenants view, and hands each one that changed (ignoring its "at" timestamp) to the
  *     publish callback.
@@ -32,9 +34,10 @@ struct svc;
 typedef void (*svc_jobs_publish_fn)(void *arg, const char *client_id, const char *json);
 
 struct svc_jobs_config {
-    int64_t tick_ms;             /* messages and presence tick; <= 0: 200 */
-    int64_t metrics_interval_ms; /* dashboard snapshots; <= 0: 2000 */
-    svc_jobs_publish_fn publish; /* may be NULL (snapshots are then only computed) */
+    int64_t tick_ms;              /* messages and presence tick; <= 0: 200 */
+    int64_t metrics_interval_ms;  /* dashboard snapshots; <= 0: 2000 */
+    int64_t message_retention_ms; /* delete messages expired this long ago, each second; 0: never */
+    svc_jobs_publish_fn publish;  /* may be NULL (snapshots are then only computed) */
     void *publish_arg;
 };
 

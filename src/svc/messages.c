@@ -25,12 +25,6 @@
 static const char *const priorities[] = {"low", "normal", "high", "critical", NULL};
 static const char *const states[] = {"scheduled", "active", "expired", NULL};
 
-static const char *jstr(const json_t *o, const char *k)
-{
-    const json_t *v = json_object_get(o, k);
-    return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
 static bool one_of(const char *s, const char *const *set)
 {
     for (; s && *set; set++) {
@@ -213,6 +207,9 @@ int svc_message_create(struct svc *svc, const struct svc_actor *a, const json_t 
         return rc;
     }
     rc = check_target(tx, a, jstr(row, "client_id"), err);
+    if (rc == 0) {
+        rc = svc_claim_id(tx, a, STORE_MESSAGES, row, err);
+    }
     if (rc == 0) {
         rc = store_row_insert(tx, STORE_MESSAGES, row, out);
         if (rc == SB_E_CONFLICT) {
@@ -501,4 +498,74 @@ int svc_messages_tick(struct svc *svc, int64_t now_ms)
     json_decref(rows);
     rc = svc_tx_end(tx, rc, NULL);
     return rc < 0 ? rc : changed;
+}
+
+/* Expired messages whose expires_at is before cutoff, oldest first, at most one page. */
+static int find_purgeable(struct store_tx *tx, const char *cutoff, json_t **rows)
+{
+    struct store_query q = {0};
+    policy_system_scope(&q.scope);
+    q.filters[0] = (struct store_filter){"state", STORE_EQ, json_string("expired")};
+    q.filters[1] = (struct store_filter){"expires_at", STORE_LT, json_string(cutoff)};
+    q.nfilters = 2;
+    q.sort = "expires_at";
+    q.limit = STORE_MAX_LIMIT;
+    char *next = NULL;
+    int rc = store_row_list(tx, STORE_MESSAGES, &q, rows, &next);
+    free(next);
+    json_decref(q.filters[0].value);
+    json_decref(q.filters[1].value);
+    return rc;
+}
+
+int svc_messages_purge(struct svc *svc, int64_t now_ms, int64_t retention_ms)
+{
+    if (retention_ms <= 0) {
+        return 0;
+    }
+    char cutoff[CLOCK_RFC3339_LEN];
+    clock_format_ms(now_ms - retention_ms, cutoff);
+    struct store_tx *tx;
+    json_t *rows = NULL;
+    int rc = store_tx_begin(svc->store, false, &tx);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = find_purgeable(tx, cutoff, &rows);
+    store_tx_rollback(tx);
+    size_t n = json_array_size(rows);
+    json_decref(rows);
+    rows = NULL;
+    if (rc < 0 || n == 0) {
+        return rc;
+    }
+    rc = store_tx_begin(svc->store, true, &tx);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = find_purgeable(tx, cutoff, &rows);
+    struct svc_actor sys;
+    svc_actor_system(&sys);
+    struct store_scope all;
+    policy_system_scope(&all);
+    int deleted = 0;
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        if (rc < 0) {
+            break;
+        }
+        json_t *before = NULL;
+        rc = store_row_delete(tx, STORE_MESSAGES, &all, jstr(row, "id"), &before);
+        if (rc == 0) {
+            rc = svc_audit(tx, &sys, "message.purge", "system_message", jstr(row, "id"), before,
+                           NULL);
+            deleted++;
+        }
+        json_decref(before);
+    }
+    json_decref(rows);
+    rc = svc_tx_end(tx, rc, NULL);
+    return rc < 0 ? rc : deleted;
 }

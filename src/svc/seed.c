@@ -1,7 +1,8 @@
 /*
  * First-run data: `switchboard init` (the first super_admin) and `--demo` (DESIGN §3).
- * Seeding is idempotent: every row is looked up by its natural key (slug, e-mail, title)
- * and created only when missing, so `--demo` can run on every start.
+ * Seeding is idempotent: every row is looked up by its natural key (slug, e-mail) and
+ * created only when missing, demo messages once (a meta flag each), so `--demo` can run on
+ * every start.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,26 +111,39 @@ static int ensure_user(struct svc *svc, struct store_tx *tx, const struct svc_ac
     return rc;
 }
 
-static int ensure_message(struct store_tx *tx, const struct svc_actor *actor, const char *client_id,
-                          const char *title, const char *body, const char *priority)
+/* Demo messages are seeded once: a meta flag "demo:message:<key>" remembers each (with its
+ * id), so one edited (its title changed) or deleted later is never created again. A database
+ * seeded before the flag existed is recognised by the title once, then flagged. */
+static int ensure_message(struct store_tx *tx, const struct svc_actor *actor, const char *key,
+                          const char *client_id, const char *title, const char *body,
+                          const char *priority)
 {
-    json_t *row = NULL;
-    int rc = find_one(tx, STORE_MESSAGES, "title", title, &row);
-    if (rc < 0 || row) {
-        json_decref(row);
-        return rc;
+    char flag[96];
+    snprintf(flag, sizeof flag, "demo:message:%s", key);
+    char *seeded = NULL;
+    int rc = store_meta_get(tx, flag, &seeded);
+    free(seeded);
+    if (rc != SB_E_NOTFOUND) {
+        return rc; /* 0: seeded before */
     }
-    char now[CLOCK_RFC3339_LEN];
-    clock_format_ms(clock_now_ms(), now);
-    json_t *in = json_pack("{s:o,s:s,s:s,s:s,s:s,s:n,s:s,s:n}", "client_id",
-                           client_id ? json_string(client_id) : json_null(), "title", title, "body",
-                           body, "priority", priority, "starts_at", now, "expires_at", "state",
-                           "active", "created_by");
-    rc = store_row_insert(tx, STORE_MESSAGES, in, &row);
-    json_decref(in);
+    json_t *row = NULL;
+    rc = find_one(tx, STORE_MESSAGES, "title", title, &row);
+    if (rc == 0 && !row) {
+        char now[CLOCK_RFC3339_LEN];
+        clock_format_ms(clock_now_ms(), now);
+        json_t *in = json_pack("{s:o,s:s,s:s,s:s,s:s,s:n,s:s,s:n}", "client_id",
+                               client_id ? json_string(client_id) : json_null(), "title", title,
+                               "body", body, "priority", priority, "starts_at", now, "expires_at",
+                               "state", "active", "created_by");
+        rc = store_row_insert(tx, STORE_MESSAGES, in, &row);
+        json_decref(in);
+        if (rc == 0) {
+            rc = svc_audit(tx, actor, "message.create", "system_message",
+                           json_string_value(json_object_get(row, "id")), NULL, row);
+        }
+    }
     if (rc == 0) {
-        rc = svc_audit(tx, actor, "message.create", "system_message",
-                       json_string_value(json_object_get(row, "id")), NULL, row);
+        rc = store_meta_set(tx, flag, json_string_value(json_object_get(row, "id")));
     }
     json_decref(row);
     return rc;
@@ -174,15 +188,15 @@ int svc_seed_demo(struct svc *svc)
         rc = ensure_user(svc, tx, &actor, email, name, "agent", globex);
     }
     if (rc == 0) {
-        rc = ensure_message(tx, &actor, NULL, "Welcome to switchboard",
+        rc = ensure_message(tx, &actor, "welcome", NULL, "Welcome to switchboard",
                             "This is a global message every tenant sees.", "normal");
     }
     if (rc == 0) {
-        rc = ensure_message(tx, &actor, acme, "Acme: team meeting at 10:00",
+        rc = ensure_message(tx, &actor, "acme-meeting", acme, "Acme: team meeting at 10:00",
                             "Weekly sync in the main room.", "high");
     }
     if (rc == 0) {
-        rc = ensure_message(tx, &actor, globex, "Globex: maintenance tonight",
+        rc = ensure_message(tx, &actor, "globex-maintenance", globex, "Globex: maintenance tonight",
                             "Systems will be read-only from 22:00.", "normal");
     }
     if (rc < 0) {

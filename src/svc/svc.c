@@ -11,6 +11,7 @@
 
 #include "base/alloc.h"
 #include "base/err.h"
+#include "base/rand.h"
 #include "svc/svc_int.h"
 
 void svc_errors_release(struct svc_errors *e)
@@ -40,6 +41,7 @@ int svc_new(struct store *store, const struct svc_config *cfg, struct svc **out)
     s->presence = svc_presence_new(cfg->presence_grace_ms > 0 ? cfg->presence_grace_ms : 60000);
     svc_presence_set_idle(s->presence, cfg->idle_away_ms);
     s->metrics = svc_metrics_new();
+    s->history = svc_history_new();
     *out = s;
     return 0;
 }
@@ -49,6 +51,7 @@ void svc_free(struct svc *svc)
     if (svc) {
         svc_presence_free(svc->presence);
         svc_metrics_free(svc->metrics);
+        svc_history_free(svc->history);
     }
     free(svc);
 }
@@ -69,6 +72,35 @@ void svc_actor_system(struct svc_actor *out)
 static json_t *str_or_null(const char *s)
 {
     return s && *s ? json_string(s) : json_null();
+}
+
+int svc_claim_id(struct store_tx *tx, const struct svc_actor *a, enum store_table table,
+                 json_t *row, struct svc_errors *err)
+{
+    const char *id = json_string_value(json_object_get(row, "id"));
+    if (!id || !uuid_is_valid(id)) {
+        return 0; /* no id, or a malformed one the store refuses as invalid */
+    }
+    struct store_scope all;
+    policy_system_scope(&all);
+    json_t *held = NULL;
+    int rc = store_row_get(tx, table, &all, id, &held);
+    if (rc == SB_E_NOTFOUND) {
+        return 0;
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    bool visible = a->system || policy_can_read_row(&a->who, table, held, NULL);
+    json_decref(held);
+    if (visible) {
+        svc_invalid(err, "id", "taken");
+        return SB_E_CONFLICT;
+    }
+    char fresh[UUID_STR_LEN];
+    uuid_v4(fresh);
+    json_object_set_new(row, "id", json_string(fresh));
+    return 0;
 }
 
 int svc_tx_end(struct store_tx *tx, int rc, json_t **out)

@@ -94,9 +94,14 @@ int svc_client_update(struct svc *svc, const struct svc_actor *a, const char *id
                       const json_t *patch, int64_t expected_version, json_t **out,
                       struct svc_errors *err);
 /* Deleting a client deletes its users, agents, messages and history (cascade); its audit
- * entries stay. */
+ * entries stay. confirm must be the client's slug or name (SB_E_VALIDATION on "confirm":
+ * required / must_match_slug_or_name otherwise; checked after the role and the view). */
 int svc_client_delete(struct svc *svc, const struct svc_actor *a, const char *id,
-                      struct svc_errors *err);
+                      const char *confirm, struct svc_errors *err);
+/* What deleting client id takes with it, for whoever may read the client:
+ * {client_id, name, slug, deletes:{users, agents, messages, agent_history}}. */
+int svc_client_impact(struct svc *svc, const struct policy_principal *who, const char *id,
+                      json_t **out);
 
 /* ---- users ---- */
 int svc_user_create(struct svc *svc, const struct svc_actor *a, const json_t *in, json_t **out,
@@ -128,6 +133,44 @@ int svc_auth_refresh(struct svc *svc, const struct svc_actor *ctx, const char *r
 /* Revoke the actor's session (its refresh family and access tokens), or with everywhere
  * every session of the actor's user. */
 int svc_auth_logout(struct svc *svc, const struct svc_actor *a, bool everywhere);
+
+/*
+ * Change the actor's own password: current_password must match (else SB_E_VALIDATION on
+ * current_password: incorrect), new_password 8..256 characters. In one transaction: the new
+ * hash, every refresh token of the user revoked, audit "user.update_password" (which revokes
+ * the user's access tokens on every node). Then a new session for the caller: *out as from
+ * a login (its user set), audited "auth.login" with "after": "password_change". Blocks up to
+ * a second (a token from the second of the revocation would be refused). Wrong current
+ * passwords count as failed logins of the account from a->ip (auth/ratelimit.h): beyond the
+ * limit SB_E_RATELIMIT with *retry_after_s.
+ */
+int svc_auth_change_password(struct svc *svc, const struct svc_actor *a, const char *current,
+                             const char *new_password, struct svc_tokens *out,
+                             struct svc_errors *err, int *retry_after_s);
+/* Reset tokens: a random token shown once; only its hash is kept (store meta, with the user
+ * and its expiry), spent by the first successful svc_auth_reset. */
+#define SVC_RESET_TTL_MS (3600LL * 1000)
+/*
+ * Import users from CSV text (a header naming columns among email, name, role, status,
+ * client_id; at most SVC_IMPORT_MAX records), all or nothing: SB_E_VALIDATION with err's
+ * details [{row, field, issue}] for every problem found (row 1 is the header) and nothing
+ * written, or 0 with *out {created, users:[{row, id, email, role, reset_token,
+ * reset_expires_at}]}: each user has no password until its one-time token sets one. Agents
+ * get their agent_status row. Audited per user and "user.import" once.
+ */
+#define SVC_IMPORT_MAX 10000
+int svc_user_import(struct svc *svc, const struct svc_actor *a, const char *csv, size_t len,
+                    json_t **out, struct svc_errors *err);
+/* Create one for user_id, for an actor who may update that user (else SB_E_NOTFOUND /
+ * SB_E_FORBIDDEN as for svc_user_update); audited "user.reset_token". token receives it
+ * (AUTH_TOKEN_LEN bytes), *expires_ms its expiry. */
+int svc_user_reset_token(struct svc *svc, const struct svc_actor *a, const char *user_id,
+                         char token[48], int64_t *expires_ms, struct svc_errors *err);
+/* Set a new password with a reset token: SB_E_VALIDATION on token (invalid_or_expired: unknown,
+ * spent or expired; nothing changes) or new_password. Revokes every session of the user;
+ * audited "user.update_password" with the user as the actor. */
+int svc_auth_reset(struct svc *svc, const struct svc_actor *ctx, const char *token,
+                   const char *new_password, struct svc_errors *err);
 
 /* Verify the hash chain of the audit log. */
 int svc_audit_verify(struct svc *svc, const struct policy_principal *who, int64_t *checked,
@@ -237,6 +280,19 @@ void svc_presence_retry(struct svc_presence *p, char (*users)[64], size_t n, int
                         int64_t retry_ms);
 /* Live connections of user_id as counted here. */
 int svc_presence_count(struct svc_presence *p, const char *user_id);
+/*
+ * Several nodes (cluster): elsewhere(arg, user_id, gone_ms) tells whether another node is in
+ * charge of user_id's offline transition, because it still has a connection of the user or
+ * lost its last one after gone_ms (this node's time of losing its last one). due() then
+ * forgets the user instead of reporting it: the node that saw the last connection go
+ * decides. Called from due() with the table's mutex held, so fn must not call back into this
+ * table. NULL (the default): one node.
+ */
+typedef bool (*svc_presence_elsewhere_fn)(void *arg, const char *user_id, int64_t gone_ms);
+void svc_presence_set_elsewhere_fn(struct svc_presence *p, svc_presence_elsewhere_fn fn, void *arg);
+/* Take over user_id from a node that died: unless the user has a connection here, its grace
+ * runs from gone_ms (or from a later loss already counted here). */
+void svc_presence_adopt(struct svc_presence *p, const char *user_id, int64_t gone_ms);
 /* The service's presence table (grace from svc_config.presence_grace_ms, default 60 s). The
  * realtime engine calls connected/disconnected on each user's connections. */
 struct svc_presence *svc_presence_of(struct svc *svc);
@@ -272,6 +328,11 @@ int svc_message_stats(struct svc *svc, const struct policy_principal *who, const
 /* Move due messages scheduled -> active -> expired as audited row updates (actor "system",
  * actions "message.activate" / "message.expire"). Returns the number of rows changed. */
 int svc_messages_tick(struct svc *svc, int64_t now_ms);
+/* Retention: delete expired messages whose expires_at is more than retention_ms before now_ms
+ * (at most STORE_MAX_LIMIT a call, oldest first), each audited as the system
+ * ("message.purge", the row as before). retention_ms <= 0 keeps everything. Returns the
+ * number deleted. */
+int svc_messages_purge(struct svc *svc, int64_t now_ms, int64_t retention_ms);
 
 /* ---- dashboard metrics ---- */
 /* Live realtime connections of a tenant (client_id NULL: all). Called from any thread. */
@@ -294,6 +355,30 @@ int svc_dashboard_snapshot(struct svc *svc, const char *client_id, int64_t now_m
 /* GET /dashboard: super_admin all or ?client_id=; admins their own client; others 403. */
 int svc_dashboard(struct svc *svc, const struct policy_principal *who, const char *client_id,
                   json_t **out);
+
+/*
+ * Dashboard history (history.c): the series of snapshots per tenant (client_id NULL: the
+ * all-tenants view), one point per metrics interval, 24 h at most (and at most
+ * SVC_HISTORY_MAX_POINTS points) per tenant, SVC_HISTORY_MAX_TENANTS tenants; in memory,
+ * from the server's start. The jobs thread records every snapshot it computes.
+ */
+#define SVC_HISTORY_MAX_POINTS 86401
+#define SVC_HISTORY_MAX_TENANTS 2000
+void svc_history_set_interval(struct svc *svc, int64_t interval_ms);
+void svc_history_record(struct svc *svc, const char *client_id, const json_t *snapshot,
+                        int64_t now_ms);
+void svc_history_forget(struct svc *svc, const char *client_id);
+/*
+ * GET /dashboard/history: the points of [from_ms, to_ms] (policy as svc_dashboard: super_admin
+ * every tenant or ?client_id, admins their own, others SB_E_FORBIDDEN; an unknown client
+ * SB_E_NOTFOUND). More than max_points (0: no limit) are thinned to every k-th, the newest
+ * kept. *out = {client_id, from, to, interval_ms (between returned points), points:[{at,
+ * online, away, busy, offline, total, active_messages, critical_messages, connections,
+ * events_per_minute}]}, oldest first.
+ */
+int svc_dashboard_history(struct svc *svc, const struct policy_principal *who,
+                          const char *client_id, int64_t from_ms, int64_t to_ms, size_t max_points,
+                          json_t **out);
 
 /* ======== end of domain section ======== */
 

@@ -10,6 +10,7 @@
 #include "auth/session.h"
 #include "auth/token.h"
 #include "base/clock.h"
+#include "base/csv.h"
 #include "base/err.h"
 #include "svc/svc_int.h"
 
@@ -27,12 +28,6 @@ static bool email_is_valid(const char *e)
         }
     }
     return true;
-}
-
-static const char *jstr(const json_t *o, const char *k)
-{
-    const json_t *v = json_object_get(o, k);
-    return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
 /* Lower-case the e-mail in place in row (uniqueness is case-insensitive anyway, and a
@@ -54,10 +49,11 @@ static void email_canon(json_t *row)
     json_object_set_new(row, "email", json_string(buf));
 }
 
-int svc_user_insert(struct svc *svc, struct store_tx *tx, const struct svc_actor *actor,
-                    json_t *row, const char *password, json_t **out, struct svc_errors *err)
+/* The checks of a new user row (fields, password unless no_password, its client exists)
+ * inside tx: 0 or SB_E_VALIDATION with err's fields. */
+static int user_check(struct store_tx *tx, const json_t *row, const char *password,
+                      bool no_password, struct svc_errors *err)
 {
-    (void)svc;
     int rc = 0;
     const char *email = jstr(row, "email");
     const char *name = jstr(row, "name");
@@ -82,7 +78,9 @@ int svc_user_insert(struct svc *svc, struct store_tx *tx, const struct svc_actor
         rc = svc_invalid(err, "status", "invalid");
     }
     size_t plen = password ? strlen(password) : 0;
-    if (!password) {
+    if (no_password) {
+        /* set later with a reset token */
+    } else if (!password) {
         rc = svc_invalid(err, "password", "required");
     } else if (plen < AUTH_PASSWORD_MIN_LEN) {
         rc = svc_invalid(err, "password", "too_short");
@@ -113,10 +111,29 @@ int svc_user_insert(struct svc *svc, struct store_tx *tx, const struct svc_actor
             return rc;
         }
     }
-    char hash[AUTH_PASSWORD_HASH_MAX];
-    rc = auth_password_hash(password, plen, hash);
+    return 0;
+}
+
+/* svc_user_insert; with no_password the user gets no password hash (it cannot log in until
+ * a reset token sets one) and password must be NULL. */
+static int user_insert(struct store_tx *tx, const struct svc_actor *actor, json_t *row,
+                       const char *password, bool no_password, json_t **out, struct svc_errors *err)
+{
+    int rc = user_check(tx, row, password, no_password, err);
     if (rc < 0) {
         return rc;
+    }
+    size_t plen = password ? strlen(password) : 0;
+    const char *client_id = jstr(row, "client_id");
+    const char *name = jstr(row, "name");
+    const char *role = jstr(row, "role");
+    const char *status = jstr(row, "status");
+    char hash[AUTH_PASSWORD_HASH_MAX] = "";
+    if (!no_password) {
+        rc = auth_password_hash(password, plen, hash);
+        if (rc < 0) {
+            return rc;
+        }
     }
     json_t *in = json_deep_copy(row);
     json_object_del(in, "password");
@@ -124,9 +141,14 @@ int svc_user_insert(struct svc *svc, struct store_tx *tx, const struct svc_actor
     if (!status) {
         json_object_set_new(in, "status", json_string("active"));
     }
-    json_object_set_new(in, "password_hash", json_string(hash));
+    json_object_set_new(in, "password_hash", no_password ? json_null() : json_string(hash));
     auth_wipe(hash, sizeof hash);
     json_t *user = NULL;
+    rc = svc_claim_id(tx, actor, STORE_USERS, in, err);
+    if (rc < 0) {
+        json_decref(in);
+        return rc;
+    }
     rc = store_row_insert(tx, STORE_USERS, in, &user);
     json_decref(in);
     if (rc == SB_E_CONFLICT) {
@@ -173,6 +195,19 @@ int svc_user_insert(struct svc *svc, struct store_tx *tx, const struct svc_actor
         json_decref(user);
     }
     return 0;
+}
+
+int svc_user_insert(struct svc *svc, struct store_tx *tx, const struct svc_actor *actor,
+                    json_t *row, const char *password, json_t **out, struct svc_errors *err)
+{
+    (void)svc;
+    return user_insert(tx, actor, row, password, false, out, err);
+}
+
+int svc_user_insert_unset(struct store_tx *tx, const struct svc_actor *actor, json_t *row,
+                          json_t **out, struct svc_errors *err)
+{
+    return user_insert(tx, actor, row, NULL, true, out, err);
 }
 
 static const char *const user_fields[] = {
@@ -550,4 +585,174 @@ int svc_user_delete(struct svc *svc, const struct svc_actor *a, const char *id,
     }
     store_tx_rollback(tx);
     return rc;
+}
+
+/* ---- CSV import ----
+ *
+ * All or nothing: every record is checked first (the fields of a new user, a role the actor
+ * may give in the tenant, the e-mail unique in the file and in the database), and any problem
+ * answers the whole list of them, by record, with nothing written. Otherwise one transaction
+ * creates every user without a password, with a one-time reset token each: no argon2id work
+ * at import (thousands of hashes would take minutes); each user sets a password with the
+ * token (POST /api/v1/auth/reset).
+ */
+
+static const char *const import_columns[] = {"email", "name", "role", "status", "client_id", NULL};
+
+/* A problem of record n (the header is record 1). */
+static void import_problem(struct svc_errors *err, size_t n, const char *field, const char *issue)
+{
+    if (!err->details) {
+        err->details = json_array();
+    }
+    json_array_append_new(err->details, json_pack("{s:I,s:s,s:s}", "row", (json_int_t)n, "field",
+                                                  field, "issue", issue));
+}
+
+/* Record n as a user row (header names the columns), with its problems in err; *forbidden
+ * when the actor may not give that role there (nothing else is worth checking then). */
+static json_t *import_row(const struct svc_actor *a, const json_t *header, const json_t *rec,
+                          size_t n, struct svc_errors *err, bool *forbidden)
+{
+    json_t *row = json_object();
+    for (size_t i = 0; i < json_array_size(header); i++) {
+        const char *col = json_string_value(json_array_get(header, i));
+        const char *v = json_string_value(json_array_get(rec, i));
+        if (v && *v) {
+            json_object_set_new(row, col, json_string(v));
+        }
+    }
+    if (json_array_size(rec) != json_array_size(header)) {
+        import_problem(err, n, "row", "wrong_number_of_fields");
+    }
+    email_canon(row);
+    if (!policy_is_cross_tenant(&a->who)) {
+        if (json_object_get(row, "client_id") &&
+            strcmp(jstr(row, "client_id"), a->who.client_id) != 0) {
+            import_problem(err, n, "client_id", "not_found");
+        }
+        json_object_set_new(row, "client_id", json_string(a->who.client_id));
+    }
+    const char *role = jstr(row, "role");
+    enum policy_role r = role ? policy_role_parse(role) : ROLE_NONE;
+    *forbidden = r != ROLE_NONE && !policy_can_assign_role(&a->who, r, jstr(row, "client_id"));
+    if (*forbidden) {
+        import_problem(err, n, "role", "forbidden");
+    }
+    return row;
+}
+
+int svc_user_import(struct svc *svc, const struct svc_actor *a, const char *csv, size_t len,
+                    json_t **out, struct svc_errors *err)
+{
+    *out = NULL;
+    struct store_scope scope;
+    if (policy_write_scope(&a->who, STORE_USERS, &scope) < 0) {
+        return SB_E_FORBIDDEN;
+    }
+    json_t *recs = NULL;
+    char why[96];
+    if (csv_parse(csv, len, SVC_IMPORT_MAX + 1, 16, &recs, why, sizeof why) < 0) {
+        snprintf(err->message, sizeof err->message, "not CSV: %s", why);
+        import_problem(err, 0, "csv", "malformed");
+        return SB_E_VALIDATION;
+    }
+    json_t *header = json_array_get(recs, 0);
+    size_t n = json_array_size(recs);
+    int rc = 0;
+    if (!header || n < 2) {
+        import_problem(err, 1, "csv", "no_records");
+        rc = SB_E_VALIDATION;
+    }
+    for (size_t i = 0; header && i < json_array_size(header); i++) {
+        bool known = false;
+        for (const char *const *c = import_columns; *c; c++) {
+            known = known || !strcmp(json_string_value(json_array_get(header, i)), *c);
+        }
+        if (!known) {
+            import_problem(err, 1, json_string_value(json_array_get(header, i)), "unknown_column");
+            rc = SB_E_VALIDATION;
+        }
+    }
+    if (rc < 0) {
+        json_decref(recs);
+        return rc;
+    }
+    struct store_tx *tx;
+    rc = store_tx_begin(svc->store, true, &tx);
+    if (rc < 0) {
+        json_decref(recs);
+        return rc;
+    }
+    /* Pass 1: check everything, write nothing. */
+    json_t *rows = json_array();
+    json_t *seen = json_object();
+    for (size_t i = 1; i < n && rc >= 0; i++) {
+        bool forbidden = false;
+        json_t *row = import_row(a, header, json_array_get(recs, i), i + 1, err, &forbidden);
+        struct svc_errors one = {0};
+        int crc = forbidden ? SB_E_VALIDATION : user_check(tx, row, NULL, true, &one);
+        for (size_t k = 0; k < json_array_size(one.details); k++) {
+            json_t *d = json_array_get(one.details, k);
+            import_problem(err, i + 1, jstr(d, "field"), jstr(d, "issue"));
+        }
+        svc_errors_release(&one);
+        const char *email = jstr(row, "email");
+        if (crc == 0 && email) {
+            json_t *held = NULL;
+            if (json_object_get(seen, email)) {
+                import_problem(err, i + 1, "email", "duplicate_in_file");
+            } else if (store_user_auth_by_email(tx, email, &held) == 0) {
+                import_problem(err, i + 1, "email", "taken");
+            }
+            json_decref(held);
+            json_object_set_new(seen, email, json_true());
+        }
+        if (crc < 0 && crc != SB_E_VALIDATION) {
+            rc = crc;
+        }
+        json_array_append_new(rows, row);
+    }
+    json_decref(seen);
+    json_decref(recs);
+    if (rc >= 0 && err->details) {
+        snprintf(err->message, sizeof err->message, "%zu problem(s); nothing was imported",
+                 json_array_size(err->details));
+        rc = SB_E_VALIDATION;
+    }
+    /* Pass 2: every record is good: create them all, each with its reset token. */
+    json_t *users = json_array();
+    for (size_t i = 0; rc == 0 && i < json_array_size(rows); i++) {
+        json_t *user = NULL;
+        rc = svc_user_insert_unset(tx, a, json_array_get(rows, i), &user, err);
+        char token[48];
+        int64_t expires = 0;
+        if (rc == 0) {
+            rc = svc_reset_token_put(tx, jstr(user, "id"), token, &expires);
+        }
+        if (rc == 0) {
+            char exp[CLOCK_RFC3339_LEN];
+            clock_format_ms(expires, exp);
+            json_array_append_new(users,
+                                  json_pack("{s:I,s:s,s:s,s:s,s:s,s:s}", "row", (json_int_t)i + 2,
+                                            "id", jstr(user, "id"), "email", jstr(user, "email"),
+                                            "role", jstr(user, "role"), "reset_token", token,
+                                            "reset_expires_at", exp));
+            auth_wipe(token, sizeof token);
+        }
+        json_decref(user);
+    }
+    if (rc == 0) {
+        json_t *after = json_pack("{s:I}", "users", (json_int_t)json_array_size(users));
+        rc = svc_audit(tx, a, "user.import", "user", NULL, NULL, after);
+        json_decref(after);
+    }
+    json_decref(rows);
+    rc = svc_tx_end(tx, rc, NULL);
+    if (rc < 0) {
+        json_decref(users);
+        return rc;
+    }
+    *out = json_pack("{s:I,s:o}", "created", (json_int_t)json_array_size(users), "users", users);
+    return 0;
 }

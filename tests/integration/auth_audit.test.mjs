@@ -51,6 +51,7 @@ test('a random workload adds exactly one audit entry per successful change', asy
 
   const users = []; // {id, client}
   const myClients = []; // ids of clients created here
+  const slugOf = {}; // their slugs, for DELETE ?confirm=
   const expected = {}; // action -> count
   const expect = (action) => { expected[action] = (expected[action] || 0) + 1; };
   let n = 0;
@@ -86,7 +87,7 @@ test('a random workload adds exactly one audit entry per successful change', asy
       assert.ok(r.status >= 400);
     } else if (kind === 'client.create') {
       r = await api(srv.url, 'POST', '/api/v1/clients', { token: t, body: { name: `wc ${i}`, slug: `wc-${i}` } });
-      if (r.status === 201) myClients.push(r.json.id);
+      if (r.status === 201) { myClients.push(r.json.id); slugOf[r.json.id] = r.json.slug; }
       action = 'client.create';
     } else if (kind === 'client.update') {
       const c = pick([acme, globex, ...myClients]);
@@ -95,7 +96,7 @@ test('a random workload adds exactly one audit entry per successful change', asy
     } else if (kind === 'client.delete') {
       if (!myClients.length) continue;
       const c = pick(myClients);
-      r = await api(srv.url, 'DELETE', `/api/v1/clients/${c}`, { token: t });
+      r = await api(srv.url, 'DELETE', `/api/v1/clients/${c}?confirm=${slugOf[c]}`, { token: t });
       if (r.status === 200) {
         myClients.splice(myClients.indexOf(c), 1);
         for (const u of users.filter((x) => x.client === c)) users.splice(users.indexOf(u), 1); // cascade

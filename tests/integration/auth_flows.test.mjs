@@ -221,7 +221,7 @@ test('optimistic concurrency: stale If-Match or expected_version answers 409 wit
   const cs = await asRoot('PATCH', `/api/v1/clients/${c.json.id}`, { name: 'cc2' }, { 'if-match': '7' });
   assert.equal(cs.status, 409, cs.text);
   assert.equal(cs.json.error.current.version, 1);
-  assert.equal((await asRoot('DELETE', `/api/v1/clients/${c.json.id}`)).status, 200);
+  assert.equal((await asRoot('DELETE', `/api/v1/clients/${c.json.id}?confirm=${c.json.slug}`)).status, 200);
 });
 
 test('e-mail uniqueness is case-insensitive', async () => {

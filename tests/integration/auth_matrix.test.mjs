@@ -97,7 +97,7 @@ async function requestOf(cell) {
     case 'clients.delete': {
       if (expect >= 300) return { path: `/api/v1/clients/${cid}` };
       const c = await rootCall('POST', '/api/v1/clients', { name: 'mx doomed', slug: `mx-${uniq()}` });
-      return { path: `/api/v1/clients/${c.id}` };
+      return { path: `/api/v1/clients/${c.id}?confirm=${c.slug}` };
     }
     case 'users.delete': {
       const u = await freshUser(t);

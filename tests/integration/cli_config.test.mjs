@@ -230,3 +230,73 @@ test('man/switchboard.1 documents every setting that --help lists, with its vari
     assert.ok(def ? entry.includes(`default \\fI${def}\\fR`) : entry.includes('default empty'), `${flag}: default ${def}`);
   }
 });
+
+describe('config check', () => {
+  const sample = new URL('../../packaging/switchboard.conf', import.meta.url).pathname;
+  // "key = value (source)" lines into {key: {value, source}}.
+  const parse = (out) => Object.fromEntries([...out.matchAll(/^([a-z_]+) = (.*) \((default|file|flag|env [A-Z_]+)\)$/gm)]
+    .map(([, k, value, source]) => [k, { value, source }]));
+  const settingNames = () => [...run(['--help']).stdout.matchAll(/^ {2}--([a-z-]+) /gm)].map((m) => m[1].replace(/-/g, '_'));
+
+  test('the shipped sample config is valid and each value shows its source', () => {
+    const r = run(['config', 'check', '--config', sample, '--max-body', '2MiB'], { env: { SWITCHBOARD_WORKERS: '3' } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /configuration ok/);
+    const s = parse(r.stdout);
+    const names = settingNames();
+    assert.ok(names.length >= 20);
+    for (const n of names) assert.ok(s[n], `config check prints ${n}:\n${r.stdout}`);
+    assert.equal(r.stdout.trim().split('\n').length, names.length, 'one line per setting');
+    assert.deepEqual(s.db, { value: 'sqlite:/var/lib/switchboard/switchboard.db', source: 'file' });
+    assert.deepEqual(s.listen, { value: '127.0.0.1:8080', source: 'file' });
+    assert.deepEqual(s.workers, { value: '3', source: 'env SWITCHBOARD_WORKERS' });
+    assert.deepEqual(s.max_body, { value: '2MiB', source: 'flag' });
+    assert.deepEqual(s.access_ttl, { value: '15m', source: 'default' });
+    assert.deepEqual(s.header_timeout, { value: '10s', source: 'default' });
+    assert.deepEqual(s.max_request_line, { value: '8KiB', source: 'default' });
+    assert.deepEqual(s.config, { value: sample, source: 'flag' });
+  });
+
+  test('the sample documents every setting, and its defaults are the real ones', () => {
+    const text = readFileSync(sample, 'utf8');
+    const defaults = parse(run(['config', 'check']).stdout);
+    for (const n of settingNames().filter((k) => k !== 'config')) {
+      const m = text.match(new RegExp(`^#? ?${n} =(.*)$`, 'm'));
+      assert.ok(m, `packaging/switchboard.conf mentions ${n}`);
+      // A commented-out key shows the default (or nothing, for an empty default).
+      if (m[0].startsWith('#') && m[1].trim() && !m[1].includes('/')) {
+        const check = run(['config', 'check', `--${n.replace(/_/g, '-')}=${m[1].trim()}`]);
+        assert.equal(check.code, 0, `${n} = ${m[1]}: ${check.stderr}`);
+        assert.equal(parse(check.stdout)[n].value, defaults[n].value, `${n}: the sample's commented value is the default`);
+      }
+    }
+  });
+
+  test('a bad key, a bad value or a bad listen address exits 2 naming it and prints no settings', () => {
+    for (const [body, name] of [['listen = 127.0.0.1:0\nlisten_port = 80\n', 'listen_port'],
+      ['max_body = lots\n', 'max_body'], ['listen = nowhere\n', 'listen'], ['log_level = chatty\n', 'log_level'],
+      ['db = mysql://x\n', 'db'], ['jwt_secret = short\n', 'jwt_secret'], ['tls_cert = /x.pem\n', 'tls']]) {
+      const f = join(dir, 'check-bad.ini');
+      writeFileSync(f, body);
+      const r = run(['config', 'check', '--config', f]);
+      assert.equal(r.code, 2, `${body}: ${r.stderr}`);
+      assert.ok(r.stderr.includes(name), `${body} names ${name}: ${r.stderr}`);
+      assert.equal(r.stdout, '');
+    }
+    assert.equal(run(['config', 'check', '--bogus']).code, 2);
+    assert.equal(run(['config']).code, 2);
+    assert.equal(run(['config', 'show']).code, 2);
+  });
+
+  test('secrets are not printed', () => {
+    const f = join(dir, 'secret.ini');
+    const secret = 'a-jwt-secret-of-more-than-32-bytes-0123456789';
+    writeFileSync(f, `jwt_secret = ${secret}\ndb = postgres://sb:hunter2-pass@127.0.0.1:5432/sb\n`);
+    const r = run(['config', 'check', '--config', f]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(!r.stdout.includes(secret) && !r.stdout.includes('hunter2'), r.stdout);
+    const s = parse(r.stdout);
+    assert.equal(s.jwt_secret.value, `(set, ${secret.length} bytes)`);
+    assert.equal(s.db.value, 'postgres://sb:***@127.0.0.1:5432/sb');
+  });
+});

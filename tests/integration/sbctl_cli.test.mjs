@@ -92,7 +92,13 @@ test('clients and users: list, get, create, update with conflicts, delete', asyn
   assert.equal(r.code, 0, r.err);
   const c = JSON.parse(r.out).data ?? JSON.parse(r.out);
   assert.equal(run(['clients', 'update', c.id, '--status', 'suspended'], { SWITCHBOARD_TOKEN: root.access_token }).code, 0);
-  assert.equal(run(['clients', 'delete', c.id], { SWITCHBOARD_TOKEN: root.access_token }).code, 0);
+  r = run(['clients', 'impact', c.id], { SWITCHBOARD_TOKEN: root.access_token });
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /users: 0/);
+  r = run(['clients', 'delete', c.id], { SWITCHBOARD_TOKEN: root.access_token });
+  assert.equal(r.code, 1, 'the delete needs --confirm');
+  assert.match(r.err, /^ {2}confirm: required$/m);
+  assert.equal(run(['clients', 'delete', c.id, '--confirm', 'initech'], { SWITCHBOARD_TOKEN: root.access_token }).code, 0);
 });
 
 test('agents and messages', async (t) => {

@@ -134,3 +134,46 @@ test('bad certificate files: exit 2 with a message', async () => {
   assert.equal(r.status, 2);
   assert.match(r.stderr, /tls_cert/);
 });
+
+test('https: a streamed CSV export of several pages, then the same connection goes on', async () => {
+  const login = await request('POST', '/api/v1/auth/login', JSON.stringify({ email: 'admin@acme.test', password: 'demo-password' }), { 'content-type': 'application/json' });
+  const tok = JSON.parse(login.body).access_token;
+  const auth = { authorization: `Bearer ${tok}` };
+  for (let i = 0; i < 450; i += 50) {
+    await Promise.all(Array.from({ length: 50 }, (_, k) => request('POST', '/api/v1/messages',
+      JSON.stringify({ title: `tls ${String(i + k).padStart(3, '0')}`, body: 'x'.repeat(500), priority: 'low' }),
+      { ...auth, 'content-type': 'application/json' })));
+  }
+  // one keep-alive connection: the chunked export, then a JSON request on the same socket
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false });
+  const sockets = new Set();
+  const get = (path) => new Promise((resolve, reject) => {
+    const req = https.request(srv.url + path, { agent, headers: auth }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+    });
+    req.on('socket', (s) => sockets.add(s));
+    req.on('error', reject);
+    req.end();
+  });
+  const csv = await get('/api/v1/messages?format=csv&priority=low&sort=title');
+  assert.equal(csv.status, 200);
+  assert.equal(csv.headers['transfer-encoding'], 'chunked');
+  const lines = csv.body.split('\r\n');
+  assert.equal(lines.pop(), '');
+  assert.equal(lines.length, 451);
+  assert.match(lines[1], /,tls 000,/);
+  assert.match(lines[450], /,tls 449,/);
+  const me = await get('/api/v1/me');
+  assert.equal(me.status, 200);
+  assert.equal(sockets.size, 1, 'the connection was reused after the chunked response');
+  agent.destroy();
+  // the SDK over TLS: sbctl export --insecure gives the same bytes
+  const { spawnSync } = await import('node:child_process');
+  const sbctl = join(process.env.SB_BUILD_DIR || new URL('../../build', import.meta.url).pathname, 'sbctl');
+  const r = spawnSync(sbctl, ['--url', srv.url, '--insecure', 'export', 'messages', '--csv', '--priority', 'low', '--sort', 'title'],
+    { env: { ...process.env, SWITCHBOARD_TOKEN: tok }, encoding: 'utf8', timeout: 30000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, csv.body);
+});

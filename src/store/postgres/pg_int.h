@@ -16,6 +16,10 @@
  * so the realtime hub wakes at once instead of at its next periodic tail. The hub reads the
  * table either way, so a dropped connection or a lost notification only delays delivery.
  *
+ * Bus. pg_bus.c is the cluster bus (store_bus_publish): a publisher thread with one more
+ * connection sends NOTIFY switchboard_bus; the listener above also LISTENs there and hands
+ * the payloads to pg_bus_receive.
+ *
  * Each connection caches server-side prepared statements keyed by SQL text (PQprepare with
  * the names s0, s1, ...), up to PG_CACHE_MAX; beyond that a statement runs unnamed. All values
  * travel as text parameters whose types the server infers from the statement.
@@ -69,8 +73,9 @@ struct pg_store {
     /* The listener (pg_store.c): its own connection LISTENing on switchboard_changes. */
     PGconn *listen_db;
     pthread_t listen_thread;
-    bool listening;   /* the thread runs (join it on free) */
-    int stop_pipe[2]; /* written once by pg_free to stop the thread */
+    bool listening;     /* the thread runs (join it on free) */
+    int stop_pipe[2];   /* written once by pg_free to stop the thread */
+    struct pg_bus *bus; /* pg_bus.c */
 };
 
 struct pg_tx {
@@ -111,8 +116,24 @@ int pg_tx_commit(struct store_tx *tx);
 void pg_tx_rollback(struct store_tx *tx);
 int pg_tx_head_seq(struct store_tx *tx, int64_t *out);
 
+/* A connection for a thread of its own (listener, bus publisher) with TCP keepalives, so a
+ * vanished server is noticed; NULL only when out of memory (check PQstatus). */
+PGconn *pg_connect_aux(const char *conninfo, const char *app);
+
+/* pg_bus.c: start and stop the publisher thread; publish and count (store ops); hand one
+ * switchboard_bus payload to the bus hook (listener thread; db is the listener's connection,
+ * used to read spilled messages); count a listener reconnect. */
+int pg_bus_start(struct pg_store *s);
+void pg_bus_stop(struct pg_store *s);
+int pg_bus_publish(struct store *s, const char *msg, size_t len);
+void pg_bus_stats(struct store *s, struct store_bus_stats *out);
+void pg_bus_receive(struct pg_store *s, PGconn *db, const char *payload);
+void pg_bus_count_reconnect(struct store *s);
+
 /* The NULL-terminated statements of migration version, or NULL past the last one. */
 const char *const *pg_migration(int version);
+/* The newest schema version this binary knows (the number of migrations). */
+int pg_migration_latest(void);
 
 /* pg_rows.c */
 /* The dialect and statement runner of the shared row ops (sql.h). */

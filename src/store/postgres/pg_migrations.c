@@ -337,7 +337,19 @@ static const char *const migration_3[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {migration_1, migration_2, migration_3};
+/* Migration 4: the cluster bus's spill table (pg_bus.c). A bus message too large for one
+ * NOTIFY payload is stored here and the notification carries its id; rows older than a
+ * minute are pruned by the publisher. Not tenant data: no row-level security. */
+static const char *const migration_4[] = {
+    "CREATE TABLE bus_spill ("
+    " id BIGSERIAL PRIMARY KEY,"
+    " created_at TIMESTAMPTZ NOT NULL DEFAULT now(),"
+    " payload TEXT NOT NULL)",
+    "CREATE INDEX bus_spill_created ON bus_spill (created_at)",
+    NULL,
+};
+
+static const char *const *const migrations[] = {migration_1, migration_2, migration_3, migration_4};
 
 const char *const *pg_migration(int version)
 {
@@ -345,4 +357,9 @@ const char *const *pg_migration(int version)
         return NULL;
     }
     return migrations[version - 1];
+}
+
+int pg_migration_latest(void)
+{
+    return (int)(sizeof(migrations) / sizeof(migrations[0]));
 }

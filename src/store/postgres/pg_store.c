@@ -336,26 +336,35 @@ static void run_hook(struct store *base)
     }
 }
 
+PGconn *pg_connect_aux(const char *conninfo, const char *app)
+{
+    const char *keys[] = {
+        "fallback_application_name", "connect_timeout",  "keepalives", "keepalives_idle",
+        "keepalives_interval",       "keepalives_count", "dbname",     NULL};
+    const char *vals[] = {app, "10", "1", "10", "5", "3", conninfo, NULL};
+    return PQconnectdbParams(keys, vals, 1);
+}
+
 /* (Re)connect the listener's connection and LISTEN; 0 or SB_E_DB. */
 static int listen_connect(struct pg_store *s)
 {
     if (s->listen_db && PQstatus(s->listen_db) != CONNECTION_OK) {
         PQreset(s->listen_db);
     } else if (!s->listen_db) {
-        const char *keys[] = {"fallback_application_name", "connect_timeout", "dbname", NULL};
-        const char *vals[] = {"switchboard-listen", "10", s->conninfo, NULL};
-        s->listen_db = PQconnectdbParams(keys, vals, 1);
+        s->listen_db = pg_connect_aux(s->conninfo, "switchboard-listen");
     }
     if (!s->listen_db || PQstatus(s->listen_db) != CONNECTION_OK) {
         return SB_E_DB;
     }
-    return exec_simple(s->listen_db, "LISTEN switchboard_changes");
+    int rc = exec_simple(s->listen_db, "LISTEN switchboard_changes");
+    return rc < 0 ? rc : exec_simple(s->listen_db, "LISTEN switchboard_bus");
 }
 
 /*
  * The listener thread: wait (poll) for the connection's socket or the stop pipe; drain
- * notifications and run the commit hook once per wake-up. A lost connection is retried every
- * second, and after a reconnect the hook runs once in case something was missed meanwhile.
+ * notifications, hand bus payloads to pg_bus_receive as they come and run the commit hook
+ * once per wake-up. A lost connection is retried every second, and after a reconnect the hook
+ * runs once in case something was missed meanwhile, and the bus hook hears (NULL, 0).
  */
 static void *listen_main(void *arg)
 {
@@ -374,7 +383,10 @@ static void *listen_main(void *arg)
         if (!connected) {
             connected = listen_connect(s) == 0;
             if (connected) {
+                log_info("postgres: listener reconnected");
+                pg_bus_count_reconnect(&s->base);
                 run_hook(&s->base);
+                store_bus_deliver(&s->base, NULL, 0);
             }
             continue;
         }
@@ -388,7 +400,11 @@ static void *listen_main(void *arg)
         }
         bool any = false;
         for (PGnotify *nt = PQnotifies(s->listen_db); nt; nt = PQnotifies(s->listen_db)) {
-            any = any || !is_own_pid(s, nt->be_pid);
+            if (strcmp(nt->relname, "switchboard_bus") == 0) {
+                pg_bus_receive(s, s->listen_db, nt->extra);
+            } else {
+                any = any || !is_own_pid(s, nt->be_pid);
+            }
             PQfreemem(nt);
         }
         if (any) {
@@ -417,6 +433,7 @@ static int listen_start(struct pg_store *s)
 static void pg_free(struct store *base)
 {
     struct pg_store *s = (struct pg_store *)base;
+    pg_bus_stop(s);
     if (s->listening) {
         ssize_t w = write(s->stop_pipe[1], "x", 1);
         (void)w;
@@ -617,6 +634,14 @@ static int migrate_one(struct store *base)
     if (rc == 0) {
         rc = version_in(tx, &version);
     }
+    if (rc == 0 && version > 0 && !pg_migration(version)) {
+        log_error("postgres: the database schema is at version %d, newer than this switchboard "
+                  "knows (%d): upgrade switchboard on every node, or restore a dump taken "
+                  "before the upgrade",
+                  version, pg_migration_latest());
+        pg_tx_rollback(tx);
+        return SB_E_SCHEMA;
+    }
     const char *const *stmts = rc < 0 ? NULL : pg_migration(version + 1);
     for (size_t i = 0; stmts && stmts[i] && rc == 0; i++) {
         rc = exec_simple(db, stmts[i]);
@@ -693,6 +718,8 @@ static const struct store_ops postgres_ops = {
     .changes_read = pg_changes_read,
     .changes_bounds = pg_changes_bounds,
     .changes_prune = pg_changes_prune,
+    .bus_publish = pg_bus_publish,
+    .bus_stats = pg_bus_stats,
 };
 
 int store_postgres_open(const char *url, const struct store_options *opt, struct store **out)
@@ -714,7 +741,7 @@ int store_postgres_open(const char *url, const struct store_options *opt, struct
         }
         s->nconns++;
     }
-    if (listen_start(s) < 0) {
+    if (listen_start(s) < 0 || pg_bus_start(s) < 0) {
         pg_free(&s->base);
         return SB_E_DB;
     }

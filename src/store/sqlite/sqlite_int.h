@@ -78,6 +78,8 @@ int sq_tx_head_seq(struct store_tx *tx, int64_t *out);
 
 /* The NULL-terminated statements of migration version, or NULL past the last one. */
 const char *const *sqlite_migration(int version);
+/* The newest schema version this binary knows (the number of migrations). */
+int sqlite_migration_latest(void);
 
 /* sqlite_rows.c */
 /* The dialect and statement runner of the shared row ops (sql.h). */

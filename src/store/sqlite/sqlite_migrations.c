@@ -265,3 +265,8 @@ const char *const *sqlite_migration(int version)
     }
     return migrations[version - 1];
 }
+
+int sqlite_migration_latest(void)
+{
+    return (int)(sizeof(migrations) / sizeof(migrations[0]));
+}

@@ -378,6 +378,17 @@ static int sq_migrate(struct store *base)
         }
         int version = 0;
         rc = version_on(c, &version); /* inside the tx: another process may migrate too */
+        /* Forward only, and never on a schema from a newer switchboard: its data may mean
+         * things this binary does not know. */
+        if (rc == 0 && version > 0 && !sqlite_migration(version)) {
+            log_error("sqlite: the database schema is at version %d, newer than this "
+                      "switchboard knows (%d): upgrade switchboard, or restore a backup taken "
+                      "before the upgrade",
+                      version, sqlite_migration_latest());
+            exec(c, "ROLLBACK");
+            rc = SB_E_SCHEMA;
+            goto out;
+        }
         const char *const *stmts = rc < 0 ? NULL : sqlite_migration(version + 1);
         if (!stmts) {
             exec(c, "ROLLBACK");

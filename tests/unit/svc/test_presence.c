@@ -178,8 +178,60 @@ static void test_idle(void)
     svc_presence_free(p);
 }
 
+/* Another node (cluster) decides when it says so: due() forgets the user then. */
+struct other_node {
+    int64_t gone_ms; /* the other node lost its last connection then (0: never had one) */
+    bool connected;
+    int calls;
+};
+
+static bool elsewhere(void *arg, const char *user_id, int64_t gone_ms)
+{
+    struct other_node *o = arg;
+    o->calls++;
+    CHECK_EQ_STR(user_id, "u9");
+    return o->connected || o->gone_ms > gone_ms;
+}
+
+static void test_elsewhere_and_adopt(void)
+{
+    struct svc_presence *p = svc_presence_new(GRACE);
+    struct other_node o = {.connected = true};
+    svc_presence_set_elsewhere_fn(p, elsewhere, &o);
+    char out[4][64];
+    svc_presence_connected(p, "u9", 0);
+    svc_presence_disconnected(p, "u9", 1000);
+    CHECK_EQ_INT(due(p, 1000 + GRACE - 1, out, 4), 0);
+    CHECK_EQ_INT(o.calls, 0); /* asked only when the grace ran out */
+    CHECK_EQ_INT(due(p, 1000 + GRACE, out, 4), 0);
+    CHECK_EQ_INT(o.calls, 1);
+    CHECK_EQ_INT(due(p, 1000 + 2 * GRACE, out, 4), 0); /* forgotten, not asked again */
+    CHECK_EQ_INT(o.calls, 1);
+
+    /* The other node lost its connection earlier than we did: we decide. */
+    o = (struct other_node){.gone_ms = 500};
+    svc_presence_connected(p, "u9", 2000);
+    svc_presence_disconnected(p, "u9", 3000);
+    CHECK_EQ_INT(due(p, 3000 + GRACE, out, 4), 1);
+    CHECK_EQ_STR(out[0], "u9");
+
+    /* Adopted from a dead node: the grace runs from the given time; a later adoption of an
+     * older time does not shorten it; a user connected here is not touched. */
+    o = (struct other_node){0};
+    svc_presence_adopt(p, "u9", 10000);
+    svc_presence_adopt(p, "u9", 5000);
+    CHECK_EQ_INT(due(p, 10000 + GRACE - 1, out, 4), 0);
+    CHECK_EQ_INT(due(p, 10000 + GRACE, out, 4), 1);
+    svc_presence_connected(p, "u9", 20000);
+    svc_presence_adopt(p, "u9", 20000);
+    CHECK_EQ_INT(due(p, 20000 + 10 * GRACE, out, 4), 0);
+    CHECK_EQ_INT(svc_presence_count(p, "u9"), 1);
+    svc_presence_free(p);
+}
+
 int main(void)
 {
+    test_elsewhere_and_adopt();
     test_idle();
     test_retry_after_failed_write();
     test_disconnect_then_due_after_grace();
