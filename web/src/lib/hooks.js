@@ -513,7 +513,8 @@ export function useRealtimeDashboardMetrics({ clientId } = {}) {
 // `rangeMs`, fetched on open, when the range or tenant changes and every minute. Returns
 // {points (chart samples, oldest first), state: loading|loaded|unavailable, error}.
 export function useDashboardHistory({ clientId, rangeMs, maxPoints = 600 }) {
-  const [st, setSt] = useState({ points: [], state: 'loading', error: null });
+  const key = `${clientId || ''}|${rangeMs}`;
+  const [st, setSt] = useState({ points: [], state: 'loading', error: null, key: null });
   useEffect(() => {
     let alive = true;
     const load = () => {
@@ -522,24 +523,24 @@ export function useDashboardHistory({ clientId, rangeMs, maxPoints = 600 }) {
         .then((b) => {
           if (!alive) return;
           const pts = ((b && (b.points || (b.data && b.data.points))) || []).map(historyPoint).filter(Boolean);
-          setSt({ points: pts, state: 'loaded', error: null });
+          setSt({ points: pts, state: 'loaded', error: null, key });
         })
         .catch((e) => {
           if (!alive) return;
-          setSt((o) => ({ points: o.points, state: 'unavailable', error: e }));
+          setSt((o) => ({ points: o.points, state: 'unavailable', error: e, key }));
           // A server without the endpoint: live samples only, no asking again every minute.
           if (e && (e.status === 404 || e.status === 405)) clearInterval(t);
         });
     };
-    setSt((o) => ({ ...o, state: 'loading' }));
     const t = setInterval(load, 60000);
     load();
     return () => {
       alive = false;
       clearInterval(t);
     };
-  }, [clientId || '', rangeMs]);
-  return st;
+  }, [key]);
+  // Until the answer for this tenant and range: "loading" (the previous points still drawn).
+  return st.key === key ? st : { ...st, state: 'loading' };
 }
 
 // ---- statistics ----
