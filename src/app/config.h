@@ -34,6 +34,10 @@ struct app_config {
     int64_t drain_ms;
     int64_t header_timeout_ms;
     int64_t idle_timeout_ms;
+    int64_t body_timeout_ms;
+    int64_t body_min_rate;
+    int64_t close_timeout_ms;
+    int64_t max_connections_per_ip;
     int64_t max_body;
     int64_t max_line;
     int64_t max_head;

@@ -230,8 +230,11 @@ static int cmd_serve(struct app_config *cfg)
     nc.limits.max_head = (size_t)cfg->max_head;
     nc.limits.max_fields = (size_t)cfg->max_fields;
     nc.header_timeout_ms = cfg->header_timeout_ms;
-    nc.body_timeout_ms = cfg->header_timeout_ms;
+    nc.body_timeout_ms = cfg->body_timeout_ms ? cfg->body_timeout_ms : cfg->header_timeout_ms;
+    nc.body_min_rate = (size_t)cfg->body_min_rate;
     nc.idle_timeout_ms = cfg->idle_timeout_ms;
+    nc.close_timeout_ms = cfg->close_timeout_ms;
+    nc.max_connections_per_ip = (size_t)cfg->max_connections_per_ip;
     nc.ws_max_message = (size_t)cfg->ws_max_message;
     nc.ws_max_queue = (size_t)cfg->ws_max_queue;
     nc.tls_cert = cfg->tls_cert;

@@ -32,17 +32,21 @@ struct net_conn;
 
 struct net_config {
     char host[64];
-    int port;                   /* 0: any free port (see net_server_port) */
-    unsigned workers;           /* loop threads, >= 1 */
-    struct http_limits limits;  /* request limits (DESIGN §8) */
-    int64_t header_timeout_ms;  /* whole request head must arrive within this (10 s) */
-    int64_t body_timeout_ms;    /* body must keep arriving (bytes at least every this) */
-    int64_t idle_timeout_ms;    /* keep-alive idle connection closed after this (60 s) */
-    int64_t ws_idle_timeout_ms; /* WebSocket with no frame from the peer (60 s) */
-    size_t ws_max_message;      /* WebSocket message limit (1 MiB, close 1009) */
-    size_t ws_max_queue;        /* outbound bytes queued per connection (1 MiB, close 4008) */
-    size_t max_connections;     /* per worker; beyond it new connections are closed at once */
-    const char *tls_cert;       /* PEM chain; with tls_key, serve https and wss only */
+    int port;                  /* 0: any free port (see net_server_port) */
+    unsigned workers;          /* loop threads, >= 1 */
+    struct http_limits limits; /* request limits (DESIGN §8) */
+    /* Every cap below is named, with its default and config key, in base/limits.h. */
+    int64_t header_timeout_ms;     /* whole request head must arrive within this */
+    int64_t body_timeout_ms;       /* body: time between reads, and the base total time */
+    size_t body_min_rate;          /* body: bytes per second that extend the total by 1 s */
+    int64_t idle_timeout_ms;       /* keep-alive idle, or output stuck while reading paused */
+    int64_t close_timeout_ms;      /* a close whose peer takes nothing is reset after this */
+    int64_t ws_idle_timeout_ms;    /* WebSocket with no frame from the peer */
+    size_t ws_max_message;         /* WebSocket message limit (close 1009) */
+    size_t ws_max_queue;           /* outbound bytes queued per connection (4008; HTTP pauses) */
+    size_t max_connections;        /* per worker; beyond it new connections are closed at once */
+    size_t max_connections_per_ip; /* over all workers, 0: no limit; beyond it 429 */
+    const char *tls_cert;          /* PEM chain; with tls_key, serve https and wss only */
     const char *tls_key;
 };
 

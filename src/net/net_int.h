@@ -35,7 +35,9 @@ struct conn_http {
     size_t body_off;
     struct http_chunked chunked;
     struct buf body;
-    struct buf pending; /* TLS: plaintext that arrived while a request was in flight */
+    struct buf pending;    /* TLS: plaintext that arrived while a request was in flight */
+    int64_t body_start_ms; /* when the body of the request being read started */
+    size_t body_rx;        /* body bytes received so far (for the minimum rate) */
 };
 
 /* One TCP connection. Owned by its worker's loop thread. */
@@ -47,8 +49,13 @@ struct net_conn {
     uint8_t timeout_kind;
     bool processing;    /* inside conn_process (no re-entry) */
     bool handle_closed; /* uv_close finished while a request was in flight */
+    bool out_paused;    /* HTTP: not reading requests until the output queue drains */
+    bool shutting;      /* uv_shutdown pending: our last bytes are not all written yet */
+    bool ip_counted;    /* counted in the server's per-IP table under ip */
+    uint8_t ip[16];     /* peer address (IPv4 as v4-mapped IPv6) */
     int64_t deadline_ms;
     size_t queued;           /* bytes handed to uv_write and not yet written */
+    size_t wq_mark;          /* unacknowledged output at the last progress check */
     struct conn_http *http;  /* HTTP state; freed when the connection becomes a WebSocket */
     struct net_request *req; /* the request in flight, or NULL */
     /* WebSocket (NULL for HTTP) */
@@ -85,8 +92,18 @@ struct net_worker {
     char tlsbuf[16 * 1024]; /* decrypted plaintext, one TLS record at a time */
 };
 
+/* Open connections per peer address, over all workers (cfg.max_connections_per_ip). */
+#define NET_IP_BUCKETS 1024
+struct ip_count {
+    struct ip_count *next;
+    uint8_t ip[16];
+    size_t n;
+};
+
 struct net_server {
     struct net_config cfg;
+    pthread_mutex_t ip_lock;
+    struct ip_count *ip_buckets[NET_IP_BUCKETS];
     struct net_hooks hooks;
     struct net_worker **workers;
     unsigned nworkers;
@@ -108,6 +125,8 @@ void worker_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b);
 void conn_process(struct net_conn *c);
 void conn_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b);
 void conn_close(struct net_conn *c);
+/* Close at once with a TCP reset (SO_LINGER 0): the kernel drops what we had queued. */
+void conn_reset(struct net_conn *c, const char *why);
 void conn_close_after_write(struct net_conn *c);
 void conn_free(struct net_conn *c);
 void conn_http_free(struct conn_http *h);

@@ -4,7 +4,7 @@
  * Each worker owns a libuv loop in its own thread, a listening socket bound with
  * SO_REUSEPORT to the common address (the kernel spreads new connections across them), an
  * async handle for tasks posted from other threads, and a sweep timer that enforces every
- * connection's deadline (header, body, idle, linger) once per SWEEP_MS. Deadlines live in
+ * connection's deadline (header, body, idle, linger) once per SB_LIMIT_SWEEP_MS. Deadlines live in
  * the connection itself instead of one uv_timer_t each, which keeps an idle connection
  * small; connections sit on an intrusive list per worker.
  *
@@ -26,19 +26,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/limits.h"
 #include "base/log.h"
 #include "base/rand.h"
 #include "net/net_int.h"
 #include "net/tls.h"
-
-#define SWEEP_MS 250
-#define LINGER_MS 2000
 
 struct net_counters net_counters;
 
@@ -51,13 +50,16 @@ void net_config_default(struct net_config *out)
     out->port = 8080;
     out->workers = 1;
     http_limits_default(&out->limits);
-    out->header_timeout_ms = 10000;
-    out->body_timeout_ms = 10000;
-    out->idle_timeout_ms = 60000;
-    out->ws_idle_timeout_ms = 60000;
-    out->ws_max_message = 1 << 20;
-    out->ws_max_queue = 1 << 20;
-    out->max_connections = 20000;
+    out->header_timeout_ms = SB_LIMIT_HEADER_TIMEOUT_MS;
+    out->body_timeout_ms = SB_LIMIT_BODY_TIMEOUT_MS;
+    out->body_min_rate = SB_LIMIT_BODY_MIN_RATE;
+    out->idle_timeout_ms = SB_LIMIT_IDLE_TIMEOUT_MS;
+    out->close_timeout_ms = SB_LIMIT_CLOSE_TIMEOUT_MS;
+    out->ws_idle_timeout_ms = SB_LIMIT_WS_IDLE_TIMEOUT_MS;
+    out->ws_max_message = SB_LIMIT_WS_MESSAGE;
+    out->ws_max_queue = SB_LIMIT_OUT_QUEUE;
+    out->max_connections = SB_LIMIT_CONNECTIONS_PER_WORKER;
+    out->max_connections_per_ip = SB_LIMIT_CONNECTIONS_PER_IP;
 }
 
 void net_stats_get(struct net_stats *out)
@@ -68,6 +70,80 @@ void net_stats_get(struct net_stats *out)
     out->ws_slow_closes = atomic_load(&net_counters.ws_slow_closes);
     out->ws_frames_sent = atomic_load(&net_counters.ws_frames_sent);
     out->accepted_total = atomic_load(&net_counters.accepted_total);
+}
+
+/* ---- connections per peer address ---- */
+
+static size_t ip_hash(const uint8_t ip[16])
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (int i = 0; i < 16; i++) {
+        h = (h ^ ip[i]) * 1099511628211ull;
+    }
+    return (size_t)(h % NET_IP_BUCKETS);
+}
+
+/* Count one more connection from ip unless that passes the cap; true when counted. */
+static bool ip_acquire(struct net_server *s, const uint8_t ip[16])
+{
+    size_t cap = s->cfg.max_connections_per_ip;
+    if (!cap) {
+        return true;
+    }
+    size_t b = ip_hash(ip);
+    bool ok = true;
+    pthread_mutex_lock(&s->ip_lock);
+    struct ip_count *e = s->ip_buckets[b];
+    while (e && memcmp(e->ip, ip, 16) != 0) {
+        e = e->next;
+    }
+    if (!e) {
+        e = xcalloc(1, sizeof *e);
+        memcpy(e->ip, ip, 16);
+        e->next = s->ip_buckets[b];
+        s->ip_buckets[b] = e;
+    }
+    if (e->n >= cap) {
+        ok = false;
+    } else {
+        e->n++;
+    }
+    pthread_mutex_unlock(&s->ip_lock);
+    return ok;
+}
+
+static void ip_release(struct net_server *s, const uint8_t ip[16])
+{
+    size_t b = ip_hash(ip);
+    pthread_mutex_lock(&s->ip_lock);
+    for (struct ip_count **pp = &s->ip_buckets[b]; *pp; pp = &(*pp)->next) {
+        struct ip_count *e = *pp;
+        if (memcmp(e->ip, ip, 16) == 0) {
+            if (--e->n == 0) {
+                *pp = e->next;
+                free(e);
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->ip_lock);
+}
+
+/* The peer's address as 16 bytes (IPv4 as v4-mapped IPv6). */
+static void conn_peer_ip(struct net_conn *c, uint8_t out[16])
+{
+    struct sockaddr_storage sa;
+    int salen = sizeof sa;
+    memset(out, 0, 16);
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &salen) != 0) {
+        return;
+    }
+    if (sa.ss_family == AF_INET) {
+        out[10] = out[11] = 0xff;
+        memcpy(out + 12, &((struct sockaddr_in *)&sa)->sin_addr, 4);
+    } else if (sa.ss_family == AF_INET6) {
+        memcpy(out, &((struct sockaddr_in6 *)&sa)->sin6_addr, 16);
+    }
 }
 
 /* ---- connection lifecycle ---- */
@@ -106,6 +182,9 @@ void conn_free(struct net_conn *c)
     }
     w->nconns--;
     atomic_fetch_sub(&net_counters.connections_open, 1);
+    if (c->ip_counted) {
+        ip_release(w->server, c->ip);
+    }
     conn_http_free(c->http);
     tls_conn_free(c->tls);
     ws_conn_release(c);
@@ -125,6 +204,47 @@ void conn_close(struct net_conn *c)
     uv_close((uv_handle_t *)&c->tcp, conn_on_closed);
 }
 
+/* A reset frees the socket's kernel buffers at once; used when the peer does not take what
+ * we queued (a close past its deadline, output stuck while reading is paused). */
+void conn_reset(struct net_conn *c, const char *why)
+{
+    if (c->state == CONN_CLOSED) {
+        return;
+    }
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0) {
+        struct linger lg = {.l_onoff = 1, .l_linger = 0};
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    }
+    log_event(LOG_INFO, "connection reset",
+              json_pack("{s:s,s:I}", "reason", why, "queued", (json_int_t)c->queued));
+    conn_close(c);
+}
+
+/* Bytes we queued that the peer has not acknowledged yet: libuv's write queue plus the
+ * kernel's send queue (TIOCOUTQ: unsent and unacknowledged). */
+static size_t conn_unacked(struct net_conn *c)
+{
+    size_t n = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+    uv_os_fd_t fd;
+    int outq = 0;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 && ioctl(fd, TIOCOUTQ, &outq) == 0 &&
+        outq > 0) {
+        n += (size_t)outq;
+    }
+    return n;
+}
+
+/* Whether the peer took some of our bytes since the last call. Used only where nothing new
+ * is queued (closing, paused), so any shrink of conn_unacked is the peer reading. */
+static bool conn_made_progress(struct net_conn *c)
+{
+    size_t n = conn_unacked(c);
+    bool moved = n < c->wq_mark;
+    c->wq_mark = n;
+    return moved;
+}
+
 static void conn_on_linger_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 {
     (void)b;
@@ -137,16 +257,18 @@ static void conn_on_shutdown(uv_shutdown_t *req, int status)
 {
     struct net_conn *c = req->data;
     free(req);
+    c->shutting = false;
     if (status < 0 || c->state == CONN_CLOSED) {
         conn_close(c);
         return;
     }
-    c->deadline_ms = clock_mono_ms() + LINGER_MS;
+    c->deadline_ms = clock_mono_ms() + SB_LIMIT_LINGER_MS;
     uv_read_start((uv_stream_t *)&c->tcp, worker_alloc, conn_on_linger_read);
 }
 
 /* Close after everything queued has been written: shut down our side, then discard what
- * the peer still sends for a moment so it can read our answer instead of a reset. */
+ * the peer still sends for a moment so it can read our answer instead of a reset. A peer
+ * that does not take our bytes within close_timeout gets a reset instead (worker_sweep). */
 void conn_close_after_write(struct net_conn *c)
 {
     if (c->state == CONN_CLOSED || c->state == CONN_LINGER) {
@@ -160,13 +282,18 @@ void conn_close_after_write(struct net_conn *c)
         conn_tls_flush(c);
     }
     c->state = CONN_LINGER;
+    c->out_paused = false;
+    c->deadline_ms = clock_mono_ms() + c->w->server->cfg.close_timeout_ms;
+    c->wq_mark = conn_unacked(c);
     uv_read_stop((uv_stream_t *)&c->tcp);
     uv_shutdown_t *req = xmalloc(sizeof *req);
     req->data = c;
     if (uv_shutdown(req, (uv_stream_t *)&c->tcp, conn_on_shutdown) < 0) {
         free(req);
         conn_close(c);
+        return;
     }
+    c->shutting = true;
 }
 
 /* ---- writing ---- */
@@ -190,6 +317,26 @@ static void write_req_free(struct write_req *wr)
     free(wr);
 }
 
+static void conn_read_start(struct net_conn *c)
+{
+    uv_read_start((uv_stream_t *)&c->tcp, worker_alloc, conn_on_read);
+}
+
+/* Reading is paused for back-pressure (net_respond) and a write finished: go on with the
+ * buffered and further requests once the queue is down to half the cap; until then, the
+ * progress moves the deadline of a connection whose output is stuck. */
+static void conn_output_drained(struct net_conn *c)
+{
+    const struct net_config *cfg = &c->w->server->cfg;
+    c->deadline_ms = clock_mono_ms() + cfg->idle_timeout_ms;
+    if (c->queued > cfg->ws_max_queue / 2 || c->state != CONN_HEAD) {
+        return;
+    }
+    c->out_paused = false;
+    conn_read_start(c);
+    conn_process(c);
+}
+
 static void conn_on_write(uv_write_t *r, int status)
 {
     struct write_req *wr = (struct write_req *)r;
@@ -199,6 +346,10 @@ static void conn_on_write(uv_write_t *r, int status)
     write_req_free(wr);
     if (status < 0 && c->state != CONN_CLOSED) {
         conn_close(c);
+        return;
+    }
+    if (c->out_paused) {
+        conn_output_drained(c);
     }
 }
 
@@ -336,7 +487,7 @@ static void conn_send_response(struct net_conn *c, const struct net_response *re
                                const char *request_id, bool head_only, bool keep_alive)
 {
     struct buf h;
-    buf_init(&h, 64 * 1024);
+    buf_init(&h, SB_LIMIT_RESPONSE_HEAD);
     int rc = buf_printf(&h, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n", resp->status,
                         http_status_text(resp->status), resp->body_len);
     if (rc == 0 && resp->content_type) {
@@ -411,6 +562,8 @@ static const char *status_code_name(int status)
         return "uri_too_long";
     case 417:
         return "expectation_failed";
+    case 429:
+        return "too_many_requests";
     case 431:
         return "header_fields_too_large";
     case 501:
@@ -465,6 +618,24 @@ static void conn_dispatch(struct net_conn *c)
     c->w->server->hooks.on_request(req, c->w->server->hooks.arg);
 }
 
+/*
+ * When the body being read times out: body_timeout after the last read, and at the latest
+ * body_timeout plus one second per body_min_rate bytes received after the body started, so
+ * a peer that trickles a body cannot hold the connection however often it sends a byte.
+ */
+static int64_t conn_body_deadline(const struct net_conn *c, int64_t now_ms)
+{
+    const struct net_config *cfg = &c->w->server->cfg;
+    int64_t idle = now_ms + cfg->body_timeout_ms;
+    if (!cfg->body_min_rate) {
+        return idle;
+    }
+    int64_t total = c->http->body_start_ms + cfg->body_timeout_ms +
+                    (int64_t)(c->http->body_rx / cfg->body_min_rate * 1000 +
+                              c->http->body_rx % cfg->body_min_rate * 1000 / cfg->body_min_rate);
+    return total < idle ? total : idle;
+}
+
 /* Parse and dispatch as many buffered requests as possible (one in flight at a time). */
 void conn_process(struct net_conn *c)
 {
@@ -473,7 +644,7 @@ void conn_process(struct net_conn *c)
     }
     c->processing = true;
     const struct net_config *cfg = &c->w->server->cfg;
-    while (c->state == CONN_HEAD || c->state == CONN_BODY) {
+    while (!c->out_paused && (c->state == CONN_HEAD || c->state == CONN_BODY)) {
         if (c->state == CONN_HEAD) {
             if (c->http->in.len == 0) {
                 break;
@@ -518,7 +689,9 @@ void conn_process(struct net_conn *c)
             }
             c->state = CONN_BODY;
             c->timeout_kind = TIMEOUT_BODY;
-            c->deadline_ms = clock_mono_ms() + cfg->body_timeout_ms;
+            c->http->body_start_ms = clock_mono_ms();
+            c->http->body_rx = c->http->in.len - c->http->head_len;
+            c->deadline_ms = conn_body_deadline(c, c->http->body_start_ms);
         }
         if (c->state == CONN_BODY) {
             if (c->http->head.chunked) {
@@ -571,8 +744,8 @@ static void conn_on_plain(struct net_conn *c, char *data, size_t n)
         return;
     }
     if (c->state == CONN_BODY) {
-        /* The body timeout is about progress: it restarts with every read. */
-        c->deadline_ms = clock_mono_ms() + c->w->server->cfg.body_timeout_ms;
+        c->http->body_rx += n;
+        c->deadline_ms = conn_body_deadline(c, clock_mono_ms());
     }
     if (buf_append(&c->http->in, data, n) < 0) {
         conn_fail(c, c->state == CONN_HEAD ? 431 : 413,
@@ -688,7 +861,14 @@ void net_respond(struct net_request *req, const struct net_response *resp)
     c->state = CONN_HEAD;
     c->timeout_kind = TIMEOUT_IDLE;
     c->deadline_ms = clock_mono_ms() + c->w->server->cfg.idle_timeout_ms;
-    uv_read_start((uv_stream_t *)&c->tcp, worker_alloc, conn_on_read);
+    if (c->queued > c->w->server->cfg.ws_max_queue) {
+        /* Back-pressure: a peer that pipelines requests without reading the answers gets no
+         * more of them read until its queue drains (conn_output_drained). */
+        c->out_paused = true;
+        c->wq_mark = conn_unacked(c);
+        return;
+    }
+    conn_read_start(c);
     conn_process(c);
 }
 
@@ -720,7 +900,8 @@ static void worker_on_connection(uv_stream_t *server, int status)
     }
     uv_tcp_nodelay(&c->tcp, 1);
     c->http = xcalloc(1, sizeof *c->http);
-    buf_init(&c->http->in, w->server->cfg.limits.max_head + w->server->cfg.limits.max_body + 4096);
+    buf_init(&c->http->in, w->server->cfg.limits.max_head + w->server->cfg.limits.max_body +
+                               SB_LIMIT_INPUT_SLACK);
     buf_init(&c->http->pending, w->server->cfg.limits.max_head + w->server->cfg.limits.max_body);
     if (w->server->tls && !(c->tls = tls_conn_new(w->server->tls))) {
         c->state = CONN_HEAD;
@@ -728,6 +909,17 @@ static void worker_on_connection(uv_stream_t *server, int status)
         return;
     }
     c->state = CONN_HEAD;
+    conn_peer_ip(c, c->ip);
+    c->ip_counted = ip_acquire(w->server, c->ip);
+    if (!c->ip_counted) {
+        /* A TLS peer has not shaken hands yet: it only sees the close. */
+        if (c->tls) {
+            conn_close(c);
+        } else {
+            conn_fail(c, 429, "too_many_connections", "too many connections from this address");
+        }
+        return;
+    }
     c->timeout_kind = TIMEOUT_HEADER;
     c->deadline_ms = clock_mono_ms() + w->server->cfg.header_timeout_ms;
     uv_read_start((uv_stream_t *)&c->tcp, worker_alloc, conn_on_read);
@@ -750,9 +942,21 @@ static void worker_sweep(uv_timer_t *t)
         if (!c->deadline_ms || now < c->deadline_ms) {
             continue;
         }
-        if (c->state == CONN_LINGER) {
+        /* Output that is still moving (a slow reader) earns more time; output that is not
+         * (a peer that stopped reading) is reset, which frees the kernel's buffers too. */
+        if (c->state == CONN_LINGER && c->shutting && conn_made_progress(c)) {
+            c->deadline_ms = now + c->w->server->cfg.close_timeout_ms;
+        } else if (c->state == CONN_LINGER && c->shutting) {
+            conn_reset(c, "close timeout: the peer does not read");
+        } else if (c->state == CONN_LINGER) {
             conn_close(c);
-        } else if ((c->state == CONN_HEAD && c->http->in.len > 0) || c->state == CONN_BODY) {
+        } else if (c->out_paused && conn_made_progress(c)) {
+            c->deadline_ms = now + c->w->server->cfg.idle_timeout_ms;
+        } else if (c->out_paused) {
+            conn_reset(c, "output stuck: the peer does not read");
+        } else if (c->state == CONN_BODY) {
+            conn_fail(c, 408, "request_timeout", "request body too slow");
+        } else if (c->state == CONN_HEAD && c->http->in.len > 0) {
             conn_fail(c, 408, "request_timeout", "request timeout");
         } else if (c->state == CONN_HEAD) {
             conn_close(c);
@@ -878,13 +1082,50 @@ static int open_listener(const struct sockaddr_storage *sa, int *fd_out)
     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     socklen_t len =
         sa->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-    if (bind(fd, (const struct sockaddr *)sa, len) < 0 || listen(fd, 1024) < 0) {
+    if (bind(fd, (const struct sockaddr *)sa, len) < 0 || listen(fd, SB_LIMIT_LISTEN_BACKLOG) < 0) {
         int e = errno;
         close(fd);
         errno = e;
         return SB_E_IO;
     }
     *fd_out = fd;
+    return 0;
+}
+
+/*
+ * Make sure the port is ours before the workers bind it with SO_REUSEPORT. Linux lets any
+ * process of the same user join a SO_REUSEPORT group, so a second server on a busy port
+ * would start and take half the connections. A probe socket bound without SO_REUSEPORT
+ * (SO_REUSEADDR only, so TIME_WAIT leftovers do not matter) fails with EADDRINUSE while
+ * anyone listens there, whether with SO_REUSEPORT or not. With port 0 the probe picks the
+ * port, which *sa then names. Returns 0, or SB_E_IO with errno set.
+ */
+static int probe_port(struct sockaddr_storage *sa)
+{
+    int fd = socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return SB_E_IO;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    socklen_t len =
+        sa->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+    if (bind(fd, (const struct sockaddr *)sa, len) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return SB_E_IO;
+    }
+    struct sockaddr_storage bound;
+    socklen_t blen = sizeof bound;
+    if (getsockname(fd, (struct sockaddr *)&bound, &blen) == 0) {
+        if (sa->ss_family == AF_INET) {
+            ((struct sockaddr_in *)sa)->sin_port = ((struct sockaddr_in *)&bound)->sin_port;
+        } else {
+            ((struct sockaddr_in6 *)sa)->sin6_port = ((struct sockaddr_in6 *)&bound)->sin6_port;
+        }
+    }
+    close(fd);
     return 0;
 }
 
@@ -896,6 +1137,16 @@ int net_server_start(const struct net_config *cfg, const struct net_hooks *hooks
     if (parse_addr(cfg->host, cfg->port, &sa) < 0) {
         log_error("invalid listen address %s", cfg->host);
         return SB_E_CONFIG;
+    }
+    if (probe_port(&sa) < 0) {
+        if (errno == EADDRINUSE) {
+            log_error("cannot listen on %s:%d: address already in use (another process holds "
+                      "this port)",
+                      cfg->host, cfg->port);
+        } else {
+            log_error("cannot listen on %s:%d: %s", cfg->host, cfg->port, strerror(errno));
+        }
+        return SB_E_IO;
     }
     struct tls_ctx *tls = NULL;
     if (cfg->tls_cert && *cfg->tls_cert) {
@@ -910,6 +1161,7 @@ int net_server_start(const struct net_config *cfg, const struct net_hooks *hooks
     s->cfg = *cfg;
     s->cfg.workers = n;
     s->hooks = *hooks;
+    pthread_mutex_init(&s->ip_lock, NULL);
     s->workers = xcalloc(n, sizeof *s->workers);
     s->nworkers = n;
     int rc = 0;
@@ -948,6 +1200,7 @@ int net_server_start(const struct net_config *cfg, const struct net_hooks *hooks
         }
         free(s->workers);
         tls_ctx_free(s->tls);
+        pthread_mutex_destroy(&s->ip_lock);
         free(s);
         return rc;
     }
@@ -960,11 +1213,11 @@ int net_server_start(const struct net_config *cfg, const struct net_hooks *hooks
         w->async.data = w;
         uv_timer_init(&w->loop, &w->sweep);
         w->sweep.data = w;
-        uv_timer_start(&w->sweep, worker_sweep, SWEEP_MS, SWEEP_MS);
+        uv_timer_start(&w->sweep, worker_sweep, SB_LIMIT_SWEEP_MS, SB_LIMIT_SWEEP_MS);
         uv_tcp_init(&w->loop, &w->listener);
         w->listener.data = w;
         uv_tcp_open(&w->listener, w->listen_fd);
-        uv_listen((uv_stream_t *)&w->listener, 1024, worker_on_connection);
+        uv_listen((uv_stream_t *)&w->listener, SB_LIMIT_LISTEN_BACKLOG, worker_on_connection);
         w->listening = true;
     }
     for (unsigned i = 0; i < n; i++) {
@@ -1042,5 +1295,13 @@ void net_server_stop(struct net_server *s, int64_t drain_ms)
     }
     free(s->workers);
     tls_ctx_free(s->tls);
+    for (size_t b = 0; b < NET_IP_BUCKETS; b++) {
+        while (s->ip_buckets[b]) {
+            struct ip_count *e = s->ip_buckets[b];
+            s->ip_buckets[b] = e->next;
+            free(e);
+        }
+    }
+    pthread_mutex_destroy(&s->ip_lock);
     free(s);
 }

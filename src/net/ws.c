@@ -9,7 +9,9 @@
  *
  * Back-pressure: c->queued counts bytes handed to libuv but not yet written. A send that
  * would take it past ws_max_queue closes the connection with 4008 (slow consumer) instead
- * of growing memory or dropping the frame silently; the client resumes on reconnect.
+ * of growing memory or dropping the frame silently; the client resumes on reconnect. Pongs
+ * go through the same cap (ws_queue_admit), so a ping flood from a peer that never reads
+ * ends the same way; the close itself is reset if the peer takes nothing (close_timeout).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +19,9 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/limits.h"
 #include "base/log.h"
 #include "net/net_int.h"
-
-#define CLOSE_GRACE_MS 2000
 
 /* Frames of one connection gathered while its worker is corked (net_int.h). */
 struct ws_cork_seg {
@@ -36,8 +37,6 @@ struct ws_cork {
     struct ws_cork_seg *seg;
     size_t nseg, segcap;
 };
-
-#define CORK_SPARES 32
 
 struct net_ws_state {
     const struct net_ws_handler *handler;
@@ -227,7 +226,7 @@ static void cork_flush(struct net_worker *w, struct ws_cork *k)
     }
     k->conn = NULL;
     k->nseg = k->nshared = k->bytes = 0;
-    if (w->ncork_free < CORK_SPARES && k->segcap <= 64) {
+    if (w->ncork_free < SB_LIMIT_WS_CORK_SPARES && k->segcap <= 64) {
         k->next = w->cork_free;
         w->cork_free = k;
         w->ncork_free++;
@@ -344,6 +343,25 @@ void ws_conn_release(struct net_conn *c)
     }
 }
 
+/*
+ * The one outbound cap of a WebSocket: whether a frame of len bytes fits in c's queue
+ * (written, plus gathered while corked). Data frames and pongs alike; when it does not fit
+ * the connection is closed with 4008 (slow consumer) and this returns false.
+ */
+static bool ws_queue_admit(struct net_conn *c, size_t len)
+{
+    size_t gathered = c->ws->cork ? c->ws->cork->bytes : 0;
+    if (c->queued + gathered + len <= c->w->server->cfg.ws_max_queue) {
+        return true;
+    }
+    atomic_fetch_add(&net_counters.ws_slow_closes, 1);
+    log_event(LOG_WARN, "slow consumer disconnected",
+              json_pack("{s:I,s:I}", "queued", (json_int_t)(c->queued + gathered), "frame",
+                        (json_int_t)len));
+    net_ws_close(c, WS_CLOSE_SLOW_CONSUMER, "slow consumer");
+    return false;
+}
+
 void ws_conn_on_data(struct net_conn *c, uint8_t *data, size_t len)
 {
     struct net_ws_state *ws = c->ws;
@@ -374,7 +392,7 @@ void ws_conn_on_data(struct net_conn *c, uint8_t *data, size_t len)
             uint8_t frame[14 + 125];
             size_t h = ws_frame_header(frame, true, WS_OP_PONG, ev.len, NULL);
             memcpy(frame + h, ev.data, ev.len);
-            if (!ws->close_sent) {
+            if (!ws->close_sent && ws_queue_admit(c, h + ev.len)) {
                 conn_write(c, (const char *)frame, h + ev.len, NULL, NULL, 0, NULL, 0);
             }
             break;
@@ -459,13 +477,7 @@ int net_ws_send(struct net_conn *c, bool binary, const char *prefix, size_t pref
         return SB_E_IO;
     }
     size_t total = prefix_len + (shared ? shared->len : 0) + suffix_len;
-    size_t gathered = c->ws->cork ? c->ws->cork->bytes : 0;
-    if (c->queued + gathered + total > c->w->server->cfg.ws_max_queue) {
-        atomic_fetch_add(&net_counters.ws_slow_closes, 1);
-        log_event(
-            LOG_WARN, "slow consumer disconnected",
-            json_pack("{s:I,s:I}", "queued", (json_int_t)c->queued, "frame", (json_int_t)total));
-        net_ws_close(c, WS_CLOSE_SLOW_CONSUMER, "slow consumer");
+    if (!ws_queue_admit(c, total)) {
         return SB_E_AGAIN;
     }
     uint8_t hdr[14];

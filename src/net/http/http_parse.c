@@ -35,17 +35,14 @@
 #include <string.h>
 
 #include "base/err.h"
-
-#define CHUNK_SIZE_LINE_MAX 4096
-#define CHUNK_TRAILER_MAX 8192
-#define CHUNK_SIZE_DIGITS_MAX 16
+#include "base/limits.h"
 
 void http_limits_default(struct http_limits *out)
 {
-    out->max_line = 8192;
-    out->max_head = 32768;
-    out->max_fields = 100;
-    out->max_body = 1024 * 1024;
+    out->max_line = SB_LIMIT_REQUEST_LINE;
+    out->max_head = SB_LIMIT_HEADER_BYTES;
+    out->max_fields = SB_LIMIT_HEADER_FIELDS;
+    out->max_body = SB_LIMIT_BODY;
 }
 
 /* RFC 9110 tchar: the characters of methods, field names and coding names. */
@@ -646,7 +643,7 @@ static int chunk_byte(struct http_chunked *self, char c)
     case CH_SIZE: {
         int d = hex_value(c);
         if (d >= 0) {
-            if (self->size_digits == CHUNK_SIZE_DIGITS_MAX) {
+            if (self->size_digits == SB_LIMIT_CHUNK_DIGITS) {
                 return 400;
             }
             self->remaining = (self->remaining << 4) | (uint64_t)d;
@@ -752,7 +749,7 @@ static int chunk_byte(struct http_chunked *self, char c)
     self->line_len++;
     bool in_trailer =
         self->state == CH_TRAILER || self->state == CH_TRAILER_LINE || self->state == CH_TRAILER_LF;
-    if (self->line_len > (in_trailer ? CHUNK_TRAILER_MAX : CHUNK_SIZE_LINE_MAX)) {
+    if (self->line_len > (in_trailer ? SB_LIMIT_CHUNK_TRAILER : SB_LIMIT_CHUNK_LINE)) {
         return 400;
     }
     return 0;
