@@ -11,9 +11,10 @@
 #   FANOUT_KIND=pg|broadcast   pg (default): PATCH /api/v1/agents/{id} (POST /publish for the
 #       peers) -> subscribers bound to postgres_changes on agent_status (1.4 KB frames);
 #       broadcast: a WebSocket publisher sends broadcasts on realtime:bench (FANOUT_PAD bytes
-#       of padding, default 34: 155-byte frames) that every other member receives.
+#       of padding, default 0: 157-byte frames, about the issue's 155) that every other member receives.
 #   FANOUT_SERVERS   default "sb1 sb2 node epoll" (switchboard --workers 1, --workers 2, the
 #       Node ws peer, the epoll peer). "switchboard" is sb2 and "peer" is node (older names).
+#       base1/base2: another switchboard binary (FANOUT_SB_BASE), e.g. before a change.
 #   FANOUT_RATES     a sweep: events/s, ascending, e.g. "25 50 100 150". Every rate runs for
 #       every server (interleaved, so they share the machine's state); a server's sweep stops
 #       after its first point with loss (missing or closed subscribers) or below 90 % of the
@@ -40,7 +41,7 @@ EVENTS=${3:-200}
 RATE=${4:-20}
 PER_PROC=${FANOUT_PER_PROC:-2500}
 KIND=${FANOUT_KIND:-pg}
-PAD=${FANOUT_PAD:-34}
+PAD=${FANOUT_PAD:-0}
 SECONDS_PER_POINT=${FANOUT_SECONDS:-4}
 HERE=$(cd "$(dirname "$0")" && pwd)
 SB_BIN=$(cd "$(dirname "$SB_BIN")" && pwd)/$(basename "$SB_BIN")
@@ -113,9 +114,9 @@ json_get() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{co
 
 SERVER_PID=
 start_switchboard() {
-    local port=$1 dir=$2 workers=$3 pin=()
+    local port=$1 dir=$2 workers=$3 bin=$4 pin=()
     [ "$workers" = 1 ] && pin=("${SRV_TASKSET[@]}")
-    "${pin[@]}" "$SB_BIN" serve --listen "127.0.0.1:$port" --db "sqlite:$dir/sb.db" --demo \
+    "${pin[@]}" "$bin" serve --listen "127.0.0.1:$port" --db "sqlite:$dir/sb.db" --demo \
         --workers "$workers" --access-ttl 1h --max-user-connections 0 --max-connections-per-ip 0 \
         --log-level warn --log-format text >"$dir/server.log" 2>&1 &
     SERVER_PID=$!
@@ -176,8 +177,10 @@ run_phase() {
     mkdir -p "$dir"
     port=$(free_port)
     log "== $KIND $name, $n subscribers, $EVENTS events at $RATE/s (port $port, dir $dir)"
-    if [ "$name" = sb1 ] || [ "$name" = sb2 ]; then
-        start_switchboard "$port" "$dir" "${name#sb}"
+    if [[ "$name" =~ ^(sb|base)[12]$ ]]; then
+        local bin=$SB_BIN
+        [[ "$name" = base* ]] && bin=${FANOUT_SB_BASE:?FANOUT_SB_BASE: the binary of the base1/base2 rows}
+        start_switchboard "$port" "$dir" "${name: -1}" "$bin"
         token=$(curl -sf -X POST -H 'Content-Type: application/json' \
             -d '{"email":"admin@acme.test","password":"demo-password"}' \
             "http://127.0.0.1:$port/api/v1/auth/login" | json_get '.access_token')
