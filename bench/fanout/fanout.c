@@ -95,6 +95,7 @@ struct sub_opts {
     int linger_s;
     const char *ready_path;
     const char *out_path;
+    bool broadcast; /* --kind broadcast: join for broadcasts, count "broadcast" frames */
 };
 
 struct stats {
@@ -268,13 +269,23 @@ static bool conn_send_heartbeat(struct sub *s, int i)
 static bool conn_send_join(struct sub *s, int i)
 {
     char msg[900];
-    int n = snprintf(msg, sizeof msg,
-                     "{\"topic\":\"realtime:bench\",\"event\":\"phx_join\",\"payload\":{\"config\":"
-                     "{\"postgres_changes\":[{\"event\":\"*\",\"schema\":\"public\",\"table\":"
-                     "\"agent_status\"}],\"broadcast\":{\"self\":false,\"ack\":false},"
-                     "\"presence\":{\"enabled\":false}},\"access_token\":\"%s\"},\"ref\":\"1\","
-                     "\"join_ref\":\"1\"}",
-                     s->o.token);
+    int n;
+    if (s->o.broadcast) {
+        n = snprintf(
+            msg, sizeof msg,
+            "{\"topic\":\"realtime:bench\",\"event\":\"phx_join\",\"payload\":{\"config\":"
+            "{\"broadcast\":{\"self\":false,\"ack\":false},\"presence\":{\"enabled\":false}},"
+            "\"access_token\":\"%s\"},\"ref\":\"1\",\"join_ref\":\"1\"}",
+            s->o.token);
+        return n > 0 && (size_t)n < sizeof msg && conn_send_text(s, i, msg, (size_t)n);
+    }
+    n = snprintf(msg, sizeof msg,
+                 "{\"topic\":\"realtime:bench\",\"event\":\"phx_join\",\"payload\":{\"config\":"
+                 "{\"postgres_changes\":[{\"event\":\"*\",\"schema\":\"public\",\"table\":"
+                 "\"agent_status\"}],\"broadcast\":{\"self\":false,\"ack\":false},"
+                 "\"presence\":{\"enabled\":false}},\"access_token\":\"%s\"},\"ref\":\"1\","
+                 "\"join_ref\":\"1\"}",
+                 s->o.token);
     if (n < 0 || (size_t)n >= sizeof msg) {
         return false;
     }
@@ -395,7 +406,8 @@ static bool has(const uint8_t *data, size_t len, const char *needle)
 static void on_text(struct sub *s, int i, const uint8_t *data, size_t len)
 {
     struct conn *c = &s->c[i];
-    if (has(data, len, "\"event\":\"postgres_changes\"")) {
+    if (has(data, len,
+            s->o.broadcast ? "\"event\":\"broadcast\"" : "\"event\":\"postgres_changes\"")) {
         uint64_t rx = now_ns(CLOCK_REALTIME);
         uint64_t pub = frame_publish_ns(data, len);
         if (pub == 0 || pub > rx + 1000000000ull) {
@@ -735,11 +747,13 @@ static int run_sub(struct sub_opts *o)
 struct pub_opts {
     const char *host;
     int port;
-    const char *mode; /* "rest" or "peer" */
+    const char *mode; /* "rest", "peer" (POST /publish) or "ws" (broadcast on a WebSocket) */
     const char *token;
     const char *agent;
+    const char *path; /* ws: the upgrade path */
     int count;
     int rate;
+    int pad; /* ws: bytes of padding in each broadcast payload */
 };
 
 static int http_connect(const char *host, int port)
@@ -805,6 +819,101 @@ static int http_roundtrip(int fd, const char *req, size_t len, char *body, size_
     return (int)strtol(resp + 9, NULL, 10);
 }
 
+/* Send one masked text frame on a blocking socket. */
+static int ws_send_blocking(int fd, const char *text, size_t len)
+{
+    static uint8_t frame[70000];
+    if (len + 14 > sizeof frame) {
+        return -1;
+    }
+    uint32_t key = next_rand();
+    uint8_t mask[4];
+    memcpy(mask, &key, 4);
+    size_t h = ws_frame_header(frame, true, WS_OP_TEXT, len, mask);
+    memcpy(frame + h, text, len);
+    ws_mask(frame + h, len, mask, 0);
+    size_t off = 0;
+    while (off < h + len) {
+        ssize_t n = send(fd, frame + off, h + len - off, MSG_NOSIGNAL);
+        if (n <= 0) {
+            return -1;
+        }
+        off += (size_t)n;
+    }
+    return 0;
+}
+
+/* The WebSocket publisher: upgrade, join realtime:bench for broadcasts, read the join reply.
+ * Returns the socket or -1. */
+static int ws_publisher_open(const struct pub_opts *o)
+{
+    int fd = http_connect(o->host, o->port);
+    if (fd < 0) {
+        return -1;
+    }
+    char req[2048];
+    int n = snprintf(req, sizeof req,
+                     "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     "Sec-WebSocket-Version: 13\r\n\r\n",
+                     o->path, o->host, o->port);
+    char resp[8192];
+    size_t got = 0;
+    if (n < 0 || (size_t)n >= sizeof req || send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+        close(fd);
+        return -1;
+    }
+    while (got < sizeof resp - 1) {
+        ssize_t r = recv(fd, resp + got, sizeof resp - 1 - got, 0);
+        if (r <= 0) {
+            close(fd);
+            return -1;
+        }
+        got += (size_t)r;
+        resp[got] = '\0';
+        if (strstr(resp, "\r\n\r\n")) {
+            break;
+        }
+    }
+    if (strncmp(resp, "HTTP/1.1 101", 12) != 0) {
+        fprintf(stderr, "pub: upgrade refused: %.200s\n", resp);
+        close(fd);
+        return -1;
+    }
+    char join[1200];
+    n = snprintf(join, sizeof join,
+                 "{\"topic\":\"realtime:bench\",\"event\":\"phx_join\",\"payload\":{\"config\":"
+                 "{\"broadcast\":{\"self\":false,\"ack\":false},\"presence\":{\"enabled\":false}},"
+                 "\"access_token\":\"%s\"},\"ref\":\"1\",\"join_ref\":\"1\"}",
+                 o->token ? o->token : "");
+    if (n < 0 || (size_t)n >= sizeof join || ws_send_blocking(fd, join, (size_t)n) < 0) {
+        close(fd);
+        return -1;
+    }
+    got = 0;
+    for (int tries = 0; tries < 20 && got < sizeof resp - 1; tries++) {
+        ssize_t r = recv(fd, resp + got, sizeof resp - 1 - got, 0);
+        if (r <= 0) {
+            break;
+        }
+        got += (size_t)r;
+        if (memmem(resp, got, "\"status\":\"ok\"", 13)) {
+            return fd;
+        }
+    }
+    fprintf(stderr, "pub: join refused: %.*s\n", (int)(got > 200 ? 200 : got), resp);
+    close(fd);
+    return -1;
+}
+
+/* Discard whatever the server sent the publisher (heartbeat replies and the like). */
+static void drain_nonblocking(int fd)
+{
+    char tmp[65536];
+    while (recv(fd, tmp, sizeof tmp, MSG_DONTWAIT) > 0) {
+    }
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a;
@@ -814,7 +923,14 @@ static int cmp_u64(const void *a, const void *b)
 
 static int run_pub(struct pub_opts *o)
 {
-    int fd = http_connect(o->host, o->port);
+    bool ws = strcmp(o->mode, "ws") == 0;
+    char *padding = NULL;
+    if (ws) {
+        padding = malloc((size_t)o->pad + 1);
+        memset(padding, 'x', (size_t)o->pad);
+        padding[o->pad] = '\0';
+    }
+    int fd = ws ? ws_publisher_open(o) : http_connect(o->host, o->port);
     if (fd < 0) {
         fprintf(stderr, "pub: cannot connect to %s:%d\n", o->host, o->port);
         return 1;
@@ -840,6 +956,25 @@ static int run_pub(struct pub_opts *o)
         int blen;
         int rlen;
         uint64_t t = now_ns(CLOCK_REALTIME);
+        if (ws) {
+            static char msg[66000];
+            int mlen =
+                snprintf(msg, sizeof msg,
+                         "{\"topic\":\"realtime:bench\",\"event\":\"broadcast\",\"payload\":"
+                         "{\"type\":\"broadcast\",\"event\":\"bench\",\"payload\":{\"t\":"
+                         "\"bench %" PRIu64 "\",\"pad\":\"%s\"}},\"ref\":null,\"join_ref\":\"1\"}",
+                         t, padding);
+            if (mlen < 0 || (size_t)mlen >= sizeof msg ||
+                ws_send_blocking(fd, msg, (size_t)mlen) < 0) {
+                failed++;
+                snprintf(first_fail, sizeof first_fail, "websocket send failed");
+                break;
+            }
+            drain_nonblocking(fd);
+            req_us_all[nreq++] = (now_ns(CLOCK_REALTIME) - t) / 1000;
+            ok++;
+            continue;
+        }
         if (strcmp(o->mode, "rest") == 0) {
             blen = snprintf(body, sizeof body,
                             "{\"status\":\"busy\",\"reason\":\"bench %" PRIu64 "\"}", t);
@@ -889,6 +1024,7 @@ static int run_pub(struct pub_opts *o)
            ok, failed, secs, p50, p99, (double)max_req_us / 1000.0,
            first_fail[0] ? first_fail : "-");
     free(req_us_all);
+    free(padding);
     close(fd);
     return failed > 0 ? 1 : 0;
 }
@@ -1001,10 +1137,10 @@ static void usage(void)
     fprintf(stderr,
             "usage:\n"
             "  fanout sub --port P --path PATH --token T --conns N --src A[,A...] --expect E\n"
-            "             --ready FILE --out FILE [--host H] [--inflight N]\n"
+            "             --ready FILE --out FILE [--host H] [--inflight N] [--kind pg|broadcast]\n"
             "             [--connect-timeout-s S] [--timeout-s S] [--idle-s S] [--linger-s S]\n"
-            "  fanout pub --port P --mode rest|peer --count N --rate R [--token T --agent ID]\n"
-            "             [--host H]\n"
+            "  fanout pub --port P --mode rest|peer|ws --count N --rate R [--token T --agent ID]\n"
+            "             [--host H] [--path PATH --pad BYTES (ws)]\n"
             "  fanout merge RESULT...\n");
 }
 
@@ -1069,6 +1205,7 @@ int main(int argc, char **argv)
             po.port = so.port;
         } else if (strcmp(k, "--path") == 0) {
             so.path = v;
+            po.path = v;
         } else if (strcmp(k, "--token") == 0) {
             so.token = v;
             po.token = v;
@@ -1094,6 +1231,11 @@ int main(int argc, char **argv)
             so.out_path = v;
         } else if (strcmp(k, "--mode") == 0) {
             po.mode = v;
+        } else if (strcmp(k, "--kind") == 0) {
+            so.broadcast = strcmp(v, "broadcast") == 0;
+            bad |= !so.broadcast && strcmp(v, "pg") != 0;
+        } else if (strcmp(k, "--pad") == 0) {
+            bad |= parse_int(v, 0, 60000, &po.pad) < 0;
         } else if (strcmp(k, "--agent") == 0) {
             po.agent = v;
         } else if (strcmp(k, "--count") == 0) {
@@ -1109,7 +1251,7 @@ int main(int argc, char **argv)
         return run_sub(&so);
     }
     if (!bad && strcmp(argv[1], "pub") == 0 && po.port > 0 && po.count > 0 &&
-        (strcmp(po.mode, "peer") == 0 ||
+        (strcmp(po.mode, "peer") == 0 || (strcmp(po.mode, "ws") == 0 && po.path != NULL) ||
          (strcmp(po.mode, "rest") == 0 && po.token != NULL && po.agent != NULL))) {
         return run_pub(&po);
     }

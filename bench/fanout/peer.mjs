@@ -2,7 +2,8 @@
 // speaks just enough of the Phoenix vsn 1.0.0 protocol for bench/fanout/fanout (join -> ok
 // reply echoing the postgres_changes bindings with ids, heartbeat -> ok reply, phx_leave) and
 // broadcasts every published event to every joined socket as a `postgres_changes` frame of the
-// same shape and about the same size as switchboard's agent_status UPDATE.
+// same shape and about the same size as switchboard's agent_status UPDATE. A `broadcast` from a
+// member goes to the topic's other members as {topic, event:"broadcast", payload, ref:null}.
 //
 // Publishing: POST /publish {"reason": "..."} -> 200 {"ok":true,"sent":N}. The frame is
 // JSON-encoded once and the same string is sent to every joined socket (the usual `ws`
@@ -101,6 +102,14 @@ function onMessage(ws, data) {
   }
   if (!ws.joined.has(msg.topic)) {
     reply(ws, msg, 'error', { reason: 'unmatched topic' });
+    return;
+  }
+  if (msg.event === 'broadcast') {
+    // Encode once, send the same string to every other member (broadcast without self).
+    const frame = JSON.stringify({ topic: msg.topic, event: 'broadcast', payload: msg.payload, ref: null });
+    for (const other of topics.get(msg.topic) ?? []) {
+      if (other !== ws && other.readyState === 1) other.send(frame);
+    }
   }
 }
 

@@ -1,23 +1,38 @@
 #!/usr/bin/env bash
-# Realtime fan-out benchmark: switchboard vs a Node `ws` broadcast server (bench/fanout/peer.mjs).
+# Realtime fan-out benchmark: switchboard (--workers 1 and --workers 2) against a Node `ws`
+# broadcast server (bench/fanout/peer.mjs) and a minimal C epoll broadcaster
+# (bench/fanout/peer_epoll.c, the floor of the machine), in one run.
 #
 # usage: bench/fanout/run.sh SWITCHBOARD_BINARY [SIZES] [EVENTS] [RATE]
 #   SIZES   subscriber counts, default "1000 10000"
-#   EVENTS  events published per phase, default 200
-#   RATE    events per second, default 20
-# Environment: FANOUT_PER_PROC (subscribers per generator process, default 2500, < 19000),
-#   FANOUT_TRIGGER=rest|sql (default: rest when PATCH /api/v1/agents/{id} works, else sql),
+#   EVENTS  events published per phase, default 200 (ignored with FANOUT_RATES)
+#   RATE    events per second, default 20 (ignored with FANOUT_RATES)
+# Environment:
+#   FANOUT_KIND=pg|broadcast   pg (default): PATCH /api/v1/agents/{id} (POST /publish for the
+#       peers) -> subscribers bound to postgres_changes on agent_status (1.4 KB frames);
+#       broadcast: a WebSocket publisher sends broadcasts on realtime:bench (FANOUT_PAD bytes
+#       of padding, default 0: 157-byte frames, about the issue's 155) that every other member receives.
+#   FANOUT_SERVERS   default "sb1 sb2 node epoll" (switchboard --workers 1, --workers 2, the
+#       Node ws peer, the epoll peer). "switchboard" is sb2 and "peer" is node (older names).
+#       base1/base2: another switchboard binary (FANOUT_SB_BASE), e.g. before a change.
+#   FANOUT_RATES     a sweep: events/s, ascending, e.g. "25 50 100 150". Every rate runs for
+#       every server (interleaved, so they share the machine's state); a server's sweep stops
+#       after its first point with loss (missing or closed subscribers) or below 90 % of the
+#       offered deliveries/s. Each point publishes FANOUT_SECONDS (default 4) s of events.
+#   FANOUT_PIN=1 (default when there are 2+ CPUs): single-threaded servers (sb1, node, epoll)
+#       run under taskset -c 0, generators and publisher under taskset -c 1; sb2 is not pinned.
+#   FANOUT_PER_PROC (subscribers per generator process, default 2500, < 19000),
+#   FANOUT_TRIGGER=rest|sql (pg on switchboard: default rest when the PATCH works, else sql),
 #   NODE_PATH (where `ws` lives if not in the repository's node_modules),
-#   FANOUT_SERVERS (default "switchboard peer"), FANOUT_REPEAT (runs of every phase, default 1;
-#   the summary then shows the median of each metric).
+#   FANOUT_REPEAT (runs of every phase, default 1; the summary shows medians).
 #
-# For every (server, size) phase it starts a fresh server (switchboard: --demo, temp sqlite db,
-# --workers 2; peer: node peer.mjs), connects SIZE subscribers from several generator
-# processes bound to 127.0.0.1..127.0.0.8, waits until all joined, publishes EVENTS events at
-# RATE/s, waits for every delivery, then prints deliveries/s, publish-to-receive latency
-# percentiles, server CPU (utime+stime from /proc/PID/stat) and RSS per connection (VmRSS
-# after all joined minus before connecting, divided by SIZE). Only the pids it started are
-# killed; each wait is bounded.
+# For every (server, size, rate) phase it starts a fresh server (switchboard: --demo, temp
+# sqlite db), connects SIZE subscribers from several generator processes bound to
+# 127.0.0.1..127.0.0.8, waits until all joined, publishes, waits for every delivery, then
+# prints deliveries/s, publish-to-receive latency percentiles, server CPU (utime+stime from
+# /proc/PID/stat, also per million deliveries) and RSS per connection (VmRSS after all joined
+# minus before connecting, divided by SIZE). Only the pids it started are killed; each wait is
+# bounded (connect 200 s, delivery 60 s + 2x the publish time, generators --timeout-s).
 set -euo pipefail
 
 SB_BIN=${1:?usage: run.sh SWITCHBOARD_BINARY [SIZES] [EVENTS] [RATE]}
@@ -25,6 +40,9 @@ SIZES=${2:-"1000 10000"}
 EVENTS=${3:-200}
 RATE=${4:-20}
 PER_PROC=${FANOUT_PER_PROC:-2500}
+KIND=${FANOUT_KIND:-pg}
+PAD=${FANOUT_PAD:-0}
+SECONDS_PER_POINT=${FANOUT_SECONDS:-4}
 HERE=$(cd "$(dirname "$0")" && pwd)
 SB_BIN=$(cd "$(dirname "$SB_BIN")" && pwd)/$(basename "$SB_BIN")
 GEN=$HERE/fanout
@@ -45,7 +63,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-make -s -C "$HERE" fanout >&2
+make -s -C "$HERE" fanout peer_epoll >&2
+PIN=${FANOUT_PIN:-$([ "$(nproc)" -ge 2 ] && echo 1 || echo 0)}
+SRV_TASKSET=()
+GEN_TASKSET=()
+if [ "$PIN" = 1 ]; then
+    SRV_TASKSET=(taskset -c 0)
+    GEN_TASKSET=(taskset -c 1)
+fi
+case "$KIND" in pg | broadcast) ;; *) log "FANOUT_KIND must be pg or broadcast"; exit 1 ;; esac
 ulimit -n 20000 || { log "cannot raise ulimit -n to 20000 (hard limit $(ulimit -Hn))"; exit 1; }
 [ -x "$SB_BIN" ] || { log "$SB_BIN is not executable"; exit 1; }
 (cd "$HERE" && node -e 'require.resolve("ws")' 2>/dev/null) ||
@@ -88,9 +114,11 @@ json_get() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{co
 
 SERVER_PID=
 start_switchboard() {
-    local port=$1 dir=$2
-    "$SB_BIN" serve --listen "127.0.0.1:$port" --db "sqlite:$dir/sb.db" --demo --workers 2 \
-        --access-ttl 1h --max-user-connections 0 --log-level warn --log-format text >"$dir/server.log" 2>&1 &
+    local port=$1 dir=$2 workers=$3 bin=$4 pin=()
+    [ "$workers" = 1 ] && pin=("${SRV_TASKSET[@]}")
+    "${pin[@]}" "$bin" serve --listen "127.0.0.1:$port" --db "sqlite:$dir/sb.db" --demo \
+        --workers "$workers" --access-ttl 1h --max-user-connections 0 --max-connections-per-ip 0 \
+        --log-level warn --log-format text >"$dir/server.log" 2>&1 &
     SERVER_PID=$!
     PIDS+=("$SERVER_PID")
     wait_for "curl -sf http://127.0.0.1:$port/livez >/dev/null" 30 || {
@@ -99,11 +127,20 @@ start_switchboard() {
 
 start_peer() {
     local port=$1 dir=$2
-    node "$HERE/peer.mjs" --port "$port" >"$dir/server.log" 2>&1 &
+    "${SRV_TASKSET[@]}" node "$HERE/peer.mjs" --port "$port" >"$dir/server.log" 2>&1 &
     SERVER_PID=$!
     PIDS+=("$SERVER_PID")
     wait_for "grep -q listening '$dir/server.log'" 15 || {
         log "peer did not come up"; cat "$dir/server.log" >&2; return 1; }
+}
+
+start_epoll() {
+    local port=$1 dir=$2
+    "${SRV_TASKSET[@]}" "$HERE/peer_epoll" --port "$port" >"$dir/server.log" 2>&1 &
+    SERVER_PID=$!
+    PIDS+=("$SERVER_PID")
+    wait_for "grep -q listening '$dir/server.log'" 15 || {
+        log "epoll peer did not come up"; cat "$dir/server.log" >&2; return 1; }
 }
 
 stop_server() {
@@ -130,15 +167,20 @@ publish_sql() {
     echo "published=$EVENTS failed=0 trigger=sql"
 }
 
-# run_phase NAME SIZE
+# run_phase NAME SIZE: one point (EVENTS at RATE); the summary line goes to $RESULTS and
+# LAST_LOSSY is set to 1 when the point lost deliveries or fell below 90 % of the offered rate.
+LAST_LOSSY=0
 run_phase() {
     local name=$1 n=$2 dir port token="bench" agent="" trigger="peer"
-    dir=$WORK/$name-$n-run$REP
+    case "$name" in switchboard) name=sb2 ;; peer) name=node ;; esac
+    dir=$WORK/$KIND-$name-$n-r$RATE-run$REP
     mkdir -p "$dir"
     port=$(free_port)
-    log "== $name, $n subscribers (port $port, dir $dir)"
-    if [ "$name" = switchboard ]; then
-        start_switchboard "$port" "$dir"
+    log "== $KIND $name, $n subscribers, $EVENTS events at $RATE/s (port $port, dir $dir)"
+    if [[ "$name" =~ ^(sb|base)[12]$ ]]; then
+        local bin=$SB_BIN
+        [[ "$name" = base* ]] && bin=${FANOUT_SB_BASE:?FANOUT_SB_BASE: the binary of the base1/base2 rows}
+        start_switchboard "$port" "$dir" "${name: -1}" "$bin"
         token=$(curl -sf -X POST -H 'Content-Type: application/json' \
             -d '{"email":"admin@acme.test","password":"demo-password"}' \
             "http://127.0.0.1:$port/api/v1/auth/login" | json_get '.access_token')
@@ -146,7 +188,9 @@ run_phase() {
         agent=$(curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$port/api/v1/agents" |
             json_get '.data[0].id' || true)
         trigger=${FANOUT_TRIGGER:-rest}
-        if [ -z "$agent" ]; then
+        if [ "$KIND" = broadcast ]; then
+            trigger=ws
+        elif [ -z "$agent" ]; then
             agent=$(sqlite3 -cmd '.timeout 10000' "$dir/sb.db" \
                 "SELECT a.id FROM agent_status a JOIN clients c ON c.id=a.client_id WHERE c.slug='acme' LIMIT 1")
             trigger=sql
@@ -158,9 +202,12 @@ run_phase() {
             [ "$code" = 200 ] || { log "PATCH answered $code: $(cat "$dir/patch.json")"; trigger=sql; }
         fi
         log "trigger=$trigger agent=$agent"
+    elif [ "$name" = epoll ]; then
+        start_epoll "$port" "$dir"
     else
         start_peer "$port" "$dir"
     fi
+    [ "$KIND" = broadcast ] && trigger=ws
     sleep 1
 
     local procs=$(((n + PER_PROC - 1) / PER_PROC)) k per src a b gpids=() outs=()
@@ -177,8 +224,8 @@ run_phase() {
         a=$(((2 * k) % 8 + 1))
         b=$(((2 * k + 1) % 8 + 1))
         src="127.0.0.$a,127.0.0.$b"
-        "$GEN" sub --port "$port" --path "/realtime/v1/websocket?apikey=$token&vsn=1.0.0" \
-            --token "$token" --conns "$c" --src "$src" --expect "$EVENTS" --inflight 100 \
+        "${GEN_TASKSET[@]}" "$GEN" sub --port "$port" --path "/realtime/v1/websocket?apikey=$token&vsn=1.0.0" \
+            --token "$token" --conns "$c" --src "$src" --expect "$EVENTS" --inflight 100 --kind "$KIND" \
             --ready "$dir/ready.$k" --out "$dir/out.$k" --connect-timeout-s 180 \
             --timeout-s $((240 + EVENTS / RATE * 3)) --idle-s 15 --linger-s 60 \
             2>"$dir/gen.$k.err" &
@@ -205,11 +252,15 @@ run_phase() {
     local pubout
     if [ "$trigger" = sql ]; then
         pubout=$(publish_sql "$dir/sb.db" "$agent")
+    elif [ "$trigger" = ws ]; then
+        pubout=$("${GEN_TASKSET[@]}" "$GEN" pub --port "$port" --mode ws --token "$token" \
+            --path "/realtime/v1/websocket?apikey=$token&vsn=1.0.0" --pad "$PAD" \
+            --count "$EVENTS" --rate "$RATE" || true)
     elif [ "$trigger" = rest ]; then
-        pubout=$("$GEN" pub --port "$port" --mode rest --token "$token" --agent "$agent" \
+        pubout=$("${GEN_TASKSET[@]}" "$GEN" pub --port "$port" --mode rest --token "$token" --agent "$agent" \
             --count "$EVENTS" --rate "$RATE" || true)
     else
-        pubout=$("$GEN" pub --port "$port" --mode peer --count "$EVENTS" --rate "$RATE" || true)
+        pubout=$("${GEN_TASKSET[@]}" "$GEN" pub --port "$port" --mode peer --count "$EVENTS" --rate "$RATE" || true)
     fi
     log "publisher: $pubout"
     if ! wait_for "[ \$(ls '$dir'/out.* 2>/dev/null | wc -l) -eq $procs ]" $((60 + EVENTS / RATE * 2)); then
@@ -228,29 +279,59 @@ run_phase() {
     merged=$("$GEN" merge "${outs[@]}" 2>&1 || true)
     stop_server
     PIDS=() # all reaped: never signal a pid that may have been reused
-    awk -v name="$name" -v n="$n" -v joined="$joined" -v cs="$connect_s" \
+    local line
+    line=$(awk -v name="$name" -v n="$n" -v joined="$joined" -v cs="$connect_s" -v kind="$KIND" \
+        -v rate="$RATE" -v events="$EVENTS" \
         -v rss0="$rss0" -v rss1="$rss1" -v rss2="$rss2" -v tck="$CLK_TCK" \
         -v c0="$cpu0" -v c1="$cpu1" -v c2="$cpu2" -v t1="$t1" -v t2="$t2" \
         -v trig="$trigger" -v merged="$merged" -v pub="$pubout" -v threads="${threads:--}" \
         -v m1="$m1" -v m2="$m2" -v load="$(cut -d' ' -f1 /proc/loadavg)" -v rep="$REP" 'BEGIN {
         split(m1, a, " "); split(m2, b, " ")
-        printf "server=%s subscribers=%d run=%d joined=%d connect_s=%s trigger=%s ", name, n, rep, joined, cs, trig
+        printf "server=%s kind=%s subscribers=%d rate=%d offered=%d run=%d joined=%d connect_s=%s trigger=%s ", name, kind, n, rate, n * rate, rep, joined, cs, trig
         printf "machine_busy_pct=%.0f loadavg1=%s ", 100 * (b[1] - a[1]) / (b[2] - a[2]), load
         printf "rss_before_kb=%d rss_joined_kb=%d rss_end_kb=%d rss_per_conn_kb=%.2f ", rss0, rss1, rss2, (rss1 - rss0) / n
         printf "cpu_connect_s=%.2f cpu_publish_s=%.2f publish_wall_s=%.2f ", (c1 - c0) / tck, (c2 - c1) / tck, t2 - t1
         printf "cpu_publish_pct=%.1f busiest_threads=%s %s | %s\n", 100 * (c2 - c1) / tck / (t2 - t1), threads, merged, pub
-    }' | tee -a "$RESULTS"
+    }')
+    # CPU seconds per million deliveries, and whether the point lost anything.
+    local deliv missing closed dps
+    deliv=$(sed -n 's/.* deliveries=\([0-9]*\) .*/\1/p' <<<"$line")
+    missing=$(sed -n 's/.* missing=\(-*[0-9]*\) .*/\1/p' <<<"$line")
+    closed=$(sed -n 's/.* closed=\([0-9]*\) .*/\1/p' <<<"$line")
+    dps=$(sed -n 's/.* deliveries_per_s=\([0-9]*\) .*/\1/p' <<<"$line")
+    LAST_LOSSY=$(awk -v m="${missing:-1}" -v c="${closed:-1}" -v d="${dps:-0}" -v o="$((n * RATE))" -v j="$joined" -v n="$n" \
+        'BEGIN { print ((m > 0 || c > 0 || j < n || d < 0.9 * o) ? 1 : 0) }')
+    line=$(awk -v l="$line" -v d="${deliv:-0}" -v lossy="$LAST_LOSSY" 'BEGIN {
+        match(l, /cpu_publish_s=[0-9.]+/); c = substr(l, RSTART + 14, RLENGTH - 14)
+        printf "%s cpu_s_per_M=%.2f lossy=%d\n", l, (d > 0 ? c / d * 1e6 : 0), lossy }')
+    echo "$line" | tee -a "$RESULTS"
 }
 
+SERVERS=${FANOUT_SERVERS:-sb1 sb2 node epoll}
 for ((REP = 1; REP <= ${FANOUT_REPEAT:-1}; REP++)); do
     for n in $SIZES; do
-        for server in ${FANOUT_SERVERS:-switchboard peer}; do
-            run_phase "$server" "$n"
+        if [ -z "${FANOUT_RATES:-}" ]; then
+            for server in $SERVERS; do
+                run_phase "$server" "$n"
+            done
+            continue
+        fi
+        declare -A done_at=()
+        for RATE in $FANOUT_RATES; do
+            EVENTS=$((RATE * SECONDS_PER_POINT))
+            [ "$EVENTS" -ge 20 ] || EVENTS=20
+            for server in $SERVERS; do
+                [ -z "${done_at[$server]:-}" ] || continue
+                run_phase "$server" "$n"
+                [ "$LAST_LOSSY" = 0 ] || done_at[$server]=$RATE
+            done
         done
+        unset done_at
     done
 done
 
-# Tables: every phase, then the median over runs per (server, size), then switchboard/peer.
+# Tables: every phase, then the median over runs per (kind, server, size, rate), then each
+# server against the epoll floor and the Node peer, then the highest loss-free point.
 echo
 node - "$RESULTS" <<'EOF'
 const fs = require('fs');
@@ -260,12 +341,12 @@ const rows = fs.readFileSync(process.argv[2], 'utf8').trim().split('\n').map((l)
   return o;
 });
 const cols = [
-  ['server', 'server'], ['subscribers', 'subs'], ['run', 'run'], ['joined', 'joined'],
-  ['missing', 'missing'], ['deliveries_per_s', 'deliv/s'], ['p50_ms', 'p50 ms'], ['p90_ms', 'p90 ms'],
-  ['p99_ms', 'p99 ms'], ['max_ms', 'max ms'], ['commit_p50_ms', 'commit p50 ms'],
-  ['commit_p99_ms', 'commit p99 ms'], ['request_p50_ms', 'req p50 ms'], ['cpu_publish_s', 'CPU s (publish)'],
-  ['cpu_publish_pct', 'CPU % (publish)'], ['cpu_connect_s', 'CPU s (connect)'],
-  ['rss_per_conn_kb', 'RSS KiB/conn'], ['machine_busy_pct', 'machine busy %'], ['loadavg1', 'load'],
+  ['kind', 'kind'], ['server', 'server'], ['subscribers', 'subs'], ['rate', 'ev/s'], ['offered', 'offered/s'],
+  ['run', 'run'], ['joined', 'joined'], ['missing', 'missing'], ['closed', 'closed'],
+  ['deliveries_per_s', 'deliv/s'], ['p50_ms', 'p50 ms'], ['p99_ms', 'p99 ms'], ['max_ms', 'max ms'],
+  ['request_p50_ms', 'req p50 ms'], ['cpu_publish_s', 'CPU s'], ['cpu_s_per_M', 'CPU s/M deliv'],
+  ['cpu_publish_pct', 'CPU %'], ['rss_per_conn_kb', 'RSS KiB/conn'], ['machine_busy_pct', 'machine busy %'],
+  ['loadavg1', 'load'], ['lossy', 'lossy'],
 ];
 const line = (a) => '| ' + a.join(' | ') + ' |';
 const table = (rs) => {
@@ -280,9 +361,10 @@ const median = (xs) => {
   const m = v.length >> 1;
   return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
 };
+const key = (r, server) => [r.kind, server ?? r.server, r.subscribers, r.rate].join('/');
 const groups = new Map();
 for (const r of rows) {
-  const k = r.server + '/' + r.subscribers;
+  const k = key(r);
   if (!groups.has(k)) groups.set(k, []);
   groups.get(k).push(r);
 }
@@ -290,21 +372,37 @@ const med = new Map();
 for (const [k, rs] of groups) {
   const o = { ...rs[0], run: `median of ${rs.length}` };
   for (const [c] of cols) {
-    if (['server', 'subscribers', 'run'].includes(c)) continue;
+    if (['kind', 'server', 'subscribers', 'rate', 'run'].includes(c)) continue;
     if (rs.every((r) => r[c] !== undefined && !isNaN(+r[c]))) o[c] = String(+median(rs.map((r) => r[c])).toFixed(2));
   }
   med.set(k, o);
 }
 if (rows.length > med.size) table([...med.values()]);
-const num = ['deliveries_per_s', 'p50_ms', 'p90_ms', 'p99_ms', 'max_ms', 'commit_p50_ms', 'commit_p99_ms',
-  'cpu_publish_s', 'cpu_connect_s', 'rss_per_conn_kb'];
-console.log(line(['switchboard/peer', ...num]));
-console.log(line(['---', ...num.map(() => '---')]));
-for (const n of [...new Set(rows.map((r) => r.subscribers))]) {
-  const s = med.get('switchboard/' + n);
-  const p = med.get('peer/' + n);
-  if (!s || !p) continue;
-  console.log(line([`${n} subscribers`, ...num.map((k) => (+p[k] ? (+s[k] / +p[k]).toFixed(2) : 'n/a'))]));
+const num = ['deliveries_per_s', 'p50_ms', 'p99_ms', 'max_ms', 'cpu_s_per_M', 'rss_per_conn_kb'];
+for (const peer of ['epoll', 'node']) {
+  console.log(line([`server/${peer}`, 'kind', 'subs', 'ev/s', ...num]));
+  console.log(line(['---', '---', '---', '---', ...num.map(() => '---')]));
+  for (const s of med.values()) {
+    if (s.server === peer || s.server === 'epoll') continue;
+    const p = med.get(key(s, peer));
+    if (!p) continue;
+    console.log(line([s.server, s.kind, s.subscribers, s.rate, ...num.map((k) => (+p[k] ? (+s[k] / +p[k]).toFixed(2) : 'n/a'))]));
+  }
+  console.log();
+}
+console.log(line(['kind', 'subs', 'server', 'highest loss-free deliv/s', 'p50 ms', 'p99 ms', 'first lossy offered/s']));
+console.log(line(['---', '---', '---', '---', '---', '---', '---']));
+const best = new Map();
+for (const r of med.values()) {
+  const k = [r.kind, r.subscribers, r.server].join('/');
+  const b = best.get(k) ?? { r: null, lossy: null };
+  if (+r.lossy === 0 && (!b.r || +r.deliveries_per_s > +b.r.deliveries_per_s)) b.r = r;
+  if (+r.lossy !== 0 && (!b.lossy || +r.offered < +b.lossy)) b.lossy = r.offered;
+  best.set(k, b);
+}
+for (const [k, b] of best) {
+  const [kind, subs, server] = k.split('/');
+  console.log(line([kind, subs, server, b.r ? b.r.deliveries_per_s : 'none', b.r?.p50_ms ?? '', b.r?.p99_ms ?? '', b.lossy ?? 'none']));
 }
 EOF
 log "raw results: $RESULTS"
