@@ -351,11 +351,11 @@ static void conn_on_write(uv_write_t *r, int status)
     write_req_free(wr);
     if (status < 0 && c->state != CONN_CLOSED) {
         conn_close(c);
-        return;
-    }
-    if (c->out_paused) {
+    } else if (c->out_paused) {
         conn_output_drained(c);
     }
+    /* Also after a failed write: a streaming response waits for this call to learn that its
+     * connection is gone and to release its work (its next write fails). */
     if (!c->queued && c->on_drain) {
         void (*fn)(void *) = c->on_drain;
         c->on_drain = NULL;
