@@ -98,7 +98,7 @@ test('metrics are pushed on realtime:dashboard per tenant, on change only', { ti
   // (live connections): a push each reaches the joined channels.
   const bumpA = await new RawClient(s.wsUrl, admin).open();
   const bumpG = await new RawClient(s.wsUrl, globexAdmin).open();
-  await until(() => metrics(acme).length >= 1 && metrics(globex).length >= 1, { timeoutMs: 5000, what: 'first pushes' });
+  await until(() => metrics(acme).length >= 1 && metrics(globex).length >= 1, { timeoutMs: 15000, what: 'first pushes' });
   // Pushed only on change: every push differs from the one before it (ignoring its time),
   // however long we watch (background changes such as connection counts may cause pushes,
   // but never a repeat of the same figures).
