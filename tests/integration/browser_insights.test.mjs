@@ -76,7 +76,8 @@ describe('web panel: insights (issue 6)', { timeout: 115000 }, () => {
     assert.equal(del.status, 200);
     await page.locator(`${tid('dash-flag-critical_message_active')}[data-active="false"]`).waitFor({ timeout: 6000 });
     assert.doesNotMatch(await attr(page, 'dash-messages', 'class'), /significant/);
-    assert.ok((await points(page)) > before);
+    await until(async () => (await points(page)) > before, { timeout: 6000 });
+    assert.ok((await points(page)) > before, `the push after the delete adds a point (${before} before)`);
     // The series outlives a visit to another page.
     const kept = await points(page);
     await goPage(page, 'agents');

@@ -443,8 +443,12 @@ function textAdmit(q, cols) {
 // Series per tenant survive a visit to another page (the chart keeps its last minutes); they
 // are dropped when the session ends.
 const dashCache = new Map();
+const histCache = new Map();
 onToken((token) => {
-  if (!token) dashCache.clear();
+  if (!token) {
+    dashCache.clear();
+    histCache.clear();
+  }
 });
 
 const unwrap = (m) => (m && m.data && !Array.isArray(m.data) ? m.data : m);
@@ -514,7 +518,9 @@ export function useRealtimeDashboardMetrics({ clientId } = {}) {
 // {points (chart samples, oldest first), state: loading|loaded|unavailable, error}.
 export function useDashboardHistory({ clientId, rangeMs, maxPoints = 600 }) {
   const key = `${clientId || ''}|${rangeMs}`;
-  const [st, setSt] = useState({ points: [], state: 'loading', error: null, key: null });
+  // The last answer per tenant and range is kept like the live series: a page that is opened
+  // again (or remounted) draws what it had at once, never fewer points while it asks again.
+  const [st, setSt] = useState(() => histCache.get(key) || { points: [], state: 'loading', error: null, key: null });
   useEffect(() => {
     let alive = true;
     const load = () => {
@@ -523,7 +529,9 @@ export function useDashboardHistory({ clientId, rangeMs, maxPoints = 600 }) {
         .then((b) => {
           if (!alive) return;
           const pts = ((b && (b.points || (b.data && b.data.points))) || []).map(historyPoint).filter(Boolean);
-          setSt({ points: pts, state: 'loaded', error: null, key });
+          const next = { points: pts, state: 'loaded', error: null, key };
+          histCache.set(key, next);
+          setSt(next);
         })
         .catch((e) => {
           if (!alive) return;
