@@ -156,11 +156,13 @@ int svc_auth_change_password(struct svc *svc, const struct svc_actor *a, const c
  * details [{row, field, issue}] for every problem found (row 1 is the header) and nothing
  * written, or 0 with *out {created, users:[{row, id, email, role, reset_token,
  * reset_expires_at}]}: each user has no password until its one-time token sets one. Agents
- * get their agent_status row. Audited per user and "user.import" once.
+ * get their agent_status row. Audited per user and "user.import" once. default_role (may be
+ * NULL) is the role of records without one (no role column, or an empty field); it is
+ * checked like a role in the file.
  */
 #define SVC_IMPORT_MAX 10000
 int svc_user_import(struct svc *svc, const struct svc_actor *a, const char *csv, size_t len,
-                    json_t **out, struct svc_errors *err);
+                    const char *default_role, json_t **out, struct svc_errors *err);
 /* Create one for user_id, for an actor who may update that user (else SB_E_NOTFOUND /
  * SB_E_FORBIDDEN as for svc_user_update); audited "user.reset_token". token receives it
  * (AUTH_TOKEN_LEN bytes), *expires_ms its expiry. */

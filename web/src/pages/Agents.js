@@ -9,6 +9,7 @@ import { useDebounced, useGridWindow, useNow, useRealtimeAgentStatus, useStats }
 import { notify } from '../lib/notify.js';
 import { AgentStatusControl } from '../components/AgentStatusControl.js';
 import { CsvButton } from '../components/CsvButton.js';
+import { CsvImport } from '../components/CsvImport.js';
 import { ConnectionStatusIndicator } from '../components/ConnectionStatusIndicator.js';
 import { canAdmin, errText, fmtDuration, fmtPercent, fmtTime, isSuper, STATUSES } from '../lib/format.js';
 
@@ -212,6 +213,7 @@ export function Agents({ user }) {
       <${ConnectionStatusIndicator} size="sm" prefix="conn-board" />
       <span class="muted" data-testid="agents-count" role="status" data-total=${known ? total : ''} data-loaded=${agents.length} data-online=${known ? (counts && counts.online) || 0 : ''}>${countText}</span>
       <${CsvButton} path=${`/api/v1/agents${qs({ status: filter || undefined, q: q || undefined, sort })}`} testid="agents-csv" what="agents" />
+      ${admin ? html`<${CsvImport} testid="agents-import" what="agents" defaultRole="agent" canPickClient=${isSuper(user)} />` : null}
     </div>
     ${error ? html`<p class="error" role="alert" data-testid="agents-error">${errText(error)}</p>` : null}
     ${admin
