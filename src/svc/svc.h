@@ -207,7 +207,15 @@ int svc_agent_set_status(struct svc *svc, const struct svc_actor *a, const char 
  * whole call (SB_E_VALIDATION, SB_E_NOTFOUND or SB_E_FORBIDDEN, the id named in err) and
  * changes nothing. On success *out is the array of new rows, each agent with its own history
  * row and audit entry, all in one transaction.
+ * Or in is {filter: {status?, q?, client_id?}, expected_count?, status, reason}: every agent
+ * the list (GET /agents with those parameters) finds in the actor's write scope, at most
+ * SVC_BULK_FILTER_MAX (more: SB_E_VALIDATION on "filter", too_many), read and changed in one
+ * transaction; SB_E_FORBIDDEN when one of them is not the actor's to set; SB_E_CONFLICT with
+ * err->current {count} when expected_count (the count the user confirmed) differs from what
+ * matches now. Each agent gets its history row and audit entry as above, plus one audit entry
+ * "agent_status.bulk_update" {count, status, reason, filter}; *out is {updated: n}.
  */
+#define SVC_BULK_FILTER_MAX 10000
 int svc_agent_bulk_status(struct svc *svc, const struct svc_actor *a, const json_t *in,
                           json_t **out, struct svc_errors *err);
 /* History rows of agent id overlapping [from_ms, to_ms] (0: unbounded), oldest first; q carries
