@@ -274,7 +274,8 @@ struct api_route api_routes_domain[] = {
      .flags = API_AUTH},
     {.method = HTTP_GET,
      .pattern = "/api/v1/dashboard/history",
-     .summary = "The dashboard's metric series over a window (kept 24 h in memory)",
+     .summary = "The dashboard's metric series over a window (the last 24 h, kept across "
+                "restarts)",
      .query = "client_id,from,to,max_points",
      .fn = dashboard_history,
      .flags = API_AUTH},

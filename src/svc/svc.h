@@ -369,15 +369,25 @@ int svc_dashboard(struct svc *svc, const struct policy_principal *who, const cha
 /*
  * Dashboard history (history.c): the series of snapshots per tenant (client_id NULL: the
  * all-tenants view), one point per metrics interval, 24 h at most (and at most
- * SVC_HISTORY_MAX_POINTS points) per tenant, SVC_HISTORY_MAX_TENANTS tenants; in memory,
- * from the server's start. The jobs thread records every snapshot it computes.
+ * SVC_HISTORY_MAX_POINTS points) per tenant, SVC_HISTORY_MAX_TENANTS tenants; in memory and
+ * in the store, so it outlives a restart. The jobs thread records every snapshot it computes
+ * and calls svc_history_flush() after each round (and with force when it stops): the points
+ * recorded since the last write go to the store in one transaction at most every
+ * SVC_HISTORY_FLUSH_MS, with the deletion of forgotten (deleted) tenants' points, and about
+ * once a minute the points older than 24 h are pruned; it returns the points written or an
+ * error (logged; those points stay in memory only). svc_history_load() fills the series from
+ * the store's last 24 h (call it once at start, after svc_history_set_interval and before the
+ * first record); it returns the points loaded or an error (logged; the series starts empty).
  */
 #define SVC_HISTORY_MAX_POINTS 86401
 #define SVC_HISTORY_MAX_TENANTS 2000
+#define SVC_HISTORY_FLUSH_MS 10000
 void svc_history_set_interval(struct svc *svc, int64_t interval_ms);
 void svc_history_record(struct svc *svc, const char *client_id, const json_t *snapshot,
                         int64_t now_ms);
 void svc_history_forget(struct svc *svc, const char *client_id);
+int svc_history_flush(struct svc *svc, int64_t now_ms, bool force);
+int svc_history_load(struct svc *svc, int64_t now_ms);
 /*
  * GET /dashboard/history: the points of [from_ms, to_ms] (policy as svc_dashboard: super_admin
  * every tenant or ?client_id, admins their own, others SB_E_FORBIDDEN; an unknown client
