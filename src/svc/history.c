@@ -8,8 +8,8 @@
  * most SVC_HISTORY_MAX_TENANTS tenants keep one (further ones have none). A deleted client's
  * ring is dropped.
  *
- * Persistence: every recorded point also joins `pending` (bounded: HISTORY_PENDING_MAX, the
- * oldest dropped beyond it), which svc_history_flush() writes in one transaction (every
+ * Persistence: every recorded point also joins `pending` (bounded: HISTORY_PENDING_MAX; when
+ * full the older half is dropped), which svc_history_flush() writes in one transaction (every
  * SVC_HISTORY_FLUSH_MS and when the jobs thread stops), together with the deletions of
  * forgotten tenants; about once a minute it also prunes the points older than 24 h. At start
  * svc_history_load() fills the rings from the last 24 h in the store. Reads never touch the
@@ -182,8 +182,10 @@ void svc_history_record(struct svc *svc, const char *client_id, const json_t *sn
     ring_append(h, key, &pt);
     if (strlen(key) < sizeof h->pending->key) {
         if (h->npending == HISTORY_PENDING_MAX) {
-            memmove(h->pending, h->pending + 1, (h->npending - 1) * sizeof *h->pending);
-            h->npending--;
+            /* the store keeps failing: drop the older half at once (amortised O(1)) */
+            size_t keep = h->npending / 2;
+            memmove(h->pending, h->pending + (h->npending - keep), keep * sizeof *h->pending);
+            h->npending = keep;
         }
         if (h->npending == h->cappending) {
             h->cappending = h->cappending ? h->cappending * 2 : 64;
