@@ -217,7 +217,8 @@ struct api_route api_routes_admin[] = {
      .flags = API_AUTH | API_BODY},
     {.method = HTTP_POST,
      .pattern = "/api/v1/users/import",
-     .summary = "Import users from CSV ({\"csv\": text}), all or nothing, each with a reset token",
+     .summary = "Import users from CSV ({\"csv\": text, \"default_role\"?: role}), all or "
+                "nothing, each with a reset token",
      .fn = users_import,
      .flags = API_AUTH | API_BODY},
     {.method = HTTP_GET,
