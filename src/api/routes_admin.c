@@ -85,22 +85,35 @@ static int users_reset_token(struct api_call *c)
     return rc;
 }
 
-/* {"csv": "<text>"}: the CSV travels inside the JSON body, so the usual body checks and
- * limits (max_body) apply. */
+/* {"csv": "<text>", "default_role"?: role}: the CSV travels inside the JSON body, so the usual
+ * body checks and limits (max_body) apply. */
 static int users_import(struct api_call *c)
 {
-    const char *csv = json_string_value(json_object_get(c->body, "csv"));
-    if (!csv) {
-        return api_invalid(c, "csv", "required");
+    const json_t *text = json_object_get(c->body, "csv");
+    const json_t *role = json_object_get(c->body, "default_role");
+    const char *key;
+    json_t *v;
+    json_object_foreach(c->body, key, v)
+    {
+        if (strcmp(key, "csv") != 0 && strcmp(key, "default_role") != 0) {
+            return api_invalid(c, key, "unknown_field");
+        }
+    }
+    if (!json_is_string(text)) {
+        return api_invalid(c, "csv", text ? "must_be_string" : "required");
+    }
+    if (role && !json_is_null(role) &&
+        (!json_is_string(role) || policy_role_parse(json_string_value(role)) == ROLE_NONE)) {
+        return api_invalid(c, "default_role", "invalid");
     }
     struct svc_actor a;
     api_actor(c, &a);
     struct svc_errors err = {0};
     json_t *out = NULL;
     int rc = api_svc_result(c,
-                            svc_user_import(c->api->svc, &a, csv,
-                                            json_string_length(json_object_get(c->body, "csv")),
-                                            &out, &err),
+                            svc_user_import(c->api->svc, &a, json_string_value(text),
+                                            json_string_length(text), json_string_value(role), &out,
+                                            &err),
                             &err);
     return rc < 0 ? rc : api_reply(c, 201, out);
 }
@@ -204,7 +217,8 @@ struct api_route api_routes_admin[] = {
      .flags = API_AUTH | API_BODY},
     {.method = HTTP_POST,
      .pattern = "/api/v1/users/import",
-     .summary = "Import users from CSV ({\"csv\": text}), all or nothing, each with a reset token",
+     .summary = "Import users from CSV ({\"csv\": text, \"default_role\"?: role}), all or "
+                "nothing, each with a reset token",
      .fn = users_import,
      .flags = API_AUTH | API_BODY},
     {.method = HTTP_GET,

@@ -57,7 +57,11 @@ static int agents_bulk(struct api_call *c)
     struct svc_errors err = {0};
     json_t *out = NULL;
     int rc = api_svc_result(c, svc_agent_bulk_status(c->api->svc, &a, c->body, &out, &err), &err);
-    return rc < 0 ? rc : api_reply(c, 200, json_pack("{s:o}", "data", out));
+    if (rc < 0) {
+        return rc;
+    }
+    /* By ids: {data: [rows]}; by filter: {updated: n} (the rows arrive as realtime events). */
+    return api_reply(c, 200, json_is_array(out) ? json_pack("{s:o}", "data", out) : out);
 }
 
 static int history_page(struct api_call *c, enum store_table t, struct store_query *q,
@@ -209,7 +213,9 @@ struct api_route api_routes_domain[] = {
      .flags = API_AUTH},
     {.method = HTTP_POST,
      .pattern = "/api/v1/agents/bulk-status",
-     .summary = "Set the status of many agents at once (all or nothing)",
+     .summary = "Set the status of many agents at once (all or nothing): by ids, or every "
+                "agent a filter {status, q, client_id} finds (expected_count: the confirmed "
+                "count)",
      .fn = agents_bulk,
      .flags = API_AUTH | API_BODY},
     {.method = HTTP_GET,
@@ -268,7 +274,8 @@ struct api_route api_routes_domain[] = {
      .flags = API_AUTH},
     {.method = HTTP_GET,
      .pattern = "/api/v1/dashboard/history",
-     .summary = "The dashboard's metric series over a window (kept 24 h in memory)",
+     .summary = "The dashboard's metric series over a window (the last 24 h, kept across "
+                "restarts)",
      .query = "client_id,from,to,max_points",
      .fn = dashboard_history,
      .flags = API_AUTH},

@@ -21,6 +21,7 @@
  */
 #include "store/sql.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -535,4 +536,86 @@ int sql_row_count(struct store_tx *tx, const struct store_table_desc *t,
     }
     *out = c.obj;
     return 0;
+}
+
+/* ---- dashboard history points (table dashboard_points, migrations of both backends) ---- */
+
+static const char history_cols[] = "online, away, busy, offline, active_messages, "
+                                   "critical_messages, connections, events_per_minute";
+/* Points per INSERT statement: 10 parameters each, far below either backend's limit. */
+#define HISTORY_BATCH 100
+
+int sql_history_put(struct store_tx *tx, const struct store_history_point *p, size_t n)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n && rc >= 0; i += HISTORY_BATCH) {
+        struct sql_stmt st;
+        sql_stmt_init(&st, dialect(tx));
+        sql_printf(&st.text, "INSERT INTO dashboard_points (client_key, at_ms, %s) VALUES ",
+                   history_cols);
+        for (size_t k = i; k < n && k < i + HISTORY_BATCH; k++) {
+            sql_printf(&st.text, "%s(", k > i ? ", " : "");
+            param_new(&st, json_string(p[k].key));
+            sql_printf(&st.text, ", ");
+            param_new(&st, json_integer(p[k].at_ms));
+            for (int c = 0; c < STORE_HISTORY_NVALUES; c++) {
+                sql_printf(&st.text, ", ");
+                param_new(&st, json_integer(p[k].v[c]));
+            }
+            sql_printf(&st.text, ")");
+        }
+        sql_printf(&st.text, " ON CONFLICT (client_key, at_ms) DO NOTHING");
+        rc = run(tx, NULL, &st, NULL, NULL);
+    }
+    return rc < 0 ? rc : 0;
+}
+
+int sql_history_delete(struct store_tx *tx, const char *key, int64_t before_ms)
+{
+    struct sql_stmt st;
+    sql_stmt_init(&st, dialect(tx));
+    if (key) {
+        sql_printf(&st.text, "DELETE FROM dashboard_points WHERE client_key = ");
+        param_new(&st, json_string(key));
+    } else {
+        sql_printf(&st.text, "DELETE FROM dashboard_points WHERE at_ms < ");
+        param_new(&st, json_integer(before_ms));
+    }
+    return run(tx, NULL, &st, NULL, NULL);
+}
+
+struct history_walk {
+    store_history_cb cb;
+    void *arg;
+};
+
+static int history_row(void *arg, const struct sql_row *row)
+{
+    struct history_walk *w = arg;
+    struct store_history_point pt = {0};
+    json_t *v = row->value(row, 0, COL_TEXT);
+    snprintf(pt.key, sizeof pt.key, "%s", json_string_value(v) ? json_string_value(v) : "");
+    json_decref(v);
+    v = row->value(row, 1, COL_INT);
+    pt.at_ms = json_integer_value(v);
+    json_decref(v);
+    for (int c = 0; c < STORE_HISTORY_NVALUES; c++) {
+        v = row->value(row, c + 2, COL_INT);
+        pt.v[c] = (int32_t)json_integer_value(v);
+        json_decref(v);
+    }
+    return w->cb(w->arg, &pt);
+}
+
+int sql_history_load(struct store_tx *tx, int64_t since_ms, store_history_cb cb, void *arg)
+{
+    struct sql_stmt st;
+    sql_stmt_init(&st, dialect(tx));
+    sql_printf(&st.text,
+               "SELECT client_key, at_ms, %s FROM dashboard_points WHERE at_ms >= ", history_cols);
+    param_new(&st, json_integer(since_ms));
+    sql_printf(&st.text, " ORDER BY client_key, at_ms");
+    struct history_walk w = {cb, arg};
+    int rc = run(tx, NULL, &st, history_row, &w);
+    return rc < 0 ? rc : 0;
 }

@@ -86,6 +86,11 @@ int sql_row_count(struct store_tx *tx, const struct store_table_desc *t,
  * every tenant. SB_E_NOTFOUND when none. */
 int sql_user_by_email(struct store_tx *tx, const char *email, json_t **out);
 
+/* The dashboard history points (store_history_*, store.h), arguments checked by store.c. */
+int sql_history_put(struct store_tx *tx, const struct store_history_point *p, size_t n);
+int sql_history_delete(struct store_tx *tx, const char *key, int64_t before_ms);
+int sql_history_load(struct store_tx *tx, int64_t since_ms, store_history_cb cb, void *arg);
+
 /* Append printf-formatted SQL text; our SQL is bounded, so overflowing is a bug (abort). */
 void sql_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The column list of t: the visible columns, the hidden ones too when with_hidden. */

@@ -619,6 +619,43 @@ int store_meta_get(struct store_tx *tx, const char *key, char **value_out)
     return tx->store->ops->meta_get(tx, key, value_out);
 }
 
+int store_history_put(struct store_tx *tx, const struct store_history_point *p, size_t n)
+{
+    if (!tx || !tx->write || (n && !p)) {
+        return SB_E_INVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!memchr(p[i].key, '\0', sizeof p[i].key) || p[i].at_ms < 0) {
+            return SB_E_INVAL;
+        }
+    }
+    return n ? sql_history_put(tx, p, n) : 0;
+}
+
+int store_history_prune(struct store_tx *tx, int64_t before_ms)
+{
+    if (!tx || !tx->write) {
+        return SB_E_INVAL;
+    }
+    return sql_history_delete(tx, NULL, before_ms);
+}
+
+int store_history_forget(struct store_tx *tx, const char *key)
+{
+    if (!tx || !tx->write || !key) {
+        return SB_E_INVAL;
+    }
+    return sql_history_delete(tx, key, 0);
+}
+
+int store_history_load(struct store_tx *tx, int64_t since_ms, store_history_cb cb, void *arg)
+{
+    if (!tx || !cb) {
+        return SB_E_INVAL;
+    }
+    return sql_history_load(tx, since_ms, cb, arg);
+}
+
 int store_meta_set(struct store_tx *tx, const char *key, const char *value)
 {
     if (!tx || !tx->write || !key || !value) {

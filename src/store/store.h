@@ -227,6 +227,29 @@ int store_row_count(struct store_tx *tx, enum store_table table, const struct st
 /* Users by email (case-insensitive), including password_hash; for login only. */
 int store_user_auth_by_email(struct store_tx *tx, const char *email, json_t **out);
 
+/*
+ * Dashboard history points (svc/history.c), kept so the series outlives a restart. A point is
+ * one tenant's figures at one time; key is the client id, "" for the all-tenants view. Not
+ * tenant rows of the data model: only the system writes and reads them (no scope, no change
+ * log). put writes n points in a write tx (a point already stored for its key and time stays
+ * as it is); prune deletes every point older than before_ms and forget every point of key
+ * (both return the number deleted); load calls cb for each point at or after since_ms, by key
+ * then time, in any tx (cb returns nonzero to stop; it must not use tx).
+ */
+#define STORE_HISTORY_NVALUES 8
+struct store_history_point {
+    char key[40];
+    int64_t at_ms;
+    /* online, away, busy, offline, active_messages, critical_messages, connections,
+     * events_per_minute */
+    int32_t v[STORE_HISTORY_NVALUES];
+};
+typedef int (*store_history_cb)(void *arg, const struct store_history_point *p);
+int store_history_put(struct store_tx *tx, const struct store_history_point *p, size_t n);
+int store_history_prune(struct store_tx *tx, int64_t before_ms);
+int store_history_forget(struct store_tx *tx, const char *key);
+int store_history_load(struct store_tx *tx, int64_t since_ms, store_history_cb cb, void *arg);
+
 /* Key/value settings (for example the generated JWT secret). SB_E_NOTFOUND when unset. */
 int store_meta_get(struct store_tx *tx, const char *key, char **value_out);
 int store_meta_set(struct store_tx *tx, const char *key, const char *value);

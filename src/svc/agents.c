@@ -242,12 +242,10 @@ int svc_agent_set_status(struct svc *svc, const struct svc_actor *a, const char 
     return svc_tx_end(tx, rc, out);
 }
 
-int svc_agent_bulk_status(struct svc *svc, const struct svc_actor *a, const json_t *in,
-                          json_t **out, struct svc_errors *err)
+/* Bulk by ids (see svc_agent_bulk_status); rc carries the input check so far. */
+static int bulk_ids(struct svc *svc, const struct svc_actor *a, const json_t *in, int rc,
+                    json_t **out, struct svc_errors *err)
 {
-    static const char *const fields[] = {"ids", "status", "reason", NULL};
-    *out = NULL;
-    int rc = check_status_input(in, true, fields, err);
     const json_t *ids = json_object_get(in, "ids");
     if (!json_is_array(ids)) {
         return svc_invalid(err, "ids", ids ? "must_be_array" : "required");
@@ -319,6 +317,173 @@ int svc_agent_bulk_status(struct svc *svc, const struct svc_actor *a, const json
     }
     *out = result;
     return 0;
+}
+
+/* The agent_status query of a bulk filter {status?, q?, client_id?} within the actor's write
+ * scope, its problems in err. Filter values are new references (api-style release). */
+static int bulk_query(const struct svc_actor *a, const json_t *filter, struct store_query *q,
+                      struct svc_errors *err)
+{
+    memset(q, 0, sizeof *q);
+    int rc = 0;
+    const char *key;
+    json_t *v;
+    char field[48];
+    json_object_foreach((json_t *)filter, key, v)
+    {
+        snprintf(field, sizeof field, "filter.%.30s", key);
+        bool text = json_is_string(v);
+        if (strcmp(key, "status") != 0 && strcmp(key, "q") != 0 && strcmp(key, "client_id") != 0) {
+            rc = svc_invalid(err, field, "unknown_field");
+        } else if (json_is_null(v) || (text && !*json_string_value(v))) {
+            continue; /* no condition, as an empty query parameter of the list */
+        } else if (!text) {
+            rc = svc_invalid(err, field, "must_be_string");
+        } else if (!strcmp(key, "status") && svc_status_parse(json_string_value(v)) < 0) {
+            rc = svc_invalid(err, field, "invalid");
+        } else if (!strcmp(key, "client_id") && !uuid_is_valid(json_string_value(v))) {
+            rc = svc_invalid(err, field, "invalid");
+        } else if (!strcmp(key, "q") && utf8_len(json_string_value(v)) > SVC_REASON_MAX) {
+            rc = svc_invalid(err, field, "too_long");
+        } else if (!strcmp(key, "q")) {
+            q->q = json_string_value(v);
+        } else {
+            q->filters[q->nfilters++] = (struct store_filter){
+                !strcmp(key, "status") ? "status" : "client_id", STORE_EQ, json_incref(v)};
+        }
+    }
+    if (rc == 0 && policy_write_scope(&a->who, STORE_AGENT_STATUS, &q->scope) < 0) {
+        rc = SB_E_FORBIDDEN;
+    }
+    q->limit = STORE_MAX_LIMIT;
+    return rc;
+}
+
+/* Every agent row q matches, in pages, up to max + 1 rows (one more tells "too many"). */
+static int bulk_rows(struct store_tx *tx, struct store_query *q, size_t max, json_t **rows)
+{
+    *rows = json_array();
+    char *cursor = NULL;
+    int rc = 0;
+    do {
+        json_t *page = NULL;
+        char *next = NULL;
+        q->cursor = cursor;
+        rc = store_row_list(tx, STORE_AGENT_STATUS, q, &page, &next);
+        free(cursor);
+        cursor = next;
+        if (rc == 0) {
+            json_array_extend(*rows, page);
+        }
+        json_decref(page);
+    } while (rc == 0 && cursor && json_array_size(*rows) <= max);
+    free(cursor);
+    q->cursor = NULL;
+    return rc;
+}
+
+/* Bulk by filter (see svc_agent_bulk_status); rc carries the input check so far. */
+static int bulk_filter(struct svc *svc, const struct svc_actor *a, const json_t *in, int rc,
+                       json_t **out, struct svc_errors *err)
+{
+    const json_t *filter = json_object_get(in, "filter");
+    const json_t *expected = json_object_get(in, "expected_count");
+    if (!json_is_object(filter)) {
+        rc = svc_invalid(err, "filter", "must_be_object");
+    }
+    if (expected && (!json_is_integer(expected) || json_integer_value(expected) < 0)) {
+        rc = svc_invalid(err, "expected_count", "must_be_non_negative_integer");
+    }
+    struct store_query q;
+    int qrc = json_is_object(filter) ? bulk_query(a, filter, &q, err) : 0;
+    if (rc < 0 || qrc < 0) {
+        if (json_is_object(filter)) {
+            for (size_t i = 0; i < q.nfilters; i++) {
+                json_decref(q.filters[i].value);
+            }
+        }
+        return qrc == SB_E_FORBIDDEN ? qrc : rc < 0 ? rc : qrc;
+    }
+    struct store_tx *tx = NULL;
+    rc = store_tx_begin(svc->store, true, &tx);
+    json_t *rows = NULL;
+    if (rc == 0) {
+        rc = bulk_rows(tx, &q, SVC_BULK_FILTER_MAX, &rows);
+    }
+    for (size_t i = 0; i < q.nfilters; i++) {
+        json_decref(q.filters[i].value);
+    }
+    if (rc < 0) {
+        json_decref(rows);
+        return tx ? svc_tx_end(tx, rc, NULL) : rc;
+    }
+    size_t n = json_array_size(rows);
+    if (n > SVC_BULK_FILTER_MAX) {
+        rc = svc_invalid(err, "filter", "too_many");
+        snprintf(err->message, sizeof err->message,
+                 "more than %d agents match; narrow the filter (nothing was changed)",
+                 SVC_BULK_FILTER_MAX);
+    } else if (expected && (size_t)json_integer_value(expected) != n) {
+        rc = SB_E_CONFLICT;
+        svc_invalid(err, "expected_count", "does_not_match");
+        err->current = json_pack("{s:I}", "count", (json_int_t)n);
+        snprintf(err->message, sizeof err->message,
+                 "%zu agents match now, not %" JSON_INTEGER_FORMAT "; nothing was changed", n,
+                 json_integer_value(expected));
+    }
+    size_t i;
+    json_t *before;
+    json_array_foreach(rows, i, before)
+    {
+        if (rc < 0) {
+            break;
+        }
+        if (!policy_can_set_agent_status(&a->who, before)) {
+            rc = SB_E_FORBIDDEN;
+            snprintf(err->message, sizeof err->message,
+                     "agent %.40s may not be changed by you; nothing was changed",
+                     jstr(before, "id"));
+        }
+    }
+    json_array_foreach(rows, i, before)
+    {
+        if (rc < 0) {
+            break;
+        }
+        rc = apply_status(tx, a, before, jstr(in, "status"), json_object_get(in, "reason"), 0, NULL,
+                          NULL);
+    }
+    if (rc == 0) {
+        json_t *after = json_pack(
+            "{s:I,s:s,s:O,s:O}", "count", (json_int_t)n, "status", jstr(in, "status"), "reason",
+            json_object_get(in, "reason") ? json_object_get(in, "reason") : json_null(), "filter",
+            filter);
+        rc = svc_audit(tx, a, "agent_status.bulk_update", "agent_status", NULL, NULL, after);
+        json_decref(after);
+    }
+    json_decref(rows);
+    rc = svc_tx_end(tx, rc, NULL);
+    if (rc == 0) {
+        *out = json_pack("{s:I}", "updated", (json_int_t)n);
+    }
+    return rc;
+}
+
+int svc_agent_bulk_status(struct svc *svc, const struct svc_actor *a, const json_t *in,
+                          json_t **out, struct svc_errors *err)
+{
+    static const char *const fields[] = {"ids",    "filter", "expected_count",
+                                         "status", "reason", NULL};
+    *out = NULL;
+    int rc = check_status_input(in, true, fields, err);
+    bool by_filter = json_object_get(in, "filter") != NULL;
+    if (by_filter && json_object_get(in, "ids")) {
+        return svc_invalid(err, "filter", "not_with_ids");
+    }
+    if (!by_filter && json_object_get(in, "expected_count")) {
+        rc = svc_invalid(err, "expected_count", "only_with_filter");
+    }
+    return by_filter ? bulk_filter(svc, a, in, rc, out, err) : bulk_ids(svc, a, in, rc, out, err);
 }
 
 int svc_agent_history(struct svc *svc, const struct policy_principal *who, const char *id,

@@ -173,6 +173,7 @@ static void *jobs_main(void *arg)
         if (now >= next_metrics) {
             publish_metrics(j, now);
             next_metrics = now + j->cfg.metrics_interval_ms;
+            svc_history_flush(j->svc, now, false);
         }
         int64_t wake = now + j->cfg.tick_ms;
         if (next_metrics < wake) {
@@ -189,6 +190,8 @@ static void *jobs_main(void *arg)
         }
     }
     pthread_mutex_unlock(&j->mu);
+    /* what was recorded since the last write outlives this process too */
+    svc_history_flush(j->svc, clock_now_ms(), true);
     return NULL;
 }
 
@@ -204,6 +207,10 @@ int svc_jobs_start(struct svc_jobs **out, struct svc *svc, const struct svc_jobs
         j->cfg.metrics_interval_ms = 2000;
     }
     svc_history_set_interval(svc, j->cfg.metrics_interval_ms);
+    int loaded = svc_history_load(svc, clock_now_ms());
+    if (loaded > 0) {
+        log_info("dashboard history: %d point(s) of the last 24 h loaded", loaded);
+    }
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->cond, NULL);
     if (pthread_create(&j->thread, NULL, jobs_main, j) != 0) {

@@ -156,11 +156,13 @@ int svc_auth_change_password(struct svc *svc, const struct svc_actor *a, const c
  * details [{row, field, issue}] for every problem found (row 1 is the header) and nothing
  * written, or 0 with *out {created, users:[{row, id, email, role, reset_token,
  * reset_expires_at}]}: each user has no password until its one-time token sets one. Agents
- * get their agent_status row. Audited per user and "user.import" once.
+ * get their agent_status row. Audited per user and "user.import" once. default_role (may be
+ * NULL) is the role of records without one (no role column, or an empty field); it is
+ * checked like a role in the file.
  */
 #define SVC_IMPORT_MAX 10000
 int svc_user_import(struct svc *svc, const struct svc_actor *a, const char *csv, size_t len,
-                    json_t **out, struct svc_errors *err);
+                    const char *default_role, json_t **out, struct svc_errors *err);
 /* Create one for user_id, for an actor who may update that user (else SB_E_NOTFOUND /
  * SB_E_FORBIDDEN as for svc_user_update); audited "user.reset_token". token receives it
  * (AUTH_TOKEN_LEN bytes), *expires_ms its expiry. */
@@ -205,7 +207,15 @@ int svc_agent_set_status(struct svc *svc, const struct svc_actor *a, const char 
  * whole call (SB_E_VALIDATION, SB_E_NOTFOUND or SB_E_FORBIDDEN, the id named in err) and
  * changes nothing. On success *out is the array of new rows, each agent with its own history
  * row and audit entry, all in one transaction.
+ * Or in is {filter: {status?, q?, client_id?}, expected_count?, status, reason}: every agent
+ * the list (GET /agents with those parameters) finds in the actor's write scope, at most
+ * SVC_BULK_FILTER_MAX (more: SB_E_VALIDATION on "filter", too_many), read and changed in one
+ * transaction; SB_E_FORBIDDEN when one of them is not the actor's to set; SB_E_CONFLICT with
+ * err->current {count} when expected_count (the count the user confirmed) differs from what
+ * matches now. Each agent gets its history row and audit entry as above, plus one audit entry
+ * "agent_status.bulk_update" {count, status, reason, filter}; *out is {updated: n}.
  */
+#define SVC_BULK_FILTER_MAX 10000
 int svc_agent_bulk_status(struct svc *svc, const struct svc_actor *a, const json_t *in,
                           json_t **out, struct svc_errors *err);
 /* History rows of agent id overlapping [from_ms, to_ms] (0: unbounded), oldest first; q carries
@@ -359,15 +369,25 @@ int svc_dashboard(struct svc *svc, const struct policy_principal *who, const cha
 /*
  * Dashboard history (history.c): the series of snapshots per tenant (client_id NULL: the
  * all-tenants view), one point per metrics interval, 24 h at most (and at most
- * SVC_HISTORY_MAX_POINTS points) per tenant, SVC_HISTORY_MAX_TENANTS tenants; in memory,
- * from the server's start. The jobs thread records every snapshot it computes.
+ * SVC_HISTORY_MAX_POINTS points) per tenant, SVC_HISTORY_MAX_TENANTS tenants; in memory and
+ * in the store, so it outlives a restart. The jobs thread records every snapshot it computes
+ * and calls svc_history_flush() after each round (and with force when it stops): the points
+ * recorded since the last write go to the store in one transaction at most every
+ * SVC_HISTORY_FLUSH_MS, with the deletion of forgotten (deleted) tenants' points, and about
+ * once a minute the points older than 24 h are pruned; it returns the points written or an
+ * error (logged; those points stay in memory only). svc_history_load() fills the series from
+ * the store's last 24 h (call it once at start, after svc_history_set_interval and before the
+ * first record); it returns the points loaded or an error (logged; the series starts empty).
  */
 #define SVC_HISTORY_MAX_POINTS 86401
 #define SVC_HISTORY_MAX_TENANTS 2000
+#define SVC_HISTORY_FLUSH_MS 10000
 void svc_history_set_interval(struct svc *svc, int64_t interval_ms);
 void svc_history_record(struct svc *svc, const char *client_id, const json_t *snapshot,
                         int64_t now_ms);
 void svc_history_forget(struct svc *svc, const char *client_id);
+int svc_history_flush(struct svc *svc, int64_t now_ms, bool force);
+int svc_history_load(struct svc *svc, int64_t now_ms);
 /*
  * GET /dashboard/history: the points of [from_ms, to_ms] (policy as svc_dashboard: super_admin
  * every tenant or ?client_id, admins their own, others SB_E_FORBIDDEN; an unknown client

@@ -612,7 +612,8 @@ static void import_problem(struct svc_errors *err, size_t n, const char *field, 
 /* Record n as a user row (header names the columns), with its problems in err; *forbidden
  * when the actor may not give that role there (nothing else is worth checking then). */
 static json_t *import_row(const struct svc_actor *a, const json_t *header, const json_t *rec,
-                          size_t n, struct svc_errors *err, bool *forbidden)
+                          const char *default_role, size_t n, struct svc_errors *err,
+                          bool *forbidden)
 {
     json_t *row = json_object();
     for (size_t i = 0; i < json_array_size(header); i++) {
@@ -624,6 +625,9 @@ static json_t *import_row(const struct svc_actor *a, const json_t *header, const
     }
     if (json_array_size(rec) != json_array_size(header)) {
         import_problem(err, n, "row", "wrong_number_of_fields");
+    }
+    if (default_role && !json_object_get(row, "role")) {
+        json_object_set_new(row, "role", json_string(default_role));
     }
     email_canon(row);
     if (!policy_is_cross_tenant(&a->who)) {
@@ -643,7 +647,7 @@ static json_t *import_row(const struct svc_actor *a, const json_t *header, const
 }
 
 int svc_user_import(struct svc *svc, const struct svc_actor *a, const char *csv, size_t len,
-                    json_t **out, struct svc_errors *err)
+                    const char *default_role, json_t **out, struct svc_errors *err)
 {
     *out = NULL;
     struct store_scope scope;
@@ -689,7 +693,8 @@ int svc_user_import(struct svc *svc, const struct svc_actor *a, const char *csv,
     json_t *seen = json_object();
     for (size_t i = 1; i < n && rc >= 0; i++) {
         bool forbidden = false;
-        json_t *row = import_row(a, header, json_array_get(recs, i), i + 1, err, &forbidden);
+        json_t *row =
+            import_row(a, header, json_array_get(recs, i), default_role, i + 1, err, &forbidden);
         struct svc_errors one = {0};
         int crc = forbidden ? SB_E_VALIDATION : user_check(tx, row, NULL, true, &one);
         for (size_t k = 0; k < json_array_size(one.details); k++) {

@@ -81,3 +81,37 @@ test('5,000 agents in one call; each sets a password with its token and logs in'
   assert.equal(audit.json.data.length, 1);
   assert.equal(audit.json.data[0].after.users, 5000);
 });
+
+test('default_role: the role of records without one; checked like a role in the file', async () => {
+  const users0 = await total('/api/v1/users?limit=1');
+  // No role column at all: every record gets the default.
+  let r = await api(s.url, 'POST', '/api/v1/users/import', { token: admin, body: { csv: 'email,name\ndr1@acme.test,Default One\n', default_role: 'agent' } });
+  assert.equal(r.status, 201, r.text);
+  assert.equal(r.json.users[0].role, 'agent');
+  assert.equal(await total('/api/v1/agents?limit=1&q=dr1%40acme'), 1, 'the agent row exists');
+  // An empty role field takes the default; a given one stays.
+  r = await api(s.url, 'POST', '/api/v1/users/import', { token: admin, body: { csv: 'email,name,role\ndr2@acme.test,Two,\ndr3@acme.test,Three,viewer\n', default_role: 'agent' } });
+  assert.equal(r.status, 201, r.text);
+  assert.deepEqual(r.json.users.map((u) => u.role), ['agent', 'viewer']);
+  // Bad input changes nothing: an unknown default, a default the caller may not give, an
+  // unknown key, a csv that is not text.
+  const before = await total('/api/v1/users?limit=1');
+  assert.equal(before, users0 + 3);
+  r = await api(s.url, 'POST', '/api/v1/users/import', { token: admin, body: { csv: 'email,name\ndr4@acme.test,Four\n', default_role: 'wizard' } });
+  assert.equal(r.status, 422);
+  assert.deepEqual(r.json.error.details, [{ field: 'default_role', issue: 'invalid' }]);
+  r = await api(s.url, 'POST', '/api/v1/users/import', { token: admin, body: { csv: 'email,name\ndr4@acme.test,Four\n', default_role: 'super_admin' } });
+  assert.equal(r.status, 422);
+  assert.deepEqual(r.json.error.details.map((d) => `${d.row}:${d.field}:${d.issue}`), ['2:role:forbidden']);
+  r = await api(s.url, 'POST', '/api/v1/users/import', { token: admin, body: { csv: 'email,name\ndr4@acme.test,Four\n', role: 'agent' } });
+  assert.equal(r.status, 422);
+  assert.deepEqual(r.json.error.details, [{ field: 'role', issue: 'unknown_field' }]);
+  r = await api(s.url, 'POST', '/api/v1/users/import', { token: admin, body: { csv: 42 } });
+  assert.equal(r.status, 422);
+  assert.deepEqual(r.json.error.details, [{ field: 'csv', issue: 'must_be_string' }]);
+  // Without a default, a missing role is a problem of the record.
+  r = await api(s.url, 'POST', '/api/v1/users/import', { token: admin, body: { csv: 'email,name\ndr4@acme.test,Four\n' } });
+  assert.equal(r.status, 422);
+  assert.deepEqual(r.json.error.details.map((d) => `${d.row}:${d.field}:${d.issue}`), ['2:role:required']);
+  assert.equal(await total('/api/v1/users?limit=1'), before, 'nothing was written');
+});

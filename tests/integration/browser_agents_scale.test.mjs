@@ -4,7 +4,7 @@
 //   "0 agents" while loading; only the cards in view are in the DOM;
 // - agent #5000 is reached by scrolling (pages load as the board nears its end) and by
 //   search (name and e-mail, server-side), and the sort control reorders on the server;
-// - "select all matching" + a bulk change confirmed with its count;
+// - "select all matching" + a bulk change confirmed in a dialog with the server's count;
 // - a live status change of agent #5000 arrives on its card and in the counts; a status picked
 //   on its card without a reason clears the old reason.
 // Screenshots in tests/artifacts/browser_agents_scale/.
@@ -146,24 +146,26 @@ describe('agents board with 5,000 agents', { timeout: 240000 }, () => {
     await shot(page, T, 'search');
 
     // Bulk: "select all matching" takes the 50 found by the server (not only the cards in view)
-    // and the change asks to confirm with the count before it applies.
+    // and the change asks to confirm in a dialog stating the server's count before it applies.
     assert.equal(await page.locator(tid('bulk-select-all')).innerText(), 'Select all 50 matching');
     await page.locator(tid('bulk-select-all')).click();
     await page.locator(`${tid('bulk-selected')}[data-count="50"]`).waitFor({ timeout: 15000 });
     await page.locator(tid('bulk-status')).selectOption('busy');
     await page.locator(tid('bulk-apply')).click();
-    await page.locator(`${tid('bulk-apply')}[data-confirm="true"]`).waitFor();
-    assert.equal(await page.locator(tid('bulk-apply')).innerText(), 'Confirm: set 50 agents to busy');
-    await page.locator(tid('bulk-apply')).click();
+    await page.locator(`${tid('bulk-confirm-count')}[data-count="50"]`).waitFor({ timeout: 15000 });
+    assert.equal(await page.locator(tid('bulk-confirm-apply')).innerText(), 'Set 50 agents to busy');
+    await page.locator(tid('bulk-confirm-apply')).click();
     await page.locator(`${tid('bulk-selected')}[data-count="0"]`).waitFor({ timeout: 15000 });
     const found = await api(server.url, 'GET', '/api/v1/agents?q=00%40scale&count_by=status', { token: adminToken });
     assert.deepEqual(found.json.counts, { busy: 50 });
     await until(async () => /^50 agents · 0 online · 0 away · 50 busy · 0 offline$/.test((await countOf(page)).text), { timeout: 15000 });
     assert.match((await countOf(page)).text, /^50 agents · 0 online · 0 away · 50 busy · 0 offline$/);
-    // With the whole tenant matching, select-all is off (the bulk limit is 500).
+    // With the whole tenant matching, select-all takes all 5,000 (applied by filter on the
+    // server: browser_bulk_filter).
     await page.locator(tid('agents-search')).fill('');
     await page.locator(`${tid('agents-count')}[data-total="${N}"]`).waitFor({ timeout: 15000 });
-    assert.equal(await page.locator(tid('bulk-select-all')).isDisabled(), true);
+    assert.equal(await page.locator(tid('bulk-select-all')).isDisabled(), false);
+    assert.equal(await page.locator(tid('bulk-select-all')).innerText(), `Select all ${N} matching`);
 
     // Sort on the server: name Z–A puts #5000 first with the search cleared.
     await page.locator(tid('agents-sort')).selectOption('-display_name');

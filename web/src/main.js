@@ -13,7 +13,7 @@ import { canAdmin, isSuper } from './lib/format.js';
 import { ConnectionStatusIndicator } from './components/ConnectionStatusIndicator.js';
 import { RealtimeNotificationSystem, Toasts } from './components/RealtimeNotificationSystem.js';
 import { ConflictDialog } from './components/ConflictDialog.js';
-import { Login } from './pages/Login.js';
+import { Login, SetPassword } from './pages/Login.js';
 import { Dashboard } from './pages/Dashboard.js';
 import { Agents } from './pages/Agents.js';
 import { Messages } from './pages/Messages.js';
@@ -139,6 +139,8 @@ function App() {
     if (s && !s.user) api('GET', '/api/v1/me').then((u) => session.set({ ...s, user: u.user || u.data || u })).catch(() => {});
   }, [s && s.access_token]);
 
+  // A set-password link (#/reset?token=...) works signed in or not.
+  if (route === 'reset') return html`<div><${SetPassword} /><${Toasts} /></div>`;
   if (!s) {
     if (route !== 'login') location.replace('#/login');
     return html`<div><${Login} onDone=${(ns) => { location.hash = canAdmin(ns.user) ? '#/dashboard' : '#/agents'; }} /><${Toasts} /></div>`;

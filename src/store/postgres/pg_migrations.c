@@ -349,7 +349,25 @@ static const char *const migration_4[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {migration_1, migration_2, migration_3, migration_4};
+/* Migration 5: the dashboard history (svc/history.c), kept across restarts and shared by the
+ * nodes: one row per tenant (client_key: the client id, '' for the all-tenants view) and
+ * metrics interval, pruned after 24 h. Only the system reads it (svc applies the policy to the
+ * in-memory series): no row-level security. Not in the change log. */
+static const char *const migration_5[] = {
+    "CREATE TABLE dashboard_points ("
+    " client_key TEXT NOT NULL,"
+    " at_ms BIGINT NOT NULL,"
+    " online INTEGER NOT NULL, away INTEGER NOT NULL, busy INTEGER NOT NULL,"
+    " offline INTEGER NOT NULL, active_messages INTEGER NOT NULL,"
+    " critical_messages INTEGER NOT NULL, connections INTEGER NOT NULL,"
+    " events_per_minute INTEGER NOT NULL,"
+    " PRIMARY KEY (client_key, at_ms))",
+    "CREATE INDEX dashboard_points_at ON dashboard_points (at_ms)",
+    NULL,
+};
+
+static const char *const *const migrations[] = {migration_1, migration_2, migration_3, migration_4,
+                                                migration_5};
 
 const char *const *pg_migration(int version)
 {

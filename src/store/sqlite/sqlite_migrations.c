@@ -256,7 +256,23 @@ static const char *const migration_2[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {migration_1, migration_2};
+/* Migration 3: the dashboard history (svc/history.c), kept across restarts: one row per tenant
+ * (client_key: the client id, '' for the all-tenants view) and metrics interval, pruned after
+ * 24 h by the jobs thread. Not in the change log. */
+static const char *const migration_3[] = {
+    "CREATE TABLE dashboard_points ("
+    " client_key TEXT NOT NULL,"
+    " at_ms INTEGER NOT NULL,"
+    " online INTEGER NOT NULL, away INTEGER NOT NULL, busy INTEGER NOT NULL,"
+    " offline INTEGER NOT NULL, active_messages INTEGER NOT NULL,"
+    " critical_messages INTEGER NOT NULL, connections INTEGER NOT NULL,"
+    " events_per_minute INTEGER NOT NULL,"
+    " PRIMARY KEY (client_key, at_ms)) WITHOUT ROWID",
+    "CREATE INDEX dashboard_points_at ON dashboard_points (at_ms)",
+    NULL,
+};
+
+static const char *const *const migrations[] = {migration_1, migration_2, migration_3};
 
 const char *const *sqlite_migration(int version)
 {

@@ -844,6 +844,67 @@ static void test_events(struct store *s)
     CHECK_EQ_INT(store_events_clear(s, "k3"), 0);
 }
 
+/* Dashboard history points: put (a repeat of a key and time is kept as it was), load since a
+ * time by key then time, prune by age, forget a key, and a read tx may not write. */
+struct loaded {
+    struct store_history_point p[16];
+    size_t n;
+};
+
+static int collect_point(void *arg, const struct store_history_point *p)
+{
+    struct loaded *l = arg;
+    if (l->n < 16) {
+        l->p[l->n++] = *p;
+    }
+    return 0;
+}
+
+static void test_dashboard_points(struct store *s)
+{
+    struct store_history_point pts[5] = {
+        {.key = "k-b", .at_ms = 3000, .v = {1, 2, 3, 4, 5, 6, 7, 8}},
+        {.key = "", .at_ms = 1000, .v = {9}},
+        {.key = "k-a", .at_ms = 2000, .v = {10, 0, 0, 0, 0, 0, 0, 2147483647}},
+        {.key = "k-a", .at_ms = 1000, .v = {11}},
+        {.key = "k-a", .at_ms = 500, .v = {12}},
+    };
+    struct store_tx *tx = NULL;
+    CHECK_EQ_INT(store_tx_begin(s, false, &tx), 0);
+    CHECK_EQ_INT(store_history_put(tx, pts, 1), SB_E_INVAL);
+    store_tx_rollback(tx);
+    CHECK_EQ_INT(store_tx_begin(s, true, &tx), 0);
+    CHECK_EQ_INT(store_history_put(tx, pts, 5), 0);
+    struct store_history_point again = {.key = "k-b", .at_ms = 3000, .v = {99}};
+    CHECK_EQ_INT(store_history_put(tx, &again, 1), 0);
+    CHECK_EQ_INT(store_tx_commit(tx), 0);
+
+    struct loaded l = {0};
+    CHECK_EQ_INT(store_tx_begin(s, false, &tx), 0);
+    CHECK_EQ_INT(store_history_load(tx, 1000, collect_point, &l), 0);
+    store_tx_rollback(tx);
+    CHECK_EQ_INT((int)l.n, 4); /* 500 is before since */
+    CHECK_EQ_STR(l.p[0].key, "");
+    CHECK_EQ_STR(l.p[1].key, "k-a");
+    CHECK(l.p[1].at_ms == 1000 && l.p[1].v[0] == 11);
+    CHECK(l.p[2].at_ms == 2000 && l.p[2].v[0] == 10 && l.p[2].v[7] == 2147483647);
+    CHECK_EQ_STR(l.p[3].key, "k-b");
+    CHECK(l.p[3].v[0] == 1 && l.p[3].v[7] == 8); /* the repeat did not overwrite */
+
+    CHECK_EQ_INT(store_tx_begin(s, true, &tx), 0);
+    CHECK_EQ_INT(store_history_prune(tx, 1000), 1); /* k-a at 500 */
+    CHECK_EQ_INT(store_history_forget(tx, "k-a"), 2);
+    CHECK_EQ_INT(store_tx_commit(tx), 0);
+    memset(&l, 0, sizeof l);
+    CHECK_EQ_INT(store_tx_begin(s, false, &tx), 0);
+    CHECK_EQ_INT(store_history_load(tx, 0, collect_point, &l), 0);
+    store_tx_rollback(tx);
+    CHECK_EQ_INT((int)l.n, 2);
+    CHECK_EQ_INT(store_tx_begin(s, true, &tx), 0);
+    CHECK_EQ_INT(store_history_prune(tx, 1LL << 50), 2);
+    CHECK_EQ_INT(store_tx_commit(tx), 0);
+}
+
 /* A direct connection to the store's database, behind its back: a SQLite file or a
  * PostgreSQL URL. */
 struct raw {
@@ -1387,6 +1448,7 @@ static void run_conformance(const char *url)
     test_list(s);
     test_meta_refresh(s, client_a);
     test_events(s);
+    test_dashboard_points(s);
     test_history_cascade(s);
     check_gap_free(s);
     if (raw_db) {

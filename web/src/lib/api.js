@@ -123,6 +123,12 @@ export async function changePassword(current, next) {
   return s;
 }
 
+// Sets a password with a one-time reset token (no session needed): POST /api/v1/auth/reset.
+// Throws the ApiError (422 details name token or new_password).
+export function resetPassword(token, newPassword) {
+  return raw('POST', '/api/v1/auth/reset', { body: { token, new_password: newPassword } });
+}
+
 // Downloads a list as CSV (`?format=csv` with the list's filters and sort): fetched with the
 // bearer token (a link could not carry it), saved under the server's file name.
 export async function downloadCsv(path, fallbackName) {

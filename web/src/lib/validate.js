@@ -20,6 +20,12 @@ const ISSUE_TEXT = {
   invalid_or_expired: 'Invalid or expired.',
   must_be_null_for_super_admin: 'Must be empty for a super admin.',
   must_be_string: 'Must be text.',
+  forbidden: 'You may not give this.',
+  duplicate_in_file: 'Twice in this file.',
+  unknown_column: 'Unknown column.',
+  wrong_number_of_fields: 'Wrong number of fields.',
+  malformed: 'Not readable as CSV.',
+  no_records: 'No records after the header.',
 };
 
 export function issueText(issue) {

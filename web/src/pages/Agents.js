@@ -1,5 +1,6 @@
 // Agents board: live status per agent with the time in status ticking every second, quick
-// status change (optimistic), bulk change, and per agent a detail panel (statistics and status
+// status change (optimistic), bulk change (picked cards, or every agent the filter finds), CSV
+// import, and per agent a detail panel (its reason edited alone, statistics and status
 // history); statistics per client below the board (GET /api/v1/agents/stats, re-fetched
 // shortly after any agent change and every 30 s).
 import { html } from 'htm/preact';
@@ -9,7 +10,9 @@ import { useDebounced, useGridWindow, useNow, useRealtimeAgentStatus, useStats }
 import { notify } from '../lib/notify.js';
 import { AgentStatusControl } from '../components/AgentStatusControl.js';
 import { CsvButton } from '../components/CsvButton.js';
+import { CsvImport } from '../components/CsvImport.js';
 import { ConnectionStatusIndicator } from '../components/ConnectionStatusIndicator.js';
+import { Modal } from '../components/Modal.js';
 import { canAdmin, errText, fmtDuration, fmtPercent, fmtTime, isSuper, STATUSES } from '../lib/format.js';
 
 // Orders of the board (the API's `sort`).
@@ -22,8 +25,8 @@ export const SORTS = [
   { id: 'reason', label: 'reason' },
 ];
 
-// The bulk endpoint's limit (SVC_BULK_MAX): one all-or-nothing change of at most this many.
-const BULK_MAX = 500;
+// The bulk endpoint's limit for a filter (SVC_BULK_FILTER_MAX): one all-or-nothing change.
+const BULK_FILTER_MAX = 10000;
 
 export const RANGES = [
   { id: '1h', label: 'last hour', ms: 3600e3 },
@@ -51,7 +54,48 @@ function StatsFigures({ st, testPrefix }) {
   </dl>`;
 }
 
-function History({ agent, onClose, stats, rangeLabel }) {
+// The agent's reason alone, edited in the detail panel: PATCH with the same status and the new
+// reason (empty: none), optimistic like a status change. The server changes only the reason
+// (of the row and of its open history interval; no new interval). While the field is not being
+// edited it follows the agent's live reason.
+function ReasonEditor({ agent, onSave }) {
+  const [v, setV] = useState(agent.reason || '');
+  const [busy, setBusy] = useState(false);
+  const dirty = useRef(false);
+  useEffect(() => {
+    if (!dirty.current) setV(agent.reason || '');
+  }, [agent.reason]);
+  const id = `agent-reason-input-${agent.id}`;
+  async function submit(e) {
+    e.preventDefault();
+    const reason = v.trim() || null;
+    setBusy(true);
+    const row = await onSave(agent, agent.status, reason);
+    setBusy(false);
+    dirty.current = false;
+    if (row) {
+      setV(row.reason || '');
+      notify({ kind: 'success', priority: 'low', title: reason ? 'Reason saved' : 'Reason cleared', body: agent.display_name || '' });
+    }
+  }
+  const unchanged = (v.trim() || null) === (agent.reason || null);
+  return html`<form class="form-inline" onSubmit=${submit} data-testid=${`agent-reason-form-${agent.id}`} aria-label=${`Reason of ${agent.display_name}`}>
+    <label for=${id}>Reason (${agent.status})</label>
+    <input id=${id} data-testid=${`agent-reason-input-${agent.id}`} maxlength="200" placeholder="none" value=${v} onInput=${(e) => {
+      dirty.current = true;
+      setV(e.target.value);
+    }} onKeyDown=${(e) => {
+      if (e.key === 'Escape' && dirty.current) {
+        e.stopPropagation();
+        dirty.current = false;
+        setV(agent.reason || '');
+      }
+    }} />
+    <button type="submit" class="btn btn-small btn-primary" data-testid=${`agent-reason-save-${agent.id}`} disabled=${busy || unchanged}>Save reason</button>
+  </form>`;
+}
+
+function History({ agent, onClose, stats, rangeLabel, canEdit, onSaveReason }) {
   const [rows, setRows] = useState(null);
   const [err, setErr] = useState(null);
   const ref = useRef(null);
@@ -75,6 +119,7 @@ function History({ agent, onClose, stats, rangeLabel }) {
     if (e.key === 'Escape') onClose();
   }}>
     <div class="page-head"><h2>${agent.display_name}</h2><button type="button" class="btn btn-small" data-testid="history-close" aria-label=${`Close statistics and history of ${agent.display_name}`} onClick=${onClose}>Close</button></div>
+    ${canEdit ? html`<${ReasonEditor} agent=${agent} onSave=${onSaveReason} />` : null}
     <h3>Statistics, ${rangeLabel}</h3>
     ${stats.error ? html`<p class="error" role="alert">${errText(stats.error)}</p>` : null}
     ${(() => {
@@ -153,10 +198,19 @@ export function Agents({ user }) {
   // More than one agent: the first click asks to confirm with the count, the second applies.
   const [confirmBulk, setConfirmBulk] = useState(false);
   useEffect(() => setConfirmBulk(false), [selected, bulkStatus]);
-  const [selectingAll, setSelectingAll] = useState(false);
+  // "Select all N matching": the selection is the filter itself (status and search as the
+  // board shows them), applied on the server to every agent it finds, not only the cards
+  // loaded. A new search or filter ends it.
+  const [allMatching, setAllMatching] = useState(null);
+  useEffect(() => setAllMatching(null), [filter, q]);
+  // The confirmation of a change by filter: {count (the server's, fetched when it opens),
+  // changed (the set moved since), error, busy}.
+  const [dialog, setDialog] = useState(null);
+  const selCount = allMatching ? (typeof total === 'number' && !loading ? total : 0) : selected.size;
 
   async function bulk(e) {
     e.preventDefault();
+    if (allMatching) return openBulkDialog();
     if (!selected.size) return;
     if (selected.size > 1 && !confirmBulk) {
       setConfirmBulk(true);
@@ -173,17 +227,41 @@ export function Agents({ user }) {
     }
   }
 
-  // Every agent matching the search and filter (not only the cards loaded): their ids from the
-  // server, up to the bulk limit (one all-or-nothing request).
-  async function selectAll() {
-    setSelectingAll(true);
+  function selectAll() {
+    setSelected(new Set());
+    setAllMatching({ status: filter || undefined, q: q || undefined });
+  }
+  function clearSelection() {
+    setSelected(new Set());
+    setAllMatching(null);
+  }
+
+  // Asks the server how many agents the filter finds now: that count is what the dialog states
+  // and what the change is confirmed for (expected_count).
+  async function openBulkDialog() {
+    setDialog({ count: null, busy: true, error: null, changed: false });
     try {
-      const b = await api('GET', `/api/v1/agents${qs({ status: filter || undefined, q: q || undefined, limit: BULK_MAX })}`);
-      setSelected(new Set(((b && b.data) || []).map((a) => a.id)));
+      const b = await api('GET', `/api/v1/agents${qs({ ...allMatching, limit: 1 })}`);
+      setDialog({ count: b.total, busy: false, error: null, changed: false });
     } catch (err) {
-      notify({ kind: 'error', title: 'Could not select the agents', body: errText(err) });
-    } finally {
-      setSelectingAll(false);
+      setDialog({ count: null, busy: false, error: err, changed: false });
+    }
+  }
+
+  async function applyAll() {
+    const count = dialog.count;
+    setDialog({ ...dialog, busy: true, error: null });
+    try {
+      const r = await api('POST', '/api/v1/agents/bulk-status', {
+        body: { filter: { ...allMatching }, expected_count: count, status: bulkStatus, reason: bulkReason.trim() || null },
+      });
+      setDialog(null);
+      clearSelection();
+      notify({ kind: 'success', priority: 'low', title: `Status set to ${bulkStatus}`, body: `${r.updated} agent${r.updated === 1 ? '' : 's'}` });
+    } catch (err) {
+      // The set moved since it was counted: the dialog states the new count, to confirm again.
+      if (err.status === 409 && err.current && typeof err.current.count === 'number') setDialog({ count: err.current.count, busy: false, error: null, changed: true });
+      else setDialog({ ...dialog, busy: false, error: err });
     }
   }
 
@@ -212,22 +290,45 @@ export function Agents({ user }) {
       <${ConnectionStatusIndicator} size="sm" prefix="conn-board" />
       <span class="muted" data-testid="agents-count" role="status" data-total=${known ? total : ''} data-loaded=${agents.length} data-online=${known ? (counts && counts.online) || 0 : ''}>${countText}</span>
       <${CsvButton} path=${`/api/v1/agents${qs({ status: filter || undefined, q: q || undefined, sort })}`} testid="agents-csv" what="agents" />
+      ${admin ? html`<${CsvImport} testid="agents-import" what="agents" defaultRole="agent" canPickClient=${isSuper(user)} />` : null}
     </div>
     ${error ? html`<p class="error" role="alert" data-testid="agents-error">${errText(error)}</p>` : null}
     ${admin
       ? html`<form class="toolbar" onSubmit=${bulk} aria-label="Bulk status change" data-testid="bulk-form">
-          <span data-testid="bulk-selected" data-count=${selected.size}>${selected.size} selected</span>
-          <button type="button" class="btn btn-small" data-testid="bulk-select-all" disabled=${!known || !total || total > BULK_MAX || selectingAll} title=${known && total > BULK_MAX ? `At most ${BULK_MAX} at once: narrow the search or filter` : ''} onClick=${selectAll}>${known && total > BULK_MAX ? `Select all (≤ ${BULK_MAX}; ${total} match)` : `Select all ${known ? total : ''} matching`}</button>
-          ${selected.size ? html`<button type="button" class="btn btn-small" data-testid="bulk-clear" onClick=${() => setSelected(new Set())}>Clear</button>` : null}
+          <span data-testid="bulk-selected" data-count=${selCount} data-all=${allMatching ? 'true' : 'false'}>${allMatching ? `All ${selCount} matching selected` : `${selCount} selected`}</span>
+          <button type="button" class="btn btn-small" data-testid="bulk-select-all" disabled=${!known || !total || !!allMatching || total > BULK_FILTER_MAX} title=${known && total > BULK_FILTER_MAX ? `At most ${BULK_FILTER_MAX} at once: narrow the search or filter` : ''} onClick=${selectAll}>${`Select all ${known ? total : ''} matching`}</button>
+          ${selCount || allMatching ? html`<button type="button" class="btn btn-small" data-testid="bulk-clear" onClick=${clearSelection}>Clear</button>` : null}
           <label class="inline">Status
             <select data-testid="bulk-status" value=${bulkStatus} onChange=${(e) => setBulkStatus(e.target.value)}>
               ${STATUSES.map((s) => html`<option key=${s} value=${s}>${s}</option>`)}
             </select></label>
           <label class="inline">Reason <input data-testid="bulk-reason" value=${bulkReason} onInput=${(e) => setBulkReason(e.target.value)} /></label>
-          <button class=${`btn${confirmBulk ? ' btn-danger' : ''}`} type="submit" data-testid="bulk-apply" data-confirm=${confirmBulk ? 'true' : 'false'} disabled=${!selected.size}>${confirmBulk ? `Confirm: set ${selected.size} agents to ${bulkStatus}` : 'Apply to selected'}</button>
-        </form>`
+          <button class=${`btn${confirmBulk ? ' btn-danger' : ''}`} type="submit" data-testid="bulk-apply" data-confirm=${confirmBulk ? 'true' : 'false'} disabled=${!selCount}>${confirmBulk ? `Confirm: set ${selected.size} agents to ${bulkStatus}` : 'Apply to selected'}</button>
+        </form>
+        <${Modal} open=${!!dialog} title="Change the status of every matching agent" testid="bulk-confirm-dialog" onClose=${() => !(dialog && dialog.busy && dialog.count != null) && setDialog(null)}>
+          ${dialog
+            ? html`<div>
+                ${dialog.changed ? html`<p class="error" role="alert" data-testid="bulk-confirm-changed">The agents matching changed since they were counted.</p>` : null}
+                ${dialog.count == null && !dialog.error ? html`<p class="muted">Counting…</p>` : null}
+                ${dialog.count != null
+                  ? html`<p data-testid="bulk-confirm-count" data-count=${dialog.count}>Set <strong>${dialog.count} agent${dialog.count === 1 ? '' : 's'}</strong> to <strong>${bulkStatus}</strong>${bulkReason.trim() ? html` with the reason “${bulkReason.trim()}”` : ' (their reasons cleared)'}?</p>
+                      <p class="muted small">Every agent ${allMatching && (allMatching.status || allMatching.q) ? `that is ${[allMatching.status ? allMatching.status : '', allMatching.q ? `found by “${allMatching.q}”` : ''].filter(Boolean).join(' and ')}` : 'of the board'}, not only the cards loaded. One change: all or nothing.</p>`
+                  : null}
+                ${dialog.error ? html`<p class="error" role="alert" data-testid="bulk-confirm-error">${errText(dialog.error)}</p>` : null}
+                <div class="row-actions">
+                  <button type="button" class="btn btn-danger" data-testid="bulk-confirm-apply" disabled=${dialog.busy || dialog.count == null || dialog.count === 0} onClick=${applyAll}>${dialog.busy && dialog.count != null ? 'Applying…' : `Set ${dialog.count ?? ''} agents to ${bulkStatus}`}</button>
+                  <button type="button" class="btn" data-autofocus data-testid="bulk-confirm-cancel" disabled=${dialog.busy && dialog.count != null} onClick=${() => setDialog(null)}>Cancel</button>
+                </div>
+              </div>`
+            : null}
+        <//>`
       : null}
-    ${history ? html`<${History} agent=${agents.find((a) => a.id === history.id) || history} stats=${stats} rangeLabel=${rangeDef.label} onClose=${() => setHistory(null)} />` : null}
+    ${history
+      ? (() => {
+          const ha = agents.find((a) => a.id === history.id) || history;
+          return html`<${History} agent=${ha} stats=${stats} rangeLabel=${rangeDef.label} canEdit=${canEdit(ha)} onSaveReason=${updateStatus} onClose=${() => setHistory(null)} />`;
+        })()
+      : null}
     ${loading && !agents.length ? html`<p class="muted">Loading…</p>` : null}
     <div class="board-scroll" ref=${win.scrollRef} tabindex="0" role="region" aria-label=${`Agents board, ${known ? `${agents.length} of ${total} loaded` : 'loading'} (scrolls)`} data-testid="agents-scroll">
       <ul class="board" ref=${win.listRef} data-testid="agents-list" data-start=${win.start} data-end=${win.end}>
@@ -235,7 +336,7 @@ export function Agents({ user }) {
           (a, i) => html`<li key=${a.id} aria-setsize=${known ? total : -1} aria-posinset=${win.start + i + 1} class=${`agent card status-${a.status}${a._pending ? ' pending' : ''}`} data-testid=${`agent-row-${a.id}`} data-status=${a.status} data-version=${a.version}>
             <div class="agent-head">
               ${admin
-                ? html`<input type="checkbox" data-testid=${`agent-select-${a.id}`} aria-label=${`Select ${a.display_name}`} checked=${selected.has(a.id)} onChange=${() => toggle(a.id)} />`
+                ? html`<input type="checkbox" data-testid=${`agent-select-${a.id}`} aria-label=${`Select ${a.display_name}`} checked=${!!allMatching || selected.has(a.id)} disabled=${!!allMatching} onChange=${() => toggle(a.id)} />`
                 : null}
               <span class=${`dot dot-${a.status}`} aria-hidden="true"></span>
               <strong class="agent-name" title=${a.display_name || a.id}>${a.display_name || a.id}</strong>

@@ -1,6 +1,7 @@
 // Users: list with filters and paging, create (validated as you type, server 422s at the
 // field), edit name/role/status (optimistic, conflict-aware), delete, a one-time password
-// reset token (shown once), CSV download.
+// reset token (shown once), CSV download and import (CsvImport: problems by row, then a
+// set-password link per new user).
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, qs } from '../lib/api.js';
@@ -8,6 +9,7 @@ import { patchRow, useRealtimeUsers } from '../lib/hooks.js';
 import { SortHeader } from '../components/SortHeader.js';
 import { Modal } from '../components/Modal.js';
 import { CsvButton } from '../components/CsvButton.js';
+import { CsvImport } from '../components/CsvImport.js';
 import { email, FieldError, maxLen, minLen, required, useForm } from '../lib/validate.js';
 import { notify } from '../lib/notify.js';
 import { canAdmin, errText, fmtTime, isSuper, ROLES } from '../lib/format.js';
@@ -142,6 +144,7 @@ export function Users({ user }) {
     <div class="page-head"><h1 id="page-title">Users</h1>
       <span class="muted" data-testid="users-count" role="status" data-total=${typeof total === 'number' && !loading ? total : ''}>${typeof total === 'number' && !loading ? `${total} user${total === 1 ? '' : 's'}${users.length < total ? ` · ${users.length} shown` : ''}` : 'Loading users…'}</span>
       <${CsvButton} path=${`/api/v1/users${qs({ role: role || undefined, status: status || undefined, q: query || undefined, sort })}`} testid="users-csv" what="users" />
+      <${CsvImport} testid="users-import" what="users" canPickClient=${isSuper(user)} />
     </div>
     <form class="toolbar" role="search" onSubmit=${(e) => { e.preventDefault(); setQuery(q); }}>
       <label class="inline">Search <input type="search" data-testid="users-search" value=${q} onInput=${(e) => setQ(e.target.value)} /></label>
