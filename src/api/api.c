@@ -57,11 +57,13 @@ static int status_slot(int status)
     return API_STATUS_SLOTS - 1;
 }
 
-int api_new(const struct api_options *opt, struct store *store, struct svc *svc, struct api **out)
+int api_new(const struct api_options *opt, struct store *store, struct svc *svc,
+            struct auth_session *auth, struct api **out)
 {
     struct api *a = xcalloc(1, sizeof *a);
     a->store = store;
     a->svc = svc;
+    a->auth = auth;
     a->web_dir = opt->web_dir && *opt->web_dir ? xstrdup(opt->web_dir) : NULL;
     a->version = xstrdup(opt->version ? opt->version : "dev");
     char err[160];
@@ -459,7 +461,7 @@ static int authenticate(struct api_call *c)
         return api_fail(c, SB_E_UNAUTHORIZED, "missing bearer token");
     }
     const char *why = NULL;
-    int rc = auth_session_check_token(h->ptr + 7, h->len - 7, &c->who, &why);
+    int rc = auth_session_check_token(c->api->auth, h->ptr + 7, h->len - 7, &c->who, &why);
     if (rc < 0) {
         return api_fail(c, SB_E_UNAUTHORIZED, "invalid access token (%s)", why ? why : "invalid");
     }

@@ -24,7 +24,10 @@
 #include "api/api.h"
 #include "app/config.h"
 #include "app/notify.h"
+#include "auth/device.h"
+#include "auth/grace.h"
 #include "auth/password.h"
+#include "auth/ratelimit.h"
 #include "auth/session.h"
 #include "auth/token.h"
 #include "base/alloc.h"
@@ -237,6 +240,16 @@ static void publish_metrics(void *arg, const char *client_id, const char *json)
     rt_broadcast_tenant(arg, client_id ? client_id : "", "realtime:dashboard", "metrics", json);
 }
 
+/* Free the server's session state and the process-wide login limiter, refresh grace and
+ * device-cookie key set up beside it. */
+static void auth_shutdown(struct auth_session *auth)
+{
+    auth_session_free(auth);
+    auth_login_limits_shutdown();
+    auth_grace_clear();
+    auth_device_set_key(NULL, 0);
+}
+
 static int cmd_serve(struct app_config *cfg)
 {
     if (!*cfg->tls_cert != !*cfg->tls_key) {
@@ -307,21 +320,28 @@ static int cmd_serve(struct app_config *cfg)
                                      .jwt_secret_previous = cfg->jwt_secret_previous,
                                      .access_ttl_ms = cfg->access_ttl_ms,
                                      .refresh_ttl_ms = cfg->refresh_ttl_ms,
-                                     .refresh_grace_ms = cfg->refresh_grace_ms,
-                                     .login = {
-                                         .pair_attempts = cfg->login_attempts,
-                                         .ip_attempts = cfg->login_ip_attempts,
-                                         .account_attempts = cfg->login_account_attempts,
-                                         .account_max_delay_ms = cfg->login_account_max_delay_ms,
-                                         .window_ms = cfg->login_window_ms,
-                                     }};
-    rc = auth_session_init(store, &ac);
+                                     .refresh_grace_ms = cfg->refresh_grace_ms};
+    struct auth_session *auth = NULL;
+    rc = auth_session_new(store, &ac, &auth);
     if (rc < 0) {
         log_error("auth setup failed: %s", sb_strerror(rc));
         svc_free(svc);
         store_free(store);
         return rc == SB_E_CONFIG ? 2 : 1;
     }
+    struct auth_login_limits login = {
+        .pair_attempts = cfg->login_attempts,
+        .ip_attempts = cfg->login_ip_attempts,
+        .account_attempts = cfg->login_account_attempts,
+        .account_max_delay_ms = cfg->login_account_max_delay_ms,
+        .window_ms = cfg->login_window_ms,
+    };
+    struct auth_counters counters = auth_counters_store_new(store);
+    auth_login_limits_init(&login, &counters);
+    size_t key_len = 0;
+    const uint8_t *key = auth_session_key(auth, &key_len);
+    auth_device_set_key(key, key_len);
+    svc_set_auth(svc, auth);
     struct rt_config rc_cfg = {.max_channels = (size_t)cfg->max_channels,
                                .max_bindings = SB_LIMIT_RT_BINDINGS,
                                .max_sub_bytes = (size_t)cfg->max_sub_bytes,
@@ -332,7 +352,7 @@ static int cmd_serve(struct app_config *cfg)
                                .token_check_ms = 250,
                                .cluster_lease_ms = cfg->cluster_lease_ms};
     struct rt *rt = NULL;
-    rt_new(&rc_cfg, store, &rt);
+    rt_new(&rc_cfg, store, auth, &rt);
     rt_set_conn_hook(rt, on_rt_conn, svc);
     rt_add_consumer(rt, count_changes, svc);
     rt_set_orphan_hook(rt, on_agent_orphan, svc);
@@ -345,7 +365,7 @@ static int cmd_serve(struct app_config *cfg)
                              .metrics_token = cfg->metrics_token,
                              .secure_cookies = *cfg->tls_cert != '\0'};
     struct api *api = NULL;
-    api_new(&ao, store, svc, &api);
+    api_new(&ao, store, svc, auth, &api);
     api_set_realtime(api, rt);
 
     g_rt = rt;
@@ -361,7 +381,7 @@ static int cmd_serve(struct app_config *cfg)
     if (rc < 0) {
         api_free(api);
         rt_free(rt);
-        auth_session_shutdown();
+        auth_shutdown(auth);
         svc_free(svc);
         store_free(store);
         return rc == SB_E_CONFIG ? 2 : 1;
@@ -420,7 +440,7 @@ static int cmd_serve(struct app_config *cfg)
     net_server_stop(server, cfg->drain_ms);
     rt_free(rt);
     api_free(api);
-    auth_session_shutdown();
+    auth_shutdown(auth);
     svc_free(svc);
     store_free(store);
     log_info("stopped");
