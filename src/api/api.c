@@ -343,11 +343,18 @@ void api_call_record(struct api_call *c, int status)
     }
     atomic_fetch_add(&r->latency[b], 1);
     if (log_enabled(LOG_INFO) && r != &api_routes_ops[0]) {
-        log_event(LOG_INFO, "request",
-                  json_pack("{s:s,s:s%,s:s%,s:i,s:I,s:s}", "request_id", req->request_id, "method",
-                            req->head.method_str.ptr, req->head.method_str.len, "path",
-                            req->head.path.ptr, req->head.path.len, "status", status, "duration_us",
-                            (json_int_t)us, "ip", req->ip));
+        /* The client as login limiting and the audit log see it (a trusted proxy's
+         * X-Forwarded-For), and the TCP peer beside it when that differs. */
+        char ip[AUTH_IP_LEN];
+        api_client_ip(c, ip, sizeof ip);
+        json_t *line = json_pack("{s:s,s:s%,s:s%,s:i,s:I,s:s}", "request_id", req->request_id,
+                                 "method", req->head.method_str.ptr, req->head.method_str.len,
+                                 "path", req->head.path.ptr, req->head.path.len, "status", status,
+                                 "duration_us", (json_int_t)us, "ip", ip);
+        if (strcmp(ip, req->ip) != 0) {
+            json_object_set_new(line, "peer", json_string(req->ip));
+        }
+        log_event(LOG_INFO, "request", line);
     }
 }
 
