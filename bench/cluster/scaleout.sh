@@ -154,7 +154,7 @@ for RATE in $RATES; do
         # shellcheck disable=SC2086
         echo "RESULT rate=$RATE node$i$([ "$i" = 0 ] && echo ' (writes)' || echo ' (remote)'): $("$GEN" merge ${outs[$i]} 2>&1)"
     done
-    echo "RESULT rate=$RATE server_cpu_during_publish: $cpu| $state"
+    echo "RESULT rate=$RATE server_cpu_during_publish: $cpu| $state loadavg=$(cut -d' ' -f1-3 /proc/loadavg)"
     unset outs
     sleep 3
 done

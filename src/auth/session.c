@@ -1,5 +1,7 @@
 /*
  * Session state: the HS256 key and the user/client cache (the login limiter is ratelimit.c).
+ * One struct auth_session per server, created by the app; nothing here is a process global,
+ * so two servers in one process keep separate caches.
  *
  * Cache: two small open hash tables (users by id, clients by id) of fixed-size entries,
  * guarded by one rwlock. Revoked sessions are a third table of sid -> expiry, pruned as
