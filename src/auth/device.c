@@ -11,7 +11,7 @@
 #include "auth/token.h"
 #include "base/rand.h"
 
-/* Written once before serving (auth_session_init), read by request threads afterwards. */
+/* Written once before serving (the app, from auth_session_key), read by request threads. */
 static struct {
     unsigned char key[crypto_auth_hmacsha256_BYTES];
     bool set;

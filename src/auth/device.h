@@ -23,8 +23,9 @@
 #define AUTH_DEVICE_TTL_S (30 * 86400)
 #define AUTH_DEVICE_LEN 96 /* longest token with its NUL */
 
-/* Derive the device-cookie key from the server's signing key (auth_session_init does; NULL
- * clears it). Call before serving. Without a key no token is ever valid. */
+/* Derive the device-cookie key from the server's signing key (the app does, from
+ * auth_session_key; NULL clears it). Process-wide. Call before serving. Without a key no token is
+ * ever valid. */
 void auth_device_set_key(const unsigned char *server_key, size_t len);
 /* A new device token for account (lower-cased) at now_ms into out. */
 void auth_device_issue(const char *account, int64_t now_ms, char out[AUTH_DEVICE_LEN]);
