@@ -24,7 +24,6 @@
 #include "api/api.h"
 #include "app/config.h"
 #include "app/notify.h"
-#include "auth/device.h"
 #include "auth/grace.h"
 #include "auth/password.h"
 #include "auth/ratelimit.h"
@@ -240,14 +239,13 @@ static void publish_metrics(void *arg, const char *client_id, const char *json)
     rt_broadcast_tenant(arg, client_id ? client_id : "", "realtime:dashboard", "metrics", json);
 }
 
-/* Free the server's session state and the process-wide login limiter, refresh grace and
- * device-cookie key set up beside it. */
+/* Free the server's session state and the process-wide login limiter and refresh grace set
+ * up beside it. */
 static void auth_shutdown(struct auth_session *auth)
 {
     auth_session_free(auth);
     auth_login_limits_shutdown();
     auth_grace_clear();
-    auth_device_set_key(NULL, 0);
 }
 
 static int cmd_serve(struct app_config *cfg)
@@ -338,9 +336,6 @@ static int cmd_serve(struct app_config *cfg)
     };
     struct auth_counters counters = auth_counters_store_new(store);
     auth_login_limits_init(&login, &counters);
-    size_t key_len = 0;
-    const uint8_t *key = auth_session_key(auth, &key_len);
-    auth_device_set_key(key, key_len);
     svc_set_auth(svc, auth);
     struct rt_config rc_cfg = {.max_channels = (size_t)cfg->max_channels,
                                .max_bindings = SB_LIMIT_RT_BINDINGS,

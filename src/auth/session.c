@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/device.h"
 #include "auth/jwt.h"
 #include "auth/token.h"
 #include "base/alloc.h"
@@ -59,6 +60,7 @@ struct auth_session {
     size_t clients_cap, clients_n;
     struct sid_entry *sids;
     size_t sids_n, sids_cap;
+    struct auth_device_key device; /* derived from key; fixed after auth_session_new */
 };
 
 /* ---- users and clients (callers hold the write lock to insert) ---- */
@@ -297,6 +299,7 @@ int auth_session_new(struct store *store, const struct auth_session_config *cfg,
     if (rc < 0) {
         goto out_free;
     }
+    auth_device_key_init(&self->device, self->key, self->key_len);
     pthread_rwlock_wrlock(&self->lock);
     rc = load_table(self, store, STORE_CLIENTS);
     if (rc == 0) {
@@ -327,14 +330,14 @@ void auth_session_free(struct auth_session *self)
     free(self->sids);
     auth_wipe(self->key, sizeof self->key);
     auth_wipe(self->prev_key, sizeof self->prev_key);
+    auth_wipe(&self->device, sizeof self->device);
     pthread_rwlock_destroy(&self->lock);
     free(self);
 }
 
-const uint8_t *auth_session_key(const struct auth_session *self, size_t *len)
+const struct auth_device_key *auth_session_device_key(const struct auth_session *self)
 {
-    *len = self->key_len;
-    return self->key;
+    return self ? &self->device : NULL;
 }
 
 int64_t auth_session_refresh_ttl_ms(const struct auth_session *self)

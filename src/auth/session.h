@@ -37,9 +37,9 @@ struct auth_session_config {
 /*
  * One server's session state (the key and the cache above). The app creates one and hands it
  * to api, svc and realtime; two servers in one process (the unit tests) each have their own,
- * so a revocation or a disabled user in one never shows in the other. The login limiter
- * (auth/ratelimit.h), the refresh grace (auth/grace.h) and the device-cookie key
- * (auth/device.h) are separate and process-wide; the app sets them up.
+ * so a revocation, a disabled user or a device-cookie key of one never shows in the other.
+ * The login limiter (auth/ratelimit.h) and the refresh grace (auth/grace.h) are separate and
+ * process-wide; the app sets them up.
  */
 struct auth_session;
 
@@ -49,8 +49,10 @@ int auth_session_new(struct store *store, const struct auth_session_config *cfg,
                      struct auth_session **out);
 /* Wipe the key and free everything; NULL is a no-op. Call after every user has stopped. */
 void auth_session_free(struct auth_session *self);
-/* The signing key (for deriving the device-cookie key); *len its length. */
-const uint8_t *auth_session_key(const struct auth_session *self, size_t *len);
+/* The device-cookie key derived from this server's signing key (auth/device.h); NULL when
+ * self is NULL. */
+struct auth_device_key;
+const struct auth_device_key *auth_session_device_key(const struct auth_session *self);
 
 /* Sign an access token for p; *token is malloc'd; *expires_in_s its lifetime. */
 int auth_session_issue(struct auth_session *self, const struct policy_principal *p, char **token,

@@ -197,7 +197,8 @@ int svc_auth_login(struct svc *svc, const struct svc_actor *ctx, const char *ema
         lower[i] = (char)((email[i] >= 'A' && email[i] <= 'Z') ? email[i] + 32 : email[i]);
     }
     lower[n] = '\0';
-    bool known_device = auth_device_valid(lower, device, clock_now_ms());
+    const struct auth_device_key *dkey = auth_session_device_key(svc->auth);
+    bool known_device = auth_device_valid(dkey, lower, device, clock_now_ms());
     int rc = auth_login_check(lower, ctx->ip, known_device, clock_now_ms(), retry_after_s);
     if (rc < 0) {
         return rc;
@@ -206,7 +207,7 @@ int svc_auth_login(struct svc *svc, const struct svc_actor *ctx, const char *ema
     rc = login_checked(svc, ctx, lower, password, out, &failed);
     if (rc == 0) {
         auth_login_succeeded(lower, ctx->ip, clock_now_ms());
-        auth_device_issue(lower, clock_now_ms(), out->device);
+        auth_device_issue(dkey, lower, clock_now_ms(), out->device);
     } else if (failed) {
         auth_login_failed(lower, ctx->ip, clock_now_ms());
     } else {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/device.h"
 #include "auth/session.h"
 #include "base/err.h"
 #include "store/store.h"
@@ -142,6 +143,13 @@ int main(void)
     char *t3 = issue(other, acme, u1, "00000000-0000-4000-8000-000000000004");
     CHECK(t3 != NULL);
     CHECK_EQ_INT(check(a, t3, &why), SB_E_UNAUTHORIZED);
+    /* Device-cookie keys are per instance too: derived from each one's secret, so a cookie
+     * made by a works on b (same secret: every node of one database) and not on other. */
+    char dev[AUTH_DEVICE_LEN];
+    auth_device_issue(auth_session_device_key(a), "a@acme.test", 1800000000000LL, dev);
+    CHECK(auth_device_valid(auth_session_device_key(b), "a@acme.test", dev, 1800000000000LL));
+    CHECK(!auth_device_valid(auth_session_device_key(other), "a@acme.test", dev, 1800000000000LL));
+    CHECK(auth_session_device_key(NULL) == NULL);
     /* Garbage is refused with a reason, not a crash. */
     CHECK_EQ_INT(check(a, "not.a.token", &why), SB_E_UNAUTHORIZED);
     CHECK(why != NULL);
