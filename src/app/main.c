@@ -24,9 +24,7 @@
 #include "api/api.h"
 #include "app/config.h"
 #include "app/notify.h"
-#include "auth/grace.h"
 #include "auth/password.h"
-#include "auth/ratelimit.h"
 #include "auth/session.h"
 #include "auth/token.h"
 #include "base/alloc.h"
@@ -239,15 +237,6 @@ static void publish_metrics(void *arg, const char *client_id, const char *json)
     rt_broadcast_tenant(arg, client_id ? client_id : "", "realtime:dashboard", "metrics", json);
 }
 
-/* Free the server's session state and the process-wide login limiter and refresh grace set
- * up beside it. */
-static void auth_shutdown(struct auth_session *auth)
-{
-    auth_session_free(auth);
-    auth_login_limits_shutdown();
-    auth_grace_clear();
-}
-
 static int cmd_serve(struct app_config *cfg)
 {
     if (!*cfg->tls_cert != !*cfg->tls_key) {
@@ -318,7 +307,14 @@ static int cmd_serve(struct app_config *cfg)
                                      .jwt_secret_previous = cfg->jwt_secret_previous,
                                      .access_ttl_ms = cfg->access_ttl_ms,
                                      .refresh_ttl_ms = cfg->refresh_ttl_ms,
-                                     .refresh_grace_ms = cfg->refresh_grace_ms};
+                                     .refresh_grace_ms = cfg->refresh_grace_ms,
+                                     .login = {
+                                         .pair_attempts = cfg->login_attempts,
+                                         .ip_attempts = cfg->login_ip_attempts,
+                                         .account_attempts = cfg->login_account_attempts,
+                                         .account_max_delay_ms = cfg->login_account_max_delay_ms,
+                                         .window_ms = cfg->login_window_ms,
+                                     }};
     struct auth_session *auth = NULL;
     rc = auth_session_new(store, &ac, &auth);
     if (rc < 0) {
@@ -327,15 +323,6 @@ static int cmd_serve(struct app_config *cfg)
         store_free(store);
         return rc == SB_E_CONFIG ? 2 : 1;
     }
-    struct auth_login_limits login = {
-        .pair_attempts = cfg->login_attempts,
-        .ip_attempts = cfg->login_ip_attempts,
-        .account_attempts = cfg->login_account_attempts,
-        .account_max_delay_ms = cfg->login_account_max_delay_ms,
-        .window_ms = cfg->login_window_ms,
-    };
-    struct auth_counters counters = auth_counters_store_new(store);
-    auth_login_limits_init(&login, &counters);
     svc_set_auth(svc, auth);
     struct rt_config rc_cfg = {.max_channels = (size_t)cfg->max_channels,
                                .max_bindings = SB_LIMIT_RT_BINDINGS,
@@ -376,7 +363,7 @@ static int cmd_serve(struct app_config *cfg)
     if (rc < 0) {
         api_free(api);
         rt_free(rt);
-        auth_shutdown(auth);
+        auth_session_free(auth);
         svc_free(svc);
         store_free(store);
         return rc == SB_E_CONFIG ? 2 : 1;
@@ -435,7 +422,7 @@ static int cmd_serve(struct app_config *cfg)
     net_server_stop(server, cfg->drain_ms);
     rt_free(rt);
     api_free(api);
-    auth_shutdown(auth);
+    auth_session_free(auth);
     svc_free(svc);
     store_free(store);
     log_info("stopped");

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "auth/device.h"
+#include "auth/grace.h"
 #include "auth/jwt.h"
 #include "auth/token.h"
 #include "base/alloc.h"
@@ -61,6 +62,8 @@ struct auth_session {
     struct sid_entry *sids;
     size_t sids_n, sids_cap;
     struct auth_device_key device; /* derived from key; fixed after auth_session_new */
+    struct auth_limiter *limiter;  /* login limits (ratelimit.h) */
+    struct auth_grace *grace;      /* refresh reuse grace (grace.h) */
 };
 
 /* ---- users and clients (callers hold the write lock to insert) ---- */
@@ -291,6 +294,9 @@ int auth_session_new(struct store *store, const struct auth_session_config *cfg,
     self->access_ttl_ms = cfg->access_ttl_ms > 0 ? cfg->access_ttl_ms : 15 * 60 * 1000;
     self->refresh_ttl_ms = cfg->refresh_ttl_ms > 0 ? cfg->refresh_ttl_ms : 30LL * 86400 * 1000;
     self->refresh_grace_ms = cfg->refresh_grace_ms > 0 ? cfg->refresh_grace_ms : 0;
+    struct auth_counters counters = auth_counters_store_new(store);
+    self->limiter = auth_limiter_new(&cfg->login, &counters);
+    self->grace = auth_grace_new();
     int rc = load_key(self, store, cfg->jwt_secret);
     if (rc == 0 && cfg->jwt_secret_previous && *cfg->jwt_secret_previous) {
         rc = set_secret("jwt_secret_previous", cfg->jwt_secret_previous, self->prev_key,
@@ -331,6 +337,8 @@ void auth_session_free(struct auth_session *self)
     auth_wipe(self->key, sizeof self->key);
     auth_wipe(self->prev_key, sizeof self->prev_key);
     auth_wipe(&self->device, sizeof self->device);
+    auth_limiter_free(self->limiter);
+    auth_grace_free(self->grace);
     pthread_rwlock_destroy(&self->lock);
     free(self);
 }
@@ -338,6 +346,16 @@ void auth_session_free(struct auth_session *self)
 const struct auth_device_key *auth_session_device_key(const struct auth_session *self)
 {
     return self ? &self->device : NULL;
+}
+
+struct auth_limiter *auth_session_limiter(struct auth_session *self)
+{
+    return self->limiter;
+}
+
+struct auth_grace *auth_session_grace(struct auth_session *self)
+{
+    return self->grace;
 }
 
 int64_t auth_session_refresh_ttl_ms(const struct auth_session *self)

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth/ratelimit.h"
 #include "policy/policy.h"
 #include "store/store.h"
 
@@ -32,14 +33,15 @@ struct auth_session_config {
     int64_t access_ttl_ms;           /* default 15 min */
     int64_t refresh_ttl_ms;          /* default 30 days */
     int64_t refresh_grace_ms;        /* reuse grace after a rotation (0: none) */
+    struct auth_login_limits login;  /* zero fields: the defaults of ratelimit.h */
 };
 
 /*
  * One server's session state (the key and the cache above). The app creates one and hands it
  * to api, svc and realtime; two servers in one process (the unit tests) each have their own,
- * so a revocation, a disabled user or a device-cookie key of one never shows in the other.
- * The login limiter (auth/ratelimit.h) and the refresh grace (auth/grace.h) are separate and
- * process-wide; the app sets them up.
+ * so a revocation, a disabled user, a device-cookie key, a login attempt in flight or a
+ * refresh grace entry of one never shows in the other. (Login-limit counters live in the
+ * database, auth_counters_store_new, so servers on one database share them on purpose.)
  */
 struct auth_session;
 
@@ -53,6 +55,11 @@ void auth_session_free(struct auth_session *self);
  * self is NULL. */
 struct auth_device_key;
 const struct auth_device_key *auth_session_device_key(const struct auth_session *self);
+/* This server's login limiter (auth/ratelimit.h) and refresh reuse grace (auth/grace.h),
+ * owned by self. */
+struct auth_limiter *auth_session_limiter(struct auth_session *self);
+struct auth_grace;
+struct auth_grace *auth_session_grace(struct auth_session *self);
 
 /* Sign an access token for p; *token is malloc'd; *expires_in_s its lifetime. */
 int auth_session_issue(struct auth_session *self, const struct policy_principal *p, char **token,

@@ -188,6 +188,9 @@ int svc_auth_login(struct svc *svc, const struct svc_actor *ctx, const char *ema
                    int *retry_after_s)
 {
     memset(out, 0, sizeof *out);
+    if (!svc->auth) {
+        return SB_E_INTERNAL; /* no server session state (svc_set_auth) */
+    }
     char lower[250];
     size_t n = strlen(email);
     if (n >= sizeof lower) {
@@ -199,19 +202,20 @@ int svc_auth_login(struct svc *svc, const struct svc_actor *ctx, const char *ema
     lower[n] = '\0';
     const struct auth_device_key *dkey = auth_session_device_key(svc->auth);
     bool known_device = auth_device_valid(dkey, lower, device, clock_now_ms());
-    int rc = auth_login_check(lower, ctx->ip, known_device, clock_now_ms(), retry_after_s);
+    int rc = auth_login_check(auth_session_limiter(svc->auth), lower, ctx->ip, known_device,
+                              clock_now_ms(), retry_after_s);
     if (rc < 0) {
         return rc;
     }
     bool failed = false;
     rc = login_checked(svc, ctx, lower, password, out, &failed);
     if (rc == 0) {
-        auth_login_succeeded(lower, ctx->ip, clock_now_ms());
+        auth_login_succeeded(auth_session_limiter(svc->auth), lower, ctx->ip, clock_now_ms());
         auth_device_issue(dkey, lower, clock_now_ms(), out->device);
     } else if (failed) {
-        auth_login_failed(lower, ctx->ip, clock_now_ms());
+        auth_login_failed(auth_session_limiter(svc->auth), lower, ctx->ip, clock_now_ms());
     } else {
-        auth_login_abandon(lower, ctx->ip);
+        auth_login_abandon(auth_session_limiter(svc->auth), lower, ctx->ip);
     }
     return rc;
 }
@@ -223,8 +227,8 @@ int svc_auth_login(struct svc *svc, const struct svc_actor *ctx, const char *ema
 static int grace_reply(struct svc *svc, const char *hash, json_t *user, struct svc_tokens *out)
 {
     if (!user || !user_can_login(svc, user) ||
-        auth_grace_get(hash, clock_now_ms(), out->refresh_token, sizeof out->refresh_token,
-                       &out->access_token, &out->expires_in) < 0) {
+        auth_grace_get(auth_session_grace(svc->auth), hash, clock_now_ms(), out->refresh_token,
+                       sizeof out->refresh_token, &out->access_token, &out->expires_in) < 0) {
         json_decref(user);
         return SB_E_UNAUTHORIZED;
     }
@@ -237,9 +241,12 @@ int svc_auth_refresh(struct svc *svc, const struct svc_actor *ctx, const char *r
                      struct svc_tokens *out)
 {
     memset(out, 0, sizeof *out);
+    if (!svc->auth) {
+        return SB_E_INTERNAL;
+    }
     char hash[AUTH_TOKEN_HASH_LEN];
     auth_token_hash(refresh_token, strlen(refresh_token), hash);
-    int64_t grace_ms = svc->auth ? auth_session_refresh_grace_ms(svc->auth) : 0;
+    int64_t grace_ms = auth_session_refresh_grace_ms(svc->auth);
     struct store_tx *tx;
     int rc = store_tx_begin(svc->store, true, &tx);
     if (rc < 0) {
@@ -313,10 +320,11 @@ int svc_auth_refresh(struct svc *svc, const struct svc_actor *ctx, const char *r
     }
     if (rc == 0) {
         /* Before the commit, so a second refresh that sees the token spent finds the pair. */
-        auth_grace_put(hash, out->refresh_token, out->access_token, out->expires_in, now, grace_ms);
+        auth_grace_put(auth_session_grace(svc->auth), hash, out->refresh_token, out->access_token,
+                       out->expires_in, now, grace_ms);
         rc = store_tx_commit(tx);
         if (rc < 0) {
-            auth_grace_drop(hash);
+            auth_grace_drop(auth_session_grace(svc->auth), hash);
         }
     } else {
         store_tx_rollback(tx);
@@ -416,6 +424,9 @@ int svc_auth_change_password(struct svc *svc, const struct svc_actor *a, const c
                              struct svc_errors *err, int *retry_after_s)
 {
     memset(out, 0, sizeof *out);
+    if (!svc->auth) {
+        return SB_E_INTERNAL;
+    }
     int rc = 0;
     if (!current || !*current) {
         rc = svc_invalid(err, "current_password", "required");
@@ -445,16 +456,17 @@ int svc_auth_change_password(struct svc *svc, const struct svc_actor *a, const c
      * session must not become an unlimited password oracle). */
     const char *email = rc == 0 ? jstr(user, "email") : NULL;
     if (email) {
-        rc = auth_login_check(email, a->ip, false, clock_now_ms(), retry_after_s);
+        rc = auth_login_check(auth_session_limiter(svc->auth), email, a->ip, false, clock_now_ms(),
+                              retry_after_s);
     }
     bool ok =
         rc == 0 && auth_password_verify(jstr(auth, "password_hash"), current, strlen(current));
     json_decref(auth);
     if (email && rc == 0) {
         if (ok) {
-            auth_login_succeeded(email, a->ip, clock_now_ms());
+            auth_login_succeeded(auth_session_limiter(svc->auth), email, a->ip, clock_now_ms());
         } else {
-            auth_login_failed(email, a->ip, clock_now_ms());
+            auth_login_failed(auth_session_limiter(svc->auth), email, a->ip, clock_now_ms());
         }
     }
     char hash[AUTH_PASSWORD_HASH_MAX] = "";
