@@ -46,7 +46,8 @@ struct auth_session_config {
 struct auth_session;
 
 /* Load or create the key and load the user cache and recent revocations from store. Call
- * from the main thread before serving. *out is the caller's (auth_session_free). */
+ * from the main thread before serving. *out is the caller's (auth_session_free). The login
+ * limiter counts in store, which must outlive every login; token checks never touch it. */
 int auth_session_new(struct store *store, const struct auth_session_config *cfg,
                      struct auth_session **out);
 /* Wipe the key and free everything; NULL is a no-op. Call after every user has stopped. */
