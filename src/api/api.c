@@ -57,11 +57,13 @@ static int status_slot(int status)
     return API_STATUS_SLOTS - 1;
 }
 
-int api_new(const struct api_options *opt, struct store *store, struct svc *svc, struct api **out)
+int api_new(const struct api_options *opt, struct store *store, struct svc *svc,
+            struct auth_session *auth, struct api **out)
 {
     struct api *a = xcalloc(1, sizeof *a);
     a->store = store;
     a->svc = svc;
+    a->auth = auth;
     a->web_dir = opt->web_dir && *opt->web_dir ? xstrdup(opt->web_dir) : NULL;
     a->version = xstrdup(opt->version ? opt->version : "dev");
     char err[160];
@@ -341,11 +343,18 @@ void api_call_record(struct api_call *c, int status)
     }
     atomic_fetch_add(&r->latency[b], 1);
     if (log_enabled(LOG_INFO) && r != &api_routes_ops[0]) {
-        log_event(LOG_INFO, "request",
-                  json_pack("{s:s,s:s%,s:s%,s:i,s:I,s:s}", "request_id", req->request_id, "method",
-                            req->head.method_str.ptr, req->head.method_str.len, "path",
-                            req->head.path.ptr, req->head.path.len, "status", status, "duration_us",
-                            (json_int_t)us, "ip", req->ip));
+        /* The client as login limiting and the audit log see it (a trusted proxy's
+         * X-Forwarded-For), and the TCP peer beside it when that differs. */
+        char ip[AUTH_IP_LEN];
+        api_client_ip(c, ip, sizeof ip);
+        json_t *line = json_pack("{s:s,s:s%,s:s%,s:i,s:I,s:s}", "request_id", req->request_id,
+                                 "method", req->head.method_str.ptr, req->head.method_str.len,
+                                 "path", req->head.path.ptr, req->head.path.len, "status", status,
+                                 "duration_us", (json_int_t)us, "ip", ip);
+        if (strcmp(ip, req->ip) != 0) {
+            json_object_set_new(line, "peer", json_string(req->ip));
+        }
+        log_event(LOG_INFO, "request", line);
     }
 }
 
@@ -459,7 +468,7 @@ static int authenticate(struct api_call *c)
         return api_fail(c, SB_E_UNAUTHORIZED, "missing bearer token");
     }
     const char *why = NULL;
-    int rc = auth_session_check_token(h->ptr + 7, h->len - 7, &c->who, &why);
+    int rc = auth_session_check_token(c->api->auth, h->ptr + 7, h->len - 7, &c->who, &why);
     if (rc < 0) {
         return api_fail(c, SB_E_UNAUTHORIZED, "invalid access token (%s)", why ? why : "invalid");
     }

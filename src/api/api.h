@@ -31,7 +31,10 @@ struct api_options {
     bool secure_cookies;       /* served over TLS: cookies get the Secure attribute */
 };
 
-int api_new(const struct api_options *opt, struct store *store, struct svc *svc, struct api **out);
+/* auth (not owned, outlives the api) verifies every bearer token. */
+struct auth_session;
+int api_new(const struct api_options *opt, struct store *store, struct svc *svc,
+            struct auth_session *auth, struct api **out);
 void api_free(struct api *self);
 /* Attach the realtime engine (WebSocket upgrades); NULL refuses upgrades with 503. */
 void api_set_realtime(struct api *self, struct rt *rt);

@@ -44,6 +44,7 @@ struct api_route {
 struct api {
     struct store *store;
     struct svc *svc;
+    struct auth_session *auth; /* verifies bearer tokens (not owned) */
     struct rt *rt;
     char *web_dir;
     char **cors;

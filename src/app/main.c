@@ -315,13 +315,15 @@ static int cmd_serve(struct app_config *cfg)
                                          .account_max_delay_ms = cfg->login_account_max_delay_ms,
                                          .window_ms = cfg->login_window_ms,
                                      }};
-    rc = auth_session_init(store, &ac);
+    struct auth_session *auth = NULL;
+    rc = auth_session_new(store, &ac, &auth);
     if (rc < 0) {
         log_error("auth setup failed: %s", sb_strerror(rc));
         svc_free(svc);
         store_free(store);
         return rc == SB_E_CONFIG ? 2 : 1;
     }
+    svc_set_auth(svc, auth);
     struct rt_config rc_cfg = {.max_channels = (size_t)cfg->max_channels,
                                .max_bindings = SB_LIMIT_RT_BINDINGS,
                                .max_sub_bytes = (size_t)cfg->max_sub_bytes,
@@ -332,7 +334,7 @@ static int cmd_serve(struct app_config *cfg)
                                .token_check_ms = 250,
                                .cluster_lease_ms = cfg->cluster_lease_ms};
     struct rt *rt = NULL;
-    rt_new(&rc_cfg, store, &rt);
+    rt_new(&rc_cfg, store, auth, &rt);
     rt_set_conn_hook(rt, on_rt_conn, svc);
     rt_add_consumer(rt, count_changes, svc);
     rt_set_orphan_hook(rt, on_agent_orphan, svc);
@@ -345,7 +347,7 @@ static int cmd_serve(struct app_config *cfg)
                              .metrics_token = cfg->metrics_token,
                              .secure_cookies = *cfg->tls_cert != '\0'};
     struct api *api = NULL;
-    api_new(&ao, store, svc, &api);
+    api_new(&ao, store, svc, auth, &api);
     api_set_realtime(api, rt);
 
     g_rt = rt;
@@ -361,7 +363,7 @@ static int cmd_serve(struct app_config *cfg)
     if (rc < 0) {
         api_free(api);
         rt_free(rt);
-        auth_session_shutdown();
+        auth_session_free(auth);
         svc_free(svc);
         store_free(store);
         return rc == SB_E_CONFIG ? 2 : 1;
@@ -420,7 +422,7 @@ static int cmd_serve(struct app_config *cfg)
     net_server_stop(server, cfg->drain_ms);
     rt_free(rt);
     api_free(api);
-    auth_session_shutdown();
+    auth_session_free(auth);
     svc_free(svc);
     store_free(store);
     log_info("stopped");

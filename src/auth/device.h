@@ -23,13 +23,23 @@
 #define AUTH_DEVICE_TTL_S (30 * 86400)
 #define AUTH_DEVICE_LEN 96 /* longest token with its NUL */
 
-/* Derive the device-cookie key from the server's signing key (auth_session_init does; NULL
- * clears it). Call before serving. Without a key no token is ever valid. */
-void auth_device_set_key(const unsigned char *server_key, size_t len);
-/* A new device token for account (lower-cased) at now_ms into out. */
-void auth_device_issue(const char *account, int64_t now_ms, char out[AUTH_DEVICE_LEN]);
-/* Is token (NULL: none) a valid, unexpired device token of account? Constant-time MAC check. */
-bool auth_device_valid(const char *account, const char *token, int64_t now_ms);
+/* The device-cookie key of one server, derived from its signing key (auth/session.h keeps
+ * it beside that key). Zeroed storage is "no key": no token is valid and none is issued. */
+struct auth_device_key {
+    unsigned char key[32];
+    bool set;
+};
+
+/* Derive self from the server's signing key (NULL or len 0: clear it). */
+void auth_device_key_init(struct auth_device_key *self, const unsigned char *server_key,
+                          size_t len);
+/* A new device token for account (lower-cased) at now_ms into out ("" without a key). */
+void auth_device_issue(const struct auth_device_key *key, const char *account, int64_t now_ms,
+                       char out[AUTH_DEVICE_LEN]);
+/* Is token (NULL: none) a valid, unexpired device token of account under key (NULL or unset:
+ * never)? Constant-time MAC check. */
+bool auth_device_valid(const struct auth_device_key *key, const char *account, const char *token,
+                       int64_t now_ms);
 /* The value of cookie `name` in a Cookie header value, copied into out (outlen bytes), or
  * NULL when absent or too long. */
 const char *auth_cookie_get(const char *header, const char *name, char *out, size_t outlen);

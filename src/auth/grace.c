@@ -24,11 +24,18 @@ struct grace_entry {
     int64_t until_ms;
 };
 
-static struct {
+struct auth_grace {
     pthread_mutex_t lock;
     struct grace_entry *e;
     size_t n, cap;
-} G = {.lock = PTHREAD_MUTEX_INITIALIZER};
+};
+
+struct auth_grace *auth_grace_new(void)
+{
+    struct auth_grace *self = xcalloc(1, sizeof *self);
+    pthread_mutex_init(&self->lock, NULL);
+    return self;
+}
 
 static void entry_wipe(struct grace_entry *e)
 {
@@ -40,58 +47,59 @@ static void entry_wipe(struct grace_entry *e)
 }
 
 /* Remove entry i (order does not matter); callers hold the lock. */
-static void remove_at(size_t i)
+static void remove_at(struct auth_grace *self, size_t i)
 {
-    entry_wipe(&G.e[i]);
-    G.e[i] = G.e[--G.n];
-    memset(&G.e[G.n], 0, sizeof G.e[G.n]);
+    entry_wipe(&self->e[i]);
+    self->e[i] = self->e[--self->n];
+    memset(&self->e[self->n], 0, sizeof self->e[self->n]);
 }
 
-void auth_grace_put(const char *spent_hash, const char *refresh_token, const char *access_token,
-                    int64_t expires_in_s, int64_t now_ms, int64_t grace_ms)
+void auth_grace_put(struct auth_grace *self, const char *spent_hash, const char *refresh_token,
+                    const char *access_token, int64_t expires_in_s, int64_t now_ms,
+                    int64_t grace_ms)
 {
     if (grace_ms <= 0 || strlen(spent_hash) >= AUTH_TOKEN_HASH_LEN ||
         strlen(refresh_token) >= AUTH_TOKEN_LEN) {
         return;
     }
-    pthread_mutex_lock(&G.lock);
-    for (size_t i = 0; i < G.n;) {
-        if (G.e[i].until_ms <= now_ms || strcmp(G.e[i].spent_hash, spent_hash) == 0) {
-            remove_at(i);
+    pthread_mutex_lock(&self->lock);
+    for (size_t i = 0; i < self->n;) {
+        if (self->e[i].until_ms <= now_ms || strcmp(self->e[i].spent_hash, spent_hash) == 0) {
+            remove_at(self, i);
         } else {
             i++;
         }
     }
-    if (G.n == MAX_ENTRIES) {
+    if (self->n == MAX_ENTRIES) {
         size_t oldest = 0;
-        for (size_t i = 1; i < G.n; i++) {
-            if (G.e[i].until_ms < G.e[oldest].until_ms) {
+        for (size_t i = 1; i < self->n; i++) {
+            if (self->e[i].until_ms < self->e[oldest].until_ms) {
                 oldest = i;
             }
         }
-        remove_at(oldest);
+        remove_at(self, oldest);
     }
-    if (G.n == G.cap) {
-        G.cap = G.cap ? G.cap * 2 : 16;
-        G.e = xrealloc(G.e, G.cap * sizeof *G.e);
+    if (self->n == self->cap) {
+        self->cap = self->cap ? self->cap * 2 : 16;
+        self->e = xrealloc(self->e, self->cap * sizeof *self->e);
     }
-    struct grace_entry *e = &G.e[G.n++];
+    struct grace_entry *e = &self->e[self->n++];
     memset(e, 0, sizeof *e);
     snprintf(e->spent_hash, sizeof e->spent_hash, "%s", spent_hash);
     snprintf(e->refresh, sizeof e->refresh, "%s", refresh_token);
     e->access = xstrdup(access_token);
     e->expires_in_s = expires_in_s;
     e->until_ms = now_ms + grace_ms;
-    pthread_mutex_unlock(&G.lock);
+    pthread_mutex_unlock(&self->lock);
 }
 
-int auth_grace_get(const char *spent_hash, int64_t now_ms, char *refresh_out, size_t refresh_len,
-                   char **access_out, int64_t *expires_in_s)
+int auth_grace_get(struct auth_grace *self, const char *spent_hash, int64_t now_ms,
+                   char *refresh_out, size_t refresh_len, char **access_out, int64_t *expires_in_s)
 {
     int rc = SB_E_NOTFOUND;
-    pthread_mutex_lock(&G.lock);
-    for (size_t i = 0; i < G.n; i++) {
-        struct grace_entry *e = &G.e[i];
+    pthread_mutex_lock(&self->lock);
+    for (size_t i = 0; i < self->n; i++) {
+        struct grace_entry *e = &self->e[i];
         if (strcmp(e->spent_hash, spent_hash) != 0) {
             continue;
         }
@@ -103,30 +111,31 @@ int auth_grace_get(const char *spent_hash, int64_t now_ms, char *refresh_out, si
         }
         break;
     }
-    pthread_mutex_unlock(&G.lock);
+    pthread_mutex_unlock(&self->lock);
     return rc;
 }
 
-void auth_grace_drop(const char *spent_hash)
+void auth_grace_drop(struct auth_grace *self, const char *spent_hash)
 {
-    pthread_mutex_lock(&G.lock);
-    for (size_t i = 0; i < G.n; i++) {
-        if (strcmp(G.e[i].spent_hash, spent_hash) == 0) {
-            remove_at(i);
+    pthread_mutex_lock(&self->lock);
+    for (size_t i = 0; i < self->n; i++) {
+        if (strcmp(self->e[i].spent_hash, spent_hash) == 0) {
+            remove_at(self, i);
             break;
         }
     }
-    pthread_mutex_unlock(&G.lock);
+    pthread_mutex_unlock(&self->lock);
 }
 
-void auth_grace_clear(void)
+void auth_grace_free(struct auth_grace *self)
 {
-    pthread_mutex_lock(&G.lock);
-    while (G.n) {
-        remove_at(G.n - 1);
+    if (!self) {
+        return;
     }
-    free(G.e);
-    G.e = NULL;
-    G.cap = 0;
-    pthread_mutex_unlock(&G.lock);
+    while (self->n) {
+        remove_at(self, self->n - 1);
+    }
+    free(self->e);
+    pthread_mutex_destroy(&self->lock);
+    free(self);
 }

@@ -222,7 +222,7 @@ struct inflight {
     char ip[64];
 };
 
-static struct {
+struct auth_limiter {
     struct auth_login_limits lim;
     struct auth_counters c;
     unsigned account_keep; /* failures kept per account: enough to reach the longest delay */
@@ -232,63 +232,56 @@ static struct {
     pthread_mutex_t lock;
     struct inflight *fly;
     size_t nfly, capfly;
-} L = {.lock = PTHREAD_MUTEX_INITIALIZER};
+};
 
 static int64_t or_default(int64_t v, int64_t def)
 {
     return v > 0 ? v : def;
 }
 
-void auth_login_limits_init(const struct auth_login_limits *lim,
-                            const struct auth_counters *counters)
+struct auth_limiter *auth_limiter_new(const struct auth_login_limits *lim,
+                                      const struct auth_counters *counters)
 {
-    auth_login_limits_shutdown();
+    struct auth_limiter *self = xcalloc(1, sizeof *self);
+    pthread_mutex_init(&self->lock, NULL);
     struct auth_login_limits z = {0};
     if (!lim) {
         lim = &z;
     }
-    L.lim.pair_attempts = or_default(lim->pair_attempts, 10);
-    L.lim.ip_attempts = or_default(lim->ip_attempts, 100);
-    L.lim.account_attempts = or_default(lim->account_attempts, 10);
-    L.lim.account_max_delay_ms = or_default(lim->account_max_delay_ms, 60 * 1000);
-    L.lim.window_ms = or_default(lim->window_ms, 15 * 60 * 1000);
-    L.lim.known_ttl_ms = or_default(lim->known_ttl_ms, 30LL * 86400 * 1000);
+    self->lim.pair_attempts = or_default(lim->pair_attempts, 10);
+    self->lim.ip_attempts = or_default(lim->ip_attempts, 100);
+    self->lim.account_attempts = or_default(lim->account_attempts, 10);
+    self->lim.account_max_delay_ms = or_default(lim->account_max_delay_ms, 60 * 1000);
+    self->lim.window_ms = or_default(lim->window_ms, 15 * 60 * 1000);
+    self->lim.known_ttl_ms = or_default(lim->known_ttl_ms, 30LL * 86400 * 1000);
     /* Rings hold one slot per attempt counted; bound them (config validation does too). */
-    if (L.lim.pair_attempts > 100000) {
-        L.lim.pair_attempts = 100000;
+    if (self->lim.pair_attempts > 100000) {
+        self->lim.pair_attempts = 100000;
     }
-    if (L.lim.ip_attempts > 100000) {
-        L.lim.ip_attempts = 100000;
+    if (self->lim.ip_attempts > 100000) {
+        self->lim.ip_attempts = 100000;
     }
-    if (L.lim.account_attempts > 100000) {
-        L.lim.account_attempts = 100000;
+    if (self->lim.account_attempts > 100000) {
+        self->lim.account_attempts = 100000;
     }
     unsigned steps = 0;
-    while (steps < 40 && ((int64_t)BASE_DELAY_MS << steps) < L.lim.account_max_delay_ms) {
+    while (steps < 40 && ((int64_t)BASE_DELAY_MS << steps) < self->lim.account_max_delay_ms) {
         steps++;
     }
-    L.account_keep = (unsigned)L.lim.account_attempts + steps + 1;
-    L.c = counters && counters->ops ? *counters : auth_counters_memory_new(MEM_MAX_KEYS);
+    self->account_keep = (unsigned)self->lim.account_attempts + steps + 1;
+    self->c = counters && counters->ops ? *counters : auth_counters_memory_new(MEM_MAX_KEYS);
+    return self;
 }
 
-void auth_login_limits_shutdown(void)
+void auth_limiter_free(struct auth_limiter *self)
 {
-    if (L.c.ops) {
-        L.c.ops->free(L.c.self);
+    if (!self) {
+        return;
     }
-    memset(&L.c, 0, sizeof L.c);
-    pthread_mutex_lock(&L.lock);
-    free(L.fly);
-    L.fly = NULL;
-    L.nfly = L.capfly = 0;
-    pthread_mutex_unlock(&L.lock);
-}
-
-static void ensure_init(void)
-{
-    if (!L.c.ops) {
-        auth_login_limits_init(NULL, NULL);
-    }
+    self->c.ops->free(self->c.self);
+    free(self->fly);
+    pthread_mutex_destroy(&self->lock);
+    free(self);
 }
 
 static int secs_until(int64_t when_ms, int64_t now_ms)
@@ -299,34 +292,37 @@ static int secs_until(int64_t when_ms, int64_t now_ms)
 
 /* The firm rule of one key: limit events in the window (counting `flying` attempts in
  * flight) -> wait for the oldest to leave, or a second for the ones in flight to end. */
-static bool over_limit(const char *key, int64_t limit, size_t flying, int64_t now_ms,
-                       int *retry_after_s)
+static bool over_limit(struct auth_limiter *self, const char *key, int64_t limit, size_t flying,
+                       int64_t now_ms, int *retry_after_s)
 {
     int64_t oldest = 0, newest = 0;
-    unsigned n = L.c.ops->count(L.c.self, key, now_ms - L.lim.window_ms, &oldest, &newest);
+    unsigned n =
+        self->c.ops->count(self->c.self, key, now_ms - self->lim.window_ms, &oldest, &newest);
     if ((int64_t)(n + flying) < limit) {
         return false;
     }
-    *retry_after_s = (int64_t)n >= limit ? secs_until(oldest + L.lim.window_ms, now_ms) : 1;
+    *retry_after_s = (int64_t)n >= limit ? secs_until(oldest + self->lim.window_ms, now_ms) : 1;
     return true;
 }
 
 /* The account's delay rule, with `flying` attempts in flight counted as failures now. */
-static bool account_delayed(const char *key, size_t flying, int64_t now_ms, int *retry_after_s)
+static bool account_delayed(struct auth_limiter *self, const char *key, size_t flying,
+                            int64_t now_ms, int *retry_after_s)
 {
     int64_t oldest = 0, newest = 0;
-    unsigned n = L.c.ops->count(L.c.self, key, now_ms - L.lim.window_ms, &oldest, &newest);
+    unsigned n =
+        self->c.ops->count(self->c.self, key, now_ms - self->lim.window_ms, &oldest, &newest);
     if (flying) {
         n += (unsigned)flying;
         newest = now_ms;
     }
-    if ((int64_t)n < L.lim.account_attempts) {
+    if ((int64_t)n < self->lim.account_attempts) {
         return false;
     }
-    unsigned step = n - (unsigned)L.lim.account_attempts;
-    int64_t delay = step >= 40 ? L.lim.account_max_delay_ms : (int64_t)BASE_DELAY_MS << step;
-    if (delay > L.lim.account_max_delay_ms) {
-        delay = L.lim.account_max_delay_ms;
+    unsigned step = n - (unsigned)self->lim.account_attempts;
+    int64_t delay = step >= 40 ? self->lim.account_max_delay_ms : (int64_t)BASE_DELAY_MS << step;
+    if (delay > self->lim.account_max_delay_ms) {
+        delay = self->lim.account_max_delay_ms;
     }
     if (now_ms >= newest + delay) {
         return false;
@@ -335,100 +331,102 @@ static bool account_delayed(const char *key, size_t flying, int64_t now_ms, int 
     return true;
 }
 
-/* Callers hold L.lock. */
-static void fly_count(const char *account, const char *ip, size_t *n_ip, size_t *n_pair,
-                      size_t *n_account)
+/* Callers hold self->lock. */
+static void fly_count(struct auth_limiter *self, const char *account, const char *ip, size_t *n_ip,
+                      size_t *n_pair, size_t *n_account)
 {
     *n_ip = *n_pair = *n_account = 0;
-    for (size_t i = 0; i < L.nfly; i++) {
-        bool same_ip = strcmp(L.fly[i].ip, ip) == 0;
-        bool same_account = strcmp(L.fly[i].account, account) == 0;
+    for (size_t i = 0; i < self->nfly; i++) {
+        bool same_ip = strcmp(self->fly[i].ip, ip) == 0;
+        bool same_account = strcmp(self->fly[i].account, account) == 0;
         *n_ip += same_ip;
         *n_pair += same_ip && same_account;
         *n_account += same_account;
     }
 }
 
-/* Callers hold L.lock. Removes one in-flight attempt of (account, ip), if there is one. */
-static void fly_remove(const char *account, const char *ip)
+/* Callers hold self->lock. Removes one in-flight attempt of (account, ip), if there is one. */
+static void fly_remove(struct auth_limiter *self, const char *account, const char *ip)
 {
-    for (size_t i = 0; i < L.nfly; i++) {
-        if (strcmp(L.fly[i].ip, ip) == 0 && strcmp(L.fly[i].account, account) == 0) {
-            L.fly[i] = L.fly[--L.nfly];
+    for (size_t i = 0; i < self->nfly; i++) {
+        if (strcmp(self->fly[i].ip, ip) == 0 && strcmp(self->fly[i].account, account) == 0) {
+            self->fly[i] = self->fly[--self->nfly];
             return;
         }
     }
 }
 
-int auth_login_check(const char *account, const char *ip, bool known_device, int64_t now_ms,
-                     int *retry_after_s)
+int auth_login_check(struct auth_limiter *self, const char *account, const char *ip,
+                     bool known_device, int64_t now_ms, int *retry_after_s)
 {
-    ensure_init();
     char key[320];
     int rc = SB_E_RATELIMIT;
     size_t f_ip, f_pair, f_account;
-    pthread_mutex_lock(&L.lock);
-    fly_count(account, ip, &f_ip, &f_pair, &f_account);
+    pthread_mutex_lock(&self->lock);
+    fly_count(self, account, ip, &f_ip, &f_pair, &f_account);
     snprintf(key, sizeof key, "i:%s", ip);
-    if (over_limit(key, L.lim.ip_attempts, f_ip, now_ms, retry_after_s)) {
+    if (over_limit(self, key, self->lim.ip_attempts, f_ip, now_ms, retry_after_s)) {
         goto out;
     }
     snprintf(key, sizeof key, "p:%s|%s", account, ip);
-    if (over_limit(key, L.lim.pair_attempts, f_pair, now_ms, retry_after_s)) {
+    if (over_limit(self, key, self->lim.pair_attempts, f_pair, now_ms, retry_after_s)) {
         goto out;
     }
     int64_t oldest = 0, newest = 0;
     snprintf(key, sizeof key, "k:%s|%s", account, ip);
-    bool known = known_device ||
-                 L.c.ops->count(L.c.self, key, now_ms - L.lim.known_ttl_ms, &oldest, &newest) > 0;
+    bool known =
+        known_device || self->c.ops->count(self->c.self, key, now_ms - self->lim.known_ttl_ms,
+                                           &oldest, &newest) > 0;
     snprintf(key, sizeof key, "a:%s", account);
-    if (!known && account_delayed(key, f_account, now_ms, retry_after_s)) {
+    if (!known && account_delayed(self, key, f_account, now_ms, retry_after_s)) {
         goto out;
     }
-    if (L.nfly == L.capfly) {
-        L.capfly = L.capfly ? L.capfly * 2 : 16;
-        L.fly = xrealloc(L.fly, L.capfly * sizeof *L.fly);
+    if (self->nfly == self->capfly) {
+        self->capfly = self->capfly ? self->capfly * 2 : 16;
+        self->fly = xrealloc(self->fly, self->capfly * sizeof *self->fly);
     }
-    snprintf(L.fly[L.nfly].account, sizeof L.fly[L.nfly].account, "%s", account);
-    snprintf(L.fly[L.nfly].ip, sizeof L.fly[L.nfly].ip, "%s", ip);
-    L.nfly++;
+    snprintf(self->fly[self->nfly].account, sizeof self->fly[self->nfly].account, "%s", account);
+    snprintf(self->fly[self->nfly].ip, sizeof self->fly[self->nfly].ip, "%s", ip);
+    self->nfly++;
     rc = 0;
 out:
-    pthread_mutex_unlock(&L.lock);
+    pthread_mutex_unlock(&self->lock);
     return rc;
 }
 
-void auth_login_abandon(const char *account, const char *ip)
+void auth_login_abandon(struct auth_limiter *self, const char *account, const char *ip)
 {
-    pthread_mutex_lock(&L.lock);
-    fly_remove(account, ip);
-    pthread_mutex_unlock(&L.lock);
+    pthread_mutex_lock(&self->lock);
+    fly_remove(self, account, ip);
+    pthread_mutex_unlock(&self->lock);
 }
 
-void auth_login_failed(const char *account, const char *ip, int64_t now_ms)
+void auth_login_failed(struct auth_limiter *self, const char *account, const char *ip,
+                       int64_t now_ms)
 {
-    ensure_init();
-    pthread_mutex_lock(&L.lock);
-    fly_remove(account, ip);
+    pthread_mutex_lock(&self->lock);
+    fly_remove(self, account, ip);
     char key[320];
     snprintf(key, sizeof key, "i:%s", ip);
-    L.c.ops->add(L.c.self, key, now_ms, (unsigned)L.lim.ip_attempts, L.lim.window_ms);
+    self->c.ops->add(self->c.self, key, now_ms, (unsigned)self->lim.ip_attempts,
+                     self->lim.window_ms);
     snprintf(key, sizeof key, "p:%s|%s", account, ip);
-    L.c.ops->add(L.c.self, key, now_ms, (unsigned)L.lim.pair_attempts, L.lim.window_ms);
+    self->c.ops->add(self->c.self, key, now_ms, (unsigned)self->lim.pair_attempts,
+                     self->lim.window_ms);
     snprintf(key, sizeof key, "a:%s", account);
-    L.c.ops->add(L.c.self, key, now_ms, L.account_keep, L.lim.window_ms);
-    pthread_mutex_unlock(&L.lock);
+    self->c.ops->add(self->c.self, key, now_ms, self->account_keep, self->lim.window_ms);
+    pthread_mutex_unlock(&self->lock);
 }
 
-void auth_login_succeeded(const char *account, const char *ip, int64_t now_ms)
+void auth_login_succeeded(struct auth_limiter *self, const char *account, const char *ip,
+                          int64_t now_ms)
 {
-    ensure_init();
-    pthread_mutex_lock(&L.lock);
-    fly_remove(account, ip);
+    pthread_mutex_lock(&self->lock);
+    fly_remove(self, account, ip);
     char key[320];
     snprintf(key, sizeof key, "p:%s|%s", account, ip);
-    L.c.ops->clear(L.c.self, key);
+    self->c.ops->clear(self->c.self, key);
     snprintf(key, sizeof key, "k:%s|%s", account, ip);
-    L.c.ops->add(L.c.self, key, now_ms, 1, L.lim.known_ttl_ms);
-    pthread_mutex_unlock(&L.lock);
+    self->c.ops->add(self->c.self, key, now_ms, 1, self->lim.known_ttl_ms);
+    pthread_mutex_unlock(&self->lock);
 }

@@ -40,7 +40,7 @@
  *   count  the kept events of key newer than since_ms: returns how many and, when there is
  *          at least one, the oldest and newest of them.
  *   clear  forget key.
- *   free   release the store (called by auth_login_limits_shutdown).
+ *   free   release the store (called by auth_limiter_free).
  */
 struct auth_counter_ops {
     void (*add)(void *self, const char *key, int64_t now_ms, unsigned keep, int64_t ttl_ms);
@@ -73,11 +73,15 @@ struct auth_login_limits {
     int64_t known_ttl_ms;         /* how long a successful address stays known (30 days) */
 };
 
-/* Set the limits (zero fields take their defaults) and the counter store (NULL: a new
- * in-memory one). The limiter takes ownership of counters. Call before serving. */
-void auth_login_limits_init(const struct auth_login_limits *lim,
-                            const struct auth_counters *counters);
-void auth_login_limits_shutdown(void);
+/* One server's login limiter (auth/session.h owns it): the limits (NULL or zero fields take
+ * their defaults) and the counter store (NULL: a new in-memory one), which it takes ownership
+ * of. The attempts in flight are per limiter; the counters are wherever the store keeps them
+ * (the database: shared by every node on it). */
+struct auth_limiter;
+struct auth_limiter *auth_limiter_new(const struct auth_login_limits *lim,
+                                      const struct auth_counters *counters);
+/* Free the limiter and its counter store; NULL is a no-op. */
+void auth_limiter_free(struct auth_limiter *self);
 
 /*
  * May `account` (already lower-cased) try to log in from `ip` now? known_device: the request
@@ -87,13 +91,15 @@ void auth_login_limits_shutdown(void);
  * flight, counted as a failure by later checks, until exactly one of auth_login_failed,
  * auth_login_succeeded or auth_login_abandon ends it.
  */
-int auth_login_check(const char *account, const char *ip, bool known_device, int64_t now_ms,
-                     int *retry_after_s);
+int auth_login_check(struct auth_limiter *self, const char *account, const char *ip,
+                     bool known_device, int64_t now_ms, int *retry_after_s);
 /* Record a failed login of account from ip. */
-void auth_login_failed(const char *account, const char *ip, int64_t now_ms);
+void auth_login_failed(struct auth_limiter *self, const char *account, const char *ip,
+                       int64_t now_ms);
 /* Record a successful login of account from ip. */
-void auth_login_succeeded(const char *account, const char *ip, int64_t now_ms);
+void auth_login_succeeded(struct auth_limiter *self, const char *account, const char *ip,
+                          int64_t now_ms);
 /* End an attempt that reached no verdict (a store error): nothing is recorded. */
-void auth_login_abandon(const char *account, const char *ip);
+void auth_login_abandon(struct auth_limiter *self, const char *account, const char *ip);
 
 #endif

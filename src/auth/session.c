@@ -1,5 +1,7 @@
 /*
  * Session state: the HS256 key and the user/client cache (the login limiter is ratelimit.c).
+ * One struct auth_session per server, created by the app; nothing here is a process global,
+ * so two servers in one process keep separate caches.
  *
  * Cache: two small open hash tables (users by id, clients by id) of fixed-size entries,
  * guarded by one rwlock. Revoked sessions are a third table of sid -> expiry, pruned as
@@ -44,7 +46,7 @@ struct sid_entry {
     int64_t until_ms;
 };
 
-static struct {
+struct auth_session {
     pthread_rwlock_t lock;
     uint8_t key[64];
     size_t key_len;
@@ -59,7 +61,10 @@ static struct {
     size_t clients_cap, clients_n;
     struct sid_entry *sids;
     size_t sids_n, sids_cap;
-} S = {.lock = PTHREAD_RWLOCK_INITIALIZER};
+    struct auth_device_key device; /* derived from key; fixed after auth_session_new */
+    struct auth_limiter *limiter;  /* login limits (ratelimit.h) */
+    struct auth_grace *grace;      /* refresh reuse grace (grace.h) */
+};
 
 /* ---- users and clients (callers hold the write lock to insert) ---- */
 
@@ -72,18 +77,18 @@ static struct user_entry *user_slot(struct user_entry *tab, size_t cap, const ch
     return &tab[i];
 }
 
-static void users_grow(void)
+static void users_grow(struct auth_session *self)
 {
-    size_t cap = S.users_cap ? S.users_cap * 2 : 256;
+    size_t cap = self->users_cap ? self->users_cap * 2 : 256;
     struct user_entry *tab = xcalloc(cap, sizeof *tab);
-    for (size_t i = 0; i < S.users_cap; i++) {
-        if (S.users[i].used) {
-            *user_slot(tab, cap, S.users[i].id) = S.users[i];
+    for (size_t i = 0; i < self->users_cap; i++) {
+        if (self->users[i].used) {
+            *user_slot(tab, cap, self->users[i].id) = self->users[i];
         }
     }
-    free(S.users);
-    S.users = tab;
-    S.users_cap = cap;
+    free(self->users);
+    self->users = tab;
+    self->users_cap = cap;
 }
 
 static struct client_entry *client_slot(struct client_entry *tab, size_t cap, const char *id)
@@ -95,18 +100,18 @@ static struct client_entry *client_slot(struct client_entry *tab, size_t cap, co
     return &tab[i];
 }
 
-static void clients_grow(void)
+static void clients_grow(struct auth_session *self)
 {
-    size_t cap = S.clients_cap ? S.clients_cap * 2 : 64;
+    size_t cap = self->clients_cap ? self->clients_cap * 2 : 64;
     struct client_entry *tab = xcalloc(cap, sizeof *tab);
-    for (size_t i = 0; i < S.clients_cap; i++) {
-        if (S.clients[i].used) {
-            *client_slot(tab, cap, S.clients[i].id) = S.clients[i];
+    for (size_t i = 0; i < self->clients_cap; i++) {
+        if (self->clients[i].used) {
+            *client_slot(tab, cap, self->clients[i].id) = self->clients[i];
         }
     }
-    free(S.clients);
-    S.clients = tab;
-    S.clients_cap = cap;
+    free(self->clients);
+    self->clients = tab;
+    self->clients_cap = cap;
 }
 
 static const char *str_or(const json_t *o, const char *k)
@@ -115,20 +120,20 @@ static const char *str_or(const json_t *o, const char *k)
     return json_is_string(v) ? json_string_value(v) : "";
 }
 
-static void user_put(const char *id, const json_t *row)
+static void user_put(struct auth_session *self, const char *id, const json_t *row)
 {
     if (!id || !*id || strlen(id) >= 40) {
         return;
     }
-    if ((S.users_n + 1) * 2 > S.users_cap) {
-        users_grow();
+    if ((self->users_n + 1) * 2 > self->users_cap) {
+        users_grow(self);
     }
-    struct user_entry *e = user_slot(S.users, S.users_cap, id);
+    struct user_entry *e = user_slot(self->users, self->users_cap, id);
     if (!e->used) {
         memset(e, 0, sizeof *e);
         snprintf(e->id, sizeof e->id, "%s", id);
         e->used = true;
-        S.users_n++;
+        self->users_n++;
     }
     if (!row) {
         e->active = false;
@@ -140,25 +145,25 @@ static void user_put(const char *id, const json_t *row)
     e->active = strcmp(str_or(row, "status"), "active") == 0;
 }
 
-static void client_put(const char *id, const json_t *row)
+static void client_put(struct auth_session *self, const char *id, const json_t *row)
 {
     if (!id || !*id || strlen(id) >= 40) {
         return;
     }
-    if ((S.clients_n + 1) * 2 > S.clients_cap) {
-        clients_grow();
+    if ((self->clients_n + 1) * 2 > self->clients_cap) {
+        clients_grow(self);
     }
-    struct client_entry *e = client_slot(S.clients, S.clients_cap, id);
+    struct client_entry *e = client_slot(self->clients, self->clients_cap, id);
     if (!e->used) {
         memset(e, 0, sizeof *e);
         snprintf(e->id, sizeof e->id, "%s", id);
         e->used = true;
-        S.clients_n++;
+        self->clients_n++;
     }
     e->active = row && strcmp(str_or(row, "status"), "active") == 0;
 }
 
-static int load_table(struct store *store, enum store_table t)
+static int load_table(struct auth_session *self, struct store *store, enum store_table t)
 {
     struct store_tx *tx;
     int rc = store_tx_begin(store, false, &tx);
@@ -185,9 +190,9 @@ static int load_table(struct store *store, enum store_table t)
         json_array_foreach(rows, i, row)
         {
             if (t == STORE_USERS) {
-                user_put(str_or(row, "id"), row);
+                user_put(self, str_or(row, "id"), row);
             } else {
-                client_put(str_or(row, "id"), row);
+                client_put(self, str_or(row, "id"), row);
             }
         }
         json_decref(rows);
@@ -219,7 +224,7 @@ static int set_secret(const char *name, const char *secret, uint8_t *key, size_t
  * revocations older than that (plus the verifier's leeway) cannot matter any more. This is
  * what keeps a logged-out token refused after a restart.
  */
-static int load_revoked(struct store *store)
+static int load_revoked(struct auth_session *self, struct store *store)
 {
     struct store_tx *tx;
     int rc = store_tx_begin(store, false, &tx);
@@ -227,22 +232,22 @@ static int load_revoked(struct store *store)
         return rc;
     }
     json_t *sids = NULL;
-    rc = store_refresh_revoked_since(tx, clock_now_ms() - S.access_ttl_ms - 120000, &sids);
+    rc = store_refresh_revoked_since(tx, clock_now_ms() - self->access_ttl_ms - 120000, &sids);
     store_tx_rollback(tx);
     size_t i;
     json_t *sid;
     json_array_foreach(sids, i, sid)
     {
-        auth_session_revoke_sid(json_string_value(sid));
+        auth_session_revoke_sid(self, json_string_value(sid));
     }
     json_decref(sids);
     return rc;
 }
 
-static int load_key(struct store *store, const char *secret)
+static int load_key(struct auth_session *self, struct store *store, const char *secret)
 {
     if (secret && *secret) {
-        return set_secret("jwt_secret", secret, S.key, &S.key_len);
+        return set_secret("jwt_secret", secret, self->key, &self->key_len);
     }
     struct store_tx *tx;
     int rc = store_tx_begin(store, true, &tx);
@@ -268,11 +273,11 @@ static int load_key(struct store *store, const char *secret)
     store_tx_rollback(tx);
     if (rc == 0) {
         size_t n = strlen(value);
-        if (n > sizeof S.key) {
-            n = sizeof S.key;
+        if (n > sizeof self->key) {
+            n = sizeof self->key;
         }
-        memcpy(S.key, value, n);
-        S.key_len = n;
+        memcpy(self->key, value, n);
+        self->key_len = n;
     }
     if (value) {
         auth_wipe(value, strlen(value));
@@ -281,70 +286,95 @@ static int load_key(struct store *store, const char *secret)
     return rc;
 }
 
-int auth_session_init(struct store *store, const struct auth_session_config *cfg)
+int auth_session_new(struct store *store, const struct auth_session_config *cfg,
+                     struct auth_session **out)
 {
-    S.access_ttl_ms = cfg->access_ttl_ms > 0 ? cfg->access_ttl_ms : 15 * 60 * 1000;
-    S.refresh_ttl_ms = cfg->refresh_ttl_ms > 0 ? cfg->refresh_ttl_ms : 30LL * 86400 * 1000;
-    S.refresh_grace_ms = cfg->refresh_grace_ms > 0 ? cfg->refresh_grace_ms : 0;
+    struct auth_session *self = xcalloc(1, sizeof *self);
+    pthread_rwlock_init(&self->lock, NULL);
+    self->access_ttl_ms = cfg->access_ttl_ms > 0 ? cfg->access_ttl_ms : 15 * 60 * 1000;
+    self->refresh_ttl_ms = cfg->refresh_ttl_ms > 0 ? cfg->refresh_ttl_ms : 30LL * 86400 * 1000;
+    self->refresh_grace_ms = cfg->refresh_grace_ms > 0 ? cfg->refresh_grace_ms : 0;
     struct auth_counters counters = auth_counters_store_new(store);
-    auth_login_limits_init(&cfg->login, &counters);
-    int rc = load_key(store, cfg->jwt_secret);
+    self->limiter = auth_limiter_new(&cfg->login, &counters);
+    self->grace = auth_grace_new();
+    int rc = load_key(self, store, cfg->jwt_secret);
     if (rc == 0 && cfg->jwt_secret_previous && *cfg->jwt_secret_previous) {
-        rc = set_secret("jwt_secret_previous", cfg->jwt_secret_previous, S.prev_key,
-                        &S.prev_key_len);
+        rc = set_secret("jwt_secret_previous", cfg->jwt_secret_previous, self->prev_key,
+                        &self->prev_key_len);
     }
     if (rc < 0) {
-        return rc;
+        goto out_free;
     }
-    auth_device_set_key(S.key, S.key_len);
-    pthread_rwlock_wrlock(&S.lock);
-    rc = load_table(store, STORE_CLIENTS);
+    auth_device_key_init(&self->device, self->key, self->key_len);
+    pthread_rwlock_wrlock(&self->lock);
+    rc = load_table(self, store, STORE_CLIENTS);
     if (rc == 0) {
-        rc = load_table(store, STORE_USERS);
+        rc = load_table(self, store, STORE_USERS);
     }
-    pthread_rwlock_unlock(&S.lock);
+    pthread_rwlock_unlock(&self->lock);
     if (rc == 0) {
-        rc = load_revoked(store);
+        rc = load_revoked(self, store);
     }
+    if (rc < 0) {
+        goto out_free;
+    }
+    *out = self;
+    return 0;
+out_free:
+    auth_session_free(self);
+    *out = NULL;
     return rc;
 }
 
-void auth_session_shutdown(void)
+void auth_session_free(struct auth_session *self)
 {
-    pthread_rwlock_wrlock(&S.lock);
-    free(S.users);
-    free(S.clients);
-    free(S.sids);
-    S.users = NULL;
-    S.clients = NULL;
-    S.sids = NULL;
-    S.users_cap = S.users_n = S.clients_cap = S.clients_n = S.sids_n = S.sids_cap = 0;
-    auth_wipe(S.key, sizeof S.key);
-    S.key_len = 0;
-    auth_wipe(S.prev_key, sizeof S.prev_key);
-    S.prev_key_len = 0;
-    pthread_rwlock_unlock(&S.lock);
-    auth_login_limits_shutdown();
-    auth_grace_clear();
-    auth_device_set_key(NULL, 0);
+    if (!self) {
+        return;
+    }
+    free(self->users);
+    free(self->clients);
+    free(self->sids);
+    auth_wipe(self->key, sizeof self->key);
+    auth_wipe(self->prev_key, sizeof self->prev_key);
+    auth_wipe(&self->device, sizeof self->device);
+    auth_limiter_free(self->limiter);
+    auth_grace_free(self->grace);
+    pthread_rwlock_destroy(&self->lock);
+    free(self);
 }
 
-int64_t auth_session_refresh_ttl_ms(void)
+const struct auth_device_key *auth_session_device_key(const struct auth_session *self)
 {
-    return S.refresh_ttl_ms;
+    return self ? &self->device : NULL;
 }
 
-int64_t auth_session_access_ttl_ms(void)
+struct auth_limiter *auth_session_limiter(struct auth_session *self)
 {
-    return S.access_ttl_ms;
+    return self->limiter;
 }
 
-int64_t auth_session_refresh_grace_ms(void)
+struct auth_grace *auth_session_grace(struct auth_session *self)
 {
-    return S.refresh_grace_ms;
+    return self->grace;
 }
 
-int auth_session_issue(const struct policy_principal *p, char **token, int64_t *expires_in_s)
+int64_t auth_session_refresh_ttl_ms(const struct auth_session *self)
+{
+    return self->refresh_ttl_ms;
+}
+
+int64_t auth_session_access_ttl_ms(const struct auth_session *self)
+{
+    return self->access_ttl_ms;
+}
+
+int64_t auth_session_refresh_grace_ms(const struct auth_session *self)
+{
+    return self->refresh_grace_ms;
+}
+
+int auth_session_issue(struct auth_session *self, const struct policy_principal *p, char **token,
+                       int64_t *expires_in_s)
 {
     struct auth_claims c;
     memset(&c, 0, sizeof c);
@@ -353,25 +383,26 @@ int auth_session_issue(const struct policy_principal *p, char **token, int64_t *
     snprintf(c.client_id, sizeof c.client_id, "%s", p->client_id);
     snprintf(c.sid, sizeof c.sid, "%s", p->sid);
     int64_t now_s = clock_now_ms() / 1000;
-    pthread_rwlock_rdlock(&S.lock);
-    struct user_entry *u = S.users_cap ? user_slot(S.users, S.users_cap, p->user_id) : NULL;
+    pthread_rwlock_rdlock(&self->lock);
+    struct user_entry *u =
+        self->users_cap ? user_slot(self->users, self->users_cap, p->user_id) : NULL;
     if (u && u->used && u->valid_after_s > now_s) {
         now_s = u->valid_after_s;
     }
-    pthread_rwlock_unlock(&S.lock);
+    pthread_rwlock_unlock(&self->lock);
     c.iat = now_s;
-    c.exp = now_s + S.access_ttl_ms / 1000;
-    *expires_in_s = S.access_ttl_ms / 1000;
-    return auth_jwt_sign(S.key, S.key_len, &c, token);
+    c.exp = now_s + self->access_ttl_ms / 1000;
+    *expires_in_s = self->access_ttl_ms / 1000;
+    return auth_jwt_sign(self->key, self->key_len, &c, token);
 }
 
-static bool sid_revoked_locked(const char *sid)
+static bool sid_revoked_locked(const struct auth_session *self, const char *sid)
 {
     if (!sid[0]) {
         return false;
     }
-    for (size_t i = 0; i < S.sids_n; i++) {
-        if (strcmp(S.sids[i].sid, sid) == 0) {
+    for (size_t i = 0; i < self->sids_n; i++) {
+        if (strcmp(self->sids[i].sid, sid) == 0) {
             return true;
         }
     }
@@ -379,9 +410,11 @@ static bool sid_revoked_locked(const char *sid)
 }
 
 /* Check the cached state of p; callers hold the read lock. */
-static int state_check_locked(const struct policy_principal *p, int64_t iat, const char **why)
+static int state_check_locked(struct auth_session *self, const struct policy_principal *p,
+                              int64_t iat, const char **why)
 {
-    struct user_entry *u = S.users_cap ? user_slot(S.users, S.users_cap, p->user_id) : NULL;
+    struct user_entry *u =
+        self->users_cap ? user_slot(self->users, self->users_cap, p->user_id) : NULL;
     if (!u || !u->used || !u->active) {
         *why = "user disabled or unknown";
         return SB_E_UNAUTHORIZED;
@@ -396,30 +429,30 @@ static int state_check_locked(const struct policy_principal *p, int64_t iat, con
     }
     if (p->client_id[0]) {
         struct client_entry *c =
-            S.clients_cap ? client_slot(S.clients, S.clients_cap, p->client_id) : NULL;
+            self->clients_cap ? client_slot(self->clients, self->clients_cap, p->client_id) : NULL;
         if (!c || !c->used || !c->active) {
             *why = "client suspended";
             return SB_E_UNAUTHORIZED;
         }
     }
-    if (sid_revoked_locked(p->sid)) {
+    if (sid_revoked_locked(self, p->sid)) {
         *why = "session revoked";
         return SB_E_UNAUTHORIZED;
     }
     return 0;
 }
 
-int auth_session_check_token_exp(const char *token, size_t len, struct policy_principal *out,
-                                 int64_t *exp_s, const char **why)
+int auth_session_check_token_exp(struct auth_session *self, const char *token, size_t len,
+                                 struct policy_principal *out, int64_t *exp_s, const char **why)
 {
     const char *w = NULL;
     struct auth_claims c;
     memset(out, 0, sizeof *out);
     int64_t now_s = clock_now_ms() / 1000;
-    int rc = auth_jwt_verify(S.key, S.key_len, token, len, now_s, &c, &w);
-    if (rc < 0 && S.prev_key_len && w && strcmp(w, "bad signature") == 0) {
+    int rc = auth_jwt_verify(self->key, self->key_len, token, len, now_s, &c, &w);
+    if (rc < 0 && self->prev_key_len && w && strcmp(w, "bad signature") == 0) {
         /* During a key rotation, tokens signed with the previous secret stay valid. */
-        rc = auth_jwt_verify(S.prev_key, S.prev_key_len, token, len, now_s, &c, &w);
+        rc = auth_jwt_verify(self->prev_key, self->prev_key_len, token, len, now_s, &c, &w);
     }
     if (rc < 0) {
         if (why) {
@@ -443,9 +476,9 @@ int auth_session_check_token_exp(const char *token, size_t len, struct policy_pr
     if (exp_s) {
         *exp_s = c.exp;
     }
-    pthread_rwlock_rdlock(&S.lock);
-    rc = state_check_locked(out, c.iat, &w);
-    pthread_rwlock_unlock(&S.lock);
+    pthread_rwlock_rdlock(&self->lock);
+    rc = state_check_locked(self, out, c.iat, &w);
+    pthread_rwlock_unlock(&self->lock);
     if (rc < 0) {
         if (why) {
             *why = w;
@@ -455,18 +488,19 @@ int auth_session_check_token_exp(const char *token, size_t len, struct policy_pr
     return rc;
 }
 
-int auth_session_check_token(const char *token, size_t len, struct policy_principal *out,
-                             const char **why)
+int auth_session_check_token(struct auth_session *self, const char *token, size_t len,
+                             struct policy_principal *out, const char **why)
 {
-    return auth_session_check_token_exp(token, len, out, NULL, why);
+    return auth_session_check_token_exp(self, token, len, out, NULL, why);
 }
 
-int auth_session_still_valid(const struct policy_principal *p, const char **why)
+int auth_session_still_valid(struct auth_session *self, const struct policy_principal *p,
+                             const char **why)
 {
     const char *w = NULL;
-    pthread_rwlock_rdlock(&S.lock);
-    int rc = state_check_locked(p, p->iat > 0 ? p->iat : -1, &w);
-    pthread_rwlock_unlock(&S.lock);
+    pthread_rwlock_rdlock(&self->lock);
+    int rc = state_check_locked(self, p, p->iat > 0 ? p->iat : -1, &w);
+    pthread_rwlock_unlock(&self->lock);
     if (why) {
         *why = w;
     }
@@ -474,17 +508,17 @@ int auth_session_still_valid(const struct policy_principal *p, const char **why)
 }
 
 /* Tokens of user_id issued before at_ms (to the second, rounded up) are refused. */
-static void revoke_user_at(const char *user_id, int64_t at_ms)
+static void revoke_user_at(struct auth_session *self, const char *user_id, int64_t at_ms)
 {
     int64_t after_s = at_ms / 1000 + 1;
-    pthread_rwlock_wrlock(&S.lock);
-    if (S.users_cap && user_id[0]) {
-        struct user_entry *u = user_slot(S.users, S.users_cap, user_id);
+    pthread_rwlock_wrlock(&self->lock);
+    if (self->users_cap && user_id[0]) {
+        struct user_entry *u = user_slot(self->users, self->users_cap, user_id);
         if (u->used && u->valid_after_s < after_s) {
             u->valid_after_s = after_s;
         }
     }
-    pthread_rwlock_unlock(&S.lock);
+    pthread_rwlock_unlock(&self->lock);
 }
 
 /*
@@ -495,87 +529,96 @@ static void revoke_user_at(const char *user_id, int64_t at_ms)
  * times come from the entry, not from when this node saw it (a login on this node just
  * after a remote "log out everywhere" keeps its token).
  */
-static void apply_audit(const struct store_change *ch)
+static void apply_audit(struct auth_session *self, const struct store_change *ch)
 {
     const char *action = str_or(ch->record, "action");
     if (!strcmp(action, "auth.logout") || !strcmp(action, "auth.refresh_reuse")) {
-        auth_session_revoke_sid(str_or(ch->record, "entity_id"));
+        auth_session_revoke_sid(self, str_or(ch->record, "entity_id"));
     } else if (!strcmp(action, "auth.logout_all")) {
-        revoke_user_at(str_or(ch->record, "actor_id"), ch->at_ms);
+        revoke_user_at(self, str_or(ch->record, "actor_id"), ch->at_ms);
     } else if (!strcmp(action, "user.update_password")) {
-        revoke_user_at(str_or(ch->record, "entity_id"), ch->at_ms);
+        revoke_user_at(self, str_or(ch->record, "entity_id"), ch->at_ms);
     }
 }
 
-void auth_session_apply_change(const struct store_change *ch)
+void auth_session_apply_change(struct auth_session *self, const struct store_change *ch)
 {
     if (ch->table == STORE_AUDIT && ch->record && !strcmp(ch->op, "INSERT")) {
-        apply_audit(ch);
+        apply_audit(self, ch);
         return;
     }
     if (ch->table != STORE_USERS && ch->table != STORE_CLIENTS) {
         return;
     }
     const json_t *row = strcmp(ch->op, "DELETE") == 0 ? NULL : ch->record;
-    pthread_rwlock_wrlock(&S.lock);
+    pthread_rwlock_wrlock(&self->lock);
     if (ch->table == STORE_USERS) {
-        user_put(ch->row_id, row);
+        user_put(self, ch->row_id, row);
     } else {
-        client_put(ch->row_id, row);
+        client_put(self, ch->row_id, row);
     }
-    pthread_rwlock_unlock(&S.lock);
+    pthread_rwlock_unlock(&self->lock);
 }
 
 /* Notes only fill gaps: a row the change log already delivered is never overwritten by a
  * read that may be older than it (a login racing a disable must not re-enable the user). */
-void auth_session_note_user(const json_t *row)
+void auth_session_note_user(struct auth_session *self, const json_t *row)
 {
-    const char *id = str_or(row, "id");
-    pthread_rwlock_wrlock(&S.lock);
-    if (!S.users_cap || !user_slot(S.users, S.users_cap, id)->used) {
-        user_put(id, row);
+    if (!self) {
+        return;
     }
-    pthread_rwlock_unlock(&S.lock);
+    const char *id = str_or(row, "id");
+    pthread_rwlock_wrlock(&self->lock);
+    if (!self->users_cap || !user_slot(self->users, self->users_cap, id)->used) {
+        user_put(self, id, row);
+    }
+    pthread_rwlock_unlock(&self->lock);
 }
 
-void auth_session_note_client(const json_t *row)
+void auth_session_note_client(struct auth_session *self, const json_t *row)
 {
-    const char *id = str_or(row, "id");
-    pthread_rwlock_wrlock(&S.lock);
-    if (!S.clients_cap || !client_slot(S.clients, S.clients_cap, id)->used) {
-        client_put(id, row);
+    if (!self) {
+        return;
     }
-    pthread_rwlock_unlock(&S.lock);
+    const char *id = str_or(row, "id");
+    pthread_rwlock_wrlock(&self->lock);
+    if (!self->clients_cap || !client_slot(self->clients, self->clients_cap, id)->used) {
+        client_put(self, id, row);
+    }
+    pthread_rwlock_unlock(&self->lock);
 }
 
-void auth_session_revoke_sid(const char *sid)
+void auth_session_revoke_sid(struct auth_session *self, const char *sid)
 {
-    if (!sid || !*sid || strlen(sid) >= 40) {
+    if (!self || !sid || !*sid || strlen(sid) >= 40) {
         return;
     }
     int64_t now = clock_now_ms();
-    pthread_rwlock_wrlock(&S.lock);
+    pthread_rwlock_wrlock(&self->lock);
     /* Access tokens live at most access_ttl: older revocations can go. */
     size_t j = 0;
-    for (size_t i = 0; i < S.sids_n; i++) {
-        if (S.sids[i].until_ms > now) {
-            S.sids[j++] = S.sids[i];
+    for (size_t i = 0; i < self->sids_n; i++) {
+        if (self->sids[i].until_ms > now) {
+            self->sids[j++] = self->sids[i];
         }
     }
-    S.sids_n = j;
-    if (!sid_revoked_locked(sid)) {
-        if (S.sids_n == S.sids_cap) {
-            S.sids_cap = S.sids_cap ? S.sids_cap * 2 : 64;
-            S.sids = xrealloc(S.sids, S.sids_cap * sizeof *S.sids);
+    self->sids_n = j;
+    if (!sid_revoked_locked(self, sid)) {
+        if (self->sids_n == self->sids_cap) {
+            self->sids_cap = self->sids_cap ? self->sids_cap * 2 : 64;
+            self->sids = xrealloc(self->sids, self->sids_cap * sizeof *self->sids);
         }
-        snprintf(S.sids[S.sids_n].sid, sizeof S.sids[S.sids_n].sid, "%s", sid);
-        S.sids[S.sids_n].until_ms = now + S.access_ttl_ms + 120000;
-        S.sids_n++;
+        snprintf(self->sids[self->sids_n].sid, sizeof self->sids[self->sids_n].sid, "%s", sid);
+        self->sids[self->sids_n].until_ms = now + self->access_ttl_ms + 120000;
+        self->sids_n++;
     }
-    pthread_rwlock_unlock(&S.lock);
+    pthread_rwlock_unlock(&self->lock);
 }
 
-void auth_session_revoke_user(const char *user_id)
+void auth_session_revoke_user(struct auth_session *self, const char *user_id)
 {
-    revoke_user_at(user_id, clock_now_ms());
+    if (!self) {
+        return;
+    }
+    revoke_user_at(self, user_id, clock_now_ms());
 }

@@ -170,7 +170,8 @@ static bool join_principal(struct rt_conn *c, struct phx_msg *m, struct join_req
     }
     const char *why = NULL;
     if (tok && *tok && strncmp(tok, "sb_", 3) != 0) {
-        if (auth_session_check_token_exp(tok, strlen(tok), &j->p, &j->exp_s, &why) < 0) {
+        if (auth_session_check_token_exp(c->loop->rt->auth, tok, strlen(tok), &j->p, &j->exp_s,
+                                         &why) < 0) {
             join_refuse_token(c, m, why ? why : "invalid token");
             return false;
         }
@@ -183,7 +184,7 @@ static bool join_principal(struct rt_conn *c, struct phx_msg *m, struct join_req
             join_refuse_token(c, m, expired);
             return false;
         }
-        if (auth_session_still_valid(&c->p, &why) < 0) {
+        if (auth_session_still_valid(c->loop->rt->auth, &c->p, &why) < 0) {
             join_refuse_token(c, m, why ? why : "revoked");
             return false;
         }
@@ -302,7 +303,7 @@ static void conn_handle_access_token(struct rt_conn *c, struct rt_chan *ch, stru
     int64_t exp_s = 0;
     const char *why = NULL;
     char msg[200];
-    if (auth_session_check_token_exp(tok, strlen(tok), &p, &exp_s, &why) < 0) {
+    if (auth_session_check_token_exp(c->loop->rt->auth, tok, strlen(tok), &p, &exp_s, &why) < 0) {
         snprintf(msg, sizeof msg, "Invalid token: %s", why ? why : "invalid");
     } else {
         const char *tenant = policy_channel_tenant(&p, rt_chan_tenant(ch));
@@ -398,9 +399,9 @@ static const struct net_ws_handler rt_handler = {
 /* The change-log consumers of the engine itself: the auth cache and per-table counters. */
 static void auth_cache_consume(void *arg, const struct store_change *changes, size_t n)
 {
-    (void)arg;
+    struct auth_session *auth = arg;
     for (size_t i = 0; i < n; i++) {
-        auth_session_apply_change(&changes[i]);
+        auth_session_apply_change(auth, &changes[i]);
     }
 }
 
@@ -414,7 +415,8 @@ static void table_counts_consume(void *arg, const struct store_change *changes, 
     }
 }
 
-int rt_new(const struct rt_config *cfg, struct store *store, struct rt **out)
+int rt_new(const struct rt_config *cfg, struct store *store, struct auth_session *auth,
+           struct rt **out)
 {
     struct rt *rt = xcalloc(1, sizeof *rt);
     rt->cfg = *cfg;
@@ -437,6 +439,7 @@ int rt_new(const struct rt_config *cfg, struct store *store, struct rt **out)
         rt->cfg.cluster_lease_ms = 5000;
     }
     rt->store = store;
+    rt->auth = auth;
     pthread_mutex_init(&rt->loops_lock, NULL);
     pthread_mutex_init(&rt->hub_lock, NULL);
     pthread_cond_init(&rt->hub_cond, NULL);
@@ -446,7 +449,7 @@ int rt_new(const struct rt_config *cfg, struct store *store, struct rt **out)
     rand_bytes(&base, sizeof base);
     atomic_store(&rt->pres_ref, base >> 8);
     atomic_store(&rt->next_conn_id, 1);
-    rt_add_consumer(rt, auth_cache_consume, NULL);
+    rt_add_consumer(rt, auth_cache_consume, auth);
     rt_add_consumer(rt, table_counts_consume, rt);
     rt_cluster_init(rt);
     *out = rt;
@@ -555,7 +558,7 @@ int rt_upgrade(struct rt *rt, struct net_request *req, char *err, size_t errlen)
     struct policy_principal p;
     int64_t exp_s = 0;
     const char *why = NULL;
-    if (auth_session_check_token_exp(key.data, key.len, &p, &exp_s, &why) < 0) {
+    if (auth_session_check_token_exp(rt->auth, key.data, key.len, &p, &exp_s, &why) < 0) {
         snprintf(err, errlen, "invalid apikey: %s", why ? why : "invalid token");
         rc = SB_E_UNAUTHORIZED;
         goto out;

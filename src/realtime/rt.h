@@ -36,7 +36,11 @@ struct rt_config {
     int64_t cluster_lease_ms;  /* a node not heard from for this long is gone (5000) */
 };
 
-int rt_new(const struct rt_config *cfg, struct store *store, struct rt **out);
+/* A new engine on store. auth (not owned, outlives rt) verifies every apikey and join token
+ * and is kept current by the hub (a change-log consumer added here). */
+struct auth_session;
+int rt_new(const struct rt_config *cfg, struct store *store, struct auth_session *auth,
+           struct rt **out);
 /* Start the hub thread; call after net_server_start with the running server. */
 int rt_start(struct rt *rt, struct net_server *server);
 /* Stop the hub thread (before net_server_stop) and free everything (after it). */

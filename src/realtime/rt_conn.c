@@ -417,7 +417,7 @@ static void token_cb(uv_timer_t *t)
             if (now_s >= ch->exp_s) {
                 snprintf(msg, sizeof msg, "Token has expired %lld seconds ago",
                          (long long)(now_s - ch->exp_s));
-            } else if (auth_session_still_valid(rt_chan_principal(ch), &why) < 0) {
+            } else if (auth_session_still_valid(l->rt->auth, rt_chan_principal(ch), &why) < 0) {
                 snprintf(msg, sizeof msg, "Token has been revoked: %s", why ? why : "revoked");
             } else {
                 continue;
@@ -427,7 +427,7 @@ static void token_cb(uv_timer_t *t)
             rt_chan_kick(c, ch);
         }
         const char *why = NULL;
-        if (auth_session_still_valid(&c->p, &why) < 0 && c->nc) {
+        if (auth_session_still_valid(l->rt->auth, &c->p, &why) < 0 && c->nc) {
             /* The apikey's user was disabled or its session revoked: close the socket. */
             net_ws_close(c->nc, WS_CLOSE_AUTH, "token revoked");
         }

@@ -183,6 +183,7 @@ struct pres_topic {
 struct rt {
     struct rt_config cfg;
     struct store *store;
+    struct auth_session *auth; /* the server's session cache (not owned); fed by the hub */
     struct net_server *server;
     unsigned nworkers;
     pthread_mutex_t loops_lock;

@@ -46,20 +46,23 @@ static void principal_of(const json_t *user, const char *sid, struct policy_prin
 }
 
 /* Issue a new refresh token in family and the access token for user. */
-static int issue_pair(struct store_tx *tx, const json_t *user, const char *family,
+static int issue_pair(struct svc *svc, struct store_tx *tx, const json_t *user, const char *family,
                       struct svc_tokens *out)
 {
+    if (!svc->auth) {
+        return SB_E_INTERNAL; /* no server session state to sign with (svc_set_auth) */
+    }
     char hash[AUTH_TOKEN_HASH_LEN];
     auth_token_new(out->refresh_token);
     auth_token_hash(out->refresh_token, strlen(out->refresh_token), hash);
     int rc = store_refresh_insert(tx, jstr(user, "id"), family, hash,
-                                  clock_now_ms() + auth_session_refresh_ttl_ms());
+                                  clock_now_ms() + auth_session_refresh_ttl_ms(svc->auth));
     if (rc < 0) {
         return rc;
     }
     struct policy_principal p;
     principal_of(user, family, &p);
-    return auth_session_issue(&p, &out->access_token, &out->expires_in);
+    return auth_session_issue(svc->auth, &p, &out->access_token, &out->expires_in);
 }
 
 static int audit_only(struct svc *svc, const struct svc_actor *a, const char *action,
@@ -98,7 +101,7 @@ static bool user_can_login(struct svc *svc, const json_t *user)
     store_tx_rollback(tx);
     bool ok = rc == 0 && !strcmp(jstr(client, "status"), "active");
     if (rc == 0) {
-        auth_session_note_client(client);
+        auth_session_note_client(svc->auth, client);
     }
     json_decref(client);
     return ok;
@@ -161,7 +164,7 @@ static int login_checked(struct svc *svc, const struct svc_actor *ctx, const cha
     rc = store_row_update(tx, STORE_USERS, &all, jstr(user, "id"), set, 0, &updated);
     json_decref(set);
     if (rc == 0) {
-        rc = issue_pair(tx, updated, family, out);
+        rc = issue_pair(svc, tx, updated, family, out);
     }
     if (rc == 0) {
         json_t *after = json_pack("{s:s,s:s}", "email", lower, "session", family);
@@ -175,7 +178,7 @@ static int login_checked(struct svc *svc, const struct svc_actor *ctx, const cha
         svc_tokens_release(out);
         return rc;
     }
-    auth_session_note_user(updated);
+    auth_session_note_user(svc->auth, updated);
     out->user = updated;
     return 0;
 }
@@ -185,6 +188,9 @@ int svc_auth_login(struct svc *svc, const struct svc_actor *ctx, const char *ema
                    int *retry_after_s)
 {
     memset(out, 0, sizeof *out);
+    if (!svc->auth) {
+        return SB_E_INTERNAL; /* no server session state (svc_set_auth) */
+    }
     char lower[250];
     size_t n = strlen(email);
     if (n >= sizeof lower) {
@@ -194,20 +200,22 @@ int svc_auth_login(struct svc *svc, const struct svc_actor *ctx, const char *ema
         lower[i] = (char)((email[i] >= 'A' && email[i] <= 'Z') ? email[i] + 32 : email[i]);
     }
     lower[n] = '\0';
-    bool known_device = auth_device_valid(lower, device, clock_now_ms());
-    int rc = auth_login_check(lower, ctx->ip, known_device, clock_now_ms(), retry_after_s);
+    const struct auth_device_key *dkey = auth_session_device_key(svc->auth);
+    bool known_device = auth_device_valid(dkey, lower, device, clock_now_ms());
+    int rc = auth_login_check(auth_session_limiter(svc->auth), lower, ctx->ip, known_device,
+                              clock_now_ms(), retry_after_s);
     if (rc < 0) {
         return rc;
     }
     bool failed = false;
     rc = login_checked(svc, ctx, lower, password, out, &failed);
     if (rc == 0) {
-        auth_login_succeeded(lower, ctx->ip, clock_now_ms());
-        auth_device_issue(lower, clock_now_ms(), out->device);
+        auth_login_succeeded(auth_session_limiter(svc->auth), lower, ctx->ip, clock_now_ms());
+        auth_device_issue(dkey, lower, clock_now_ms(), out->device);
     } else if (failed) {
-        auth_login_failed(lower, ctx->ip, clock_now_ms());
+        auth_login_failed(auth_session_limiter(svc->auth), lower, ctx->ip, clock_now_ms());
     } else {
-        auth_login_abandon(lower, ctx->ip);
+        auth_login_abandon(auth_session_limiter(svc->auth), lower, ctx->ip);
     }
     return rc;
 }
@@ -219,12 +227,12 @@ int svc_auth_login(struct svc *svc, const struct svc_actor *ctx, const char *ema
 static int grace_reply(struct svc *svc, const char *hash, json_t *user, struct svc_tokens *out)
 {
     if (!user || !user_can_login(svc, user) ||
-        auth_grace_get(hash, clock_now_ms(), out->refresh_token, sizeof out->refresh_token,
-                       &out->access_token, &out->expires_in) < 0) {
+        auth_grace_get(auth_session_grace(svc->auth), hash, clock_now_ms(), out->refresh_token,
+                       sizeof out->refresh_token, &out->access_token, &out->expires_in) < 0) {
         json_decref(user);
         return SB_E_UNAUTHORIZED;
     }
-    auth_session_note_user(user);
+    auth_session_note_user(svc->auth, user);
     out->user = user;
     return 0;
 }
@@ -233,9 +241,12 @@ int svc_auth_refresh(struct svc *svc, const struct svc_actor *ctx, const char *r
                      struct svc_tokens *out)
 {
     memset(out, 0, sizeof *out);
+    if (!svc->auth) {
+        return SB_E_INTERNAL;
+    }
     char hash[AUTH_TOKEN_HASH_LEN];
     auth_token_hash(refresh_token, strlen(refresh_token), hash);
-    int64_t grace_ms = auth_session_refresh_grace_ms();
+    int64_t grace_ms = auth_session_refresh_grace_ms(svc->auth);
     struct store_tx *tx;
     int rc = store_tx_begin(svc->store, true, &tx);
     if (rc < 0) {
@@ -279,7 +290,7 @@ int svc_auth_refresh(struct svc *svc, const struct svc_actor *ctx, const char *r
             rc = store_tx_commit(tx);
             tx = NULL;
         }
-        auth_session_revoke_sid(rt.family_id);
+        auth_session_revoke_sid(svc->auth, rt.family_id);
         log_event(LOG_WARN, "refresh token reuse detected; session revoked",
                   json_pack("{s:s,s:s}", "user_id", rt.user_id, "request_id", ctx->request_id));
         store_tx_rollback(tx);
@@ -300,7 +311,7 @@ int svc_auth_refresh(struct svc *svc, const struct svc_actor *ctx, const char *r
         return grace_reply(svc, hash, user, out);
     }
     if (rc == 0) {
-        rc = issue_pair(tx, user, rt.family_id, out);
+        rc = issue_pair(svc, tx, user, rt.family_id, out);
     }
     if (rc == 0) {
         json_t *after = json_pack("{s:s}", "session", rt.family_id);
@@ -309,10 +320,11 @@ int svc_auth_refresh(struct svc *svc, const struct svc_actor *ctx, const char *r
     }
     if (rc == 0) {
         /* Before the commit, so a second refresh that sees the token spent finds the pair. */
-        auth_grace_put(hash, out->refresh_token, out->access_token, out->expires_in, now, grace_ms);
+        auth_grace_put(auth_session_grace(svc->auth), hash, out->refresh_token, out->access_token,
+                       out->expires_in, now, grace_ms);
         rc = store_tx_commit(tx);
         if (rc < 0) {
-            auth_grace_drop(hash);
+            auth_grace_drop(auth_session_grace(svc->auth), hash);
         }
     } else {
         store_tx_rollback(tx);
@@ -322,7 +334,7 @@ int svc_auth_refresh(struct svc *svc, const struct svc_actor *ctx, const char *r
         svc_tokens_release(out);
         return rc == SB_E_CONFLICT ? SB_E_UNAUTHORIZED : rc;
     }
-    auth_session_note_user(user);
+    auth_session_note_user(svc->auth, user);
     out->user = user;
     return 0;
 }
@@ -352,9 +364,9 @@ int svc_auth_logout(struct svc *svc, const struct svc_actor *a, bool everywhere)
     rc = store_tx_commit(tx);
     if (rc == 0) {
         if (everywhere) {
-            auth_session_revoke_user(a->who.user_id);
+            auth_session_revoke_user(svc->auth, a->who.user_id);
         } else {
-            auth_session_revoke_sid(a->who.sid);
+            auth_session_revoke_sid(svc->auth, a->who.sid);
         }
     }
     return rc;
@@ -412,6 +424,9 @@ int svc_auth_change_password(struct svc *svc, const struct svc_actor *a, const c
                              struct svc_errors *err, int *retry_after_s)
 {
     memset(out, 0, sizeof *out);
+    if (!svc->auth) {
+        return SB_E_INTERNAL;
+    }
     int rc = 0;
     if (!current || !*current) {
         rc = svc_invalid(err, "current_password", "required");
@@ -441,16 +456,17 @@ int svc_auth_change_password(struct svc *svc, const struct svc_actor *a, const c
      * session must not become an unlimited password oracle). */
     const char *email = rc == 0 ? jstr(user, "email") : NULL;
     if (email) {
-        rc = auth_login_check(email, a->ip, false, clock_now_ms(), retry_after_s);
+        rc = auth_login_check(auth_session_limiter(svc->auth), email, a->ip, false, clock_now_ms(),
+                              retry_after_s);
     }
     bool ok =
         rc == 0 && auth_password_verify(jstr(auth, "password_hash"), current, strlen(current));
     json_decref(auth);
     if (email && rc == 0) {
         if (ok) {
-            auth_login_succeeded(email, a->ip, clock_now_ms());
+            auth_login_succeeded(auth_session_limiter(svc->auth), email, a->ip, clock_now_ms());
         } else {
-            auth_login_failed(email, a->ip, clock_now_ms());
+            auth_login_failed(auth_session_limiter(svc->auth), email, a->ip, clock_now_ms());
         }
     }
     char hash[AUTH_PASSWORD_HASH_MAX] = "";
@@ -472,13 +488,13 @@ int svc_auth_change_password(struct svc *svc, const struct svc_actor *a, const c
         return rc;
     }
     /* Every session of the user is revoked, this one too; this caller gets a new one. */
-    auth_session_revoke_user(a->who.user_id);
+    auth_session_revoke_user(svc->auth, a->who.user_id);
     wait_next_second();
     char family[UUID_STR_LEN];
     uuid_v4(family);
     rc = store_tx_begin(svc->store, true, &tx);
     if (rc == 0) {
-        rc = issue_pair(tx, user, family, out);
+        rc = issue_pair(svc, tx, user, family, out);
         if (rc == 0) {
             json_t *after = json_pack("{s:s,s:s,s:s}", "email", jstr(user, "email"), "session",
                                       family, "after", "password_change");
@@ -618,7 +634,7 @@ int svc_auth_reset(struct svc *svc, const struct svc_actor *ctx, const char *tok
     auth_wipe(pwhash, sizeof pwhash);
     rc = svc_tx_end(tx, rc, NULL);
     if (rc == 0) {
-        auth_session_revoke_user(uid);
+        auth_session_revoke_user(svc->auth, uid);
     }
     json_decref(meta);
     json_decref(user);

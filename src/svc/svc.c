@@ -56,6 +56,11 @@ void svc_free(struct svc *svc)
     free(svc);
 }
 
+void svc_set_auth(struct svc *svc, struct auth_session *auth)
+{
+    svc->auth = auth;
+}
+
 struct store *svc_store(struct svc *svc)
 {
     return svc->store;

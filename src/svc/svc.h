@@ -48,6 +48,12 @@ int svc_invalid(struct svc_errors *e, const char *field, const char *issue);
 int svc_new(struct store *store, const struct svc_config *cfg, struct svc **out);
 void svc_free(struct svc *svc);
 struct store *svc_store(struct svc *svc);
+/* The server's session state (auth/session.h) that login, refresh, logout and password or
+ * user changes issue tokens from and revoke in; not owned, must outlive svc. Set it before
+ * serving; without it (`switchboard init`, unit tests of svc) nothing is revoked in memory and
+ * no token can be issued. */
+struct auth_session;
+void svc_set_auth(struct svc *svc, struct auth_session *auth);
 
 /* A system actor (timers, presence, seeding). */
 void svc_actor_system(struct svc_actor *out);

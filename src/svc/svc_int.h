@@ -21,6 +21,7 @@ struct svc {
     struct svc_presence *presence; /* presence.c */
     struct svc_metrics *metrics;   /* metrics.c */
     struct svc_history *history;   /* history.c */
+    struct auth_session *auth;     /* the server's session cache (svc_set_auth); may be NULL */
 };
 
 /* history.c */

@@ -529,7 +529,7 @@ out:
     json_decref(set);
     rc = svc_tx_end(tx, rc, out);
     if (rc >= 0 && (pw_changed || disabled)) {
-        auth_session_revoke_user(id);
+        auth_session_revoke_user(svc->auth, id);
     }
     return rc;
 }
@@ -579,7 +579,7 @@ int svc_user_delete(struct svc *svc, const struct svc_actor *a, const char *id,
     if (rc == 0) {
         rc = store_tx_commit(tx);
         if (rc == 0) {
-            auth_session_revoke_user(id);
+            auth_session_revoke_user(svc->auth, id);
         }
         return rc;
     }

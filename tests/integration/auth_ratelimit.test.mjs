@@ -277,6 +277,46 @@ describe('behind a trusted proxy', () => {
     const e = audit.json.data.find((x) => x.action === 'auth.login_failed' && x.after?.email === 'viewer@acme.test');
     assert.equal(e?.ip, '198.51.100.9');
   });
+  // The access log's `ip` is the address login limiting and the audit log use (one resolver):
+  // the client a trusted proxy names, with the proxy as `peer`; an untrusted peer's header is
+  // ignored there too.
+  test('the request log records the resolved client address, and the proxy as peer', async () => {
+    const logLine = async (requestId) => {
+      const deadline = Date.now() + 5000;
+      for (;;) {
+        const line = srv.logs.join('').split('\n').filter((l) => l.includes(requestId))
+          .map((l) => JSON.parse(l)).find((j) => j.msg === 'request');
+        if (line || Date.now() > deadline) return line;
+        await sleep(50);
+      }
+    };
+    const proxied = await attempt(srv, '127.0.0.1', 'agent3@acme.test', 'wrong-password',
+      { 'x-forwarded-for': '203.0.113.50, 127.0.0.1' });
+    assert.equal(proxied.status, 401, proxied.text);
+    const id1 = proxied.headers['x-request-id'];
+    assert.ok(id1, 'a request id header');
+    const l1 = await logLine(id1);
+    assert.ok(l1, `a request log line for ${id1}`);
+    assert.equal(l1.ip, '203.0.113.50');
+    assert.equal(l1.peer, '127.0.0.1');
+    assert.equal(l1.path, '/api/v1/auth/login');
+    assert.equal(l1.status, 401);
+
+    const direct = await attempt(srv, '127.0.0.2', 'agent3@acme.test', 'wrong-password',
+      { 'x-forwarded-for': '203.0.113.51' });
+    assert.equal(direct.status, 401, direct.text);
+    const l2 = await logLine(direct.headers['x-request-id']);
+    assert.ok(l2, 'a request log line for the direct client');
+    assert.equal(l2.ip, '127.0.0.2');
+    assert.equal(l2.peer, undefined, 'no peer field when the peer is the client');
+
+    // the same addresses as the audit log recorded for these two attempts
+    const root = await login(srv.url, 'root@demo.test');
+    const audit = await api(srv.url, 'GET', '/api/v1/audit?entity_type=session&limit=200', { token: root.access_token });
+    const byId = (rid) => audit.json.data.find((e) => e.request_id === rid);
+    assert.equal(byId(id1)?.ip, l1.ip);
+    assert.equal(byId(direct.headers['x-request-id'])?.ip, l2.ip);
+  });
 });
 
 test('a malformed --trusted-proxies is a configuration error (exit 2) naming the key', () => {

@@ -50,10 +50,11 @@ after(() => {
 });
 
 // The README's setup: an ordinary role owning the database (row-level security applies to it,
-// FORCE ROW LEVEL SECURITY). pg_dump runs as a superuser (the postgres user), which row
-// security does not apply to (as the owner role with --enable-row-security it fails: pg_dump
-// empties search_path and the policies call sb_scope() unqualified); pg_restore runs as the
-// owner role, so the restored objects belong to it.
+// FORCE ROW LEVEL SECURITY). Both documented dumps work: as a superuser (the postgres user),
+// and as the owner role with --enable-row-security (it failed before migration 6: pg_dump
+// empties search_path and the policy function called sb_scope() unqualified). A plain
+// pg_dump as the owner is refused by PostgreSQL (row_security off under FORCE), which the
+// README says. pg_restore runs as the owner role, so the restored objects belong to it.
 test('pg_dump -Fc as the owner role and pg_restore into a new database: same rows, intact audit chain', { timeout: 120000 }, async () => {
   const role = `sb_dump_${suffix}`;
   const password = randomBytes(12).toString('hex');
@@ -74,22 +75,36 @@ test('pg_dump -Fc as the owner role and pg_restore into a new database: same row
     // The documented procedure: a consistent dump while the server keeps running.
     const file = join(dir, 'switchboard.dump');
     tool('pg_dump', ['--format=custom', `--file=${file}`, dbUrl(name)]);
-    const restoredName = `sb_restore_${suffix}`;
-    psql(PG, `CREATE DATABASE ${restoredName} OWNER ${role}`);
-    dbs.push(restoredName);
-    const dst = asRole(restoredName);
-    tool('pg_restore', ['--no-owner', `--dbname=${dst}`, file]);
-    for (const t of ['clients', 'users', 'system_messages', 'audit_logs', 'schema_migrations']) {
-      assert.equal(psql(dbUrl(restoredName), `SELECT count(*) FROM ${t}`), psql(dbUrl(name), `SELECT count(*) FROM ${t}`), t);
-    }
-    assert.equal(psql(dbUrl(restoredName), "SELECT count(*) FROM system_messages WHERE title ~ '^m[0-9]+$'"), '20');
-    const s2 = await startServer({ db: dst, demo: false });
-    try {
-      const v = await api(s2.url, 'GET', '/api/v1/audit/verify', { token: (await login(s2.url, 'root@demo.test')).access_token });
-      assert.equal(v.status, 200, v.text);
-      assert.equal(v.json.ok, true, v.text);
-    } finally {
-      await s2.stop();
+    // The owner role itself, with row security on (its scope is unset: every tenant's rows).
+    const ownerFile = join(dir, 'switchboard-owner.dump');
+    tool('pg_dump', ['--enable-row-security', '--format=custom', `--file=${ownerFile}`, src]);
+    const plain = spawnSync('pg_dump', ['--format=custom', `--file=${join(dir, 'plain.dump')}`, src], { encoding: 'utf8', timeout: 60000 });
+    assert.notEqual(plain.status, 0, 'plain pg_dump as the owner is refused under FORCE ROW LEVEL SECURITY');
+    assert.match(plain.stderr, /row-level security/);
+    for (const [label, dump] of [['superuser dump', file], ['owner dump', ownerFile]]) {
+      const restoredName = `sb_restore_${label.startsWith('owner') ? 'o' : 's'}_${suffix}`;
+      psql(PG, `CREATE DATABASE ${restoredName} OWNER ${role}`);
+      dbs.push(restoredName);
+      const dst = asRole(restoredName);
+      tool('pg_restore', ['--no-owner', `--dbname=${dst}`, dump]);
+      for (const t of ['clients', 'users', 'agent_status', 'system_messages', 'audit_logs', 'changes', 'refresh_tokens', 'schema_migrations']) {
+        assert.equal(psql(dbUrl(restoredName), `SELECT count(*) FROM ${t}`), psql(dbUrl(name), `SELECT count(*) FROM ${t}`), `${label}: ${t}`);
+      }
+      assert.equal(psql(dbUrl(restoredName), "SELECT count(*) FROM system_messages WHERE title ~ '^m[0-9]+$'"), '20', label);
+      // the restored database keeps its policies for the owner role
+      assert.equal(psql(dbUrl(restoredName), "SELECT count(*) FROM pg_class WHERE relname = 'users' AND relforcerowsecurity"), '1', label);
+      const s2 = await startServer({ db: dst, demo: false });
+      try {
+        const v = await api(s2.url, 'GET', '/api/v1/audit/verify', { token: (await login(s2.url, 'root@demo.test')).access_token });
+        assert.equal(v.status, 200, `${label}: ${v.text}`);
+        assert.equal(v.json.ok, true, `${label}: ${v.text}`);
+        // tenant isolation still holds on the restored database
+        const acme = await api(s2.url, 'GET', '/api/v1/users', { token: (await login(s2.url, 'admin@acme.test')).access_token });
+        assert.equal(acme.status, 200, acme.text);
+        assert.ok(acme.json.data.length > 0 && acme.json.data.every((u) => u.email.endsWith('@acme.test')), `${label}: ${acme.text}`);
+      } finally {
+        await s2.stop();
+      }
     }
   } finally {
     await s.stop();

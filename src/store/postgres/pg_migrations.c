@@ -366,8 +366,31 @@ static const char *const migration_5[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {migration_1, migration_2, migration_3, migration_4,
-                                                migration_5};
+/*
+ * Migration 6: the row-level security policies work with an empty search_path, so the owner
+ * role can back the database up (`pg_dump --enable-row-security`, README "Backups").
+ *
+ * pg_dump runs with search_path = '' and, as the owner, under FORCE ROW LEVEL SECURITY (plain
+ * pg_dump sets row_security off and stops at the first table with a policy; the owner has no
+ * BYPASSRLS). A policy's own expression is stored resolved, but the body of an SQL function
+ * is parsed where it is called: sb_scope_allows called `sb_scope()` unqualified, which does
+ * not resolve there ("function sb_scope() does not exist"), so every COPY of a policed table
+ * failed, and so did a pg_restore of such a dump. The body now names only pg_catalog
+ * functions (always on the path). It is still one STABLE SQL SELECT, so the planner keeps
+ * inlining it into every policed query; a SET search_path clause would stop that. sb_scope()
+ * (used by the refresh_tokens policy, resolved at CREATE POLICY) already names only
+ * pg_catalog. With the setting unset, as in a pg_dump session, the scope is open: the dump
+ * holds every tenant's rows.
+ */
+#define SCOPE_NOW "coalesce(pg_catalog.current_setting('switchboard.scope', true), '')"
+static const char *const migration_6[] = {
+    "CREATE OR REPLACE FUNCTION sb_scope_allows(tenant text) RETURNS boolean LANGUAGE sql"
+    " STABLE AS $$ SELECT " SCOPE_NOW " IN ('', '*') OR tenant = " SCOPE_NOW " $$",
+    NULL,
+};
+
+static const char *const *const migrations[] = {migration_1, migration_2, migration_3,
+                                                migration_4, migration_5, migration_6};
 
 const char *const *pg_migration(int version)
 {

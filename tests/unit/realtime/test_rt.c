@@ -36,6 +36,7 @@
 
 static struct store *store;
 static struct rt *rt;
+static struct auth_session *auth;
 static struct net_server *server;
 static int port;
 static char acme[40], globex[40];
@@ -106,7 +107,7 @@ static char *add_admin(const char *client_id, const char *email)
     return strdup(uid);
 }
 
-/* An access token for an admin of client_id (after auth_session_init). */
+/* An access token for an admin of client_id (after auth_session_new). */
 static char *issue(const char *client_id, const char *uid)
 {
     struct policy_principal p;
@@ -116,7 +117,7 @@ static char *issue(const char *client_id, const char *uid)
     p.role = ROLE_ADMIN;
     char *tok = NULL;
     int64_t exp = 0;
-    return auth_session_issue(&p, &tok, &exp) == 0 ? tok : NULL;
+    return auth_session_issue(auth, &p, &tok, &exp) == 0 ? tok : NULL;
 }
 
 /* ---- a blocking WebSocket client ---- */
@@ -838,7 +839,7 @@ static void test_hub_feeds_auth_cache(void)
     json_decref(EXPECT_REPLY(&c, "realtime:x", ref, "ok"));
     struct policy_principal p;
     const char *why = NULL;
-    CHECK_EQ_INT(auth_session_check_token(tok_doomed, strlen(tok_doomed), &p, &why), 0);
+    CHECK_EQ_INT(auth_session_check_token(auth, tok_doomed, strlen(tok_doomed), &p, &why), 0);
 
     /* Disable the user in the store: the hub hands the change to the auth cache, and the
      * token check then closes the channel and the socket (4001). */
@@ -856,7 +857,7 @@ static void test_hub_feeds_auth_cache(void)
     json_decref(EXPECT(&c, "realtime:x", "phx_close"));
     CHECK(client_recv(&c) == NULL);
     CHECK_EQ_INT(c.close_code, WS_CLOSE_AUTH);
-    CHECK(auth_session_check_token(tok_doomed, strlen(tok_doomed), &p, &why) < 0);
+    CHECK(auth_session_check_token(auth, tok_doomed, strlen(tok_doomed), &p, &why) < 0);
     client_close(&c);
 }
 
@@ -876,7 +877,7 @@ int main(void)
     char *uid_doomed = add_admin(acme, "doomed@acme.test");
     struct auth_session_config ac = {
         .jwt_secret = "unit-test-secret-unit-test-secret-unit-test-secret-0123456789"};
-    CHECK_EQ_INT(auth_session_init(store, &ac), 0);
+    CHECK_EQ_INT(auth_session_new(store, &ac, &auth), 0);
     tok_acme = issue(acme, uid_acme);
     tok_globex = issue(globex, uid_globex);
     tok_doomed = issue(acme, uid_doomed);
@@ -886,7 +887,7 @@ int main(void)
                             .max_bindings = 10,
                             .tail_interval_ms = 1000,
                             .token_check_ms = 50};
-    CHECK_EQ_INT(rt_new(&cfg, store, &rt), 0);
+    CHECK_EQ_INT(rt_new(&cfg, store, auth, &rt), 0);
     struct net_config nc;
     net_config_default(&nc);
     snprintf(nc.host, sizeof nc.host, "127.0.0.1");
@@ -916,7 +917,7 @@ int main(void)
     rt_stop(rt);
     net_server_stop(server, 1000);
     rt_free(rt);
-    auth_session_shutdown();
+    auth_session_free(auth);
     store_free(store);
     free(tok_acme);
     free(tok_globex);
