@@ -256,7 +256,16 @@ static const char *const migration_2[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {migration_1, migration_2};
+/* Migration 3: the open history row of an agent (ended_at IS NULL; svc/agents.c looks it up on
+ * every status change) found without walking that agent's whole history, which grows by one
+ * row per change. */
+static const char *const migration_3[] = {
+    "CREATE INDEX agent_history_open ON agent_status_history (agent_id, started_at, id) "
+    "WHERE ended_at IS NULL",
+    NULL,
+};
+
+static const char *const *const migrations[] = {migration_1, migration_2, migration_3};
 
 const char *const *sqlite_migration(int version)
 {
