@@ -57,6 +57,8 @@ struct sq_store {
     bool group_open;              /* BEGIN IMMEDIATE ran on the writer (write_mu) */
     size_t group_members;         /* logical transactions released into it (write_mu) */
     int64_t group_started_ms;     /* monotonic (write_mu) */
+    size_t group_max_tx;          /* bounds of a group: members, */
+    int64_t group_max_ms;         /* and age (set at open; tests may change them) */
     struct sq_waiter *group_wait; /* its members, waiting for its end (write_mu) */
     pthread_mutex_t group_mu;     /* guards sq_waiter.done and .rc */
     pthread_cond_t group_cv;      /* a group ended */

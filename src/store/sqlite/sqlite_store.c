@@ -322,8 +322,8 @@ static void group_end(struct sq_store *s, int rc)
 static void writer_unlock(struct sq_store *s)
 {
     if (s->group_open &&
-        (atomic_load(&s->writers_waiting) == 0 || s->group_members >= GROUP_MAX_TX ||
-         clock_mono_ms() - s->group_started_ms >= GROUP_MAX_MS)) {
+        (atomic_load(&s->writers_waiting) == 0 || s->group_members >= s->group_max_tx ||
+         clock_mono_ms() - s->group_started_ms >= s->group_max_ms)) {
         group_end(s, 0);
     }
     pthread_mutex_unlock(&s->write_mu);
@@ -681,6 +681,8 @@ int store_sqlite_open(const char *path, const struct store_options *opt, struct 
     pthread_mutex_init(&s->group_mu, NULL);
     pthread_cond_init(&s->group_cv, NULL);
     atomic_init(&s->writers_waiting, 0);
+    s->group_max_tx = GROUP_MAX_TX;
+    s->group_max_ms = GROUP_MAX_MS;
     s->memory = strcmp(path, ":memory:") == 0;
     const char *common = "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
     int rc = conn_open(&s->writer, path, opt, common);
