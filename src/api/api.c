@@ -423,10 +423,24 @@ static void api_finish(struct api_call *c, int rc)
     call_free(c);
 }
 
+/* On a thread-pool thread: run the handler, then encode a successful JSON answer there too,
+ * so that the loop thread only writes the bytes (api_finish sends c->raw as it is). */
 static void call_work(uv_work_t *w)
 {
     struct api_call *c = w->data;
     c->rc = c->route->fn(c);
+    if (c->rc == 0 && c->json && !c->export && !c->raw) {
+        size_t len = 0;
+        char *body = json_encode(c->json, &len);
+        if (body) {
+            c->raw = body;
+            c->raw_len = len;
+            c->raw_type = "application/json";
+            c->raw_static = false;
+            json_decref(c->json);
+            c->json = NULL;
+        }
+    }
 }
 
 static void call_after(uv_work_t *w, int status)

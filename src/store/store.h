@@ -130,7 +130,11 @@ void store_bus_stats(struct store *self, struct store_bus_stats *out);
 
 /* Transactions. */
 int store_tx_begin(struct store *self, bool write, struct store_tx **out);
-/* Commit and free tx. On failure the transaction was rolled back (tx is freed either way). */
+/* Commit and free tx. On failure the transaction was rolled back (tx is freed either way).
+ * Returns 0 only once the commit is done (never before): SQLite files may share one COMMIT
+ * among the write transactions of several threads (group commit, sqlite_store.c), so a
+ * write's commit may wait for the others of its group, and fails when their shared COMMIT
+ * fails. A read of the same thread after it returned sees the write. */
 int store_tx_commit(struct store_tx *tx);
 /* Roll back and free tx; NULL is a no-op. */
 void store_tx_rollback(struct store_tx *tx);

@@ -22,14 +22,20 @@ void svc_page_release(struct svc_page *p)
 static int page_counts(struct store_tx *tx, enum store_table table, const struct store_query *q,
                        const char *count_by, struct svc_page *out)
 {
-    json_t *total = NULL;
-    int rc = store_row_count(tx, table, q, NULL, &total);
-    if (rc == 0) {
-        out->total = json_integer_value(json_object_get(total, "total"));
-        json_decref(total);
-        if (count_by) {
-            rc = store_row_count(tx, table, q, count_by, &out->counts);
+    int rc = 0;
+    if (!q->cursor && !out->next_cursor) {
+        /* The first page holds every matching row (same snapshot): no need to count them. */
+        out->total = (int64_t)json_array_size(out->rows);
+    } else {
+        json_t *total = NULL;
+        rc = store_row_count(tx, table, q, NULL, &total);
+        if (rc == 0) {
+            out->total = json_integer_value(json_object_get(total, "total"));
         }
+        json_decref(total);
+    }
+    if (rc == 0 && count_by) {
+        rc = store_row_count(tx, table, q, count_by, &out->counts);
     }
     return rc;
 }

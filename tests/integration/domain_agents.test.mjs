@@ -360,6 +360,10 @@ describe('the agents list: search, sort, paging and totals', () => {
     r = await get('/api/v1/agents?limit=500');
     assert.equal(r.json.data.length, N);
     assert.equal(r.json.next_cursor, null);
+    assert.equal(r.json.total, N, 'a page that holds every row counts them too');
+    r = await get('/api/v1/agents?limit=500&status=online');
+    assert.equal(r.json.next_cursor, null);
+    assert.equal(r.json.total, r.json.data.length);
   });
 
   test('sort by any column the board shows, ascending and descending', async () => {

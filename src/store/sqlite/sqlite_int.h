@@ -11,6 +11,11 @@
  * connection is a separate database, so read transactions take write_mu and use it too.
  * A connection is used by one thread at a time, so connections are opened NOMUTEX.
  *
+ * Group commit (file databases only; sqlite_store.c explains it): write transactions are
+ * logical, each in a SAVEPOINT of one physical transaction (the group) on the writer, which
+ * is committed once for many of them. The group's fields are guarded by write_mu; a member
+ * waiting for the COMMIT of its group waits on its own struct sq_waiter (group_mu, group_cv).
+ *
  * Each connection caches prepared statements keyed by SQL text (SQLITE_PREPARE_PERSISTENT),
  * up to SQ_CACHE_MAX; beyond that a statement is prepared for one use and finalised.
  */
@@ -18,6 +23,7 @@
 #define SB_STORE_SQLITE_INT_H
 
 #include <sqlite3.h>
+#include <stdatomic.h>
 
 #include "base/buf.h"
 #include "store/sql.h"
@@ -46,12 +52,32 @@ struct sq_store {
     size_t nreaders;
     pthread_mutex_t pool_mu;
     pthread_cond_t pool_cv;
+    /* Group commit. */
+    atomic_uint writers_waiting;  /* threads blocked on write_mu (any thread) */
+    bool group_open;              /* BEGIN IMMEDIATE ran on the writer (write_mu) */
+    size_t group_members;         /* logical transactions released into it (write_mu) */
+    int64_t group_started_ms;     /* monotonic (write_mu) */
+    size_t group_max_tx;          /* bounds of a group: members, */
+    int64_t group_max_ms;         /* and age (set at open; tests may change them) */
+    struct sq_waiter *group_wait; /* its members, waiting for its end (write_mu) */
+    pthread_mutex_t group_mu;     /* guards sq_waiter.done and .rc */
+    pthread_cond_t group_cv;      /* a group ended */
+    uint64_t groups;              /* groups committed (write_mu) */
+    uint64_t grouped_commits;     /* logical commits in them (write_mu) */
+};
+
+/* A logical transaction waiting for the end of its group (on its thread's stack). */
+struct sq_waiter {
+    struct sq_waiter *next;
+    int rc;    /* the group's outcome: 0 committed, else the error (group_mu) */
+    bool done; /* (group_mu) */
 };
 
 struct sq_tx {
     struct store_tx base;
     struct sq_conn *conn;
     bool holds_writer; /* write_mu is held (write tx, or any tx on :memory:) */
+    bool in_group;     /* a logical write transaction: SAVEPOINT sb_tx is open */
 };
 
 static inline struct sq_conn *sq_tx_conn(struct store_tx *tx)

@@ -272,7 +272,18 @@ static const char *const migration_3[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {migration_1, migration_2, migration_3};
+/* Migration 4: indexes for the two hottest requests. The open history row of an agent
+ * (ended_at IS NULL; svc/agents.c looks it up on every status change) is found without walking
+ * that agent's whole history, which grows by one row per change; a tenant's agent list comes
+ * in its default order (display_name, id) without a sort. */
+static const char *const migration_4[] = {
+    "CREATE INDEX agent_history_open ON agent_status_history (agent_id, started_at, id) "
+    "WHERE ended_at IS NULL",
+    "CREATE INDEX agent_status_client_name ON agent_status (client_id, display_name, id)",
+    NULL,
+};
+
+static const char *const *const migrations[] = {migration_1, migration_2, migration_3, migration_4};
 
 const char *const *sqlite_migration(int version)
 {

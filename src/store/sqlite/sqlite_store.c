@@ -5,9 +5,27 @@
  * A file database runs in WAL mode with synchronous=NORMAL (durable up to the last
  * checkpointed commit on power loss, never corrupt), foreign keys on, and a busy timeout so
  * that another process (switchboard migrate, sqlite3) only delays us. Reader connections are
- * query_only. Transactions: a write transaction holds write_mu from BEGIN IMMEDIATE to
- * COMMIT/ROLLBACK; a read transaction checks out a reader and runs a deferred BEGIN, whose
+ * query_only. A read transaction checks out a reader and runs a deferred BEGIN, whose
  * snapshot starts at its first statement (store_tx_head_seq is usually that statement).
+ *
+ * Group commit. A write transaction holds write_mu from its begin to its commit or rollback,
+ * as before, but on a file database it is a logical transaction: SAVEPOINT sb_tx inside a
+ * physical transaction (the group) that BEGIN IMMEDIATE opened for an earlier writer or for
+ * this one. Its commit RELEASEs the savepoint and leaves write_mu; its rollback rolls back to
+ * the savepoint, undoing only its own work. Whoever leaves write_mu ends the group (one
+ * COMMIT, one WAL write for all its members) unless another writer is already waiting for
+ * write_mu to join it and the group is within its bounds (GROUP_MAX_TX members, GROUP_MAX_MS
+ * old); the last writer of a burst therefore commits for everyone before it. A member's
+ * store_tx_commit returns only when its group ended, with the group's outcome: 0 after the
+ * COMMIT, an error when the COMMIT failed or SQLite rolled the whole transaction back (then
+ * no member's work is in the database). So an acknowledged write is always committed, and
+ * the commit hook (the hub's wake-up) runs only after the COMMIT that holds the change.
+ *
+ * Members see the work of the members before them (one connection, one transaction), which
+ * keeps versions, the audit chain and `changes.seq` exactly as serial transactions would: a
+ * member that read another's uncommitted row is in the same group, so both commit or
+ * neither does. Threads that take write_mu for other work (migrations, :memory: reads) end
+ * an open group first. ":memory:" does not group: there is no disk write to share.
  */
 #include "store/sqlite/sqlite_int.h"
 
@@ -20,6 +38,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
 
@@ -180,6 +199,21 @@ static int exec(struct sq_conn *c, const char *sql)
     return 0;
 }
 
+/* Run one statement of sql (no parameters) through the statement cache: the transaction
+ * control statements run on every transaction, so they are parsed once per connection. */
+static int run(struct sq_conn *c, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sq_prepare(c, sql, &st);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = sqlite3_step(st);
+    rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sq_err(c->db, rc);
+    sq_done(c, st);
+    return rc;
+}
+
 static void conn_close(struct sq_conn *c)
 {
     for (size_t i = 0; i < c->ncache; i++) {
@@ -216,6 +250,10 @@ static int conn_open(struct sq_conn *c, const char *path, const struct store_opt
 static void sq_free(struct store *base)
 {
     struct sq_store *s = (struct sq_store *)base;
+    if (s->groups > 0) {
+        log_info("sqlite: %llu write transactions committed in %llu group commits",
+                 (unsigned long long)s->grouped_commits, (unsigned long long)s->groups);
+    }
     for (size_t i = 0; i < s->nreaders; i++) {
         conn_close(&s->readers[i]);
     }
@@ -224,8 +262,101 @@ static void sq_free(struct store *base)
     pthread_mutex_destroy(&s->write_mu);
     pthread_mutex_destroy(&s->pool_mu);
     pthread_cond_destroy(&s->pool_cv);
+    pthread_mutex_destroy(&s->group_mu);
+    pthread_cond_destroy(&s->group_cv);
     store_base_release(&s->base);
     free(s);
+}
+
+#define GROUP_MAX_TX 64
+#define GROUP_MAX_MS 10
+
+/* Take write_mu, counted in writers_waiting meanwhile so that its holder keeps the group
+ * open for us. */
+static void writer_lock(struct sq_store *s)
+{
+    atomic_fetch_add(&s->writers_waiting, 1);
+    pthread_mutex_lock(&s->write_mu);
+    atomic_fetch_sub(&s->writers_waiting, 1);
+}
+
+/*
+ * End the open group (write_mu held, no logical transaction in it open): COMMIT it when rc is
+ * 0 and it has members, else ROLLBACK; then hand the outcome to every member and wake them.
+ * A group that SQLite already rolled back (after an I/O error, for instance) failed.
+ */
+static void group_end(struct sq_store *s, int rc)
+{
+    if (!s->group_open) {
+        return;
+    }
+    struct sq_conn *c = &s->writer;
+    if (sqlite3_get_autocommit(c->db)) {
+        rc = s->group_members ? SB_E_DB : 0;
+    } else if (rc == 0 && s->group_members > 0) {
+        rc = run(c, "COMMIT");
+        if (rc < 0 && !sqlite3_get_autocommit(c->db)) {
+            run(c, "ROLLBACK");
+        }
+    } else if (run(c, "ROLLBACK") < 0) {
+        exec(c, "ROLLBACK");
+    }
+    if (rc == 0 && s->group_members > 0) {
+        s->groups++;
+        s->grouped_commits += s->group_members;
+    }
+    s->group_open = false;
+    s->group_members = 0;
+    pthread_mutex_lock(&s->group_mu);
+    for (struct sq_waiter *w = s->group_wait; w; w = w->next) {
+        w->rc = rc;
+        w->done = true;
+    }
+    s->group_wait = NULL;
+    pthread_cond_broadcast(&s->group_cv);
+    pthread_mutex_unlock(&s->group_mu);
+}
+
+/* Leave write_mu (no logical transaction open): the group ends now unless a writer waits to
+ * join it and it is within its bounds. */
+static void writer_unlock(struct sq_store *s)
+{
+    if (s->group_open &&
+        (atomic_load(&s->writers_waiting) == 0 || s->group_members >= s->group_max_tx ||
+         clock_mono_ms() - s->group_started_ms >= s->group_max_ms)) {
+        group_end(s, 0);
+    }
+    pthread_mutex_unlock(&s->write_mu);
+}
+
+/* Open a logical write transaction on the writer (write_mu held): join the open group or
+ * begin one, then SAVEPOINT. */
+static int group_join(struct sq_store *s, struct sq_tx *tx)
+{
+    struct sq_conn *c = &s->writer;
+    if (!s->group_open) {
+        int rc = run(c, "BEGIN IMMEDIATE");
+        if (rc < 0) {
+            return rc;
+        }
+        s->group_open = true;
+        s->group_started_ms = clock_mono_ms();
+    }
+    int rc = run(c, "SAVEPOINT sb_tx");
+    tx->in_group = rc == 0;
+    return rc;
+}
+
+/* Undo the logical transaction tx alone (write_mu held). When SQLite rolled back the whole
+ * group meanwhile, or the undo itself fails, the group fails for every member. */
+static void group_undo(struct sq_store *s, struct sq_tx *tx)
+{
+    struct sq_conn *c = tx->conn;
+    tx->in_group = false;
+    if (sqlite3_get_autocommit(c->db) || run(c, "ROLLBACK TO sb_tx") < 0 ||
+        run(c, "RELEASE sb_tx") < 0) {
+        group_end(s, SB_E_DB);
+    }
 }
 
 int sq_tx_begin(struct store *base, bool write, struct store_tx **out)
@@ -235,11 +366,16 @@ int sq_tx_begin(struct store *base, bool write, struct store_tx **out)
     tx->base.store = base;
     tx->base.write = write;
     int rc;
-    if (write || s->memory) {
-        pthread_mutex_lock(&s->write_mu);
+    if (write && !s->memory) {
+        writer_lock(s);
         tx->conn = &s->writer;
         tx->holds_writer = true;
-        rc = exec(tx->conn, write ? "BEGIN IMMEDIATE" : "BEGIN");
+        rc = group_join(s, tx);
+    } else if (s->memory) {
+        writer_lock(s);
+        tx->conn = &s->writer;
+        tx->holds_writer = true;
+        rc = run(tx->conn, write ? "BEGIN IMMEDIATE" : "BEGIN");
     } else {
         pthread_mutex_lock(&s->pool_mu);
         for (;;) {
@@ -255,11 +391,11 @@ int sq_tx_begin(struct store *base, bool write, struct store_tx **out)
         }
         tx->conn->in_use = true;
         pthread_mutex_unlock(&s->pool_mu);
-        rc = exec(tx->conn, "BEGIN");
+        rc = run(tx->conn, "BEGIN");
     }
     if (rc < 0) {
         if (tx->holds_writer) {
-            pthread_mutex_unlock(&s->write_mu);
+            writer_unlock(s);
         } else {
             pthread_mutex_lock(&s->pool_mu);
             tx->conn->in_use = false;
@@ -277,7 +413,7 @@ static void tx_release(struct sq_tx *tx)
 {
     struct sq_store *s = (struct sq_store *)tx->base.store;
     if (tx->holds_writer) {
-        pthread_mutex_unlock(&s->write_mu);
+        writer_unlock(s);
     } else {
         pthread_mutex_lock(&s->pool_mu);
         tx->conn->in_use = false;
@@ -290,18 +426,46 @@ static void tx_release(struct sq_tx *tx)
 void sq_tx_rollback(struct store_tx *base)
 {
     struct sq_tx *tx = (struct sq_tx *)base;
-    if (!sqlite3_get_autocommit(tx->conn->db)) {
+    if (tx->in_group) {
+        group_undo((struct sq_store *)base->store, tx);
+    } else if (!sqlite3_get_autocommit(tx->conn->db) && run(tx->conn, "ROLLBACK") < 0) {
         exec(tx->conn, "ROLLBACK");
     }
     tx_release(tx);
 }
 
+/* A logical commit: RELEASE into the group, leave write_mu, wait for the group's end. */
+static int group_commit(struct sq_store *s, struct sq_tx *tx)
+{
+    int rc = sqlite3_get_autocommit(tx->conn->db) ? SB_E_DB : run(tx->conn, "RELEASE sb_tx");
+    if (rc < 0) {
+        group_undo(s, tx);
+        tx_release(tx);
+        return rc;
+    }
+    tx->in_group = false;
+    s->group_members++;
+    struct sq_waiter w = {.next = s->group_wait};
+    s->group_wait = &w;
+    tx_release(tx);
+    pthread_mutex_lock(&s->group_mu);
+    while (!w.done) {
+        pthread_cond_wait(&s->group_cv, &s->group_mu);
+    }
+    rc = w.rc;
+    pthread_mutex_unlock(&s->group_mu);
+    return rc;
+}
+
 int sq_tx_commit(struct store_tx *base)
 {
     struct sq_tx *tx = (struct sq_tx *)base;
-    int rc = sqlite3_get_autocommit(tx->conn->db) ? SB_E_DB : exec(tx->conn, "COMMIT");
+    if (tx->in_group) {
+        return group_commit((struct sq_store *)base->store, tx);
+    }
+    int rc = sqlite3_get_autocommit(tx->conn->db) ? SB_E_DB : run(tx->conn, "COMMIT");
     if (rc < 0 && !sqlite3_get_autocommit(tx->conn->db)) {
-        exec(tx->conn, "ROLLBACK");
+        run(tx->conn, "ROLLBACK");
     }
     tx_release(tx);
     return rc;
@@ -363,7 +527,8 @@ static int sq_schema_version(struct store *base, int *out)
 static int sq_migrate(struct store *base)
 {
     struct sq_store *s = (struct sq_store *)base;
-    pthread_mutex_lock(&s->write_mu);
+    writer_lock(s);
+    group_end(s, 0);
     struct sq_conn *c = &s->writer;
     int applied = 0;
     int rc = exec(c, "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -419,7 +584,7 @@ static int sq_migrate(struct store *base)
     }
     rc = applied;
 out:
-    pthread_mutex_unlock(&s->write_mu);
+    writer_unlock(s);
     return rc;
 }
 
@@ -513,6 +678,11 @@ int store_sqlite_open(const char *path, const struct store_options *opt, struct 
     pthread_mutex_init(&s->write_mu, NULL);
     pthread_mutex_init(&s->pool_mu, NULL);
     pthread_cond_init(&s->pool_cv, NULL);
+    pthread_mutex_init(&s->group_mu, NULL);
+    pthread_cond_init(&s->group_cv, NULL);
+    atomic_init(&s->writers_waiting, 0);
+    s->group_max_tx = GROUP_MAX_TX;
+    s->group_max_ms = GROUP_MAX_MS;
     s->memory = strcmp(path, ":memory:") == 0;
     const char *common = "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
     int rc = conn_open(&s->writer, path, opt, common);

@@ -1,0 +1,161 @@
+/*
+ * json_encode (base/json.c) writes exactly what json_dumps(JSON_COMPACT | JSON_ENCODE_ANY)
+ * writes: hand-picked values (every escape, UTF-8 of each length, invalid UTF-8, keys that
+ * need escapes, integer limits, reals, deep nesting) and 3,000 random trees.
+ */
+#include "test.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/json.h"
+
+static int mismatches;
+
+static void same(json_t *v)
+{
+    char *want = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    size_t len = 0;
+    char *got = json_encode(v, &len);
+    const char *w = want ? want : "null";
+    if (strcmp(got, w) != 0 || len != strlen(w)) {
+        if (mismatches++ < 5) {
+            fprintf(stderr, "json_encode: got %.200s\n             want %.200s\n", got, w);
+        }
+    }
+    CHECK(strcmp(got, w) == 0 && len == strlen(w));
+    free(want);
+    free(got);
+    json_decref(v);
+}
+
+static unsigned long long rng = 88172645463325252ull;
+static unsigned rnd(unsigned n)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (unsigned)(rng % n);
+}
+
+/* Pieces of strings: plain text, every escape, UTF-8 of 2-4 bytes, and invalid bytes. */
+static const char *const pieces[] = {
+    "a",
+    "Zed ",
+    "\"",
+    "\\",
+    "/",
+    "\b",
+    "\f",
+    "\n",
+    "\r",
+    "\t",
+    "\x01",
+    "\x1f",
+    "\x7f",
+    " ",
+    "\xc3\xa9",
+    "\xe2\x82\xac",
+    "\xf0\x9d\x84\x9e",
+    "\xed\x9f\xbf",
+    "\xef\xbf\xbf",
+    "\xc3",
+    "\xc0\x80",
+    "\xed\xa0\x80",
+    "\xf4\x90\x80\x80",
+    "\xe0\x80\xaf",
+    "\x80",
+    "\xff",
+};
+
+static json_t *rand_string(bool valid_only)
+{
+    char buf[128];
+    size_t len = 0;
+    unsigned n = rnd(8);
+    for (unsigned i = 0; i < n; i++) {
+        const char *p = pieces[rnd(valid_only ? 19 : sizeof pieces / sizeof *pieces)];
+        size_t k = strlen(p);
+        memcpy(buf + len, p, k);
+        len += k;
+    }
+    if (rnd(10) == 0) {
+        buf[len++] = 0; /* an embedded NUL */
+    }
+    return json_stringn_nocheck(buf, len);
+}
+
+static json_t *rand_value(int depth)
+{
+    unsigned k = rnd(depth > 4 ? 6 : 9);
+    switch (k) {
+    case 0:
+        return json_null();
+    case 1:
+        return json_true();
+    case 2:
+        return json_false();
+    case 3: {
+        static const json_int_t ints[] = {0, 1, -1, 42, INT64_MAX, INT64_MIN, 1000000007};
+        return json_integer(ints[rnd(7)]);
+    }
+    case 4:
+        return rand_string(rnd(20) != 0);
+    case 5:
+        return rnd(8) == 0 ? json_real(rnd(3) == 0 ? 0.5 : 1e300) : json_integer(rnd(100000));
+    case 6:
+    case 7: {
+        json_t *o = json_object();
+        unsigned n = rnd(5);
+        for (unsigned i = 0; i < n; i++) {
+            json_t *key = rand_string(true);
+            json_object_setn_new_nocheck(o, json_string_value(key), json_string_length(key),
+                                         rand_value(depth + 1));
+            json_decref(key);
+        }
+        return o;
+    }
+    default: {
+        json_t *a = json_array();
+        unsigned n = rnd(5);
+        for (unsigned i = 0; i < n; i++) {
+            json_array_append_new(a, rand_value(depth + 1));
+        }
+        return a;
+    }
+    }
+}
+
+int main(void)
+{
+    same(json_null());
+    same(json_true());
+    same(json_integer(INT64_MIN));
+    same(json_real(3.25));
+    same(json_string(""));
+    same(json_object());
+    same(json_array());
+    same(json_string("\"\\/\b\f\n\r\t\x01\x1f\x7f plain \xc3\xa9\xe2\x82\xac\xf0\x9d\x84\x9e"));
+    same(json_stringn_nocheck("bad \xc3", 5));
+    same(json_stringn_nocheck("nul\0in", 6));
+    same(json_pack("{s:s, s:i, s:[b, n, {s:s}], s:f}", "na\"me", "A\nB", "n", 7, "list", 1, "k",
+                   "v", "r", 1.5));
+    json_t *keys = json_object();
+    json_object_setn_new_nocheck(keys, "k\0\x01\"", 4, json_integer(1));
+    json_object_set_new(keys, "\xe2\x82\xac", json_string("euro"));
+    same(keys);
+    json_t *deep = json_array();
+    json_t *cur = deep;
+    for (int i = 0; i < 300; i++) {
+        json_t *next = json_array();
+        json_array_append_new(cur, next);
+        cur = next;
+    }
+    same(deep);
+    for (int i = 0; i < 3000; i++) {
+        same(rand_value(0));
+    }
+    CHECK_EQ_INT(mismatches, 0);
+    return test_done();
+}

@@ -1,0 +1,414 @@
+/*
+ * Group commit of the SQLite store (sqlite_store.c), against a real database file:
+ *   - a group formed on purpose (two writers made to wait for the first, whose commit must
+ *     then wait for theirs): one member fails and rolls back, the others commit in one
+ *     COMMIT, and only the failed member's work is missing;
+ *   - many threads writing at once (clients rows and audit entries, every fifth transaction
+ *     failing after its first insert): every acknowledged write is there, no failed one is,
+ *     the audit chain verifies, `changes.seq` is 1..n without a gap, and the commit hook
+ *     (the hub's wake-up) always finds the change it announces already committed;
+ *   - the same load in a child process killed with SIGKILL in the middle: after reopening,
+ *     every write the child acknowledged (through a pipe, after store_tx_commit returned 0)
+ *     is present and no failed one is.
+ * The test reads the backend's group counters and bounds through sqlite_int.h.
+ */
+#include "test.h"
+#include "test_store.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/err.h"
+#include "base/rand.h"
+#include "store/sqlite/sqlite_int.h"
+#include "store/store.h"
+
+#define THREADS 8
+#define PER_THREAD 60
+#define FAIL_EVERY 5
+#define CHILD_PER_THREAD 4000
+#define KILL_AFTER_ACKS 300
+#define ID_LINE (UUID_STR_LEN + 1) /* 'A' or 'F', the id, '\n' */
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Wait (bounded) until n threads wait for the writer lock. */
+static int wait_for_writers(struct sq_store *sq, unsigned n)
+{
+    for (int i = 0; i < 10000; i++) {
+        if (atomic_load(&sq->writers_waiting) >= n) {
+            return 0;
+        }
+        sleep_ms(1);
+    }
+    return -1;
+}
+
+/* The change-log head inside the last write transaction of this thread (for on_commit). */
+static _Thread_local int64_t expect_head;
+
+/* One logical transaction: insert a client with id (and slug) and an audit entry about it;
+ * with fail, then insert a second client with the same slug, which fails, and roll back.
+ * Returns the commit's result (0), or the failure (SB_E_CONFLICT) after the rollback. */
+static int write_one(struct store *s, const char *id, bool fail)
+{
+    struct store_tx *tx = NULL;
+    int rc = store_tx_begin(s, true, &tx);
+    if (rc < 0) {
+        return rc;
+    }
+    json_t *row = json_pack("{s:s, s:s, s:s}", "id", id, "name", "group", "slug", id);
+    rc = store_row_insert(tx, STORE_CLIENTS, row, NULL);
+    json_decref(row);
+    if (rc == 0) {
+        json_t *e = json_pack("{s:s, s:s, s:s, s:s}", "client_id", id, "action", "client.create",
+                              "entity_type", "client", "entity_id", id);
+        rc = store_audit_append(tx, e, NULL);
+        json_decref(e);
+    }
+    if (rc == 0 && fail) {
+        char other[UUID_STR_LEN];
+        uuid_v4(other);
+        json_t *dup = json_pack("{s:s, s:s, s:s}", "id", other, "name", "dup", "slug", id);
+        rc = store_row_insert(tx, STORE_CLIENTS, dup, NULL);
+        json_decref(dup);
+        if (rc == 0) {
+            rc = SB_E_DB; /* the duplicate slug must have been refused */
+        }
+    }
+    if (rc == 0) {
+        rc = store_tx_head_seq(tx, &expect_head);
+    }
+    if (rc < 0) {
+        store_tx_rollback(tx);
+        return rc;
+    }
+    return store_tx_commit(tx);
+}
+
+static bool has_client(struct store *s, const char *id)
+{
+    static const struct store_scope all = {.all = true};
+    struct store_tx *tx = NULL;
+    if (store_tx_begin(s, false, &tx) < 0) {
+        return false;
+    }
+    json_t *row = NULL;
+    int rc = store_row_get(tx, STORE_CLIENTS, &all, id, &row);
+    json_decref(row);
+    store_tx_rollback(tx);
+    return rc == 0;
+}
+
+/* The change log holds 1..head without a gap. */
+static void check_seq_gap_free(struct store *s)
+{
+    int64_t next = 1;
+    for (;;) {
+        struct store_change *ch = NULL;
+        size_t n = 0;
+        CHECK_EQ_INT(store_changes_read(s, next - 1, 500, &ch, &n), 0);
+        for (size_t i = 0; i < n; i++) {
+            if (ch[i].seq != next) {
+                CHECK_EQ_INT(ch[i].seq, next);
+            }
+            next = ch[i].seq + 1;
+        }
+        store_changes_free(ch, n);
+        if (n == 0) {
+            break;
+        }
+    }
+    int64_t oldest = 0, head = 0;
+    CHECK_EQ_INT(store_changes_bounds(s, &oldest, &head), 0);
+    CHECK_EQ_INT(head, next - 1);
+}
+
+/* The commit hook runs on the committing thread: the change-log position its transaction
+ * reached must already be visible to a new read transaction (on another connection). */
+static atomic_int hook_calls, hook_early;
+
+static void on_commit(void *arg)
+{
+    int64_t oldest = 0, head = 0;
+    if (store_changes_bounds(arg, &oldest, &head) < 0 || head < expect_head) {
+        atomic_fetch_add(&hook_early, 1);
+    }
+    atomic_fetch_add(&hook_calls, 1);
+}
+
+/* --- a group formed on purpose --- */
+
+struct member {
+    struct store *s;
+    char id[UUID_STR_LEN];
+    bool fail;
+    int rc;
+};
+
+static void *member_main(void *arg)
+{
+    struct member *m = arg;
+    m->rc = write_one(m->s, m->id, m->fail);
+    return NULL;
+}
+
+static void test_one_group(struct store *s)
+{
+    struct sq_store *sq = (struct sq_store *)s;
+    sq->group_max_ms = 600000; /* only "nobody waits" ends this group */
+    uint64_t groups0 = sq->groups, commits0 = sq->grouped_commits;
+
+    /* The first writer holds the writer lock while two more line up behind it. */
+    struct store_tx *tx = NULL;
+    CHECK_EQ_INT(store_tx_begin(s, true, &tx), 0);
+    char first[UUID_STR_LEN];
+    uuid_v4(first);
+    json_t *row = json_pack("{s:s, s:s, s:s}", "id", first, "name", "first", "slug", first);
+    CHECK_EQ_INT(store_row_insert(tx, STORE_CLIENTS, row, NULL), 0);
+    json_decref(row);
+    struct member m[2] = {{.s = s, .fail = true}, {.s = s, .fail = false}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) {
+        uuid_v4(m[i].id);
+        pthread_create(&th[i], NULL, member_main, &m[i]);
+    }
+    CHECK_EQ_INT(wait_for_writers(sq, 2), 0);
+    /* Two writers wait: this commit joins the group and returns only after its COMMIT,
+     * which the last of the three makes. */
+    CHECK_EQ_INT(store_tx_commit(tx), 0);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+    }
+    CHECK_EQ_INT(m[0].rc, SB_E_CONFLICT);
+    CHECK_EQ_INT(m[1].rc, 0);
+    CHECK_EQ_INT(sq->groups - groups0, 1);
+    CHECK_EQ_INT(sq->grouped_commits - commits0, 2);
+    CHECK(has_client(s, first));
+    CHECK(!has_client(s, m[0].id));
+    CHECK(has_client(s, m[1].id));
+    sq->group_max_ms = 10;
+}
+
+/* --- many writers --- */
+
+struct writer {
+    struct store *s;
+    int n;
+    int fd; /* -1, or a pipe: each outcome as a line 'A'/'F' + id + '\n' */
+    char (*acked)[UUID_STR_LEN];
+    int nacked;
+    char (*failed)[UUID_STR_LEN];
+    int nfailed;
+    int errors; /* unexpected results */
+};
+
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+    for (int i = 0; i < w->n; i++) {
+        char id[UUID_STR_LEN];
+        uuid_v4(id);
+        bool fail = i % FAIL_EVERY == FAIL_EVERY - 1;
+        int rc = write_one(w->s, id, fail);
+        if (fail ? rc != SB_E_CONFLICT : rc != 0) {
+            w->errors++;
+            continue;
+        }
+        if (w->fd >= 0) {
+            char line[ID_LINE + 1];
+            line[0] = fail ? 'F' : 'A';
+            memcpy(line + 1, id, UUID_STR_LEN - 1);
+            line[UUID_STR_LEN] = '\n';
+            if (write(w->fd, line, ID_LINE) != ID_LINE) {
+                _exit(3);
+            }
+        } else if (fail) {
+            memcpy(w->failed[w->nfailed++], id, UUID_STR_LEN);
+        } else {
+            memcpy(w->acked[w->nacked++], id, UUID_STR_LEN);
+        }
+    }
+    return NULL;
+}
+
+static void test_many_writers(struct store *s)
+{
+    struct writer w[THREADS];
+    pthread_t th[THREADS];
+    atomic_store(&hook_calls, 0);
+    atomic_store(&hook_early, 0);
+    store_set_commit_hook(s, on_commit, s);
+    for (int t = 0; t < THREADS; t++) {
+        w[t] = (struct writer){.s = s, .n = PER_THREAD, .fd = -1};
+        w[t].acked = calloc(PER_THREAD, UUID_STR_LEN);
+        w[t].failed = calloc(PER_THREAD, UUID_STR_LEN);
+        pthread_create(&th[t], NULL, writer_main, &w[t]);
+    }
+    int acked = 0, errors = 0;
+    for (int t = 0; t < THREADS; t++) {
+        pthread_join(th[t], NULL);
+        acked += w[t].nacked;
+        errors += w[t].errors;
+    }
+    store_set_commit_hook(s, NULL, NULL);
+    CHECK_EQ_INT(errors, 0);
+    CHECK_EQ_INT(acked, THREADS * (PER_THREAD - PER_THREAD / FAIL_EVERY));
+    CHECK_EQ_INT(atomic_load(&hook_calls), acked);
+    CHECK_EQ_INT(atomic_load(&hook_early), 0);
+    int missing = 0, present = 0;
+    for (int t = 0; t < THREADS; t++) {
+        for (int i = 0; i < w[t].nacked; i++) {
+            missing += !has_client(s, w[t].acked[i]);
+        }
+        for (int i = 0; i < w[t].nfailed; i++) {
+            present += has_client(s, w[t].failed[i]);
+        }
+        free(w[t].acked);
+        free(w[t].failed);
+    }
+    CHECK_EQ_INT(missing, 0);
+    CHECK_EQ_INT(present, 0);
+    int64_t checked = 0, bad = -1;
+    CHECK_EQ_INT(store_audit_verify(s, &checked, &bad), 0);
+    CHECK_EQ_INT(bad, 0);
+    check_seq_gap_free(s);
+}
+
+/* --- SIGKILL in the middle --- */
+
+static void child_main(const char *dir, int fd)
+{
+    char url[200];
+    snprintf(url, sizeof url, "sqlite:%s/t.db", dir);
+    struct store *s = NULL;
+    if (store_open(url, NULL, &s) < 0) {
+        _exit(2);
+    }
+    struct writer w[THREADS];
+    pthread_t th[THREADS];
+    for (int t = 0; t < THREADS; t++) {
+        w[t] = (struct writer){.s = s, .n = CHILD_PER_THREAD, .fd = fd};
+        pthread_create(&th[t], NULL, writer_main, &w[t]);
+    }
+    for (int t = 0; t < THREADS; t++) {
+        pthread_join(th[t], NULL);
+    }
+    _exit(0); /* normally killed long before */
+}
+
+static void test_kill9(const char *dir)
+{
+    int p[2];
+    CHECK_EQ_INT(pipe(p), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        child_main(dir, p[1]);
+    }
+    close(p[1]);
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    int acks = 0;
+    bool killed = false;
+    for (int waited_ms = 0; waited_ms < 120000;) {
+        struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+        int pr = poll(&pfd, 1, 100);
+        if (pr == 0) {
+            waited_ms += 100;
+            continue;
+        }
+        if (len + 4096 > cap) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+        }
+        ssize_t n = read(p[0], buf + len, 4096);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break; /* EOF: the child is gone */
+        }
+        for (ssize_t i = 0; i < n; i++) {
+            acks += buf[len + (size_t)i] == '\n';
+        }
+        len += (size_t)n;
+        if (!killed && acks >= KILL_AFTER_ACKS) {
+            kill(pid, SIGKILL);
+            killed = true;
+        }
+    }
+    if (!killed) {
+        kill(pid, SIGKILL);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    close(p[0]);
+    CHECK(killed);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    CHECK_EQ_INT(len % ID_LINE, 0);
+
+    char url[200];
+    snprintf(url, sizeof url, "sqlite:%s/t.db", dir);
+    struct store *s = NULL;
+    CHECK_EQ_INT(store_open(url, NULL, &s), 0);
+    if (!s) {
+        free(buf);
+        return;
+    }
+    int nacked = 0, missing = 0, present = 0;
+    for (size_t off = 0; off + ID_LINE <= len; off += ID_LINE) {
+        char id[UUID_STR_LEN];
+        memcpy(id, buf + off + 1, UUID_STR_LEN - 1);
+        id[UUID_STR_LEN - 1] = 0;
+        if (buf[off] == 'A') {
+            nacked++;
+            missing += !has_client(s, id);
+        } else {
+            present += has_client(s, id);
+        }
+    }
+    CHECK(nacked >= KILL_AFTER_ACKS * (FAIL_EVERY - 1) / FAIL_EVERY);
+    CHECK_EQ_INT(missing, 0);
+    CHECK_EQ_INT(present, 0);
+    int64_t checked = 0, bad = -1;
+    CHECK_EQ_INT(store_audit_verify(s, &checked, &bad), 0);
+    CHECK_EQ_INT(bad, 0);
+    CHECK(checked >= nacked);
+    check_seq_gap_free(s);
+    /* The store still writes after the crash. */
+    char id[UUID_STR_LEN];
+    uuid_v4(id);
+    CHECK_EQ_INT(write_one(s, id, false), 0);
+    CHECK(has_client(s, id));
+    store_free(s);
+    free(buf);
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/sb-groupXXXXXX";
+    struct store *s = NULL;
+    if (test_store_open(dir, &s) < 0) {
+        fprintf(stderr, "cannot open a test store\n");
+        return 1;
+    }
+    test_one_group(s);
+    test_many_writers(s);
+    store_free(s);
+    test_kill9(dir);
+    test_store_remove(dir);
+    return test_done();
+}
