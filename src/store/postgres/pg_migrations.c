@@ -389,8 +389,18 @@ static const char *const migration_6[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {migration_1, migration_2, migration_3,
-                                                migration_4, migration_5, migration_6};
+/* Migration 7: the same two indexes as SQLite's migration 4. An agent's open history row
+ * (ended_at IS NULL; looked up on every status change) is found without walking that agent's
+ * whole history, and a tenant's agent list comes in its default order without a sort. */
+static const char *const migration_7[] = {
+    "CREATE INDEX agent_history_open ON agent_status_history (agent_id, started_at, id) "
+    "WHERE ended_at IS NULL",
+    "CREATE INDEX agent_status_client_name ON agent_status (client_id, display_name, id)",
+    NULL,
+};
+
+static const char *const *const migrations[] = {migration_1, migration_2, migration_3, migration_4,
+                                                migration_5, migration_6, migration_7};
 
 const char *const *pg_migration(int version)
 {
