@@ -689,6 +689,12 @@ int store_sqlite_open(const char *path, const struct store_options *opt, struct 
     if (rc == 0 && !s->memory) {
         rc = exec(&s->writer, "PRAGMA journal_mode = WAL");
     }
+    if (rc == 0) {
+        /* A large write spills SQLite's default 2 MiB page cache to the WAL before its
+         * COMMIT: a bulk status change of 10,000 agents spent 13 % of its time in pwrite. The
+         * cache grows only as pages are used, up to this bound (the writer only). */
+        rc = exec(&s->writer, "PRAGMA cache_size = -32768"); /* KiB: 32 MiB */
+    }
     if (rc < 0) {
         sq_free(&s->base);
         return SB_E_DB;
