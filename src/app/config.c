@@ -32,6 +32,9 @@ static const struct setting settings[] = {
     {"listen", K_STR, OFF(listen), "127.0.0.1:8080", "address and port to listen on"},
     {"db", K_STR, OFF(db), "sqlite:switchboard.db",
      "database: sqlite:PATH, sqlite::memory: or postgres://..."},
+    {"sqlite_sync", K_STR, OFF(sqlite_sync), "full",
+     "SQLite: full (an acknowledged write survives a power loss; one fsync per commit group) "
+     "or normal (it survives a crash of the process)"},
     {"workers", K_INT, OFF(workers), "0", "event-loop threads (0: one per CPU)"},
     {"demo", K_BOOL, OFF(demo), "false", "seed the demo data and print the logins"},
     {"config", K_STR, OFF(config_file), "", "INI configuration file"},
@@ -430,6 +433,11 @@ int app_config_load(struct app_config *cfg, int argc, char **argv, int first, ch
         return SB_E_CONFIG;
     }
     if (auth_proxies_parse(cfg->trusted_proxies, NULL, err, errlen) < 0) {
+        return SB_E_CONFIG;
+    }
+    if (strcmp(cfg->sqlite_sync, "full") && strcmp(cfg->sqlite_sync, "normal")) {
+        snprintf(err, errlen, "invalid value for sqlite_sync: \"%s\" (want full or normal)",
+                 cfg->sqlite_sync);
         return SB_E_CONFIG;
     }
     if (strcmp(cfg->log_format, "json") && strcmp(cfg->log_format, "text") &&

@@ -33,6 +33,7 @@ struct app_config {
     char *tls_key;
     char *log_level;
     char *log_format;      /* json | text | auto */
+    char *sqlite_sync;     /* full | normal (SQLite's synchronous) */
     char *log_file;        /* empty: stderr */
     char *web_dir;         /* serve the panel from disk instead of the embedded copy */
     char *cors_origins;    /* comma-separated allow-list ("*" is not allowed with credentials) */

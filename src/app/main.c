@@ -125,7 +125,8 @@ static int load_secret_file(const char *name, const char *path, char **secret)
 
 static int open_store(const struct app_config *cfg, struct store **out)
 {
-    int rc = store_open(cfg->db, NULL, out);
+    struct store_options opt = {.sqlite_sync_normal = strcmp(cfg->sqlite_sync, "normal") == 0};
+    int rc = store_open(cfg->db, &opt, out);
     if (rc == SB_E_INVAL) {
         fprintf(stderr, "switchboard: invalid value for db: \"%s\"\n", cfg->db);
         return 2;

@@ -58,6 +58,7 @@ int store_open(const char *url, const struct store_options *opt, struct store **
         if (opt->read_connections > 0) {
             defaults.read_connections = opt->read_connections;
         }
+        defaults.sqlite_sync_normal = opt->sqlite_sync_normal;
     }
     *out = NULL;
     if (strncmp(url, "sqlite:", 7) == 0 && url[7] != '\0') {

@@ -40,6 +40,10 @@ struct store_tx;
 struct store_options {
     int64_t busy_timeout_ms; /* SQLite busy timeout (default 5000) */
     size_t read_connections; /* concurrent readers (default 4) */
+    /* SQLite's synchronous: false (default) FULL, every commit group is fsynced before its
+     * writers are answered; true NORMAL (WAL: durable across a crash of the process, not
+     * across a power loss). */
+    bool sqlite_sync_normal;
 };
 
 /*

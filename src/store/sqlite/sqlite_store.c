@@ -2,11 +2,13 @@
  * The SQLite backend: opening connections, the statement cache, transactions, migrations and
  * the ops table (see sqlite_int.h for the connection model).
  *
- * A file database runs in WAL mode with synchronous=NORMAL (durable up to the last
- * checkpointed commit on power loss, never corrupt), foreign keys on, and a busy timeout so
- * that another process (switchboard migrate, sqlite3) only delays us. Reader connections are
- * query_only. A read transaction checks out a reader and runs a deferred BEGIN, whose
- * snapshot starts at its first statement (store_tx_head_seq is usually that statement).
+ * A file database runs in WAL mode with synchronous=FULL by default (every COMMIT, so every
+ * commit group, is fsynced before its writers are answered: an acknowledged write survives a
+ * power loss) or NORMAL (store_options.sqlite_sync_normal: durable across a crash of the
+ * process, up to the last checkpoint on power loss, never corrupt), foreign keys on, and a busy
+ * timeout so that another process (switchboard migrate, sqlite3) only delays us. Reader connections
+ * are query_only. A read transaction checks out a reader and runs a deferred BEGIN, whose snapshot
+ * starts at its first statement (store_tx_head_seq is usually that statement).
  *
  * Group commit. A write transaction holds write_mu from its begin to its commit or rollback,
  * as before, but on a file database it is a logical transaction: SAVEPOINT sb_tx inside a
@@ -684,7 +686,9 @@ int store_sqlite_open(const char *path, const struct store_options *opt, struct 
     s->group_max_tx = GROUP_MAX_TX;
     s->group_max_ms = GROUP_MAX_MS;
     s->memory = strcmp(path, ":memory:") == 0;
-    const char *common = "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
+    const char *common = opt->sqlite_sync_normal
+                             ? "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;"
+                             : "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;";
     int rc = conn_open(&s->writer, path, opt, common);
     if (rc == 0 && !s->memory) {
         rc = exec(&s->writer, "PRAGMA journal_mode = WAL");
