@@ -14,7 +14,6 @@
  */
 #include <string.h>
 
-#include "base/err.h"
 #include "svc/svc_int.h"
 
 static const struct pref_key {
