@@ -499,7 +499,7 @@ static void preflight(struct api_call *c)
     }
     buf_init(&c->headers, 4096);
     (void)buf_puts(&c->headers,
-                   "Access-Control-Allow-Methods: GET, POST, PATCH, DELETE, OPTIONS\r\n"
+                   "Access-Control-Allow-Methods: GET, POST, PUT, PATCH, DELETE, OPTIONS\r\n"
                    "Access-Control-Allow-Headers: Authorization, Content-Type, "
                    "If-Match\r\nAccess-Control-Max-Age: 600\r\n");
 }

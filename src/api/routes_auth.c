@@ -1,5 +1,5 @@
 /*
- * The /api/v1/auth routes and /api/v1/me.
+ * The /api/v1/auth routes and /api/v1/me (the user, its password and its preferences).
  */
 #include <stdio.h>
 #include <string.h>
@@ -153,6 +153,24 @@ static int reset(struct api_call *c)
     return rc < 0 ? rc : api_reply(c, 200, json_pack("{s:b}", "ok", 1));
 }
 
+static int get_preferences(struct api_call *c)
+{
+    json_t *prefs = NULL;
+    int rc = svc_prefs_get(c->api->svc, &c->who, &prefs);
+    return rc < 0 ? rc : api_reply(c, 200, prefs);
+}
+
+static int put_preferences(struct api_call *c)
+{
+    struct svc_actor a;
+    api_actor(c, &a);
+    struct svc_errors err = {0};
+    json_t *prefs = NULL;
+    int rc = api_svc_result(
+        c, svc_prefs_put(c->api->svc, &a, c->body, c->req->body_len, &prefs, &err), &err);
+    return rc < 0 ? rc : api_reply(c, 200, prefs);
+}
+
 struct api_route api_routes_auth[] = {
     {.method = HTTP_POST,
      .pattern = "/api/v1/auth/login",
@@ -178,6 +196,17 @@ struct api_route api_routes_auth[] = {
      .pattern = "/api/v1/me/password",
      .summary = "Change your own password (other sessions are revoked; new tokens returned)",
      .fn = change_password,
+     .flags = API_AUTH | API_BODY},
+    {.method = HTTP_GET,
+     .pattern = "/api/v1/me/preferences",
+     .summary = "Your notification preferences (the defaults until you save some)",
+     .fn = get_preferences,
+     .flags = API_AUTH},
+    {.method = HTTP_PUT,
+     .pattern = "/api/v1/me/preferences",
+     .summary = "Replace your notification preferences: message, status, connection, sound "
+                "(booleans; keys left out take their defaults)",
+     .fn = put_preferences,
      .flags = API_AUTH | API_BODY},
     {.method = HTTP_POST,
      .pattern = "/api/v1/auth/reset",

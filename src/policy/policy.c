@@ -202,6 +202,19 @@ int policy_write_scope(const struct policy_principal *p, enum store_table table,
     }
 }
 
+int policy_self_scope(const struct policy_principal *p, struct store_scope *out)
+{
+    if (p->role == ROLE_SUPER_ADMIN) {
+        policy_system_scope(out);
+        return 0;
+    }
+    if (p->role == ROLE_NONE || !p->client_id[0]) {
+        return SB_E_FORBIDDEN;
+    }
+    tenant_scope(p, out, false);
+    return 0;
+}
+
 bool policy_can_assign_role(const struct policy_principal *p, enum policy_role role,
                             const char *client_id)
 {

@@ -89,6 +89,12 @@ const char *policy_channel_tenant(const struct policy_principal *p, const char *
 int policy_write_scope(const struct policy_principal *p, enum store_table table,
                        struct store_scope *out);
 
+/* Scope of p's own user row and of what belongs to p alone (its preferences), which every
+ * role may read and write whatever else it may list: p's tenant, or every row for a
+ * super_admin. SB_E_FORBIDDEN for a principal without a role or a tenant. The caller still
+ * names p's own user id: the scope alone would admit the tenant's other users. */
+int policy_self_scope(const struct policy_principal *p, struct store_scope *out);
+
 /* Field-level write checks (the row is already within the write scope). */
 /* May p create or change a user into role for client_id (NULL for none)? */
 bool policy_can_assign_role(const struct policy_principal *p, enum policy_role role,

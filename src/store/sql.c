@@ -619,3 +619,51 @@ int sql_history_load(struct store_tx *tx, int64_t since_ms, store_history_cb cb,
     int rc = run(tx, NULL, &st, history_row, &w);
     return rc < 0 ? rc : 0;
 }
+
+/* ---- user preferences (table user_preferences, migrations of both backends) ---- */
+
+static int prefs_row(void *arg, const struct sql_row *row)
+{
+    json_t **out = arg;
+    json_t *v = row->value(row, 0, COL_JSON);
+    if (json_is_object(v)) {
+        *out = v;
+    } else {
+        json_decref(v);
+    }
+    return 1;
+}
+
+int sql_prefs_get(struct store_tx *tx, const struct store_scope *scope, const char *user_id,
+                  json_t **out)
+{
+    struct sql_stmt st;
+    sql_stmt_init(&st, dialect(tx));
+    sql_printf(&st.text, "SELECT prefs FROM user_preferences WHERE user_id = ");
+    param_new(&st, json_string(user_id));
+    *out = NULL;
+    int rc = run(tx, scope, &st, prefs_row, out);
+    if (rc < 0) {
+        json_decref(*out);
+        *out = NULL;
+        return rc;
+    }
+    return 0;
+}
+
+int sql_prefs_put(struct store_tx *tx, const struct store_scope *scope, const char *user_id,
+                  const char *prefs, const char *updated_at)
+{
+    struct sql_stmt st;
+    sql_stmt_init(&st, dialect(tx));
+    sql_printf(&st.text, "INSERT INTO user_preferences (user_id, prefs, updated_at) VALUES (");
+    param_new(&st, json_string(user_id));
+    sql_printf(&st.text, ", ");
+    param_new(&st, json_string(prefs));
+    sql_printf(&st.text, ", ");
+    param_new(&st, json_string(updated_at));
+    sql_printf(&st.text, ") ON CONFLICT (user_id) DO UPDATE SET prefs = excluded.prefs,"
+                         " updated_at = excluded.updated_at");
+    int rc = run(tx, scope, &st, NULL, NULL);
+    return rc < 0 ? rc : 0;
+}

@@ -91,6 +91,14 @@ int sql_history_put(struct store_tx *tx, const struct store_history_point *p, si
 int sql_history_delete(struct store_tx *tx, const char *key, int64_t before_ms);
 int sql_history_load(struct store_tx *tx, int64_t since_ms, store_history_cb cb, void *arg);
 
+/* The preferences of a user (store_prefs_*, store.h), the user already found within scope by
+ * store.c; scope is handed to the backend for PostgreSQL's row-level security. get: 0 with
+ * *out NULL when none are stored. put: prefs is the encoded JSON object. */
+int sql_prefs_get(struct store_tx *tx, const struct store_scope *scope, const char *user_id,
+                  json_t **out);
+int sql_prefs_put(struct store_tx *tx, const struct store_scope *scope, const char *user_id,
+                  const char *prefs, const char *updated_at);
+
 /* Append printf-formatted SQL text; our SQL is bounded, so overflowing is a bug (abort). */
 void sql_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The column list of t: the visible columns, the hidden ones too when with_hidden. */

@@ -657,6 +657,49 @@ int store_history_load(struct store_tx *tx, int64_t since_ms, store_history_cb c
     return sql_history_load(tx, since_ms, cb, arg);
 }
 
+/* The user must be visible in scope: the store's own check, in both backends (PostgreSQL's
+ * row-level security repeats it on user_preferences). */
+static int prefs_user_check(struct store_tx *tx, const struct store_scope *scope,
+                            const char *user_id)
+{
+    json_t *user = NULL;
+    int rc = sql_row_get(tx, store_table_desc(STORE_USERS), scope, user_id, &user);
+    json_decref(user);
+    return rc;
+}
+
+int store_prefs_get(struct store_tx *tx, const struct store_scope *scope, const char *user_id,
+                    json_t **out)
+{
+    if (!tx || !scope || !user_id || !out) {
+        return SB_E_INVAL;
+    }
+    *out = NULL;
+    int rc = prefs_user_check(tx, scope, user_id);
+    return rc < 0 ? rc : sql_prefs_get(tx, scope, user_id, out);
+}
+
+int store_prefs_put(struct store_tx *tx, const struct store_scope *scope, const char *user_id,
+                    const json_t *prefs)
+{
+    if (!tx || !tx->write || !scope || !user_id || !json_is_object(prefs)) {
+        return SB_E_INVAL;
+    }
+    char *text = json_dumps(prefs, JSON_COMPACT | JSON_SORT_KEYS);
+    if (!text || strlen(text) > STORE_PREFS_MAX_BYTES) {
+        free(text);
+        return SB_E_INVAL;
+    }
+    int rc = prefs_user_check(tx, scope, user_id);
+    if (rc == 0) {
+        char now[CLOCK_RFC3339_LEN];
+        clock_format_ms(clock_now_ms(), now);
+        rc = sql_prefs_put(tx, scope, user_id, text, now);
+    }
+    free(text);
+    return rc;
+}
+
 int store_meta_set(struct store_tx *tx, const char *key, const char *value)
 {
     if (!tx || !tx->write || !key || !value) {

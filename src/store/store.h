@@ -258,6 +258,21 @@ int store_history_prune(struct store_tx *tx, int64_t before_ms);
 int store_history_forget(struct store_tx *tx, const char *key);
 int store_history_load(struct store_tx *tx, int64_t since_ms, store_history_cb cb, void *arg);
 
+/*
+ * Preferences of one user (the panel's notification settings, svc/prefs.c): one JSON object
+ * per user in table user_preferences, deleted with the user. Not a row of the data model: no
+ * version, no change log, no realtime event. user_id must name a users row within scope, else
+ * SB_E_NOTFOUND (another tenant's user is missing, as everywhere). get: 0 with *out the stored
+ * object, or 0 with *out NULL when the user has stored none. put (write tx): replaces the
+ * stored object with prefs (borrowed; a JSON object of at most STORE_PREFS_MAX_BYTES encoded,
+ * else SB_E_INVAL).
+ */
+#define STORE_PREFS_MAX_BYTES 4096
+int store_prefs_get(struct store_tx *tx, const struct store_scope *scope, const char *user_id,
+                    json_t **out);
+int store_prefs_put(struct store_tx *tx, const struct store_scope *scope, const char *user_id,
+                    const json_t *prefs);
+
 /* Key/value settings (for example the generated JWT secret). SB_E_NOTFOUND when unset. */
 int store_meta_get(struct store_tx *tx, const char *key, char **value_out);
 int store_meta_set(struct store_tx *tx, const char *key, const char *value);

@@ -180,6 +180,20 @@ int svc_user_reset_token(struct svc *svc, const struct svc_actor *a, const char 
 int svc_auth_reset(struct svc *svc, const struct svc_actor *ctx, const char *token,
                    const char *new_password, struct svc_errors *err);
 
+/*
+ * The actor's own preferences (svc/prefs.c): the panel's notification settings, the object
+ * {message, status, connection, sound} of booleans (defaults true, true, true, false). Every
+ * role has its own. get: *out is the complete object (the defaults when none were saved).
+ * put: in names keys of that object only, each a boolean; keys left out take their defaults.
+ * An unknown key ("unknown_field"), a non-boolean ("must_be_boolean") or in_bytes (the request
+ * body's size) over SVC_PREFS_MAX_BYTES ("preferences": "too_large") is SB_E_VALIDATION and
+ * changes nothing. A change is audited "user.update_preferences"; *out is the stored object.
+ */
+#define SVC_PREFS_MAX_BYTES 1024
+int svc_prefs_get(struct svc *svc, const struct policy_principal *who, json_t **out);
+int svc_prefs_put(struct svc *svc, const struct svc_actor *a, const json_t *in, size_t in_bytes,
+                  json_t **out, struct svc_errors *err);
+
 /* Verify the hash chain of the audit log. */
 int svc_audit_verify(struct svc *svc, const struct policy_principal *who, int64_t *checked,
                      int64_t *first_bad_seq);

@@ -3,9 +3,11 @@
 //   rolled back (with an error toast) when the server cannot be reached;
 // - ConnectionStatusIndicator sizes: md in the header, sm on the agents board, lg on the
 //   realtime demo page;
-// - notification preferences per user (localStorage `switchboard.notify.<user id>`): a kind
-//   switched off shows no toast, the choice survives a reload, another user keeps the
-//   defaults, and "sound" marks live toasts as sounded;
+// - notification preferences per user, kept on the server (/api/v1/me/preferences; the
+//   localStorage `switchboard.notify.<user id>` only caches them for the first paint): a kind
+//   switched off shows no toast, the choice survives a reload, a second browser context of
+//   the same user (empty storage) gets it after login, another user keeps the defaults, and
+//   "sound" marks live toasts as sounded;
 // - live form validation (required, lengths, e-mail, expiry after start) and the server's
 //   422 details at the field (no toast with machine codes);
 // - the message edit form keeps the milliseconds of a date it did not change (no false
@@ -105,17 +107,45 @@ describe('web panel: status control, indicator sizes, notification preferences, 
     await ctx.close();
   });
 
-  it('notification preferences: per user, kept across reloads, respected by live toasts, sound', { timeout: 90000 }, async () => {
+  it('notification preferences: per user on the server, a second context gets them, respected by live toasts, sound', { timeout: 90000 }, async () => {
     const ctx = await b.newContext();
     const page = await loginAs(ctx, server.url, 'admin@acme.test');
     const me = demo.users.find((u) => u.email === 'admin@acme.test');
     await goPage(page, 'settings');
     for (const k of ['message', 'status', 'connection']) assert.equal(await page.locator(tid(`notify-pref-${k}`)).isChecked(), true, k);
     assert.equal(await page.locator(tid('notify-pref-sound')).isChecked(), false);
+    await page.locator(`${tid('notify-settings')}[data-source="server"]`).waitFor({ timeout: 10000 });
     await page.locator(tid('notify-pref-status')).uncheck();
     await page.locator(tid('notify-pref-sound')).check();
+    const want = { message: true, status: false, connection: true, sound: true };
     const stored = await page.evaluate((id) => JSON.parse(localStorage.getItem(`switchboard.notify.${id}`)), me.id);
-    assert.deepEqual(stored, { message: true, status: false, connection: true, sound: true });
+    assert.deepEqual(stored, want);
+    // Saved on the server, for this user only.
+    await page.locator(`${tid('notify-settings')}[data-state="saved"]`).waitFor({ timeout: 10000 });
+    assert.match(await page.locator(tid('notify-sync')).innerText(), /Saved/);
+    const adminApi = await rootApi(server.url, 'admin@acme.test');
+    assert.deepEqual((await adminApi.get('/api/v1/me/preferences')).row, want);
+    const agentApi = await rootApi(server.url, 'agent1@acme.test');
+    const defaults = { message: true, status: true, connection: true, sound: false };
+    assert.deepEqual((await agentApi.get('/api/v1/me/preferences')).row, defaults, 'another user untouched');
+
+    // A second browser context of the same user (nothing in its storage) gets them after login.
+    const ctx2 = await b.newContext();
+    const p2 = await loginAs(ctx2, server.url, 'admin@acme.test');
+    await goPage(p2, 'settings');
+    await p2.locator(`${tid('notify-settings')}[data-source="server"]`).waitFor({ timeout: 10000 });
+    assert.equal(await p2.locator(tid('notify-pref-status')).isChecked(), false);
+    assert.equal(await p2.locator(tid('notify-pref-sound')).isChecked(), true);
+    assert.equal(await p2.locator(tid('notify-pref-message')).isChecked(), true);
+    // A change there reaches the first context at its next load (here: a reload).
+    await p2.locator(tid('notify-pref-connection')).uncheck();
+    await p2.locator(`${tid('notify-settings')}[data-state="saved"]`).waitFor({ timeout: 10000 });
+    assert.deepEqual((await adminApi.get('/api/v1/me/preferences')).row, { ...want, connection: false });
+    await p2.locator(tid('notify-pref-connection')).check();
+    await p2.locator(`${tid('notify-settings')}[data-state="saved"]`).waitFor({ timeout: 10000 });
+    await until(async () => (await adminApi.get('/api/v1/me/preferences')).row.connection === true, { timeout: 10000 });
+    assert.deepEqual(p2.errors, []);
+    await ctx2.close();
 
     // A status change (no toast) then a message (a toast, sounded).
     const ag = acmeAgent(1);
@@ -132,9 +162,10 @@ describe('web panel: status control, indicator sizes, notification preferences, 
 
     // A reload keeps the choices (same user).
     await page.reload();
-    await page.locator(tid('notify-pref-status')).waitFor();
+    await page.locator(`${tid('notify-settings')}[data-source="server"]`).waitFor({ timeout: 10000 });
     assert.equal(await page.locator(tid('notify-pref-status')).isChecked(), false);
     assert.equal(await page.locator(tid('notify-pref-sound')).isChecked(), true);
+    assert.equal(await page.locator(tid('notify-pref-connection')).isChecked(), true);
 
     // Another user in the same browser starts from the defaults.
     await page.locator(tid('logout')).click();
@@ -143,6 +174,7 @@ describe('web panel: status control, indicator sizes, notification preferences, 
     await page.locator(tid('login-submit')).click();
     await waitConn(page, 'connected');
     await goPage(page, 'settings');
+    await page.locator(`${tid('notify-settings')}[data-source="server"]`).waitFor({ timeout: 10000 });
     assert.equal(await page.locator(tid('notify-pref-status')).isChecked(), true);
     assert.equal(await page.locator(tid('notify-pref-sound')).isChecked(), false);
     // The agent's status toasts do show (default on), without sound.

@@ -94,7 +94,7 @@ test('switchboard runs as an ordinary role that owns tables with forced row-leve
     "SELECT relname || ':' || relrowsecurity::int || relforcerowsecurity::int || ':' || pg_get_userbyid(relowner) " +
     "FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace AND relrowsecurity ORDER BY relname");
   const want = ['agent_status', 'agent_status_history', 'audit_logs', 'changes', 'clients', 'refresh_tokens',
-    'system_messages', 'users'];
+    'system_messages', 'user_preferences', 'users'];
   assert.deepEqual(tables, want.map((t) => `${t}:11:${ROLE}`));
 });
 
@@ -167,6 +167,19 @@ test('the API works under the policies: tenant admin and super admin', { timeout
   assert.equal(r.status, 200, r.text);
   assert.equal((await get(r.json, '/api/v1/me')).status, 200);
 
+  // Preferences (their policy follows their user) for a tenant admin, another tenant's admin
+  // and the super admin (no tenant): each saves and reads back its own.
+  const prefs = [[admin, { sound: true }], [gadmin, { status: false }], [root, { message: false }]];
+  for (const [tok, p] of prefs) {
+    r = await api(server.url, 'PUT', '/api/v1/me/preferences', { token: tok.access_token, body: p });
+    assert.equal(r.status, 200, r.text);
+  }
+  for (const [tok, p] of prefs) {
+    r = await get(tok, '/api/v1/me/preferences');
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json, { message: true, status: true, connection: true, sound: false, ...p });
+  }
+
   r = await get(admin, '/api/v1/audit?limit=500');
   assert.equal(r.status, 200, r.text);
   assert.ok(rows(r).length > 0 && rows(r).every((e) => e.client_id === acme), r.text);
@@ -232,6 +245,10 @@ test('psql as the role: an Acme scope reads only Acme rows', () => {
   assert.deepEqual(tokenTenants, [acme]);
   assert.equal(Number(scoped(acme, 'SELECT count(*) FROM refresh_tokens')[0]),
     Number(psql(suUrl, `SELECT count(*) FROM refresh_tokens t JOIN users u ON u.id = t.user_id WHERE u.client_id = ${lit(acme)}`)[0]));
+  // So do preferences (saved by the API test above for both tenants and the super admin).
+  assert.deepEqual(scoped(acme, "SELECT DISTINCT coalesce(u.client_id, 'none') FROM user_preferences p JOIN users u ON u.id = p.user_id"), [acme]);
+  assert.equal(Number(psql(suUrl, 'SELECT count(*) FROM user_preferences')[0]), 3);
+  assert.deepEqual(scoped(acme, 'SELECT count(*) FROM user_preferences'), ['1']);
   // The global head and the end of the audit chain stay visible through their functions.
   assert.deepEqual(scoped(acme, 'SELECT sb_changes_head()'), psql(suUrl, 'SELECT max(seq) FROM changes'));
   assert.deepEqual(scoped(acme, 'SELECT last_seq FROM sb_audit_last()'), psql(suUrl, 'SELECT max(seq) FROM audit_logs'));
@@ -275,6 +292,17 @@ test('psql as the role: an Acme scope cannot change Globex rows', () => {
     count(`DELETE FROM refresh_tokens WHERE user_id IN (SELECT id FROM users WHERE client_id = ${lit(globex)})`)),
   ['0', '0', '0', '0', '0', '0', '0', '0', '0']);
   assert.deepEqual(snapshot(), beforeRows, 'Globex rows unchanged');
+  const prefsOf = (email) => psql(suUrl, `SELECT prefs::text FROM user_preferences p JOIN users u ON u.id = p.user_id WHERE u.email = ${lit(email)}`);
+  const gPrefs = prefsOf('admin@globex.test');
+  const rPrefs = prefsOf('root@demo.test');
+  assert.equal(gPrefs.length, 1);
+  assert.deepEqual(scoped(acme,
+    count(`UPDATE user_preferences SET prefs = '{"sound": true}' WHERE user_id = ${lit(globexAdmin)}`),
+    count('UPDATE user_preferences SET prefs = \'{}\' WHERE user_id IN (SELECT id FROM users WHERE client_id IS NULL)'),
+    count(`DELETE FROM user_preferences WHERE user_id <> ''`)),
+  ['0', '0', '1']); // only Acme's own row is reached
+  assert.deepEqual(prefsOf('admin@globex.test'), gPrefs, 'Globex preferences unchanged');
+  assert.deepEqual(prefsOf('root@demo.test'), rPrefs, 'super admin preferences unchanged');
 
   // INSERTs for another tenant (or global rows) are refused.
   const refused = (sql) => {
@@ -291,6 +319,8 @@ test('psql as the role: an Acme scope cannot change Globex rows', () => {
     VALUES (1000000, gen_random_uuid()::text, 'x', ${lit(globex)}, 'x', 'x', 'x', 'x')`);
   refused(`INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, expires_at)
     VALUES (gen_random_uuid()::text, ${lit(globexAdmin)}, 'f', 'h-${suffix}', 'x')`);
+  refused(`INSERT INTO user_preferences (user_id, prefs) VALUES (${lit(globexAdmin)}, '{}')
+    ON CONFLICT (user_id) DO UPDATE SET prefs = excluded.prefs`);
   // Nor can an Acme row be moved to Globex.
   refused(`UPDATE users SET client_id = ${lit(globex)} WHERE email = 'agent2@acme.test'`);
   refused(`UPDATE agent_status SET client_id = ${lit(globex)} WHERE client_id = ${lit(acme)}`);

@@ -240,8 +240,9 @@ static const char *const migration_1[] = {
  *   - anything else (the store writes "-" for a scope of no tenant): no rows at all.
  * Tables and their tenant column: clients (id), users, agent_status, agent_status_history,
  * system_messages, audit_logs, changes (client_id), refresh_tokens (the client_id of the
- * token's user). meta, changes_counter, audit_high_water and schema_migrations hold no
- * tenant data and stay unrestricted.
+ * token's user), and from migration 7 user_preferences (the client_id of its user). meta,
+ * changes_counter, audit_high_water and schema_migrations hold no tenant data and stay
+ * unrestricted.
  *
  * Triggers. The change-log trigger (sb_log_change) and the audit high-water trigger run as
  * the invoker, inside the scoped statement that fired them. SECURITY DEFINER would not help:
@@ -399,8 +400,26 @@ static const char *const migration_7[] = {
     NULL,
 };
 
+/* Migration 8: per-user preferences (the panel's notification settings, svc/prefs.c): one
+ * object per user, deleted with the user; not in the change log. It is tenant data by its
+ * user, so row-level security applies as to refresh_tokens: a tenant scope reaches only the
+ * preferences of its own users (the row has no client_id of its own, which a super_admin
+ * moving the user to another client would leave stale). */
+#define PREFS_TENANT                                                                               \
+    "(" SCOPE_OPEN " OR EXISTS (SELECT 1 FROM users u"                                             \
+    " WHERE u.id = user_preferences.user_id AND u.client_id = sb_scope()))"
+static const char *const migration_8[] = {
+    "CREATE TABLE user_preferences ("
+    " user_id " T " PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,"
+    " prefs JSONB NOT NULL CHECK (jsonb_typeof(prefs) = 'object'),"
+    " updated_at " T " NOT NULL DEFAULT " NOW ")",
+    RLS("user_preferences"),
+    "CREATE POLICY sb_tenant ON user_preferences USING " PREFS_TENANT " WITH CHECK " PREFS_TENANT,
+    NULL,
+};
+
 static const char *const *const migrations[] = {migration_1, migration_2, migration_3, migration_4,
-                                                migration_5, migration_6, migration_7};
+                                                migration_5, migration_6, migration_7, migration_8};
 
 const char *const *pg_migration(int version)
 {

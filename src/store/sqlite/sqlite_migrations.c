@@ -283,7 +283,19 @@ static const char *const migration_4[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {migration_1, migration_2, migration_3, migration_4};
+/* Migration 5: per-user preferences (the panel's notification settings, svc/prefs.c): one
+ * JSON object per user, deleted with the user. Not a row of the data model (no version) and
+ * not in the change log: only its own user reads and writes it. */
+static const char *const migration_5[] = {
+    "CREATE TABLE user_preferences ("
+    " user_id TEXT PRIMARY KEY NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+    " prefs TEXT NOT NULL CHECK (json_valid(prefs) AND json_type(prefs) = 'object'),"
+    " updated_at TEXT NOT NULL DEFAULT " NOW ") WITHOUT ROWID",
+    NULL,
+};
+
+static const char *const *const migrations[] = {migration_1, migration_2, migration_3, migration_4,
+                                                migration_5};
 
 const char *const *sqlite_migration(int version)
 {

@@ -211,6 +211,27 @@ static void test_realtime(void)
     json_decref(glob);
 }
 
+/* Every role reaches its own user row (its preferences) through its tenant; a super_admin
+ * through every row; a principal without a role or tenant nothing. */
+static void test_self(void)
+{
+    struct store_scope s;
+    CHECK_EQ_INT(policy_self_scope(&super, &s), 0);
+    CHECK(s.all);
+    const struct policy_principal *tenant[] = {&admin_a, &agent_a, &viewer_a};
+    for (size_t i = 0; i < sizeof tenant / sizeof tenant[0]; i++) {
+        memset(&s, 0, sizeof s);
+        CHECK_EQ_INT(policy_self_scope(tenant[i], &s), 0);
+        CHECK(!s.all && !s.include_global);
+        CHECK_EQ_STR(s.client_id, A);
+    }
+    CHECK_EQ_INT(policy_self_scope(&admin_b, &s), 0);
+    CHECK_EQ_STR(s.client_id, B);
+    struct policy_principal none = who(ROLE_NONE, A, UA), lost = who(ROLE_AGENT, "", UA);
+    CHECK_EQ_INT(policy_self_scope(&none, &s), SB_E_FORBIDDEN);
+    CHECK_EQ_INT(policy_self_scope(&lost, &s), SB_E_FORBIDDEN);
+}
+
 int main(void)
 {
     super = who(ROLE_SUPER_ADMIN, "", "");
@@ -221,5 +242,6 @@ int main(void)
     test_reads();
     test_writes();
     test_realtime();
+    test_self();
     return test_done();
 }

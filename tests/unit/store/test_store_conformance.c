@@ -905,6 +905,79 @@ static void test_dashboard_points(struct store *s)
     CHECK_EQ_INT(store_tx_commit(tx), 0);
 }
 
+/* User preferences: one object per user, scoped by the user's tenant, not in the change log,
+ * deleted with the user. */
+static void test_prefs(struct store *s)
+{
+    json_t *c1 = insert(s, STORE_CLIENTS, P("{s:s, s:s}", "name", "Prefs 1", "slug", "prefs-1"));
+    json_t *c2 = insert(s, STORE_CLIENTS, P("{s:s, s:s}", "name", "Prefs 2", "slug", "prefs-2"));
+    json_t *u1 = insert(s, STORE_USERS,
+                        P("{s:s, s:s, s:s}", "client_id", str(c1, "id"), "email", "p1@prefs.test",
+                          "role", "viewer"));
+    json_t *u2 = insert(s, STORE_USERS,
+                        P("{s:s, s:s, s:s}", "client_id", str(c2, "id"), "email", "p2@prefs.test",
+                          "role", "viewer"));
+    struct store_scope t1 = {.client_id = str(c1, "id")}, t2 = {.client_id = str(c2, "id")};
+    struct store_scope none = {0};
+    int64_t h = head(s);
+
+    struct store_tx *tx = rtx(s);
+    json_t *out = json_true(); /* must be replaced by NULL */
+    CHECK_EQ_INT(store_prefs_get(tx, &t1, str(u1, "id"), &out), 0);
+    CHECK(out == NULL); /* none stored yet */
+    CHECK_EQ_INT(store_prefs_put(tx, &t1, str(u1, "id"), P("{s:b}", "sound", 1)), SB_E_INVAL);
+    store_tx_rollback(tx);
+
+    tx = wtx(s);
+    CHECK_EQ_INT(store_prefs_put(tx, &t1, str(u1, "id"), P("{s:b, s:b}", "sound", 1, "status", 0)),
+                 0);
+    CHECK_EQ_INT(store_prefs_put(tx, &t1, str(u2, "id"), P("{s:b}", "sound", 1)), SB_E_NOTFOUND);
+    CHECK_EQ_INT(store_prefs_put(tx, &none, str(u1, "id"), P("{s:b}", "sound", 0)), SB_E_NOTFOUND);
+    CHECK_EQ_INT(store_prefs_put(tx, &t1, str(u1, "id"), P("[]")), SB_E_INVAL);
+    char big[STORE_PREFS_MAX_BYTES + 1];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    CHECK_EQ_INT(store_prefs_put(tx, &t1, str(u1, "id"), P("{s:s}", "k", big)), SB_E_INVAL);
+    CHECK_EQ_INT(store_prefs_put(tx, &ALL, str(u2, "id"), P("{s:b}", "message", 0)), 0);
+    CHECK_EQ_INT(store_tx_commit(tx), 0);
+    CHECK_EQ_INT(head(s), h); /* not in the change log */
+
+    tx = rtx(s);
+    CHECK_EQ_INT(store_prefs_get(tx, &t1, str(u1, "id"), &out), 0);
+    CHECK(json_equal(out, P("{s:b, s:b}", "sound", 1, "status", 0)));
+    json_decref(out);
+    out = NULL;
+    CHECK_EQ_INT(store_prefs_get(tx, &t2, str(u1, "id"), &out), SB_E_NOTFOUND);
+    CHECK(out == NULL);
+    CHECK_EQ_INT(store_prefs_get(tx, &t2, str(u2, "id"), &out), 0);
+    CHECK(json_equal(out, P("{s:b}", "message", 0)));
+    json_decref(out);
+    store_tx_rollback(tx);
+
+    /* put replaces the whole object. */
+    tx = wtx(s);
+    CHECK_EQ_INT(store_prefs_put(tx, &t1, str(u1, "id"), P("{s:b}", "connection", 0)), 0);
+    CHECK_EQ_INT(store_tx_commit(tx), 0);
+    tx = rtx(s);
+    CHECK_EQ_INT(store_prefs_get(tx, &ALL, str(u1, "id"), &out), 0);
+    CHECK(json_equal(out, P("{s:b}", "connection", 0)));
+    json_decref(out);
+    store_tx_rollback(tx);
+
+    /* Deleting the user (here through its client) deletes its preferences. */
+    tx = wtx(s);
+    CHECK_EQ_INT(store_row_delete(tx, STORE_CLIENTS, &ALL, str(c1, "id"), NULL), 0);
+    CHECK_EQ_INT(store_row_delete(tx, STORE_CLIENTS, &ALL, str(c2, "id"), NULL), 0);
+    CHECK_EQ_INT(store_tx_commit(tx), 0);
+    tx = rtx(s);
+    CHECK_EQ_INT(store_prefs_get(tx, &ALL, str(u1, "id"), &out), SB_E_NOTFOUND);
+    store_tx_rollback(tx);
+    json_decref(c1);
+    json_decref(c2);
+    json_decref(u1);
+    json_decref(u2);
+}
+
 /* A direct connection to the store's database, behind its back: a SQLite file or a
  * PostgreSQL URL. */
 struct raw {
@@ -1450,6 +1523,7 @@ static void run_conformance(const char *url)
     test_events(s);
     test_dashboard_points(s);
     test_history_cascade(s);
+    test_prefs(s);
     check_gap_free(s);
     if (raw_db) {
         test_concurrency(s, client_a);

@@ -1,7 +1,10 @@
-// Notification preferences, kept per user in this browser: localStorage
-// `switchboard.notify.<user id>` = {message, status, connection, sound} (booleans). Not on the
-// server: another browser starts from the defaults. Read by RealtimeNotificationSystem (which
-// live events toast) and notify.js (a short tone for a live toast when `sound` is on).
+// Notification preferences of the signed-in user: {message, status, connection, sound}
+// (booleans). Kept on the server per user (GET/PUT /api/v1/me/preferences), so they follow the
+// user to another browser. localStorage `switchboard.notify.<user id>` only caches them, so the
+// first paint after a reload already has the user's choices; the server's answer then wins.
+// Read by RealtimeNotificationSystem (which live events toast) and notify.js (a short tone for
+// a live toast when `sound` is on).
+import { api } from './api.js';
 import { createStore } from './store.js';
 
 export const NOTIFY_KINDS = [
@@ -9,42 +12,113 @@ export const NOTIFY_KINDS = [
   { id: 'status', label: 'Agent status changes' },
   { id: 'connection', label: 'Connection lost / reconnected' },
 ];
+// The server's defaults too (src/svc/prefs.c): what a user who never saved any gets.
 export const DEFAULT_PREFS = { message: true, status: true, connection: true, sound: false };
+const PATH = '/api/v1/me/preferences';
 
 const key = (userId) => `switchboard.notify.${userId}`;
 let currentUser = null;
+// Bumped by every load and every change: an answer that arrives after a newer one was asked
+// for (or after a local change) is stale and ignored.
+let generation = 0;
+// The preferences the server last confirmed (what a failed save rolls back to).
+let confirmed = { ...DEFAULT_PREFS };
+// PUTs go one after another, in the order of the changes, so the last change is the one kept.
+let saving = Promise.resolve();
 
 export const notifyPrefs = createStore({ ...DEFAULT_PREFS });
+// Where the shown preferences come from: {source: 'defaults' | 'cache' | 'server',
+// state: 'idle' | 'loading' | 'saving' | 'saved' | 'error'}.
+export const prefsSync = createStore({ source: 'defaults', state: 'idle' });
 
-function read(userId) {
-  try {
-    const v = JSON.parse(localStorage.getItem(key(userId)) || 'null');
-    if (!v || typeof v !== 'object') return { ...DEFAULT_PREFS };
-    const out = { ...DEFAULT_PREFS };
+function clean(v) {
+  const out = { ...DEFAULT_PREFS };
+  if (v && typeof v === 'object') {
     for (const k of Object.keys(DEFAULT_PREFS)) if (typeof v[k] === 'boolean') out[k] = v[k];
-    return out;
+  }
+  return out;
+}
+
+function readCache(userId) {
+  try {
+    const raw = localStorage.getItem(key(userId));
+    return raw ? clean(JSON.parse(raw)) : null;
   } catch {
-    return { ...DEFAULT_PREFS };
+    return null;
   }
 }
 
-// Loads the preferences of the signed-in user (null: the defaults, nothing stored).
-export function loadPrefs(userId) {
-  currentUser = userId || null;
-  notifyPrefs.set(currentUser ? read(currentUser) : { ...DEFAULT_PREFS });
+function writeCache(userId, prefs) {
+  try {
+    localStorage.setItem(key(userId), JSON.stringify(prefs));
+  } catch {
+    /* storage full or refused: the server still has them */
+  }
 }
 
+function adopt(userId, prefs) {
+  confirmed = clean(prefs);
+  notifyPrefs.set({ ...confirmed });
+  writeCache(userId, confirmed);
+}
+
+// Loads the preferences of the signed-in user (null: the defaults, nothing stored): the
+// cached copy at once, then the server's. Resolves when the server answered (or failed).
+export async function loadPrefs(userId) {
+  currentUser = userId || null;
+  const gen = ++generation;
+  const cached = currentUser ? readCache(currentUser) : null;
+  confirmed = cached || { ...DEFAULT_PREFS };
+  notifyPrefs.set({ ...confirmed });
+  if (!currentUser) {
+    prefsSync.set({ source: 'defaults', state: 'idle' });
+    return;
+  }
+  prefsSync.set({ source: cached ? 'cache' : 'defaults', state: 'loading' });
+  try {
+    const prefs = await api('GET', PATH);
+    if (gen !== generation || userId !== currentUser) return;
+    adopt(currentUser, prefs);
+    prefsSync.set({ source: 'server', state: 'idle' });
+  } catch {
+    if (gen !== generation) return;
+    // Offline or signed out meanwhile: keep what is shown; the next login loads again.
+    prefsSync.set({ ...prefsSync.get(), state: 'error' });
+  }
+}
+
+// Changes one preference: shown (and cached) at once, then saved on the server. A save the
+// server refuses rolls back to what it last confirmed; the returned promise then rejects with
+// the ApiError.
 export function setPref(name, value) {
-  if (!(name in DEFAULT_PREFS)) return;
+  if (!(name in DEFAULT_PREFS)) return Promise.resolve();
   const next = { ...notifyPrefs.get(), [name]: !!value };
   notifyPrefs.set(next);
-  if (currentUser) {
+  const userId = currentUser;
+  if (!userId) return Promise.resolve();
+  writeCache(userId, next);
+  const gen = ++generation;
+  prefsSync.set({ ...prefsSync.get(), state: 'saving' });
+  const run = saving.then(async () => {
     try {
-      localStorage.setItem(key(currentUser), JSON.stringify(next));
-    } catch {
-      /* storage full or refused: the choice lasts for this page only */
+      const stored = await api('PUT', PATH, { body: next });
+      if (userId !== currentUser) return;
+      confirmed = clean(stored);
+      if (gen === generation) {
+        adopt(userId, stored);
+        prefsSync.set({ source: 'server', state: 'saved' });
+      }
+    } catch (err) {
+      if (userId !== currentUser) return;
+      if (gen === generation) {
+        adopt(userId, confirmed);
+        prefsSync.set({ ...prefsSync.get(), state: 'error' });
+      }
+      throw err;
     }
-  }
+  });
+  saving = run.catch(() => {});
+  return run;
 }
 
 // Should a live event of this kind ('message', 'status', 'connection') show a toast?

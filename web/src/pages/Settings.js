@@ -1,11 +1,11 @@
-// Settings of the signed-in user: notification preferences (kept per user in this browser's
-// localStorage, see lib/prefs.js) and changing the password (the current one required; the
+// Settings of the signed-in user: notification preferences (kept on the server per user, so
+// they follow the user to any browser; see lib/prefs.js) and changing the password (the current one required; the
 // server ends every other session and this tab continues with the new tokens).
 import { html } from 'htm/preact';
 import { useRef, useState } from 'preact/hooks';
 import { changePassword } from '../lib/api.js';
 import { notify } from '../lib/notify.js';
-import { notifyPrefs, NOTIFY_KINDS, setPref } from '../lib/prefs.js';
+import { notifyPrefs, NOTIFY_KINDS, prefsSync, setPref } from '../lib/prefs.js';
 import { useStore } from '../lib/store.js';
 import { errText } from '../lib/format.js';
 import { FieldError, maxLen, minLen, required, useForm } from '../lib/validate.js';
@@ -16,18 +16,28 @@ const PW_RULES = {
   again: [(v, all) => (v === all.next ? null : 'Does not match the new password.')],
 };
 
+const SYNC_TEXT = { loading: 'Loading…', saving: 'Saving…', saved: 'Saved to your account.', error: '' };
+
+function change(name, value) {
+  setPref(name, value).catch((err) => {
+    notify({ kind: 'error', title: 'Could not save the preference', body: errText(err) });
+  });
+}
+
 function NotificationPrefs() {
   const p = useStore(notifyPrefs);
-  return html`<section class="card" aria-labelledby="prefs-title" data-testid="notify-settings">
+  const sync = useStore(prefsSync);
+  return html`<section class="card" aria-labelledby="prefs-title" data-testid="notify-settings" data-source=${sync.source} data-state=${sync.state}>
     <h2 id="prefs-title">Notification preferences</h2>
-    <p class="muted small">Kept for your account in this browser.</p>
+    <p class="muted small">Kept with your account: they follow you to any browser.</p>
     <fieldset class="prefs">
       <legend>Show a notification for</legend>
       ${NOTIFY_KINDS.map(
-        (k) => html`<label key=${k.id} class="check"><input type="checkbox" data-testid=${`notify-pref-${k.id}`} checked=${p[k.id]} onChange=${(e) => setPref(k.id, e.target.checked)} /> ${k.label}</label>`
+        (k) => html`<label key=${k.id} class="check"><input type="checkbox" data-testid=${`notify-pref-${k.id}`} checked=${p[k.id]} onChange=${(e) => change(k.id, e.target.checked)} /> ${k.label}</label>`
       )}
     </fieldset>
-    <label class="check"><input type="checkbox" data-testid="notify-pref-sound" checked=${p.sound} onChange=${(e) => setPref('sound', e.target.checked)} /> Play a sound with live notifications</label>
+    <label class="check"><input type="checkbox" data-testid="notify-pref-sound" checked=${p.sound} onChange=${(e) => change('sound', e.target.checked)} /> Play a sound with live notifications</label>
+    <p class="muted small" role="status" data-testid="notify-sync">${SYNC_TEXT[sync.state] || ''}</p>
   </section>`;
 }
 
