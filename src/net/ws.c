@@ -37,10 +37,25 @@ struct net_ws_state {
 
 struct net_shared *net_shared_new(const void *data, size_t len)
 {
+    return net_shared_concat(data, len, NULL, 0, NULL, 0);
+}
+
+struct net_shared *net_shared_concat(const void *a, size_t a_len, const void *b, size_t b_len,
+                                     const void *c, size_t c_len)
+{
+    size_t len = a_len + b_len + c_len;
     struct net_shared *s = xmalloc(sizeof *s + len + 1);
     s->refs = 1;
     s->len = len;
-    memcpy(s->data, data, len);
+    if (a_len) {
+        memcpy(s->data, a, a_len);
+    }
+    if (b_len) {
+        memcpy(s->data + a_len, b, b_len);
+    }
+    if (c_len) {
+        memcpy(s->data + a_len + b_len, c, c_len);
+    }
     s->data[len] = '\0';
     return s;
 }

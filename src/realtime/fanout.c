@@ -180,16 +180,18 @@ static void deliver_cached(struct rt_chan *ch, const struct rt_event *ev, uint8_
     if (!(keyable && tl_cache.frame && tl_cache.data == data && tl_cache.vsn == c->vsn &&
           tl_cache.key_len == tl + 1 + ids->len && memcmp(tl_cache.key, ch->topic, tl + 1) == 0 &&
           memcmp(tl_cache.key + tl + 1, ids->data, ids->len) == 0)) {
+        /* Only the prefix goes through the loop's scratch (bounded); the row data, which may
+         * be larger than that, is copied once, straight into the frame. */
         struct buf *b = &c->loop->scratch;
         buf_reset(b);
         if (phx_encode_prefix(c->vsn, NULL, NULL, ch->topic, "postgres_changes", b) < 0 ||
             buf_puts(b, "{\"ids\":[") < 0 || buf_append(b, ids->data, ids->len) < 0 ||
-            buf_puts(b, "],\"data\":") < 0 || buf_append(b, data->data, data->len) < 0 ||
-            buf_putc(b, '}') < 0 || buf_puts(b, phx_suffix(c->vsn)) < 0) {
+            buf_puts(b, "],\"data\":") < 0) {
             return;
         }
+        char suffix[3] = {'}', phx_suffix(c->vsn)[0], 0};
         cache_drop();
-        tl_cache.frame = net_shared_new(b->data, b->len);
+        tl_cache.frame = net_shared_concat(b->data, b->len, data->data, data->len, suffix, 2);
         if (keyable) {
             tl_cache.data = data;
             tl_cache.vsn = c->vsn;
@@ -360,13 +362,15 @@ static void fan_send_group(struct rt_group *g, const struct rt_fan *f, struct bu
             continue;
         }
         if (!frame[c->vsn]) {
+            /* The payload may be larger than the scratch buffer (a client's broadcast up to
+             * the message limit): only the prefix goes through it. */
             buf_reset(scratch);
-            if (phx_encode_prefix(c->vsn, NULL, NULL, ch->topic, f->event, scratch) < 0 ||
-                buf_append(scratch, f->text->data, f->text->len) < 0 ||
-                buf_puts(scratch, phx_suffix(c->vsn)) < 0) {
+            if (phx_encode_prefix(c->vsn, NULL, NULL, ch->topic, f->event, scratch) < 0) {
                 continue;
             }
-            frame[c->vsn] = net_shared_new(scratch->data, scratch->len);
+            const char *sfx = phx_suffix(c->vsn);
+            frame[c->vsn] = net_shared_concat(scratch->data, scratch->len, f->text->data,
+                                              f->text->len, sfx, strlen(sfx));
         }
         rt_conn_send(c, false, NULL, 0, frame[c->vsn], NULL, 0);
     }
