@@ -141,6 +141,10 @@ struct net_shared {
     char data[];
 };
 struct net_shared *net_shared_new(const void *data, size_t len);
+/* One shared string made of a, b and c in that order (a frame built once for many: prefix,
+ * event data, suffix) without an intermediate copy; any part may be empty. */
+struct net_shared *net_shared_concat(const void *a, size_t a_len, const void *b, size_t b_len,
+                                     const void *c, size_t c_len);
 void net_shared_ref(struct net_shared *s);
 void net_shared_unref(struct net_shared *s);
 

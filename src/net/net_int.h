@@ -23,7 +23,15 @@ enum conn_state {
 enum conn_timeout { TIMEOUT_HEADER = 1, TIMEOUT_BODY, TIMEOUT_IDLE };
 
 struct net_ws_state;
-struct ws_cork;
+
+/* A part of a WebSocket frame gathered while its worker is corked (ws.c): bytes of a shared
+ * object, or (shared NULL) of the worker's cork_bytes. next: the connection's next part
+ * (index + 1, 0 at the end). */
+struct ws_seg {
+    struct net_shared *shared;
+    uint32_t off, len;
+    uint32_t next;
+};
 
 /* The HTTP side of a connection: input, the request being read, its body. Separate from
  * struct net_conn so that a WebSocket (which lives long and idles) does not carry it. */
@@ -43,24 +51,25 @@ struct conn_http {
 /* One TCP connection. Owned by its worker's loop thread. */
 struct net_conn {
     uv_tcp_t tcp;
+    /* What every fanned-out frame reads (net_ws_send, cork_frame), kept together so that a
+     * delivery touches one cache line of the connection, not three. */
     struct net_worker *w;
-    struct net_conn *prev, *next; /* the worker's list */
+    struct net_ws_state *ws; /* WebSocket (NULL for HTTP) */
+    size_t queued;           /* bytes handed to uv_write and not yet written */
     uint8_t state;
     uint8_t timeout_kind;
-    bool processing;    /* inside conn_process (no re-entry) */
-    bool handle_closed; /* uv_close finished while a request was in flight */
-    bool out_paused;    /* HTTP: not reading requests until the output queue drains */
-    bool shutting;      /* uv_shutdown pending: our last bytes are not all written yet */
-    bool ip_counted;    /* counted in the server's per-IP table under ip */
-    uint8_t ip[16];     /* peer address (IPv4 as v4-mapped IPv6) */
+    bool processing;              /* inside conn_process (no re-entry) */
+    bool handle_closed;           /* uv_close finished while a request was in flight */
+    bool out_paused;              /* HTTP: not reading requests until the output queue drains */
+    bool shutting;                /* uv_shutdown pending: our last bytes are not all written yet */
+    bool ip_counted;              /* counted in the server's per-IP table under ip */
+    uint8_t ip[16];               /* peer address (IPv4 as v4-mapped IPv6) */
+    struct net_conn *prev, *next; /* the worker's list */
     int64_t deadline_ms;
-    size_t queued;           /* bytes handed to uv_write and not yet written */
     size_t wq_mark;          /* unacknowledged output at the last progress check */
     struct conn_http *http;  /* HTTP state; freed when the connection becomes a WebSocket */
     struct net_request *req; /* the request in flight, or NULL */
-    /* WebSocket (NULL for HTTP) */
-    struct net_ws_state *ws;
-    struct tls_conn *tls; /* NULL on plain connections */
+    struct tls_conn *tls;    /* NULL on plain connections */
     /* A streamed response (net_stream_*) in progress */
     bool streaming;
     bool stream_chunked;   /* Transfer-Encoding: chunked (HTTP/1.1), else close-delimited */
@@ -92,9 +101,19 @@ struct net_worker {
     atomic_int stop_request;   /* set by net_server_stop */
     struct http_field *fields; /* scratch for parsing, cfg.limits.max_fields entries */
     bool corked;               /* running posted tasks: WebSocket frames are gathered */
-    struct ws_cork *corks;     /* connections with gathered frames */
-    struct ws_cork *cork_free; /* a few spare gatherers, kept with their buffers */
-    unsigned ncork_free;
+    /* What the corked round gathered, for all connections (ws.c); the arrays keep their
+     * capacity from round to round, so fanning out allocates nothing. */
+    struct ws_seg *segs; /* parts, chained per connection */
+    uint32_t nsegs, segcap;
+    struct buf cork_bytes;        /* frame headers, prefixes and suffixes */
+    struct net_conn **cork_conns; /* connections with gathered parts, in order (NULL: gone) */
+    uint32_t ncork_conns, cork_conns_cap;
+    struct net_shared **pins; /* one reference per shared object gathered this round */
+    uint32_t npins, pincap;
+    uv_buf_t *iov; /* scratch for writing one connection's parts */
+    struct net_shared **iov_owner;
+    uint32_t iovcap;
+    uint64_t frames_sent; /* WebSocket frames since the last uncork (counted once per round) */
     char readbuf[64 * 1024];
     char tlsbuf[16 * 1024]; /* decrypted plaintext, one TLS record at a time */
 };
@@ -137,15 +156,20 @@ void conn_reset(struct net_conn *c, const char *why);
 void conn_close_after_write(struct net_conn *c);
 void conn_free(struct net_conn *c);
 void conn_http_free(struct conn_http *h);
-/* Queue small + shared + small2 + owned (freed after) as one write. */
 /* Write bytes as they are (ciphertext on TLS connections); takes ownership of data. */
 int conn_write_raw(struct net_conn *c, char *data, size_t len);
+/* Write small + shared + small2 + owned (taken over) in order; small and small2 may live on
+ * the caller's stack, shared stays the caller's reference (conn_write_parts). */
 int conn_write(struct net_conn *c, const char *small, size_t small_len, struct net_shared *shared,
                const char *small2, size_t small2_len, char *owned, size_t owned_len);
-/* Queue parts as one write. The write takes over the references shared[0..nshared) (the
- * buffers among parts that belong to net_shared objects) and owned (freed after). */
-int conn_write_gather(struct net_conn *c, uv_buf_t *parts, unsigned n,
-                      struct net_shared *const *shared, size_t nshared, char *owned);
+/* owner[i] of a part that points into the owned buffer of conn_write_parts. */
+#define NET_PART_OWNED ((struct net_shared *)1)
+/* Write parts in order: directly as far as the socket takes them, the rest queued. owner[i]:
+ * NULL for transient bytes (copied if they must wait), the net_shared the part points into
+ * (referenced if it must wait; the caller keeps its own reference) or NET_PART_OWNED. owned
+ * is taken over (freed once written). */
+int conn_write_parts(struct net_conn *c, const uv_buf_t *parts, unsigned n,
+                     struct net_shared *const *owner, char *owned);
 
 /* ws.c */
 /* While a worker runs its posted tasks it is corked: frames sent to a WebSocket are gathered

@@ -390,47 +390,100 @@ int conn_write_raw(struct net_conn *c, char *data, size_t len)
     return conn_submit(c, wr, &buf, 1);
 }
 
-/* Fill wr (allocated with room for nshared references) and queue parts with it. */
-static int write_req_submit(struct net_conn *c, struct write_req *wr, uv_buf_t *parts, unsigned n,
-                            struct net_shared *const *shared, size_t nshared, char *owned)
+/*
+ * Write parts in order: as much as the socket takes right now (uv_try_write, one writev, no
+ * request and no epoll registration), then one queued uv_write for the rest. Only the rest
+ * costs anything: its transient bytes (owner[i] NULL) are copied into the request, shared
+ * bytes are kept by reference, and owned (which parts with owner NET_PART_OWNED point into)
+ * goes with the request. owned is always taken over; the caller's references are not.
+ */
+int conn_write_parts(struct net_conn *c, const uv_buf_t *parts, unsigned n,
+                     struct net_shared *const *owner, char *owned)
 {
-    wr->conn = c;
-    wr->owned = owned;
-    wr->nshared = nshared;
-    if (nshared) {
-        memcpy(wr->shared, shared, nshared * sizeof wr->shared[0]);
-    }
-    wr->bytes = 0;
-    for (unsigned i = 0; i < n; i++) {
-        wr->bytes += parts[i].len;
-    }
-    return conn_submit(c, wr, parts, n);
-}
-
-int conn_write_gather(struct net_conn *c, uv_buf_t *parts, unsigned n,
-                      struct net_shared *const *shared, size_t nshared, char *owned)
-{
-    int rc = 0;
     if (c->state == CONN_CLOSED || c->state == CONN_LINGER) {
-        rc = SB_E_IO;
-    } else if (c->tls) {
+        free(owned);
+        return SB_E_IO;
+    }
+    if (c->tls) {
         /* TLS encrypts per connection, so nothing is shared past this point. */
-        rc = tls_conn_encrypt(c->tls, parts, n) < 0 ? SB_E_IO : 0;
+        int rc = tls_conn_encrypt(c->tls, parts, n) < 0 ? SB_E_IO : 0;
+        free(owned);
         if (rc < 0) {
             conn_close(c);
+            return rc;
         }
-    } else {
-        struct write_req *wr = xmalloc(sizeof *wr + nshared * sizeof wr->shared[0]);
-        return write_req_submit(c, wr, parts, n, shared, nshared, owned);
-    }
-    for (size_t i = 0; i < nshared; i++) {
-        net_shared_unref(shared[i]);
-    }
-    free(owned);
-    if (rc == 0) {
         char *out = NULL;
         size_t len = tls_conn_take_output(c->tls, &out);
         return len ? conn_write_raw(c, out, len) : 0;
+    }
+    size_t total = 0;
+    for (unsigned i = 0; i < n; i++) {
+        total += parts[i].len;
+    }
+    if (!total) {
+        free(owned);
+        return 0;
+    }
+    size_t done = 0;
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0) {
+        int r = uv_try_write((uv_stream_t *)&c->tcp, parts, n);
+        if (r < 0 && r != UV_EAGAIN) {
+            free(owned);
+            conn_close(c);
+            return SB_E_IO;
+        }
+        done = r > 0 ? (size_t)r : 0;
+    }
+    if (done == total) {
+        free(owned);
+        return 0;
+    }
+    /* The rest: skip what was written, count what must be copied or referenced. */
+    unsigned first = 0;
+    size_t skip = done;
+    while (first < n && skip >= parts[first].len) {
+        skip -= parts[first].len;
+        first++;
+    }
+    size_t copy = 0, nshared = 0;
+    for (unsigned i = first; i < n; i++) {
+        size_t len = parts[i].len - (i == first ? skip : 0);
+        if (!owner[i]) {
+            copy += len;
+        } else if (owner[i] != NET_PART_OWNED) {
+            nshared++;
+        }
+    }
+    struct write_req *wr = xmalloc(sizeof *wr + nshared * sizeof wr->shared[0] + copy);
+    char *bytes = (char *)&wr->shared[nshared];
+    uv_buf_t stack[64];
+    uv_buf_t *rest = n - first <= 64 ? stack : xmalloc((n - first) * sizeof *rest);
+    unsigned m = 0;
+    size_t ns = 0;
+    for (unsigned i = first; i < n; i++) {
+        size_t off = i == first ? skip : 0;
+        char *base = parts[i].base + off;
+        size_t len = parts[i].len - off;
+        if (!len) {
+            continue;
+        }
+        if (!owner[i]) {
+            memcpy(bytes, base, len);
+            base = bytes;
+            bytes += len;
+        } else if (owner[i] != NET_PART_OWNED) {
+            net_shared_ref(owner[i]);
+            wr->shared[ns++] = owner[i];
+        }
+        rest[m++] = uv_buf_init(base, (unsigned)len);
+    }
+    wr->conn = c;
+    wr->owned = owned;
+    wr->nshared = ns;
+    wr->bytes = total - done;
+    int rc = conn_submit(c, wr, rest, m);
+    if (rest != stack) {
+        free(rest);
     }
     return rc;
 }
@@ -438,38 +491,26 @@ int conn_write_gather(struct net_conn *c, uv_buf_t *parts, unsigned n,
 int conn_write(struct net_conn *c, const char *small, size_t small_len, struct net_shared *shared,
                const char *small2, size_t small2_len, char *owned, size_t owned_len)
 {
-    if (c->state == CONN_CLOSED || c->state == CONN_LINGER) {
-        free(owned);
-        return SB_E_IO;
-    }
-    size_t nshared = shared ? 1 : 0;
-    /* The caller's small buffers may live on its stack: copy them into the request. */
-    struct write_req *wr =
-        xmalloc(sizeof *wr + nshared * sizeof wr->shared[0] + small_len + small2_len);
-    char *copy = (char *)&wr->shared[nshared];
-    memcpy(copy, small, small_len);
-    if (small2_len) {
-        memcpy(copy + small_len, small2, small2_len);
-    }
     uv_buf_t parts[4];
+    struct net_shared *owner[4];
     unsigned n = 0;
-    parts[n++] = uv_buf_init(copy, (unsigned)small_len);
-    if (shared) {
+    if (small_len) {
+        owner[n] = NULL;
+        parts[n++] = uv_buf_init((char *)small, (unsigned)small_len);
+    }
+    if (shared && shared->len) {
+        owner[n] = shared;
         parts[n++] = uv_buf_init(shared->data, (unsigned)shared->len);
-        net_shared_ref(shared);
     }
     if (small2_len) {
-        parts[n++] = uv_buf_init(copy + small_len, (unsigned)small2_len);
+        owner[n] = NULL;
+        parts[n++] = uv_buf_init((char *)small2, (unsigned)small2_len);
     }
     if (owned && owned_len) {
+        owner[n] = NET_PART_OWNED;
         parts[n++] = uv_buf_init(owned, (unsigned)owned_len);
     }
-    if (c->tls) {
-        int rc = conn_write_gather(c, parts, n, &shared, nshared, owned);
-        free(wr);
-        return rc;
-    }
-    return write_req_submit(c, wr, parts, n, &shared, nshared, owned);
+    return conn_write_parts(c, parts, n, owner, owned);
 }
 
 size_t net_conn_queued(struct net_conn *c)

@@ -23,38 +23,40 @@
 #include "base/log.h"
 #include "net/net_int.h"
 
-/* Frames of one connection gathered while its worker is corked (net_int.h). */
-struct ws_cork_seg {
-    struct net_shared *shared; /* NULL: the bytes small.data[off, off + len) */
-    size_t off, len;
-};
-struct ws_cork {
-    struct ws_cork *next;  /* the worker's list */
-    struct net_conn *conn; /* NULL once the connection went away */
-    size_t bytes;
-    size_t nshared;
-    struct buf small; /* frame headers, prefixes and suffixes, back to back */
-    struct ws_cork_seg *seg;
-    size_t nseg, segcap;
-};
-
 struct net_ws_state {
-    const struct net_ws_handler *handler;
-    void *user;
-    struct ws_cork *cork; /* frames gathered in this corked round, or NULL */
-    struct ws_reader reader;
-    int64_t last_rx_ms;
+    /* First what every fanned-out frame reads and writes (one cache line per delivery). */
+    uint32_t cork_head, cork_tail; /* parts gathered this round (w->segs index + 1), or 0 */
     uint16_t close_code;
     bool close_sent;
-    bool notified; /* handler->on_close called */
+    bool notified;    /* handler->on_close called */
+    bool cork_listed; /* in w->cork_conns this round */
+    const struct net_ws_handler *handler;
+    void *user;
+    int64_t last_rx_ms;
+    struct ws_reader reader;
 };
 
 struct net_shared *net_shared_new(const void *data, size_t len)
 {
+    return net_shared_concat(data, len, NULL, 0, NULL, 0);
+}
+
+struct net_shared *net_shared_concat(const void *a, size_t a_len, const void *b, size_t b_len,
+                                     const void *c, size_t c_len)
+{
+    size_t len = a_len + b_len + c_len;
     struct net_shared *s = xmalloc(sizeof *s + len + 1);
     s->refs = 1;
     s->len = len;
-    memcpy(s->data, data, len);
+    if (a_len) {
+        memcpy(s->data, a, a_len);
+    }
+    if (b_len) {
+        memcpy(s->data + a_len, b, b_len);
+    }
+    if (c_len) {
+        memcpy(s->data + a_len + b_len, c, c_len);
+    }
     s->data[len] = '\0';
     return s;
 }
@@ -119,162 +121,239 @@ int net_ws_check(const struct net_request *req)
     return 0;
 }
 
-/* ---- corking ---- */
+/* ---- corking ----
+ *
+ * While its worker runs posted tasks, a connection's frames are gathered as parts chained
+ * through the worker's segs array: small bytes (frame headers, per-subscriber prefixes) are
+ * appended to the worker's cork_bytes, shared event data is referenced (pinned once per round
+ * for the whole worker, not once per delivery). At uncork each connection's parts go out with
+ * one writev straight from those buffers (conn_write_parts), and only what the socket did not
+ * take is copied or referenced into a queued write. The arrays keep their capacity between
+ * rounds, up to the retention limits below, so a steady fan-out allocates nothing.
+ */
 
-static struct ws_cork *cork_get(struct net_conn *c)
-{
-    struct net_ws_state *ws = c->ws;
-    if (ws->cork) {
-        return ws->cork;
-    }
-    struct net_worker *w = c->w;
-    struct ws_cork *k = w->cork_free;
-    if (k) {
-        w->cork_free = k->next;
-        w->ncork_free--;
-    } else {
-        k = xcalloc(1, sizeof *k);
-        buf_init(&k->small, c->w->server->cfg.ws_max_queue + 64);
-    }
-    k->conn = c;
-    k->bytes = k->nshared = k->nseg = 0;
-    buf_reset(&k->small);
-    k->next = w->corks;
-    w->corks = k;
-    ws->cork = k;
-    return k;
-}
+#define CORK_KEEP_SEGS (256u * 1024u)        /* parts kept allocated between rounds */
+#define CORK_KEEP_BYTES (4u * 1024u * 1024u) /* small bytes kept allocated between rounds */
+#define CORK_MAX_BYTES (1u << 30)            /* small bytes of one round */
 
-static int cork_seg(struct ws_cork *k, struct net_shared *shared, size_t off, size_t len)
+/* Grow *arr (of elem-sized items, capacity *cap) to hold need items. */
+static int grow(void **arr, uint32_t *cap, uint32_t need, size_t elem, uint32_t first)
 {
-    if (k->nseg == k->segcap) {
-        size_t cap = k->segcap ? k->segcap * 2 : 8;
-        struct ws_cork_seg *seg = realloc(k->seg, cap * sizeof *seg);
-        if (!seg) {
+    if (need <= *cap) {
+        return 0;
+    }
+    uint32_t n = *cap ? *cap : first;
+    while (n < need) {
+        if (n > UINT32_MAX / 2) {
             return SB_E_NOMEM;
         }
-        k->seg = seg;
-        k->segcap = cap;
+        n *= 2;
     }
-    k->seg[k->nseg++] = (struct ws_cork_seg){shared, off, len};
+    void *p = realloc(*arr, (size_t)n * elem);
+    if (!p) {
+        return SB_E_NOMEM;
+    }
+    *arr = p;
+    *cap = n;
     return 0;
 }
 
-/* Gather small bytes (copied) or a reference to shared. */
-static int cork_add(struct ws_cork *k, const void *small, size_t len, struct net_shared *shared)
+/* Append a part to c's chain (small bytes next to its last small part extend that part). */
+static int cork_part(struct net_conn *c, struct net_shared *shared, size_t off, size_t len)
 {
-    if (shared) {
-        if (cork_seg(k, shared, 0, shared->len) < 0) {
-            return SB_E_NOMEM;
-        }
-        net_shared_ref(shared);
-        k->nshared++;
-        k->bytes += shared->len;
-        return 0;
-    }
+    struct net_worker *w = c->w;
+    struct net_ws_state *ws = c->ws;
     if (!len) {
         return 0;
     }
-    struct ws_cork_seg *last = k->nseg ? &k->seg[k->nseg - 1] : NULL;
-    size_t off = k->small.len;
-    if (buf_append(&k->small, small, len) < 0) {
+    if (!shared && ws->cork_tail) {
+        struct ws_seg *t = &w->segs[ws->cork_tail - 1];
+        if (!t->shared && (size_t)t->off + t->len == off) {
+            t->len += (uint32_t)len;
+            c->queued += len;
+            return 0;
+        }
+    }
+    if (grow((void **)&w->segs, &w->segcap, w->nsegs + 1, sizeof *w->segs, 1024) < 0) {
         return SB_E_NOMEM;
     }
-    k->bytes += len;
-    if (last && !last->shared && last->off + last->len == off) {
-        last->len += len; /* adjacent small bytes stay one part */
+    uint32_t idx = w->nsegs++;
+    w->segs[idx] = (struct ws_seg){shared, (uint32_t)off, (uint32_t)len, 0};
+    if (ws->cork_tail) {
+        w->segs[ws->cork_tail - 1].next = idx + 1;
+    } else {
+        ws->cork_head = idx + 1;
+    }
+    ws->cork_tail = idx + 1;
+    c->queued += len; /* gathered bytes count against the outbound cap */
+    return 0;
+}
+
+/* Copy small bytes into the round's buffer and chain them to c. */
+static int cork_small(struct net_conn *c, const void *data, size_t len)
+{
+    struct net_worker *w = c->w;
+    if (!len) {
         return 0;
     }
-    return cork_seg(k, NULL, off, len);
+    size_t off = w->cork_bytes.len;
+    if (buf_append(&w->cork_bytes, data, len) < 0) {
+        return SB_E_NOMEM;
+    }
+    return cork_part(c, NULL, off, len);
 }
 
-/* Write what k gathered (if its connection is still there) and recycle or free k. */
-static void cork_flush(struct net_worker *w, struct ws_cork *k)
+/* Hold one reference to shared for the rest of the round (the last few pins are checked, so
+ * an event fanned out to many connections is pinned once). */
+static int cork_pin(struct net_worker *w, struct net_shared *shared)
 {
-    struct net_conn *c = k->conn;
-    if (c) {
-        c->ws->cork = NULL;
-    }
-    struct net_shared *stack_sh[16];
-    uv_buf_t stack_parts[32];
-    struct net_shared **sh = k->nshared <= 16 ? stack_sh : xmalloc(k->nshared * sizeof *sh);
-    uv_buf_t *parts = k->nseg <= 32 ? stack_parts : xmalloc(k->nseg * sizeof *parts);
-    size_t len = 0, nsh = 0;
-    char *small = buf_detach(&k->small, &len);
-    for (size_t i = 0; i < k->nseg; i++) {
-        const struct ws_cork_seg *g = &k->seg[i];
-        if (g->shared) {
-            sh[nsh++] = g->shared;
-            parts[i] = uv_buf_init(g->shared->data, (unsigned)g->len);
-        } else {
-            parts[i] = uv_buf_init(small + g->off, (unsigned)g->len);
+    for (uint32_t k = w->npins; k > 0 && k + 4 > w->npins; k--) {
+        if (w->pins[k - 1] == shared) {
+            return 0;
         }
     }
-    if (c && k->nseg) {
-        conn_write_gather(c, parts, (unsigned)k->nseg, sh, nsh, small);
-    } else {
-        for (size_t i = 0; i < nsh; i++) {
-            net_shared_unref(sh[i]);
-        }
-        free(small);
+    if (grow((void **)&w->pins, &w->pincap, w->npins + 1, sizeof *w->pins, 64) < 0) {
+        return SB_E_NOMEM;
     }
-    if (sh != stack_sh) {
-        free(sh);
-    }
-    if (parts != stack_parts) {
-        free(parts);
-    }
-    k->conn = NULL;
-    k->nseg = k->nshared = k->bytes = 0;
-    if (w->ncork_free < SB_LIMIT_WS_CORK_SPARES && k->segcap <= 64) {
-        k->next = w->cork_free;
-        w->cork_free = k;
-        w->ncork_free++;
-    } else {
-        buf_release(&k->small);
-        free(k->seg);
-        free(k);
-    }
+    net_shared_ref(shared);
+    w->pins[w->npins++] = shared;
+    return 0;
 }
 
-/* Write c's gathered frames now (before a frame that must follow them). */
+/* Forget c's gathered parts (and take their bytes off its queue); returns the bytes. */
+static size_t cork_forget(struct net_conn *c)
+{
+    struct net_worker *w = c->w;
+    struct net_ws_state *ws = c->ws;
+    size_t bytes = 0;
+    for (uint32_t i = ws->cork_head; i; i = w->segs[i - 1].next) {
+        bytes += w->segs[i - 1].len;
+    }
+    ws->cork_head = ws->cork_tail = 0;
+    c->queued -= bytes;
+    return bytes;
+}
+
+/* Write c's gathered frames now (at uncork, or before a frame that must follow them). */
 static void cork_flush_conn(struct net_conn *c)
 {
-    struct ws_cork *k = c->ws ? c->ws->cork : NULL;
-    if (!k) {
+    struct net_ws_state *ws = c->ws;
+    if (!ws || !ws->cork_head) {
         return;
     }
     struct net_worker *w = c->w;
-    for (struct ws_cork **pp = &w->corks; *pp; pp = &(*pp)->next) {
-        if (*pp == k) {
-            *pp = k->next;
-            break;
-        }
+    uint32_t n = 0;
+    for (uint32_t i = ws->cork_head; i; i = w->segs[i - 1].next) {
+        n++;
     }
-    cork_flush(w, k);
+    if (n > w->iovcap) {
+        uint32_t cap = w->iovcap;
+        struct net_shared **owner = NULL;
+        if (grow((void **)&w->iov, &cap, n, sizeof *w->iov, 64) < 0 ||
+            !(owner = realloc(w->iov_owner, cap * sizeof *owner))) {
+            cork_forget(c);
+            conn_close(c);
+            return;
+        }
+        w->iov_owner = owner;
+        w->iovcap = cap;
+    }
+    n = 0;
+    for (uint32_t i = ws->cork_head; i; i = w->segs[i - 1].next) {
+        const struct ws_seg *g = &w->segs[i - 1];
+        char *base = g->shared ? g->shared->data + g->off : w->cork_bytes.data + g->off;
+        w->iov[n] = uv_buf_init(base, g->len);
+        w->iov_owner[n] = g->shared;
+        n++;
+    }
+    cork_forget(c);
+    conn_write_parts(c, w->iov, n, w->iov_owner, NULL);
 }
 
 void ws_worker_uncork(struct net_worker *w)
 {
-    /* One at a time: a write that fails closes its connection, and what that triggers may
-     * flush another connection out of the list (cork_flush_conn). */
-    struct ws_cork *k;
-    while ((k = w->corks) != NULL) {
-        w->corks = k->next;
-        cork_flush(w, k);
+    /* One at a time, re-reading the count: a write that fails closes its connection. */
+    for (uint32_t i = 0; i < w->ncork_conns; i++) {
+        struct net_conn *c = w->cork_conns[i];
+        if (c) {
+            c->ws->cork_listed = false;
+            cork_flush_conn(c);
+        }
+    }
+    w->ncork_conns = 0;
+    w->nsegs = 0;
+    buf_reset(&w->cork_bytes);
+    for (uint32_t k = 0; k < w->npins; k++) {
+        net_shared_unref(w->pins[k]);
+    }
+    w->npins = 0;
+    if (w->segcap > CORK_KEEP_SEGS) {
+        free(w->segs);
+        w->segs = NULL;
+        w->segcap = 0;
+    }
+    if (w->cork_bytes.cap > CORK_KEEP_BYTES) {
+        buf_release(&w->cork_bytes);
+    }
+    if (w->iovcap > CORK_KEEP_SEGS) {
+        free(w->iov);
+        free(w->iov_owner);
+        w->iov = NULL;
+        w->iov_owner = NULL;
+        w->iovcap = 0;
+    }
+    if (w->frames_sent) {
+        atomic_fetch_add(&net_counters.ws_frames_sent, w->frames_sent);
+        w->frames_sent = 0;
     }
 }
 
 void ws_worker_release(struct net_worker *w)
 {
-    while (w->cork_free) {
-        struct ws_cork *k = w->cork_free;
-        w->cork_free = k->next;
-        buf_release(&k->small);
-        free(k->seg);
-        free(k);
+    ws_worker_uncork(w);
+    free(w->segs);
+    free(w->cork_conns);
+    free(w->pins);
+    free(w->iov);
+    free(w->iov_owner);
+    buf_release(&w->cork_bytes);
+    w->segs = NULL;
+    w->cork_conns = NULL;
+    w->pins = NULL;
+    w->iov = NULL;
+    w->iov_owner = NULL;
+    w->segcap = w->cork_conns_cap = w->pincap = w->iovcap = 0;
+}
+
+/* Gather one frame (header, prefix, shared, suffix) for c in the corked round. */
+static int cork_frame(struct net_conn *c, const uint8_t *hdr, size_t hl, const char *prefix,
+                      size_t prefix_len, struct net_shared *shared, const char *suffix,
+                      size_t suffix_len)
+{
+    struct net_worker *w = c->w;
+    struct net_ws_state *ws = c->ws;
+    if (!w->cork_bytes.max_len) {
+        buf_init(&w->cork_bytes, CORK_MAX_BYTES);
     }
-    w->ncork_free = 0;
+    if (!ws->cork_listed) {
+        if (grow((void **)&w->cork_conns, &w->cork_conns_cap, w->ncork_conns + 1,
+                 sizeof *w->cork_conns, 256) < 0) {
+            return SB_E_NOMEM;
+        }
+        w->cork_conns[w->ncork_conns++] = c;
+        ws->cork_listed = true;
+    }
+    if (cork_small(c, hdr, hl) < 0 || cork_small(c, prefix, prefix_len) < 0) {
+        return SB_E_NOMEM;
+    }
+    if (shared && shared->len &&
+        (cork_pin(w, shared) < 0 || cork_part(c, shared, 0, shared->len) < 0)) {
+        return SB_E_NOMEM;
+    }
+    if (cork_small(c, suffix, suffix_len) < 0) {
+        return SB_E_NOMEM;
+    }
+    return 0;
 }
 
 static void ws_send_close(struct net_conn *c, uint16_t code, const char *reason)
@@ -334,8 +413,13 @@ void ws_conn_closing(struct net_conn *c)
 void ws_conn_release(struct net_conn *c)
 {
     if (c->ws) {
-        if (c->ws->cork) {
-            c->ws->cork->conn = NULL; /* the worker frees it at uncork */
+        if (c->ws->cork_listed) {
+            struct net_worker *w = c->w;
+            for (uint32_t i = 0; i < w->ncork_conns; i++) {
+                if (w->cork_conns[i] == c) {
+                    w->cork_conns[i] = NULL; /* its parts stay unreferenced until uncork */
+                }
+            }
         }
         ws_reader_release(&c->ws->reader);
         free(c->ws);
@@ -350,14 +434,13 @@ void ws_conn_release(struct net_conn *c)
  */
 static bool ws_queue_admit(struct net_conn *c, size_t len)
 {
-    size_t gathered = c->ws->cork ? c->ws->cork->bytes : 0;
-    if (c->queued + gathered + len <= c->w->server->cfg.ws_max_queue) {
+    /* c->queued includes the bytes gathered in this corked round. */
+    if (c->queued + len <= c->w->server->cfg.ws_max_queue) {
         return true;
     }
     atomic_fetch_add(&net_counters.ws_slow_closes, 1);
     log_event(LOG_WARN, "slow consumer disconnected",
-              json_pack("{s:I,s:I}", "queued", (json_int_t)(c->queued + gathered), "frame",
-                        (json_int_t)len));
+              json_pack("{s:I,s:I}", "queued", (json_int_t)c->queued, "frame", (json_int_t)len));
     net_ws_close(c, WS_CLOSE_SLOW_CONSUMER, "slow consumer");
     return false;
 }
@@ -483,16 +566,13 @@ int net_ws_send(struct net_conn *c, bool binary, const char *prefix, size_t pref
     uint8_t hdr[14];
     size_t hl = ws_frame_header(hdr, true, binary ? WS_OP_BINARY : WS_OP_TEXT, total, NULL);
     if (c->w->corked) {
-        struct ws_cork *k = cork_get(c);
-        if (cork_add(k, hdr, hl, NULL) < 0 || cork_add(k, prefix, prefix_len, NULL) < 0 ||
-            cork_add(k, NULL, 0, shared) < 0 || cork_add(k, suffix, suffix_len, NULL) < 0) {
+        if (cork_frame(c, hdr, hl, prefix, prefix_len, shared, suffix, suffix_len) < 0) {
             /* Out of memory with part of a frame gathered: the stream cannot go on. */
-            k->conn = NULL;
-            c->ws->cork = NULL;
+            cork_forget(c);
             conn_close(c);
             return SB_E_NOMEM;
         }
-        atomic_fetch_add(&net_counters.ws_frames_sent, 1);
+        c->w->frames_sent++;
         return 0;
     }
     cork_flush_conn(c); /* frames gathered earlier go first */

@@ -13,10 +13,11 @@
  *
  * Change events arrive from the hub as a struct rt_batch, also one reference per loop. Each
  * loop walks its channels with postgres bindings; a channel that may read the row
- * (policy_can_read_row, in memory) and has matching bindings gets one frame made of a small
- * per-subscriber prefix (frame start + {"ids":[..],"data":), the shared data and a two-byte
- * suffix. A resuming channel skips live events but remembers the highest seq it skipped;
- * the channel's cursor drops events a resume already sent (resume.c).
+ * (policy_row_view, in memory) and has matching bindings gets the frame (frame start +
+ * {"ids":[..],"data": + the shared data + suffix), built once and shared by every next
+ * subscriber with the same topic, serializer, view and ids (frame_cache). A resuming channel skips
+ * live events but remembers the highest seq it skipped; the channel's cursor drops events a resume
+ * already sent (resume.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,6 +133,80 @@ static size_t chan_match_ids(const struct rt_chan *ch, const struct rt_event *ev
     return n;
 }
 
+/*
+ * While a loop fans a batch out: the last whole frame built for a change, reused for every
+ * next subscriber with the same serializer, topic, view of the row and matching binding ids
+ * (the common case: many subscribers of one topic with the same bindings get the same bytes).
+ * A subscriber then costs its policy check and binding match, and a reference to the frame:
+ * no JSON, no copy. Thread-local: each loop has its own.
+ */
+#define CACHE_KEY_MAX 256
+struct frame_cache {
+    bool on;                       /* inside batch_on_loop */
+    struct net_shared *frame;      /* prefix, ids, data and suffix; NULL: empty */
+    const struct net_shared *data; /* what it was built from (alive for the batch) */
+    uint8_t vsn;
+    size_t key_len;
+    char key[CACHE_KEY_MAX]; /* topic, NUL, matching ids */
+    struct buf ids;          /* scratch for a subscriber's matching ids */
+    uint64_t delivered;      /* counted into m_delivered once per batch */
+};
+static _Thread_local struct frame_cache tl_cache;
+
+static void cache_drop(void)
+{
+    if (tl_cache.frame) {
+        net_shared_unref(tl_cache.frame);
+        tl_cache.frame = NULL;
+    }
+    tl_cache.data = NULL;
+    tl_cache.key_len = 0;
+}
+
+static void deliver_cached(struct rt_chan *ch, const struct rt_event *ev, uint8_t op,
+                           const json_t *rec, struct net_shared *data)
+{
+    struct rt_conn *c = ch->conn;
+    struct buf *ids = &tl_cache.ids;
+    if (!ids->max_len) {
+        buf_init(ids, CACHE_KEY_MAX * 16); /* released at the end of the batch */
+    }
+    buf_reset(ids);
+    if (chan_match_ids(ch, ev, op, rec, ids) == 0 || ids->len == 0) {
+        return;
+    }
+    size_t tl = strlen(ch->topic);
+    bool keyable = tl + 1 + ids->len <= CACHE_KEY_MAX;
+    if (!(keyable && tl_cache.frame && tl_cache.data == data && tl_cache.vsn == c->vsn &&
+          tl_cache.key_len == tl + 1 + ids->len && memcmp(tl_cache.key, ch->topic, tl + 1) == 0 &&
+          memcmp(tl_cache.key + tl + 1, ids->data, ids->len) == 0)) {
+        /* Only the prefix goes through the loop's scratch (bounded); the row data, which may
+         * be larger than that, is copied once, straight into the frame. */
+        struct buf *b = &c->loop->scratch;
+        buf_reset(b);
+        if (phx_encode_prefix(c->vsn, NULL, NULL, ch->topic, "postgres_changes", b) < 0 ||
+            buf_puts(b, "{\"ids\":[") < 0 || buf_append(b, ids->data, ids->len) < 0 ||
+            buf_puts(b, "],\"data\":") < 0) {
+            return;
+        }
+        char suffix[3] = {'}', phx_suffix(c->vsn)[0], 0};
+        cache_drop();
+        tl_cache.frame = net_shared_concat(b->data, b->len, data->data, data->len, suffix, 2);
+        if (keyable) {
+            tl_cache.data = data;
+            tl_cache.vsn = c->vsn;
+            memcpy(tl_cache.key, ch->topic, tl + 1);
+            memcpy(tl_cache.key + tl + 1, ids->data, ids->len);
+            tl_cache.key_len = tl + 1 + ids->len;
+        }
+    }
+    rt_conn_send(c, false, NULL, 0, tl_cache.frame, NULL, 0);
+    tl_cache.delivered++;
+    if (!keyable) {
+        cache_drop();
+    }
+}
+
 void rt_chan_deliver(struct rt_chan *ch, const struct rt_event *ev)
 {
     struct rt_conn *c = ch->conn;
@@ -159,6 +234,10 @@ void rt_chan_deliver(struct rt_chan *ch, const struct rt_event *ev)
         break;
     }
     if (!data) {
+        return;
+    }
+    if (tl_cache.on) {
+        deliver_cached(ch, ev, op, rec, data);
         return;
     }
     struct buf *b = &c->loop->scratch;
@@ -203,6 +282,7 @@ static void batch_on_loop(void *arg)
     struct rt_loop *l = t->loop;
     struct rt_batch *b = t->obj;
     free(t);
+    tl_cache.on = true;
     for (size_t i = 0; i < b->n; i++) {
         const struct rt_event *ev = &b->ev[i];
         for (struct rt_chan *ch = l->pg; ch; ch = ch->pg_next) {
@@ -222,6 +302,13 @@ static void batch_on_loop(void *arg)
             rt_chan_deliver(ch, ev);
         }
         atomic_store(&l->delivered_seq, ev->seq);
+        cache_drop(); /* the next event has other data */
+    }
+    tl_cache.on = false;
+    buf_release(&tl_cache.ids);
+    if (tl_cache.delivered) {
+        atomic_fetch_add(&l->rt->m_delivered, tl_cache.delivered);
+        tl_cache.delivered = 0;
     }
     rt_batch_unref(b);
 }
@@ -257,8 +344,11 @@ static void fan_unref(struct rt_fan *f)
     free(f);
 }
 
+/* Send f to the members of g: the text frame is built once per serializer for the group (its
+ * members share the topic) and every member gets a reference to it. */
 static void fan_send_group(struct rt_group *g, const struct rt_fan *f, struct buf *scratch)
 {
+    struct net_shared *frame[3] = {NULL, NULL, NULL}; /* by vsn (1, 2) */
     for (struct rt_chan *ch = g->head; ch; ch = ch->g_next) {
         struct rt_conn *c = ch->conn;
         if (!c || c->closed || ch->dead || (f->exclude_conn && c->id == f->exclude_conn)) {
@@ -268,16 +358,24 @@ static void fan_send_group(struct rt_group *g, const struct rt_fan *f, struct bu
             rt_conn_send(c, true, NULL, 0, f->bin, NULL, 0);
             continue;
         }
-        if (!f->text) {
+        if (!f->text || (c->vsn != 1 && c->vsn != 2)) {
             continue;
         }
-        buf_reset(scratch);
-        if (phx_encode_prefix(c->vsn, NULL, NULL, ch->topic, f->event, scratch) < 0) {
-            continue;
+        if (!frame[c->vsn]) {
+            /* The payload may be larger than the scratch buffer (a client's broadcast up to
+             * the message limit): only the prefix goes through it. */
+            buf_reset(scratch);
+            if (phx_encode_prefix(c->vsn, NULL, NULL, ch->topic, f->event, scratch) < 0) {
+                continue;
+            }
+            const char *sfx = phx_suffix(c->vsn);
+            frame[c->vsn] = net_shared_concat(scratch->data, scratch->len, f->text->data,
+                                              f->text->len, sfx, strlen(sfx));
         }
-        const char *sfx = phx_suffix(c->vsn);
-        rt_conn_send(c, false, scratch->data, scratch->len, f->text, sfx, strlen(sfx));
+        rt_conn_send(c, false, NULL, 0, frame[c->vsn], NULL, 0);
     }
+    net_shared_unref(frame[1]);
+    net_shared_unref(frame[2]);
 }
 
 static void fan_on_loop(void *arg)

@@ -120,14 +120,10 @@ struct rt_loop;
 
 /* One WebSocket connection; owned by its loop thread. */
 struct rt_conn {
+    /* What the fan-out reads for every delivery (closed, id, vsn, nc) shares one cache line. */
     struct rt_loop *loop;
     struct net_conn *nc;
-    struct rt_conn *prev, *next;
-    struct rt_conn *dead_next;
-    struct rt_chan *chans;
     uint64_t id;
-    struct policy_principal p; /* from the apikey */
-    int64_t exp_s;
     uint32_t next_bid;
     uint32_t sub_bytes; /* postgres_changes spec bytes of its channels (max_sub_bytes) */
     uint16_t nchans;
@@ -135,6 +131,11 @@ struct rt_conn {
     bool counted;      /* announced to the connection hook and the tenant counts */
     bool user_counted; /* holds one of its user's max_user_conns places */
     bool closed;
+    struct rt_conn *prev, *next;
+    struct rt_conn *dead_next;
+    struct rt_chan *chans;
+    struct policy_principal p; /* from the apikey */
+    int64_t exp_s;
 };
 
 struct rt_loop {

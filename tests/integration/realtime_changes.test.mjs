@@ -118,6 +118,29 @@ test('users events never carry password hashes; tenant-scoped for admins', { tim
   c.close();
 });
 
+test('a change larger than the loop\'s 64 KiB scratch arrives whole to every subscriber (vsn 1 and 2)', { timeout: 20000 }, async () => {
+  // The frame of a change is built once per (serializer, topic, ids) and shared; it must not
+  // go through a bounded scratch buffer (a 100 KiB row was dropped silently when it did).
+  const token = tokenFor(server, 'admin@acme.test');
+  const subs = [];
+  for (const vsn of ['1.0.0', '2.0.0', '2.0.0']) {
+    const c = await new RawClient(server.wsUrl, token, { vsn }).open();
+    const r = await c.join('realtime:big', { postgres_changes: [{ event: 'INSERT', schema: 'public', table: 'system_messages' }] });
+    assert.equal(r.payload.status, 'ok');
+    subs.push(c);
+  }
+  const acme = clientId(server, 'acme');
+  const body = 'y'.repeat(100 * 1024);
+  const id = crypto.randomUUID();
+  sql(server, `INSERT INTO system_messages (id, client_id, title, body, priority, state) VALUES ('${id}', '${acme}', 'big', '${body}', 'normal', 'active')`);
+  for (const c of subs) {
+    const ev = await until(() => c.events('postgres_changes')[0], { timeoutMs: 10000, what: `the big change (vsn ${c.vsn})` });
+    assert.equal(ev.payload.data.record.id, id);
+    assert.equal(ev.payload.data.record.body, body);
+  }
+  for (const c of subs) c.close();
+});
+
 test('upgrade without or with a bad apikey is refused with 401', async () => {
   for (const q of ['', '?apikey=not-a-token', `?apikey=${tokenFor(server, 'admin@acme.test', { ttlS: -120 })}`]) {
     const res = await new Promise((resolve, reject) => {

@@ -151,22 +151,30 @@ test('a client that stops reading is closed with 4008; others keep receiving', {
   const sender = new RealtimeClient(server.wsUrl, { params: { apikey: tok('agent3@acme.test') }, transport: WebSocket });
   const ch = sender.channel('flood', { config: { broadcast: { ack: true } } });
   await new Promise((resolve) => ch.subscribe((s) => s === 'SUBSCRIBED' && resolve()));
+  // 100 KiB payloads: larger than the loop's 64 KiB scratch buffer, so the shared frame must
+  // not be built through it (it was, and every one of these was dropped).
   const big = 'x'.repeat(100 * 1024);
   const N = 250;
-  for (let i = 0; i < N; i++) {
-    assert.equal(await ch.send({ type: 'broadcast', event: 'blob', payload: { i, big } }), 'ok');
-    if (i % 8 === 7) {
-      // Pace the sender by the reading client (a slow test machine must not make it slow).
-      await until(() => fast.events('broadcast').length >= i - 2, { timeoutMs: 20000, what: `fast at ${i}` });
+  try {
+    for (let i = 0; i < N; i++) {
+      assert.equal(await ch.send({ type: 'broadcast', event: 'blob', payload: { i, big } }), 'ok');
+      if (i % 8 === 7) {
+        // Pace the sender by the reading client (a slow test machine must not make it slow).
+        await until(() => fast.events('broadcast').length >= i - 2, { timeoutMs: 20000, what: `fast at ${i}` });
+      }
     }
+    await until(() => fast.events('broadcast').length === N, { timeoutMs: 40000, what: 'fast consumer gets all' });
+    assert.deepEqual(fast.events('broadcast').map((m) => m.payload.payload.i), [...Array(N).keys()]);
+    slow.ws._socket.resume();
+    await until(() => slow.closeCode !== null, { timeoutMs: 20000, what: 'slow consumer closed' });
+    assert.equal(slow.closeCode, 4008);
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    assert.match(metrics, /switchboard_slow_consumer_disconnects_total [1-9]/);
+  } finally {
+    // Also when an assertion fails: open sockets would keep the test process (and ctest)
+    // waiting until its 600 s timeout instead of reporting the failure.
+    slow.close();
+    fast.close();
+    sender.disconnect();
   }
-  await until(() => fast.events('broadcast').length === N, { timeoutMs: 40000, what: 'fast consumer gets all' });
-  assert.deepEqual(fast.events('broadcast').map((m) => m.payload.payload.i), [...Array(N).keys()]);
-  slow.ws._socket.resume();
-  await until(() => slow.closeCode !== null, { timeoutMs: 20000, what: 'slow consumer closed' });
-  assert.equal(slow.closeCode, 4008);
-  const metrics = await (await fetch(`${server.url}/metrics`)).text();
-  assert.match(metrics, /switchboard_slow_consumer_disconnects_total [1-9]/);
-  fast.close();
-  sender.disconnect();
 });
