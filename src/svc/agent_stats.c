@@ -62,35 +62,12 @@ json_t *svc_stats_json(const struct svc_status_time *t)
                      ratio(t->ms[SVC_BUSY], working));
 }
 
-/* Append every row matching q (all pages) to acc, at most max rows in total. */
+/* Every row q matches appended to acc; SB_E_TOOBIG past max rows in acc. */
 static int list_all(struct store_tx *tx, enum store_table table, struct store_query *q, json_t *acc,
                     size_t max)
 {
-    char *cursor = NULL;
-    int rc = 0;
-    q->limit = STORE_MAX_LIMIT;
-    for (;;) {
-        json_t *rows = NULL;
-        char *next = NULL;
-        q->cursor = cursor;
-        rc = store_row_list(tx, table, q, &rows, &next);
-        free(cursor);
-        cursor = next;
-        if (rc == 0) {
-            json_array_extend(acc, rows);
-        }
-        json_decref(rows);
-        if (rc < 0 || !cursor) {
-            break;
-        }
-        if (json_array_size(acc) >= max) {
-            rc = SB_E_TOOBIG;
-            break;
-        }
-    }
-    free(cursor);
-    q->cursor = NULL;
-    return rc;
+    int rc = svc_list_upto(tx, table, q, acc, max);
+    return rc == 0 && json_array_size(acc) > max ? SB_E_TOOBIG : rc;
 }
 
 struct agent_acc {

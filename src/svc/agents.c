@@ -359,29 +359,6 @@ static int bulk_query(const struct svc_actor *a, const json_t *filter, struct st
     return rc;
 }
 
-/* Every agent row q matches, in pages, up to max + 1 rows (one more tells "too many"). */
-static int bulk_rows(struct store_tx *tx, struct store_query *q, size_t max, json_t **rows)
-{
-    *rows = json_array();
-    char *cursor = NULL;
-    int rc = 0;
-    do {
-        json_t *page = NULL;
-        char *next = NULL;
-        q->cursor = cursor;
-        rc = store_row_list(tx, STORE_AGENT_STATUS, q, &page, &next);
-        free(cursor);
-        cursor = next;
-        if (rc == 0) {
-            json_array_extend(*rows, page);
-        }
-        json_decref(page);
-    } while (rc == 0 && cursor && json_array_size(*rows) <= max);
-    free(cursor);
-    q->cursor = NULL;
-    return rc;
-}
-
 /* Bulk by filter (see svc_agent_bulk_status); rc carries the input check so far. */
 static int bulk_filter(struct svc *svc, const struct svc_actor *a, const json_t *in, int rc,
                        json_t **out, struct svc_errors *err)
@@ -408,7 +385,8 @@ static int bulk_filter(struct svc *svc, const struct svc_actor *a, const json_t 
     rc = store_tx_begin(svc->store, true, &tx);
     json_t *rows = NULL;
     if (rc == 0) {
-        rc = bulk_rows(tx, &q, SVC_BULK_FILTER_MAX, &rows);
+        rows = json_array();
+        rc = svc_list_upto(tx, STORE_AGENT_STATUS, &q, rows, SVC_BULK_FILTER_MAX);
     }
     for (size_t i = 0; i < q.nfilters; i++) {
         json_decref(q.filters[i].value);

@@ -165,3 +165,26 @@ int svc_audit(struct store_tx *tx, const struct svc_actor *actor, const char *ac
     json_decref(e);
     return rc;
 }
+
+int svc_list_upto(struct store_tx *tx, enum store_table table, struct store_query *q, json_t *acc,
+                  size_t max)
+{
+    char *cursor = NULL;
+    int rc = 0;
+    q->limit = STORE_MAX_LIMIT;
+    do {
+        json_t *page = NULL;
+        char *next = NULL;
+        q->cursor = cursor;
+        rc = store_row_list(tx, table, q, &page, &next);
+        free(cursor);
+        cursor = next;
+        if (rc == 0) {
+            json_array_extend(acc, page);
+        }
+        json_decref(page);
+    } while (rc == 0 && cursor && json_array_size(acc) <= max);
+    free(cursor);
+    q->cursor = NULL;
+    return rc;
+}

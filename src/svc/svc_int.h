@@ -42,6 +42,12 @@ void svc_metrics_free(struct svc_metrics *m);
 int svc_claim_id(struct store_tx *tx, const struct svc_actor *a, enum store_table table,
                  json_t *row, struct svc_errors *err);
 
+/* Append the rows q matches in table to acc, page after page (q->limit STORE_MAX_LIMIT),
+ * stopping once acc holds more than max rows: the caller tells "too many" by
+ * json_array_size(acc) > max. q->cursor is NULL again on return. */
+int svc_list_upto(struct store_tx *tx, enum store_table table, struct store_query *q, json_t *acc,
+                  size_t max);
+
 /* A new password-reset token for user_id inside tx (its hash and expiry in the store's
  * meta); token receives it, *expires_ms its expiry. */
 int svc_reset_token_put(struct store_tx *tx, const char *user_id, char token[48],

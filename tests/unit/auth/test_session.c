@@ -4,6 +4,7 @@
  * freed instance in one leaves the other as it was, and verification never reads the store.
  */
 #include "test.h"
+#include "test_auth.h"
 #include "test_store.h"
 
 #include <stdlib.h>
@@ -18,38 +19,9 @@ static struct store *store;
 
 #define SECRET "unit-test-secret-unit-test-secret-unit-test-secret-0123456789"
 
-/* Insert row into table; its id into id (40 bytes). */
 static int insert(enum store_table table, json_t *row, char *id)
 {
-    struct store_tx *tx = NULL;
-    json_t *out = NULL;
-    int rc = store_tx_begin(store, true, &tx);
-    if (rc < 0) {
-        json_decref(row);
-        return rc;
-    }
-    rc = store_row_insert(tx, table, row, &out);
-    json_decref(row);
-    if (rc < 0) {
-        store_tx_rollback(tx);
-        return rc;
-    }
-    snprintf(id, 40, "%s", json_string_value(json_object_get(out, "id")));
-    json_decref(out);
-    return store_tx_commit(tx);
-}
-
-static char *issue(struct auth_session *a, const char *client_id, const char *uid, const char *sid)
-{
-    struct policy_principal p;
-    memset(&p, 0, sizeof p);
-    snprintf(p.user_id, sizeof p.user_id, "%s", uid);
-    snprintf(p.client_id, sizeof p.client_id, "%s", client_id);
-    snprintf(p.sid, sizeof p.sid, "%s", sid);
-    p.role = ROLE_ADMIN;
-    char *tok = NULL;
-    int64_t exp = 0;
-    return auth_session_issue(a, &p, &tok, &exp) == 0 ? tok : NULL;
+    return test_store_insert(store, table, row, id);
 }
 
 static int check(struct auth_session *a, const char *tok, const char **why)

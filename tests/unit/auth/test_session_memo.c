@@ -6,6 +6,7 @@
  * thread: one with another key refuses it.
  */
 #include "test.h"
+#include "test_auth.h"
 #include "test_store.h"
 
 #include <stdlib.h>
@@ -19,35 +20,9 @@
 static struct store *store;
 static struct auth_session *as;
 
-static int insert(enum store_table t, json_t *row, char id[40])
+static int insert(enum store_table table, json_t *row, char *id)
 {
-    struct store_tx *tx = NULL;
-    int rc = store_tx_begin(store, true, &tx);
-    json_t *out = NULL;
-    if (rc == 0) {
-        rc = store_row_insert(tx, t, row, &out);
-    }
-    json_decref(row);
-    if (rc < 0) {
-        store_tx_rollback(tx);
-        return rc;
-    }
-    snprintf(id, 40, "%s", json_string_value(json_object_get(out, "id")));
-    json_decref(out);
-    return store_tx_commit(tx);
-}
-
-static char *issue(struct auth_session *a, const char *client_id, const char *uid, const char *sid)
-{
-    struct policy_principal p;
-    memset(&p, 0, sizeof p);
-    snprintf(p.user_id, sizeof p.user_id, "%s", uid);
-    snprintf(p.client_id, sizeof p.client_id, "%s", client_id);
-    snprintf(p.sid, sizeof p.sid, "%s", sid);
-    p.role = ROLE_ADMIN;
-    char *tok = NULL;
-    int64_t exp = 0;
-    return auth_session_issue(a, &p, &tok, &exp) == 0 ? tok : NULL;
+    return test_store_insert(store, table, row, id);
 }
 
 static int check(struct auth_session *a, const char *tok, struct policy_principal *p,

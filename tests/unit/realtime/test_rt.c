@@ -65,27 +65,9 @@ static void on_worker_stop(struct net_worker *w, void *arg)
     rt_worker_stop(arg, w);
 }
 
-/* Insert row into table and return its id in id (40 bytes). */
 static int insert(enum store_table table, json_t *row, char *id)
 {
-    struct store_tx *tx = NULL;
-    json_t *out = NULL;
-    int rc = store_tx_begin(store, true, &tx);
-    if (rc < 0) {
-        json_decref(row);
-        return rc;
-    }
-    rc = store_row_insert(tx, table, row, &out);
-    json_decref(row);
-    if (rc < 0) {
-        store_tx_rollback(tx);
-        return rc;
-    }
-    if (id) {
-        snprintf(id, 40, "%s", json_string_value(json_object_get(out, "id")));
-    }
-    json_decref(out);
-    return store_tx_commit(tx);
+    return test_store_insert(store, table, row, id);
 }
 
 static int message(const char *client_id, const char *title)

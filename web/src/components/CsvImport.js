@@ -7,7 +7,7 @@
 // downloaded as a CSV. The lists update live from the realtime inserts.
 import { html } from 'htm/preact';
 import { useRef, useState } from 'preact/hooks';
-import { api } from '../lib/api.js';
+import { api, saveBlob } from '../lib/api.js';
 import { csvLine, parseCsv, problemsByRow } from '../lib/csv.js';
 import { errText, fmtTime } from '../lib/format.js';
 import { issueText } from '../lib/validate.js';
@@ -19,18 +19,6 @@ const SHOW_MAX = 200;
 
 export function resetLink(token) {
   return `${location.origin}${location.pathname}#/reset?token=${encodeURIComponent(token)}`;
-}
-
-// Saves text as a file named name (a download the browser starts at once).
-function saveText(text, name) {
-  const href = URL.createObjectURL(new Blob([text], { type: 'text/csv' }));
-  const a = document.createElement('a');
-  a.href = href;
-  a.download = name;
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(href), 10000);
 }
 
 function Problems({ err, text }) {
@@ -59,7 +47,7 @@ function Done({ r }) {
   function download() {
     let out = csvLine(['row', 'email', 'role', 'reset_link', 'reset_token', 'reset_expires_at']);
     for (const u of users) out += csvLine([u.row, u.email, u.role, resetLink(u.reset_token), u.reset_token, u.reset_expires_at]);
-    saveText(out, 'imported-users.csv');
+    saveBlob(new Blob([out], { type: 'text/csv' }), 'imported-users.csv');
   }
   return html`<div data-testid="import-done" data-created=${r.created}>
     <p role="status"><strong>${r.created} user${r.created === 1 ? '' : 's'} created.</strong> Nobody has a password yet: give each person their link (or token), which sets it once${users[0] ? `, until ${fmtTime(users[0].reset_expires_at)}` : ''}. The links are shown only now.</p>

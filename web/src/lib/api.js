@@ -164,6 +164,12 @@ export async function downloadCsv(path, fallbackName) {
   const blob = await res.blob();
   const m = /filename="([^"]+)"/.exec(res.headers.get('Content-Disposition') || '');
   const name = (m && m[1]) || fallbackName || 'export.csv';
+  saveBlob(blob, name);
+  return { name, bytes: blob.size };
+}
+
+// Hands blob to the browser as a download named name.
+export function saveBlob(blob, name) {
   const href = URL.createObjectURL(blob);
   const a = document.createElement('a');
   a.href = href;
@@ -172,7 +178,6 @@ export async function downloadCsv(path, fallbackName) {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(href), 10000);
-  return { name, bytes: blob.size };
 }
 
 // Rotates the token pair; on failure the session ends (back to the login page).
