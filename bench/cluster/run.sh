@@ -81,6 +81,20 @@ wait_for() { # CMD TIMEOUT_S
 json_get() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=eval("JSON.parse(s)"+process.argv[1]);console.log(v===undefined?"":v)})' "$1"; }
 cpu_s() { awk -v t="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / t}' "/proc/$1/stat"; }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+threads_cpu() { # PID -> "tid cpu_ticks" per thread
+    cat /proc/"$1"/task/*/stat 2>/dev/null | awk '{print $1, $14 + $15}'
+}
+thread_diff() { # BEFORE AFTER -> the busiest threads' CPU seconds over the phase
+    awk -v t="$(getconf CLK_TCK)" 'NR == FNR { b[$1] = $2; next } { print ($2 - b[$1]) / t }' "$1" "$2" |
+        sort -gr | head -6 | awk '{printf "%s%.2f", (NR > 1) ? "," : "", $1}'
+}
+pg_cpu() { # CPU seconds of the PostgreSQL server's live processes (backends, walwriter...)
+    local pm
+    pm=$(ss -ltnpH "sport = :$SB_TEST_PG_PORT" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+    [ -n "$pm" ] || { echo 0; return; }
+    for c in $pm $(pgrep -P "$pm"); do cat "/proc/$c/stat" 2>/dev/null; done |
+        awk -v t="$(getconf CLK_TCK)" '{s += $14 + $15} END {printf "%.2f", s / t}'
+}
 
 make -s -C "$ROOT/bench/fanout" fanout >&2
 if [ "${CLUSTER_BUS_BENCH:-1}" != 0 ]; then
@@ -151,9 +165,12 @@ phase() { # NAME TOTAL_COUNT TOTAL_RATE (0: unpaced)
     fi
     metrics "$A" >"$dir/ma0"
     metrics "$B" >"$dir/mb0"
-    local cpua0 cpub0 load0
+    local cpua0 cpub0 load0 pg0
     cpua0=$(cpu_s "${NODE_PIDS[0]}")
     cpub0=$(cpu_s "${NODE_PIDS[1]}")
+    pg0=$(pg_cpu)
+    threads_cpu "${NODE_PIDS[0]}" >"$dir/ta0"
+    threads_cpu "${NODE_PIDS[1]}" >"$dir/tb0"
     load0=$(loadavg)
     if [ -n "${CLUSTER_PERF:-}" ] && [ "$name" = throughput ]; then
         mkdir -p "$CLUSTER_PERF"
@@ -165,6 +182,13 @@ phase() { # NAME TOTAL_COUNT TOTAL_RATE (0: unpaced)
     fi
     log "== $name: $SENDERS senders x $per broadcasts on node A at $([ "$rate" -gt 0 ] &&
         echo "$rate/s in all" || echo "full speed"); receivers: $RECEIVERS on A, $RECEIVERS on B"
+    # node A's bus queue (bytes waiting for the publisher thread), sampled every 0.5 s
+    (for _ in $(seq 1 600); do
+        curl -sf "http://127.0.0.1:$A/metrics" | sed -n 's/^switchboard_bus_queue_bytes //p'
+        sleep 0.5
+    done) >"$dir/queue" 2>/dev/null &
+    local sampler=$!
+    GEN_PIDS+=("$sampler")
     for ((k = 0; k < SENDERS; k++)); do
         timeout 300 "$GEN" pub --port "$A" --mode ws --path "$WSPATH" --token "$TOKEN" \
             --topic "realtime:bench-$k" --id "$k" --count "$per" --rate "$per_rate" --pad "$PAD" \
@@ -179,10 +203,13 @@ phase() { # NAME TOTAL_COUNT TOTAL_RATE (0: unpaced)
     for p in "${PERF_PIDS[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
     PERF_PIDS=()
     for p in "${GEN_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    kill "$sampler" 2>/dev/null || true
     for p in "${GEN_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
     GEN_PIDS=()
     metrics "$A" >"$dir/ma1"
     metrics "$B" >"$dir/mb1"
+    threads_cpu "${NODE_PIDS[0]}" >"$dir/ta1"
+    threads_cpu "${NODE_PIDS[1]}" >"$dir/tb1"
     local sent=0 secs=0
     sent=$(cat "$dir"/pub.* | sed -n 's/^published=\([0-9]*\) .*/\1/p' | awk '{s += $1} END {print s + 0}')
     secs=$(cat "$dir"/pub.* | sed -n 's/.* seconds=\([0-9.]*\) .*/\1/p' | sort -g | tail -1)
@@ -195,9 +222,12 @@ phase() { # NAME TOTAL_COUNT TOTAL_RATE (0: unpaced)
     # shellcheck disable=SC2086
     echo "RESULT $name cross-node (B): $("$GEN" merge $dir/out.b.* 2>&1)"
     echo "RESULT $name node A: cpu_s=$(awk -v a="$cpua0" -v b="$(cpu_s "${NODE_PIDS[0]}")" 'BEGIN{printf "%.2f", b-a}')" \
-        "$(metric_diff "$dir/ma0" "$dir/ma1")"
+        "busiest_threads_s=$(thread_diff "$dir/ta0" "$dir/ta1") $(metric_diff "$dir/ma0" "$dir/ma1")"
     echo "RESULT $name node B: cpu_s=$(awk -v a="$cpub0" -v b="$(cpu_s "${NODE_PIDS[1]}")" 'BEGIN{printf "%.2f", b-a}')" \
-        "$(metric_diff "$dir/mb0" "$dir/mb1")"
+        "busiest_threads_s=$(thread_diff "$dir/tb0" "$dir/tb1") $(metric_diff "$dir/mb0" "$dir/mb1")"
+    echo "RESULT $name node A bus queue: max_bytes=$(sort -g "$dir/queue" | tail -1)" \
+        "samples=$(wc -l <"$dir/queue")"
+    echo "RESULT $name postgresql: cpu_s=$(awk -v a="$pg0" -v b="$(pg_cpu)" 'BEGIN{printf "%.2f", b-a}')"
 }
 
 phase throughput "$COUNT" "$TPUT_RATE"
