@@ -1093,6 +1093,22 @@ static int run_pub(struct pub_opts *o)
            first_fail[0] ? first_fail : "-");
     free(req_us_all);
     free(padding);
+    if (ws) {
+        /* Close cleanly: closing with unread bytes (other senders' broadcasts on the topic)
+         * would send a reset, and the server could discard our last frames unread. */
+        uint8_t frame[16];
+        uint8_t mask[4] = {1, 2, 3, 4};
+        uint8_t code[2] = {0x03, 0xe8}; /* 1000 */
+        size_t h = ws_frame_header(frame, true, WS_OP_CLOSE, sizeof code, mask);
+        memcpy(frame + h, code, sizeof code);
+        ws_mask(frame + h, sizeof code, mask, 0);
+        if (send(fd, frame, h + sizeof code, MSG_NOSIGNAL) > 0) {
+            shutdown(fd, SHUT_WR);
+            char tmp[65536];
+            while (recv(fd, tmp, sizeof tmp, 0) > 0) { /* until EOF or the 10 s timeout */
+            }
+        }
+    }
     close(fd);
     return failed > 0 ? 1 : 0;
 }
