@@ -15,7 +15,12 @@
  *                sockets open (heartbeating) for --linger-s or until SIGTERM.
  *   fanout pub   publishes events over HTTP/1.1 keep-alive at a fixed rate: PATCH
  *                /api/v1/agents/{id} (switchboard) or POST /publish (the Node peer), each
- *                carrying "bench <CLOCK_REALTIME ns>" taken just before the request is sent.
+ *                carrying "bench <CLOCK_REALTIME ns>" taken just before the request is sent;
+ *                or (--mode ws) broadcasts on one WebSocket channel (--topic), each also
+ *                carrying "q":"<--id>/<sequence>", at a fixed rate or (--rate 0) as fast as
+ *                the socket takes them. Broadcast subscribers (--kind broadcast) may join
+ *                several topics (--topics N: realtime:bench-0..N-1) and count, per publisher
+ *                id, sequences that go backwards (duplicates or reordering: "disorder").
  *   fanout merge reads result files of several sub processes and prints one summary line
  *                (key=value) with deliveries, deliveries/s and latency percentiles.
  *
@@ -58,6 +63,7 @@
 #define HIST_BUCKETS 4096
 #define HB_INTERVAL_NS (25ull * 1000000000ull)
 #define MAX_SRC 16
+#define MAX_TOPICS 64 /* sub --topics / pub --id: per-publisher order is checked below this */
 
 enum conn_state {
     C_IDLE = 0,
@@ -77,6 +83,8 @@ struct conn {
     uint32_t events;
     uint32_t next_ref;
     uint64_t next_hb_ns;
+    int joins_ok;       /* --topics: channels joined so far */
+    uint32_t *next_seq; /* broadcast: per publisher id, the sequence number expected next */
 };
 
 struct sub_opts {
@@ -96,6 +104,7 @@ struct sub_opts {
     const char *ready_path;
     const char *out_path;
     bool broadcast; /* --kind broadcast: join for broadcasts, count "broadcast" frames */
+    int topics;     /* broadcast: join realtime:bench-0 .. -(topics-1); 0: realtime:bench */
 };
 
 struct stats {
@@ -106,6 +115,7 @@ struct stats {
     uint64_t min_pub_ns;
     uint64_t max_rx_ns;
     uint64_t bad_frames; /* postgres_changes frames without a parsable publish time */
+    uint64_t disorder;   /* broadcasts whose publisher sequence went backwards (dup/reorder) */
     int joined;
     int failed;
     int closed; /* joined subscribers the server closed before the end */
@@ -217,6 +227,8 @@ static void conn_fail(struct sub *s, int i, const char *why, const void *data, s
     ws_reader_release(&c->rd);
     buf_release(&c->hs);
     buf_release(&c->out);
+    free(c->next_seq);
+    c->next_seq = NULL;
 }
 
 /* Write bytes, queueing what the kernel does not take. Returns false on a dead socket. */
@@ -271,13 +283,25 @@ static bool conn_send_join(struct sub *s, int i)
     char msg[900];
     int n;
     if (s->o.broadcast) {
-        n = snprintf(
-            msg, sizeof msg,
-            "{\"topic\":\"realtime:bench\",\"event\":\"phx_join\",\"payload\":{\"config\":"
-            "{\"broadcast\":{\"self\":false,\"ack\":false},\"presence\":{\"enabled\":false}},"
-            "\"access_token\":\"%s\"},\"ref\":\"1\",\"join_ref\":\"1\"}",
-            s->o.token);
-        return n > 0 && (size_t)n < sizeof msg && conn_send_text(s, i, msg, (size_t)n);
+        int topics = s->o.topics > 0 ? s->o.topics : 1;
+        for (int k = 0; k < topics; k++) {
+            char topic[32];
+            if (s->o.topics > 0) {
+                snprintf(topic, sizeof topic, "bench-%d", k);
+            } else {
+                snprintf(topic, sizeof topic, "bench");
+            }
+            n = snprintf(msg, sizeof msg,
+                         "{\"topic\":\"realtime:%s\",\"event\":\"phx_join\",\"payload\":{"
+                         "\"config\":{\"broadcast\":{\"self\":false,\"ack\":false},"
+                         "\"presence\":{\"enabled\":false}},\"access_token\":\"%s\"},"
+                         "\"ref\":\"1\",\"join_ref\":\"%d\"}",
+                         topic, s->o.token, k + 1);
+            if (n <= 0 || (size_t)n >= sizeof msg || !conn_send_text(s, i, msg, (size_t)n)) {
+                return false;
+            }
+        }
+        return true;
     }
     n = snprintf(msg, sizeof msg,
                  "{\"topic\":\"realtime:bench\",\"event\":\"phx_join\",\"payload\":{\"config\":"
@@ -403,6 +427,37 @@ static bool has(const uint8_t *data, size_t len, const char *needle)
     return memmem(data, len, needle, strlen(needle)) != NULL;
 }
 
+/* A broadcast of fanout pub --mode ws carries "q":"<publisher id>/<sequence>"; a sequence
+ * below the one expected next from that publisher is a duplicate or out of order (a gap
+ * is a lost message, counted by the totals). */
+static void check_order(struct sub *s, struct conn *c, const uint8_t *data, size_t len)
+{
+    static const char tag[] = "\"q\":\"";
+    const uint8_t *hit = memmem(data, len, tag, sizeof tag - 1);
+    if (hit == NULL) {
+        return;
+    }
+    char tmp[48];
+    size_t avail = (size_t)(data + len - hit) - (sizeof tag - 1);
+    size_t n = avail < sizeof tmp - 1 ? avail : sizeof tmp - 1;
+    memcpy(tmp, hit + sizeof tag - 1, n);
+    tmp[n] = '\0';
+    unsigned id = 0;
+    unsigned seq = 0;
+    if (sscanf(tmp, "%u/%u", &id, &seq) != 2 || id >= MAX_TOPICS) {
+        return;
+    }
+    if (c->next_seq == NULL) {
+        c->next_seq = calloc(MAX_TOPICS, sizeof *c->next_seq);
+    }
+    if (seq < c->next_seq[id]) {
+        s->st.disorder++;
+        set_error(&s->st, "broadcast out of order", data, len);
+        return;
+    }
+    c->next_seq[id] = seq + 1;
+}
+
 static void on_text(struct sub *s, int i, const uint8_t *data, size_t len)
 {
     struct conn *c = &s->c[i];
@@ -417,6 +472,9 @@ static void on_text(struct sub *s, int i, const uint8_t *data, size_t len)
         }
         uint64_t lat_us = (rx - (pub < rx ? pub : rx)) / 1000;
         s->st.hist[hist_index(lat_us)]++;
+        if (s->o.broadcast) {
+            check_order(s, c, data, len);
+        }
         uint64_t commit = frame_commit_ns(data, len);
         if (commit != 0) {
             s->st.commit_hist[hist_index((rx > commit ? rx - commit : 0) / 1000)]++;
@@ -437,6 +495,10 @@ static void on_text(struct sub *s, int i, const uint8_t *data, size_t len)
     }
     if (c->state == C_JOINING && has(data, len, "\"event\":\"phx_reply\"") &&
         has(data, len, "\"ref\":\"1\"")) {
+        if (has(data, len, "\"status\":\"ok\"") &&
+            ++c->joins_ok < (s->o.broadcast && s->o.topics > 0 ? s->o.topics : 1)) {
+            return;
+        }
         if (has(data, len, "\"status\":\"ok\"")) {
             c->state = C_JOINED;
             s->inflight--;
@@ -606,10 +668,10 @@ static void write_result(struct sub *s)
     fprintf(f,
             "conns %d joined %d failed %d closed %d complete %d expect %d deliveries %" PRIu64
             " bad %" PRIu64 " min_pub_ns %" PRIu64 " max_rx_ns %" PRIu64 " max_lat_us %" PRIu64
-            " gen_cpu_s %.3f\n",
+            " gen_cpu_s %.3f disorder %" PRIu64 "\n",
             s->o.conns, s->st.joined, s->st.failed, s->st.closed, complete, s->o.expect,
             s->st.deliveries, s->st.bad_frames, s->st.min_pub_ns, s->st.max_rx_ns, s->st.max_lat_us,
-            cpu);
+            cpu, s->st.disorder);
     fprintf(f, "error %s\n", s->st.first_error[0] ? s->st.first_error : "-");
     for (int b = 0; b < HIST_BUCKETS; b++) {
         if (s->st.hist[b] != 0) {
@@ -753,7 +815,9 @@ struct pub_opts {
     const char *path; /* ws: the upgrade path */
     int count;
     int rate;
-    int pad; /* ws: bytes of padding in each broadcast payload */
+    int pad;           /* ws: bytes of padding in each broadcast payload */
+    const char *topic; /* ws: the channel (default realtime:bench) */
+    int id;            /* ws: publisher id carried with each sequence number ("q":"id/seq") */
 };
 
 static int http_connect(const char *host, int port)
@@ -843,7 +907,7 @@ static int ws_send_blocking(int fd, const char *text, size_t len)
     return 0;
 }
 
-/* The WebSocket publisher: upgrade, join realtime:bench for broadcasts, read the join reply.
+/* The WebSocket publisher: upgrade, join its topic for broadcasts, read the join reply.
  * Returns the socket or -1. */
 static int ws_publisher_open(const struct pub_opts *o)
 {
@@ -882,10 +946,10 @@ static int ws_publisher_open(const struct pub_opts *o)
     }
     char join[1200];
     n = snprintf(join, sizeof join,
-                 "{\"topic\":\"realtime:bench\",\"event\":\"phx_join\",\"payload\":{\"config\":"
+                 "{\"topic\":\"%s\",\"event\":\"phx_join\",\"payload\":{\"config\":"
                  "{\"broadcast\":{\"self\":false,\"ack\":false},\"presence\":{\"enabled\":false}},"
                  "\"access_token\":\"%s\"},\"ref\":\"1\",\"join_ref\":\"1\"}",
-                 o->token ? o->token : "");
+                 o->topic, o->token ? o->token : "");
     if (n < 0 || (size_t)n >= sizeof join || ws_send_blocking(fd, join, (size_t)n) < 0) {
         close(fd);
         return -1;
@@ -936,7 +1000,8 @@ static int run_pub(struct pub_opts *o)
         return 1;
     }
     uint64_t t0 = now_ns(CLOCK_MONOTONIC);
-    uint64_t step = 1000000000ull / (uint64_t)(o->rate > 0 ? o->rate : 1);
+    /* --rate 0 (ws only): as fast as the socket takes them */
+    uint64_t step = o->rate > 0 ? 1000000000ull / (uint64_t)o->rate : 0;
     int ok = 0;
     int failed = 0;
     uint64_t max_req_us = 0;
@@ -946,7 +1011,7 @@ static int run_pub(struct pub_opts *o)
     for (int k = 0; k < o->count && !g_stop; k++) {
         uint64_t due = t0 + (uint64_t)k * step;
         uint64_t now = now_ns(CLOCK_MONOTONIC);
-        if (due > now) {
+        if (step > 0 && due > now) {
             struct timespec ts = {.tv_sec = (time_t)((due - now) / 1000000000ull),
                                   .tv_nsec = (long)((due - now) % 1000000000ull)};
             nanosleep(&ts, NULL);
@@ -960,17 +1025,20 @@ static int run_pub(struct pub_opts *o)
             static char msg[66000];
             int mlen =
                 snprintf(msg, sizeof msg,
-                         "{\"topic\":\"realtime:bench\",\"event\":\"broadcast\",\"payload\":"
+                         "{\"topic\":\"%s\",\"event\":\"broadcast\",\"payload\":"
                          "{\"type\":\"broadcast\",\"event\":\"bench\",\"payload\":{\"t\":"
-                         "\"bench %" PRIu64 "\",\"pad\":\"%s\"}},\"ref\":null,\"join_ref\":\"1\"}",
-                         t, padding);
+                         "\"bench %" PRIu64 "\",\"q\":\"%d/%d\",\"pad\":\"%s\"}},\"ref\":null,"
+                         "\"join_ref\":\"1\"}",
+                         o->topic, t, o->id, k, padding);
             if (mlen < 0 || (size_t)mlen >= sizeof msg ||
                 ws_send_blocking(fd, msg, (size_t)mlen) < 0) {
                 failed++;
                 snprintf(first_fail, sizeof first_fail, "websocket send failed");
                 break;
             }
-            drain_nonblocking(fd);
+            if (k % 64 == 0) {
+                drain_nonblocking(fd);
+            }
             req_us_all[nreq++] = (now_ns(CLOCK_REALTIME) - t) / 1000;
             ok++;
             continue;
@@ -1025,6 +1093,22 @@ static int run_pub(struct pub_opts *o)
            first_fail[0] ? first_fail : "-");
     free(req_us_all);
     free(padding);
+    if (ws) {
+        /* Close cleanly: closing with unread bytes (other senders' broadcasts on the topic)
+         * would send a reset, and the server could discard our last frames unread. */
+        uint8_t frame[16];
+        uint8_t mask[4] = {1, 2, 3, 4};
+        uint8_t code[2] = {0x03, 0xe8}; /* 1000 */
+        size_t h = ws_frame_header(frame, true, WS_OP_CLOSE, sizeof code, mask);
+        memcpy(frame + h, code, sizeof code);
+        ws_mask(frame + h, sizeof code, mask, 0);
+        if (send(fd, frame, h + sizeof code, MSG_NOSIGNAL) > 0) {
+            shutdown(fd, SHUT_WR);
+            char tmp[65536];
+            while (recv(fd, tmp, sizeof tmp, 0) > 0) { /* until EOF or the 10 s timeout */
+            }
+        }
+    }
     close(fd);
     return failed > 0 ? 1 : 0;
 }
@@ -1039,6 +1123,7 @@ static int run_merge(int argc, char **argv)
     uint64_t max_rx = 0;
     uint64_t max_lat = 0;
     uint64_t bad = 0;
+    uint64_t disorder = 0;
     long conns = 0;
     long joined = 0;
     long failed = 0;
@@ -1054,13 +1139,14 @@ static int run_merge(int argc, char **argv)
             return 1;
         }
         long c, j, fl, cl, cp, e;
-        uint64_t d, b, mp, mr, ml;
+        uint64_t d, b, mp, mr, ml, dis;
         double cpu;
         if (fscanf(f,
                    "conns %ld joined %ld failed %ld closed %ld complete %ld expect %ld "
                    "deliveries %" SCNu64 " bad %" SCNu64 " min_pub_ns %" SCNu64
-                   " max_rx_ns %" SCNu64 " max_lat_us %" SCNu64 " gen_cpu_s %lf\n",
-                   &c, &j, &fl, &cl, &cp, &e, &d, &b, &mp, &mr, &ml, &cpu) != 12) {
+                   " max_rx_ns %" SCNu64 " max_lat_us %" SCNu64 " gen_cpu_s %lf disorder %" SCNu64
+                   "\n",
+                   &c, &j, &fl, &cl, &cp, &e, &d, &b, &mp, &mr, &ml, &cpu, &dis) != 13) {
             fprintf(stderr, "%s: bad header\n", argv[a]);
             fclose(f);
             return 1;
@@ -1087,6 +1173,7 @@ static int run_merge(int argc, char **argv)
         expect = e;
         deliveries += d;
         bad += b;
+        disorder += dis;
         gen_cpu += cpu;
         if (mp != 0 && (min_pub == 0 || mp < min_pub)) {
             min_pub = mp;
@@ -1120,11 +1207,12 @@ static int run_merge(int argc, char **argv)
     }
     double span = max_rx > min_pub ? (double)(max_rx - min_pub) / 1e9 : 0;
     printf("conns=%ld joined=%ld failed=%ld closed=%ld complete=%ld expected=%ld "
-           "deliveries=%" PRIu64 " missing=%" PRId64 " bad=%" PRIu64 " span_s=%.3f "
+           "deliveries=%" PRIu64 " missing=%" PRId64 " bad=%" PRIu64 " disorder=%" PRIu64
+           " span_s=%.3f "
            "deliveries_per_s=%.0f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f "
            "commit_p50_ms=%.2f commit_p90_ms=%.2f commit_p99_ms=%.2f gen_cpu_s=%.2f error=%s\n",
            conns, joined, failed, closed, complete, expect, deliveries,
-           (int64_t)joined * expect - (int64_t)deliveries, bad, span,
+           (int64_t)joined * expect - (int64_t)deliveries, bad, disorder, span,
            span > 0 ? (double)deliveries / span : 0.0, out[0][0], out[0][1], out[0][2],
            (double)max_lat / 1000.0, out[1][0], out[1][1], out[1][2], gen_cpu, error);
     return 0;
@@ -1138,9 +1226,11 @@ static void usage(void)
             "usage:\n"
             "  fanout sub --port P --path PATH --token T --conns N --src A[,A...] --expect E\n"
             "             --ready FILE --out FILE [--host H] [--inflight N] [--kind pg|broadcast]\n"
+            "             [--topics N (broadcast: join realtime:bench-0..N-1)]\n"
             "             [--connect-timeout-s S] [--timeout-s S] [--idle-s S] [--linger-s S]\n"
             "  fanout pub --port P --mode rest|peer|ws --count N --rate R [--token T --agent ID]\n"
-            "             [--host H] [--path PATH --pad BYTES (ws)]\n"
+            "             [--host H] [--path PATH --pad BYTES --topic T --id N (ws; --rate 0:\n"
+            "             unpaced)]\n"
             "  fanout merge RESULT...\n");
 }
 
@@ -1187,7 +1277,8 @@ int main(int argc, char **argv)
                           .connect_timeout_s = 120,
                           .timeout_s = 300,
                           .idle_s = 10};
-    struct pub_opts po = {.host = "127.0.0.1", .mode = "rest", .rate = 20};
+    struct pub_opts po = {
+        .host = "127.0.0.1", .mode = "rest", .rate = 20, .topic = "realtime:bench"};
     bool bad = false;
     for (int a = 2; a < argc; a++) {
         const char *k = argv[a];
@@ -1241,7 +1332,13 @@ int main(int argc, char **argv)
         } else if (strcmp(k, "--count") == 0) {
             bad |= parse_int(v, 1, 1000000, &po.count) < 0;
         } else if (strcmp(k, "--rate") == 0) {
-            bad |= parse_int(v, 1, 100000, &po.rate) < 0;
+            bad |= parse_int(v, 0, 100000, &po.rate) < 0;
+        } else if (strcmp(k, "--topic") == 0) {
+            po.topic = v;
+        } else if (strcmp(k, "--id") == 0) {
+            bad |= parse_int(v, 0, MAX_TOPICS - 1, &po.id) < 0;
+        } else if (strcmp(k, "--topics") == 0) {
+            bad |= parse_int(v, 0, MAX_TOPICS, &so.topics) < 0;
         } else {
             bad = true;
         }
