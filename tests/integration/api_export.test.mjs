@@ -52,7 +52,7 @@ const csv = (path, t, headers = {}) => api(s.url, 'GET', path, { token: t, heade
 before(async () => {
   // Under AddressSanitizer freed memory waits in a quarantine (256 MB by default) before
   // reuse, which would hide the export's bound behind the sanitizer's own: keep it small.
-  const asan = `${process.env.ASAN_OPTIONS ?? ''}:quarantine_size_mb=8:thread_local_quarantine_size_kb=256`;
+  const asan = `${process.env.ASAN_OPTIONS ?? ''}:quarantine_size_mb=1:thread_local_quarantine_size_kb=64`;
   s = await startServer({ demo: true, env: { ASAN_OPTIONS: asan } });
   for (const e of ['root@demo.test', 'admin@acme.test', 'viewer@acme.test', 'agent1@acme.test', 'admin@globex.test']) {
     tok[e] = (await login(s.url, e)).access_token;
