@@ -625,13 +625,20 @@ static void conn_send_response(struct net_conn *c, const struct net_response *re
         o = put(o, resp->headers, extra_len);
     }
     o = keep_alive ? PUT_LIT(o, "\r\n") : PUT_LIT(o, end_close);
-    /* A body we do not own goes as transient bytes: copied only if the socket does not take
-     * it at once. */
+    /* A small body joins the head on the stack (one write() instead of a writev() of two
+     * parts); a larger one we do not own goes as transient bytes, copied only if the socket
+     * does not take it at once. */
     char *owned = NULL;
     size_t owned_len = 0;
     const char *lent = NULL;
     size_t lent_len = 0;
-    if (!head_only && resp->body_len) {
+    if (!head_only && resp->body_len && head == stack &&
+        resp->body_len <= sizeof stack - (size_t)(o - head)) {
+        o = put(o, resp->body, resp->body_len);
+        if (resp->body_owned) {
+            free((void *)resp->body);
+        }
+    } else if (!head_only && resp->body_len) {
         if (resp->body_owned) {
             owned = (char *)resp->body;
             owned_len = resp->body_len;
