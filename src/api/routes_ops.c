@@ -14,7 +14,14 @@
 
 static int livez(struct api_call *c)
 {
-    return api_reply(c, 200, json_pack("{s:s}", "status", "ok"));
+    /* The same bytes json_encode would make of {"status":"ok"}, without building them. */
+    static const char ok[] = "{\"status\":\"ok\"}";
+    c->status = 200;
+    c->raw = (char *)ok;
+    c->raw_len = sizeof ok - 1;
+    c->raw_type = "application/json";
+    c->raw_static = true;
+    return 0;
 }
 
 static int readyz(struct api_call *c)

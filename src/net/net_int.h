@@ -134,6 +134,7 @@ struct net_server {
     struct net_worker **workers;
     unsigned nworkers;
     int port;
+    int family;          /* of the listen address: AF_INET peers are always IPv4 */
     struct tls_ctx *tls; /* NULL without TLS */
 };
 

@@ -533,54 +533,126 @@ static const char security_headers[] =
     "img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'\r\n";
 
-/* Write a complete response on c; the request (if any) is not touched. */
+/* v in decimal at out (room for 20 digits); returns the number of digits. */
+static size_t fmt_u64(char *out, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++) {
+        out[i] = tmp[n - 1 - i];
+    }
+    return n;
+}
+
+static char *put(char *o, const char *s, size_t n)
+{
+    memcpy(o, s, n);
+    return o + n;
+}
+
+#define PUT_LIT(o, lit) put((o), (lit), sizeof(lit) - 1)
+
+/*
+ * Write a complete response on c; the request (if any) is not touched. The head is measured,
+ * then copied together on the stack (on the heap past 2 KiB), with no printf: it is built for
+ * every request.
+ */
 static void conn_send_response(struct net_conn *c, const struct net_response *resp,
                                const char *request_id, bool head_only, bool keep_alive)
 {
-    struct buf h;
-    buf_init(&h, SB_LIMIT_RESPONSE_HEAD);
-    int rc = buf_printf(&h, "HTTP/1.1 %d %s\r\n", resp->status, http_status_text(resp->status));
-    if (rc == 0 && c->streaming) {
-        rc = c->stream_chunked ? buf_puts(&h, "Transfer-Encoding: chunked\r\n") : 0;
-    } else if (rc == 0) {
-        rc = buf_printf(&h, "Content-Length: %zu\r\n", resp->body_len);
+    char status[24];
+    size_t status_len = resp->status >= 0
+                            ? fmt_u64(status, (uint64_t)resp->status)
+                            : (size_t)snprintf(status, sizeof status, "%d", resp->status);
+    const char *reason = http_status_text(resp->status);
+    size_t reason_len = strlen(reason);
+    char length[20];
+    size_t length_len = 0;
+    bool chunked = c->streaming && c->stream_chunked;
+    if (!c->streaming) {
+        length_len = fmt_u64(length, resp->body_len);
     }
-    if (rc == 0 && resp->content_type) {
-        rc = buf_printf(&h, "Content-Type: %s\r\n", resp->content_type);
-    }
-    if (rc == 0) {
-        rc = buf_puts(&h, security_headers);
-    }
-    if (rc == 0 && request_id && request_id[0]) {
-        rc = buf_printf(&h, "X-Request-Id: %s\r\n", request_id);
-    }
-    if (rc == 0 && resp->headers) {
-        rc = buf_puts(&h, resp->headers);
-    }
-    if (rc == 0) {
-        rc = buf_puts(&h, keep_alive ? "\r\n" : "Connection: close\r\n\r\n");
-    }
-    if (rc < 0) {
-        buf_release(&h);
+    size_t type_len = resp->content_type ? strlen(resp->content_type) : 0;
+    size_t id_len = request_id ? strlen(request_id) : 0;
+    size_t extra_len = resp->headers ? strlen(resp->headers) : 0;
+    static const char te[] = "Transfer-Encoding: chunked\r\n";
+    static const char end_close[] = "Connection: close\r\n\r\n";
+    size_t total =
+        sizeof "HTTP/1.1 " - 1 + status_len + 1 + reason_len + 2 + (chunked ? sizeof te - 1 : 0) +
+        (length_len ? sizeof "Content-Length: " - 1 + length_len + 2 : 0) +
+        (type_len ? sizeof "Content-Type: " - 1 + type_len + 2 : 0) + sizeof security_headers - 1 +
+        (id_len ? sizeof "X-Request-Id: " - 1 + id_len + 2 : 0) + extra_len +
+        (keep_alive ? 2 : sizeof end_close - 1);
+    if (total > SB_LIMIT_RESPONSE_HEAD) {
+        if (resp->body_owned) {
+            free((void *)resp->body);
+        }
         conn_close(c);
         return;
     }
+    char stack[2048];
+    char *head = total <= sizeof stack ? stack : xmalloc(total);
+    char *o = head;
+    o = PUT_LIT(o, "HTTP/1.1 ");
+    o = put(o, status, status_len);
+    *o++ = ' ';
+    o = put(o, reason, reason_len);
+    o = PUT_LIT(o, "\r\n");
+    if (chunked) {
+        o = PUT_LIT(o, te);
+    }
+    if (length_len) {
+        o = PUT_LIT(o, "Content-Length: ");
+        o = put(o, length, length_len);
+        o = PUT_LIT(o, "\r\n");
+    }
+    if (type_len) {
+        o = PUT_LIT(o, "Content-Type: ");
+        o = put(o, resp->content_type, type_len);
+        o = PUT_LIT(o, "\r\n");
+    }
+    o = PUT_LIT(o, security_headers);
+    if (id_len) {
+        o = PUT_LIT(o, "X-Request-Id: ");
+        o = put(o, request_id, id_len);
+        o = PUT_LIT(o, "\r\n");
+    }
+    if (extra_len) {
+        o = put(o, resp->headers, extra_len);
+    }
+    o = keep_alive ? PUT_LIT(o, "\r\n") : PUT_LIT(o, end_close);
+    /* A small body joins the head on the stack (one write() instead of a writev() of two
+     * parts); a larger one we do not own goes as transient bytes, copied only if the socket
+     * does not take it at once. */
     char *owned = NULL;
     size_t owned_len = 0;
-    if (!head_only && resp->body_len) {
+    const char *lent = NULL;
+    size_t lent_len = 0;
+    if (!head_only && resp->body_len && head == stack &&
+        resp->body_len <= sizeof stack - (size_t)(o - head)) {
+        o = put(o, resp->body, resp->body_len);
+        if (resp->body_owned) {
+            free((void *)resp->body);
+        }
+    } else if (!head_only && resp->body_len) {
         if (resp->body_owned) {
             owned = (char *)resp->body;
             owned_len = resp->body_len;
         } else {
-            owned = xmalloc(resp->body_len);
-            memcpy(owned, resp->body, resp->body_len);
-            owned_len = resp->body_len;
+            lent = resp->body;
+            lent_len = resp->body_len;
         }
     } else if (resp->body_owned) {
         free((void *)resp->body);
     }
-    conn_write(c, h.data, h.len, NULL, NULL, 0, owned, owned_len);
-    buf_release(&h);
+    conn_write(c, head, (size_t)(o - head), NULL, lent, lent_len, owned, owned_len);
+    if (head != stack) {
+        free(head);
+    }
 }
 
 /* Answer a request we could not parse (no struct net_request exists) and close. */
@@ -628,6 +700,44 @@ static const char *status_code_name(int status)
     }
 }
 
+/*
+ * The peer's address as text, no port. On an IPv4 listener it is made from the address kept
+ * at accept (no system call per request); an IPv6 listener asks the socket, which tells an
+ * IPv4 peer of a dual-stack socket (::ffff:a.b.c.d) from a native one. "" when unknown.
+ */
+static void conn_peer_name(struct net_conn *c, char *out, size_t len)
+{
+    static const uint8_t zero[16];
+    out[0] = '\0';
+    if (c->w->server->family == AF_INET) {
+        if (memcmp(c->ip, zero, sizeof zero) == 0 || len < 16) {
+            return;
+        }
+        char *o = out;
+        for (int i = 12; i < 16; i++) {
+            unsigned v = c->ip[i];
+            if (v >= 100) {
+                *o++ = (char)('0' + v / 100);
+            }
+            if (v >= 10) {
+                *o++ = (char)('0' + v / 10 % 10);
+            }
+            *o++ = (char)('0' + v % 10);
+            *o++ = i < 15 ? '.' : '\0';
+        }
+        return;
+    }
+    struct sockaddr_storage sa;
+    int salen = sizeof sa;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &salen) == 0) {
+        if (sa.ss_family == AF_INET) {
+            uv_ip4_name((struct sockaddr_in *)&sa, out, len);
+        } else {
+            uv_ip6_name((struct sockaddr_in6 *)&sa, out, len);
+        }
+    }
+}
+
 static void conn_dispatch(struct net_conn *c)
 {
     if (c->http->head.chunked || c->http->head.content_length > 0) {
@@ -653,22 +763,20 @@ static void conn_dispatch(struct net_conn *c)
         req->body_len =
             (size_t)(c->http->head.content_length > 0 ? c->http->head.content_length : 0);
     }
-    struct sockaddr_storage sa;
-    int salen = sizeof sa;
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &salen) == 0) {
-        if (sa.ss_family == AF_INET) {
-            uv_ip4_name((struct sockaddr_in *)&sa, req->ip, sizeof req->ip);
-        } else {
-            uv_ip6_name((struct sockaddr_in6 *)&sa, req->ip, sizeof req->ip);
-        }
-    }
+    conn_peer_name(c, req->ip, sizeof req->ip);
     uuid_v4(req->request_id);
     req->start_mono_ms = clock_mono_ms();
     c->req = req;
     c->state = CONN_BUSY;
     c->deadline_ms = 0;
-    uv_read_stop((uv_stream_t *)&c->tcp);
     c->w->server->hooks.on_request(req, c->w->server->hooks.arg);
+    /* No reading while the answer is outstanding. A request answered before the hook returns
+     * (a health check, a cached answer) never stops reading, which spares the two epoll_ctl
+     * calls of a stop and a restart; c lives on here, since freeing waits for the close
+     * callback of a later loop turn. */
+    if (c->state == CONN_BUSY) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+    }
 }
 
 /*
@@ -927,6 +1035,7 @@ static void conn_request_done(struct net_conn *c, bool keep)
          * more of them read until its queue drains (conn_output_drained). */
         c->out_paused = true;
         c->wq_mark = conn_unacked(c);
+        uv_read_stop((uv_stream_t *)&c->tcp);
         return;
     }
     conn_read_start(c);
@@ -1298,6 +1407,7 @@ int net_server_start(const struct net_config *cfg, const struct net_hooks *hooks
     }
     unsigned n = cfg->workers ? cfg->workers : 1;
     struct net_server *s = xcalloc(1, sizeof *s);
+    s->family = sa.ss_family;
     s->tls = tls;
     s->cfg = *cfg;
     s->cfg.workers = n;

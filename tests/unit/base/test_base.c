@@ -2,6 +2,9 @@
 #include "test.h"
 
 #include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "base/buf.h"
 #include "base/clock.h"
@@ -67,11 +70,67 @@ static void test_uuid(void)
     CHECK(!uuid_is_valid("0000000000000000000000000000000000000"));
 }
 
+static int cmp_uuid(const void *x, const void *y)
+{
+    return strcmp(x, y);
+}
+
+/* UUIDs come from a per-thread pool refilled every 64: across refills they stay valid
+ * version-4 UUIDs and distinct, and a forked child does not repeat the parent's next one. */
+static void test_uuid_pool(void)
+{
+    enum { N = 1000 };
+    static char ids[N][UUID_STR_LEN];
+    for (int i = 0; i < N; i++) {
+        uuid_v4(ids[i]);
+        CHECK(uuid_is_valid(ids[i]));
+        CHECK(ids[i][14] == '4');
+        CHECK(strchr("89ab", ids[i][19]) != NULL);
+    }
+    qsort(ids, N, sizeof ids[0], cmp_uuid);
+    int dups = 0;
+    for (int i = 1; i < N; i++) {
+        dups += strcmp(ids[i - 1], ids[i]) == 0;
+    }
+    CHECK_EQ_INT(dups, 0);
+
+    char parent[UUID_STR_LEN], child[UUID_STR_LEN] = "";
+    uuid_v4(parent); /* the pool now holds the next ones */
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        char mine[UUID_STR_LEN];
+        uuid_v4(mine);
+        ssize_t w = write(fds[1], mine, sizeof mine);
+        _exit(w == (ssize_t)sizeof mine ? 0 : 1);
+    }
+    close(fds[1]);
+    size_t got = 0;
+    while (got < sizeof child) {
+        ssize_t r = read(fds[0], child + got, sizeof child - got);
+        if (r <= 0) {
+            break;
+        }
+        got += (size_t)r;
+    }
+    close(fds[0]);
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK_EQ_INT((int)got, (int)sizeof child);
+    uuid_v4(parent);
+    CHECK(uuid_is_valid(child));
+    CHECK(strcmp(parent, child) != 0);
+}
+
 int main(void)
 {
     test_err();
     test_buf();
     test_clock();
     test_uuid();
+    test_uuid_pool();
     return test_done();
 }
