@@ -36,6 +36,7 @@
 #define RT_MAX_LOOPS 256
 #define RT_GROUP_BUCKETS 1024
 #define RT_RESUME_PAGE 256 /* changes per history read */
+#define RT_PRINCIPAL_BUCKETS 256
 
 enum { OP_INSERT = 1, OP_UPDATE = 2, OP_DELETE = 4, OP_ALL = 7 };
 
@@ -134,8 +135,18 @@ struct rt_conn {
     struct rt_conn *prev, *next;
     struct rt_conn *dead_next;
     struct rt_chan *chans;
-    struct policy_principal p; /* from the apikey */
+    /* From the apikey; shared with the loop's other connections of an equal principal
+     * (rt_principal_get), never changed. */
+    const struct policy_principal *p;
     int64_t exp_s;
+};
+
+/* A principal shared by the connections of one loop that present an equal one (the tabs of
+ * one user); refs = connections holding it. */
+struct rt_principal {
+    struct rt_principal *next;
+    uint32_t refs;
+    struct policy_principal p;
 };
 
 struct rt_loop {
@@ -151,6 +162,7 @@ struct rt_loop {
     struct buf scratch;
     atomic_int_fast64_t delivered_seq;
     struct rt_group *groups[RT_GROUP_BUCKETS];
+    struct rt_principal *principals[RT_PRINCIPAL_BUCKETS];
 };
 
 /* Live connections of one tenant ("" for super_admins); few tenants, so a flat array. */
@@ -256,6 +268,10 @@ struct rt_chan *rt_conn_find_chan(struct rt_conn *c, const char *topic);
  * the loop's postgres list; ch then acts for p. */
 void rt_conn_add_chan(struct rt_conn *c, struct rt_chan *ch, const struct policy_principal *p,
                       const char *tenant);
+/* The loop's shared copy of p (one reference; give it back with rt_principal_put). */
+const struct policy_principal *rt_principal_get(struct rt_loop *l,
+                                                const struct policy_principal *p);
+void rt_principal_put(struct rt_loop *l, const struct policy_principal *p);
 /* net's on_close for realtime connections. */
 void rt_conn_on_close(struct net_conn *nc, void *user, uint16_t code);
 
