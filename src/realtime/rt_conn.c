@@ -148,13 +148,13 @@ void rt_chan_system(struct rt_chan *ch, const char *extension, const char *statu
                     const char *message, json_t *extra)
 {
     json_t *p = json_pack("{s:s,s:s,s:s,s:s}", "extension", extension, "status", status, "message",
-                          message, "channel", subtopic(ch->topic));
+                          message, "channel", subtopic(rt_chan_topic(ch)));
     if (extra) {
         json_object_update(p, extra);
     }
     char *text = json_encode(p, NULL);
     json_decref(p);
-    rt_conn_push(ch->conn, ch->join_ref, NULL, ch->topic, "system", text);
+    rt_conn_push(ch->conn, rt_chan_join_ref(ch), NULL, rt_chan_topic(ch), "system", text);
     free(text);
 }
 
@@ -187,8 +187,11 @@ struct rt_chan *rt_chan_new(const char *topic, const char *join_ref, size_t nb)
     struct rt_chan *ch = xcalloc(1, sizeof *ch + nb * sizeof ch->b[0] + tl + jl);
     ch->nb = (uint16_t)nb;
     char *str = (char *)(ch->b + nb);
-    ch->topic = memcpy(str, topic, tl);
-    ch->join_ref = join_ref ? memcpy(str + tl, join_ref, jl) : NULL;
+    memcpy(str, topic, tl);
+    if (join_ref) {
+        memcpy(str + tl, join_ref, jl);
+        ch->has_join_ref = true;
+    }
     return ch;
 }
 
@@ -248,14 +251,15 @@ static void conn_drop_chan(struct rt_conn *c, struct rt_chan *ch)
 /* Server-side close of a channel: phx_close with ref = join_ref, then drop it. */
 void rt_chan_kick(struct rt_conn *c, struct rt_chan *ch)
 {
-    rt_conn_push(c, ch->join_ref, ch->join_ref, ch->topic, "phx_close", "{}");
+    rt_conn_push(c, rt_chan_join_ref(ch), rt_chan_join_ref(ch), rt_chan_topic(ch), "phx_close",
+                 "{}");
     conn_drop_chan(c, ch);
 }
 
 struct rt_chan *rt_conn_find_chan(struct rt_conn *c, const char *topic)
 {
     for (struct rt_chan *ch = c->chans; ch; ch = ch->next) {
-        if (strcmp(ch->topic, topic) == 0) {
+        if (strcmp(rt_chan_topic(ch), topic) == 0) {
             return ch;
         }
     }

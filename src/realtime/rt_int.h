@@ -22,6 +22,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <jansson.h>
 #include <uv.h>
@@ -85,16 +86,15 @@ struct rt_group;
 struct rt_conn;
 
 /* A joined channel; owned by its connection's loop thread. One allocation: the bindings,
- * the topic and the join_ref follow the struct (chan_new). */
+ * the topic and the join_ref follow the struct (rt_chan_new; read them with rt_chan_topic and
+ * rt_chan_join_ref). */
 struct rt_chan {
     struct rt_conn *conn; /* NULL once the connection is gone */
     struct rt_chan *next; /* connection's list */
     struct rt_chan *g_prev, *g_next;
     struct rt_group *group;
     struct rt_chan *pg_prev, *pg_next;
-    const char *topic;
-    const char *join_ref; /* NULL when the join had none */
-    char *presence_key;   /* from the join, or made at the first track */
+    char *presence_key; /* from the join, or made at the first track */
     /* The channel's own principal when its join or access_token named another token than
      * the connection's apikey; NULL (the usual case) means the connection's. */
     struct policy_principal *own_p;
@@ -106,8 +106,24 @@ struct rt_chan {
     bool in_pg;
     bool bc_self, bc_ack, presence_on;
     bool resuming, busy, dead, tracked;
+    bool has_join_ref;
     struct rt_binding b[]; /* nb entries */
 };
+
+static inline const char *rt_chan_topic(const struct rt_chan *ch)
+{
+    return (const char *)(ch->b + ch->nb);
+}
+
+/* NULL when the join had none. */
+static inline const char *rt_chan_join_ref(const struct rt_chan *ch)
+{
+    if (!ch->has_join_ref) {
+        return NULL;
+    }
+    const char *topic = rt_chan_topic(ch);
+    return topic + strlen(topic) + 1;
+}
 
 /* Channels of one (tenant, topic) on one loop. */
 struct rt_group {
