@@ -102,11 +102,11 @@ struct rt_chan {
     int64_t cursor;      /* highest change seq considered */
     int64_t skipped_max; /* highest live seq skipped while resuming */
     uint16_t nb;
+    bool has_join_ref;   /* in the padding before spec_bytes */
     uint32_t spec_bytes; /* its share of conn->sub_bytes */
     bool in_pg;
     bool bc_self, bc_ack, presence_on;
     bool resuming, busy, dead, tracked;
-    bool has_join_ref;
     struct rt_binding b[]; /* nb entries */
 };
 
