@@ -14,6 +14,7 @@
  * ends the same way; the close itself is reset if the peer takes nothing (close_timeout).
  */
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -26,13 +27,15 @@
 struct net_ws_state {
     /* First what every fanned-out frame reads and writes (one cache line per delivery). */
     uint32_t cork_head, cork_tail; /* parts gathered this round (w->segs index + 1), or 0 */
+    /* Low 32 bits of the monotonic clock (ms) at the last frame from the peer; compared
+     * modulo 2^32 (ws_conn_sweep), so 24 bytes of small fields fit in 16. */
+    uint32_t last_rx_ms;
     uint16_t close_code;
-    bool close_sent;
-    bool notified;    /* handler->on_close called */
-    bool cork_listed; /* in w->cork_conns this round */
+    bool close_sent : 1;
+    bool notified : 1;    /* handler->on_close called */
+    bool cork_listed : 1; /* in w->cork_conns this round */
     const struct net_ws_handler *handler;
     void *user;
-    int64_t last_rx_ms;
     struct ws_reader reader;
 };
 
@@ -448,7 +451,7 @@ static bool ws_queue_admit(struct net_conn *c, size_t len)
 void ws_conn_on_data(struct net_conn *c, uint8_t *data, size_t len)
 {
     struct net_ws_state *ws = c->ws;
-    ws->last_rx_ms = clock_mono_ms();
+    ws->last_rx_ms = (uint32_t)clock_mono_ms();
     size_t off = 0;
     while (off < len && c->state == CONN_WS) {
         size_t used = 0;
@@ -500,7 +503,13 @@ void ws_conn_on_data(struct net_conn *c, uint8_t *data, size_t len)
 void ws_conn_sweep(struct net_conn *c, int64_t now_ms)
 {
     struct net_ws_state *ws = c->ws;
-    if (now_ms - ws->last_rx_ms > c->w->server->cfg.ws_idle_timeout_ms) {
+    /* Idle times up to 2^31 ms (24.8 days) are told apart; a longer configured timeout
+     * acts as that, so a connection is closed before its stamp wraps. */
+    int64_t limit = c->w->server->cfg.ws_idle_timeout_ms;
+    if (limit > INT32_MAX) {
+        limit = INT32_MAX;
+    }
+    if ((int64_t)(uint32_t)((uint32_t)now_ms - ws->last_rx_ms) > limit) {
         net_ws_close(c, WS_CLOSE_NORMAL, "idle timeout");
     }
 }
@@ -531,7 +540,7 @@ struct net_conn *net_upgrade(struct net_request *req, const struct net_ws_handle
     struct net_ws_state *ws = xcalloc(1, sizeof *ws);
     ws->handler = handler;
     ws->user = user;
-    ws->last_rx_ms = clock_mono_ms();
+    ws->last_rx_ms = (uint32_t)clock_mono_ms();
     ws_reader_init(&ws->reader, true, c->w->server->cfg.ws_max_message);
     c->ws = ws;
     conn_write(c, resp, (size_t)n, NULL, NULL, 0, NULL, 0);

@@ -54,11 +54,11 @@ static struct rt_group **group_slot(struct rt_loop *l, const char *tenant, const
 
 void rt_group_add(struct rt_loop *l, struct rt_chan *ch, const char *tenant)
 {
-    struct rt_group **pp = group_slot(l, tenant, ch->topic);
+    struct rt_group **pp = group_slot(l, tenant, rt_chan_topic(ch));
     if (!*pp) {
         struct rt_group *g = xcalloc(1, sizeof *g);
         snprintf(g->tenant, sizeof g->tenant, "%s", tenant);
-        g->topic = xstrdup(ch->topic);
+        g->topic = xstrdup(rt_chan_topic(ch));
         *pp = g;
     }
     struct rt_group *g = *pp;
@@ -175,16 +175,17 @@ static void deliver_cached(struct rt_chan *ch, const struct rt_event *ev, uint8_
     if (chan_match_ids(ch, ev, op, rec, ids) == 0 || ids->len == 0) {
         return;
     }
-    size_t tl = strlen(ch->topic);
+    size_t tl = strlen(rt_chan_topic(ch));
     bool keyable = tl + 1 + ids->len <= CACHE_KEY_MAX;
     if (!(keyable && tl_cache.frame && tl_cache.data == data && tl_cache.vsn == c->vsn &&
-          tl_cache.key_len == tl + 1 + ids->len && memcmp(tl_cache.key, ch->topic, tl + 1) == 0 &&
+          tl_cache.key_len == tl + 1 + ids->len &&
+          memcmp(tl_cache.key, rt_chan_topic(ch), tl + 1) == 0 &&
           memcmp(tl_cache.key + tl + 1, ids->data, ids->len) == 0)) {
         /* Only the prefix goes through the loop's scratch (bounded); the row data, which may
          * be larger than that, is copied once, straight into the frame. */
         struct buf *b = &c->loop->scratch;
         buf_reset(b);
-        if (phx_encode_prefix(c->vsn, NULL, NULL, ch->topic, "postgres_changes", b) < 0 ||
+        if (phx_encode_prefix(c->vsn, NULL, NULL, rt_chan_topic(ch), "postgres_changes", b) < 0 ||
             buf_puts(b, "{\"ids\":[") < 0 || buf_append(b, ids->data, ids->len) < 0 ||
             buf_puts(b, "],\"data\":") < 0) {
             return;
@@ -195,7 +196,7 @@ static void deliver_cached(struct rt_chan *ch, const struct rt_event *ev, uint8_
         if (keyable) {
             tl_cache.data = data;
             tl_cache.vsn = c->vsn;
-            memcpy(tl_cache.key, ch->topic, tl + 1);
+            memcpy(tl_cache.key, rt_chan_topic(ch), tl + 1);
             memcpy(tl_cache.key + tl + 1, ids->data, ids->len);
             tl_cache.key_len = tl + 1 + ids->len;
         }
@@ -242,7 +243,7 @@ void rt_chan_deliver(struct rt_chan *ch, const struct rt_event *ev)
     }
     struct buf *b = &c->loop->scratch;
     buf_reset(b);
-    if (phx_encode_prefix(c->vsn, NULL, NULL, ch->topic, "postgres_changes", b) < 0 ||
+    if (phx_encode_prefix(c->vsn, NULL, NULL, rt_chan_topic(ch), "postgres_changes", b) < 0 ||
         buf_puts(b, "{\"ids\":[") < 0) {
         return;
     }
@@ -365,7 +366,7 @@ static void fan_send_group(struct rt_group *g, const struct rt_fan *f, struct bu
             /* The payload may be larger than the scratch buffer (a client's broadcast up to
              * the message limit): only the prefix goes through it. */
             buf_reset(scratch);
-            if (phx_encode_prefix(c->vsn, NULL, NULL, ch->topic, f->event, scratch) < 0) {
+            if (phx_encode_prefix(c->vsn, NULL, NULL, rt_chan_topic(ch), f->event, scratch) < 0) {
                 continue;
             }
             const char *sfx = phx_suffix(c->vsn);
@@ -453,17 +454,17 @@ void rt_fan_handle_broadcast(struct rt_conn *c, struct rt_chan *ch, struct phx_m
         rt_conn_reply_reason(c, m, "broadcast needs an event");
         return;
     }
-    if (strcmp(ch->topic, RT_DASHBOARD_TOPIC) == 0) {
+    if (strcmp(rt_chan_topic(ch), RT_DASHBOARD_TOPIC) == 0) {
         /* Only the server publishes there: nobody may spoof a tenant's dashboard figures. */
         rt_conn_reply_reason(c, m, "realtime:dashboard is read-only");
         return;
     }
     struct rt_fan *f;
     if (m->binary_broadcast && m->bc_encoding == PHX_ENC_BINARY) {
-        f = rt_fan_new(rt_chan_tenant(ch), ch->topic, "broadcast", ch->bc_self ? 0 : c->id, NULL,
-                       0);
+        f = rt_fan_new(rt_chan_tenant(ch), rt_chan_topic(ch), "broadcast", ch->bc_self ? 0 : c->id,
+                       NULL, 0);
         size_t len = 0;
-        uint8_t *frame = phx_encode_broadcast_binary(ch->topic, ev, NULL, m->bc_payload,
+        uint8_t *frame = phx_encode_broadcast_binary(rt_chan_topic(ch), ev, NULL, m->bc_payload,
                                                      m->bc_payload_len, PHX_ENC_BINARY, &len);
         if (frame) {
             f->bin = net_shared_new(frame, len);
@@ -476,8 +477,8 @@ void rt_fan_handle_broadcast(struct rt_conn *c, struct rt_chan *ch, struct phx_m
         size_t len = 0;
         char *text = json_encode(msg, &len);
         json_decref(msg);
-        f = rt_fan_new(rt_chan_tenant(ch), ch->topic, "broadcast", ch->bc_self ? 0 : c->id, text,
-                       len);
+        f = rt_fan_new(rt_chan_tenant(ch), rt_chan_topic(ch), "broadcast", ch->bc_self ? 0 : c->id,
+                       text, len);
         free(text);
     }
     atomic_fetch_add(&rt->m_broadcasts, 1);

@@ -74,7 +74,7 @@ void rt_pres_update(struct rt *rt, struct rt_chan *ch, json_t *fields)
     uint64_t cid = ch->conn ? ch->conn->id : 0;
     json_t *joins = json_object(), *leaves = json_object();
     pthread_mutex_lock(&rt->pres_lock);
-    struct pres_topic **tp = pres_slot(rt, tenant, ch->topic);
+    struct pres_topic **tp = pres_slot(rt, tenant, rt_chan_topic(ch));
     struct pres_entry *old = NULL;
     if (*tp) {
         for (struct pres_entry **ep = &(*tp)->entries; *ep; ep = &(*ep)->next) {
@@ -93,7 +93,7 @@ void rt_pres_update(struct rt *rt, struct rt_chan *ch, json_t *fields)
         if (!*tp) {
             struct pres_topic *t = xcalloc(1, sizeof *t);
             t->tenant = xstrdup(tenant);
-            t->topic = xstrdup(ch->topic);
+            t->topic = xstrdup(rt_chan_topic(ch));
             t->next = rt->pres;
             rt->pres = t;
             tp = &rt->pres;
@@ -119,7 +119,7 @@ void rt_pres_update(struct rt *rt, struct rt_chan *ch, json_t *fields)
         free(t);
     }
     if (old || fields) {
-        rt_cluster_pres_diff_locked(rt, tenant, ch->topic, joins, leaves);
+        rt_cluster_pres_diff_locked(rt, tenant, rt_chan_topic(ch), joins, leaves);
     }
     pthread_mutex_unlock(&rt->pres_lock);
     if (old) {
@@ -129,7 +129,7 @@ void rt_pres_update(struct rt *rt, struct rt_chan *ch, json_t *fields)
         free(old);
     }
     if (old || fields) {
-        pres_post_diff(rt, tenant, ch->topic, joins, leaves);
+        pres_post_diff(rt, tenant, rt_chan_topic(ch), joins, leaves);
     } else {
         json_decref(joins);
         json_decref(leaves);
@@ -140,11 +140,11 @@ void rt_pres_update(struct rt *rt, struct rt_chan *ch, json_t *fields)
 void rt_pres_push_state(struct rt *rt, struct rt_chan *ch, const char *tenant)
 {
     pthread_mutex_lock(&rt->pres_lock);
-    json_t *state = pres_state_locked(rt, tenant, ch->topic);
+    json_t *state = pres_state_locked(rt, tenant, rt_chan_topic(ch));
     pthread_mutex_unlock(&rt->pres_lock);
     char *text = json_encode(state, NULL);
     json_decref(state);
-    rt_conn_push(ch->conn, ch->join_ref, NULL, ch->topic, "presence_state", text);
+    rt_conn_push(ch->conn, rt_chan_join_ref(ch), NULL, rt_chan_topic(ch), "presence_state", text);
     free(text);
 }
 

@@ -184,11 +184,11 @@ static bool join_principal(struct rt_conn *c, struct phx_msg *m, struct join_req
             join_refuse_token(c, m, expired);
             return false;
         }
-        if (auth_session_still_valid(c->loop->rt->auth, &c->p, &why) < 0) {
+        if (auth_session_still_valid(c->loop->rt->auth, c->p, &why) < 0) {
             join_refuse_token(c, m, why ? why : "revoked");
             return false;
         }
-        j->p = c->p;
+        j->p = *c->p;
         j->exp_s = c->exp_s;
     }
     const char *dash =
@@ -583,7 +583,7 @@ int rt_upgrade(struct rt *rt, struct net_request *req, char *err, size_t errlen)
     c->user_counted = true;
     c->loop = l;
     c->id = atomic_fetch_add(&rt->next_conn_id, 1);
-    c->p = p;
+    c->p = rt_principal_get(l, &p);
     c->exp_s = exp_s;
     c->vsn = v;
     c->next = l->conns;

@@ -50,6 +50,51 @@ struct rt_loop *rt_loop_get(struct rt *rt, struct net_worker *w)
     return l;
 }
 
+/* ---- shared principals ---- */
+
+static bool principal_eq(const struct policy_principal *a, const struct policy_principal *b)
+{
+    return a->role == b->role && a->iat == b->iat && strcmp(a->user_id, b->user_id) == 0 &&
+           strcmp(a->client_id, b->client_id) == 0 && strcmp(a->sid, b->sid) == 0;
+}
+
+static unsigned principal_bucket(const struct policy_principal *p)
+{
+    uint64_t h = hash_str_more(hash_str(p->user_id), p->sid);
+    h = (h ^ (uint64_t)p->iat) * 1099511628211ULL;
+    return (unsigned)(h % RT_PRINCIPAL_BUCKETS);
+}
+
+const struct policy_principal *rt_principal_get(struct rt_loop *l, const struct policy_principal *p)
+{
+    struct rt_principal **head = &l->principals[principal_bucket(p)];
+    for (struct rt_principal *e = *head; e; e = e->next) {
+        if (principal_eq(&e->p, p)) {
+            e->refs++;
+            return &e->p;
+        }
+    }
+    struct rt_principal *e = xmalloc(sizeof *e);
+    e->refs = 1;
+    e->p = *p;
+    e->next = *head;
+    *head = e;
+    return &e->p;
+}
+
+void rt_principal_put(struct rt_loop *l, const struct policy_principal *p)
+{
+    struct rt_principal **pp = &l->principals[principal_bucket(p)];
+    while (*pp && &(*pp)->p != p) {
+        pp = &(*pp)->next;
+    }
+    struct rt_principal *e = *pp;
+    if (e && --e->refs == 0) {
+        *pp = e->next;
+        free(e);
+    }
+}
+
 /* ---- sending ---- */
 
 void rt_conn_send(struct rt_conn *c, bool binary, const char *prefix, size_t plen,
@@ -103,13 +148,13 @@ void rt_chan_system(struct rt_chan *ch, const char *extension, const char *statu
                     const char *message, json_t *extra)
 {
     json_t *p = json_pack("{s:s,s:s,s:s,s:s}", "extension", extension, "status", status, "message",
-                          message, "channel", subtopic(ch->topic));
+                          message, "channel", subtopic(rt_chan_topic(ch)));
     if (extra) {
         json_object_update(p, extra);
     }
     char *text = json_encode(p, NULL);
     json_decref(p);
-    rt_conn_push(ch->conn, ch->join_ref, NULL, ch->topic, "system", text);
+    rt_conn_push(ch->conn, rt_chan_join_ref(ch), NULL, rt_chan_topic(ch), "system", text);
     free(text);
 }
 
@@ -123,14 +168,14 @@ const char *rt_chan_tenant(const struct rt_chan *ch)
 /* Who the channel acts for; only while its connection lives (callers check ch->conn). */
 const struct policy_principal *rt_chan_principal(const struct rt_chan *ch)
 {
-    return ch->own_p ? ch->own_p : &ch->conn->p;
+    return ch->own_p ? ch->own_p : ch->conn->p;
 }
 
 void rt_chan_set_principal(struct rt_chan *ch, const struct policy_principal *p)
 {
     free(ch->own_p);
     ch->own_p = NULL;
-    if (memcmp(p, &ch->conn->p, sizeof *p) != 0) {
+    if (memcmp(p, ch->conn->p, sizeof *p) != 0) {
         ch->own_p = xmalloc(sizeof *p);
         *ch->own_p = *p;
     }
@@ -142,8 +187,11 @@ struct rt_chan *rt_chan_new(const char *topic, const char *join_ref, size_t nb)
     struct rt_chan *ch = xcalloc(1, sizeof *ch + nb * sizeof ch->b[0] + tl + jl);
     ch->nb = (uint16_t)nb;
     char *str = (char *)(ch->b + nb);
-    ch->topic = memcpy(str, topic, tl);
-    ch->join_ref = join_ref ? memcpy(str + tl, join_ref, jl) : NULL;
+    memcpy(str, topic, tl);
+    if (join_ref) {
+        memcpy(str + tl, join_ref, jl);
+        ch->has_join_ref = true;
+    }
     return ch;
 }
 
@@ -203,14 +251,15 @@ static void conn_drop_chan(struct rt_conn *c, struct rt_chan *ch)
 /* Server-side close of a channel: phx_close with ref = join_ref, then drop it. */
 void rt_chan_kick(struct rt_conn *c, struct rt_chan *ch)
 {
-    rt_conn_push(c, ch->join_ref, ch->join_ref, ch->topic, "phx_close", "{}");
+    rt_conn_push(c, rt_chan_join_ref(ch), rt_chan_join_ref(ch), rt_chan_topic(ch), "phx_close",
+                 "{}");
     conn_drop_chan(c, ch);
 }
 
 struct rt_chan *rt_conn_find_chan(struct rt_conn *c, const char *topic)
 {
     for (struct rt_chan *ch = c->chans; ch; ch = ch->next) {
-        if (strcmp(ch->topic, topic) == 0) {
+        if (strcmp(rt_chan_topic(ch), topic) == 0) {
             return ch;
         }
     }
@@ -244,7 +293,7 @@ void rt_conn_active(struct rt_conn *c)
 {
     struct rt *rt = c->loop->rt;
     if (rt->conn_hook && c->counted) {
-        rt->conn_hook(rt->conn_hook_arg, &c->p, RT_CONN_ACTIVE);
+        rt->conn_hook(rt->conn_hook_arg, c->p, RT_CONN_ACTIVE);
     }
 }
 
@@ -253,23 +302,23 @@ void rt_conn_count(struct rt *rt, struct rt_conn *c, int delta)
 {
     pthread_mutex_lock(&rt->tenants_lock);
     size_t i = 0;
-    while (i < rt->ntenants && strcmp(rt->tenants[i].tenant, c->p.client_id) != 0) {
+    while (i < rt->ntenants && strcmp(rt->tenants[i].tenant, c->p->client_id) != 0) {
         i++;
     }
     if (i == rt->ntenants) {
         rt->tenants = xrealloc(rt->tenants, (rt->ntenants + 1) * sizeof *rt->tenants);
         memset(&rt->tenants[i], 0, sizeof rt->tenants[i]);
-        snprintf(rt->tenants[i].tenant, sizeof rt->tenants[i].tenant, "%s", c->p.client_id);
+        snprintf(rt->tenants[i].tenant, sizeof rt->tenants[i].tenant, "%s", c->p->client_id);
         rt->ntenants++;
     }
     rt->tenants[i].n += delta;
     pthread_mutex_unlock(&rt->tenants_lock);
     c->counted = delta > 0;
-    if (c->p.role == ROLE_AGENT) {
-        rt_cluster_agent_conn(rt, c->p.user_id, delta);
+    if (c->p->role == ROLE_AGENT) {
+        rt_cluster_agent_conn(rt, c->p->user_id, delta);
     }
     if (rt->conn_hook) {
-        rt->conn_hook(rt->conn_hook_arg, &c->p, delta > 0 ? RT_CONN_OPEN : RT_CONN_CLOSE);
+        rt->conn_hook(rt->conn_hook_arg, c->p, delta > 0 ? RT_CONN_OPEN : RT_CONN_CLOSE);
     }
 }
 
@@ -352,7 +401,7 @@ void rt_conn_free(struct rt_conn *c)
         rt_conn_count(l->rt, c, -1);
     }
     if (c->user_counted) {
-        rt_user_conn_give(l->rt, c->p.user_id);
+        rt_user_conn_give(l->rt, c->p->user_id);
         c->user_counted = false;
     }
     while (c->chans) {
@@ -369,6 +418,7 @@ void rt_conn_free(struct rt_conn *c)
         c->next->prev = c->prev;
     }
     atomic_fetch_sub(&l->rt->m_conns, 1);
+    rt_principal_put(l, c->p);
     free(c);
 }
 
@@ -427,7 +477,7 @@ static void token_cb(uv_timer_t *t)
             rt_chan_kick(c, ch);
         }
         const char *why = NULL;
-        if (auth_session_still_valid(l->rt->auth, &c->p, &why) < 0 && c->nc) {
+        if (auth_session_still_valid(l->rt->auth, c->p, &why) < 0 && c->nc) {
             /* The apikey's user was disabled or its session revoked: close the socket. */
             net_ws_close(c->nc, WS_CLOSE_AUTH, "token revoked");
         }

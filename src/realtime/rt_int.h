@@ -22,6 +22,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <jansson.h>
 #include <uv.h>
@@ -36,6 +37,7 @@
 #define RT_MAX_LOOPS 256
 #define RT_GROUP_BUCKETS 1024
 #define RT_RESUME_PAGE 256 /* changes per history read */
+#define RT_PRINCIPAL_BUCKETS 256
 
 enum { OP_INSERT = 1, OP_UPDATE = 2, OP_DELETE = 4, OP_ALL = 7 };
 
@@ -84,16 +86,15 @@ struct rt_group;
 struct rt_conn;
 
 /* A joined channel; owned by its connection's loop thread. One allocation: the bindings,
- * the topic and the join_ref follow the struct (chan_new). */
+ * the topic and the join_ref follow the struct (rt_chan_new; read them with rt_chan_topic and
+ * rt_chan_join_ref). */
 struct rt_chan {
     struct rt_conn *conn; /* NULL once the connection is gone */
     struct rt_chan *next; /* connection's list */
     struct rt_chan *g_prev, *g_next;
     struct rt_group *group;
     struct rt_chan *pg_prev, *pg_next;
-    const char *topic;
-    const char *join_ref; /* NULL when the join had none */
-    char *presence_key;   /* from the join, or made at the first track */
+    char *presence_key; /* from the join, or made at the first track */
     /* The channel's own principal when its join or access_token named another token than
      * the connection's apikey; NULL (the usual case) means the connection's. */
     struct policy_principal *own_p;
@@ -101,12 +102,28 @@ struct rt_chan {
     int64_t cursor;      /* highest change seq considered */
     int64_t skipped_max; /* highest live seq skipped while resuming */
     uint16_t nb;
+    bool has_join_ref;   /* in the padding before spec_bytes */
     uint32_t spec_bytes; /* its share of conn->sub_bytes */
     bool in_pg;
     bool bc_self, bc_ack, presence_on;
     bool resuming, busy, dead, tracked;
     struct rt_binding b[]; /* nb entries */
 };
+
+static inline const char *rt_chan_topic(const struct rt_chan *ch)
+{
+    return (const char *)(ch->b + ch->nb);
+}
+
+/* NULL when the join had none. */
+static inline const char *rt_chan_join_ref(const struct rt_chan *ch)
+{
+    if (!ch->has_join_ref) {
+        return NULL;
+    }
+    const char *topic = rt_chan_topic(ch);
+    return topic + strlen(topic) + 1;
+}
 
 /* Channels of one (tenant, topic) on one loop. */
 struct rt_group {
@@ -134,8 +151,18 @@ struct rt_conn {
     struct rt_conn *prev, *next;
     struct rt_conn *dead_next;
     struct rt_chan *chans;
-    struct policy_principal p; /* from the apikey */
+    /* From the apikey; shared with the loop's other connections of an equal principal
+     * (rt_principal_get), never changed. */
+    const struct policy_principal *p;
     int64_t exp_s;
+};
+
+/* A principal shared by the connections of one loop that present an equal one (the tabs of
+ * one user); refs = connections holding it. */
+struct rt_principal {
+    struct rt_principal *next;
+    uint32_t refs;
+    struct policy_principal p;
 };
 
 struct rt_loop {
@@ -151,6 +178,7 @@ struct rt_loop {
     struct buf scratch;
     atomic_int_fast64_t delivered_seq;
     struct rt_group *groups[RT_GROUP_BUCKETS];
+    struct rt_principal *principals[RT_PRINCIPAL_BUCKETS];
 };
 
 /* Live connections of one tenant ("" for super_admins); few tenants, so a flat array. */
@@ -256,6 +284,10 @@ struct rt_chan *rt_conn_find_chan(struct rt_conn *c, const char *topic);
  * the loop's postgres list; ch then acts for p. */
 void rt_conn_add_chan(struct rt_conn *c, struct rt_chan *ch, const struct policy_principal *p,
                       const char *tenant);
+/* The loop's shared copy of p (one reference; give it back with rt_principal_put). */
+const struct policy_principal *rt_principal_get(struct rt_loop *l,
+                                                const struct policy_principal *p);
+void rt_principal_put(struct rt_loop *l, const struct policy_principal *p);
 /* net's on_close for realtime connections. */
 void rt_conn_on_close(struct net_conn *nc, void *user, uint16_t code);
 

@@ -79,9 +79,9 @@ struct ws_reader {
     uint8_t msg_opcode; /* opcode of the fragmented message in progress, 0 if none */
     uint8_t control_len;
     uint8_t mask[4];
-    bool server; /* true: frames must be masked */
-    bool fin;
-    bool masked;
+    bool server : 1; /* true: frames must be masked */
+    bool fin : 1;
+    bool masked : 1;
 };
 
 void ws_reader_init(struct ws_reader *self, bool server, size_t max_message);

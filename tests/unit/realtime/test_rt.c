@@ -843,8 +843,45 @@ static void test_hub_feeds_auth_cache(void)
     client_close(&c);
 }
 
+/* Connections of one loop with equal principals share one copy; it lives while one holds it. */
+static void test_shared_principal(void)
+{
+    struct rt_loop *l = calloc(1, sizeof *l);
+    struct policy_principal a, b;
+    memset(&a, 0, sizeof a);
+    snprintf(a.user_id, sizeof a.user_id, "u1");
+    snprintf(a.client_id, sizeof a.client_id, "acme");
+    a.role = ROLE_AGENT;
+    a.iat = 100;
+    b = a;
+    const struct policy_principal *p1 = rt_principal_get(l, &a);
+    const struct policy_principal *p2 = rt_principal_get(l, &b);
+    CHECK(p1 == p2);
+    CHECK(p1 != &a);
+    CHECK_EQ_STR(p1->user_id, "u1");
+    b.iat = 101; /* another token of the same user */
+    const struct policy_principal *p3 = rt_principal_get(l, &b);
+    CHECK(p3 != p1);
+    CHECK(p3->iat == 101);
+    b = a;
+    b.role = ROLE_VIEWER;
+    const struct policy_principal *p4 = rt_principal_get(l, &b);
+    CHECK(p4 != p1 && p4->role == ROLE_VIEWER);
+    rt_principal_put(l, p1);
+    CHECK(rt_principal_get(l, &a) == p2); /* still held by the second connection */
+    rt_principal_put(l, p2);
+    rt_principal_put(l, p2);
+    rt_principal_put(l, p3);
+    rt_principal_put(l, p4);
+    for (unsigned i = 0; i < RT_PRINCIPAL_BUCKETS; i++) {
+        CHECK(l->principals[i] == NULL);
+    }
+    free(l);
+}
+
 int main(void)
 {
+    test_shared_principal();
     char dir[] = "/tmp/sbrtXXXXXX";
     if (test_store_open(dir, &store) < 0) {
         return 1;
