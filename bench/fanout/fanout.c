@@ -194,6 +194,7 @@ struct sub {
     int inflight; /* connecting, handshaking or joining */
     int settled;  /* joined or failed */
     bool ready_written;
+    double ready_cpu_s; /* process CPU when the ready file was written (connect phase) */
     uint64_t last_rx_mono;
     struct stats st;
 };
@@ -633,6 +634,15 @@ static void conn_writable(struct sub *s, int i)
     conn_update_events(s, i);
 }
 
+/* CPU seconds (user + system) this process has used so far. */
+static double self_cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 static void write_ready(struct sub *s)
 {
     char tmp[4096];
@@ -646,6 +656,7 @@ static void write_ready(struct sub *s)
     fclose(f);
     rename(tmp, s->o.ready_path);
     s->ready_written = true;
+    s->ready_cpu_s = self_cpu_s();
 }
 
 static void write_result(struct sub *s)
@@ -655,10 +666,7 @@ static void write_result(struct sub *s)
         perror(s->o.out_path);
         return;
     }
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-                 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    double cpu = self_cpu_s();
     int complete = 0;
     for (int i = 0; i < s->o.conns; i++) {
         if (s->c[i].state == C_JOINED && s->c[i].events >= (uint32_t)s->o.expect) {
@@ -668,10 +676,10 @@ static void write_result(struct sub *s)
     fprintf(f,
             "conns %d joined %d failed %d closed %d complete %d expect %d deliveries %" PRIu64
             " bad %" PRIu64 " min_pub_ns %" PRIu64 " max_rx_ns %" PRIu64 " max_lat_us %" PRIu64
-            " gen_cpu_s %.3f disorder %" PRIu64 "\n",
+            " gen_cpu_s %.3f gen_cpu_ready_s %.3f disorder %" PRIu64 "\n",
             s->o.conns, s->st.joined, s->st.failed, s->st.closed, complete, s->o.expect,
             s->st.deliveries, s->st.bad_frames, s->st.min_pub_ns, s->st.max_rx_ns, s->st.max_lat_us,
-            cpu, s->st.disorder);
+            cpu, s->ready_cpu_s, s->st.disorder);
     fprintf(f, "error %s\n", s->st.first_error[0] ? s->st.first_error : "-");
     for (int b = 0; b < HIST_BUCKETS; b++) {
         if (s->st.hist[b] != 0) {
@@ -1131,6 +1139,7 @@ static int run_merge(int argc, char **argv)
     long complete = 0;
     long expect = 0;
     double gen_cpu = 0;
+    double gen_cpu_ready = 0;
     char error[600] = "-";
     for (int a = 0; a < argc; a++) {
         FILE *f = fopen(argv[a], "r");
@@ -1140,13 +1149,13 @@ static int run_merge(int argc, char **argv)
         }
         long c, j, fl, cl, cp, e;
         uint64_t d, b, mp, mr, ml, dis;
-        double cpu;
-        if (fscanf(f,
-                   "conns %ld joined %ld failed %ld closed %ld complete %ld expect %ld "
-                   "deliveries %" SCNu64 " bad %" SCNu64 " min_pub_ns %" SCNu64
-                   " max_rx_ns %" SCNu64 " max_lat_us %" SCNu64 " gen_cpu_s %lf disorder %" SCNu64
-                   "\n",
-                   &c, &j, &fl, &cl, &cp, &e, &d, &b, &mp, &mr, &ml, &cpu, &dis) != 13) {
+        double cpu, cpu_ready;
+        if (fscanf(
+                f,
+                "conns %ld joined %ld failed %ld closed %ld complete %ld expect %ld "
+                "deliveries %" SCNu64 " bad %" SCNu64 " min_pub_ns %" SCNu64 " max_rx_ns %" SCNu64
+                " max_lat_us %" SCNu64 " gen_cpu_s %lf gen_cpu_ready_s %lf disorder %" SCNu64 "\n",
+                &c, &j, &fl, &cl, &cp, &e, &d, &b, &mp, &mr, &ml, &cpu, &cpu_ready, &dis) != 14) {
             fprintf(stderr, "%s: bad header\n", argv[a]);
             fclose(f);
             return 1;
@@ -1175,6 +1184,7 @@ static int run_merge(int argc, char **argv)
         bad += b;
         disorder += dis;
         gen_cpu += cpu;
+        gen_cpu_ready += cpu_ready;
         if (mp != 0 && (min_pub == 0 || mp < min_pub)) {
             min_pub = mp;
         }
@@ -1210,11 +1220,14 @@ static int run_merge(int argc, char **argv)
            "deliveries=%" PRIu64 " missing=%" PRId64 " bad=%" PRIu64 " disorder=%" PRIu64
            " span_s=%.3f "
            "deliveries_per_s=%.0f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f "
-           "commit_p50_ms=%.2f commit_p90_ms=%.2f commit_p99_ms=%.2f gen_cpu_s=%.2f error=%s\n",
+           "commit_p50_ms=%.2f commit_p90_ms=%.2f commit_p99_ms=%.2f gen_cpu_s=%.2f "
+           "gen_rx_cpu_s=%.2f gen_rx_ns_per_frame=%.0f error=%s\n",
            conns, joined, failed, closed, complete, expect, deliveries,
            (int64_t)joined * expect - (int64_t)deliveries, bad, disorder, span,
            span > 0 ? (double)deliveries / span : 0.0, out[0][0], out[0][1], out[0][2],
-           (double)max_lat / 1000.0, out[1][0], out[1][1], out[1][2], gen_cpu, error);
+           (double)max_lat / 1000.0, out[1][0], out[1][1], out[1][2], gen_cpu,
+           gen_cpu - gen_cpu_ready,
+           deliveries > 0 ? (gen_cpu - gen_cpu_ready) * 1e9 / (double)deliveries : 0.0, error);
     return 0;
 }
 
