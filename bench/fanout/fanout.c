@@ -85,6 +85,7 @@ struct conn {
     uint64_t next_hb_ns;
     int joins_ok;       /* --topics: channels joined so far */
     uint32_t *next_seq; /* broadcast: per publisher id, the sequence number expected next */
+    bool rd_mid;        /* rd holds part of a frame or message: no fast path (feed_ws) */
 };
 
 struct sub_opts {
@@ -374,53 +375,111 @@ static void conn_connected(struct sub *s, int i)
     conn_update_events(s, i);
 }
 
-/* Publish time = the largest "bench <ns>" in the frame (the old_record carries the previous,
- * smaller one). 0 when there is none. */
+/* The digits of "bench <ns>" at p (just after the tag); 0 when there are none. *after is
+ * where they end. */
+static uint64_t parse_bench(const uint8_t *p, const uint8_t *end, const uint8_t **after)
+{
+    uint64_t v = 0;
+    int digits = 0;
+    while (p < end && *p >= '0' && *p <= '9' && digits < 19) {
+        v = v * 10 + (uint64_t)(*p - '0');
+        p++;
+        digits++;
+    }
+    *after = p;
+    return digits > 0 ? v : 0;
+}
+
+static const char k_bench_tag[] = "\"bench ";
+
+/* The first "bench <ns>" at or after p, 0 if none; *after: where its digits end. */
+static uint64_t first_bench(const uint8_t *p, const uint8_t *end, const uint8_t **after)
+{
+    const uint8_t *hit = memmem(p, (size_t)(end - p), k_bench_tag, sizeof k_bench_tag - 1);
+    *after = end;
+    return hit != NULL ? parse_bench(hit + sizeof k_bench_tag - 1, end, after) : 0;
+}
+
+/* The largest "bench <ns>" in the frame, 0 when there is none: the fallback for frames of an
+ * unexpected shape. */
 static uint64_t frame_publish_ns(const uint8_t *data, size_t len)
 {
-    static const char tag[] = "\"bench ";
     uint64_t best = 0;
     const uint8_t *p = data;
     const uint8_t *end = data + len;
     while (p < end) {
-        const uint8_t *hit = memmem(p, (size_t)(end - p), tag, sizeof tag - 1);
-        if (hit == NULL) {
-            break;
-        }
-        const uint8_t *q = hit + sizeof tag - 1;
-        uint64_t v = 0;
-        int digits = 0;
-        while (q < end && *q >= '0' && *q <= '9' && digits < 19) {
-            v = v * 10 + (uint64_t)(*q - '0');
-            q++;
-            digits++;
-        }
-        if (digits > 0 && v > best) {
+        const uint8_t *after = end;
+        uint64_t v = first_bench(p, end, &after);
+        if (v > best) {
             best = v;
         }
-        p = q;
+        p = after;
     }
     return best;
 }
 
-/* data.commit_timestamp ("2026-11-25T10:00:00.123Z") in ns since the epoch, 0 if absent. */
-static uint64_t frame_commit_ns(const uint8_t *data, size_t len)
+/* Publish time of a postgres_changes frame: the "bench <ns>" of data.record (the row as
+ * published; old_record carries an earlier one, and with several publisher connections
+ * the server may commit them in another order than they were sent). Frames without a
+ * "record" fall back to the largest "bench <ns>" anywhere. */
+static uint64_t record_publish_ns(const uint8_t *from, const uint8_t *data, size_t len)
+{
+    static const char tag[] = "\"record\":";
+    const uint8_t *end = data + len;
+    const uint8_t *hit = memmem(from, (size_t)(end - from), tag, sizeof tag - 1);
+    const uint8_t *after = end;
+    uint64_t v = hit != NULL ? first_bench(hit + sizeof tag - 1, end, &after) : 0;
+    return v != 0 ? v : frame_publish_ns(data, len);
+}
+
+/* n decimal digits at p, or -1. */
+static int parse_fixed(const uint8_t *p, int n)
+{
+    int v = 0;
+    for (int k = 0; k < n; k++) {
+        if (p[k] < '0' || p[k] > '9') {
+            return -1;
+        }
+        v = v * 10 + (p[k] - '0');
+    }
+    return v;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+static int64_t days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* data.commit_timestamp ("2026-11-25T10:00:00.123Z") in ns since the epoch, 0 if absent or
+ * malformed. Parsed by hand (no strptime/timegm per frame). */
+static uint64_t frame_commit_ns(const uint8_t *from, const uint8_t *end)
 {
     static const char tag[] = "\"commit_timestamp\":\"";
-    const uint8_t *hit = memmem(data, len, tag, sizeof tag - 1);
-    if (hit == NULL || (size_t)(data + len - hit) < sizeof tag - 1 + 24) {
+    const uint8_t *hit = memmem(from, (size_t)(end - from), tag, sizeof tag - 1);
+    if (hit == NULL || (size_t)(end - hit) < sizeof tag - 1 + 24) {
         return 0;
     }
-    char ts[25];
-    memcpy(ts, hit + sizeof tag - 1, 24);
-    ts[24] = '\0';
-    struct tm tm = {0};
-    char *rest = strptime(ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (rest == NULL || *rest != '.') {
+    const uint8_t *t = hit + sizeof tag - 1;
+    int y = parse_fixed(t, 4);
+    int mo = parse_fixed(t + 5, 2);
+    int d = parse_fixed(t + 8, 2);
+    int h = parse_fixed(t + 11, 2);
+    int mi = parse_fixed(t + 14, 2);
+    int sec = parse_fixed(t + 17, 2);
+    int ms = parse_fixed(t + 20, 3);
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
+        sec < 0 || sec > 60 || ms < 0 || t[4] != '-' || t[7] != '-' || t[10] != 'T' ||
+        t[13] != ':' || t[16] != ':' || t[19] != '.') {
         return 0;
     }
-    long ms = strtol(rest + 1, NULL, 10);
-    return ((uint64_t)timegm(&tm) * 1000u + (uint64_t)ms) * 1000000ull;
+    int64_t s = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60 + sec;
+    return ((uint64_t)s * 1000u + (uint64_t)ms) * 1000000ull;
 }
 
 static bool has(const uint8_t *data, size_t len, const char *needle)
@@ -428,24 +487,64 @@ static bool has(const uint8_t *data, size_t len, const char *needle)
     return memmem(data, len, needle, strlen(needle)) != NULL;
 }
 
+/* Where the top-level event name starts. Every server here writes a vsn 1.0.0 frame as
+ * {"topic":"<topic>","event":"<name>",...; NULL when the frame does not start that way (the
+ * caller then searches the whole frame, as for any unexpected shape). */
+static const uint8_t *frame_event(const uint8_t *data, size_t len)
+{
+    static const char head[] = "{\"topic\":\"";
+    static const char ev[] = ",\"event\":\"";
+    const uint8_t *end = data + len;
+    if (len < sizeof head - 1 || memcmp(data, head, sizeof head - 1) != 0) {
+        return NULL;
+    }
+    const uint8_t *p = data + sizeof head - 1;
+    const uint8_t *q = memchr(p, '"', (size_t)(end - p));
+    if (q == NULL || q[-1] == '\\' || (size_t)(end - q) < sizeof ev ||
+        memcmp(q + 1, ev, sizeof ev - 1) != 0) {
+        return NULL;
+    }
+    return q + sizeof ev;
+}
+
+/* Whether the event name at p (from frame_event) is name (given with its closing quote). */
+static bool event_is(const uint8_t *p, const uint8_t *end, const char *name, size_t n)
+{
+    return (size_t)(end - p) >= n && memcmp(p, name, n) == 0;
+}
+
 /* A broadcast of fanout pub --mode ws carries "q":"<publisher id>/<sequence>"; a sequence
  * below the one expected next from that publisher is a duplicate or out of order (a gap
- * is a lost message, counted by the totals). */
-static void check_order(struct sub *s, struct conn *c, const uint8_t *data, size_t len)
+ * is a lost message, counted by the totals). from: where to start looking (just after the
+ * publish time, which the publisher writes right before it). */
+static void check_order(struct sub *s, struct conn *c, const uint8_t *from, const uint8_t *data,
+                        size_t len)
 {
     static const char tag[] = "\"q\":\"";
-    const uint8_t *hit = memmem(data, len, tag, sizeof tag - 1);
+    const uint8_t *end = data + len;
+    const uint8_t *hit = memmem(from, (size_t)(end - from), tag, sizeof tag - 1);
+    if (hit == NULL && from != data) {
+        hit = memmem(data, len, tag, sizeof tag - 1);
+    }
     if (hit == NULL) {
         return;
     }
-    char tmp[48];
-    size_t avail = (size_t)(data + len - hit) - (sizeof tag - 1);
-    size_t n = avail < sizeof tmp - 1 ? avail : sizeof tmp - 1;
-    memcpy(tmp, hit + sizeof tag - 1, n);
-    tmp[n] = '\0';
-    unsigned id = 0;
-    unsigned seq = 0;
-    if (sscanf(tmp, "%u/%u", &id, &seq) != 2 || id >= MAX_TOPICS) {
+    const uint8_t *p = hit + sizeof tag - 1;
+    uint64_t id = 0;
+    uint64_t seq = 0;
+    int digits = 0;
+    for (; p < end && *p >= '0' && *p <= '9' && digits < 10; p++, digits++) {
+        id = id * 10 + (uint64_t)(*p - '0');
+    }
+    if (digits == 0 || p == end || *p != '/' || id >= MAX_TOPICS) {
+        return;
+    }
+    p++;
+    digits = 0;
+    for (; p < end && *p >= '0' && *p <= '9' && digits < 10; p++, digits++) {
+        seq = seq * 10 + (uint64_t)(*p - '0');
+    }
+    if (digits == 0 || seq > UINT32_MAX) {
         return;
     }
     if (c->next_seq == NULL) {
@@ -456,16 +555,37 @@ static void check_order(struct sub *s, struct conn *c, const uint8_t *data, size
         set_error(&s->st, "broadcast out of order", data, len);
         return;
     }
-    c->next_seq[id] = seq + 1;
+    c->next_seq[id] = (uint32_t)seq + 1;
 }
 
-static void on_text(struct sub *s, int i, const uint8_t *data, size_t len)
+/* One text message. rx: CLOCK_REALTIME read once for the recv() batch it came in. */
+static void on_text(struct sub *s, int i, const uint8_t *data, size_t len, uint64_t rx)
 {
+    static const char bc_name[] = "broadcast\"";
+    static const char pg_name[] = "postgres_changes\"";
     struct conn *c = &s->c[i];
-    if (has(data, len,
-            s->o.broadcast ? "\"event\":\"broadcast\"" : "\"event\":\"postgres_changes\"")) {
-        uint64_t rx = now_ns(CLOCK_REALTIME);
-        uint64_t pub = frame_publish_ns(data, len);
+    const uint8_t *end = data + len;
+    const uint8_t *evn = frame_event(data, len);
+    bool delivery;
+    if (evn != NULL) {
+        delivery = s->o.broadcast ? event_is(evn, end, bc_name, sizeof bc_name - 1)
+                                  : event_is(evn, end, pg_name, sizeof pg_name - 1);
+    } else {
+        delivery =
+            has(data, len,
+                s->o.broadcast ? "\"event\":\"broadcast\"" : "\"event\":\"postgres_changes\"");
+    }
+    if (delivery) {
+        const uint8_t *from = evn != NULL ? evn : data;
+        const uint8_t *after = data;
+        uint64_t pub;
+        if (!s->o.broadcast) {
+            pub = record_publish_ns(from, data, len);
+        } else if (evn != NULL) {
+            pub = first_bench(from, end, &after); /* the publisher sends exactly one */
+        } else {
+            pub = frame_publish_ns(data, len);
+        }
         if (pub == 0 || pub > rx + 1000000000ull) {
             s->st.bad_frames++;
             set_error(&s->st, "event without publish time", data, len);
@@ -474,11 +594,12 @@ static void on_text(struct sub *s, int i, const uint8_t *data, size_t len)
         uint64_t lat_us = (rx - (pub < rx ? pub : rx)) / 1000;
         s->st.hist[hist_index(lat_us)]++;
         if (s->o.broadcast) {
-            check_order(s, c, data, len);
-        }
-        uint64_t commit = frame_commit_ns(data, len);
-        if (commit != 0) {
-            s->st.commit_hist[hist_index((rx > commit ? rx - commit : 0) / 1000)]++;
+            check_order(s, c, after < end ? after : data, data, len);
+        } else {
+            uint64_t commit = frame_commit_ns(from, end);
+            if (commit != 0) {
+                s->st.commit_hist[hist_index((rx > commit ? rx - commit : 0) / 1000)]++;
+            }
         }
         s->st.deliveries++;
         if (lat_us > s->st.max_lat_us) {
@@ -490,7 +611,6 @@ static void on_text(struct sub *s, int i, const uint8_t *data, size_t len)
         if (rx > s->st.max_rx_ns) {
             s->st.max_rx_ns = rx;
         }
-        s->last_rx_mono = now_ns(CLOCK_MONOTONIC);
         c->events++;
         return;
     }
@@ -534,10 +654,69 @@ static long handshake_done(struct conn *c)
     return (long)(end + 4 - c->hs.data);
 }
 
-static void feed_ws(struct sub *s, int i, uint8_t *data, size_t len)
+/* Whether len bytes are all ASCII (and so valid UTF-8), 8 at a time. */
+static bool all_ascii(const uint8_t *p, size_t len)
+{
+    uint64_t acc = 0;
+    size_t k = 0;
+    for (; k + 8 <= len; k += 8) {
+        uint64_t w;
+        memcpy(&w, p + k, 8);
+        acc |= w;
+    }
+    for (; k < len; k++) {
+        acc |= p[k];
+    }
+    return (acc & 0x8080808080808080ull) == 0;
+}
+
+/* The fast path of feed_ws: a complete, unfragmented, unmasked text frame with a minimal 7- or
+ * 16-bit length and an all-ASCII payload at data, while the connection's ws_reader is between
+ * messages. Such a frame passes every check of the reader (client mode), so its payload is
+ * handed on directly: *payload and *plen, returns the frame's size. 0: anything else (a
+ * partial frame, another opcode, non-ASCII text, ...), which goes through ws_reader_feed and
+ * all of its checks. */
+static size_t fast_text_frame(const uint8_t *data, size_t len, const uint8_t **payload,
+                              size_t *plen)
+{
+    if (len < 2 || data[0] != 0x81 || (data[1] & 0x80) != 0) { /* FIN + text, no RSV, no mask */
+        return 0;
+    }
+    size_t h = 2;
+    size_t n = data[1];
+    if (n == 126) {
+        if (len < 4) {
+            return 0;
+        }
+        n = (size_t)data[2] << 8 | data[3];
+        h = 4;
+        if (n < 126) {
+            return 0; /* not minimal: the reader rejects it */
+        }
+    } else if (n == 127) {
+        return 0;
+    }
+    if (len - h < n || !all_ascii(data + h, n)) {
+        return 0;
+    }
+    *payload = data + h;
+    *plen = n;
+    return h + n;
+}
+
+static void feed_ws(struct sub *s, int i, uint8_t *data, size_t len, uint64_t rx)
 {
     while (len > 0 && s->c[i].fd >= 0) {
         struct conn *c = &s->c[i];
+        const uint8_t *payload;
+        size_t plen;
+        size_t whole = c->rd_mid ? 0 : fast_text_frame(data, len, &payload, &plen);
+        if (whole > 0) {
+            data += whole;
+            len -= whole;
+            on_text(s, i, payload, plen, rx);
+            continue;
+        }
         size_t used = 0;
         struct ws_event ev;
         uint16_t code = 0;
@@ -549,10 +728,14 @@ static void feed_ws(struct sub *s, int i, uint8_t *data, size_t len)
         data += used;
         len -= used;
         if (rc == 0) {
+            c->rd_mid = true; /* inside a frame or a fragmented message */
             return;
         }
+        if (ev.type == WS_EV_TEXT || ev.type == WS_EV_BINARY) {
+            c->rd_mid = false; /* a whole message ended: the reader is between messages */
+        }
         if (ev.type == WS_EV_TEXT) {
-            on_text(s, i, ev.data, ev.len);
+            on_text(s, i, ev.data, ev.len, rx);
         } else if (ev.type == WS_EV_CLOSE) {
             char why[64];
             int n = snprintf(why, sizeof why, "close %u", ev.close_code);
@@ -569,10 +752,12 @@ static void feed_ws(struct sub *s, int i, uint8_t *data, size_t len)
     }
 }
 
+/* Read what the socket has: up to 8 recv() of 256 KiB each; the clock is read once per
+ * recv() and shared by every frame in it. */
 static void conn_readable(struct sub *s, int i)
 {
-    static uint8_t rbuf[65536];
-    for (int rounds = 0; rounds < 4 && s->c[i].fd >= 0; rounds++) {
+    static uint8_t rbuf[256 * 1024];
+    for (int rounds = 0; rounds < 8 && s->c[i].fd >= 0; rounds++) {
         struct conn *c = &s->c[i];
         ssize_t n = recv(c->fd, rbuf, sizeof rbuf, 0);
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
@@ -583,6 +768,7 @@ static void conn_readable(struct sub *s, int i)
                       n == 0 ? 3 : strlen(strerror(errno)));
             return;
         }
+        uint64_t rx = now_ns(CLOCK_REALTIME);
         if (c->state == C_HANDSHAKE) {
             size_t before = c->hs.len;
             if (buf_append(&c->hs, rbuf, (size_t)n) < 0) {
@@ -604,10 +790,10 @@ static void conn_readable(struct sub *s, int i)
                 return;
             }
             size_t rest = before + (size_t)n - (size_t)off;
-            feed_ws(s, i, rbuf + (size_t)n - rest, rest);
+            feed_ws(s, i, rbuf + (size_t)n - rest, rest, rx);
             continue;
         }
-        feed_ws(s, i, rbuf, (size_t)n);
+        feed_ws(s, i, rbuf, (size_t)n, rx);
         if ((size_t)n < sizeof rbuf) {
             return;
         }
@@ -720,11 +906,12 @@ static void heartbeat_sweep(struct sub *s, uint64_t now)
     }
 }
 
-/* One epoll round (at most 100 ms). */
+/* One epoll round (waits at most 100 ms). */
 static void pump(struct sub *s)
 {
-    struct epoll_event evs[512];
-    int n = epoll_wait(s->epfd, evs, 512, 100);
+    struct epoll_event evs[1024];
+    int n = epoll_wait(s->epfd, evs, 1024, 100);
+    uint64_t deliveries = s->st.deliveries;
     for (int k = 0; k < n; k++) {
         int i = (int)evs[k].data.u32;
         if (s->c[i].fd < 0) {
@@ -736,6 +923,9 @@ static void pump(struct sub *s)
         if (s->c[i].fd >= 0 && (evs[k].events & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
             conn_readable(s, i);
         }
+    }
+    if (s->st.deliveries != deliveries) {
+        s->last_rx_mono = now_ns(CLOCK_MONOTONIC); /* for --idle-s: once per round is enough */
     }
 }
 
