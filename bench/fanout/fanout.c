@@ -392,12 +392,23 @@ static uint64_t parse_bench(const uint8_t *p, const uint8_t *end, const uint8_t 
 
 static const char k_bench_tag[] = "\"bench ";
 
-/* The first "bench <ns>" at or after p, 0 if none; *after: where its digits end. */
+/* The first "bench <ns>" at or after p, 0 if none; *after: where its digits end. The tag
+ * ends in the only character that is rare in these frames, a space, so memchr finds the
+ * candidates (cheaper per frame than memmem). */
 static uint64_t first_bench(const uint8_t *p, const uint8_t *end, const uint8_t **after)
 {
-    const uint8_t *hit = memmem(p, (size_t)(end - p), k_bench_tag, sizeof k_bench_tag - 1);
+    const size_t pre = sizeof k_bench_tag - 2; /* bytes before the space */
     *after = end;
-    return hit != NULL ? parse_bench(hit + sizeof k_bench_tag - 1, end, after) : 0;
+    for (const uint8_t *q = p + pre; q < end; q++) {
+        q = memchr(q, ' ', (size_t)(end - q));
+        if (q == NULL) {
+            break;
+        }
+        if (memcmp(q - pre, k_bench_tag, pre) == 0) {
+            return parse_bench(q + 1, end, after);
+        }
+    }
+    return 0;
 }
 
 /* The largest "bench <ns>" in the frame, 0 when there is none: the fallback for frames of an
@@ -521,8 +532,14 @@ static void check_order(struct sub *s, struct conn *c, const uint8_t *from, cons
                         size_t len)
 {
     static const char tag[] = "\"q\":\"";
+    static const char next[] = "\",\"q\":\""; /* right after the publish time */
     const uint8_t *end = data + len;
-    const uint8_t *hit = memmem(from, (size_t)(end - from), tag, sizeof tag - 1);
+    const uint8_t *hit = NULL;
+    if ((size_t)(end - from) >= sizeof next - 1 && memcmp(from, next, sizeof next - 1) == 0) {
+        hit = from + 2;
+    } else {
+        hit = memmem(from, (size_t)(end - from), tag, sizeof tag - 1);
+    }
     if (hit == NULL && from != data) {
         hit = memmem(data, len, tag, sizeof tag - 1);
     }
