@@ -45,6 +45,7 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -1030,6 +1031,7 @@ struct pub_opts {
     const char *path; /* ws: the upgrade path */
     int count;
     int rate;
+    int conns;         /* rest/peer: keep-alive connections (requests in flight at most) */
     int pad;           /* ws: bytes of padding in each broadcast payload */
     const char *topic; /* ws: the channel (default realtime:bench) */
     int id;            /* ws: publisher id carried with each sequence number ("q":"id/seq") */
@@ -1053,49 +1055,6 @@ static int http_connect(const char *host, int port)
         return -1;
     }
     return fd;
-}
-
-/* One request/response on a keep-alive socket; returns the status or -1 (socket unusable).
- * The response body (truncated to bodycap) goes to body. */
-static int http_roundtrip(int fd, const char *req, size_t len, char *body, size_t bodycap)
-{
-    size_t off = 0;
-    while (off < len) {
-        ssize_t n = send(fd, req + off, len - off, MSG_NOSIGNAL);
-        if (n <= 0) {
-            return -1;
-        }
-        off += (size_t)n;
-    }
-    char resp[65536];
-    size_t got = 0;
-    long want = -1;
-    size_t hdr_end = 0;
-    while (got < sizeof resp - 1) {
-        ssize_t n = recv(fd, resp + got, sizeof resp - 1 - got, 0);
-        if (n <= 0) {
-            return -1;
-        }
-        got += (size_t)n;
-        resp[got] = '\0';
-        if (hdr_end == 0) {
-            char *e = strstr(resp, "\r\n\r\n");
-            if (e == NULL) {
-                continue;
-            }
-            hdr_end = (size_t)(e + 4 - resp);
-            char *cl = strcasestr(resp, "\r\ncontent-length:");
-            want = cl != NULL && cl < e ? strtol(cl + 17, NULL, 10) : 0;
-        }
-        if (got >= hdr_end + (size_t)want) {
-            break;
-        }
-    }
-    if (hdr_end == 0) {
-        return -1;
-    }
-    snprintf(body, bodycap, "%.*s", (int)(got - hdr_end), resp + hdr_end);
-    return (int)strtol(resp + 9, NULL, 10);
 }
 
 /* Send one masked text frame on a blocking socket. */
@@ -1200,22 +1159,325 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* ---- open-loop HTTP publisher (--mode rest | peer) ----------------------------------- */
+
+#define PUB_REQ_TIMEOUT_NS (10ull * 1000000000ull) /* one request, answer included */
+#define PUB_RESP_MAX 65536
+
+/* One keep-alive connection of the HTTP publisher; at most one request in flight. */
+struct hconn {
+    int fd;
+    int event;          /* index of the event in flight, -1 when idle */
+    int tries;          /* sends of that event (a dead socket is reconnected and resent once) */
+    uint64_t t_real;    /* its publish time, the one in the body (CLOCK_REALTIME) */
+    uint64_t sent_mono; /* when it was first sent, for the 10 s bound */
+    char req[2048];
+    size_t req_len;
+    size_t req_off; /* bytes of req the kernel took */
+    char *resp;     /* PUB_RESP_MAX bytes */
+    size_t resp_len;
+};
+
+struct hpub {
+    const struct pub_opts *o;
+    struct hconn *c;
+    int ok;
+    int failed;
+    uint64_t *req_us; /* one per answered event */
+    int nreq;
+    uint64_t max_req_us;
+    char first_fail[300];
+};
+
+/* A non-blocking keep-alive connection, or -1. */
+static int hpub_connect(const struct pub_opts *o)
+{
+    int fd = http_connect(o->host, o->port); /* blocking connect, bounded by SO_SNDTIMEO */
+    if (fd >= 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void hpub_fail(struct hpub *p, const char *why)
+{
+    p->failed++;
+    if (p->first_fail[0] == '\0') {
+        snprintf(p->first_fail, sizeof p->first_fail, "%s", why);
+    }
+}
+
+/* Write what the kernel takes of the request in flight; false on a dead socket. */
+static bool hpub_flush(struct hconn *c)
+{
+    while (c->req_off < c->req_len) {
+        ssize_t n = send(c->fd, c->req + c->req_off, c->req_len - c->req_off, MSG_NOSIGNAL);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            return true;
+        }
+        if (n <= 0) {
+            return false;
+        }
+        c->req_off += (size_t)n;
+    }
+    return true;
+}
+
+/* Start event k on the idle connection c: the publish time is read just before the request
+ * is written, and carried in its body as "bench <ns>" (what the subscribers measure from).
+ * False when the socket is dead (the request fits: run_http_pub bounds token and agent). */
+static bool hpub_start(struct hpub *p, struct hconn *c, int k)
+{
+    const struct pub_opts *o = p->o;
+    char body[256];
+    int blen;
+    int rlen;
+    c->event = k;
+    c->tries = 1;
+    c->resp_len = 0;
+    c->req_off = 0;
+    c->sent_mono = now_ns(CLOCK_MONOTONIC);
+    c->t_real = now_ns(CLOCK_REALTIME);
+    if (strcmp(o->mode, "rest") == 0) {
+        blen = snprintf(body, sizeof body, "{\"status\":\"busy\",\"reason\":\"bench %" PRIu64 "\"}",
+                        c->t_real);
+        rlen = snprintf(c->req, sizeof c->req,
+                        "PATCH /api/v1/agents/%s HTTP/1.1\r\nHost: %s:%d\r\n"
+                        "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+                        "Content-Length: %d\r\n\r\n%s",
+                        o->agent, o->host, o->port, o->token, blen, body);
+    } else {
+        blen = snprintf(body, sizeof body, "{\"reason\":\"bench %" PRIu64 "\"}", c->t_real);
+        rlen = snprintf(c->req, sizeof c->req,
+                        "POST /publish HTTP/1.1\r\nHost: %s:%d\r\n"
+                        "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+                        o->host, o->port, blen, body);
+    }
+    if (rlen < 0 || (size_t)rlen >= sizeof c->req) {
+        return false;
+    }
+    c->req_len = (size_t)rlen;
+    return hpub_flush(c);
+}
+
+/* The connection died with a request in flight: reconnect, and resend the same request once
+ * (same publish time, as the closed-loop publisher did); a second loss fails the event. */
+static bool hpub_redo(struct hpub *p, struct hconn *c, const char *why)
+{
+    close(c->fd);
+    c->fd = hpub_connect(p->o);
+    if (c->fd < 0) {
+        return false;
+    }
+    if (c->event < 0) {
+        return true;
+    }
+    if (c->tries >= 2) {
+        hpub_fail(p, why);
+        c->event = -1;
+        return true;
+    }
+    c->tries++;
+    c->resp_len = 0;
+    c->req_off = 0;
+    if (!hpub_flush(c)) {
+        return hpub_redo(p, c, why);
+    }
+    return true;
+}
+
+/* Read the answer; when it is complete, count it and make the connection idle. Returns false
+ * when the socket is dead. */
+static bool hpub_read(struct hpub *p, struct hconn *c)
+{
+    for (;;) {
+        if (c->resp_len >= PUB_RESP_MAX - 1) {
+            return false; /* an answer this big is not one of ours */
+        }
+        ssize_t n = recv(c->fd, c->resp + c->resp_len, PUB_RESP_MAX - 1 - c->resp_len, 0);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            return true;
+        }
+        if (n <= 0 || c->event < 0) {
+            return false; /* closed, failed, or bytes nobody asked for */
+        }
+        c->resp_len += (size_t)n;
+        c->resp[c->resp_len] = '\0';
+        char *e = strstr(c->resp, "\r\n\r\n");
+        if (e == NULL) {
+            continue;
+        }
+        size_t hdr_end = (size_t)(e + 4 - c->resp);
+        char *cl = strcasestr(c->resp, "\r\ncontent-length:");
+        size_t want = cl != NULL && cl < e ? (size_t)strtoul(cl + 17, NULL, 10) : 0;
+        if (c->resp_len < hdr_end + want) {
+            continue;
+        }
+        if (c->resp_len > hdr_end + want) {
+            return false; /* more than one answer to one request */
+        }
+        int status = strncmp(c->resp, "HTTP/1.", 7) == 0 ? (int)strtol(c->resp + 9, NULL, 10) : -1;
+        uint64_t req_us = (now_ns(CLOCK_REALTIME) - c->t_real) / 1000;
+        if (req_us > p->max_req_us) {
+            p->max_req_us = req_us;
+        }
+        p->req_us[p->nreq++] = req_us;
+        if (status >= 200 && status < 300) {
+            p->ok++;
+        } else {
+            char why[300];
+            snprintf(why, sizeof why, "status %d body %.200s", status, c->resp + hdr_end);
+            hpub_fail(p, why);
+        }
+        c->event = -1;
+        c->resp_len = 0;
+        return true;
+    }
+}
+
+/* REST (PATCH /api/v1/agents/{id}) or peer (POST /publish) at a fixed rate, open loop: event k
+ * is due at t0 + k / rate and goes out on an idle connection of --conns; when none is idle it
+ * is counted late and sent as soon as one frees (never dropped). --rate 0: as fast as the
+ * connections are answered. */
+static int run_http_pub(const struct pub_opts *o)
+{
+    struct hpub p = {.o = o};
+    int n = o->conns;
+    if ((o->token ? strlen(o->token) : 0) + (o->agent ? strlen(o->agent) : 0) > 1500) {
+        fprintf(stderr, "pub: token and agent id too long\n");
+        return 2;
+    }
+    p.c = calloc((size_t)n, sizeof *p.c);
+    p.req_us = calloc((size_t)o->count, sizeof *p.req_us);
+    struct pollfd *pfd = calloc((size_t)n, sizeof *pfd);
+    for (int k = 0; k < n; k++) {
+        p.c[k].event = -1;
+        p.c[k].resp = malloc(PUB_RESP_MAX);
+        p.c[k].fd = hpub_connect(o);
+        if (p.c[k].fd < 0) {
+            fprintf(stderr, "pub: cannot connect to %s:%d\n", o->host, o->port);
+            return 1;
+        }
+    }
+    uint64_t step = o->rate > 0 ? 1000000000ull / (uint64_t)o->rate : 0;
+    uint64_t t0 = now_ns(CLOCK_MONOTONIC);
+    int next = 0;      /* next event to send */
+    int late = 0;      /* events that found no idle connection when due */
+    int late_upto = 0; /* events below this were checked for lateness */
+    uint64_t max_late_ns = 0;
+    int rc = 0;
+    while ((next < o->count || p.ok + p.failed < o->count) && !g_stop) {
+        uint64_t now = now_ns(CLOCK_MONOTONIC);
+        int idle = 0;
+        while (next < o->count && (step == 0 || t0 + (uint64_t)next * step <= now)) {
+            while (idle < n && p.c[idle].event >= 0) {
+                idle++;
+            }
+            if (idle == n) {
+                /* every event due by now that still waits is late, each counted once */
+                int due_last = step == 0 ? next : (int)((now - t0) / step);
+                due_last = due_last < o->count - 1 ? due_last : o->count - 1;
+                int from = next > late_upto ? next : late_upto;
+                if (step > 0 && due_last >= from) {
+                    late += due_last - from + 1;
+                    late_upto = due_last + 1;
+                }
+                break;
+            }
+            uint64_t due = t0 + (uint64_t)next * step;
+            if (now > due && now - due > max_late_ns) {
+                max_late_ns = now - due;
+            }
+            if (!hpub_start(&p, &p.c[idle], next) && !hpub_redo(&p, &p.c[idle], "send failed")) {
+                fprintf(stderr, "pub: reconnect failed\n");
+                rc = 1;
+                goto out;
+            }
+            next++;
+        }
+        int timeout_ms = 100; /* wake at the next due time (to send it or count it late) */
+        if (next < o->count && step > 0) {
+            uint64_t due = t0 + (uint64_t)next * step;
+            uint64_t wait_ns = due > now ? due - now : 0;
+            timeout_ms = (int)((wait_ns + 999999) / 1000000);
+            timeout_ms = timeout_ms < 100 ? timeout_ms : 100;
+        }
+        for (int k = 0; k < n; k++) {
+            struct hconn *c = &p.c[k];
+            if (c->event >= 0 && now > c->sent_mono + PUB_REQ_TIMEOUT_NS) {
+                /* no answer in 10 s: the event failed; the socket may still get that answer,
+                 * so it is replaced */
+                hpub_fail(&p, "no answer in 10 s");
+                c->event = -1;
+                if (!hpub_redo(&p, c, "timeout")) {
+                    fprintf(stderr, "pub: reconnect failed\n");
+                    rc = 1;
+                    goto out;
+                }
+            }
+            pfd[k].fd = c->fd;
+            pfd[k].events =
+                (short)(POLLIN | (c->req_off < c->req_len && c->event >= 0 ? POLLOUT : 0));
+            pfd[k].revents = 0;
+        }
+        if (poll(pfd, (nfds_t)n, timeout_ms) <= 0) {
+            continue;
+        }
+        for (int k = 0; k < n; k++) {
+            struct hconn *c = &p.c[k];
+            bool alive = true;
+            if (pfd[k].revents & POLLOUT) {
+                alive = hpub_flush(c);
+            }
+            if (alive && (pfd[k].revents & (POLLIN | POLLERR | POLLHUP))) {
+                alive = hpub_read(&p, c);
+            }
+            if (!alive && !hpub_redo(&p, c, "connection lost")) {
+                fprintf(stderr, "pub: reconnect failed\n");
+                rc = 1;
+                goto out;
+            }
+        }
+    }
+out:;
+    double secs = (double)(now_ns(CLOCK_MONOTONIC) - t0) / 1e9;
+    qsort(p.req_us, (size_t)p.nreq, sizeof *p.req_us, cmp_u64);
+    double p50 = p.nreq ? (double)p.req_us[p.nreq / 2] / 1000.0 : 0;
+    double p99 = p.nreq ? (double)p.req_us[(p.nreq * 99) / 100] / 1000.0 : 0;
+    printf("published=%d failed=%d seconds=%.2f request_p50_ms=%.1f request_p99_ms=%.1f "
+           "max_request_ms=%.1f pub_conns=%d late=%d max_late_ms=%.1f first_failure=%s\n",
+           p.ok, p.failed, secs, p50, p99, (double)p.max_req_us / 1000.0, n, late,
+           (double)max_late_ns / 1e6, p.first_fail[0] ? p.first_fail : "-");
+    for (int k = 0; k < n; k++) {
+        if (p.c[k].fd >= 0) {
+            close(p.c[k].fd);
+        }
+        free(p.c[k].resp);
+    }
+    free(p.c);
+    free(p.req_us);
+    free(pfd);
+    return rc != 0 || p.failed > 0 ? 1 : 0;
+}
+
+/* The WebSocket publisher (--mode ws): broadcasts at a fixed rate on one socket, which never
+ * waits for an answer (open loop). */
 static int run_pub(struct pub_opts *o)
 {
-    bool ws = strcmp(o->mode, "ws") == 0;
-    char *padding = NULL;
-    if (ws) {
-        padding = malloc((size_t)o->pad + 1);
-        memset(padding, 'x', (size_t)o->pad);
-        padding[o->pad] = '\0';
+    if (strcmp(o->mode, "ws") != 0) {
+        return run_http_pub(o);
     }
-    int fd = ws ? ws_publisher_open(o) : http_connect(o->host, o->port);
+    char *padding = malloc((size_t)o->pad + 1);
+    memset(padding, 'x', (size_t)o->pad);
+    padding[o->pad] = '\0';
+    int fd = ws_publisher_open(o);
     if (fd < 0) {
         fprintf(stderr, "pub: cannot connect to %s:%d\n", o->host, o->port);
         return 1;
     }
     uint64_t t0 = now_ns(CLOCK_MONOTONIC);
-    /* --rate 0 (ws only): as fast as the socket takes them */
+    /* --rate 0: as fast as the socket takes them */
     uint64_t step = o->rate > 0 ? 1000000000ull / (uint64_t)o->rate : 0;
     int ok = 0;
     int failed = 0;
@@ -1231,72 +1493,24 @@ static int run_pub(struct pub_opts *o)
                                   .tv_nsec = (long)((due - now) % 1000000000ull)};
             nanosleep(&ts, NULL);
         }
-        char body[256];
-        char req[4096];
-        int blen;
-        int rlen;
         uint64_t t = now_ns(CLOCK_REALTIME);
-        if (ws) {
-            static char msg[66000];
-            int mlen =
-                snprintf(msg, sizeof msg,
-                         "{\"topic\":\"%s\",\"event\":\"broadcast\",\"payload\":"
-                         "{\"type\":\"broadcast\",\"event\":\"bench\",\"payload\":{\"t\":"
-                         "\"bench %" PRIu64 "\",\"q\":\"%d/%d\",\"pad\":\"%s\"}},\"ref\":null,"
-                         "\"join_ref\":\"1\"}",
-                         o->topic, t, o->id, k, padding);
-            if (mlen < 0 || (size_t)mlen >= sizeof msg ||
-                ws_send_blocking(fd, msg, (size_t)mlen) < 0) {
-                failed++;
-                snprintf(first_fail, sizeof first_fail, "websocket send failed");
-                break;
-            }
-            if (k % 64 == 0) {
-                drain_nonblocking(fd);
-            }
-            req_us_all[nreq++] = (now_ns(CLOCK_REALTIME) - t) / 1000;
-            ok++;
-            continue;
-        }
-        if (strcmp(o->mode, "rest") == 0) {
-            blen = snprintf(body, sizeof body,
-                            "{\"status\":\"busy\",\"reason\":\"bench %" PRIu64 "\"}", t);
-            rlen = snprintf(req, sizeof req,
-                            "PATCH /api/v1/agents/%s HTTP/1.1\r\nHost: %s:%d\r\n"
-                            "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
-                            "Content-Length: %d\r\n\r\n%s",
-                            o->agent, o->host, o->port, o->token, blen, body);
-        } else {
-            blen = snprintf(body, sizeof body, "{\"reason\":\"bench %" PRIu64 "\"}", t);
-            rlen = snprintf(req, sizeof req,
-                            "POST /publish HTTP/1.1\r\nHost: %s:%d\r\n"
-                            "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
-                            o->host, o->port, blen, body);
-        }
-        char resp[256];
-        int status = http_roundtrip(fd, req, (size_t)rlen, resp, sizeof resp);
-        if (status < 0) {
-            close(fd);
-            fd = http_connect(o->host, o->port);
-            if (fd < 0) {
-                fprintf(stderr, "pub: reconnect failed\n");
-                return 1;
-            }
-            status = http_roundtrip(fd, req, (size_t)rlen, resp, sizeof resp);
-        }
-        uint64_t req_us = (now_ns(CLOCK_REALTIME) - t) / 1000;
-        if (req_us > max_req_us) {
-            max_req_us = req_us;
-        }
-        req_us_all[nreq++] = req_us;
-        if (status >= 200 && status < 300) {
-            ok++;
-        } else {
+        static char msg[66000];
+        int mlen = snprintf(msg, sizeof msg,
+                            "{\"topic\":\"%s\",\"event\":\"broadcast\",\"payload\":"
+                            "{\"type\":\"broadcast\",\"event\":\"bench\",\"payload\":{\"t\":"
+                            "\"bench %" PRIu64 "\",\"q\":\"%d/%d\",\"pad\":\"%s\"}},\"ref\":null,"
+                            "\"join_ref\":\"1\"}",
+                            o->topic, t, o->id, k, padding);
+        if (mlen < 0 || (size_t)mlen >= sizeof msg || ws_send_blocking(fd, msg, (size_t)mlen) < 0) {
             failed++;
-            if (first_fail[0] == '\0') {
-                snprintf(first_fail, sizeof first_fail, "status %d body %.200s", status, resp);
-            }
+            snprintf(first_fail, sizeof first_fail, "websocket send failed");
+            break;
         }
+        if (k % 64 == 0) {
+            drain_nonblocking(fd);
+        }
+        req_us_all[nreq++] = (now_ns(CLOCK_REALTIME) - t) / 1000;
+        ok++;
     }
     double secs = (double)(now_ns(CLOCK_MONOTONIC) - t0) / 1e9;
     qsort(req_us_all, (size_t)nreq, sizeof *req_us_all, cmp_u64);
@@ -1308,7 +1522,7 @@ static int run_pub(struct pub_opts *o)
            first_fail[0] ? first_fail : "-");
     free(req_us_all);
     free(padding);
-    if (ws) {
+    {
         /* Close cleanly: closing with unread bytes (other senders' broadcasts on the topic)
          * would send a reset, and the server could discard our last frames unread. */
         uint8_t frame[16];
@@ -1449,8 +1663,8 @@ static void usage(void)
             "             [--topics N (broadcast: join realtime:bench-0..N-1)]\n"
             "             [--connect-timeout-s S] [--timeout-s S] [--idle-s S] [--linger-s S]\n"
             "  fanout pub --port P --mode rest|peer|ws --count N --rate R [--token T --agent ID]\n"
-            "             [--host H] [--path PATH --pad BYTES --topic T --id N (ws; --rate 0:\n"
-            "             unpaced)]\n"
+            "             [--host H] [--conns N (rest/peer: keep-alive connections, default 16)]\n"
+            "             [--path PATH --pad BYTES --topic T --id N (ws)] (--rate 0: unpaced)\n"
             "  fanout merge RESULT...\n");
 }
 
@@ -1498,7 +1712,7 @@ int main(int argc, char **argv)
                           .timeout_s = 300,
                           .idle_s = 10};
     struct pub_opts po = {
-        .host = "127.0.0.1", .mode = "rest", .rate = 20, .topic = "realtime:bench"};
+        .host = "127.0.0.1", .mode = "rest", .rate = 20, .conns = 16, .topic = "realtime:bench"};
     bool bad = false;
     for (int a = 2; a < argc; a++) {
         const char *k = argv[a];
@@ -1522,6 +1736,7 @@ int main(int argc, char **argv)
             po.token = v;
         } else if (strcmp(k, "--conns") == 0) {
             bad |= parse_int(v, 1, 19000, &so.conns) < 0;
+            po.conns = so.conns;
         } else if (strcmp(k, "--src") == 0) {
             bad |= parse_src(v, &so) < 0;
         } else if (strcmp(k, "--expect") == 0) {
@@ -1567,7 +1782,7 @@ int main(int argc, char **argv)
         so.nsrc > 0 && so.ready_path && so.out_path) {
         return run_sub(&so);
     }
-    if (!bad && strcmp(argv[1], "pub") == 0 && po.port > 0 && po.count > 0 &&
+    if (!bad && strcmp(argv[1], "pub") == 0 && po.port > 0 && po.count > 0 && po.conns <= 1024 &&
         (strcmp(po.mode, "peer") == 0 || (strcmp(po.mode, "ws") == 0 && po.path != NULL) ||
          (strcmp(po.mode, "rest") == 0 && po.token != NULL && po.agent != NULL))) {
         return run_pub(&po);

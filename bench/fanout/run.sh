@@ -43,6 +43,7 @@ PER_PROC=${FANOUT_PER_PROC:-2500}
 KIND=${FANOUT_KIND:-pg}
 PAD=${FANOUT_PAD:-0}
 SECONDS_PER_POINT=${FANOUT_SECONDS:-4}
+PUB_CONNS=${FANOUT_PUB_CONNS:-16}
 HERE=$(cd "$(dirname "$0")" && pwd)
 SB_BIN=$(cd "$(dirname "$SB_BIN")" && pwd)/$(basename "$SB_BIN")
 GEN=$HERE/fanout
@@ -258,9 +259,10 @@ run_phase() {
             --count "$EVENTS" --rate "$RATE" || true)
     elif [ "$trigger" = rest ]; then
         pubout=$("${GEN_TASKSET[@]}" "$GEN" pub --port "$port" --mode rest --token "$token" --agent "$agent" \
-            --count "$EVENTS" --rate "$RATE" || true)
+            --count "$EVENTS" --rate "$RATE" --conns "$PUB_CONNS" || true)
     else
-        pubout=$("${GEN_TASKSET[@]}" "$GEN" pub --port "$port" --mode peer --count "$EVENTS" --rate "$RATE" || true)
+        pubout=$("${GEN_TASKSET[@]}" "$GEN" pub --port "$port" --mode peer --count "$EVENTS" --rate "$RATE" \
+            --conns "$PUB_CONNS" || true)
     fi
     log "publisher: $pubout"
     if ! wait_for "[ \$(ls '$dir'/out.* 2>/dev/null | wc -l) -eq $procs ]" $((60 + EVENTS / RATE * 2)); then
@@ -344,9 +346,9 @@ const cols = [
   ['kind', 'kind'], ['server', 'server'], ['subscribers', 'subs'], ['rate', 'ev/s'], ['offered', 'offered/s'],
   ['run', 'run'], ['joined', 'joined'], ['missing', 'missing'], ['closed', 'closed'],
   ['deliveries_per_s', 'deliv/s'], ['p50_ms', 'p50 ms'], ['p99_ms', 'p99 ms'], ['max_ms', 'max ms'],
-  ['request_p50_ms', 'req p50 ms'], ['cpu_publish_s', 'CPU s'], ['cpu_s_per_M', 'CPU s/M deliv'],
+  ['request_p50_ms', 'req p50 ms'], ['late', 'pub late'], ['cpu_publish_s', 'CPU s'], ['cpu_s_per_M', 'CPU s/M deliv'],
   ['cpu_publish_pct', 'CPU %'], ['rss_per_conn_kb', 'RSS KiB/conn'], ['machine_busy_pct', 'machine busy %'],
-  ['loadavg1', 'load'], ['lossy', 'lossy'],
+  ['loadavg1', 'load'], ['gen_rx_ns_per_frame', 'gen ns/frame'], ['lossy', 'lossy'],
 ];
 const line = (a) => '| ' + a.join(' | ') + ' |';
 const table = (rs) => {
