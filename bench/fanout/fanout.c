@@ -433,12 +433,22 @@ static uint64_t frame_publish_ns(const uint8_t *data, size_t len)
 /* Publish time of a postgres_changes frame: the "bench <ns>" of data.record (the row as
  * published; old_record carries an earlier one, and with several publisher connections
  * the server may commit them in another order than they were sent). Frames without a
- * "record" fall back to the largest "bench <ns>" anywhere. */
-static uint64_t record_publish_ns(const uint8_t *from, const uint8_t *data, size_t len)
+ * "record" fall back to the largest "bench <ns>" anywhere. hint: where data.columns ends
+ * when the frame has the usual key order (commit_timestamp, columns, record, old_record:
+ * every server here), so the key is normally found by one compare; NULL to search. */
+static uint64_t record_publish_ns(const uint8_t *from, const uint8_t *hint, const uint8_t *data,
+                                  size_t len)
 {
     static const char tag[] = "\"record\":";
+    static const char next[] = "],\"record\":";
     const uint8_t *end = data + len;
-    const uint8_t *hit = memmem(from, (size_t)(end - from), tag, sizeof tag - 1);
+    const uint8_t *hit = NULL;
+    if (hint != NULL && (size_t)(end - hint) >= sizeof next - 1 &&
+        memcmp(hint, next, sizeof next - 1) == 0) {
+        hit = hint + 2;
+    } else {
+        hit = memmem(from, (size_t)(end - from), tag, sizeof tag - 1);
+    }
     const uint8_t *after = end;
     uint64_t v = hit != NULL ? first_bench(hit + sizeof tag - 1, end, &after) : 0;
     return v != 0 ? v : frame_publish_ns(data, len);
@@ -469,15 +479,18 @@ static int64_t days_from_civil(int y, int m, int d)
 }
 
 /* data.commit_timestamp ("2026-11-25T10:00:00.123Z") in ns since the epoch, 0 if absent or
- * malformed. Parsed by hand (no strptime/timegm per frame). */
-static uint64_t frame_commit_ns(const uint8_t *from, const uint8_t *end)
+ * malformed. Parsed by hand (no strptime/timegm per frame). *tail: just after the value (or
+ * from when it is absent), where data.columns normally follows. */
+static uint64_t frame_commit_ns(const uint8_t *from, const uint8_t *end, const uint8_t **tail)
 {
     static const char tag[] = "\"commit_timestamp\":\"";
     const uint8_t *hit = memmem(from, (size_t)(end - from), tag, sizeof tag - 1);
+    *tail = from;
     if (hit == NULL || (size_t)(end - hit) < sizeof tag - 1 + 24) {
         return 0;
     }
     const uint8_t *t = hit + sizeof tag - 1;
+    *tail = t + 24;
     int y = parse_fixed(t, 4);
     int mo = parse_fixed(t + 5, 2);
     int d = parse_fixed(t + 8, 2);
@@ -492,6 +505,18 @@ static uint64_t frame_commit_ns(const uint8_t *from, const uint8_t *end)
     }
     int64_t s = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60 + sec;
     return ((uint64_t)s * 1000u + (uint64_t)ms) * 1000000ull;
+}
+
+/* Where data.columns ends (its ']') when it comes next at p, else NULL: a hint for
+ * record_publish_ns. Column entries are {"name":..,"type":..} with no ']' inside. */
+static const uint8_t *columns_end(const uint8_t *p, const uint8_t *end)
+{
+    static const char tag[] = "\",\"columns\":[";
+    if ((size_t)(end - p) < sizeof tag || memcmp(p, tag, sizeof tag - 1) != 0) {
+        return NULL;
+    }
+    p += sizeof tag - 1;
+    return memchr(p, ']', (size_t)(end - p));
 }
 
 static bool has(const uint8_t *data, size_t len, const char *needle)
@@ -597,8 +622,11 @@ static void on_text(struct sub *s, int i, const uint8_t *data, size_t len, uint6
         const uint8_t *from = evn != NULL ? evn : data;
         const uint8_t *after = data;
         uint64_t pub;
+        uint64_t commit = 0;
         if (!s->o.broadcast) {
-            pub = record_publish_ns(from, data, len);
+            const uint8_t *tail = from;
+            commit = frame_commit_ns(from, end, &tail);
+            pub = record_publish_ns(from, columns_end(tail, end), data, len);
         } else if (evn != NULL) {
             pub = first_bench(from, end, &after); /* the publisher sends exactly one */
         } else {
@@ -614,7 +642,6 @@ static void on_text(struct sub *s, int i, const uint8_t *data, size_t len, uint6
         if (s->o.broadcast) {
             check_order(s, c, after < end ? after : data, data, len);
         } else {
-            uint64_t commit = frame_commit_ns(from, end);
             if (commit != 0) {
                 s->st.commit_hist[hist_index((rx > commit ? rx - commit : 0) / 1000)]++;
             }
@@ -677,6 +704,11 @@ static bool all_ascii(const uint8_t *p, size_t len)
 {
     uint64_t acc = 0;
     size_t k = 0;
+    for (; k + 32 <= len; k += 32) {
+        uint64_t w[4];
+        memcpy(w, p + k, 32);
+        acc |= w[0] | w[1] | w[2] | w[3];
+    }
     for (; k + 8 <= len; k += 8) {
         uint64_t w;
         memcpy(&w, p + k, 8);
