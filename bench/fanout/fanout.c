@@ -6,38 +6,52 @@
  *   fanout sub   opens N WebSocket subscribers (Phoenix vsn 1.0.0) from one process with
  *                one epoll loop, joins each to realtime:bench with a postgres_changes binding
  *                on public.agent_status, heartbeats every 25 s, and for every postgres_changes
- *                frame parses the publish time embedded in the row's reason ("bench <ns>",
+ *                frame parses the publish time embedded in data.record's reason ("bench <ns>",
  *                CLOCK_REALTIME) and adds now - then to a latency histogram; a second
  *                histogram measures from the frame's data.commit_timestamp (millisecond
  *                precision) to receipt, which leaves the publishing HTTP request out. Writes a
  *                ready file once every subscriber has joined (or failed), and a result file at
- *                the end: counters plus the histograms' non-empty buckets; then keeps the
- *                sockets open (heartbeating) for --linger-s or until SIGTERM.
- *   fanout pub   publishes events over HTTP/1.1 keep-alive at a fixed rate: PATCH
- *                /api/v1/agents/{id} (switchboard) or POST /publish (the Node peer), each
- *                carrying "bench <CLOCK_REALTIME ns>" taken just before the request is sent;
- *                or (--mode ws) broadcasts on one WebSocket channel (--topic), each also
- *                carrying "q":"<--id>/<sequence>", at a fixed rate or (--rate 0) as fast as
- *                the socket takes them. Broadcast subscribers (--kind broadcast) may join
- *                several topics (--topics N: realtime:bench-0..N-1) and count, per publisher
- *                id, sequences that go backwards (duplicates or reordering: "disorder").
+ *                the end: counters (with the process's CPU time in total and at ready, so the
+ *                receive phase's CPU per frame can be told apart from the connect phase's)
+ *                plus the histograms' non-empty buckets; then keeps the sockets open
+ *                (heartbeating) for --linger-s or until SIGTERM.
+ *   fanout pub   publishes events at a fixed rate, open loop (the schedule never waits for the
+ *                server): --mode rest PATCHes /api/v1/agents/{id} (switchboard), --mode peer
+ *                POSTs /publish (the peers), over --conns HTTP/1.1 keep-alive connections
+ *                (default 16) with at most one request in flight on each; an event due while
+ *                every connection waits for an answer is counted "late" and sent as soon as
+ *                one is free, never dropped. Each carries "bench <CLOCK_REALTIME ns>" taken just
+ *                before its request is written. Or (--mode ws) broadcasts on one WebSocket
+ *                channel (--topic), each also carrying "q":"<--id>/<sequence>", at a fixed rate
+ *                or (--rate 0) as fast as the socket takes them. Broadcast subscribers
+ *                (--kind broadcast) may join several topics (--topics N:
+ *                realtime:bench-0..N-1) and count, per publisher id, sequences that go
+ *                backwards (duplicates or reordering: "disorder").
  *   fanout merge reads result files of several sub processes and prints one summary line
- *                (key=value) with deliveries, deliveries/s and latency percentiles.
+ *                (key=value) with deliveries, deliveries/s, latency percentiles and the
+ *                generators' receive CPU (gen_rx_cpu_s, gen_rx_ns_per_frame).
  *
  * Build: make -C bench/fanout (plain cc, no CMake). Driven by bench/fanout/run.sh.
  *
  * Data structures: one struct conn per subscriber in a flat array; the epoll data is the
- * array index. Reads go into one shared 64 KiB buffer and straight into the connection's
- * ws_reader (src/net/ws/ws_codec.c, client mode), which keeps partial frames itself; the only
- * per-connection buffers are the handshake response (until the 101) and pending output
- * (normally empty: frames are small and written directly).
+ * array index. Reads go into one shared 256 KiB buffer; the clock is read once per recv() and
+ * shared by the frames in it. A complete, unfragmented text frame with an all-ASCII payload
+ * (every event frame here) is taken straight from that buffer when the connection's
+ * ws_reader (src/net/ws/ws_codec.c, client mode) is between messages, since it passes all of
+ * the reader's checks; everything else goes through the reader, which keeps partial frames
+ * itself. Event frames are recognised by the event name right after the topic, and the
+ * publish time, order tag and commit timestamp are found where the servers put them (with a
+ * full search when a frame has another shape). The only per-connection buffers are the
+ * handshake response (until the 101) and pending output (normally empty: frames are small
+ * and written directly).
  *
  * The histogram is log-linear (HDR style): exact below 128 us, then 64 sub-buckets per power
  * of two, so any value is off by less than 1.6 %; the maximum is kept exactly.
  *
  * Everything is bounded: connections in flight (--inflight), the connect phase
  * (--connect-timeout-s), the whole run (--timeout-s), the quiet time after the last
- * delivery (--idle-s), buffer sizes, and every HTTP request of the publisher (10 s).
+ * delivery (--idle-s), buffer sizes, and every HTTP request of the publisher (10 s, answer
+ * included; a request without an answer by then fails and its connection is replaced).
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -21,6 +21,9 @@
 #       offered deliveries/s. Each point publishes FANOUT_SECONDS (default 4) s of events.
 #   FANOUT_PIN=1 (default when there are 2+ CPUs): single-threaded servers (sb1, node, epoll)
 #       run under taskset -c 0, generators and publisher under taskset -c 1; sb2 is not pinned.
+#   FANOUT_PUB_CONNS   keep-alive connections of the REST/peer publisher (default 16): it is
+#       open loop, an event due while all of them wait for an answer is sent when one frees
+#       and counted in the publisher's late= (the "pub late" column), never dropped.
 #   FANOUT_PER_PROC (subscribers per generator process, default 2500, < 19000),
 #   FANOUT_TRIGGER=rest|sql (pg on switchboard: default rest when the PATCH works, else sql),
 #   NODE_PATH (where `ws` lives if not in the repository's node_modules),
@@ -30,8 +33,10 @@
 # sqlite db), connects SIZE subscribers from several generator processes bound to
 # 127.0.0.1..127.0.0.8, waits until all joined, publishes, waits for every delivery, then
 # prints deliveries/s, publish-to-receive latency percentiles, server CPU (utime+stime from
-# /proc/PID/stat, also per million deliveries) and RSS per connection (VmRSS after all joined
-# minus before connecting, divided by SIZE). Only the pids it started are killed; each wait is
+# /proc/PID/stat, also per million deliveries), RSS per connection (VmRSS after all joined
+# minus before connecting, divided by SIZE) and the generators' CPU per received frame after
+# all joined ("gen ns/frame": if the generators' CPU runs out, they, not the server, set the
+# rate). Only the pids it started are killed; each wait is
 # bounded (connect 200 s, delivery 60 s + 2x the publish time, generators --timeout-s).
 set -euo pipefail
 
