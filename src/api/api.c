@@ -73,6 +73,7 @@ int api_new(const struct api_options *opt, struct store *store, struct svc *svc,
     a->metrics_token =
         opt->metrics_token && *opt->metrics_token ? xstrdup(opt->metrics_token) : NULL;
     a->secure_cookies = opt->secure_cookies;
+    a->cache = api_cache_new();
     if (opt->cors_origins && *opt->cors_origins) {
         const char *p = opt->cors_origins;
         while (*p) {
@@ -108,6 +109,7 @@ void api_free(struct api *a)
     free(a->web_dir);
     free(a->version);
     auth_proxies_free(a->proxies);
+    api_cache_free(a->cache);
     if (a->metrics_token) {
         auth_wipe(a->metrics_token, strlen(a->metrics_token));
         free(a->metrics_token);
@@ -307,6 +309,7 @@ static void call_free(struct api_call *c)
     }
     buf_release(&c->headers);
     api_export_free(c->export);
+    free(c->cache_key);
     free(c);
 }
 
@@ -450,6 +453,11 @@ static void call_after(uv_work_t *w, int status)
         api_export_start(c);
         return;
     }
+    if (status == 0 && c->rc == 0 && c->cache_key && c->status == 200 && c->raw && c->raw_type &&
+        strcmp(c->raw_type, "application/json") == 0) {
+        api_cache_put(c->api->cache, c->cache_key, c->cache_key_len, c->cache_gen, c->raw,
+                      c->raw_len);
+    }
     api_finish(c, status < 0 ? SB_E_INTERNAL : c->rc);
 }
 
@@ -487,6 +495,62 @@ static int authenticate(struct api_call *c)
         return api_fail(c, SB_E_UNAUTHORIZED, "invalid access token (%s)", why ? why : "invalid");
     }
     return 0;
+}
+
+/*
+ * The read cache for an API_CACHED route (cache.c): answer the call from it and return true,
+ * or return false, leaving c->cache_key set when the answer may be stored once read. The
+ * generation is read here, on the loop thread before the work is queued, so before the
+ * read's snapshot.
+ */
+static bool asks_csv(const struct net_request *req)
+{
+    const struct http_slice *a = net_request_header(req, "Accept");
+    for (size_t i = 0; a && i + 3 <= a->len; i++) {
+        if (strncasecmp(a->ptr + i, "csv", 3) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool cache_answer(struct api_call *c)
+{
+    struct net_request *req = c->req;
+    uint64_t gen = 0;
+    char view[128];
+    /* HEAD, and an Accept that may ask for CSV (api_wants_csv), go the long way. */
+    if (req->head.method != HTTP_GET || asks_csv(req) || !svc_read_generation(c->api->svc, &gen) ||
+        svc_read_view(&c->who, c->route->table, view, sizeof view) < 0) {
+        return false;
+    }
+    size_t vlen = strlen(view);
+    size_t plen = req->head.path.len, qlen = req->head.query.len;
+    size_t len = vlen + 1 + plen + 1 + qlen;
+    char *key = xmalloc(len + 1);
+    memcpy(key, view, vlen);
+    key[vlen] = '\n';
+    memcpy(key + vlen + 1, req->head.path.ptr, plen);
+    key[vlen + 1 + plen] = '?';
+    if (qlen) {
+        memcpy(key + vlen + 2 + plen, req->head.query.ptr, qlen);
+    }
+    key[len] = '\0';
+    struct api_cache_entry *e = api_cache_get(c->api->cache, key, len, gen);
+    if (!e) {
+        c->cache_key = key;
+        c->cache_key_len = len;
+        c->cache_gen = gen;
+        return false;
+    }
+    free(key);
+    c->status = 200;
+    c->raw = (char *)api_cache_body(e, &c->raw_len);
+    c->raw_type = "application/json";
+    c->raw_static = true;
+    api_finish(c, 0);
+    api_cache_unref(e);
+    return true;
 }
 
 static void preflight(struct api_call *c)
@@ -587,6 +651,9 @@ void api_on_request(struct net_request *req, void *arg)
     }
     if ((r->flags & API_BODY) && (rc = check_body(c)) < 0) {
         api_finish(c, rc);
+        return;
+    }
+    if ((r->flags & API_CACHED) && cache_answer(c)) {
         return;
     }
     if (r->flags & API_INLINE) {

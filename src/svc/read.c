@@ -2,6 +2,7 @@
  * Reads through policy: the caller describes filters and paging, policy decides the scope
  * (and for agents and viewers reading messages, only active ones).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -127,6 +128,27 @@ int svc_get(struct svc *svc, const struct policy_principal *who, enum store_tabl
         }
     }
     return rc;
+}
+
+int svc_read_view(const struct policy_principal *who, enum store_table table, char *out,
+                  size_t outlen)
+{
+    struct store_scope scope;
+    bool active_only = false;
+    int rc = policy_read_scope(who, table, &scope, &active_only);
+    if (rc < 0) {
+        return rc;
+    }
+    /* svc_list and svc_get read with exactly this scope and active-only rule and nothing else
+     * of who. */
+    int n = snprintf(out, outlen, "%d|%d|%d|%d|%s", (int)table, scope.all, scope.include_global,
+                     active_only, scope.client_id ? scope.client_id : "-");
+    return n < 0 || (size_t)n >= outlen ? SB_E_INTERNAL : 0;
+}
+
+bool svc_read_generation(struct svc *svc, uint64_t *out)
+{
+    return store_read_generation(svc->store, out);
 }
 
 int svc_audit_verify(struct svc *svc, const struct policy_principal *who, int64_t *checked,
