@@ -757,6 +757,30 @@ void api_metrics_render(struct api *a, struct buf *out)
                      (unsigned long long)ns.connections_open, (unsigned long long)ns.accepted_total,
                      (unsigned long long)ns.ws_open, (unsigned long long)ns.ws_queued_bytes,
                      (unsigned long long)ns.ws_frames_sent, (unsigned long long)ns.ws_slow_closes);
+    struct api_cache_stats cs;
+    api_cache_stats(a->cache, &cs);
+    (void)buf_printf(out,
+                     "# HELP switchboard_http_read_cache_hits_total Reads answered from the read "
+                     "cache.\n"
+                     "# TYPE switchboard_http_read_cache_hits_total counter\n"
+                     "switchboard_http_read_cache_hits_total %llu\n"
+                     "# HELP switchboard_http_read_cache_misses_total Cacheable reads not in the "
+                     "read cache.\n"
+                     "# TYPE switchboard_http_read_cache_misses_total counter\n"
+                     "switchboard_http_read_cache_misses_total %llu\n"
+                     "# HELP switchboard_http_read_cache_stores_total Answers put in the read "
+                     "cache.\n"
+                     "# TYPE switchboard_http_read_cache_stores_total counter\n"
+                     "switchboard_http_read_cache_stores_total %llu\n"
+                     "# HELP switchboard_http_read_cache_entries Answers in the read cache.\n"
+                     "# TYPE switchboard_http_read_cache_entries gauge\n"
+                     "switchboard_http_read_cache_entries %llu\n"
+                     "# HELP switchboard_http_read_cache_bytes Bytes held by the read cache.\n"
+                     "# TYPE switchboard_http_read_cache_bytes gauge\n"
+                     "switchboard_http_read_cache_bytes %llu\n",
+                     (unsigned long long)cs.hits, (unsigned long long)cs.misses,
+                     (unsigned long long)cs.stores, (unsigned long long)cs.entries,
+                     (unsigned long long)cs.bytes);
     if (a->rt) {
         rt_metrics_render(a->rt, out);
     }
