@@ -446,17 +446,54 @@ static void call_work(uv_work_t *w)
     }
 }
 
+static void call_after(uv_work_t *w, int status);
+
+/* Answer the calls that waited for a shared read (cache.c) on the loop thread: with body when
+ * the leader's answer was a cacheable 200, else each the long way (its own read), or with an
+ * error when the leader's work was cancelled (status < 0). */
+static void waiters_answer(struct api_call *w, int status, const char *body, size_t len)
+{
+    while (w) {
+        struct api_call *next = w->flight_next;
+        w->flight_next = NULL;
+        if (body) {
+            w->status = 200;
+            w->raw = (char *)body;
+            w->raw_len = len;
+            w->raw_type = "application/json";
+            w->raw_static = true;
+            api_finish(w, 0);
+        } else if (status < 0) {
+            api_finish(w, SB_E_INTERNAL);
+        } else {
+            w->work.data = w;
+            if (uv_queue_work(net_request_loop(w->req), &w->work, call_work, call_after) < 0) {
+                api_finish(w, api_fail(w, SB_E_UNAVAILABLE, "server busy"));
+            }
+        }
+        w = next;
+    }
+}
+
 static void call_after(uv_work_t *w, int status)
 {
     struct api_call *c = w->data;
+    struct api_call *waiters = NULL;
+    if (c->flight) {
+        waiters = api_cache_flight_end(c->api->cache, c->flight);
+        c->flight = NULL;
+    }
+    bool cacheable = status == 0 && c->rc == 0 && !c->export && c->cache_key && c->status == 200 &&
+                     c->raw && c->raw_type && strcmp(c->raw_type, "application/json") == 0;
+    if (cacheable) {
+        api_cache_put(c->api->cache, c->cache_key, c->cache_key_len, c->cache_gen, c->raw,
+                      c->raw_len);
+    }
+    /* The waiters go first: the leader's answer (c->raw) is freed when it is sent. */
+    waiters_answer(waiters, status, cacheable ? c->raw : NULL, c->raw_len);
     if (status == 0 && c->rc == 0 && c->export) {
         api_export_start(c);
         return;
-    }
-    if (status == 0 && c->rc == 0 && c->cache_key && c->status == 200 && c->raw && c->raw_type &&
-        strcmp(c->raw_type, "application/json") == 0) {
-        api_cache_put(c->api->cache, c->cache_key, c->cache_key_len, c->cache_gen, c->raw,
-                      c->raw_len);
     }
     api_finish(c, status < 0 ? SB_E_INTERNAL : c->rc);
 }
@@ -541,7 +578,13 @@ static bool cache_answer(struct api_call *c)
         c->cache_key = key;
         c->cache_key_len = len;
         c->cache_gen = gen;
-        return false;
+        bool joined = false;
+        struct api_cache_flight *f =
+            api_cache_flight_join(c->api->cache, key, len, gen, net_request_loop(req), c, &joined);
+        if (!joined) {
+            c->flight = f;
+        }
+        return joined; /* parked: the flight's leader answers it (call_after) */
     }
     free(key);
     c->status = 200;
@@ -662,6 +705,11 @@ void api_on_request(struct net_request *req, void *arg)
     }
     c->work.data = c;
     if (uv_queue_work(net_request_loop(req), &c->work, call_work, call_after) < 0) {
+        if (c->flight) {
+            /* Nothing joined it yet: joining happens on this thread, after this callback. */
+            (void)api_cache_flight_end(c->api->cache, c->flight);
+            c->flight = NULL;
+        }
         api_finish(c, api_fail(c, SB_E_UNAVAILABLE, "server busy"));
     }
 }
@@ -772,6 +820,10 @@ void api_metrics_render(struct api *a, struct buf *out)
                      "cache.\n"
                      "# TYPE switchboard_http_read_cache_stores_total counter\n"
                      "switchboard_http_read_cache_stores_total %llu\n"
+                     "# HELP switchboard_http_read_cache_shared_total Reads answered by another "
+                     "request's read of the same page in flight.\n"
+                     "# TYPE switchboard_http_read_cache_shared_total counter\n"
+                     "switchboard_http_read_cache_shared_total %llu\n"
                      "# HELP switchboard_http_read_cache_entries Answers in the read cache.\n"
                      "# TYPE switchboard_http_read_cache_entries gauge\n"
                      "switchboard_http_read_cache_entries %llu\n"
@@ -779,8 +831,8 @@ void api_metrics_render(struct api *a, struct buf *out)
                      "# TYPE switchboard_http_read_cache_bytes gauge\n"
                      "switchboard_http_read_cache_bytes %llu\n",
                      (unsigned long long)cs.hits, (unsigned long long)cs.misses,
-                     (unsigned long long)cs.stores, (unsigned long long)cs.entries,
-                     (unsigned long long)cs.bytes);
+                     (unsigned long long)cs.stores, (unsigned long long)cs.shared,
+                     (unsigned long long)cs.entries, (unsigned long long)cs.bytes);
     if (a->rt) {
         rt_metrics_render(a->rt, out);
     }

@@ -91,15 +91,18 @@ struct api_call {
     char *cache_key;
     size_t cache_key_len;
     uint64_t cache_gen;
+    struct api_cache_flight *flight; /* the shared read this call leads, or NULL */
+    struct api_call *flight_next;    /* next waiter of the same flight */
     uv_work_t work;
 };
 
 /* ---- the read cache (cache.c) ---- */
 struct api_cache;
 struct api_cache_entry;
+struct api_cache_flight;
 struct api_cache_stats {
-    uint64_t hits, misses, stores; /* since start */
-    uint64_t entries, bytes;       /* now */
+    uint64_t hits, misses, stores, shared; /* since start */
+    uint64_t entries, bytes;               /* now */
 };
 struct api_cache *api_cache_new(void);
 void api_cache_free(struct api_cache *c);
@@ -114,6 +117,17 @@ void api_cache_unref(struct api_cache_entry *e);
  * the cache holds, or body is over SB_LIMIT_READ_CACHE_ENTRY_BYTES). Any thread. */
 void api_cache_put(struct api_cache *c, const char *key, size_t key_len, uint64_t gen,
                    const char *body, size_t body_len);
+/*
+ * Shared reads (see cache.c). A call that missed joins the read of key at gen in flight on
+ * loop: *joined true, the call is parked until that read ends (the function's result is
+ * then not for the caller). Else it leads a new flight (returned; NULL when too many are in
+ * flight) and must end it with api_cache_flight_end, on loop, once its answer is known;
+ * that returns the parked calls (linked through flight_next) for the leader to answer.
+ */
+struct api_cache_flight *api_cache_flight_join(struct api_cache *c, const char *key, size_t key_len,
+                                               uint64_t gen, void *loop, struct api_call *call,
+                                               bool *joined);
+struct api_call *api_cache_flight_end(struct api_cache *c, struct api_cache_flight *f);
 void api_cache_stats(struct api_cache *c, struct api_cache_stats *out);
 
 /* Set a JSON response (takes ownership of body). Returns 0. */

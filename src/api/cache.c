@@ -25,6 +25,16 @@
  * under a newer generation first drops every entry (they can never be used again), storing
  * under an older one stores nothing. Entries are reference counted so that a hit sends the
  * body without a copy while another thread may evict it.
+ *
+ * Shared reads. After a change event every open panel of a tenant asks for the same page at
+ * once, before the first answer is stored. A miss therefore first looks for a read of the
+ * same key and generation already in flight on its own loop and, when there is one, waits
+ * for it instead of reading again (api_cache_flight_join): one query serves them all. That
+ * answer is current for every waiter: the generation was unchanged, with no commit in
+ * flight, when the waiter arrived, so the database did not change between the leader's
+ * generation and the waiter's arrival, and the leader's snapshot is at least that new. A
+ * leader whose answer is not a 200 sends its waiters the long way, each with its own read.
+ * Waiters stay on their own loop because only that loop's thread may answer them.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -51,13 +61,26 @@ struct api_cache_entry {
     char data[]; /* key, then body */
 };
 
+/* A read in flight for key at gen on one loop, and the calls of that loop waiting for it. */
+struct api_cache_flight {
+    struct api_cache_flight *next;
+    void *loop;
+    uint64_t hash;
+    uint64_t gen;
+    struct api_call *waiters; /* linked through flight_next, newest first */
+    size_t key_len;
+    char key[];
+};
+
 struct api_cache {
     pthread_mutex_t mu;
     uint64_t gen; /* generation of every entry held */
     struct api_cache_entry *buckets[NBUCKETS];
     struct api_cache_entry *oldest, *newest;
     size_t n, bytes;
-    atomic_uint_fast64_t hits, misses, stores;
+    struct api_cache_flight *flights;
+    size_t nflights;
+    atomic_uint_fast64_t hits, misses, stores, shared;
 };
 
 struct api_cache *api_cache_new(void)
@@ -130,6 +153,11 @@ void api_cache_free(struct api_cache *c)
         return;
     }
     drop_all(c);
+    while (c->flights) {
+        struct api_cache_flight *f = c->flights;
+        c->flights = f->next;
+        free(f);
+    }
     pthread_mutex_destroy(&c->mu);
     free(c);
 }
@@ -221,6 +249,57 @@ void api_cache_put(struct api_cache *c, const char *key, size_t key_len, uint64_
     atomic_fetch_add(&c->stores, 1);
 }
 
+struct api_cache_flight *api_cache_flight_join(struct api_cache *c, const char *key, size_t key_len,
+                                               uint64_t gen, void *loop, struct api_call *call,
+                                               bool *joined)
+{
+    uint64_t h = key_hash(key, key_len);
+    struct api_cache_flight *f = NULL;
+    *joined = false;
+    pthread_mutex_lock(&c->mu);
+    for (f = c->flights; f; f = f->next) {
+        if (f->loop == loop && f->gen == gen && f->hash == h && f->key_len == key_len &&
+            memcmp(f->key, key, key_len) == 0) {
+            call->flight_next = f->waiters;
+            f->waiters = call;
+            *joined = true;
+            break;
+        }
+    }
+    if (!f && c->nflights < SB_LIMIT_READ_CACHE_ENTRIES) {
+        f = xmalloc(sizeof *f + key_len);
+        f->loop = loop;
+        f->hash = h;
+        f->gen = gen;
+        f->waiters = NULL;
+        f->key_len = key_len;
+        memcpy(f->key, key, key_len);
+        f->next = c->flights;
+        c->flights = f;
+        c->nflights++;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (*joined) {
+        atomic_fetch_add(&c->shared, 1);
+    }
+    return f;
+}
+
+struct api_call *api_cache_flight_end(struct api_cache *c, struct api_cache_flight *f)
+{
+    pthread_mutex_lock(&c->mu);
+    struct api_cache_flight **pp = &c->flights;
+    while (*pp != f) {
+        pp = &(*pp)->next;
+    }
+    *pp = f->next;
+    c->nflights--;
+    pthread_mutex_unlock(&c->mu);
+    struct api_call *w = f->waiters;
+    free(f);
+    return w;
+}
+
 void api_cache_stats(struct api_cache *c, struct api_cache_stats *out)
 {
     pthread_mutex_lock(&c->mu);
@@ -230,4 +309,5 @@ void api_cache_stats(struct api_cache *c, struct api_cache_stats *out)
     out->hits = atomic_load(&c->hits);
     out->misses = atomic_load(&c->misses);
     out->stores = atomic_load(&c->stores);
+    out->shared = atomic_load(&c->shared);
 }
