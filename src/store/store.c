@@ -108,7 +108,10 @@ const char *store_backend(const struct store *self)
 
 int store_migrate(struct store *self)
 {
-    return self->ops->migrate(self);
+    commit_enter(self);
+    int rc = self->ops->migrate(self);
+    commit_leave(self);
+    return rc;
 }
 
 int store_schema_version(struct store *self, int *out)
