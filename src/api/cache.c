@@ -17,7 +17,10 @@
  * flight, so a write a client saw acknowledged is never hidden by an older answer. Only 200
  * answers are stored; errors (4xx of bad parameters, 404, 403) are computed every time.
  * Authentication runs before the lookup, so a revoked token gets 401 whatever is cached.
- * Requests for CSV (Accept: text/csv) and HEAD bypass the cache.
+ * Requests for CSV (Accept: text/csv) and HEAD bypass the cache. No in-memory state goes into
+ * these answers: agent rows carry no live presence fields (svc/presence.c changes statuses by
+ * writing them, which moves the generation), `seq` is the change-log head, `total` is counted
+ * in the same read as the rows.
  *
  * Structure. One table shared by every worker under one mutex (held for a hash lookup and a
  * reference count, never while sending): a chained hash of SB_LIMIT_READ_CACHE_ENTRIES * 2
