@@ -807,32 +807,27 @@ void api_metrics_render(struct api *a, struct buf *out)
                      (unsigned long long)ns.ws_frames_sent, (unsigned long long)ns.ws_slow_closes);
     struct api_cache_stats cs;
     api_cache_stats(a->cache, &cs);
-    (void)buf_printf(out,
-                     "# HELP switchboard_http_read_cache_hits_total Reads answered from the read "
-                     "cache.\n"
-                     "# TYPE switchboard_http_read_cache_hits_total counter\n"
-                     "switchboard_http_read_cache_hits_total %llu\n"
-                     "# HELP switchboard_http_read_cache_misses_total Cacheable reads not in the "
-                     "read cache.\n"
-                     "# TYPE switchboard_http_read_cache_misses_total counter\n"
-                     "switchboard_http_read_cache_misses_total %llu\n"
-                     "# HELP switchboard_http_read_cache_stores_total Answers put in the read "
-                     "cache.\n"
-                     "# TYPE switchboard_http_read_cache_stores_total counter\n"
-                     "switchboard_http_read_cache_stores_total %llu\n"
-                     "# HELP switchboard_http_read_cache_shared_total Reads answered by another "
-                     "request's read of the same page in flight.\n"
-                     "# TYPE switchboard_http_read_cache_shared_total counter\n"
-                     "switchboard_http_read_cache_shared_total %llu\n"
-                     "# HELP switchboard_http_read_cache_entries Answers in the read cache.\n"
-                     "# TYPE switchboard_http_read_cache_entries gauge\n"
-                     "switchboard_http_read_cache_entries %llu\n"
-                     "# HELP switchboard_http_read_cache_bytes Bytes held by the read cache.\n"
-                     "# TYPE switchboard_http_read_cache_bytes gauge\n"
-                     "switchboard_http_read_cache_bytes %llu\n",
-                     (unsigned long long)cs.hits, (unsigned long long)cs.misses,
-                     (unsigned long long)cs.stores, (unsigned long long)cs.shared,
-                     (unsigned long long)cs.entries, (unsigned long long)cs.bytes);
+    const struct {
+        const char *name, *type, *help;
+        uint64_t value;
+    } cache_metrics[] = {
+        {"hits_total", "counter", "Reads answered from the read cache.", cs.hits},
+        {"misses_total", "counter", "Cacheable reads not in the read cache.", cs.misses},
+        {"stores_total", "counter", "Answers put in the read cache.", cs.stores},
+        {"shared_total", "counter",
+         "Reads answered by another request's read of the same page in flight.", cs.shared},
+        {"entries", "gauge", "Answers in the read cache.", cs.entries},
+        {"bytes", "gauge", "Bytes held by the read cache.", cs.bytes},
+    };
+    for (size_t i = 0; i < sizeof cache_metrics / sizeof cache_metrics[0]; i++) {
+        (void)buf_printf(out,
+                         "# HELP switchboard_http_read_cache_%s %s\n"
+                         "# TYPE switchboard_http_read_cache_%s %s\n"
+                         "switchboard_http_read_cache_%s %llu\n",
+                         cache_metrics[i].name, cache_metrics[i].help, cache_metrics[i].name,
+                         cache_metrics[i].type, cache_metrics[i].name,
+                         (unsigned long long)cache_metrics[i].value);
+    }
     if (a->rt) {
         rt_metrics_render(a->rt, out);
     }

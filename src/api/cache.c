@@ -47,6 +47,7 @@
 #include "api/api_int.h"
 #include "base/alloc.h"
 #include "base/clock.h"
+#include "base/hash.h"
 #include "base/limits.h"
 
 #define NBUCKETS (SB_LIMIT_READ_CACHE_ENTRIES * 2)
@@ -91,15 +92,6 @@ struct api_cache *api_cache_new(void)
     struct api_cache *c = xcalloc(1, sizeof *c);
     pthread_mutex_init(&c->mu, NULL);
     return c;
-}
-
-static uint64_t key_hash(const char *k, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) {
-        h = (h ^ (unsigned char)k[i]) * 1099511628211ULL;
-    }
-    return h;
 }
 
 static size_t entry_bytes(const struct api_cache_entry *e)
@@ -178,7 +170,7 @@ static struct api_cache_entry *find(struct api_cache *c, uint64_t h, const char 
 struct api_cache_entry *api_cache_get(struct api_cache *c, const char *key, size_t key_len,
                                       uint64_t gen)
 {
-    uint64_t h = key_hash(key, key_len);
+    uint64_t h = hash_mem(key, key_len);
     int64_t now = clock_mono_ms();
     struct api_cache_entry *hit = NULL;
     pthread_mutex_lock(&c->mu);
@@ -209,7 +201,7 @@ void api_cache_put(struct api_cache *c, const char *key, size_t key_len, uint64_
     }
     struct api_cache_entry *e = xmalloc(sizeof *e + key_len + body_len);
     atomic_init(&e->refs, 1);
-    e->hash = key_hash(key, key_len);
+    e->hash = hash_mem(key, key_len);
     e->stored_ms = clock_mono_ms();
     e->chain = e->older = e->newer = NULL;
     e->key_len = key_len;
@@ -256,7 +248,7 @@ struct api_cache_flight *api_cache_flight_join(struct api_cache *c, const char *
                                                uint64_t gen, void *loop, struct api_call *call,
                                                bool *joined)
 {
-    uint64_t h = key_hash(key, key_len);
+    uint64_t h = hash_mem(key, key_len);
     struct api_cache_flight *f = NULL;
     *joined = false;
     pthread_mutex_lock(&c->mu);

@@ -167,6 +167,18 @@ static void *member_main(void *arg)
     return NULL;
 }
 
+/* Begin the write transaction that opens a group: one client inserted, id in first. */
+static struct store_tx *begin_first(struct store *s, char first[UUID_STR_LEN])
+{
+    struct store_tx *tx = NULL;
+    CHECK_EQ_INT(store_tx_begin(s, true, &tx), 0);
+    uuid_v4(first);
+    json_t *row = json_pack("{s:s, s:s, s:s}", "id", first, "name", "first", "slug", first);
+    CHECK_EQ_INT(store_row_insert(tx, STORE_CLIENTS, row, NULL), 0);
+    json_decref(row);
+    return tx;
+}
+
 static void test_one_group(struct store *s)
 {
     struct sq_store *sq = (struct sq_store *)s;
@@ -174,13 +186,8 @@ static void test_one_group(struct store *s)
     uint64_t groups0 = sq->groups, commits0 = sq->grouped_commits;
 
     /* The first writer holds the writer lock while two more line up behind it. */
-    struct store_tx *tx = NULL;
-    CHECK_EQ_INT(store_tx_begin(s, true, &tx), 0);
     char first[UUID_STR_LEN];
-    uuid_v4(first);
-    json_t *row = json_pack("{s:s, s:s, s:s}", "id", first, "name", "first", "slug", first);
-    CHECK_EQ_INT(store_row_insert(tx, STORE_CLIENTS, row, NULL), 0);
-    json_decref(row);
+    struct store_tx *tx = begin_first(s, first);
     struct member m[2] = {{.s = s, .fail = true}, {.s = s, .fail = false}};
     pthread_t th[2];
     for (int i = 0; i < 2; i++) {
@@ -268,13 +275,8 @@ static void test_generation(struct store *s)
     CHECK_EQ_INT(gen_now(s), g1);
 
     sq->group_max_ms = 600000;
-    tx = NULL;
-    CHECK_EQ_INT(store_tx_begin(s, true, &tx), 0);
     char first[UUID_STR_LEN];
-    uuid_v4(first);
-    json_t *row = json_pack("{s:s, s:s, s:s}", "id", first, "name", "first", "slug", first);
-    CHECK_EQ_INT(store_row_insert(tx, STORE_CLIENTS, row, NULL), 0);
-    json_decref(row);
+    tx = begin_first(s, first);
     struct gen_member m = {.s = s, .gen_given = true};
     uuid_v4(m.id);
     pthread_t th;
