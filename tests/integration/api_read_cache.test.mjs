@@ -5,6 +5,7 @@
 // runs on every hit, and bad parameters still get 4xx. /metrics shows that answers did come
 // from the cache, so these are tests of the cache and not of the slow path alone.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
 
 import { api, login, startServer } from './lib/server.mjs';
@@ -242,6 +243,25 @@ test('bad query parameters still get 4xx, before and after a good read was cache
     r = await get('/api/v1/agents/00000000-0000-4000-8000-000000000000');
     assert.equal(r.status, 404, r.text);
   }
+});
+
+test('a write by another process into the SQLite file shows within the cache\'s age bound', async () => {
+  const id = agentIds[2];
+  await get('/api/v1/agents');
+  const before = await get('/api/v1/agents');
+  assert.notEqual(before.json.data.find((a) => a.id === id).reason, 'written with sqlite3');
+  execFileSync('sqlite3', ['-cmd', '.timeout 5000', s.dbPath,
+    `UPDATE agent_status SET reason = 'written with sqlite3', version = version + 1 WHERE id = '${id}'`]);
+  // Not a write of this process: no generation moves; answers are kept for at most 1 s
+  // (SB_LIMIT_READ_CACHE_AGE_MS). Bounded wait: 3 s.
+  const end = Date.now() + 3000;
+  let seen = false;
+  while (!seen && Date.now() < end) {
+    const r = await get('/api/v1/agents');
+    seen = r.json.data.find((a) => a.id === id).reason === 'written with sqlite3';
+    if (!seen) await new Promise((res) => setTimeout(res, 50));
+  }
+  assert.ok(seen, 'the direct SQL write shows in the list within 3 s');
 });
 
 test('CSV and HEAD are not answered with a cached JSON body', async () => {
