@@ -73,6 +73,7 @@ int api_new(const struct api_options *opt, struct store *store, struct svc *svc,
     a->metrics_token =
         opt->metrics_token && *opt->metrics_token ? xstrdup(opt->metrics_token) : NULL;
     a->secure_cookies = opt->secure_cookies;
+    a->cache = api_cache_new();
     if (opt->cors_origins && *opt->cors_origins) {
         const char *p = opt->cors_origins;
         while (*p) {
@@ -108,6 +109,7 @@ void api_free(struct api *a)
     free(a->web_dir);
     free(a->version);
     auth_proxies_free(a->proxies);
+    api_cache_free(a->cache);
     if (a->metrics_token) {
         auth_wipe(a->metrics_token, strlen(a->metrics_token));
         free(a->metrics_token);
@@ -307,6 +309,7 @@ static void call_free(struct api_call *c)
     }
     buf_release(&c->headers);
     api_export_free(c->export);
+    free(c->cache_key);
     free(c);
 }
 
@@ -443,9 +446,51 @@ static void call_work(uv_work_t *w)
     }
 }
 
+static void call_after(uv_work_t *w, int status);
+
+/* Answer the calls that waited for a shared read (cache.c) on the loop thread: with body when
+ * the leader's answer was a cacheable 200, else each the long way (its own read), or with an
+ * error when the leader's work was cancelled (status < 0). */
+static void waiters_answer(struct api_call *w, int status, const char *body, size_t len)
+{
+    while (w) {
+        struct api_call *next = w->flight_next;
+        w->flight_next = NULL;
+        if (body) {
+            w->status = 200;
+            w->raw = (char *)body;
+            w->raw_len = len;
+            w->raw_type = "application/json";
+            w->raw_static = true;
+            api_finish(w, 0);
+        } else if (status < 0) {
+            api_finish(w, SB_E_INTERNAL);
+        } else {
+            w->work.data = w;
+            if (uv_queue_work(net_request_loop(w->req), &w->work, call_work, call_after) < 0) {
+                api_finish(w, api_fail(w, SB_E_UNAVAILABLE, "server busy"));
+            }
+        }
+        w = next;
+    }
+}
+
 static void call_after(uv_work_t *w, int status)
 {
     struct api_call *c = w->data;
+    struct api_call *waiters = NULL;
+    if (c->flight) {
+        waiters = api_cache_flight_end(c->api->cache, c->flight);
+        c->flight = NULL;
+    }
+    bool cacheable = status == 0 && c->rc == 0 && !c->export && c->cache_key && c->status == 200 &&
+                     c->raw && c->raw_type && strcmp(c->raw_type, "application/json") == 0;
+    if (cacheable) {
+        api_cache_put(c->api->cache, c->cache_key, c->cache_key_len, c->cache_gen, c->raw,
+                      c->raw_len);
+    }
+    /* The waiters go first: the leader's answer (c->raw) is freed when it is sent. */
+    waiters_answer(waiters, status, cacheable ? c->raw : NULL, c->raw_len);
     if (status == 0 && c->rc == 0 && c->export) {
         api_export_start(c);
         return;
@@ -487,6 +532,68 @@ static int authenticate(struct api_call *c)
         return api_fail(c, SB_E_UNAUTHORIZED, "invalid access token (%s)", why ? why : "invalid");
     }
     return 0;
+}
+
+/*
+ * The read cache for an API_CACHED route (cache.c): answer the call from it and return true,
+ * or return false, leaving c->cache_key set when the answer may be stored once read. The
+ * generation is read here, on the loop thread before the work is queued, so before the
+ * read's snapshot.
+ */
+static bool asks_csv(const struct net_request *req)
+{
+    const struct http_slice *a = net_request_header(req, "Accept");
+    for (size_t i = 0; a && i + 3 <= a->len; i++) {
+        if (strncasecmp(a->ptr + i, "csv", 3) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool cache_answer(struct api_call *c)
+{
+    struct net_request *req = c->req;
+    uint64_t gen = 0;
+    char view[128];
+    /* HEAD, and an Accept that may ask for CSV (api_wants_csv), go the long way. */
+    if (req->head.method != HTTP_GET || asks_csv(req) || !svc_read_generation(c->api->svc, &gen) ||
+        svc_read_view(&c->who, c->route->table, view, sizeof view) < 0) {
+        return false;
+    }
+    size_t vlen = strlen(view);
+    size_t plen = req->head.path.len, qlen = req->head.query.len;
+    size_t len = vlen + 1 + plen + 1 + qlen;
+    char *key = xmalloc(len + 1);
+    memcpy(key, view, vlen);
+    key[vlen] = '\n';
+    memcpy(key + vlen + 1, req->head.path.ptr, plen);
+    key[vlen + 1 + plen] = '?';
+    if (qlen) {
+        memcpy(key + vlen + 2 + plen, req->head.query.ptr, qlen);
+    }
+    key[len] = '\0';
+    struct api_cache_entry *e = api_cache_get(c->api->cache, key, len, gen);
+    if (!e) {
+        c->cache_key = key;
+        c->cache_key_len = len;
+        c->cache_gen = gen;
+        bool joined = false;
+        struct api_cache_flight *f =
+            api_cache_flight_join(c->api->cache, key, len, gen, net_request_loop(req), c, &joined);
+        if (!joined) {
+            c->flight = f;
+        }
+        return joined; /* parked: the flight's leader answers it (call_after) */
+    }
+    free(key);
+    c->status = 200;
+    c->raw = (char *)api_cache_body(e, &c->raw_len);
+    c->raw_type = "application/json";
+    c->raw_static = true;
+    api_finish(c, 0);
+    api_cache_unref(e);
+    return true;
 }
 
 static void preflight(struct api_call *c)
@@ -589,12 +696,20 @@ void api_on_request(struct net_request *req, void *arg)
         api_finish(c, rc);
         return;
     }
+    if ((r->flags & API_CACHED) && cache_answer(c)) {
+        return;
+    }
     if (r->flags & API_INLINE) {
         api_finish(c, r->fn(c));
         return;
     }
     c->work.data = c;
     if (uv_queue_work(net_request_loop(req), &c->work, call_work, call_after) < 0) {
+        if (c->flight) {
+            /* Nothing joined it yet: joining happens on this thread, after this callback. */
+            (void)api_cache_flight_end(c->api->cache, c->flight);
+            c->flight = NULL;
+        }
         api_finish(c, api_fail(c, SB_E_UNAVAILABLE, "server busy"));
     }
 }
@@ -690,6 +805,29 @@ void api_metrics_render(struct api *a, struct buf *out)
                      (unsigned long long)ns.connections_open, (unsigned long long)ns.accepted_total,
                      (unsigned long long)ns.ws_open, (unsigned long long)ns.ws_queued_bytes,
                      (unsigned long long)ns.ws_frames_sent, (unsigned long long)ns.ws_slow_closes);
+    struct api_cache_stats cs;
+    api_cache_stats(a->cache, &cs);
+    const struct {
+        const char *name, *type, *help;
+        uint64_t value;
+    } cache_metrics[] = {
+        {"hits_total", "counter", "Reads answered from the read cache.", cs.hits},
+        {"misses_total", "counter", "Cacheable reads not in the read cache.", cs.misses},
+        {"stores_total", "counter", "Answers put in the read cache.", cs.stores},
+        {"shared_total", "counter",
+         "Reads answered by another request's read of the same page in flight.", cs.shared},
+        {"entries", "gauge", "Answers in the read cache.", cs.entries},
+        {"bytes", "gauge", "Bytes held by the read cache.", cs.bytes},
+    };
+    for (size_t i = 0; i < sizeof cache_metrics / sizeof cache_metrics[0]; i++) {
+        (void)buf_printf(out,
+                         "# HELP switchboard_http_read_cache_%s %s\n"
+                         "# TYPE switchboard_http_read_cache_%s %s\n"
+                         "switchboard_http_read_cache_%s %llu\n",
+                         cache_metrics[i].name, cache_metrics[i].help, cache_metrics[i].name,
+                         cache_metrics[i].type, cache_metrics[i].name,
+                         (unsigned long long)cache_metrics[i].value);
+    }
     if (a->rt) {
         rt_metrics_render(a->rt, out);
     }

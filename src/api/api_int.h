@@ -21,6 +21,10 @@ enum api_route_flags {
     API_INLINE = 1 << 0, /* cheap: run on the loop thread */
     API_AUTH = 1 << 1,   /* needs a valid access token (401 otherwise) */
     API_BODY = 1 << 2,   /* needs a JSON object body (415/400 otherwise) */
+    /* A GET whose 200 answer is a list or row of route->table read through svc_list_counted /
+     * svc_get only (nothing else of the principal or the moment): the read cache (cache.c)
+     * may answer it. Needs API_AUTH. */
+    API_CACHED = 1 << 3,
 };
 
 #define API_MAX_PARAMS 4
@@ -32,6 +36,7 @@ struct api_route {
     const char *pattern; /* "/api/v1/users/{id}" */
     api_handler_fn fn;
     unsigned flags;
+    enum store_table table; /* with API_CACHED: the table the answer is read from */
     /* metrics, updated from any thread */
     atomic_uint_fast64_t by_status[API_STATUS_SLOTS];
     atomic_uint_fast64_t latency[API_LATENCY_BUCKETS + 1]; /* cumulative at render time */
@@ -54,6 +59,7 @@ struct api {
     char *metrics_token;          /* NULL: /metrics is open */
     bool secure_cookies;
     atomic_bool draining;
+    struct api_cache *cache; /* read cache (cache.c), shared by every worker */
 };
 
 struct api_call {
@@ -80,8 +86,49 @@ struct api_call {
     json_t *err_current;
     int retry_after_s;
     struct api_export *export; /* a streamed CSV export (export.c), or NULL */
+    /* API_CACHED routes: the cache key and the generation read before the handler ran
+     * (cache_key NULL: the answer is not to be cached). */
+    char *cache_key;
+    size_t cache_key_len;
+    uint64_t cache_gen;
+    struct api_cache_flight *flight; /* the shared read this call leads, or NULL */
+    struct api_call *flight_next;    /* next waiter of the same flight */
     uv_work_t work;
 };
+
+/* ---- the read cache (cache.c) ---- */
+struct api_cache;
+struct api_cache_entry;
+struct api_cache_flight;
+struct api_cache_stats {
+    uint64_t hits, misses, stores, shared; /* since start */
+    uint64_t entries, bytes;               /* now */
+};
+struct api_cache *api_cache_new(void);
+void api_cache_free(struct api_cache *c);
+/* The entry for key stored at generation gen and young enough, with a reference the caller
+ * drops with api_cache_unref, or NULL. Any thread. */
+struct api_cache_entry *api_cache_get(struct api_cache *c, const char *key, size_t key_len,
+                                      uint64_t gen);
+/* The entry's encoded body (valid while the caller holds its reference). */
+const char *api_cache_body(const struct api_cache_entry *e, size_t *len);
+void api_cache_unref(struct api_cache_entry *e);
+/* Store a copy of body for key, read at generation gen (nothing when gen is older than what
+ * the cache holds, or body is over SB_LIMIT_READ_CACHE_ENTRY_BYTES). Any thread. */
+void api_cache_put(struct api_cache *c, const char *key, size_t key_len, uint64_t gen,
+                   const char *body, size_t body_len);
+/*
+ * Shared reads (see cache.c). A call that missed joins the read of key at gen in flight on
+ * loop: *joined true, the call is parked until that read ends (the function's result is
+ * then not for the caller). Else it leads a new flight (returned; NULL when too many are in
+ * flight) and must end it with api_cache_flight_end, on loop, once its answer is known;
+ * that returns the parked calls (linked through flight_next) for the leader to answer.
+ */
+struct api_cache_flight *api_cache_flight_join(struct api_cache *c, const char *key, size_t key_len,
+                                               uint64_t gen, void *loop, struct api_call *call,
+                                               bool *joined);
+struct api_call *api_cache_flight_end(struct api_cache *c, struct api_cache_flight *f);
+void api_cache_stats(struct api_cache *c, struct api_cache_stats *out);
 
 /* Set a JSON response (takes ownership of body). Returns 0. */
 int api_reply(struct api_call *c, int status, json_t *body);

@@ -80,6 +80,19 @@
  * above). Fixed. */
 #define SB_LIMIT_SWEEP_MS 250
 
+/* ---- HTTP read cache (api/cache.c) ---- */
+
+/* Encoded answers of authenticated list/get reads kept for reuse at the same commit
+ * generation, shared by every worker. Entries, bytes of keys and bodies together, and one
+ * body (a larger answer is not kept). Fixed. */
+#define SB_LIMIT_READ_CACHE_ENTRIES 256
+#define SB_LIMIT_READ_CACHE_BYTES (4 * 1024 * 1024)
+#define SB_LIMIT_READ_CACHE_ENTRY_BYTES (256 * 1024)
+/* An entry is used for at most this long, so that a write into the SQLite file by another
+ * process (which bumps no generation of ours) shows within it, as the realtime hub's tail
+ * shows it. Fixed. */
+#define SB_LIMIT_READ_CACHE_AGE_MS 1000
+
 /* ---- WebSocket (net/ws.c, net/ws codec) ---- */
 
 /* One message (after reassembly). Key ws_max_message; close 1009. */

@@ -110,6 +110,14 @@ static void col_param(struct sql_stmt *st, const struct store_table_desc *t,
     }
 }
 
+/* The column list is on every read's path: plain appends, no format parsing. */
+static void sql_puts(struct buf *b, const char *s)
+{
+    if (buf_puts(b, s) < 0) {
+        abort();
+    }
+}
+
 void sql_select_cols(struct buf *b, const struct store_table_desc *t, bool with_hidden)
 {
     bool first = true;
@@ -117,7 +125,9 @@ void sql_select_cols(struct buf *b, const struct store_table_desc *t, bool with_
         if (t->cols[i].hidden && !with_hidden) {
             continue;
         }
-        sql_printf(b, "%s\"%s\"", first ? "" : ", ", t->cols[i].name);
+        sql_puts(b, first ? "\"" : ", \"");
+        sql_puts(b, t->cols[i].name);
+        sql_puts(b, "\"");
         first = false;
     }
 }

@@ -37,6 +37,30 @@ void store_base_init(struct store *s, const struct store_ops *ops)
     s->hook_arg = NULL;
     s->bus_hook = NULL;
     s->bus_hook_arg = NULL;
+    atomic_init(&s->commit_state, 0);
+}
+
+bool store_read_generation(struct store *self, uint64_t *out)
+{
+    uint_fast64_t v = atomic_load(&self->commit_state);
+    if (!self->ops->sees_every_commit || (v & (STORE_GEN_ONE - 1))) {
+        return false;
+    }
+    *out = (uint64_t)(v >> 16);
+    return true;
+}
+
+/* Bracket a commit of a write: readers find no generation while it is in flight, and a new
+ * one once it is done (whether it succeeded or not: a failed group commit may still have
+ * committed in part as far as a reader can tell). */
+static void commit_enter(struct store *s)
+{
+    atomic_fetch_add(&s->commit_state, 1);
+}
+
+static void commit_leave(struct store *s)
+{
+    atomic_fetch_add(&s->commit_state, STORE_GEN_ONE - 1);
 }
 
 void store_base_release(struct store *s)
@@ -84,7 +108,10 @@ const char *store_backend(const struct store *self)
 
 int store_migrate(struct store *self)
 {
-    return self->ops->migrate(self);
+    commit_enter(self);
+    int rc = self->ops->migrate(self);
+    commit_leave(self);
+    return rc;
 }
 
 int store_schema_version(struct store *self, int *out)
@@ -176,7 +203,14 @@ int store_tx_commit(struct store_tx *tx)
         }
         appended = head != tx->head_at_begin;
     }
+    if (tx->write) {
+        commit_enter(s);
+    }
+    bool write = tx->write;
     int rc = s->ops->tx_commit(tx);
+    if (write) {
+        commit_leave(s);
+    }
     if (rc < 0 || !appended) {
         return rc;
     }
@@ -970,5 +1004,8 @@ int store_changes_prune(struct store *self, int64_t before_ms)
     if (!self) {
         return SB_E_INVAL;
     }
-    return self->ops->changes_prune(self, before_ms);
+    commit_enter(self);
+    int rc = self->ops->changes_prune(self, before_ms);
+    commit_leave(self);
+    return rc;
 }

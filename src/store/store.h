@@ -132,6 +132,21 @@ struct store_bus_stats {
 };
 void store_bus_stats(struct store *self, struct store_bus_stats *out);
 
+/*
+ * The commit generation: a number that grows with every committed write of this process
+ * (store_tx_commit of a write transaction, the change-log pruning), for caches of read
+ * answers (api/cache.c). Returns true with *out when a read that began after this call and
+ * saw the database as it was then is still the database's answer for as long as the
+ * generation stays *out. Returns false when that cannot be known now: a commit is in flight
+ * (from just before the backend commits until just after it did, before the writer is
+ * answered, so a writer that got its answer never finds an older generation), or the
+ * backend has other writers this process does not see (PostgreSQL: other nodes, direct
+ * SQL). Writes by another process into an SQLite file are not seen either (the realtime
+ * hub's tail finds them later); such writers are administration tools. Any thread; one
+ * atomic load.
+ */
+bool store_read_generation(struct store *self, uint64_t *out);
+
 /* Transactions. */
 int store_tx_begin(struct store *self, bool write, struct store_tx **out);
 /* Commit and free tx. On failure the transaction was rolled back (tx is freed either way).

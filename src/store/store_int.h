@@ -17,6 +17,7 @@
 #define SB_STORE_STORE_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "store/store.h"
 
@@ -32,7 +33,12 @@ struct store {
     pthread_mutex_t bus_mu; /* guards bus_hook, bus_hook_arg; held while the hook runs */
     store_bus_cb bus_hook;
     void *bus_hook_arg;
+    /* The commit generation (store_read_generation): (generation << 16) + commits in flight.
+     * A write's commit adds 1 before the backend commits and STORE_GEN_ONE - 1 after. */
+    atomic_uint_fast64_t commit_state;
 };
+
+#define STORE_GEN_ONE ((uint_fast64_t)1 << 16)
 
 /* The shared part of every backend's transaction; owned by the thread that began it. */
 struct store_tx {
@@ -60,6 +66,9 @@ typedef int (*store_audit_row_cb)(void *arg, json_t *row);
 
 struct store_ops {
     const char *name; /* "sqlite", "postgres" */
+    /* Every commit to the database goes through this process's store (one node): the commit
+     * generation then tells whether anything changed. False when other nodes write too. */
+    bool sees_every_commit;
     /* The dialect and statement runner the row ops (sql.h) build and run with. */
     const struct sql_backend *sql;
     void (*free)(struct store *s);

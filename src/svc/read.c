@@ -129,6 +129,39 @@ int svc_get(struct svc *svc, const struct policy_principal *who, enum store_tabl
     return rc;
 }
 
+int svc_read_view(const struct policy_principal *who, enum store_table table, char *out,
+                  size_t outlen)
+{
+    struct store_scope scope;
+    bool active_only = false;
+    int rc = policy_read_scope(who, table, &scope, &active_only);
+    if (rc < 0) {
+        return rc;
+    }
+    /* svc_list and svc_get read with exactly this scope and active-only rule and nothing else
+     * of who. Written by hand: this runs for every cached read on the loop thread. */
+    const char *tenant = scope.client_id ? scope.client_id : "-";
+    size_t tlen = strlen(tenant);
+    if ((unsigned)table > 9 || outlen < 9 + tlen) {
+        return SB_E_INTERNAL;
+    }
+    out[0] = (char)('0' + (int)table);
+    out[1] = '|';
+    out[2] = scope.all ? '1' : '0';
+    out[3] = '|';
+    out[4] = scope.include_global ? '1' : '0';
+    out[5] = '|';
+    out[6] = active_only ? '1' : '0';
+    out[7] = '|';
+    memcpy(out + 8, tenant, tlen + 1);
+    return 0;
+}
+
+bool svc_read_generation(struct svc *svc, uint64_t *out)
+{
+    return store_read_generation(svc->store, out);
+}
+
 int svc_audit_verify(struct svc *svc, const struct policy_principal *who, int64_t *checked,
                      int64_t *first_bad_seq)
 {

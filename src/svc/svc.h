@@ -92,6 +92,17 @@ int svc_list_counted(struct svc *svc, const struct policy_principal *who, enum s
 /* One row visible to who, else SB_E_NOTFOUND. */
 int svc_get(struct svc *svc, const struct policy_principal *who, enum store_table table,
             const char *id, json_t **out);
+/*
+ * For caches of read answers (api/cache.c). svc_read_view writes into out (outlen >= 64) a
+ * string naming everything about who that svc_list, svc_list_counted and svc_get of table
+ * depend on (the policy scope and the active-only rule): two principals with the same view
+ * get the same answers to the same request at the same commit generation. SB_E_FORBIDDEN
+ * when who may not read the table (svc_get then answers 403 or 404: not cacheable).
+ * svc_read_generation: store_read_generation of the service's store (false: do not cache).
+ */
+int svc_read_view(const struct policy_principal *who, enum store_table table, char *out,
+                  size_t outlen);
+bool svc_read_generation(struct svc *svc, uint64_t *out);
 
 /* ---- clients (super_admin) ---- */
 int svc_client_create(struct svc *svc, const struct svc_actor *a, const json_t *in, json_t **out,

@@ -694,6 +694,9 @@ static int pg_ping(struct store *base)
 
 static const struct store_ops postgres_ops = {
     .name = "postgres",
+    /* Other nodes and direct SQL commit without this process knowing at once (NOTIFY comes
+     * after the commit, asynchronously): no commit generation, so no read cache. */
+    .sees_every_commit = false,
     .sql = &pg_sql_backend,
     .free = pg_free,
     .migrate = pg_migrate,

@@ -604,6 +604,7 @@ static int sq_ping(struct store *base)
 
 static const struct store_ops sqlite_ops = {
     .name = "sqlite",
+    .sees_every_commit = true,
     .sql = &sq_sql_backend,
     .free = sq_free,
     .migrate = sq_migrate,

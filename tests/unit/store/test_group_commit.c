@@ -10,6 +10,8 @@
  *   - the same load in a child process killed with SIGKILL in the middle: after reopening,
  *     every write the child acknowledged (through a pipe, after store_tx_commit returned 0)
  *     is present and no failed one is.
+ *   - the commit generation (store_read_generation): it grows with each commit only, and is
+ *     not given while a commit waits in an open group.
  * The test reads the backend's group counters and bounds through sqlite_int.h.
  */
 #include "test.h"
@@ -165,6 +167,18 @@ static void *member_main(void *arg)
     return NULL;
 }
 
+/* Begin the write transaction that opens a group: one client inserted, id in first. */
+static struct store_tx *begin_first(struct store *s, char first[UUID_STR_LEN])
+{
+    struct store_tx *tx = NULL;
+    CHECK_EQ_INT(store_tx_begin(s, true, &tx), 0);
+    uuid_v4(first);
+    json_t *row = json_pack("{s:s, s:s, s:s}", "id", first, "name", "first", "slug", first);
+    CHECK_EQ_INT(store_row_insert(tx, STORE_CLIENTS, row, NULL), 0);
+    json_decref(row);
+    return tx;
+}
+
 static void test_one_group(struct store *s)
 {
     struct sq_store *sq = (struct sq_store *)s;
@@ -172,13 +186,8 @@ static void test_one_group(struct store *s)
     uint64_t groups0 = sq->groups, commits0 = sq->grouped_commits;
 
     /* The first writer holds the writer lock while two more line up behind it. */
-    struct store_tx *tx = NULL;
-    CHECK_EQ_INT(store_tx_begin(s, true, &tx), 0);
     char first[UUID_STR_LEN];
-    uuid_v4(first);
-    json_t *row = json_pack("{s:s, s:s, s:s}", "id", first, "name", "first", "slug", first);
-    CHECK_EQ_INT(store_row_insert(tx, STORE_CLIENTS, row, NULL), 0);
-    json_decref(row);
+    struct store_tx *tx = begin_first(s, first);
     struct member m[2] = {{.s = s, .fail = true}, {.s = s, .fail = false}};
     pthread_t th[2];
     for (int i = 0; i < 2; i++) {
@@ -200,6 +209,92 @@ static void test_one_group(struct store *s)
     CHECK(!has_client(s, m[0].id));
     CHECK(has_client(s, m[1].id));
     sq->group_max_ms = 10;
+}
+
+/* --- the commit generation (store_read_generation) --- */
+
+struct gen_member {
+    struct store *s;
+    char id[UUID_STR_LEN];
+    bool gen_given; /* store_read_generation's answer inside the member's transaction */
+    int rc;
+};
+
+static void *gen_member_main(void *arg)
+{
+    struct gen_member *m = arg;
+    struct store_tx *tx = NULL;
+    m->rc = store_tx_begin(m->s, true, &tx);
+    if (m->rc < 0) {
+        return NULL;
+    }
+    uint64_t g;
+    m->gen_given = store_read_generation(m->s, &g);
+    json_t *row = json_pack("{s:s, s:s, s:s}", "id", m->id, "name", "gen", "slug", m->id);
+    m->rc = store_row_insert(tx, STORE_CLIENTS, row, NULL);
+    json_decref(row);
+    if (m->rc < 0) {
+        store_tx_rollback(tx);
+        return NULL;
+    }
+    m->rc = store_tx_commit(tx);
+    return NULL;
+}
+
+static uint64_t gen_now(struct store *s)
+{
+    uint64_t g = 0;
+    CHECK(store_read_generation(s, &g));
+    return g;
+}
+
+/*
+ * The generation grows with every committed write and only then: not with reads or
+ * rolled-back writes. While a commit is in flight (here: the first writer of a group, whose
+ * work waits in the open group for the member behind it) no generation is given, so a cache
+ * cannot serve an answer read before a write whose COMMIT is under way.
+ */
+static void test_generation(struct store *s)
+{
+    struct sq_store *sq = (struct sq_store *)s;
+    uint64_t g0 = gen_now(s);
+    struct store_tx *tx = NULL;
+    CHECK_EQ_INT(store_tx_begin(s, false, &tx), 0);
+    int64_t head = 0;
+    CHECK_EQ_INT(store_tx_head_seq(tx, &head), 0);
+    store_tx_rollback(tx);
+    CHECK_EQ_INT(gen_now(s), g0);
+
+    char id[UUID_STR_LEN];
+    uuid_v4(id);
+    CHECK_EQ_INT(write_one(s, id, false), 0);
+    uint64_t g1 = gen_now(s);
+    CHECK(g1 > g0);
+    uuid_v4(id);
+    CHECK_EQ_INT(write_one(s, id, true), SB_E_CONFLICT);
+    CHECK_EQ_INT(gen_now(s), g1);
+
+    sq->group_max_ms = 600000;
+    char first[UUID_STR_LEN];
+    tx = begin_first(s, first);
+    struct gen_member m = {.s = s, .gen_given = true};
+    uuid_v4(m.id);
+    pthread_t th;
+    pthread_create(&th, NULL, gen_member_main, &m);
+    CHECK_EQ_INT(wait_for_writers(sq, 1), 0);
+    /* Our commit waits in the group until the member ends it; the member runs meanwhile. */
+    CHECK_EQ_INT(store_tx_commit(tx), 0);
+    pthread_join(th, NULL);
+    sq->group_max_ms = 10;
+    CHECK_EQ_INT(m.rc, 0);
+    CHECK(!m.gen_given);
+    uint64_t g2 = gen_now(s);
+    CHECK(g2 > g1);
+    CHECK(has_client(s, first));
+    CHECK(has_client(s, m.id));
+
+    CHECK(store_changes_prune(s, 0) >= 0);
+    CHECK(gen_now(s) > g2);
 }
 
 /* --- many writers --- */
@@ -406,6 +501,7 @@ int main(void)
         return 1;
     }
     test_one_group(s);
+    test_generation(s);
     test_many_writers(s);
     store_free(s);
     test_kill9(dir);
