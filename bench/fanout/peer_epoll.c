@@ -21,7 +21,7 @@
  * pending bytes gets one send() of all of them, so a subscriber costs one syscall per round
  * however many events the round carried. Out buffers are kept (emptied, not freed) between
  * rounds, so after they have grown to a round's size nothing is allocated per delivery; one
- * that grew past 64 KiB is freed once drained. Without --batch every delivery is its own
+ * that grew past 16 KiB is freed once drained. Without --batch every delivery is its own
  * send() as soon as the event is read.
  *
  * Usage: peer_epoll --port P [--host 127.0.0.1] [--batch]; prints "listening <port>" when
@@ -51,7 +51,7 @@
 #define MAX_FD 65536
 #define IN_MAX 16384
 #define OUT_MAX (16u << 20)
-#define OUT_KEEP (64u << 10) /* --batch: a drained out buffer up to this size is kept */
+#define OUT_KEEP (16u << 10) /* --batch: a drained out buffer up to this size is kept */
 
 struct pconn {
     bool used;
