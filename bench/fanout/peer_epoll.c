@@ -19,10 +19,10 @@
  * epoll_wait round is handled (all readable input first: members' broadcasts, POST /publish,
  * replies) is appended to its out buffer; at the end of the round every connection with
  * pending bytes gets one send() of all of them, so a subscriber costs one syscall per round
- * however many events the round carried. Out buffers are kept (emptied, not freed) between
- * rounds, so after they have grown to a round's size nothing is allocated per delivery; one
- * that grew past 16 KiB is freed once drained. Without --batch every delivery is its own
- * send() as soon as the event is read.
+ * however many events the round carried. Subscribers' out buffers are kept (emptied, not
+ * freed) between rounds, so after they have grown to a round's size nothing is allocated per
+ * delivery; one that grew past 16 KiB is freed once drained. Without --batch every delivery is its
+ * own send() as soon as the event is read.
  *
  * Usage: peer_epoll --port P [--host 127.0.0.1] [--batch]; prints "listening <port>" when
  * ready. Runs until SIGTERM/SIGINT. Build: make -C bench/fanout peer_epoll.
@@ -59,6 +59,7 @@ struct pconn {
     bool joined;
     bool pollout;   /* EPOLLOUT registered: the kernel refused part of out */
     bool dirty;     /* --batch: in g_dirty, out to be sent at the end of the round */
+    bool fanned;    /* --batch: has been sent fan-out frames (its out buffer is kept) */
     int pos;        /* index in g_members while joined */
     struct buf in;  /* HTTP bytes until a request is complete */
     struct buf out; /* bytes the kernel did not take yet (--batch: and this round's) */
@@ -119,10 +120,12 @@ static void conn_drop(int fd)
     close(fd);
 }
 
-/* --batch: drained out buffers are emptied and kept unless they grew large. */
+/* --batch: drained out buffers of subscribers are emptied and kept unless they grew large; a
+ * connection that only got replies (handshake, join) keeps none, like an idle one without
+ * --batch. */
 static void out_drained(struct pconn *c)
 {
-    if (c->out.cap > OUT_KEEP) {
+    if (!c->fanned || c->out.cap > OUT_KEEP) {
         buf_release(&c->out);
         buf_init(&c->out, OUT_MAX);
     } else {
@@ -230,6 +233,7 @@ static int fan_out(const char *topic, int skip)
         if (fd == skip || strcmp(g_c[fd].topic, topic) != 0) {
             continue;
         }
+        g_c[fd].fanned = true;
         if (conn_send(fd, g_frame.data, g_frame.len)) {
             sent++;
         } else {
