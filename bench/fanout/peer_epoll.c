@@ -15,8 +15,17 @@
  * No authorisation, no filtering, no JSON parser (fixed key search). Unread output is kept per
  * connection up to 16 MiB, then the subscriber is dropped (counted, printed at exit).
  *
- * Usage: peer_epoll --port P [--host 127.0.0.1]; prints "listening <port>" when ready. Runs
- * until SIGTERM/SIGINT. Build: make -C bench/fanout peer_epoll.
+ * --batch: the one batching trick and nothing more. Everything a connection is sent while one
+ * epoll_wait round is handled (all readable input first: members' broadcasts, POST /publish,
+ * replies) is appended to its out buffer; at the end of the round every connection with
+ * pending bytes gets one send() of all of them, so a subscriber costs one syscall per round
+ * however many events the round carried. Subscribers' out buffers are kept (emptied, not
+ * freed) between rounds, so after they have grown to a round's size nothing is allocated per
+ * delivery; one that grew past 16 KiB is freed once drained. Without --batch every delivery is its
+ * own send() as soon as the event is read.
+ *
+ * Usage: peer_epoll --port P [--host 127.0.0.1] [--batch]; prints "listening <port>" when
+ * ready. Runs until SIGTERM/SIGINT. Build: make -C bench/fanout peer_epoll.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,14 +51,18 @@
 #define MAX_FD 65536
 #define IN_MAX 16384
 #define OUT_MAX (16u << 20)
+#define OUT_KEEP (16u << 10) /* --batch: a drained out buffer up to this size is kept */
 
 struct pconn {
     bool used;
     bool ws;
     bool joined;
+    bool pollout;   /* EPOLLOUT registered: the kernel refused part of out */
+    bool dirty;     /* --batch: in g_dirty, out to be sent at the end of the round */
+    bool fanned;    /* --batch: has been sent fan-out frames (its out buffer is kept) */
     int pos;        /* index in g_members while joined */
     struct buf in;  /* HTTP bytes until a request is complete */
-    struct buf out; /* bytes the kernel did not take yet */
+    struct buf out; /* bytes the kernel did not take yet (--batch: and this round's) */
     struct ws_reader rd;
     char topic[64];
 };
@@ -63,6 +76,9 @@ static uint64_t g_seq;
 static int g_version = 1;
 static unsigned long g_dropped;
 static struct buf g_frame; /* the frame being fanned out */
+static bool g_batch;       /* --batch */
+static int *g_dirty;       /* --batch: fds with bytes appended this round */
+static int g_ndirty;
 
 static void on_signal(int sig)
 {
@@ -76,6 +92,7 @@ static void set_events(int fd)
     if (g_c[fd].out.len > 0) {
         ev.events |= EPOLLOUT;
     }
+    g_c[fd].pollout = g_c[fd].out.len > 0;
     epoll_ctl(g_epfd, EPOLL_CTL_MOD, fd, &ev);
 }
 
@@ -95,6 +112,7 @@ static void conn_drop(int fd)
 {
     struct pconn *c = &g_c[fd];
     leave(fd);
+    c->dirty = false; /* a stale g_dirty entry is skipped */
     buf_release(&c->in);
     buf_release(&c->out);
     ws_reader_release(&c->rd);
@@ -102,9 +120,75 @@ static void conn_drop(int fd)
     close(fd);
 }
 
+/* --batch: drained out buffers of subscribers are emptied and kept unless they grew large; a
+ * connection that only got replies (handshake, join) keeps none, like an idle one without
+ * --batch. */
+static void out_drained(struct pconn *c)
+{
+    if (!c->fanned || c->out.cap > OUT_KEEP) {
+        buf_release(&c->out);
+        buf_init(&c->out, OUT_MAX);
+    } else {
+        buf_reset(&c->out);
+    }
+}
+
+/* --batch: one send() of everything pending on each connection touched this round; the rest
+ * waits for EPOLLOUT. A connection already waiting for EPOLLOUT is left to on_writable. */
+static void flush_round(void)
+{
+    for (int k = 0; k < g_ndirty; k++) {
+        int fd = g_dirty[k];
+        struct pconn *c = &g_c[fd];
+        if (!c->used || !c->dirty) {
+            continue;
+        }
+        c->dirty = false;
+        if (c->pollout || c->out.len == 0) {
+            continue;
+        }
+        ssize_t n = send(fd, c->out.data, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && errno != EAGAIN) {
+            conn_drop(fd);
+            continue;
+        }
+        if (n > 0) {
+            buf_consume(&c->out, (size_t)n);
+        }
+        if (c->out.len > 0) {
+            set_events(fd);
+        } else {
+            out_drained(c);
+        }
+    }
+    g_ndirty = 0;
+}
+
+/* --batch: append to out; sent by flush_round. false: over the cap, dropped. */
+static bool conn_queue(int fd, const void *data, size_t len)
+{
+    struct pconn *c = &g_c[fd];
+    if (buf_append(&c->out, data, len) < 0) {
+        g_dropped++;
+        conn_drop(fd);
+        return false;
+    }
+    if (!c->dirty) {
+        if (g_ndirty == MAX_FD) { /* only when fds were reused within the round */
+            flush_round();
+        }
+        c->dirty = true;
+        g_dirty[g_ndirty++] = fd;
+    }
+    return true;
+}
+
 /* One write; what the kernel does not take waits in out (EPOLLOUT). false: dropped. */
 static bool conn_send(int fd, const void *data, size_t len)
 {
+    if (g_batch) {
+        return conn_queue(fd, data, len);
+    }
     struct pconn *c = &g_c[fd];
     size_t off = 0;
     if (c->out.len == 0) {
@@ -149,6 +233,7 @@ static int fan_out(const char *topic, int skip)
         if (fd == skip || strcmp(g_c[fd].topic, topic) != 0) {
             continue;
         }
+        g_c[fd].fanned = true;
         if (conn_send(fd, g_frame.data, g_frame.len)) {
             sent++;
         } else {
@@ -480,8 +565,12 @@ static void on_writable(int fd)
         }
     }
     if (c->out.len == 0) {
-        buf_release(&c->out);
-        buf_init(&c->out, OUT_MAX);
+        if (g_batch) {
+            out_drained(c);
+        } else {
+            buf_release(&c->out);
+            buf_init(&c->out, OUT_MAX);
+        }
         set_events(fd);
     }
 }
@@ -490,13 +579,15 @@ int main(int argc, char **argv)
 {
     const char *host = "127.0.0.1";
     int port = 0;
-    for (int a = 1; a + 1 < argc; a += 2) {
-        if (strcmp(argv[a], "--port") == 0) {
-            port = atoi(argv[a + 1]);
-        } else if (strcmp(argv[a], "--host") == 0) {
-            host = argv[a + 1];
+    for (int a = 1; a < argc; a++) {
+        if (strcmp(argv[a], "--batch") == 0) {
+            g_batch = true;
+        } else if (strcmp(argv[a], "--port") == 0 && a + 1 < argc) {
+            port = atoi(argv[++a]);
+        } else if (strcmp(argv[a], "--host") == 0 && a + 1 < argc) {
+            host = argv[++a];
         } else {
-            fprintf(stderr, "usage: peer_epoll --port P [--host H]\n");
+            fprintf(stderr, "usage: peer_epoll --port P [--host H] [--batch]\n");
             return 2;
         }
     }
@@ -505,6 +596,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     g_c = calloc(MAX_FD, sizeof *g_c);
     g_members = calloc(MAX_FD, sizeof *g_members);
+    g_dirty = calloc(MAX_FD, sizeof *g_dirty);
     buf_init(&g_frame, 1 << 20);
     int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
@@ -557,6 +649,9 @@ int main(int argc, char **argv)
             if (g_c[fd].used && (evs[k].events & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
                 on_readable(fd);
             }
+        }
+        if (g_batch) {
+            flush_round();
         }
     }
     fprintf(stderr, "peer_epoll: %lu subscribers dropped for unread output\n", g_dropped);

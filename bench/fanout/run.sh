@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Realtime fan-out benchmark: switchboard (--workers 1 and --workers 2) against a Node `ws`
 # broadcast server (bench/fanout/peer.mjs) and a minimal C epoll broadcaster
-# (bench/fanout/peer_epoll.c, the floor of the machine), in one run.
+# (bench/fanout/peer_epoll.c, the floor of the machine; with --batch, one send per subscriber
+# per loop round), in one run.
 #
 # usage: bench/fanout/run.sh SWITCHBOARD_BINARY [SIZES] [EVENTS] [RATE]
 #   SIZES   subscriber counts, default "1000 10000"
@@ -14,12 +15,15 @@
 #       of padding, default 0: 157-byte frames, about the issue's 155) that every other member receives.
 #   FANOUT_SERVERS   default "sb1 sb2 node epoll" (switchboard --workers 1, --workers 2, the
 #       Node ws peer, the epoll peer). "switchboard" is sb2 and "peer" is node (older names).
+#       epollb: the epoll peer with --batch (every frame of one epoll_wait round for a
+#       subscriber goes out in one send(), the batching switchboard does per loop round): the
+#       floor to compare switchboard with; epoll (one send per delivery) shows what batching buys.
 #       base1/base2: another switchboard binary (FANOUT_SB_BASE), e.g. before a change.
 #   FANOUT_RATES     a sweep: events/s, ascending, e.g. "25 50 100 150". Every rate runs for
 #       every server (interleaved, so they share the machine's state); a server's sweep stops
 #       after its first point with loss (missing or closed subscribers) or below 90 % of the
 #       offered deliveries/s. Each point publishes FANOUT_SECONDS (default 4) s of events.
-#   FANOUT_PIN=1 (default when there are 2+ CPUs): single-threaded servers (sb1, node, epoll)
+#   FANOUT_PIN=1 (default when there are 2+ CPUs): single-threaded servers (sb1, node, epoll, epollb)
 #       run under taskset -c 0, generators and publisher under taskset -c 1; sb2 is not pinned.
 #   FANOUT_PUB_CONNS   keep-alive connections of the REST/peer publisher (default 16): it is
 #       open loop, an event due while all of them wait for an answer is sent when one frees
@@ -140,9 +144,11 @@ start_peer() {
         log "peer did not come up"; cat "$dir/server.log" >&2; return 1; }
 }
 
+# start_epoll PORT DIR [--batch]
 start_epoll() {
     local port=$1 dir=$2
-    "${SRV_TASKSET[@]}" "$HERE/peer_epoll" --port "$port" >"$dir/server.log" 2>&1 &
+    shift 2
+    "${SRV_TASKSET[@]}" "$HERE/peer_epoll" --port "$port" "$@" >"$dir/server.log" 2>&1 &
     SERVER_PID=$!
     PIDS+=("$SERVER_PID")
     wait_for "grep -q listening '$dir/server.log'" 15 || {
@@ -210,6 +216,8 @@ run_phase() {
         log "trigger=$trigger agent=$agent"
     elif [ "$name" = epoll ]; then
         start_epoll "$port" "$dir"
+    elif [ "$name" = epollb ]; then
+        start_epoll "$port" "$dir" --batch
     else
         start_peer "$port" "$dir"
     fi
@@ -338,7 +346,8 @@ for ((REP = 1; REP <= ${FANOUT_REPEAT:-1}; REP++)); do
 done
 
 # Tables: every phase, then the median over runs per (kind, server, size, rate), then each
-# server against the epoll floor and the Node peer, then the highest loss-free point.
+# server against each peer that ran (the epoll floors, the Node peer), then the highest
+# loss-free point.
 echo
 node - "$RESULTS" <<'EOF'
 const fs = require('fs');
@@ -386,11 +395,13 @@ for (const [k, rs] of groups) {
 }
 if (rows.length > med.size) table([...med.values()]);
 const num = ['deliveries_per_s', 'p50_ms', 'p99_ms', 'max_ms', 'cpu_s_per_M', 'rss_per_conn_kb'];
-for (const peer of ['epoll', 'node']) {
+const cpeers = ['epoll', 'epollb'];
+for (const peer of [...cpeers, 'node']) {
+  if (![...med.values()].some((s) => s.server === peer)) continue;
   console.log(line([`server/${peer}`, 'kind', 'subs', 'ev/s', ...num]));
   console.log(line(['---', '---', '---', '---', ...num.map(() => '---')]));
   for (const s of med.values()) {
-    if (s.server === peer || s.server === 'epoll') continue;
+    if (s.server === peer || (peer === 'node' && cpeers.includes(s.server))) continue;
     const p = med.get(key(s, peer));
     if (!p) continue;
     console.log(line([s.server, s.kind, s.subscribers, s.rate, ...num.map((k) => (+p[k] ? (+s[k] / +p[k]).toFixed(2) : 'n/a'))]));
