@@ -52,17 +52,41 @@ static struct rt_group **group_slot(struct rt_loop *l, const char *tenant, const
     return pp;
 }
 
-void rt_group_add(struct rt_loop *l, struct rt_chan *ch, const char *tenant)
+struct rt_group *rt_group_get(struct rt_loop *l, const char *tenant, const char *topic)
 {
-    struct rt_group **pp = group_slot(l, tenant, rt_chan_topic(ch));
+    struct rt_group **pp = group_slot(l, tenant, topic);
     if (!*pp) {
         struct rt_group *g = xcalloc(1, sizeof *g);
         snprintf(g->tenant, sizeof g->tenant, "%s", tenant);
-        g->topic = xstrdup(rt_chan_topic(ch));
+        g->topic = xstrdup(topic);
+        g->loop = l;
         *pp = g;
     }
-    struct rt_group *g = *pp;
-    ch->group = g;
+    (*pp)->refs++;
+    return *pp;
+}
+
+static void group_free(struct rt_group *g)
+{
+    free(g->topic);
+    free(g);
+}
+
+void rt_group_put(struct rt_group *g)
+{
+    if (--g->refs) {
+        return;
+    }
+    struct rt_group **pp = group_slot(g->loop, g->tenant, g->topic);
+    if (*pp == g) {
+        *pp = g->next;
+    }
+    group_free(g);
+}
+
+void rt_group_add(struct rt_chan *ch)
+{
+    struct rt_group *g = ch->group;
     ch->g_prev = NULL;
     ch->g_next = g->head;
     if (g->head) {
@@ -71,30 +95,18 @@ void rt_group_add(struct rt_loop *l, struct rt_chan *ch, const char *tenant)
     g->head = ch;
 }
 
-void rt_group_remove(struct rt_loop *l, struct rt_chan *ch)
+void rt_group_remove(struct rt_chan *ch)
 {
     struct rt_group *g = ch->group;
-    if (!g) {
-        return;
-    }
     if (ch->g_prev) {
         ch->g_prev->g_next = ch->g_next;
-    } else {
+    } else if (g->head == ch) {
         g->head = ch->g_next;
     }
     if (ch->g_next) {
         ch->g_next->g_prev = ch->g_prev;
     }
     ch->g_prev = ch->g_next = NULL;
-    if (!g->head) {
-        struct rt_group **pp = group_slot(l, g->tenant, g->topic);
-        if (*pp == g) {
-            *pp = g->next;
-        }
-        free(g->topic);
-        free(g);
-        ch->group = NULL;
-    }
 }
 
 void rt_group_free_all(struct rt_loop *l)
@@ -103,8 +115,7 @@ void rt_group_free_all(struct rt_loop *l)
         while (l->groups[j]) {
             struct rt_group *g = l->groups[j];
             l->groups[j] = g->next;
-            free(g->topic);
-            free(g);
+            group_free(g);
         }
     }
 }
@@ -291,8 +302,9 @@ static void batch_on_loop(void *arg)
                 continue;
             }
             if (ch->resuming) {
-                if (ev->seq > ch->skipped_max) {
-                    ch->skipped_max = ev->seq;
+                struct rt_chan_extra *x = rt_chan_extra(ch);
+                if (ev->seq > x->skipped_max) {
+                    x->skipped_max = ev->seq;
                 }
                 continue;
             }
