@@ -66,11 +66,11 @@ struct net_ws_state {
      * modulo 2^32 (ws_conn_sweep). */
     uint32_t last_rx_ms;
     uint16_t close_code;
-    bool on : 1; /* the connection is (or was) a WebSocket */
+    uint8_t handler; /* index in the worker's ws_handlers */
+    bool on : 1;     /* the connection is (or was) a WebSocket */
     bool close_sent : 1;
-    bool notified : 1;    /* handler->on_close called */
+    bool notified : 1;    /* the handler's on_close called */
     bool cork_listed : 1; /* in w->cork_conns this round */
-    const struct net_ws_handler *handler;
     void *user;
     /* Only while a frame or a fragmented message is partly read; between messages the
      * connection holds no reader (ws_conn_on_data borrows the worker's spare one). */
@@ -102,6 +102,8 @@ struct net_conn {
     bool out_paused : 1;    /* HTTP: not reading requests until the output queue drains */
     bool shutting : 1;      /* uv_shutdown pending: our last bytes are not all written yet */
 };
+
+#define NET_WS_HANDLERS 8 /* distinct struct net_ws_handler per worker */
 
 struct task;
 struct tls_conn;
@@ -138,6 +140,10 @@ struct net_worker {
     uint32_t iovcap;
     uint64_t frames_sent; /* WebSocket frames since the last uncork (counted once per round) */
     struct ws_reader *spare_reader; /* lent to a WebSocket while it reads (ws_conn_on_data) */
+    /* The handlers of this loop's WebSockets (a program has one or two), so that a connection
+     * keeps a one-byte index instead of a pointer. */
+    const struct net_ws_handler *ws_handlers[NET_WS_HANDLERS];
+    unsigned nws_handlers;
     char readbuf[64 * 1024];
     char tlsbuf[16 * 1024]; /* decrypted plaintext, one TLS record at a time */
 };

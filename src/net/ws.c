@@ -398,8 +398,9 @@ void ws_conn_closing(struct net_conn *c)
     }
     ws->notified = true;
     atomic_fetch_sub(&net_counters.ws_open, 1);
-    if (ws->handler->on_close) {
-        ws->handler->on_close(c, ws->user, ws->close_code ? ws->close_code : 1006);
+    const struct net_ws_handler *h = c->w->ws_handlers[ws->handler];
+    if (h->on_close) {
+        h->on_close(c, ws->user, ws->close_code ? ws->close_code : 1006);
     }
 }
 
@@ -494,11 +495,13 @@ void ws_conn_on_data(struct net_conn *c, uint8_t *data, size_t len)
         }
         switch (ev.type) {
         case WS_EV_TEXT:
-        case WS_EV_BINARY:
-            if (!ws->close_sent && ws->handler->on_message) {
-                ws->handler->on_message(c, ws->user, ev.type == WS_EV_BINARY, ev.data, ev.len);
+        case WS_EV_BINARY: {
+            const struct net_ws_handler *h = c->w->ws_handlers[ws->handler];
+            if (!ws->close_sent && h->on_message) {
+                h->on_message(c, ws->user, ev.type == WS_EV_BINARY, ev.data, ev.len);
             }
             break;
+        }
         case WS_EV_PING: {
             uint8_t frame[14 + 125];
             size_t h = ws_frame_header(frame, true, WS_OP_PONG, ev.len, NULL);
@@ -564,9 +567,22 @@ struct net_conn *net_upgrade(struct net_request *req, const struct net_ws_handle
     if (c->state != CONN_BUSY) {
         return NULL;
     }
+    struct net_worker *w = c->w;
+    unsigned hi = 0;
+    while (hi < w->nws_handlers && w->ws_handlers[hi] != handler) {
+        hi++;
+    }
+    if (hi == NET_WS_HANDLERS) {
+        log_event(LOG_ERROR, "too many WebSocket handlers", NULL);
+        conn_close(c);
+        return NULL;
+    }
+    if (hi == w->nws_handlers) {
+        w->ws_handlers[w->nws_handlers++] = handler;
+    }
     struct net_ws_state *ws = &c->ws;
     ws->on = true;
-    ws->handler = handler;
+    ws->handler = (uint8_t)hi;
     ws->user = user;
     ws->last_rx_ms = (uint32_t)clock_mono_ms();
     conn_write(c, resp, (size_t)n, NULL, NULL, 0, NULL, 0);
