@@ -71,7 +71,6 @@ struct net_ws_state {
     bool close_sent : 1;
     bool notified : 1;    /* the handler's on_close called */
     bool cork_listed : 1; /* in w->cork_conns this round */
-    void *user;
     /* Only while a frame or a fragmented message is partly read; between messages the
      * connection holds no reader (ws_conn_on_data borrows the worker's spare one). */
     struct ws_reader *reader;
@@ -86,21 +85,24 @@ struct ip_count;
 struct net_conn {
     uv_tcp_t tcp;
     /* What every fanned-out frame reads (net_ws_send, cork_frame), kept together so that a
-     * delivery touches one cache line of the connection, not three. */
-    struct net_worker *w;
+     * delivery touches one cache line of the connection, not three (the worker is found
+     * from tcp.loop, conn_worker). */
     size_t queued; /* bytes handed to uv_write and not yet written */
     struct net_ws_state ws;
-    int64_t deadline_ms;
-    size_t wq_mark;         /* unacknowledged output at the last progress check */
-    struct conn_http *http; /* HTTP state; freed when the connection becomes a WebSocket */
-    struct tls_conn *tls;   /* NULL on plain connections */
-    struct ip_count *ipc;   /* the server's count of the peer address this one holds, or NULL */
     uint8_t state;
     uint8_t timeout_kind;
     bool processing : 1;    /* inside conn_process (no re-entry) */
     bool handle_closed : 1; /* uv_close finished while a request was in flight */
     bool out_paused : 1;    /* HTTP: not reading requests until the output queue drains */
     bool shutting : 1;      /* uv_shutdown pending: our last bytes are not all written yet */
+    union {
+        struct conn_http *http; /* HTTP (!ws.on); freed when the connection becomes a WebSocket */
+        void *ws_user;          /* WebSocket (ws.on): the handler's user pointer */
+    };
+    int64_t deadline_ms;
+    size_t wq_mark;       /* unacknowledged output at the last progress check */
+    struct tls_conn *tls; /* NULL on plain connections */
+    struct ip_count *ipc; /* the server's count of the peer address this one holds, or NULL */
 };
 
 #define NET_WS_HANDLERS 8 /* distinct struct net_ws_handler per worker */
@@ -147,6 +149,18 @@ struct net_worker {
     char readbuf[64 * 1024];
     char tlsbuf[16 * 1024]; /* decrypted plaintext, one TLS record at a time */
 };
+
+/* The worker owning c: the one whose loop runs c's handle (no pointer of its own). */
+static inline struct net_worker *conn_worker(const struct net_conn *c)
+{
+    return (struct net_worker *)(void *)((char *)c->tcp.loop - offsetof(struct net_worker, loop));
+}
+
+/* c's HTTP state, NULL once it is a WebSocket. */
+static inline struct conn_http *conn_http_state(const struct net_conn *c)
+{
+    return c->ws.on ? NULL : c->http;
+}
 
 /* Open connections per peer address, over all workers (cfg.max_connections_per_ip). */
 #define NET_IP_BUCKETS 1024

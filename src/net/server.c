@@ -157,7 +157,7 @@ static void conn_on_closed(uv_handle_t *h)
 {
     struct net_conn *c = h->data;
     c->handle_closed = true;
-    if (c->http && c->http->req) {
+    if (conn_http_state(c) && c->http->req) {
         return; /* net_respond() frees the connection when the request finishes */
     }
     conn_free(c);
@@ -176,13 +176,13 @@ void conn_http_free(struct conn_http *h)
 
 void conn_free(struct net_conn *c)
 {
-    struct net_worker *w = c->w;
+    struct net_worker *w = conn_worker(c);
     w->nconns--;
     atomic_fetch_sub(&net_counters.connections_open, 1);
     if (c->ipc) {
         ip_release(w->server, c->ipc);
     }
-    conn_http_free(c->http);
+    conn_http_free(conn_http_state(c));
     tls_conn_free(c->tls);
     ws_conn_release(c);
     free(c);
@@ -280,7 +280,7 @@ void conn_close_after_write(struct net_conn *c)
     }
     c->state = CONN_LINGER;
     c->out_paused = false;
-    c->deadline_ms = clock_mono_ms() + c->w->server->cfg.close_timeout_ms;
+    c->deadline_ms = clock_mono_ms() + conn_worker(c)->server->cfg.close_timeout_ms;
     c->wq_mark = conn_unacked(c);
     uv_read_stop((uv_stream_t *)&c->tcp);
     uv_shutdown_t *req = xmalloc(sizeof *req);
@@ -324,7 +324,7 @@ static void conn_read_start(struct net_conn *c)
  * progress moves the deadline of a connection whose output is stuck. */
 static void conn_output_drained(struct net_conn *c)
 {
-    const struct net_config *cfg = &c->w->server->cfg;
+    const struct net_config *cfg = &conn_worker(c)->server->cfg;
     c->deadline_ms = clock_mono_ms() + cfg->idle_timeout_ms;
     if (c->queued > cfg->ws_max_queue / 2 || c->state != CONN_HEAD) {
         return;
@@ -348,7 +348,7 @@ static void conn_on_write(uv_write_t *r, int status)
     }
     /* Also after a failed write: a streaming response waits for this call to learn that its
      * connection is gone and to release its work (its next write fails). */
-    if (!c->queued && c->http && c->http->on_drain) {
+    if (!c->queued && conn_http_state(c) && c->http->on_drain) {
         void (*fn)(void *) = c->http->on_drain;
         c->http->on_drain = NULL;
         fn(c->http->drain_arg);
@@ -512,7 +512,7 @@ size_t net_conn_queued(struct net_conn *c)
 
 struct net_worker *net_conn_worker(struct net_conn *c)
 {
-    return c->w;
+    return conn_worker(c);
 }
 
 /* ---- HTTP ---- */
@@ -702,7 +702,7 @@ static void conn_peer_name(struct net_conn *c, char *out, size_t len)
 {
     static const uint8_t zero[16];
     out[0] = '\0';
-    if (c->w->server->family == AF_INET) {
+    if (conn_worker(c)->server->family == AF_INET) {
         if (memcmp(c->http->ip, zero, sizeof zero) == 0 || len < 16) {
             return;
         }
@@ -738,15 +738,16 @@ static void conn_dispatch(struct net_conn *c)
          * slices into it again by parsing the same bytes once more. */
         int st = 0;
         struct http_field *fields = c->http->head.fields;
-        if (http_head_parse(c->http->in.data, c->http->head_len, &c->w->server->cfg.limits,
-                            &c->http->head, c->w->fields, &st) > 0) {
-            memcpy(fields, c->w->fields, c->http->head.nfields * sizeof *fields);
+        if (http_head_parse(c->http->in.data, c->http->head_len,
+                            &conn_worker(c)->server->cfg.limits, &c->http->head,
+                            conn_worker(c)->fields, &st) > 0) {
+            memcpy(fields, conn_worker(c)->fields, c->http->head.nfields * sizeof *fields);
         }
         c->http->head.fields = fields;
     }
     struct net_request *req = xcalloc(1, sizeof *req);
     req->conn = c;
-    req->worker = c->w;
+    req->worker = conn_worker(c);
     req->head = c->http->head;
     if (c->http->head.chunked) {
         req->body = c->http->body.data ? c->http->body.data : "";
@@ -762,7 +763,7 @@ static void conn_dispatch(struct net_conn *c)
     c->http->req = req;
     c->state = CONN_BUSY;
     c->deadline_ms = 0;
-    c->w->server->hooks.on_request(req, c->w->server->hooks.arg);
+    conn_worker(c)->server->hooks.on_request(req, conn_worker(c)->server->hooks.arg);
     /* No reading while the answer is outstanding. A request answered before the hook returns
      * (a health check, a cached answer) never stops reading, which spares the two epoll_ctl
      * calls of a stop and a restart; c lives on here, since freeing waits for the close
@@ -779,7 +780,7 @@ static void conn_dispatch(struct net_conn *c)
  */
 static int64_t conn_body_deadline(const struct net_conn *c, int64_t now_ms)
 {
-    const struct net_config *cfg = &c->w->server->cfg;
+    const struct net_config *cfg = &conn_worker(c)->server->cfg;
     int64_t idle = now_ms + cfg->body_timeout_ms;
     if (!cfg->body_min_rate) {
         return idle;
@@ -797,7 +798,7 @@ void conn_process(struct net_conn *c)
         return;
     }
     c->processing = true;
-    const struct net_config *cfg = &c->w->server->cfg;
+    const struct net_config *cfg = &conn_worker(c)->server->cfg;
     while (!c->out_paused && (c->state == CONN_HEAD || c->state == CONN_BODY)) {
         if (c->state == CONN_HEAD) {
             if (c->http->in.len == 0) {
@@ -805,7 +806,7 @@ void conn_process(struct net_conn *c)
             }
             int status = 0;
             int rc = http_head_parse(c->http->in.data, c->http->in.len, &cfg->limits,
-                                     &c->http->head, c->w->fields, &status);
+                                     &c->http->head, conn_worker(c)->fields, &status);
             if (rc <= 0) {
                 c->http->head.fields = NULL; /* the worker's array: conn_free must not free it */
             }
@@ -824,7 +825,7 @@ void conn_process(struct net_conn *c)
             c->http->head_len = (size_t)rc;
             /* The fields outlive this call (the request may go to a worker thread). */
             struct http_field *fields = xmalloc((c->http->head.nfields + 1) * sizeof *fields);
-            memcpy(fields, c->w->fields, c->http->head.nfields * sizeof *fields);
+            memcpy(fields, conn_worker(c)->fields, c->http->head.nfields * sizeof *fields);
             c->http->head.fields = fields;
             if (c->http->head.content_length > 0 &&
                 (uint64_t)c->http->head.content_length > cfg->limits.max_body) {
@@ -944,8 +945,8 @@ void conn_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     if (c->state == CONN_LINGER) {
         return;
     }
-    int rc = tls_conn_input(c->tls, b->base, (size_t)n, c->w->tlsbuf, sizeof c->w->tlsbuf,
-                            conn_on_plain, conn_is_done, c);
+    int rc = tls_conn_input(c->tls, b->base, (size_t)n, conn_worker(c)->tlsbuf,
+                            sizeof conn_worker(c)->tlsbuf, conn_on_plain, conn_is_done, c);
     conn_tls_flush(c);
     if (rc < 0 && c->state != CONN_CLOSED) {
         conn_close_after_write(c);
@@ -956,8 +957,8 @@ void worker_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
     (void)suggested;
     struct net_conn *c = h->data;
-    b->base = c->w->readbuf;
-    b->len = sizeof c->w->readbuf;
+    b->base = conn_worker(c)->readbuf;
+    b->len = sizeof conn_worker(c)->readbuf;
 }
 
 const struct http_slice *net_request_header(const struct net_request *req, const char *name)
@@ -993,7 +994,7 @@ void net_respond(struct net_request *req, const struct net_response *resp)
     }
     free(c->http->head.fields);
     c->http->head.fields = NULL;
-    bool keep = req->head.keep_alive && !resp->close && !c->w->stopping;
+    bool keep = req->head.keep_alive && !resp->close && !conn_worker(c)->stopping;
     conn_send_response(c, resp, req->request_id, req->head.method == HTTP_HEAD, keep);
     free(req);
     conn_request_done(c, keep);
@@ -1022,8 +1023,8 @@ static void conn_request_done(struct net_conn *c, bool keep)
     }
     c->state = CONN_HEAD;
     c->timeout_kind = TIMEOUT_IDLE;
-    c->deadline_ms = clock_mono_ms() + c->w->server->cfg.idle_timeout_ms;
-    if (c->queued > c->w->server->cfg.ws_max_queue) {
+    c->deadline_ms = clock_mono_ms() + conn_worker(c)->server->cfg.idle_timeout_ms;
+    if (c->queued > conn_worker(c)->server->cfg.ws_max_queue) {
         /* Back-pressure: a peer that pipelines requests without reading the answers gets no
          * more of them read until its queue drains (conn_output_drained). */
         c->out_paused = true;
@@ -1044,7 +1045,8 @@ void net_stream_begin(struct net_request *req, const struct net_response *resp)
     h->streaming = true;
     h->stream_chunked = req->head.minor_version >= 1;
     h->stream_head_only = req->head.method == HTTP_HEAD;
-    h->stream_keep = h->stream_chunked && req->head.keep_alive && !resp->close && !c->w->stopping;
+    h->stream_keep =
+        h->stream_chunked && req->head.keep_alive && !resp->close && !conn_worker(c)->stopping;
     if (c->handle_closed || c->state != CONN_BUSY) {
         return;
     }
@@ -1126,7 +1128,6 @@ static void worker_on_connection(uv_stream_t *server, int status)
         return;
     }
     struct net_conn *c = xcalloc(1, sizeof *c);
-    c->w = w;
     uv_tcp_init(&w->loop, &c->tcp);
     c->tcp.data = c;
     w->nconns++;
@@ -1199,13 +1200,13 @@ static void sweep_one(uv_handle_t *h, void *arg)
     /* Output that is still moving (a slow reader) earns more time; output that is not
      * (a peer that stopped reading) is reset, which frees the kernel's buffers too. */
     if (c->state == CONN_LINGER && c->shutting && conn_made_progress(c)) {
-        c->deadline_ms = now + c->w->server->cfg.close_timeout_ms;
+        c->deadline_ms = now + conn_worker(c)->server->cfg.close_timeout_ms;
     } else if (c->state == CONN_LINGER && c->shutting) {
         conn_reset(c, "close timeout: the peer does not read");
     } else if (c->state == CONN_LINGER) {
         conn_close(c);
     } else if (c->out_paused && conn_made_progress(c)) {
-        c->deadline_ms = now + c->w->server->cfg.idle_timeout_ms;
+        c->deadline_ms = now + conn_worker(c)->server->cfg.idle_timeout_ms;
     } else if (c->out_paused) {
         conn_reset(c, "output stuck: the peer does not read");
     } else if (c->state == CONN_BODY) {

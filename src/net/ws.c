@@ -149,7 +149,7 @@ static int grow(void **arr, uint32_t *cap, uint32_t need, size_t elem, uint32_t 
 /* Append a part to c's chain (small bytes next to its last small part extend that part). */
 static int cork_part(struct net_conn *c, struct net_shared *shared, size_t off, size_t len)
 {
-    struct net_worker *w = c->w;
+    struct net_worker *w = conn_worker(c);
     struct net_ws_state *ws = &c->ws;
     if (!len) {
         return 0;
@@ -180,7 +180,7 @@ static int cork_part(struct net_conn *c, struct net_shared *shared, size_t off, 
 /* Copy small bytes into the round's buffer and chain them to c. */
 static int cork_small(struct net_conn *c, const void *data, size_t len)
 {
-    struct net_worker *w = c->w;
+    struct net_worker *w = conn_worker(c);
     if (!len) {
         return 0;
     }
@@ -211,7 +211,7 @@ static int cork_pin(struct net_worker *w, struct net_shared *shared)
 /* Forget c's gathered parts (and take their bytes off its queue); returns the bytes. */
 static size_t cork_forget(struct net_conn *c)
 {
-    struct net_worker *w = c->w;
+    struct net_worker *w = conn_worker(c);
     struct net_ws_state *ws = &c->ws;
     size_t bytes = 0;
     for (uint32_t i = ws->cork_head; i; i = w->segs[i - 1].next) {
@@ -229,7 +229,7 @@ static void cork_flush_conn(struct net_conn *c)
     if (!ws->cork_head) {
         return;
     }
-    struct net_worker *w = c->w;
+    struct net_worker *w = conn_worker(c);
     uint32_t n = 0;
     for (uint32_t i = ws->cork_head; i; i = w->segs[i - 1].next) {
         n++;
@@ -323,7 +323,7 @@ static int cork_frame(struct net_conn *c, const uint8_t *hdr, size_t hl, const c
                       size_t prefix_len, struct net_shared *shared, const char *suffix,
                       size_t suffix_len)
 {
-    struct net_worker *w = c->w;
+    struct net_worker *w = conn_worker(c);
     struct net_ws_state *ws = &c->ws;
     if (!w->cork_bytes.max_len) {
         buf_init(&w->cork_bytes, CORK_MAX_BYTES);
@@ -398,9 +398,9 @@ void ws_conn_closing(struct net_conn *c)
     }
     ws->notified = true;
     atomic_fetch_sub(&net_counters.ws_open, 1);
-    const struct net_ws_handler *h = c->w->ws_handlers[ws->handler];
+    const struct net_ws_handler *h = conn_worker(c)->ws_handlers[ws->handler];
     if (h->on_close) {
-        h->on_close(c, ws->user, ws->close_code ? ws->close_code : 1006);
+        h->on_close(c, c->ws_user, ws->close_code ? ws->close_code : 1006);
     }
 }
 
@@ -408,7 +408,7 @@ void ws_conn_release(struct net_conn *c)
 {
     if (c->ws.on) {
         if (c->ws.cork_listed) {
-            struct net_worker *w = c->w;
+            struct net_worker *w = conn_worker(c);
             for (uint32_t i = 0; i < w->ncork_conns; i++) {
                 if (w->cork_conns[i] == c) {
                     w->cork_conns[i] = NULL; /* its parts stay unreferenced until uncork */
@@ -420,7 +420,6 @@ void ws_conn_release(struct net_conn *c)
             free(c->ws.reader);
             c->ws.reader = NULL;
         }
-        c->ws.on = false;
     }
 }
 
@@ -432,7 +431,7 @@ void ws_conn_release(struct net_conn *c)
 static bool ws_queue_admit(struct net_conn *c, size_t len)
 {
     /* c->queued includes the bytes gathered in this corked round. */
-    if (c->queued + len <= c->w->server->cfg.ws_max_queue) {
+    if (c->queued + len <= conn_worker(c)->server->cfg.ws_max_queue) {
         return true;
     }
     atomic_fetch_add(&net_counters.ws_slow_closes, 1);
@@ -446,7 +445,7 @@ static bool ws_queue_admit(struct net_conn *c, size_t len)
  * input at hand and keeps it only while a frame or a fragmented message is unfinished. */
 static struct ws_reader *reader_take(struct net_conn *c)
 {
-    struct net_worker *w = c->w;
+    struct net_worker *w = conn_worker(c);
     struct ws_reader *r = c->ws.reader;
     if (r) {
         return r;
@@ -460,7 +459,7 @@ static struct ws_reader *reader_take(struct net_conn *c)
 
 static void reader_give_back(struct net_conn *c)
 {
-    struct net_worker *w = c->w;
+    struct net_worker *w = conn_worker(c);
     struct ws_reader *r = c->ws.reader;
     if (!r || !ws_reader_idle(r)) {
         return;
@@ -496,9 +495,9 @@ void ws_conn_on_data(struct net_conn *c, uint8_t *data, size_t len)
         switch (ev.type) {
         case WS_EV_TEXT:
         case WS_EV_BINARY: {
-            const struct net_ws_handler *h = c->w->ws_handlers[ws->handler];
+            const struct net_ws_handler *h = conn_worker(c)->ws_handlers[ws->handler];
             if (!ws->close_sent && h->on_message) {
-                h->on_message(c, ws->user, ev.type == WS_EV_BINARY, ev.data, ev.len);
+                h->on_message(c, c->ws_user, ev.type == WS_EV_BINARY, ev.data, ev.len);
             }
             break;
         }
@@ -535,7 +534,7 @@ void ws_conn_sweep(struct net_conn *c, int64_t now_ms)
     struct net_ws_state *ws = &c->ws;
     /* Idle times up to 2^31 ms (24.8 days) are told apart; a longer configured timeout
      * acts as that, so a connection is closed before its stamp wraps. */
-    int64_t limit = c->w->server->cfg.ws_idle_timeout_ms;
+    int64_t limit = conn_worker(c)->server->cfg.ws_idle_timeout_ms;
     if (limit > INT32_MAX) {
         limit = INT32_MAX;
     }
@@ -567,7 +566,7 @@ struct net_conn *net_upgrade(struct net_request *req, const struct net_ws_handle
     if (c->state != CONN_BUSY) {
         return NULL;
     }
-    struct net_worker *w = c->w;
+    struct net_worker *w = conn_worker(c);
     unsigned hi = 0;
     while (hi < w->nws_handlers && w->ws_handlers[hi] != handler) {
         hi++;
@@ -580,19 +579,19 @@ struct net_conn *net_upgrade(struct net_request *req, const struct net_ws_handle
     if (hi == w->nws_handlers) {
         w->ws_handlers[w->nws_handlers++] = handler;
     }
+    /* The HTTP state goes (its place holds the user pointer); bytes the client sent right
+     * after the handshake (and, on TLS, plaintext set aside while the upgrade request was in
+     * flight) belong to the WebSocket. */
+    struct conn_http *http = c->http;
     struct net_ws_state *ws = &c->ws;
     ws->on = true;
     ws->handler = (uint8_t)hi;
-    ws->user = user;
+    c->ws_user = user;
     ws->last_rx_ms = (uint32_t)clock_mono_ms();
     conn_write(c, resp, (size_t)n, NULL, NULL, 0, NULL, 0);
     c->state = CONN_WS;
     c->deadline_ms = 0;
     atomic_fetch_add(&net_counters.ws_open, 1);
-    /* The HTTP state goes; bytes the client sent right after the handshake (and, on TLS,
-     * plaintext set aside while the upgrade request was in flight) belong to the WebSocket. */
-    struct conn_http *http = c->http;
-    c->http = NULL;
     uv_read_start((uv_stream_t *)&c->tcp, worker_alloc, conn_on_read);
     if (http->in.len > http->req_len) {
         ws_conn_on_data(c, (uint8_t *)http->in.data + http->req_len, http->in.len - http->req_len);
@@ -616,14 +615,14 @@ int net_ws_send(struct net_conn *c, bool binary, const char *prefix, size_t pref
     }
     uint8_t hdr[14];
     size_t hl = ws_frame_header(hdr, true, binary ? WS_OP_BINARY : WS_OP_TEXT, total, NULL);
-    if (c->w->corked) {
+    if (conn_worker(c)->corked) {
         if (cork_frame(c, hdr, hl, prefix, prefix_len, shared, suffix, suffix_len) < 0) {
             /* Out of memory with part of a frame gathered: the stream cannot go on. */
             cork_forget(c);
             conn_close(c);
             return SB_E_NOMEM;
         }
-        c->w->frames_sent++;
+        conn_worker(c)->frames_sent++;
         return 0;
     }
     cork_flush_conn(c); /* frames gathered earlier go first */
