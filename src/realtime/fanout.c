@@ -93,6 +93,18 @@ void rt_group_add(struct rt_chan *ch)
         g->head->g_prev = ch;
     }
     g->head = ch;
+    if (ch->nb) {
+        ch->in_pg = true;
+        if (g->npg++ == 0) {
+            struct rt_loop *l = g->loop;
+            g->pg_prev = NULL;
+            g->pg_next = l->pg;
+            if (l->pg) {
+                l->pg->pg_prev = g;
+            }
+            l->pg = g;
+        }
+    }
 }
 
 void rt_group_remove(struct rt_chan *ch)
@@ -107,6 +119,21 @@ void rt_group_remove(struct rt_chan *ch)
         ch->g_next->g_prev = ch->g_prev;
     }
     ch->g_prev = ch->g_next = NULL;
+    if (ch->in_pg) {
+        ch->in_pg = false;
+        if (--g->npg == 0) {
+            struct rt_loop *l = g->loop;
+            if (g->pg_prev) {
+                g->pg_prev->pg_next = g->pg_next;
+            } else {
+                l->pg = g->pg_next;
+            }
+            if (g->pg_next) {
+                g->pg_next->pg_prev = g->pg_prev;
+            }
+            g->pg_prev = g->pg_next = NULL;
+        }
+    }
 }
 
 void rt_group_free_all(struct rt_loop *l)
@@ -288,6 +315,24 @@ static void post_to_loops(struct rt *rt, unsigned n, net_task_fn fn, void *obj)
     }
 }
 
+/* The loop's channel with postgres_changes bindings after ch (NULL: the first one), group by
+ * group. */
+static struct rt_chan *next_pg_chan(struct rt_loop *l, struct rt_chan *ch)
+{
+    struct rt_group *g = ch ? ch->group : l->pg;
+    ch = ch ? ch->g_next : g ? g->head : NULL;
+    while (g) {
+        for (; ch; ch = ch->g_next) {
+            if (ch->in_pg) {
+                return ch;
+            }
+        }
+        g = g->pg_next;
+        ch = g ? g->head : NULL;
+    }
+    return NULL;
+}
+
 static void batch_on_loop(void *arg)
 {
     struct loop_task *t = arg;
@@ -297,7 +342,7 @@ static void batch_on_loop(void *arg)
     tl_cache.on = true;
     for (size_t i = 0; i < b->n; i++) {
         const struct rt_event *ev = &b->ev[i];
-        for (struct rt_chan *ch = l->pg; ch; ch = ch->pg_next) {
+        for (struct rt_chan *ch = next_pg_chan(l, NULL); ch; ch = next_pg_chan(l, ch)) {
             if (ch->dead || !ch->conn || ch->conn->closed) {
                 continue;
             }

@@ -251,17 +251,6 @@ static void chan_close(struct rt_loop *l, struct rt_chan *ch)
         rt_pres_update(l->rt, ch, NULL);
     }
     rt_group_remove(ch);
-    if (ch->in_pg) {
-        if (ch->pg_prev) {
-            ch->pg_prev->pg_next = ch->pg_next;
-        } else {
-            l->pg = ch->pg_next;
-        }
-        if (ch->pg_next) {
-            ch->pg_next->pg_prev = ch->pg_prev;
-        }
-        ch->in_pg = false;
-    }
     atomic_fetch_sub(&l->rt->m_chans, 1);
     ch->conn = NULL;
     ch->dead = true;
@@ -310,14 +299,6 @@ void rt_conn_add_chan(struct rt_conn *c, struct rt_chan *ch, const struct policy
     c->chans = ch;
     c->nchans++;
     rt_group_add(ch);
-    if (ch->nb) {
-        ch->in_pg = true;
-        ch->pg_next = l->pg;
-        if (l->pg) {
-            l->pg->pg_prev = ch;
-        }
-        l->pg = ch;
-    }
     atomic_fetch_add(&l->rt->m_chans, 1);
 }
 

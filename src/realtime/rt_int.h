@@ -104,27 +104,30 @@ struct rt_chan {
     struct rt_conn *conn; /* NULL once the connection is gone */
     struct rt_chan *next; /* connection's list */
     struct rt_chan *g_prev, *g_next;
-    struct rt_group *group; /* held (one reference) from rt_chan_new to rt_chan_free */
-    struct rt_chan *pg_prev, *pg_next;
+    struct rt_group *group;  /* held (one reference) from rt_chan_new to rt_chan_free */
     struct rt_chan_extra *x; /* NULL until needed */
     int64_t cursor;          /* highest change seq considered */
     uint32_t spec_bytes;     /* its share of conn->sub_bytes */
     uint16_t nb;
     bool has_join_ref : 1;
-    bool in_pg : 1;
+    bool in_pg : 1; /* has bindings and counts in its group's npg */
     bool bc_self : 1, bc_ack : 1, presence_on : 1;
     bool resuming : 1, busy : 1, dead : 1, tracked : 1;
     struct rt_binding b[]; /* nb entries */
 };
 
 /* Channels of one (tenant, topic) on one loop; refs: channels holding it (members, and
- * closed channels a resume read still holds). */
+ * closed channels a resume read still holds). A group with members that have
+ * postgres_changes bindings (npg of them) is in the loop's pg list, which the change fan-out
+ * walks; so a channel needs no links of its own for it. */
 struct rt_group {
     struct rt_group *next;
     struct rt_chan *head;
     struct rt_loop *loop;
     char *topic;
+    struct rt_group *pg_prev, *pg_next;
     uint32_t refs;
+    uint32_t npg;
     char tenant[64];
 };
 
@@ -185,7 +188,7 @@ struct rt_loop {
     bool stopping;
     struct rt_conn *conns;
     struct rt_conn *dead;
-    struct rt_chan *pg;
+    struct rt_group *pg; /* groups with postgres_changes subscribers */
     struct buf scratch;
     atomic_int_fast64_t delivered_seq;
     struct rt_group *groups[RT_GROUP_BUCKETS];
