@@ -22,8 +22,6 @@ enum conn_state {
 
 enum conn_timeout { TIMEOUT_HEADER = 1, TIMEOUT_BODY, TIMEOUT_IDLE };
 
-struct net_ws_state;
-
 /* A part of a WebSocket frame gathered while its worker is corked (ws.c): bytes of a shared
  * object, or (shared NULL) of the worker's cork_bytes. next: the connection's next part
  * (index + 1, 0 at the end). */
@@ -43,41 +41,71 @@ struct conn_http {
     size_t body_off;
     struct http_chunked chunked;
     struct buf body;
-    struct buf pending;    /* TLS: plaintext that arrived while a request was in flight */
-    int64_t body_start_ms; /* when the body of the request being read started */
-    size_t body_rx;        /* body bytes received so far (for the minimum rate) */
-};
-
-/* One TCP connection. Owned by its worker's loop thread. */
-struct net_conn {
-    uv_tcp_t tcp;
-    /* What every fanned-out frame reads (net_ws_send, cork_frame), kept together so that a
-     * delivery touches one cache line of the connection, not three. */
-    struct net_worker *w;
-    struct net_ws_state *ws; /* WebSocket (NULL for HTTP) */
-    size_t queued;           /* bytes handed to uv_write and not yet written */
-    uint8_t state;
-    uint8_t timeout_kind;
-    bool processing;              /* inside conn_process (no re-entry) */
-    bool handle_closed;           /* uv_close finished while a request was in flight */
-    bool out_paused;              /* HTTP: not reading requests until the output queue drains */
-    bool shutting;                /* uv_shutdown pending: our last bytes are not all written yet */
-    bool ip_counted;              /* counted in the server's per-IP table under ip */
-    uint8_t ip[16];               /* peer address (IPv4 as v4-mapped IPv6) */
-    struct net_conn *prev, *next; /* the worker's list */
-    int64_t deadline_ms;
-    size_t wq_mark;          /* unacknowledged output at the last progress check */
-    struct conn_http *http;  /* HTTP state; freed when the connection becomes a WebSocket */
+    struct buf pending;      /* TLS: plaintext that arrived while a request was in flight */
+    int64_t body_start_ms;   /* when the body of the request being read started */
+    size_t body_rx;          /* body bytes received so far (for the minimum rate) */
     struct net_request *req; /* the request in flight, or NULL */
-    struct tls_conn *tls;    /* NULL on plain connections */
     /* A streamed response (net_stream_*) in progress */
+    void (*on_drain)(void *arg); /* once, when queued drops to 0 */
+    void *drain_arg;
+    uint8_t ip[16]; /* peer address (IPv4 as v4-mapped IPv6), for the requests' ip */
     bool streaming;
     bool stream_chunked;   /* Transfer-Encoding: chunked (HTTP/1.1), else close-delimited */
     bool stream_head_only; /* HEAD: the body is not sent */
     bool stream_keep;
-    void (*on_drain)(void *arg); /* once, when queued drops to 0 */
-    void *drain_arg;
 };
+
+struct ws_reader;
+
+/* The WebSocket side of a connection (ws.c), inside struct net_conn: an idle WebSocket costs
+ * no allocation beyond its connection. */
+struct net_ws_state {
+    /* First what every fanned-out frame reads and writes (one cache line per delivery). */
+    uint32_t cork_head, cork_tail; /* parts gathered this round (w->segs index + 1), or 0 */
+    /* Low 32 bits of the monotonic clock (ms) at the last frame from the peer; compared
+     * modulo 2^32 (ws_conn_sweep). */
+    uint32_t last_rx_ms;
+    uint16_t close_code;
+    uint8_t handler; /* index in the worker's ws_handlers */
+    bool on : 1;     /* the connection is (or was) a WebSocket */
+    bool close_sent : 1;
+    bool notified : 1;    /* the handler's on_close called */
+    bool cork_listed : 1; /* in w->cork_conns this round */
+    /* Only while a frame or a fragmented message is partly read; between messages the
+     * connection holds no reader (ws_conn_on_data borrows the worker's spare one). */
+    struct ws_reader *reader;
+};
+
+struct ip_count;
+
+/* One TCP connection. Owned by its worker's loop thread. The worker finds its connections
+ * by walking its loop's handles (every TCP handle but the listener is the first member of a
+ * struct net_conn), so they need no list of their own. Every byte here is paid by each idle
+ * WebSocket: what only HTTP needs lives in struct conn_http, freed on upgrade. */
+struct net_conn {
+    uv_tcp_t tcp;
+    /* What every fanned-out frame reads (net_ws_send, cork_frame), kept together so that a
+     * delivery touches one cache line of the connection, not three (the worker is found
+     * from tcp.loop, conn_worker). */
+    size_t queued; /* bytes handed to uv_write and not yet written */
+    struct net_ws_state ws;
+    uint8_t state;
+    uint8_t timeout_kind;
+    bool processing : 1;    /* inside conn_process (no re-entry) */
+    bool handle_closed : 1; /* uv_close finished while a request was in flight */
+    bool out_paused : 1;    /* HTTP: not reading requests until the output queue drains */
+    bool shutting : 1;      /* uv_shutdown pending: our last bytes are not all written yet */
+    union {
+        struct conn_http *http; /* HTTP (!ws.on); freed when the connection becomes a WebSocket */
+        void *ws_user;          /* WebSocket (ws.on): the handler's user pointer */
+    };
+    int64_t deadline_ms;
+    size_t wq_mark;       /* unacknowledged output at the last progress check */
+    struct tls_conn *tls; /* NULL on plain connections */
+    struct ip_count *ipc; /* the server's count of the peer address this one holds, or NULL */
+};
+
+#define NET_WS_HANDLERS 8 /* distinct struct net_ws_handler per worker */
 
 struct task;
 struct tls_conn;
@@ -95,7 +123,6 @@ struct net_worker {
     uv_timer_t sweep;
     pthread_mutex_t task_lock;
     struct task *task_head, *task_tail;
-    struct net_conn *conns;
     size_t nconns;
     int stopping;              /* loop thread's view: 1 draining, 2 stopping */
     atomic_int stop_request;   /* set by net_server_stop */
@@ -114,9 +141,26 @@ struct net_worker {
     struct net_shared **iov_owner;
     uint32_t iovcap;
     uint64_t frames_sent; /* WebSocket frames since the last uncork (counted once per round) */
+    struct ws_reader *spare_reader; /* lent to a WebSocket while it reads (ws_conn_on_data) */
+    /* The handlers of this loop's WebSockets (a program has one or two), so that a connection
+     * keeps a one-byte index instead of a pointer. */
+    const struct net_ws_handler *ws_handlers[NET_WS_HANDLERS];
+    unsigned nws_handlers;
     char readbuf[64 * 1024];
     char tlsbuf[16 * 1024]; /* decrypted plaintext, one TLS record at a time */
 };
+
+/* The worker owning c: the one whose loop runs c's handle (no pointer of its own). */
+static inline struct net_worker *conn_worker(const struct net_conn *c)
+{
+    return (struct net_worker *)(void *)((char *)c->tcp.loop - offsetof(struct net_worker, loop));
+}
+
+/* c's HTTP state, NULL once it is a WebSocket. */
+static inline struct conn_http *conn_http_state(const struct net_conn *c)
+{
+    return c->ws.on ? NULL : c->http;
+}
 
 /* Open connections per peer address, over all workers (cfg.max_connections_per_ip). */
 #define NET_IP_BUCKETS 1024

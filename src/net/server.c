@@ -88,10 +88,12 @@ static size_t ip_hash(const uint8_t ip[16])
     return (size_t)(h % NET_IP_BUCKETS);
 }
 
-/* Count one more connection from ip unless that passes the cap; true when counted. */
-static bool ip_acquire(struct net_server *s, const uint8_t ip[16])
+/* Count one more connection from ip unless that passes the cap; false when it would. *out:
+ * the count to give back with ip_release (NULL without a cap). */
+static bool ip_acquire(struct net_server *s, const uint8_t ip[16], struct ip_count **out)
 {
     size_t cap = s->cfg.max_connections_per_ip;
+    *out = NULL;
     if (!cap) {
         return true;
     }
@@ -112,24 +114,22 @@ static bool ip_acquire(struct net_server *s, const uint8_t ip[16])
         ok = false;
     } else {
         e->n++;
+        *out = e;
     }
     pthread_mutex_unlock(&s->ip_lock);
     return ok;
 }
 
-static void ip_release(struct net_server *s, const uint8_t ip[16])
+static void ip_release(struct net_server *s, struct ip_count *e)
 {
-    size_t b = ip_hash(ip);
     pthread_mutex_lock(&s->ip_lock);
-    for (struct ip_count **pp = &s->ip_buckets[b]; *pp; pp = &(*pp)->next) {
-        struct ip_count *e = *pp;
-        if (memcmp(e->ip, ip, 16) == 0) {
-            if (--e->n == 0) {
-                *pp = e->next;
-                free(e);
-            }
-            break;
+    if (--e->n == 0) {
+        struct ip_count **pp = &s->ip_buckets[ip_hash(e->ip)];
+        while (*pp != e) {
+            pp = &(*pp)->next;
         }
+        *pp = e->next;
+        free(e);
     }
     pthread_mutex_unlock(&s->ip_lock);
 }
@@ -157,7 +157,7 @@ static void conn_on_closed(uv_handle_t *h)
 {
     struct net_conn *c = h->data;
     c->handle_closed = true;
-    if (c->req) {
+    if (conn_http_state(c) && c->http->req) {
         return; /* net_respond() frees the connection when the request finishes */
     }
     conn_free(c);
@@ -176,21 +176,13 @@ void conn_http_free(struct conn_http *h)
 
 void conn_free(struct net_conn *c)
 {
-    struct net_worker *w = c->w;
-    if (c->prev) {
-        c->prev->next = c->next;
-    } else if (w->conns == c) {
-        w->conns = c->next;
-    }
-    if (c->next) {
-        c->next->prev = c->prev;
-    }
+    struct net_worker *w = conn_worker(c);
     w->nconns--;
     atomic_fetch_sub(&net_counters.connections_open, 1);
-    if (c->ip_counted) {
-        ip_release(w->server, c->ip);
+    if (c->ipc) {
+        ip_release(w->server, c->ipc);
     }
-    conn_http_free(c->http);
+    conn_http_free(conn_http_state(c));
     tls_conn_free(c->tls);
     ws_conn_release(c);
     free(c);
@@ -288,7 +280,7 @@ void conn_close_after_write(struct net_conn *c)
     }
     c->state = CONN_LINGER;
     c->out_paused = false;
-    c->deadline_ms = clock_mono_ms() + c->w->server->cfg.close_timeout_ms;
+    c->deadline_ms = clock_mono_ms() + conn_worker(c)->server->cfg.close_timeout_ms;
     c->wq_mark = conn_unacked(c);
     uv_read_stop((uv_stream_t *)&c->tcp);
     uv_shutdown_t *req = xmalloc(sizeof *req);
@@ -332,7 +324,7 @@ static void conn_read_start(struct net_conn *c)
  * progress moves the deadline of a connection whose output is stuck. */
 static void conn_output_drained(struct net_conn *c)
 {
-    const struct net_config *cfg = &c->w->server->cfg;
+    const struct net_config *cfg = &conn_worker(c)->server->cfg;
     c->deadline_ms = clock_mono_ms() + cfg->idle_timeout_ms;
     if (c->queued > cfg->ws_max_queue / 2 || c->state != CONN_HEAD) {
         return;
@@ -356,10 +348,10 @@ static void conn_on_write(uv_write_t *r, int status)
     }
     /* Also after a failed write: a streaming response waits for this call to learn that its
      * connection is gone and to release its work (its next write fails). */
-    if (!c->queued && c->on_drain) {
-        void (*fn)(void *) = c->on_drain;
-        c->on_drain = NULL;
-        fn(c->drain_arg);
+    if (!c->queued && conn_http_state(c) && c->http->on_drain) {
+        void (*fn)(void *) = c->http->on_drain;
+        c->http->on_drain = NULL;
+        fn(c->http->drain_arg);
     }
 }
 
@@ -520,7 +512,7 @@ size_t net_conn_queued(struct net_conn *c)
 
 struct net_worker *net_conn_worker(struct net_conn *c)
 {
-    return c->w;
+    return conn_worker(c);
 }
 
 /* ---- HTTP ---- */
@@ -572,8 +564,9 @@ static void conn_send_response(struct net_conn *c, const struct net_response *re
     size_t reason_len = strlen(reason);
     char length[20];
     size_t length_len = 0;
-    bool chunked = c->streaming && c->stream_chunked;
-    if (!c->streaming) {
+    bool streaming = c->http->streaming;
+    bool chunked = streaming && c->http->stream_chunked;
+    if (!streaming) {
         length_len = fmt_u64(length, resp->body_len);
     }
     size_t type_len = resp->content_type ? strlen(resp->content_type) : 0;
@@ -709,13 +702,13 @@ static void conn_peer_name(struct net_conn *c, char *out, size_t len)
 {
     static const uint8_t zero[16];
     out[0] = '\0';
-    if (c->w->server->family == AF_INET) {
-        if (memcmp(c->ip, zero, sizeof zero) == 0 || len < 16) {
+    if (conn_worker(c)->server->family == AF_INET) {
+        if (memcmp(c->http->ip, zero, sizeof zero) == 0 || len < 16) {
             return;
         }
         char *o = out;
         for (int i = 12; i < 16; i++) {
-            unsigned v = c->ip[i];
+            unsigned v = c->http->ip[i];
             if (v >= 100) {
                 *o++ = (char)('0' + v / 100);
             }
@@ -745,15 +738,16 @@ static void conn_dispatch(struct net_conn *c)
          * slices into it again by parsing the same bytes once more. */
         int st = 0;
         struct http_field *fields = c->http->head.fields;
-        if (http_head_parse(c->http->in.data, c->http->head_len, &c->w->server->cfg.limits,
-                            &c->http->head, c->w->fields, &st) > 0) {
-            memcpy(fields, c->w->fields, c->http->head.nfields * sizeof *fields);
+        if (http_head_parse(c->http->in.data, c->http->head_len,
+                            &conn_worker(c)->server->cfg.limits, &c->http->head,
+                            conn_worker(c)->fields, &st) > 0) {
+            memcpy(fields, conn_worker(c)->fields, c->http->head.nfields * sizeof *fields);
         }
         c->http->head.fields = fields;
     }
     struct net_request *req = xcalloc(1, sizeof *req);
     req->conn = c;
-    req->worker = c->w;
+    req->worker = conn_worker(c);
     req->head = c->http->head;
     if (c->http->head.chunked) {
         req->body = c->http->body.data ? c->http->body.data : "";
@@ -766,10 +760,10 @@ static void conn_dispatch(struct net_conn *c)
     conn_peer_name(c, req->ip, sizeof req->ip);
     uuid_v4(req->request_id);
     req->start_mono_ms = clock_mono_ms();
-    c->req = req;
+    c->http->req = req;
     c->state = CONN_BUSY;
     c->deadline_ms = 0;
-    c->w->server->hooks.on_request(req, c->w->server->hooks.arg);
+    conn_worker(c)->server->hooks.on_request(req, conn_worker(c)->server->hooks.arg);
     /* No reading while the answer is outstanding. A request answered before the hook returns
      * (a health check, a cached answer) never stops reading, which spares the two epoll_ctl
      * calls of a stop and a restart; c lives on here, since freeing waits for the close
@@ -786,7 +780,7 @@ static void conn_dispatch(struct net_conn *c)
  */
 static int64_t conn_body_deadline(const struct net_conn *c, int64_t now_ms)
 {
-    const struct net_config *cfg = &c->w->server->cfg;
+    const struct net_config *cfg = &conn_worker(c)->server->cfg;
     int64_t idle = now_ms + cfg->body_timeout_ms;
     if (!cfg->body_min_rate) {
         return idle;
@@ -804,7 +798,7 @@ void conn_process(struct net_conn *c)
         return;
     }
     c->processing = true;
-    const struct net_config *cfg = &c->w->server->cfg;
+    const struct net_config *cfg = &conn_worker(c)->server->cfg;
     while (!c->out_paused && (c->state == CONN_HEAD || c->state == CONN_BODY)) {
         if (c->state == CONN_HEAD) {
             if (c->http->in.len == 0) {
@@ -812,7 +806,7 @@ void conn_process(struct net_conn *c)
             }
             int status = 0;
             int rc = http_head_parse(c->http->in.data, c->http->in.len, &cfg->limits,
-                                     &c->http->head, c->w->fields, &status);
+                                     &c->http->head, conn_worker(c)->fields, &status);
             if (rc <= 0) {
                 c->http->head.fields = NULL; /* the worker's array: conn_free must not free it */
             }
@@ -831,7 +825,7 @@ void conn_process(struct net_conn *c)
             c->http->head_len = (size_t)rc;
             /* The fields outlive this call (the request may go to a worker thread). */
             struct http_field *fields = xmalloc((c->http->head.nfields + 1) * sizeof *fields);
-            memcpy(fields, c->w->fields, c->http->head.nfields * sizeof *fields);
+            memcpy(fields, conn_worker(c)->fields, c->http->head.nfields * sizeof *fields);
             c->http->head.fields = fields;
             if (c->http->head.content_length > 0 &&
                 (uint64_t)c->http->head.content_length > cfg->limits.max_body) {
@@ -951,8 +945,8 @@ void conn_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     if (c->state == CONN_LINGER) {
         return;
     }
-    int rc = tls_conn_input(c->tls, b->base, (size_t)n, c->w->tlsbuf, sizeof c->w->tlsbuf,
-                            conn_on_plain, conn_is_done, c);
+    int rc = tls_conn_input(c->tls, b->base, (size_t)n, conn_worker(c)->tlsbuf,
+                            sizeof conn_worker(c)->tlsbuf, conn_on_plain, conn_is_done, c);
     conn_tls_flush(c);
     if (rc < 0 && c->state != CONN_CLOSED) {
         conn_close_after_write(c);
@@ -963,8 +957,8 @@ void worker_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
     (void)suggested;
     struct net_conn *c = h->data;
-    b->base = c->w->readbuf;
-    b->len = sizeof c->w->readbuf;
+    b->base = conn_worker(c)->readbuf;
+    b->len = sizeof conn_worker(c)->readbuf;
 }
 
 const struct http_slice *net_request_header(const struct net_request *req, const char *name)
@@ -982,7 +976,7 @@ static void conn_request_done(struct net_conn *c, bool keep);
 void net_respond(struct net_request *req, const struct net_response *resp)
 {
     struct net_conn *c = req->conn;
-    c->req = NULL;
+    c->http->req = NULL;
     if (c->handle_closed) {
         if (resp->body_owned) {
             free((void *)resp->body);
@@ -1000,7 +994,7 @@ void net_respond(struct net_request *req, const struct net_response *resp)
     }
     free(c->http->head.fields);
     c->http->head.fields = NULL;
-    bool keep = req->head.keep_alive && !resp->close && !c->w->stopping;
+    bool keep = req->head.keep_alive && !resp->close && !conn_worker(c)->stopping;
     conn_send_response(c, resp, req->request_id, req->head.method == HTTP_HEAD, keep);
     free(req);
     conn_request_done(c, keep);
@@ -1029,8 +1023,8 @@ static void conn_request_done(struct net_conn *c, bool keep)
     }
     c->state = CONN_HEAD;
     c->timeout_kind = TIMEOUT_IDLE;
-    c->deadline_ms = clock_mono_ms() + c->w->server->cfg.idle_timeout_ms;
-    if (c->queued > c->w->server->cfg.ws_max_queue) {
+    c->deadline_ms = clock_mono_ms() + conn_worker(c)->server->cfg.idle_timeout_ms;
+    if (c->queued > conn_worker(c)->server->cfg.ws_max_queue) {
         /* Back-pressure: a peer that pipelines requests without reading the answers gets no
          * more of them read until its queue drains (conn_output_drained). */
         c->out_paused = true;
@@ -1047,10 +1041,12 @@ static void conn_request_done(struct net_conn *c, bool keep)
 void net_stream_begin(struct net_request *req, const struct net_response *resp)
 {
     struct net_conn *c = req->conn;
-    c->streaming = true;
-    c->stream_chunked = req->head.minor_version >= 1;
-    c->stream_head_only = req->head.method == HTTP_HEAD;
-    c->stream_keep = c->stream_chunked && req->head.keep_alive && !resp->close && !c->w->stopping;
+    struct conn_http *h = c->http;
+    h->streaming = true;
+    h->stream_chunked = req->head.minor_version >= 1;
+    h->stream_head_only = req->head.method == HTTP_HEAD;
+    h->stream_keep =
+        h->stream_chunked && req->head.keep_alive && !resp->close && !conn_worker(c)->stopping;
     if (c->handle_closed || c->state != CONN_BUSY) {
         return;
     }
@@ -1058,7 +1054,7 @@ void net_stream_begin(struct net_request *req, const struct net_response *resp)
     head.body = NULL;
     head.body_len = 0;
     head.body_owned = false;
-    conn_send_response(c, &head, req->request_id, true, c->stream_keep);
+    conn_send_response(c, &head, req->request_id, true, h->stream_keep);
 }
 
 int net_stream_write(struct net_request *req, char *data, size_t len)
@@ -1068,13 +1064,13 @@ int net_stream_write(struct net_request *req, char *data, size_t len)
         free(data);
         return SB_E_IO;
     }
-    if (c->stream_head_only || !len) {
+    if (c->http->stream_head_only || !len) {
         free(data);
         return 0;
     }
     char size[24];
     int n = 0;
-    if (c->stream_chunked) {
+    if (c->http->stream_chunked) {
         n = snprintf(size, sizeof size, "%zx\r\n", len);
         data = xrealloc(data, len + 2);
         memcpy(data + len, "\r\n", 2);
@@ -1090,16 +1086,17 @@ size_t net_stream_queued(struct net_request *req)
 
 void net_stream_on_drain(struct net_request *req, void (*fn)(void *arg), void *arg)
 {
-    req->conn->on_drain = fn;
-    req->conn->drain_arg = arg;
+    req->conn->http->on_drain = fn;
+    req->conn->http->drain_arg = arg;
 }
 
 void net_stream_end(struct net_request *req, bool ok)
 {
     struct net_conn *c = req->conn;
-    c->req = NULL;
-    c->streaming = false;
-    c->on_drain = NULL;
+    struct conn_http *h = c->http;
+    h->req = NULL;
+    h->streaming = false;
+    h->on_drain = NULL;
     if (c->handle_closed) {
         free(req);
         conn_free(c);
@@ -1116,10 +1113,10 @@ void net_stream_end(struct net_request *req, bool ok)
         conn_close(c);
         return;
     }
-    if (c->stream_chunked && !c->stream_head_only) {
+    if (h->stream_chunked && !h->stream_head_only) {
         conn_write(c, "0\r\n\r\n", 5, NULL, NULL, 0, NULL, 0);
     }
-    conn_request_done(c, c->stream_keep);
+    conn_request_done(c, h->stream_keep);
 }
 
 /* ---- accepting ---- */
@@ -1131,14 +1128,8 @@ static void worker_on_connection(uv_stream_t *server, int status)
         return;
     }
     struct net_conn *c = xcalloc(1, sizeof *c);
-    c->w = w;
     uv_tcp_init(&w->loop, &c->tcp);
     c->tcp.data = c;
-    c->next = w->conns;
-    if (w->conns) {
-        w->conns->prev = c;
-    }
-    w->conns = c;
     w->nconns++;
     atomic_fetch_add(&net_counters.connections_open, 1);
     atomic_fetch_add(&net_counters.accepted_total, 1);
@@ -1159,9 +1150,8 @@ static void worker_on_connection(uv_stream_t *server, int status)
         return;
     }
     c->state = CONN_HEAD;
-    conn_peer_ip(c, c->ip);
-    c->ip_counted = ip_acquire(w->server, c->ip);
-    if (!c->ip_counted) {
+    conn_peer_ip(c, c->http->ip);
+    if (!ip_acquire(w->server, c->http->ip, &c->ipc)) {
         /* A TLS peer has not shaken hands yet: it only sees the close. */
         if (c->tls) {
             conn_close(c);
@@ -1175,43 +1165,63 @@ static void worker_on_connection(uv_stream_t *server, int status)
     uv_read_start((uv_stream_t *)&c->tcp, worker_alloc, conn_on_read);
 }
 
+/* The connection of handle h of w's loop, or NULL (the listener, timers, other handles, and
+ * connections already closed). Every TCP handle but the listener is the first member of a
+ * struct net_conn. */
+static struct net_conn *handle_conn(struct net_worker *w, uv_handle_t *h)
+{
+    if (h->type != UV_TCP || h == (uv_handle_t *)&w->listener || uv_is_closing(h)) {
+        return NULL;
+    }
+    struct net_conn *c = h->data;
+    return c->state == CONN_CLOSED ? NULL : c;
+}
+
+struct sweep_ctx {
+    struct net_worker *w;
+    int64_t now;
+};
+
+static void sweep_one(uv_handle_t *h, void *arg)
+{
+    struct sweep_ctx *x = arg;
+    int64_t now = x->now;
+    struct net_conn *c = handle_conn(x->w, h);
+    if (!c) {
+        return;
+    }
+    if (c->state == CONN_WS) {
+        ws_conn_sweep(c, now);
+        return;
+    }
+    if (!c->deadline_ms || now < c->deadline_ms) {
+        return;
+    }
+    /* Output that is still moving (a slow reader) earns more time; output that is not
+     * (a peer that stopped reading) is reset, which frees the kernel's buffers too. */
+    if (c->state == CONN_LINGER && c->shutting && conn_made_progress(c)) {
+        c->deadline_ms = now + conn_worker(c)->server->cfg.close_timeout_ms;
+    } else if (c->state == CONN_LINGER && c->shutting) {
+        conn_reset(c, "close timeout: the peer does not read");
+    } else if (c->state == CONN_LINGER) {
+        conn_close(c);
+    } else if (c->out_paused && conn_made_progress(c)) {
+        c->deadline_ms = now + conn_worker(c)->server->cfg.idle_timeout_ms;
+    } else if (c->out_paused) {
+        conn_reset(c, "output stuck: the peer does not read");
+    } else if (c->state == CONN_BODY) {
+        conn_fail(c, 408, "request_timeout", "request body too slow");
+    } else if (c->state == CONN_HEAD && c->http->in.len > 0) {
+        conn_fail(c, 408, "request_timeout", "request timeout");
+    } else if (c->state == CONN_HEAD) {
+        conn_close(c);
+    }
+}
+
 static void worker_sweep(uv_timer_t *t)
 {
-    struct net_worker *w = t->data;
-    int64_t now = clock_mono_ms();
-    struct net_conn *next;
-    for (struct net_conn *c = w->conns; c; c = next) {
-        next = c->next;
-        if (c->state == CONN_CLOSED) {
-            continue;
-        }
-        if (c->state == CONN_WS) {
-            ws_conn_sweep(c, now);
-            continue;
-        }
-        if (!c->deadline_ms || now < c->deadline_ms) {
-            continue;
-        }
-        /* Output that is still moving (a slow reader) earns more time; output that is not
-         * (a peer that stopped reading) is reset, which frees the kernel's buffers too. */
-        if (c->state == CONN_LINGER && c->shutting && conn_made_progress(c)) {
-            c->deadline_ms = now + c->w->server->cfg.close_timeout_ms;
-        } else if (c->state == CONN_LINGER && c->shutting) {
-            conn_reset(c, "close timeout: the peer does not read");
-        } else if (c->state == CONN_LINGER) {
-            conn_close(c);
-        } else if (c->out_paused && conn_made_progress(c)) {
-            c->deadline_ms = now + c->w->server->cfg.idle_timeout_ms;
-        } else if (c->out_paused) {
-            conn_reset(c, "output stuck: the peer does not read");
-        } else if (c->state == CONN_BODY) {
-            conn_fail(c, 408, "request_timeout", "request body too slow");
-        } else if (c->state == CONN_HEAD && c->http->in.len > 0) {
-            conn_fail(c, 408, "request_timeout", "request timeout");
-        } else if (c->state == CONN_HEAD) {
-            conn_close(c);
-        }
-    }
+    struct sweep_ctx x = {t->data, clock_mono_ms()};
+    uv_walk(&x.w->loop, sweep_one, &x);
 }
 
 /* ---- tasks posted from other threads ---- */
@@ -1239,17 +1249,22 @@ void net_worker_post(struct net_worker *w, net_task_fn fn, void *arg)
     uv_async_send(&w->async);
 }
 
+static void close_idle_one(uv_handle_t *h, void *arg)
+{
+    struct net_conn *c = handle_conn(arg, h);
+    if (!c) {
+        return;
+    }
+    if (c->state == CONN_HEAD && c->http->in.len == 0) {
+        conn_close(c);
+    } else if (c->state == CONN_WS) {
+        net_ws_close(c, WS_CLOSE_GOING_AWAY, "server shutting down");
+    }
+}
+
 static void worker_close_idle(struct net_worker *w)
 {
-    struct net_conn *next;
-    for (struct net_conn *c = w->conns; c; c = next) {
-        next = c->next;
-        if (c->state == CONN_HEAD && c->http->in.len == 0) {
-            conn_close(c);
-        } else if (c->state == CONN_WS) {
-            net_ws_close(c, WS_CLOSE_GOING_AWAY, "server shutting down");
-        }
-    }
+    uv_walk(&w->loop, close_idle_one, w);
 }
 
 static void walk_close(uv_handle_t *h, void *arg)

@@ -24,21 +24,6 @@
 #include "base/log.h"
 #include "net/net_int.h"
 
-struct net_ws_state {
-    /* First what every fanned-out frame reads and writes (one cache line per delivery). */
-    uint32_t cork_head, cork_tail; /* parts gathered this round (w->segs index + 1), or 0 */
-    /* Low 32 bits of the monotonic clock (ms) at the last frame from the peer; compared
-     * modulo 2^32 (ws_conn_sweep), so 24 bytes of small fields fit in 16. */
-    uint32_t last_rx_ms;
-    uint16_t close_code;
-    bool close_sent : 1;
-    bool notified : 1;    /* handler->on_close called */
-    bool cork_listed : 1; /* in w->cork_conns this round */
-    const struct net_ws_handler *handler;
-    void *user;
-    struct ws_reader reader;
-};
-
 struct net_shared *net_shared_new(const void *data, size_t len)
 {
     return net_shared_concat(data, len, NULL, 0, NULL, 0);
@@ -164,8 +149,8 @@ static int grow(void **arr, uint32_t *cap, uint32_t need, size_t elem, uint32_t 
 /* Append a part to c's chain (small bytes next to its last small part extend that part). */
 static int cork_part(struct net_conn *c, struct net_shared *shared, size_t off, size_t len)
 {
-    struct net_worker *w = c->w;
-    struct net_ws_state *ws = c->ws;
+    struct net_worker *w = conn_worker(c);
+    struct net_ws_state *ws = &c->ws;
     if (!len) {
         return 0;
     }
@@ -195,7 +180,7 @@ static int cork_part(struct net_conn *c, struct net_shared *shared, size_t off, 
 /* Copy small bytes into the round's buffer and chain them to c. */
 static int cork_small(struct net_conn *c, const void *data, size_t len)
 {
-    struct net_worker *w = c->w;
+    struct net_worker *w = conn_worker(c);
     if (!len) {
         return 0;
     }
@@ -226,8 +211,8 @@ static int cork_pin(struct net_worker *w, struct net_shared *shared)
 /* Forget c's gathered parts (and take their bytes off its queue); returns the bytes. */
 static size_t cork_forget(struct net_conn *c)
 {
-    struct net_worker *w = c->w;
-    struct net_ws_state *ws = c->ws;
+    struct net_worker *w = conn_worker(c);
+    struct net_ws_state *ws = &c->ws;
     size_t bytes = 0;
     for (uint32_t i = ws->cork_head; i; i = w->segs[i - 1].next) {
         bytes += w->segs[i - 1].len;
@@ -240,11 +225,11 @@ static size_t cork_forget(struct net_conn *c)
 /* Write c's gathered frames now (at uncork, or before a frame that must follow them). */
 static void cork_flush_conn(struct net_conn *c)
 {
-    struct net_ws_state *ws = c->ws;
-    if (!ws || !ws->cork_head) {
+    struct net_ws_state *ws = &c->ws;
+    if (!ws->cork_head) {
         return;
     }
-    struct net_worker *w = c->w;
+    struct net_worker *w = conn_worker(c);
     uint32_t n = 0;
     for (uint32_t i = ws->cork_head; i; i = w->segs[i - 1].next) {
         n++;
@@ -279,7 +264,7 @@ void ws_worker_uncork(struct net_worker *w)
     for (uint32_t i = 0; i < w->ncork_conns; i++) {
         struct net_conn *c = w->cork_conns[i];
         if (c) {
-            c->ws->cork_listed = false;
+            c->ws.cork_listed = false;
             cork_flush_conn(c);
         }
     }
@@ -314,6 +299,11 @@ void ws_worker_uncork(struct net_worker *w)
 void ws_worker_release(struct net_worker *w)
 {
     ws_worker_uncork(w);
+    if (w->spare_reader) {
+        ws_reader_release(w->spare_reader);
+        free(w->spare_reader);
+        w->spare_reader = NULL;
+    }
     free(w->segs);
     free(w->cork_conns);
     free(w->pins);
@@ -333,8 +323,8 @@ static int cork_frame(struct net_conn *c, const uint8_t *hdr, size_t hl, const c
                       size_t prefix_len, struct net_shared *shared, const char *suffix,
                       size_t suffix_len)
 {
-    struct net_worker *w = c->w;
-    struct net_ws_state *ws = c->ws;
+    struct net_worker *w = conn_worker(c);
+    struct net_ws_state *ws = &c->ws;
     if (!w->cork_bytes.max_len) {
         buf_init(&w->cork_bytes, CORK_MAX_BYTES);
     }
@@ -361,7 +351,7 @@ static int cork_frame(struct net_conn *c, const uint8_t *hdr, size_t hl, const c
 
 static void ws_send_close(struct net_conn *c, uint16_t code, const char *reason)
 {
-    struct net_ws_state *ws = c->ws;
+    struct net_ws_state *ws = &c->ws;
     if (ws->close_sent) {
         return;
     }
@@ -402,31 +392,34 @@ void net_ws_close(struct net_conn *c, uint16_t code, const char *reason)
 
 void ws_conn_closing(struct net_conn *c)
 {
-    struct net_ws_state *ws = c->ws;
-    if (!ws || ws->notified) {
+    struct net_ws_state *ws = &c->ws;
+    if (!ws->on || ws->notified) {
         return;
     }
     ws->notified = true;
     atomic_fetch_sub(&net_counters.ws_open, 1);
-    if (ws->handler->on_close) {
-        ws->handler->on_close(c, ws->user, ws->close_code ? ws->close_code : 1006);
+    const struct net_ws_handler *h = conn_worker(c)->ws_handlers[ws->handler];
+    if (h->on_close) {
+        h->on_close(c, c->ws_user, ws->close_code ? ws->close_code : 1006);
     }
 }
 
 void ws_conn_release(struct net_conn *c)
 {
-    if (c->ws) {
-        if (c->ws->cork_listed) {
-            struct net_worker *w = c->w;
+    if (c->ws.on) {
+        if (c->ws.cork_listed) {
+            struct net_worker *w = conn_worker(c);
             for (uint32_t i = 0; i < w->ncork_conns; i++) {
                 if (w->cork_conns[i] == c) {
                     w->cork_conns[i] = NULL; /* its parts stay unreferenced until uncork */
                 }
             }
         }
-        ws_reader_release(&c->ws->reader);
-        free(c->ws);
-        c->ws = NULL;
+        if (c->ws.reader) {
+            ws_reader_release(c->ws.reader);
+            free(c->ws.reader);
+            c->ws.reader = NULL;
+        }
     }
 }
 
@@ -438,7 +431,7 @@ void ws_conn_release(struct net_conn *c)
 static bool ws_queue_admit(struct net_conn *c, size_t len)
 {
     /* c->queued includes the bytes gathered in this corked round. */
-    if (c->queued + len <= c->w->server->cfg.ws_max_queue) {
+    if (c->queued + len <= conn_worker(c)->server->cfg.ws_max_queue) {
         return true;
     }
     atomic_fetch_add(&net_counters.ws_slow_closes, 1);
@@ -448,16 +441,48 @@ static bool ws_queue_admit(struct net_conn *c, size_t len)
     return false;
 }
 
+/* Between messages a connection holds no reader: it borrows the worker's spare one for the
+ * input at hand and keeps it only while a frame or a fragmented message is unfinished. */
+static struct ws_reader *reader_take(struct net_conn *c)
+{
+    struct net_worker *w = conn_worker(c);
+    struct ws_reader *r = c->ws.reader;
+    if (r) {
+        return r;
+    }
+    r = w->spare_reader ? w->spare_reader : xmalloc(sizeof *r);
+    w->spare_reader = NULL; /* lent (a nested read on another connection takes a new one) */
+    ws_reader_init(r, true, w->server->cfg.ws_max_message);
+    c->ws.reader = r;
+    return r;
+}
+
+static void reader_give_back(struct net_conn *c)
+{
+    struct net_worker *w = conn_worker(c);
+    struct ws_reader *r = c->ws.reader;
+    if (!r || !ws_reader_idle(r)) {
+        return;
+    }
+    ws_reader_release(r);
+    c->ws.reader = NULL;
+    if (w->spare_reader) {
+        free(r);
+    } else {
+        w->spare_reader = r;
+    }
+}
+
 void ws_conn_on_data(struct net_conn *c, uint8_t *data, size_t len)
 {
-    struct net_ws_state *ws = c->ws;
+    struct net_ws_state *ws = &c->ws;
     ws->last_rx_ms = (uint32_t)clock_mono_ms();
     size_t off = 0;
     while (off < len && c->state == CONN_WS) {
         size_t used = 0;
         struct ws_event ev;
         uint16_t code = 0;
-        int rc = ws_reader_feed(&ws->reader, data + off, len - off, &used, &ev, &code);
+        int rc = ws_reader_feed(reader_take(c), data + off, len - off, &used, &ev, &code);
         off += used;
         if (rc < 0) {
             net_ws_close(c, code ? code : WS_CLOSE_PROTOCOL,
@@ -469,11 +494,13 @@ void ws_conn_on_data(struct net_conn *c, uint8_t *data, size_t len)
         }
         switch (ev.type) {
         case WS_EV_TEXT:
-        case WS_EV_BINARY:
-            if (!ws->close_sent && ws->handler->on_message) {
-                ws->handler->on_message(c, ws->user, ev.type == WS_EV_BINARY, ev.data, ev.len);
+        case WS_EV_BINARY: {
+            const struct net_ws_handler *h = conn_worker(c)->ws_handlers[ws->handler];
+            if (!ws->close_sent && h->on_message) {
+                h->on_message(c, c->ws_user, ev.type == WS_EV_BINARY, ev.data, ev.len);
             }
             break;
+        }
         case WS_EV_PING: {
             uint8_t frame[14 + 125];
             size_t h = ws_frame_header(frame, true, WS_OP_PONG, ev.len, NULL);
@@ -494,18 +521,20 @@ void ws_conn_on_data(struct net_conn *c, uint8_t *data, size_t len)
             break;
         }
     }
-    /* Everything delivered has been handled: an idle connection keeps no message buffer. */
-    if (c->state == CONN_WS) {
-        ws_reader_trim(&ws->reader);
+    /* Everything delivered has been handled: an idle connection keeps no message buffer,
+     * and between messages no reader. */
+    if (c->state == CONN_WS && ws->reader) {
+        ws_reader_trim(ws->reader);
+        reader_give_back(c);
     }
 }
 
 void ws_conn_sweep(struct net_conn *c, int64_t now_ms)
 {
-    struct net_ws_state *ws = c->ws;
+    struct net_ws_state *ws = &c->ws;
     /* Idle times up to 2^31 ms (24.8 days) are told apart; a longer configured timeout
      * acts as that, so a connection is closed before its stamp wraps. */
-    int64_t limit = c->w->server->cfg.ws_idle_timeout_ms;
+    int64_t limit = conn_worker(c)->server->cfg.ws_idle_timeout_ms;
     if (limit > INT32_MAX) {
         limit = INT32_MAX;
     }
@@ -526,7 +555,7 @@ struct net_conn *net_upgrade(struct net_request *req, const struct net_ws_handle
                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                      "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
                      accept);
-    c->req = NULL;
+    c->http->req = NULL;
     free(req);
     free(c->http->head.fields);
     c->http->head.fields = NULL;
@@ -537,20 +566,32 @@ struct net_conn *net_upgrade(struct net_request *req, const struct net_ws_handle
     if (c->state != CONN_BUSY) {
         return NULL;
     }
-    struct net_ws_state *ws = xcalloc(1, sizeof *ws);
-    ws->handler = handler;
-    ws->user = user;
+    struct net_worker *w = conn_worker(c);
+    unsigned hi = 0;
+    while (hi < w->nws_handlers && w->ws_handlers[hi] != handler) {
+        hi++;
+    }
+    if (hi == NET_WS_HANDLERS) {
+        log_event(LOG_ERROR, "too many WebSocket handlers", NULL);
+        conn_close(c);
+        return NULL;
+    }
+    if (hi == w->nws_handlers) {
+        w->ws_handlers[w->nws_handlers++] = handler;
+    }
+    /* The HTTP state goes (its place holds the user pointer); bytes the client sent right
+     * after the handshake (and, on TLS, plaintext set aside while the upgrade request was in
+     * flight) belong to the WebSocket. */
+    struct conn_http *http = c->http;
+    struct net_ws_state *ws = &c->ws;
+    ws->on = true;
+    ws->handler = (uint8_t)hi;
+    c->ws_user = user;
     ws->last_rx_ms = (uint32_t)clock_mono_ms();
-    ws_reader_init(&ws->reader, true, c->w->server->cfg.ws_max_message);
-    c->ws = ws;
     conn_write(c, resp, (size_t)n, NULL, NULL, 0, NULL, 0);
     c->state = CONN_WS;
     c->deadline_ms = 0;
     atomic_fetch_add(&net_counters.ws_open, 1);
-    /* The HTTP state goes; bytes the client sent right after the handshake (and, on TLS,
-     * plaintext set aside while the upgrade request was in flight) belong to the WebSocket. */
-    struct conn_http *http = c->http;
-    c->http = NULL;
     uv_read_start((uv_stream_t *)&c->tcp, worker_alloc, conn_on_read);
     if (http->in.len > http->req_len) {
         ws_conn_on_data(c, (uint8_t *)http->in.data + http->req_len, http->in.len - http->req_len);
@@ -565,7 +606,7 @@ struct net_conn *net_upgrade(struct net_request *req, const struct net_ws_handle
 int net_ws_send(struct net_conn *c, bool binary, const char *prefix, size_t prefix_len,
                 struct net_shared *shared, const char *suffix, size_t suffix_len)
 {
-    if (c->state != CONN_WS || c->ws->close_sent) {
+    if (c->state != CONN_WS || c->ws.close_sent) {
         return SB_E_IO;
     }
     size_t total = prefix_len + (shared ? shared->len : 0) + suffix_len;
@@ -574,14 +615,14 @@ int net_ws_send(struct net_conn *c, bool binary, const char *prefix, size_t pref
     }
     uint8_t hdr[14];
     size_t hl = ws_frame_header(hdr, true, binary ? WS_OP_BINARY : WS_OP_TEXT, total, NULL);
-    if (c->w->corked) {
+    if (conn_worker(c)->corked) {
         if (cork_frame(c, hdr, hl, prefix, prefix_len, shared, suffix, suffix_len) < 0) {
             /* Out of memory with part of a frame gathered: the stream cannot go on. */
             cork_forget(c);
             conn_close(c);
             return SB_E_NOMEM;
         }
-        c->w->frames_sent++;
+        conn_worker(c)->frames_sent++;
         return 0;
     }
     cork_flush_conn(c); /* frames gathered earlier go first */

@@ -52,48 +52,87 @@ static struct rt_group **group_slot(struct rt_loop *l, const char *tenant, const
     return pp;
 }
 
-void rt_group_add(struct rt_loop *l, struct rt_chan *ch, const char *tenant)
+struct rt_group *rt_group_get(struct rt_loop *l, const char *tenant, const char *topic)
 {
-    struct rt_group **pp = group_slot(l, tenant, rt_chan_topic(ch));
+    struct rt_group **pp = group_slot(l, tenant, topic);
     if (!*pp) {
         struct rt_group *g = xcalloc(1, sizeof *g);
         snprintf(g->tenant, sizeof g->tenant, "%s", tenant);
-        g->topic = xstrdup(rt_chan_topic(ch));
+        g->topic = xstrdup(topic);
+        g->loop = l;
         *pp = g;
     }
-    struct rt_group *g = *pp;
-    ch->group = g;
+    (*pp)->refs++;
+    return *pp;
+}
+
+static void group_free(struct rt_group *g)
+{
+    free(g->topic);
+    free(g);
+}
+
+void rt_group_put(struct rt_group *g)
+{
+    if (--g->refs) {
+        return;
+    }
+    struct rt_group **pp = group_slot(g->loop, g->tenant, g->topic);
+    if (*pp == g) {
+        *pp = g->next;
+    }
+    group_free(g);
+}
+
+void rt_group_add(struct rt_chan *ch)
+{
+    struct rt_group *g = ch->group;
     ch->g_prev = NULL;
     ch->g_next = g->head;
     if (g->head) {
         g->head->g_prev = ch;
     }
     g->head = ch;
+    if (ch->nb) {
+        ch->in_pg = true;
+        if (g->npg++ == 0) {
+            struct rt_loop *l = g->loop;
+            g->pg_prev = NULL;
+            g->pg_next = l->pg;
+            if (l->pg) {
+                l->pg->pg_prev = g;
+            }
+            l->pg = g;
+        }
+    }
 }
 
-void rt_group_remove(struct rt_loop *l, struct rt_chan *ch)
+void rt_group_remove(struct rt_chan *ch)
 {
     struct rt_group *g = ch->group;
-    if (!g) {
-        return;
-    }
     if (ch->g_prev) {
         ch->g_prev->g_next = ch->g_next;
-    } else {
+    } else if (g->head == ch) {
         g->head = ch->g_next;
     }
     if (ch->g_next) {
         ch->g_next->g_prev = ch->g_prev;
     }
     ch->g_prev = ch->g_next = NULL;
-    if (!g->head) {
-        struct rt_group **pp = group_slot(l, g->tenant, g->topic);
-        if (*pp == g) {
-            *pp = g->next;
+    if (ch->in_pg) {
+        ch->in_pg = false;
+        if (--g->npg == 0) {
+            struct rt_loop *l = g->loop;
+            if (g->pg_prev) {
+                g->pg_prev->pg_next = g->pg_next;
+            } else {
+                l->pg = g->pg_next;
+            }
+            if (g->pg_next) {
+                g->pg_next->pg_prev = g->pg_prev;
+            }
+            g->pg_prev = g->pg_next = NULL;
         }
-        free(g->topic);
-        free(g);
-        ch->group = NULL;
     }
 }
 
@@ -103,8 +142,7 @@ void rt_group_free_all(struct rt_loop *l)
         while (l->groups[j]) {
             struct rt_group *g = l->groups[j];
             l->groups[j] = g->next;
-            free(g->topic);
-            free(g);
+            group_free(g);
         }
     }
 }
@@ -277,6 +315,24 @@ static void post_to_loops(struct rt *rt, unsigned n, net_task_fn fn, void *obj)
     }
 }
 
+/* The loop's channel with postgres_changes bindings after ch (NULL: the first one), group by
+ * group. */
+static struct rt_chan *next_pg_chan(struct rt_loop *l, struct rt_chan *ch)
+{
+    struct rt_group *g = ch ? ch->group : l->pg;
+    ch = ch ? ch->g_next : g ? g->head : NULL;
+    while (g) {
+        for (; ch; ch = ch->g_next) {
+            if (ch->in_pg) {
+                return ch;
+            }
+        }
+        g = g->pg_next;
+        ch = g ? g->head : NULL;
+    }
+    return NULL;
+}
+
 static void batch_on_loop(void *arg)
 {
     struct loop_task *t = arg;
@@ -286,13 +342,14 @@ static void batch_on_loop(void *arg)
     tl_cache.on = true;
     for (size_t i = 0; i < b->n; i++) {
         const struct rt_event *ev = &b->ev[i];
-        for (struct rt_chan *ch = l->pg; ch; ch = ch->pg_next) {
+        for (struct rt_chan *ch = next_pg_chan(l, NULL); ch; ch = next_pg_chan(l, ch)) {
             if (ch->dead || !ch->conn || ch->conn->closed) {
                 continue;
             }
             if (ch->resuming) {
-                if (ev->seq > ch->skipped_max) {
-                    ch->skipped_max = ev->seq;
+                struct rt_chan_extra *x = rt_chan_extra(ch);
+                if (ev->seq > x->skipped_max) {
+                    x->skipped_max = ev->seq;
                 }
                 continue;
             }

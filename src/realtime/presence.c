@@ -100,7 +100,7 @@ void rt_pres_update(struct rt *rt, struct rt_chan *ch, json_t *fields)
         }
         struct pres_entry *e = xcalloc(1, sizeof *e);
         e->conn_id = cid;
-        e->key = xstrdup(ch->presence_key);
+        e->key = xstrdup(rt_chan_extra(ch)->presence_key);
         e->phx_ref = xasprintf("F%016llx", (unsigned long long)atomic_fetch_add(&rt->pres_ref, 1));
         e->meta = json_deep_copy(fields);
         json_object_set_new(e->meta, "phx_ref", json_string(e->phx_ref));
@@ -158,11 +158,11 @@ void rt_pres_handle(struct rt_conn *c, struct rt_chan *ch, struct phx_msg *m)
             rt_conn_reply_reason(c, m, "Presence track payload must be a map");
             return;
         }
-        if (!ch->presence_key) {
+        if (!rt_chan_extra(ch)->presence_key) {
             /* No key given at join: a random one, made only when presence is used. */
             char u[UUID_STR_LEN];
             uuid_v4(u);
-            ch->presence_key = xstrdup(u);
+            ch->x->presence_key = xstrdup(u);
         }
         rt_pres_update(c->loop->rt, ch, fields);
     } else if (ev && strcmp(ev, "untrack") == 0) {

@@ -73,7 +73,7 @@ static void resume_after_cb(uv_work_t *req, int status)
     if (ch->cursor < rw->after) {
         ch->cursor = rw->after;
     }
-    again = rw->n == RT_RESUME_PAGE || ch->cursor < ch->skipped_max;
+    again = rw->n == RT_RESUME_PAGE || ch->cursor < rt_chan_extra(ch)->skipped_max;
     if (!ch->conn || ch->conn->closed) {
         again = false;
     } else if (!again) {

@@ -203,10 +203,10 @@ static bool join_principal(struct rt_conn *c, struct phx_msg *m, struct join_req
 }
 
 /* The channel with its broadcast and presence options, not yet registered. */
-static struct rt_chan *join_chan_new(const struct phx_msg *m, const struct join_req *j)
+static struct rt_chan *join_chan_new(struct rt_conn *c, const struct phx_msg *m,
+                                     const struct join_req *j)
 {
-    struct rt_chan *ch = rt_chan_new(m->topic, m->join_ref, j->nb);
-    ch->exp_s = j->exp_s;
+    struct rt_chan *ch = rt_chan_new(c->loop, j->tenant, m->topic, m->join_ref, j->nb);
     json_t *bc = json_object_get(j->config, "broadcast");
     ch->bc_self = json_truthy(json_object_get(bc, "self"));
     ch->bc_ack = json_truthy(json_object_get(bc, "ack"));
@@ -214,7 +214,7 @@ static struct rt_chan *join_chan_new(const struct phx_msg *m, const struct join_
     ch->presence_on = json_truthy(json_object_get(pres, "enabled"));
     const char *pkey = json_string_value(json_object_get(pres, "key"));
     if (pkey && *pkey) {
-        ch->presence_key = xstrdup(pkey);
+        rt_chan_extra(ch)->presence_key = xstrdup(pkey);
     }
     return ch;
 }
@@ -250,6 +250,7 @@ static bool join_reply(struct rt_conn *c, struct phx_msg *m, struct rt_chan *ch,
     json_t *since = json_object_get(json_object_get(j->config, "resume"), "since");
     bool resuming = json_is_integer(since) && json_integer_value(since) >= 0;
     if (resuming) {
+        rt_chan_extra(ch); /* skipped_max, written by every batch while it resumes */
         ch->resuming = true;
         ch->cursor = json_integer_value(since);
     }
@@ -271,12 +272,13 @@ static void conn_handle_join(struct rt_conn *c, struct phx_msg *m)
     if (!join_admit(c, m, &j) || !join_principal(c, m, &j)) {
         return;
     }
-    struct rt_chan *ch = join_chan_new(m, &j);
+    struct rt_chan *ch = join_chan_new(c, m, &j);
     ch->spec_bytes = (uint32_t)j.spec_bytes;
     c->sub_bytes += ch->spec_bytes;
     json_t *echo = join_bindings(c, ch, &j);
     /* Register first, so the reply goes out only once the subscription is live. */
-    rt_conn_add_chan(c, ch, &j.p, j.tenant);
+    rt_conn_add_chan(c, ch, &j.p);
+    rt_chan_set_exp(ch, j.exp_s);
     bool resuming = join_reply(c, m, ch, &j, echo);
     if (ch->presence_on) {
         rt_pres_push_state(rt, ch, j.tenant);
@@ -309,7 +311,7 @@ static void conn_handle_access_token(struct rt_conn *c, struct rt_chan *ch, stru
         const char *tenant = policy_channel_tenant(&p, rt_chan_tenant(ch));
         if (strcmp(tenant, rt_chan_tenant(ch)) == 0) {
             rt_chan_set_principal(ch, &p);
-            ch->exp_s = exp_s;
+            rt_chan_set_exp(ch, exp_s);
             return;
         }
         snprintf(msg, sizeof msg, "Invalid token: the token belongs to another tenant");
@@ -584,7 +586,7 @@ int rt_upgrade(struct rt *rt, struct net_request *req, char *err, size_t errlen)
     c->loop = l;
     c->id = atomic_fetch_add(&rt->next_conn_id, 1);
     c->p = rt_principal_get(l, &p);
-    c->exp_s = exp_s;
+    c->exp_s = rt_exp32(exp_s);
     c->vsn = v;
     c->next = l->conns;
     if (l->conns) {

@@ -162,34 +162,65 @@ void rt_chan_system(struct rt_chan *ch, const char *extension, const char *statu
 
 const char *rt_chan_tenant(const struct rt_chan *ch)
 {
-    return ch->group ? ch->group->tenant : "";
+    return ch->group->tenant;
+}
+
+struct rt_chan_extra *rt_chan_extra(struct rt_chan *ch)
+{
+    if (!ch->x) {
+        ch->x = xcalloc(1, sizeof *ch->x);
+    }
+    return ch->x;
 }
 
 /* Who the channel acts for; only while its connection lives (callers check ch->conn). */
 const struct policy_principal *rt_chan_principal(const struct rt_chan *ch)
 {
-    return ch->own_p ? ch->own_p : ch->conn->p;
+    return ch->x && ch->x->own_p ? ch->x->own_p : ch->conn->p;
 }
 
 void rt_chan_set_principal(struct rt_chan *ch, const struct policy_principal *p)
 {
-    free(ch->own_p);
-    ch->own_p = NULL;
+    if (ch->x) {
+        free(ch->x->own_p);
+        ch->x->own_p = NULL;
+    }
     if (memcmp(p, ch->conn->p, sizeof *p) != 0) {
-        ch->own_p = xmalloc(sizeof *p);
-        *ch->own_p = *p;
+        struct rt_chan_extra *x = rt_chan_extra(ch);
+        x->own_p = xmalloc(sizeof *p);
+        *x->own_p = *p;
     }
 }
 
-struct rt_chan *rt_chan_new(const char *topic, const char *join_ref, size_t nb)
+/* Only while its connection lives (callers check ch->conn). */
+int64_t rt_chan_exp(const struct rt_chan *ch)
 {
-    size_t tl = strlen(topic) + 1, jl = join_ref ? strlen(join_ref) + 1 : 0;
-    struct rt_chan *ch = xcalloc(1, sizeof *ch + nb * sizeof ch->b[0] + tl + jl);
+    return ch->x && ch->x->own_exp ? ch->x->exp_s : (int64_t)ch->conn->exp_s;
+}
+
+/* After rt_conn_add_chan (the connection's expiry is the usual one). */
+void rt_chan_set_exp(struct rt_chan *ch, int64_t exp_s)
+{
+    if (rt_exp32(exp_s) == ch->conn->exp_s) {
+        if (ch->x) {
+            ch->x->own_exp = false;
+        }
+        return;
+    }
+    struct rt_chan_extra *x = rt_chan_extra(ch);
+    x->own_exp = true;
+    x->exp_s = exp_s;
+}
+
+struct rt_chan *rt_chan_new(struct rt_loop *l, const char *tenant, const char *topic,
+                            const char *join_ref, size_t nb)
+{
+    size_t jl = join_ref ? strlen(join_ref) + 1 : 0;
+    struct rt_chan *ch = xcalloc(1, sizeof *ch + nb * sizeof ch->b[0] + jl);
     ch->nb = (uint16_t)nb;
-    char *str = (char *)(ch->b + nb);
-    memcpy(str, topic, tl);
+    ch->group = rt_group_get(l, tenant, topic);
     if (join_ref) {
-        memcpy(str + tl, join_ref, jl);
+        memcpy(ch->b + nb, join_ref, jl);
         ch->has_join_ref = true;
     }
     return ch;
@@ -197,11 +228,15 @@ struct rt_chan *rt_chan_new(const char *topic, const char *join_ref, size_t nb)
 
 void rt_chan_free(struct rt_chan *ch)
 {
-    free(ch->own_p);
     for (uint16_t i = 0; i < ch->nb; i++) {
         rt_filter_free(ch->b[i].filter);
     }
-    free(ch->presence_key);
+    if (ch->x) {
+        free(ch->x->own_p);
+        free(ch->x->presence_key);
+        free(ch->x);
+    }
+    rt_group_put(ch->group);
     free(ch);
 }
 
@@ -215,18 +250,7 @@ static void chan_close(struct rt_loop *l, struct rt_chan *ch)
     if (ch->tracked) {
         rt_pres_update(l->rt, ch, NULL);
     }
-    rt_group_remove(l, ch);
-    if (ch->in_pg) {
-        if (ch->pg_prev) {
-            ch->pg_prev->pg_next = ch->pg_next;
-        } else {
-            l->pg = ch->pg_next;
-        }
-        if (ch->pg_next) {
-            ch->pg_next->pg_prev = ch->pg_prev;
-        }
-        ch->in_pg = false;
-    }
+    rt_group_remove(ch);
     atomic_fetch_sub(&l->rt->m_chans, 1);
     ch->conn = NULL;
     ch->dead = true;
@@ -266,8 +290,7 @@ struct rt_chan *rt_conn_find_chan(struct rt_conn *c, const char *topic)
     return NULL;
 }
 
-void rt_conn_add_chan(struct rt_conn *c, struct rt_chan *ch, const struct policy_principal *p,
-                      const char *tenant)
+void rt_conn_add_chan(struct rt_conn *c, struct rt_chan *ch, const struct policy_principal *p)
 {
     struct rt_loop *l = c->loop;
     ch->conn = c;
@@ -275,15 +298,7 @@ void rt_conn_add_chan(struct rt_conn *c, struct rt_chan *ch, const struct policy
     ch->next = c->chans;
     c->chans = ch;
     c->nchans++;
-    rt_group_add(l, ch, tenant);
-    if (ch->nb) {
-        ch->in_pg = true;
-        ch->pg_next = l->pg;
-        if (l->pg) {
-            l->pg->pg_prev = ch;
-        }
-        l->pg = ch;
-    }
+    rt_group_add(ch);
     atomic_fetch_add(&l->rt->m_chans, 1);
 }
 
@@ -394,6 +409,21 @@ int64_t rt_connections(struct rt *rt, const char *client_id)
     return n;
 }
 
+/* Take c out of l->conns. */
+static void conn_unlink(struct rt_loop *l, struct rt_conn *c)
+{
+    if (c->prev) {
+        c->prev->next = c->next;
+    } else if (l->conns == c) {
+        l->conns = c->next;
+    }
+    if (c->next) {
+        c->next->prev = c->prev;
+    }
+    c->prev = c->next = NULL;
+}
+
+/* Free c: a live one (in l->conns), or one net closed that has left it (reap_cb). */
 void rt_conn_free(struct rt_conn *c)
 {
     struct rt_loop *l = c->loop;
@@ -409,13 +439,8 @@ void rt_conn_free(struct rt_conn *c)
         c->chans = ch->next;
         chan_close(l, ch);
     }
-    if (c->prev) {
-        c->prev->next = c->next;
-    } else if (l->conns == c) {
-        l->conns = c->next;
-    }
-    if (c->next) {
-        c->next->prev = c->prev;
+    if (!c->closed) {
+        conn_unlink(l, c);
     }
     atomic_fetch_sub(&l->rt->m_conns, 1);
     rt_principal_put(l, c->p);
@@ -427,7 +452,7 @@ static void reap_cb(uv_timer_t *t)
     struct rt_loop *l = t->data;
     while (l->dead) {
         struct rt_conn *c = l->dead;
-        l->dead = c->dead_next;
+        l->dead = c->next;
         rt_conn_free(c);
     }
 }
@@ -438,13 +463,14 @@ void rt_conn_on_close(struct net_conn *nc, void *user, uint16_t code)
     (void)code;
     struct rt_conn *c = user;
     struct rt_loop *l = c->loop;
+    conn_unlink(l, c);
     c->closed = true;
     c->nc = NULL;
     if (!l->timers_on) {
         rt_conn_free(c);
         return;
     }
-    c->dead_next = l->dead;
+    c->next = l->dead; /* closed: next now chains the dead */
     l->dead = c;
     uv_timer_start(&l->reap_timer, reap_cb, 0, 0);
 }
@@ -455,7 +481,10 @@ static void token_cb(uv_timer_t *t)
 {
     struct rt_loop *l = t->data;
     int64_t now_s = clock_now_ms() / 1000;
-    for (struct rt_conn *c = l->conns; c; c = c->next) {
+    struct rt_conn *next_c;
+    for (struct rt_conn *c = l->conns; c; c = next_c) {
+        /* A send below may close c (slow consumer), which takes it out of l->conns. */
+        next_c = c->next;
         if (c->closed) {
             continue;
         }
@@ -464,9 +493,10 @@ static void token_cb(uv_timer_t *t)
             next = ch->next;
             char msg[160];
             const char *why = NULL;
-            if (now_s >= ch->exp_s) {
+            int64_t exp_s = rt_chan_exp(ch);
+            if (now_s >= exp_s) {
                 snprintf(msg, sizeof msg, "Token has expired %lld seconds ago",
-                         (long long)(now_s - ch->exp_s));
+                         (long long)(now_s - exp_s));
             } else if (auth_session_still_valid(l->rt->auth, rt_chan_principal(ch), &why) < 0) {
                 snprintf(msg, sizeof msg, "Token has been revoked: %s", why ? why : "revoked");
             } else {
@@ -510,7 +540,7 @@ void rt_loop_free(struct rt_loop *l)
     l->timers_on = false;
     while (l->dead) {
         struct rt_conn *c = l->dead;
-        l->dead = c->dead_next;
+        l->dead = c->next;
         rt_conn_free(c);
     }
     while (l->conns) {

@@ -85,53 +85,62 @@ struct rt_binding {
 struct rt_group;
 struct rt_conn;
 
-/* A joined channel; owned by its connection's loop thread. One allocation: the bindings,
- * the topic and the join_ref follow the struct (rt_chan_new; read them with rt_chan_topic and
- * rt_chan_join_ref). */
-struct rt_chan {
-    struct rt_conn *conn; /* NULL once the connection is gone */
-    struct rt_chan *next; /* connection's list */
-    struct rt_chan *g_prev, *g_next;
-    struct rt_group *group;
-    struct rt_chan *pg_prev, *pg_next;
+/* What few channels use, allocated at first use (rt_chan_extra). */
+struct rt_chan_extra {
     char *presence_key; /* from the join, or made at the first track */
     /* The channel's own principal when its join or access_token named another token than
      * the connection's apikey; NULL (the usual case) means the connection's. */
     struct policy_principal *own_p;
-    int64_t exp_s;
-    int64_t cursor;      /* highest change seq considered */
     int64_t skipped_max; /* highest live seq skipped while resuming */
+    int64_t exp_s;       /* with own_exp: the expiry of the channel's own token */
+    bool own_exp;
+};
+
+/* A joined channel; owned by its connection's loop thread. One allocation: the bindings and
+ * the join_ref follow the struct (rt_chan_new; read the join ref with rt_chan_join_ref). Its
+ * topic and tenant are its group's, which every channel of the loop on that (tenant, topic)
+ * shares; what few channels use is behind x. Every byte here is paid by each subscriber. */
+struct rt_chan {
+    struct rt_conn *conn; /* NULL once the connection is gone */
+    struct rt_chan *next; /* connection's list */
+    struct rt_chan *g_prev, *g_next;
+    struct rt_group *group;  /* held (one reference) from rt_chan_new to rt_chan_free */
+    struct rt_chan_extra *x; /* NULL until needed */
+    int64_t cursor;          /* highest change seq considered */
+    uint32_t spec_bytes;     /* its share of conn->sub_bytes */
     uint16_t nb;
-    bool has_join_ref;   /* in the padding before spec_bytes */
-    uint32_t spec_bytes; /* its share of conn->sub_bytes */
-    bool in_pg;
-    bool bc_self, bc_ack, presence_on;
-    bool resuming, busy, dead, tracked;
+    bool has_join_ref : 1;
+    bool in_pg : 1; /* has bindings and counts in its group's npg */
+    bool bc_self : 1, bc_ack : 1, presence_on : 1;
+    bool resuming : 1, busy : 1, dead : 1, tracked : 1;
     struct rt_binding b[]; /* nb entries */
+};
+
+/* Channels of one (tenant, topic) on one loop; refs: channels holding it (members, and
+ * closed channels a resume read still holds). A group with members that have
+ * postgres_changes bindings (npg of them) is in the loop's pg list, which the change fan-out
+ * walks; so a channel needs no links of its own for it. */
+struct rt_group {
+    struct rt_group *next;
+    struct rt_chan *head;
+    struct rt_loop *loop;
+    char *topic;
+    struct rt_group *pg_prev, *pg_next;
+    uint32_t refs;
+    uint32_t npg;
+    char tenant[64];
 };
 
 static inline const char *rt_chan_topic(const struct rt_chan *ch)
 {
-    return (const char *)(ch->b + ch->nb);
+    return ch->group->topic;
 }
 
 /* NULL when the join had none. */
 static inline const char *rt_chan_join_ref(const struct rt_chan *ch)
 {
-    if (!ch->has_join_ref) {
-        return NULL;
-    }
-    const char *topic = rt_chan_topic(ch);
-    return topic + strlen(topic) + 1;
+    return ch->has_join_ref ? (const char *)(ch->b + ch->nb) : NULL;
 }
-
-/* Channels of one (tenant, topic) on one loop. */
-struct rt_group {
-    struct rt_group *next;
-    struct rt_chan *head;
-    char *topic;
-    char tenant[64];
-};
 
 struct rt_loop;
 
@@ -143,19 +152,24 @@ struct rt_conn {
     uint64_t id;
     uint32_t next_bid;
     uint32_t sub_bytes; /* postgres_changes spec bytes of its channels (max_sub_bytes) */
+    uint32_t exp_s;     /* the apikey's expiry (rt_exp32) */
     uint16_t nchans;
     uint8_t vsn;
-    bool counted;      /* announced to the connection hook and the tenant counts */
-    bool user_counted; /* holds one of its user's max_user_conns places */
-    bool closed;
+    bool counted : 1;      /* announced to the connection hook and the tenant counts */
+    bool user_counted : 1; /* holds one of its user's max_user_conns places */
+    bool closed : 1;       /* net closed it: it has left loop->conns for loop->dead (next) */
     struct rt_conn *prev, *next;
-    struct rt_conn *dead_next;
     struct rt_chan *chans;
     /* From the apikey; shared with the loop's other connections of an equal principal
      * (rt_principal_get), never changed. */
     const struct policy_principal *p;
-    int64_t exp_s;
 };
+
+/* An expiry in seconds since the epoch as 32 bits: later ones (past 2106) act as 2106. */
+static inline uint32_t rt_exp32(int64_t exp_s)
+{
+    return exp_s <= 0 ? 0 : exp_s >= (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)exp_s;
+}
 
 /* A principal shared by the connections of one loop that present an equal one (the tabs of
  * one user); refs = connections holding it. */
@@ -174,7 +188,7 @@ struct rt_loop {
     bool stopping;
     struct rt_conn *conns;
     struct rt_conn *dead;
-    struct rt_chan *pg;
+    struct rt_group *pg; /* groups with postgres_changes subscribers */
     struct buf scratch;
     atomic_int_fast64_t delivered_seq;
     struct rt_group *groups[RT_GROUP_BUCKETS];
@@ -280,10 +294,9 @@ void rt_user_conn_give(struct rt *rt, const char *user_id);
 /* Close every channel of c, unlink it from its loop and free it. */
 void rt_conn_free(struct rt_conn *c);
 struct rt_chan *rt_conn_find_chan(struct rt_conn *c, const char *topic);
-/* Link ch (from rt_chan_new) into c, the (tenant, topic) group and, when it has bindings,
+/* Link ch (from rt_chan_new) into c, its (tenant, topic) group and, when it has bindings,
  * the loop's postgres list; ch then acts for p. */
-void rt_conn_add_chan(struct rt_conn *c, struct rt_chan *ch, const struct policy_principal *p,
-                      const char *tenant);
+void rt_conn_add_chan(struct rt_conn *c, struct rt_chan *ch, const struct policy_principal *p);
 /* The loop's shared copy of p (one reference; give it back with rt_principal_put). */
 const struct policy_principal *rt_principal_get(struct rt_loop *l,
                                                 const struct policy_principal *p);
@@ -291,9 +304,16 @@ void rt_principal_put(struct rt_loop *l, const struct policy_principal *p);
 /* net's on_close for realtime connections. */
 void rt_conn_on_close(struct net_conn *nc, void *user, uint16_t code);
 
-/* One allocation for the channel, its nb bindings, topic and join_ref. */
-struct rt_chan *rt_chan_new(const char *topic, const char *join_ref, size_t nb);
+/* One allocation for the channel, its nb bindings and join_ref; it holds the loop's group of
+ * (tenant, topic) but is not a member until rt_conn_add_chan. */
+struct rt_chan *rt_chan_new(struct rt_loop *l, const char *tenant, const char *topic,
+                            const char *join_ref, size_t nb);
 void rt_chan_free(struct rt_chan *ch);
+/* ch's rarely used fields, allocated at the first call. */
+struct rt_chan_extra *rt_chan_extra(struct rt_chan *ch);
+/* When ch's token expires: its own token's, else its connection's (while it lives). */
+int64_t rt_chan_exp(const struct rt_chan *ch);
+void rt_chan_set_exp(struct rt_chan *ch, int64_t exp_s);
 /* Server-side close of a channel: phx_close with ref = join_ref, then drop it. */
 void rt_chan_kick(struct rt_conn *c, struct rt_chan *ch);
 const char *rt_chan_tenant(const struct rt_chan *ch);
@@ -322,8 +342,12 @@ int rt_hub_read_history(struct rt *rt, bool check_since, int64_t since, int64_t 
 
 /* ---- fanout.c: groups and fan-out ---- */
 
-void rt_group_add(struct rt_loop *l, struct rt_chan *ch, const char *tenant);
-void rt_group_remove(struct rt_loop *l, struct rt_chan *ch);
+/* The loop's group of (tenant, topic), made when missing; one reference for the caller. */
+struct rt_group *rt_group_get(struct rt_loop *l, const char *tenant, const char *topic);
+void rt_group_put(struct rt_group *g);
+/* Make ch (holding its group) a member of it, or no longer one. */
+void rt_group_add(struct rt_chan *ch);
+void rt_group_remove(struct rt_chan *ch);
 void rt_group_free_all(struct rt_loop *l);
 /* Send ev to ch when its principal may read the row and a binding matches. */
 void rt_chan_deliver(struct rt_chan *ch, const struct rt_event *ev);

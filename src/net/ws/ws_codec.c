@@ -259,6 +259,12 @@ void ws_reader_trim(struct ws_reader *self)
     }
 }
 
+bool ws_reader_idle(const struct ws_reader *self)
+{
+    return self->state == RD_HEADER && self->hdr_len == 0 && self->msg_opcode == 0 &&
+           !self->control && !self->message.cap;
+}
+
 int ws_reader_feed(struct ws_reader *self, uint8_t *data, size_t len, size_t *consumed,
                    struct ws_event *ev, uint16_t *close_code)
 {

@@ -107,6 +107,11 @@ int ws_reader_feed(struct ws_reader *self, uint8_t *data, size_t len, size_t *co
  * invalid. */
 void ws_reader_trim(struct ws_reader *self);
 
+/* True when the reader is between messages and holds no memory (after ws_reader_trim): its
+ * state is then that of ws_reader_init, so a connection may drop it and read the next
+ * message with a fresh one. */
+bool ws_reader_idle(const struct ws_reader *self);
+
 /*
  * Write a frame header for a payload of len bytes into out (at most 14 bytes); returns the
  * header length. mask is NULL for a server frame, or 4 bytes (client frames); the caller

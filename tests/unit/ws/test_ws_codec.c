@@ -417,6 +417,62 @@ static void test_fragmented(void)
     buf_release(&in);
 }
 
+/* ws_reader_idle: true only between messages with nothing held, which is when a connection
+ * may drop its reader (net/ws.c) and go on with a fresh one. */
+static void test_idle(void)
+{
+    struct buf in;
+    stream_init(&in);
+    put_frame(&in, WS_OP_TEXT, "ab", 2, true);        /* fragment 1 */
+    put_frame(&in, FIN | WS_OP_PING, "p", 1, true);   /* control inside the message */
+    put_frame(&in, FIN | WS_OP_CONT, "cd", 2, true);  /* last fragment */
+    put_frame(&in, FIN | WS_OP_TEXT, "xyz", 3, true); /* a whole message, fed in two */
+    uint8_t *p = (uint8_t *)in.data;
+    struct ws_reader r;
+    ws_reader_init(&r, true, 0);
+    CHECK(ws_reader_idle(&r));
+    size_t used = 0, off = 0;
+    struct ws_event ev;
+    uint16_t code = 0;
+    /* Fragment 1 is buffered: not idle, even after a trim. */
+    CHECK_EQ_INT(ws_reader_feed(&r, p, 8, &used, &ev, &code), 0);
+    off += used;
+    ws_reader_trim(&r);
+    CHECK(!ws_reader_idle(&r));
+    /* Half of the ping's header: not idle. */
+    CHECK_EQ_INT(ws_reader_feed(&r, p + off, 1, &used, &ev, &code), 0);
+    off += used;
+    CHECK(!ws_reader_idle(&r));
+    CHECK_EQ_INT(ws_reader_feed(&r, p + off, 6, &used, &ev, &code), 1);
+    off += used;
+    CHECK_EQ_INT(ev.type, WS_EV_PING);
+    CHECK(!ws_reader_idle(&r)); /* the message is still open */
+    CHECK_EQ_INT(ws_reader_feed(&r, p + off, 8, &used, &ev, &code), 1);
+    off += used;
+    CHECK_EQ_INT(ev.type, WS_EV_TEXT);
+    CHECK(ev.len == 4 && memcmp(ev.data, "abcd", 4) == 0);
+    CHECK(!ws_reader_idle(&r)); /* holds the assembled message until trimmed */
+    ws_reader_trim(&r);
+    CHECK(ws_reader_idle(&r));
+    /* Part of a frame's payload: not idle; the rest completes it. */
+    CHECK_EQ_INT(ws_reader_feed(&r, p + off, 7, &used, &ev, &code), 0);
+    off += used;
+    ws_reader_trim(&r);
+    CHECK(!ws_reader_idle(&r));
+    CHECK_EQ_INT(ws_reader_feed(&r, p + off, in.len - off, &used, &ev, &code), 1);
+    CHECK(ev.len == 3 && memcmp(ev.data, "xyz", 3) == 0);
+    ws_reader_trim(&r);
+    CHECK(ws_reader_idle(&r));
+    ws_reader_release(&r);
+    /* A failed reader is not idle (its error sticks). */
+    ws_reader_init(&r, true, 0);
+    uint8_t bad[2] = {FIN | WS_OP_TEXT, 0x00}; /* unmasked from a client */
+    CHECK(ws_reader_feed(&r, bad, 2, &used, &ev, &code) < 0);
+    CHECK(!ws_reader_idle(&r));
+    ws_reader_release(&r);
+    buf_release(&in);
+}
+
 static void test_rsv_and_opcodes(void)
 {
     expect_single(FIN | RSV1 | WS_OP_TEXT, "x", 1, true, true, "E1002");
@@ -692,6 +748,7 @@ int main(void)
     test_valid_sizes();
     test_zero_copy();
     test_fragmented();
+    test_idle();
     test_rsv_and_opcodes();
     test_control_rules();
     test_masking_rules();
