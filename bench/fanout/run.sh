@@ -38,7 +38,8 @@
 # 127.0.0.1..127.0.0.8, waits until all joined, publishes, waits for every delivery, then
 # prints deliveries/s, publish-to-receive latency percentiles, server CPU (utime+stime from
 # /proc/PID/stat, also per million deliveries), RSS per connection (VmRSS after all joined
-# minus before connecting, divided by SIZE) and the generators' CPU per received frame after
+# minus before connecting, divided by SIZE; "anon B/conn" the same for RssAnon, without the
+# pages of the binary and libraries that serving the connections touched first) and the generators' CPU per received frame after
 # all joined ("gen ns/frame": if the generators' CPU runs out, they, not the server, set the
 # rate). Only the pids it started are killed; each wait is
 # bounded (connect 200 s, delivery 60 s + 2x the publish time, generators --timeout-s).
@@ -106,6 +107,9 @@ thread_delta() {
         <(echo "$1") <(echo "$2") | sort -t= -k2 -rn | head -3 | paste -sd, -
 }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+# Anonymous resident memory (heap, stacks): what connections cost, without the pages of the
+# binary and its libraries that serving them touched for the first time (VmRSS counts those).
+anon_kb() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status"; }
 now_s() { date +%s.%N; }
 # machine_ticks: "busy total" jiffies over all CPUs (idle and iowait count as not busy).
 machine_ticks() { awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat; }
@@ -227,8 +231,9 @@ run_phase() {
     local procs=$(((n + PER_PROC - 1) / PER_PROC)) k per src a b gpids=() outs=()
     [ "$procs" -ge 2 ] || procs=2
     per=$(((n + procs - 1) / procs))
-    local rss0 cpu0 t0
+    local rss0 anon0 cpu0 t0
     rss0=$(rss_kb "$SERVER_PID")
+    anon0=$(anon_kb "$SERVER_PID")
     cpu0=$(cpu_ticks "$SERVER_PID")
     t0=$(now_s)
     local left=$n
@@ -255,8 +260,9 @@ run_phase() {
     connect_s=$(awk -v a="$t0" -v b="$(now_s)" 'BEGIN{printf "%.2f", b-a}')
     log "joined $joined/$n in ${connect_s}s; $(head -c 300 "$dir/ready.0")"
     sleep 2
-    local rss1 cpu1 t1
+    local rss1 anon1 cpu1 t1
     rss1=$(rss_kb "$SERVER_PID")
+    anon1=$(anon_kb "$SERVER_PID")
     cpu1=$(cpu_ticks "$SERVER_PID")
     t1=$(now_s)
     local th1 m1
@@ -298,13 +304,14 @@ run_phase() {
     line=$(awk -v name="$name" -v n="$n" -v joined="$joined" -v cs="$connect_s" -v kind="$KIND" \
         -v rate="$RATE" -v events="$EVENTS" \
         -v rss0="$rss0" -v rss1="$rss1" -v rss2="$rss2" -v tck="$CLK_TCK" \
+        -v anon0="$anon0" -v anon1="$anon1" \
         -v c0="$cpu0" -v c1="$cpu1" -v c2="$cpu2" -v t1="$t1" -v t2="$t2" \
         -v trig="$trigger" -v merged="$merged" -v pub="$pubout" -v threads="${threads:--}" \
         -v m1="$m1" -v m2="$m2" -v load="$(cut -d' ' -f1 /proc/loadavg)" -v rep="$REP" 'BEGIN {
         split(m1, a, " "); split(m2, b, " ")
         printf "server=%s kind=%s subscribers=%d rate=%d offered=%d run=%d joined=%d connect_s=%s trigger=%s ", name, kind, n, rate, n * rate, rep, joined, cs, trig
         printf "machine_busy_pct=%.0f loadavg1=%s ", 100 * (b[1] - a[1]) / (b[2] - a[2]), load
-        printf "rss_before_kb=%d rss_joined_kb=%d rss_end_kb=%d rss_per_conn_kb=%.2f ", rss0, rss1, rss2, (rss1 - rss0) / n
+        printf "rss_before_kb=%d rss_joined_kb=%d rss_end_kb=%d rss_per_conn_kb=%.2f anon_per_conn_b=%.0f ", rss0, rss1, rss2, (rss1 - rss0) / n, 1024 * (anon1 - anon0) / n
         printf "cpu_connect_s=%.2f cpu_publish_s=%.2f publish_wall_s=%.2f ", (c1 - c0) / tck, (c2 - c1) / tck, t2 - t1
         printf "cpu_publish_pct=%.1f busiest_threads=%s %s | %s\n", 100 * (c2 - c1) / tck / (t2 - t1), threads, merged, pub
     }')
@@ -361,7 +368,7 @@ const cols = [
   ['run', 'run'], ['joined', 'joined'], ['missing', 'missing'], ['closed', 'closed'],
   ['deliveries_per_s', 'deliv/s'], ['p50_ms', 'p50 ms'], ['p99_ms', 'p99 ms'], ['max_ms', 'max ms'],
   ['request_p50_ms', 'req p50 ms'], ['late', 'pub late'], ['cpu_publish_s', 'CPU s'], ['cpu_s_per_M', 'CPU s/M deliv'],
-  ['cpu_publish_pct', 'CPU %'], ['rss_per_conn_kb', 'RSS KiB/conn'], ['machine_busy_pct', 'machine busy %'],
+  ['cpu_publish_pct', 'CPU %'], ['rss_per_conn_kb', 'RSS KiB/conn'], ['anon_per_conn_b', 'anon B/conn'], ['machine_busy_pct', 'machine busy %'],
   ['loadavg1', 'load'], ['gen_rx_ns_per_frame', 'gen ns/frame'], ['lossy', 'lossy'],
 ];
 const line = (a) => '| ' + a.join(' | ') + ' |';
@@ -394,7 +401,7 @@ for (const [k, rs] of groups) {
   med.set(k, o);
 }
 if (rows.length > med.size) table([...med.values()]);
-const num = ['deliveries_per_s', 'p50_ms', 'p99_ms', 'max_ms', 'cpu_s_per_M', 'rss_per_conn_kb'];
+const num = ['deliveries_per_s', 'p50_ms', 'p99_ms', 'max_ms', 'cpu_s_per_M', 'rss_per_conn_kb', 'anon_per_conn_b'];
 const cpeers = ['epoll', 'epollb'];
 for (const peer of [...cpeers, 'node']) {
   if (![...med.values()].some((s) => s.server === peer)) continue;
