@@ -213,8 +213,19 @@ void sql_stmt_get(struct sql_stmt *self, const struct store_table_desc *t,
 void sql_stmt_update(struct sql_stmt *self, const struct store_table_desc *t,
                      const struct store_scope *scope, const char *id, json_t *set, int64_t version)
 {
+    sql_stmt_update_ex(self, t, scope, id, set, version, false, false);
+}
+
+void sql_stmt_update_ex(struct sql_stmt *self, const struct store_table_desc *t,
+                        const struct store_scope *scope, const char *id, json_t *set,
+                        int64_t version, bool bump_version, bool returning)
+{
     sql_printf(&self->text, "UPDATE \"%s\" SET ", t->name);
     column_values(self, t, set, " = ", &self->text);
+    if (bump_version) {
+        sql_printf(&self->text, "%s\"version\" = \"version\" + 1",
+                   json_object_size(set) ? ", " : "");
+    }
     sql_printf(&self->text, " WHERE \"id\" = ");
     param_new(self, json_string(id));
     sql_printf(&self->text, " AND ");
@@ -222,6 +233,10 @@ void sql_stmt_update(struct sql_stmt *self, const struct store_table_desc *t,
     if (version > 0) {
         sql_printf(&self->text, " AND \"version\" = ");
         param_new(self, json_integer(version));
+    }
+    if (returning) {
+        sql_printf(&self->text, " RETURNING ");
+        sql_select_cols(&self->text, t, false);
     }
 }
 
@@ -479,6 +494,25 @@ int sql_row_update(struct store_tx *tx, const struct store_table_desc *t,
     sql_stmt_init(&st, dialect(tx));
     sql_stmt_update(&st, t, scope, id, set, version);
     return run(tx, scope, &st, NULL, NULL);
+}
+
+int sql_row_update_returning(struct store_tx *tx, const struct store_table_desc *t,
+                             const struct store_scope *scope, const char *id, json_t *set,
+                             int64_t version, bool bump_version, json_t **out)
+{
+    struct sql_stmt st;
+    sql_stmt_init(&st, dialect(tx));
+    sql_stmt_update_ex(&st, t, scope, id, set, version, bump_version, out != NULL);
+    struct rows r = {t, false, 1, out ? json_array() : NULL, false};
+    int rc = run(tx, scope, &st, out ? add_row : NULL, &r);
+    if (out) {
+        *out = rc > 0 ? json_incref(json_array_get(r.rows, 0)) : NULL;
+        json_decref(r.rows);
+        if (rc > 0 && !*out) {
+            rc = SB_E_DB; /* changed a row but returned none */
+        }
+    }
+    return rc;
 }
 
 int sql_row_delete(struct store_tx *tx, const struct store_table_desc *t,
