@@ -384,9 +384,9 @@ int store_row_update(struct store_tx *tx, enum store_table table, const struct s
         }
         json_object_set_new(set, key, norm);
     }
-    /* One statement: the update (version + 1 in SQL, at expected_version when given)
-     * returning the new row. Only when it changed nothing is the row read, to tell a missing
-     * row from a version conflict. */
+    /* The update first (version + 1 in SQL, at expected_version when given), then the new
+     * row when asked for. The row is read before only when the update changed nothing, to
+     * tell a missing row from a version conflict. */
     if (t->versioned) {
         set_now(set, "updated_at");
     }
@@ -400,7 +400,7 @@ int store_row_update(struct store_tx *tx, enum store_table table, const struct s
         }
         goto out;
     }
-    rc = sql_row_update_returning(tx, t, scope, id, set, expected_version, t->versioned, out);
+    rc = sql_row_update_read(tx, t, scope, id, set, expected_version, t->versioned, out);
     if (rc < 0) {
         goto out;
     }
@@ -411,7 +411,7 @@ int store_row_update(struct store_tx *tx, enum store_table table, const struct s
     json_t *cur = NULL;
     rc = sql_row_get(tx, t, scope, id, &cur);
     if (rc == 0) {
-        rc = SB_E_VERSION; /* expected_version is not the row's (or it changed under us) */
+        rc = SB_E_VERSION; /* expected_version is not the row's */
         if (out) {
             *out = cur;
             cur = NULL;

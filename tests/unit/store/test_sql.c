@@ -149,17 +149,16 @@ static void test_writes(void)
            "= $4 OR \"id\" IS NULL) AND \"version\" = $5",
            "[\"M\",3,\"c1\",\"c1\",2]");
     json_decref(set);
-    /* The one-statement update of store_row_update: version + 1 in SQL, the row returned. */
+    /* The update of store_row_update: version + 1 in SQL. */
     set = json_pack("{ss}", "name", "M");
     sql_stmt_init(&st, &plain);
-    sql_stmt_update_ex(&st, t, &scope, "c1", set, 2, true, true);
+    sql_stmt_update_ex(&st, t, &scope, "c1", set, 2, true);
     expect(&st,
            "UPDATE \"clients\" SET \"name\" = ?, \"version\" = \"version\" + 1 WHERE \"id\" = ? "
-           "AND (\"id\" = ? OR \"id\" IS NULL) AND \"version\" = ? RETURNING \"id\", \"name\", "
-           "\"slug\", \"status\", \"settings\", \"created_at\", \"updated_at\", \"version\"",
+           "AND (\"id\" = ? OR \"id\" IS NULL) AND \"version\" = ?",
            "[\"M\",\"c1\",\"c1\",2]");
     sql_stmt_init(&st, &numbered);
-    sql_stmt_update_ex(&st, t, &all_scope, "c1", set, 0, false, false);
+    sql_stmt_update_ex(&st, t, &all_scope, "c1", set, 0, false);
     expect(&st, "UPDATE \"clients\" SET \"name\" = $1 WHERE \"id\" = $2 AND true",
            "[\"M\",\"c1\"]");
     json_decref(set);

@@ -418,7 +418,7 @@ static void test_version_and_scope(struct store *s, const char *client_a)
     CHECK_EQ_INT(json_integer_value(json_object_get(out, "version")), 2);
     CHECK_EQ_STR(str(out, "name"), "Bobby");
     json_decref(out);
-    /* The row an update returns (one statement, RETURNING) is the row a read gives after it:
+    /* The row an update returns is the row a read gives after it:
      * new values, version + 1, updated_at, no hidden column; without expected_version too. */
     out = NULL;
     CHECK_EQ_INT(store_row_update(tx, STORE_USERS, &ALL, id, P("{s:s}", "name", "Bobby"), 0, &out),
