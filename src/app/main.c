@@ -284,12 +284,9 @@ static int cmd_serve(struct app_config *cfg)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    /* The thread pool runs handlers and database work; size it before first use. A SQLite
-     * write waits on its pool thread for its group's COMMIT, so the pool bounds the group
-     * size: at least 16 threads, so that 16 concurrent writers share one fsync (6 threads
-     * made groups of ~5 and a COMMIT cost twice as much per write). */
+    /* The thread pool runs handlers and database work; size it before first use. */
     char pool[16];
-    snprintf(pool, sizeof pool, "%u", nc.workers * 2 + 4 > 16 ? nc.workers * 2 + 4 : 16);
+    snprintf(pool, sizeof pool, "%u", nc.workers * 2 + 4);
     setenv("UV_THREADPOOL_SIZE", pool, 0);
 
     struct store *store = NULL;
