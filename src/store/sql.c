@@ -530,18 +530,9 @@ int sql_user_by_email(struct store_tx *tx, const char *email, json_t **out)
     return get_row(tx, store_table_desc(STORE_USERS), &all, "email", email, true, out);
 }
 
-int sql_row_update(struct store_tx *tx, const struct store_table_desc *t,
-                   const struct store_scope *scope, const char *id, json_t *set, int64_t version)
-{
-    struct sql_stmt st;
-    sql_stmt_init(&st, dialect(tx));
-    sql_stmt_update(&st, t, scope, id, set, version);
-    return run(tx, scope, &st, NULL, NULL);
-}
-
 /* The new row is read by its id after the update rather than with RETURNING: SQLite gathers
- * RETURNING rows in an ephemeral table, whose pager it allocates and frees on every run (5 %
- * of the CPU of an agent status change, more than the read). */
+ * RETURNING rows in an ephemeral table, whose pager it allocates and frees on every run, and
+ * in the profile of agent status changes that cost more than the read. */
 int sql_row_update_read(struct store_tx *tx, const struct store_table_desc *t,
                         const struct store_scope *scope, const char *id, json_t *set,
                         int64_t version, bool bump_version, json_t **out)

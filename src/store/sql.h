@@ -69,11 +69,8 @@ int sql_row_insert(struct store_tx *tx, const struct store_table_desc *t, json_t
 /* Visible columns only (hidden ones never). SB_E_NOTFOUND outside scope. */
 int sql_row_get(struct store_tx *tx, const struct store_table_desc *t,
                 const struct store_scope *scope, const char *id, json_t **out);
-/* Set the columns of set on row id within scope; when version > 0 only if the row's version
- * is still that. Returns the number of rows changed (0 or 1). */
-int sql_row_update(struct store_tx *tx, const struct store_table_desc *t,
-                   const struct store_scope *scope, const char *id, json_t *set, int64_t version);
-/* The same with version + 1 set in SQL when bump_version, then *out (when out is not NULL)
+/* Set the columns of set on row id within scope, and version + 1 in SQL when bump_version;
+ * when version > 0 only if the row's version is still that. Then *out (when out is not NULL)
  * receives the updated row (visible columns), NULL when no row changed. Returns the number
  * of rows changed (0 or 1). */
 int sql_row_update_read(struct store_tx *tx, const struct store_table_desc *t,

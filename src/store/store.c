@@ -385,7 +385,7 @@ int store_row_update(struct store_tx *tx, enum store_table table, const struct s
         json_object_set_new(set, key, norm);
     }
     /* The update first (version + 1 in SQL, at expected_version when given), then the new
-     * row when asked for. The row is read before only when the update changed nothing, to
+     * row when asked for. Only when the update changed nothing is the current row read, to
      * tell a missing row from a version conflict. */
     if (t->versioned) {
         set_now(set, "updated_at");
