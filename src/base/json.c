@@ -64,6 +64,7 @@ json_t *json_parse_strict(const char *text, size_t len, char *err, size_t errlen
 struct enc {
     char *p;
     size_t len, cap;
+    bool sorted; /* object members in key order (jansson's JSON_SORT_KEYS) */
 };
 
 static char *enc_room(struct enc *e, size_t n)
@@ -181,6 +182,53 @@ static bool enc_string(struct enc *e, const char *str, size_t n)
     return true;
 }
 
+static bool enc_value(struct enc *e, const json_t *v, int depth);
+
+struct enc_member {
+    const char *key;
+    size_t len;
+    const json_t *value;
+};
+
+/* jansson's order for JSON_SORT_KEYS: bytes compared as unsigned, a prefix first. */
+static int member_cmp(const void *a, const void *b)
+{
+    const struct enc_member *x = a, *y = b;
+    int c = memcmp(x->key, y->key, x->len < y->len ? x->len : y->len);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* An object's members sorted by key (e->sorted). */
+static bool enc_sorted_object(struct enc *e, const json_t *v, int depth)
+{
+    size_t n = json_object_size(v), i = 0;
+    struct enc_member small[32];
+    struct enc_member *m = n <= 32 ? small : xcalloc(n, sizeof *m);
+    for (void *it = json_object_iter((json_t *)v); it && i < n;
+         it = json_object_iter_next((json_t *)v, it), i++) {
+        m[i] = (struct enc_member){json_object_iter_key(it), json_object_iter_key_len(it),
+                                   json_object_iter_value(it)};
+    }
+    qsort(m, i, sizeof *m, member_cmp);
+    bool ok = true;
+    enc_put(e, "{", 1);
+    for (size_t k = 0; k < i && ok; k++) {
+        if (k) {
+            enc_put(e, ",", 1);
+        }
+        ok = enc_string(e, m[k].key, m[k].len);
+        if (ok) {
+            enc_put(e, ":", 1);
+            ok = enc_value(e, m[k].value, depth + 1);
+        }
+    }
+    enc_put(e, "}", 1);
+    if (m != small) {
+        free(m);
+    }
+    return ok;
+}
+
 static bool enc_value(struct enc *e, const json_t *v, int depth)
 {
     if (depth > ENC_MAX_DEPTH) {
@@ -188,6 +236,9 @@ static bool enc_value(struct enc *e, const json_t *v, int depth)
     }
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
+        if (e->sorted && json_object_size(v) > 1) {
+            return enc_sorted_object(e, v, depth);
+        }
         enc_put(e, "{", 1);
         bool first = true;
         for (void *it = json_object_iter((json_t *)v); it;
@@ -243,9 +294,9 @@ static bool enc_value(struct enc *e, const json_t *v, int depth)
     }
 }
 
-char *json_encode(const json_t *v, size_t *len_out)
+static char *encode(const json_t *v, size_t *len_out, bool sorted)
 {
-    struct enc e = {.p = xmalloc(1024), .cap = 1024};
+    struct enc e = {.p = xmalloc(1024), .cap = 1024, .sorted = sorted};
     if (v && enc_value(&e, v, 0)) {
         *enc_room(&e, 1) = 0;
         if (len_out) {
@@ -254,7 +305,8 @@ char *json_encode(const json_t *v, size_t *len_out)
         return e.p;
     }
     free(e.p);
-    char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY |
+                                (sorted ? JSON_SORT_KEYS : JSON_PRESERVE_ORDER));
     if (!s) {
         s = xstrdup("null");
     }
@@ -262,4 +314,14 @@ char *json_encode(const json_t *v, size_t *len_out)
         *len_out = strlen(s);
     }
     return s;
+}
+
+char *json_encode(const json_t *v, size_t *len_out)
+{
+    return encode(v, len_out, false);
+}
+
+char *json_encode_sorted(const json_t *v, size_t *len_out)
+{
+    return encode(v, len_out, true);
 }

@@ -21,5 +21,8 @@ bool json_depth_ok(const char *text, size_t len, int max_depth);
 json_t *json_parse_strict(const char *text, size_t len, char *err, size_t errlen);
 /* Compact encoding (malloc'd) preserving key order; never NULL for valid values. */
 char *json_encode(const json_t *v, size_t *len_out);
+/* The same with every object's members in key order: json_dumps(JSON_COMPACT |
+ * JSON_SORT_KEYS | JSON_ENCODE_ANY)'s bytes (the audit chain's canonical form). */
+char *json_encode_sorted(const json_t *v, size_t *len_out);
 
 #endif

@@ -69,10 +69,13 @@ int sql_row_insert(struct store_tx *tx, const struct store_table_desc *t, json_t
 /* Visible columns only (hidden ones never). SB_E_NOTFOUND outside scope. */
 int sql_row_get(struct store_tx *tx, const struct store_table_desc *t,
                 const struct store_scope *scope, const char *id, json_t **out);
-/* Set the columns of set on row id within scope; when version > 0 only if the row's version
- * is still that. Returns the number of rows changed (0 or 1). */
-int sql_row_update(struct store_tx *tx, const struct store_table_desc *t,
-                   const struct store_scope *scope, const char *id, json_t *set, int64_t version);
+/* Set the columns of set on row id within scope, and version + 1 in SQL when bump_version;
+ * when version > 0 only if the row's version is still that. Then *out (when out is not NULL)
+ * receives the updated row (visible columns), NULL when no row changed. Returns the number
+ * of rows changed (0 or 1). */
+int sql_row_update_read(struct store_tx *tx, const struct store_table_desc *t,
+                        const struct store_scope *scope, const char *id, json_t *set,
+                        int64_t version, bool bump_version, json_t **out);
 /* Returns the number of rows deleted (0 or 1). */
 int sql_row_delete(struct store_tx *tx, const struct store_table_desc *t,
                    const struct store_scope *scope, const char *id);
@@ -126,6 +129,10 @@ void sql_stmt_get(struct sql_stmt *self, const struct store_table_desc *t,
  * (store.c puts the bumped version in set). */
 void sql_stmt_update(struct sql_stmt *self, const struct store_table_desc *t,
                      const struct store_scope *scope, const char *id, json_t *set, int64_t version);
+/* The same, with "version" = "version" + 1 after set's columns when bump_version. */
+void sql_stmt_update_ex(struct sql_stmt *self, const struct store_table_desc *t,
+                        const struct store_scope *scope, const char *id, json_t *set,
+                        int64_t version, bool bump_version);
 void sql_stmt_delete(struct sql_stmt *self, const struct store_table_desc *t,
                      const struct store_scope *scope, const char *id);
 /* A list page: plan->limit + 1 rows (the extra one tells whether more follow), in

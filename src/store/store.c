@@ -418,14 +418,15 @@ int store_row_update(struct store_tx *tx, enum store_table table, const struct s
         }
         json_object_set_new(set, key, norm);
     }
-    json_t *cur = NULL;
-    rc = sql_row_get(tx, t, scope, id, &cur);
-    if (rc < 0) {
-        goto out;
+    /* The update first (version + 1 in SQL, at expected_version when given), then the new
+     * row when asked for. Only when the update changed nothing is the current row read, to
+     * tell a missing row from a version conflict. */
+    if (t->versioned) {
+        set_now(set, "updated_at");
     }
-    int64_t version = json_integer_value(json_object_get(cur, "version"));
-    if (expected_version > 0 && version != expected_version) {
-        rc = SB_E_VERSION;
+    if (json_object_size(set) == 0 && !t->versioned) {
+        json_t *cur = NULL;
+        rc = sql_row_get(tx, t, scope, id, &cur);
         if (out) {
             *out = cur;
         } else {
@@ -433,25 +434,24 @@ int store_row_update(struct store_tx *tx, enum store_table table, const struct s
         }
         goto out;
     }
+    rc = sql_row_update_read(tx, t, scope, id, set, expected_version, t->versioned, out);
+    if (rc < 0) {
+        goto out;
+    }
+    if (rc > 0) {
+        rc = 0;
+        goto out;
+    }
+    json_t *cur = NULL;
+    rc = sql_row_get(tx, t, scope, id, &cur);
+    if (rc == 0) {
+        rc = SB_E_VERSION; /* expected_version is not the row's */
+        if (out) {
+            *out = cur;
+            cur = NULL;
+        }
+    }
     json_decref(cur);
-    if (t->versioned) {
-        set_now(set, "updated_at");
-        json_object_set_new(set, "version", json_integer(version + 1));
-    }
-    if (json_object_size(set) > 0) {
-        rc = sql_row_update(tx, t, scope, id, set, t->versioned ? version : 0);
-        if (rc < 0) {
-            goto out;
-        }
-        if (rc == 0) {
-            rc = SB_E_VERSION; /* changed under us (another writer, PostgreSQL) */
-            if (out && sql_row_get(tx, t, scope, id, out) < 0) {
-                rc = SB_E_NOTFOUND;
-            }
-            goto out;
-        }
-    }
-    rc = out ? sql_row_get(tx, t, scope, id, out) : 0;
 out:
     json_decref(set);
     return rc;

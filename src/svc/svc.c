@@ -156,8 +156,9 @@ int svc_audit(struct store_tx *tx, const struct svc_actor *actor, const char *ac
     json_object_set_new(e, "action", json_string(action));
     json_object_set_new(e, "entity_type", json_string(entity_type));
     json_object_set_new(e, "entity_id", str_or_null(entity_id));
-    json_object_set_new(e, "before", before ? json_deep_copy(before) : json_null());
-    json_object_set_new(e, "after", after ? json_deep_copy(after) : json_null());
+    /* Shared, not copied: the store only reads the entry, which dies before we return. */
+    json_object_set_new(e, "before", before ? json_incref((json_t *)before) : json_null());
+    json_object_set_new(e, "after", after ? json_incref((json_t *)after) : json_null());
     json_object_set_new(e, "ip", str_or_null(actor->ip));
     json_object_set_new(e, "user_agent", str_or_null(actor->user_agent));
     json_object_set_new(e, "request_id", str_or_null(actor->request_id));

@@ -90,7 +90,8 @@ int sq_prepare(struct sq_conn *c, const char *sql, sqlite3_stmt **out);
 void sq_done(struct sq_conn *c, sqlite3_stmt *st);
 /* Map a SQLite result code to SB_E_*, logging unexpected ones. */
 int sq_err(sqlite3 *db, int rc);
-/* Bind the JSON value v at 1-based idx (objects and arrays as JSON text). */
+/* Bind the JSON value v at 1-based idx (objects and arrays as JSON text). A string is bound
+ * without a copy: v must live until the statement is reset (sq_done). */
 int sq_bind(sqlite3_stmt *st, int idx, json_t *v);
 /* Bind every element of args from idx 1. */
 int sq_bind_all(sqlite3_stmt *st, json_t *args);

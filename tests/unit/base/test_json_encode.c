@@ -1,7 +1,9 @@
 /*
  * json_encode (base/json.c) writes exactly what json_dumps(JSON_COMPACT | JSON_ENCODE_ANY)
- * writes: hand-picked values (every escape, UTF-8 of each length, invalid UTF-8, keys that
- * need escapes, integer limits, reals, deep nesting) and 3,000 random trees.
+ * writes, and json_encode_sorted what json_dumps(... | JSON_SORT_KEYS) writes (the audit
+ * chain hashes those bytes, so one byte off breaks every stored chain): hand-picked values (every
+ * escape, UTF-8 of each length, invalid UTF-8, keys that need escapes, integer limits, reals, deep
+ * nesting) and 3,000 random trees.
  */
 #include "test.h"
 
@@ -13,20 +15,28 @@
 
 static int mismatches;
 
-static void same(json_t *v)
+static void same_as(const json_t *v, bool sorted)
 {
-    char *want = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY |
+                                   (sorted ? JSON_SORT_KEYS : JSON_PRESERVE_ORDER));
     size_t len = 0;
-    char *got = json_encode(v, &len);
+    char *got = sorted ? json_encode_sorted(v, &len) : json_encode(v, &len);
     const char *w = want ? want : "null";
     if (strcmp(got, w) != 0 || len != strlen(w)) {
         if (mismatches++ < 5) {
-            fprintf(stderr, "json_encode: got %.200s\n             want %.200s\n", got, w);
+            fprintf(stderr, "json_encode%s: got %.200s\n             want %.200s\n",
+                    sorted ? "_sorted" : "", got, w);
         }
     }
     CHECK(strcmp(got, w) == 0 && len == strlen(w));
     free(want);
     free(got);
+}
+
+static void same(json_t *v)
+{
+    same_as(v, false);
+    same_as(v, true);
     json_decref(v);
 }
 
@@ -145,6 +155,17 @@ int main(void)
     json_object_setn_new_nocheck(keys, "k\0\x01\"", 4, json_integer(1));
     json_object_set_new(keys, "\xe2\x82\xac", json_string("euro"));
     same(keys);
+    /* Key order for the sorted form: prefixes, case, bytes above 0x7f, an embedded NUL, more
+     * members than the encoder sorts on its stack, objects inside arrays inside objects. */
+    json_t *order = json_pack("{s:i, s:i, s:i, s:i, s:i, s:[{s:i, s:i}]}", "b", 1, "ab", 2, "a", 3,
+                              "B", 4, "\xc3\xa9", 5, "list", "z", 1, "y", 2);
+    json_object_setn_new_nocheck(order, "a\0b", 3, json_integer(6));
+    for (int i = 0; i < 40; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "k%d", (i * 7) % 40);
+        json_object_set_new(order, k, json_pack("{s:i, s:n}", "z", i, "a"));
+    }
+    same(order);
     json_t *deep = json_array();
     json_t *cur = deep;
     for (int i = 0; i < 300; i++) {

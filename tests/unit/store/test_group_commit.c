@@ -2,7 +2,9 @@
  * Group commit of the SQLite store (sqlite_store.c), against a real database file:
  *   - a group formed on purpose (two writers made to wait for the first, whose commit must
  *     then wait for theirs): one member fails and rolls back, the others commit in one
- *     COMMIT, and only the failed member's work is missing;
+ *     COMMIT, and only the failed member's work is missing; the same with a failing member
+ *     that changed far more pages than SQLite's in-memory sub-journal holds before spilling
+ *     by default (the writer keeps it in memory: temp_store = MEMORY);
  *   - many threads writing at once (clients rows and audit entries, every fifth transaction
  *     failing after its first insert): every acknowledged write is there, no failed one is,
  *     the audit chain verifies, `changes.seq` is 1..n without a gap, and the commit hook
@@ -157,13 +159,52 @@ struct member {
     struct store *s;
     char id[UUID_STR_LEN];
     bool fail;
+    int big; /* > 0: write_big with this many rows */
+    char (*big_ids)[UUID_STR_LEN];
     int rc;
 };
+
+/* Like write_one with n clients of about 3 KB each (ids out) before the failure: a few
+ * hundred KB of pages to undo when it rolls back to its savepoint. */
+static int write_big(struct store *s, int n, char (*ids)[UUID_STR_LEN], bool fail)
+{
+    struct store_tx *tx = NULL;
+    int rc = store_tx_begin(s, true, &tx);
+    if (rc < 0) {
+        return rc;
+    }
+    char pad[3001];
+    memset(pad, 'x', sizeof pad - 1);
+    pad[sizeof pad - 1] = '\0';
+    for (int i = 0; i < n && rc == 0; i++) {
+        uuid_v4(ids[i]);
+        json_t *row = json_pack("{s:s, s:s, s:s, s:{s:s}}", "id", ids[i], "name", "big", "slug",
+                                ids[i], "settings", "pad", pad);
+        rc = store_row_insert(tx, STORE_CLIENTS, row, NULL);
+        json_decref(row);
+    }
+    if (rc == 0 && fail) {
+        char other[UUID_STR_LEN];
+        uuid_v4(other);
+        json_t *dup = json_pack("{s:s, s:s, s:s}", "id", other, "name", "dup", "slug", ids[0]);
+        rc = store_row_insert(tx, STORE_CLIENTS, dup, NULL);
+        json_decref(dup);
+        if (rc == 0) {
+            rc = SB_E_DB;
+        }
+    }
+    if (rc < 0) {
+        store_tx_rollback(tx);
+        return rc;
+    }
+    return store_tx_commit(tx);
+}
 
 static void *member_main(void *arg)
 {
     struct member *m = arg;
-    m->rc = write_one(m->s, m->id, m->fail);
+    m->rc =
+        m->big > 0 ? write_big(m->s, m->big, m->big_ids, m->fail) : write_one(m->s, m->id, m->fail);
     return NULL;
 }
 
@@ -179,7 +220,8 @@ static struct store_tx *begin_first(struct store *s, char first[UUID_STR_LEN])
     return tx;
 }
 
-static void test_one_group(struct store *s)
+/* big: the failing member writes that many large rows first (0: one small row). */
+static void test_one_group(struct store *s, int big)
 {
     struct sq_store *sq = (struct sq_store *)s;
     sq->group_max_ms = 600000; /* only "nobody waits" ends this group */
@@ -188,7 +230,9 @@ static void test_one_group(struct store *s)
     /* The first writer holds the writer lock while two more line up behind it. */
     char first[UUID_STR_LEN];
     struct store_tx *tx = begin_first(s, first);
-    struct member m[2] = {{.s = s, .fail = true}, {.s = s, .fail = false}};
+    char(*big_ids)[UUID_STR_LEN] = big > 0 ? calloc((size_t)big, UUID_STR_LEN) : NULL;
+    struct member m[2] = {{.s = s, .fail = true, .big = big, .big_ids = big_ids},
+                          {.s = s, .fail = false}};
     pthread_t th[2];
     for (int i = 0; i < 2; i++) {
         uuid_v4(m[i].id);
@@ -208,6 +252,12 @@ static void test_one_group(struct store *s)
     CHECK(has_client(s, first));
     CHECK(!has_client(s, m[0].id));
     CHECK(has_client(s, m[1].id));
+    int found = 0;
+    for (int i = 0; i < big; i++) {
+        found += has_client(s, big_ids[i]);
+    }
+    CHECK_EQ_INT(found, 0);
+    free(big_ids);
     sq->group_max_ms = 10;
 }
 
@@ -500,7 +550,8 @@ int main(void)
         fprintf(stderr, "cannot open a test store\n");
         return 1;
     }
-    test_one_group(s);
+    test_one_group(s, 0);
+    test_one_group(s, 100); /* about 300 KB of pages to undo, in memory */
     test_generation(s);
     test_many_writers(s);
     store_free(s);

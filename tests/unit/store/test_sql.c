@@ -140,6 +140,7 @@ static void test_writes(void)
     json_decref(row);
 
     struct store_scope scope = {.client_id = "c1", .include_global = true};
+    struct store_scope all_scope = {.all = true};
     json_t *set = json_pack("{sssi}", "name", "M", "version", 3);
     sql_stmt_init(&st, &numbered);
     sql_stmt_update(&st, t, &scope, "c1", set, 2);
@@ -147,6 +148,19 @@ static void test_writes(void)
            "UPDATE \"clients\" SET \"name\" = $1, \"version\" = $2 WHERE \"id\" = $3 AND (\"id\" "
            "= $4 OR \"id\" IS NULL) AND \"version\" = $5",
            "[\"M\",3,\"c1\",\"c1\",2]");
+    json_decref(set);
+    /* The update of store_row_update: version + 1 in SQL. */
+    set = json_pack("{ss}", "name", "M");
+    sql_stmt_init(&st, &plain);
+    sql_stmt_update_ex(&st, t, &scope, "c1", set, 2, true);
+    expect(&st,
+           "UPDATE \"clients\" SET \"name\" = ?, \"version\" = \"version\" + 1 WHERE \"id\" = ? "
+           "AND (\"id\" = ? OR \"id\" IS NULL) AND \"version\" = ?",
+           "[\"M\",\"c1\",\"c1\",2]");
+    sql_stmt_init(&st, &numbered);
+    sql_stmt_update_ex(&st, t, &all_scope, "c1", set, 0, false);
+    expect(&st, "UPDATE \"clients\" SET \"name\" = $1 WHERE \"id\" = $2 AND true",
+           "[\"M\",\"c1\"]");
     json_decref(set);
 
     struct store_scope none = {0};

@@ -418,6 +418,28 @@ static void test_version_and_scope(struct store *s, const char *client_a)
     CHECK_EQ_INT(json_integer_value(json_object_get(out, "version")), 2);
     CHECK_EQ_STR(str(out, "name"), "Bobby");
     json_decref(out);
+    /* The row an update returns is the row a read gives after it:
+     * new values, version + 1, updated_at, no hidden column; without expected_version too. */
+    out = NULL;
+    CHECK_EQ_INT(store_row_update(tx, STORE_USERS, &ALL, id, P("{s:s}", "name", "Bobby"), 0, &out),
+                 0);
+    json_t *read = NULL;
+    CHECK_EQ_INT(store_row_get(tx, STORE_USERS, &ALL, id, &read), 0);
+    CHECK(json_equal(out, read));
+    CHECK_EQ_INT(json_integer_value(json_object_get(out, "version")), 3);
+    CHECK_EQ_STR(str(out, "name"), "Bobby");
+    CHECK(!json_object_get(out, "password_hash"));
+    json_decref(read);
+    json_decref(out);
+    out = NULL;
+    CHECK_EQ_INT(store_row_update(tx, STORE_USERS, &ALL, "00000000-0000-4000-8000-000000000000",
+                                  P("{s:s}", "name", "x"), 0, &out),
+                 SB_E_NOTFOUND);
+    CHECK(out == NULL);
+    CHECK_EQ_INT(store_row_update(tx, STORE_USERS, &ALL, "00000000-0000-4000-8000-000000000000",
+                                  P("{s:s}", "name", "x"), 3, &out),
+                 SB_E_NOTFOUND);
+    CHECK(out == NULL);
     CHECK_EQ_INT(store_tx_commit(tx), 0);
 
     /* Another tenant's row is not found, for every operation. */
