@@ -94,8 +94,18 @@ export async function loginAs(ctx, url, email, { password = PASSWORD, waitConnec
   return page;
 }
 
+// On a timeout the error tells what the indicator showed instead, and what the page logged.
 export async function waitConn(page, state, timeout = 10000) {
-  await page.locator(`${tid('conn-status')}[data-state="${state}"]`).waitFor({ state: 'attached', timeout });
+  try {
+    await page.locator(`${tid('conn-status')}[data-state="${state}"]`).waitFor({ state: 'attached', timeout });
+  } catch (err) {
+    const shown = await page
+      .locator(tid('conn-status'))
+      .evaluate((e) => `${e.getAttribute('data-state')}: ${e.textContent}`)
+      .catch((e) => `no indicator (${e.message})`);
+    err.message += `\nindicator shows ${shown}\npage errors: ${JSON.stringify(page.errors || [])}`;
+    throw err;
+  }
 }
 
 // Navigates by clicking the nav link (as a user does) and waits for the page's <main>.

@@ -26,14 +26,17 @@ function wsURL() {
   return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/realtime/v1`;
 }
 
-function reconnectAfterMs(tries) {
+// Chooses the delay before reconnect number `tries` and shows it. `live()` says whether the
+// client asking is still this tab's client: a client being stopped (its channels still
+// leaving) must not touch the state of the one that replaced it.
+function reconnectAfterMs(tries, live) {
   const ms = RECONNECT_STEPS_MS[tries - 1] || RECONNECT_STEPS_MS[RECONNECT_STEPS_MS.length - 1];
-  if (!stopped) {
+  if (live()) {
     const online = typeof navigator === 'undefined' || navigator.onLine !== false;
     setConn({ state: online ? 'reconnecting' : 'offline', retryAt: Date.now() + ms, attempt: tries });
     clearTimeout(connectingTimer);
     connectingTimer = setTimeout(() => {
-      if (!stopped && conn.get().state !== 'connected') setConn({ state: 'connecting', retryAt: null });
+      if (live() && conn.get().state !== 'connected') setConn({ state: 'connecting', retryAt: null });
     }, ms);
   }
   return ms;
@@ -58,6 +61,10 @@ export function getClient() {
   return client;
 }
 
+// Every handler of a client checks that it is still the tab's client: after a logout the old
+// client goes on for a while (its channels wait for their leave replies, its socket may try a
+// reconnect with the revoked token), and its events must not reach the state of the client
+// of the next login.
 export function startRealtime(token) {
   if (client) {
     updateToken(token);
@@ -65,23 +72,27 @@ export function startRealtime(token) {
   }
   stopped = false;
   params = { apikey: token };
-  client = new RealtimeClient(wsURL(), {
+  let mine = null;
+  const live = () => !stopped && mine !== null && client === mine;
+  mine = new RealtimeClient(wsURL(), {
     params,
-    reconnectAfterMs,
+    reconnectAfterMs: (tries) => reconnectAfterMs(tries, live),
     heartbeatIntervalMs: 25000,
     // The notification channel is always open; never drop the socket for lack of channels.
     disconnectOnEmptyChannelsAfterMs: 24 * 3600 * 1000,
   });
+  client = mine;
   const sock = client.socketAdapter;
   sock.onOpen(() => {
+    if (!live()) return;
     clearTimeout(connectingTimer);
     setConn({ state: 'connected', retryAt: null, attempt: 0, error: null });
   });
   sock.onError((e) => {
-    setConn({ error: (e && e.message) || 'connection error' });
+    if (live()) setConn({ error: (e && e.message) || 'connection error' });
   });
   sock.onClose((ev) => {
-    if (stopped) return;
+    if (!live()) return;
     if (ev && ev.code === AUTH_CLOSE) authTrouble(ev.reason || 'token revoked');
     const c = conn.get();
     if (c.state === 'connected' || c.state === 'connecting') {
@@ -89,6 +100,7 @@ export function startRealtime(token) {
     }
   });
   sock.onMessage((msg) => {
+    if (!live()) return;
     const p = msg && msg.payload;
     if (msg && msg.event === 'system' && p && p.status === 'error' && TOKEN_ERROR.test(String(p.message || ''))) {
       authTrouble(String(p.message));
@@ -153,15 +165,13 @@ if (typeof window !== 'undefined') {
 
 // Leaves a channel and forgets it at once, so a page that remounts can open the same topic
 // again without getting the leaving channel back from client.channel().
-function closeChannel(ch) {
-  const c = client;
-  if (!c) return;
+function closeChannel(ch, owner) {
   try {
     ch.unsubscribe().catch(() => {});
   } catch {
     /* already closed */
   }
-  if (typeof c._remove === 'function') c._remove(ch);
+  if (typeof owner._remove === 'function') owner._remove(ch);
 }
 
 // Subscribes to postgres_changes on one table. onEvent(payload) gets realtime-js' shape
@@ -179,19 +189,21 @@ export function subscribeTable({ table, filter, event = '*' }, onEvent, onStatus
     if (status === 'SUBSCRIBED') joins++;
     if (onStatus) onStatus(status, err, joins === 1);
   });
-  return () => closeChannel(ch);
+  const owner = client;
+  return () => closeChannel(ch, owner);
 }
 
 // A general channel (broadcast, presence, several bindings). `setup(ch)` adds bindings.
 export function openChannel(name, config, setup, onStatus) {
   if (!client) return { channel: null, close() {} };
+  const owner = client;
   const ch = client.channel(name, { config: config || {} });
   if (setup) setup(ch);
   ch.subscribe((status, err) => onStatus && onStatus(status, err));
   return {
     channel: ch,
     close() {
-      closeChannel(ch);
+      closeChannel(ch, owner);
     },
   };
 }
