@@ -78,6 +78,9 @@ struct net_ws_state {
 
 struct ip_count;
 
+/* The most a connection may queue (struct net_conn counts it in 32 bits). */
+#define NET_MAX_QUEUE_CAP ((size_t)1 << 30)
+
 /* One TCP connection. Owned by its worker's loop thread. The worker finds its connections
  * by walking its loop's handles (every TCP handle but the listener is the first member of a
  * struct net_conn), so they need no list of their own. Every byte here is paid by each idle
@@ -87,10 +90,13 @@ struct net_conn {
     /* What every fanned-out frame reads (net_ws_send, cork_frame), kept together so that a
      * delivery touches one cache line of the connection, not three (the worker is found
      * from tcp.loop, conn_worker). */
-    size_t queued; /* bytes handed to uv_write and not yet written */
+    uint32_t queued;  /* bytes handed to uv_write and not yet written (conn_submit bounds it) */
+    uint32_t wq_mark; /* unacknowledged output at the last progress check (saturating) */
     struct net_ws_state ws;
+    uint32_t deadline; /* low 32 bits of the monotonic ms clock (conn_deadline_*) */
     uint8_t state;
     uint8_t timeout_kind;
+    bool has_deadline : 1;
     bool processing : 1;    /* inside conn_process (no re-entry) */
     bool handle_closed : 1; /* uv_close finished while a request was in flight */
     bool out_paused : 1;    /* HTTP: not reading requests until the output queue drains */
@@ -99,11 +105,28 @@ struct net_conn {
         struct conn_http *http; /* HTTP (!ws.on); freed when the connection becomes a WebSocket */
         void *ws_user;          /* WebSocket (ws.on): the handler's user pointer */
     };
-    int64_t deadline_ms;
-    size_t wq_mark;       /* unacknowledged output at the last progress check */
     struct tls_conn *tls; /* NULL on plain connections */
     struct ip_count *ipc; /* the server's count of the peer address this one holds, or NULL */
 };
+
+/* A connection's deadline is kept in 32 bits and compared modulo 2^32, like ws.last_rx_ms:
+ * every timeout is far shorter than 24 days, and the sweep looks at each connection every
+ * second, so a deadline is seen long before it could wrap. */
+static inline void conn_deadline_set(struct net_conn *c, int64_t at_ms)
+{
+    c->deadline = (uint32_t)at_ms;
+    c->has_deadline = true;
+}
+
+static inline void conn_deadline_clear(struct net_conn *c)
+{
+    c->has_deadline = false;
+}
+
+static inline bool conn_deadline_passed(const struct net_conn *c, int64_t now_ms)
+{
+    return c->has_deadline && (int32_t)((uint32_t)now_ms - c->deadline) >= 0;
+}
 
 #define NET_WS_HANDLERS 8 /* distinct struct net_ws_handler per worker */
 

@@ -219,8 +219,8 @@ void conn_reset(struct net_conn *c, const char *why)
 }
 
 /* Bytes we queued that the peer has not acknowledged yet: libuv's write queue plus the
- * kernel's send queue (TIOCOUTQ: unsent and unacknowledged). */
-static size_t conn_unacked(struct net_conn *c)
+ * kernel's send queue (TIOCOUTQ: unsent and unacknowledged), saturating at 32 bits. */
+static uint32_t conn_unacked(struct net_conn *c)
 {
     size_t n = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
     uv_os_fd_t fd;
@@ -229,14 +229,14 @@ static size_t conn_unacked(struct net_conn *c)
         outq > 0) {
         n += (size_t)outq;
     }
-    return n;
+    return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 }
 
 /* Whether the peer took some of our bytes since the last call. Used only where nothing new
  * is queued (closing, paused), so any shrink of conn_unacked is the peer reading. */
 static bool conn_made_progress(struct net_conn *c)
 {
-    size_t n = conn_unacked(c);
+    uint32_t n = conn_unacked(c);
     bool moved = n < c->wq_mark;
     c->wq_mark = n;
     return moved;
@@ -259,7 +259,7 @@ static void conn_on_shutdown(uv_shutdown_t *req, int status)
         conn_close(c);
         return;
     }
-    c->deadline_ms = clock_mono_ms() + SB_LIMIT_LINGER_MS;
+    conn_deadline_set(c, clock_mono_ms() + SB_LIMIT_LINGER_MS);
     uv_read_start((uv_stream_t *)&c->tcp, worker_alloc, conn_on_linger_read);
 }
 
@@ -280,7 +280,7 @@ void conn_close_after_write(struct net_conn *c)
     }
     c->state = CONN_LINGER;
     c->out_paused = false;
-    c->deadline_ms = clock_mono_ms() + conn_worker(c)->server->cfg.close_timeout_ms;
+    conn_deadline_set(c, clock_mono_ms() + conn_worker(c)->server->cfg.close_timeout_ms);
     c->wq_mark = conn_unacked(c);
     uv_read_stop((uv_stream_t *)&c->tcp);
     uv_shutdown_t *req = xmalloc(sizeof *req);
@@ -325,7 +325,7 @@ static void conn_read_start(struct net_conn *c)
 static void conn_output_drained(struct net_conn *c)
 {
     const struct net_config *cfg = &conn_worker(c)->server->cfg;
-    c->deadline_ms = clock_mono_ms() + cfg->idle_timeout_ms;
+    conn_deadline_set(c, clock_mono_ms() + cfg->idle_timeout_ms);
     if (c->queued > cfg->ws_max_queue / 2 || c->state != CONN_HEAD) {
         return;
     }
@@ -338,7 +338,7 @@ static void conn_on_write(uv_write_t *r, int status)
 {
     struct write_req *wr = (struct write_req *)r;
     struct net_conn *c = wr->conn;
-    c->queued -= wr->bytes;
+    c->queued -= (uint32_t)wr->bytes;
     atomic_fetch_sub(&net_counters.ws_queued_bytes, wr->bytes);
     write_req_free(wr);
     if (status < 0 && c->state != CONN_CLOSED) {
@@ -358,11 +358,17 @@ static void conn_on_write(uv_write_t *r, int status)
 /* Queue bufs as one uv_write owned by wr (which holds its memory until the callback). */
 static int conn_submit(struct net_conn *c, struct write_req *wr, uv_buf_t *bufs, unsigned n)
 {
-    c->queued += wr->bytes;
+    if (wr->bytes > UINT32_MAX - c->queued) {
+        /* Over 4 GiB unwritten: no peer reads that; the connection goes. */
+        write_req_free(wr);
+        conn_close(c);
+        return SB_E_IO;
+    }
+    c->queued += (uint32_t)wr->bytes;
     atomic_fetch_add(&net_counters.ws_queued_bytes, wr->bytes);
     int rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, bufs, n, conn_on_write);
     if (rc < 0) {
-        c->queued -= wr->bytes;
+        c->queued -= (uint32_t)wr->bytes;
         atomic_fetch_sub(&net_counters.ws_queued_bytes, wr->bytes);
         write_req_free(wr);
         conn_close(c);
@@ -762,7 +768,7 @@ static void conn_dispatch(struct net_conn *c)
     req->start_mono_ms = clock_mono_ms();
     c->http->req = req;
     c->state = CONN_BUSY;
-    c->deadline_ms = 0;
+    conn_deadline_clear(c);
     conn_worker(c)->server->hooks.on_request(req, conn_worker(c)->server->hooks.arg);
     /* No reading while the answer is outstanding. A request answered before the hook returns
      * (a health check, a cached answer) never stops reading, which spares the two epoll_ctl
@@ -811,9 +817,9 @@ void conn_process(struct net_conn *c)
                 c->http->head.fields = NULL; /* the worker's array: conn_free must not free it */
             }
             if (rc == 0) {
-                if (!c->deadline_ms || c->timeout_kind != TIMEOUT_HEADER) {
+                if (!c->has_deadline || c->timeout_kind != TIMEOUT_HEADER) {
                     c->timeout_kind = TIMEOUT_HEADER;
-                    c->deadline_ms = clock_mono_ms() + cfg->header_timeout_ms;
+                    conn_deadline_set(c, clock_mono_ms() + cfg->header_timeout_ms);
                 }
                 break;
             }
@@ -846,7 +852,7 @@ void conn_process(struct net_conn *c)
             c->timeout_kind = TIMEOUT_BODY;
             c->http->body_start_ms = clock_mono_ms();
             c->http->body_rx = c->http->in.len - c->http->head_len;
-            c->deadline_ms = conn_body_deadline(c, c->http->body_start_ms);
+            conn_deadline_set(c, conn_body_deadline(c, c->http->body_start_ms));
         }
         if (c->state == CONN_BODY) {
             if (c->http->head.chunked) {
@@ -900,7 +906,7 @@ static void conn_on_plain(struct net_conn *c, char *data, size_t n)
     }
     if (c->state == CONN_BODY) {
         c->http->body_rx += n;
-        c->deadline_ms = conn_body_deadline(c, clock_mono_ms());
+        conn_deadline_set(c, conn_body_deadline(c, clock_mono_ms()));
     }
     if (buf_append(&c->http->in, data, n) < 0) {
         conn_fail(c, c->state == CONN_HEAD ? 431 : 413,
@@ -1023,7 +1029,7 @@ static void conn_request_done(struct net_conn *c, bool keep)
     }
     c->state = CONN_HEAD;
     c->timeout_kind = TIMEOUT_IDLE;
-    c->deadline_ms = clock_mono_ms() + conn_worker(c)->server->cfg.idle_timeout_ms;
+    conn_deadline_set(c, clock_mono_ms() + conn_worker(c)->server->cfg.idle_timeout_ms);
     if (c->queued > conn_worker(c)->server->cfg.ws_max_queue) {
         /* Back-pressure: a peer that pipelines requests without reading the answers gets no
          * more of them read until its queue drains (conn_output_drained). */
@@ -1161,7 +1167,7 @@ static void worker_on_connection(uv_stream_t *server, int status)
         return;
     }
     c->timeout_kind = TIMEOUT_HEADER;
-    c->deadline_ms = clock_mono_ms() + w->server->cfg.header_timeout_ms;
+    conn_deadline_set(c, clock_mono_ms() + w->server->cfg.header_timeout_ms);
     uv_read_start((uv_stream_t *)&c->tcp, worker_alloc, conn_on_read);
 }
 
@@ -1194,19 +1200,19 @@ static void sweep_one(uv_handle_t *h, void *arg)
         ws_conn_sweep(c, now);
         return;
     }
-    if (!c->deadline_ms || now < c->deadline_ms) {
+    if (!conn_deadline_passed(c, now)) {
         return;
     }
     /* Output that is still moving (a slow reader) earns more time; output that is not
      * (a peer that stopped reading) is reset, which frees the kernel's buffers too. */
     if (c->state == CONN_LINGER && c->shutting && conn_made_progress(c)) {
-        c->deadline_ms = now + conn_worker(c)->server->cfg.close_timeout_ms;
+        conn_deadline_set(c, now + conn_worker(c)->server->cfg.close_timeout_ms);
     } else if (c->state == CONN_LINGER && c->shutting) {
         conn_reset(c, "close timeout: the peer does not read");
     } else if (c->state == CONN_LINGER) {
         conn_close(c);
     } else if (c->out_paused && conn_made_progress(c)) {
-        c->deadline_ms = now + conn_worker(c)->server->cfg.idle_timeout_ms;
+        conn_deadline_set(c, now + conn_worker(c)->server->cfg.idle_timeout_ms);
     } else if (c->out_paused) {
         conn_reset(c, "output stuck: the peer does not read");
     } else if (c->state == CONN_BODY) {
@@ -1426,6 +1432,9 @@ int net_server_start(const struct net_config *cfg, const struct net_hooks *hooks
     s->tls = tls;
     s->cfg = *cfg;
     s->cfg.workers = n;
+    if (s->cfg.ws_max_queue > NET_MAX_QUEUE_CAP) {
+        s->cfg.ws_max_queue = NET_MAX_QUEUE_CAP; /* a connection counts its queue in 32 bits */
+    }
     s->hooks = *hooks;
     pthread_mutex_init(&s->ip_lock, NULL);
     s->workers = xcalloc(n, sizeof *s->workers);

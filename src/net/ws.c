@@ -158,7 +158,7 @@ static int cork_part(struct net_conn *c, struct net_shared *shared, size_t off, 
         struct ws_seg *t = &w->segs[ws->cork_tail - 1];
         if (!t->shared && (size_t)t->off + t->len == off) {
             t->len += (uint32_t)len;
-            c->queued += len;
+            c->queued += (uint32_t)len;
             return 0;
         }
     }
@@ -173,7 +173,7 @@ static int cork_part(struct net_conn *c, struct net_shared *shared, size_t off, 
         ws->cork_head = idx + 1;
     }
     ws->cork_tail = idx + 1;
-    c->queued += len; /* gathered bytes count against the outbound cap */
+    c->queued += (uint32_t)len; /* gathered bytes count against the outbound cap */
     return 0;
 }
 
@@ -218,7 +218,7 @@ static size_t cork_forget(struct net_conn *c)
         bytes += w->segs[i - 1].len;
     }
     ws->cork_head = ws->cork_tail = 0;
-    c->queued -= bytes;
+    c->queued -= (uint32_t)bytes;
     return bytes;
 }
 
@@ -590,7 +590,7 @@ struct net_conn *net_upgrade(struct net_request *req, const struct net_ws_handle
     ws->last_rx_ms = (uint32_t)clock_mono_ms();
     conn_write(c, resp, (size_t)n, NULL, NULL, 0, NULL, 0);
     c->state = CONN_WS;
-    c->deadline_ms = 0;
+    conn_deadline_clear(c);
     atomic_fetch_add(&net_counters.ws_open, 1);
     uv_read_start((uv_stream_t *)&c->tcp, worker_alloc, conn_on_read);
     if (http->in.len > http->req_len) {

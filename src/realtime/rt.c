@@ -140,7 +140,7 @@ static bool join_admit(struct rt_conn *c, struct phx_msg *m, struct join_req *j)
     }
     /* The parsed filters cost about what their text does: bound the text per connection. */
     j->spec_bytes = j->nb ? json_dumpb(j->pgs, NULL, 0, JSON_COMPACT) : 0;
-    if (rt->cfg.max_sub_bytes && c->sub_bytes + j->spec_bytes > rt->cfg.max_sub_bytes) {
+    if (rt->cfg.max_sub_bytes && rt_conn_sub_bytes(c) + j->spec_bytes > rt->cfg.max_sub_bytes) {
         char reason[128];
         snprintf(reason, sizeof reason,
                  "too many subscriptions: postgres_changes specs over %zu bytes on this connection",
@@ -228,7 +228,7 @@ static json_t *join_bindings(struct rt_conn *c, struct rt_chan *ch, struct join_
     for (size_t i = 0; i < j->nb; i++) {
         json_t *spec = json_array_get(j->pgs, i);
         const char *e = binding_parse(spec, &ch->b[i], errbuf, sizeof errbuf);
-        ch->b[i].id = ++c->next_bid;
+        ch->b[i].id = ++c->loop->next_bid;
         if (e && !j->has_err) {
             snprintf(j->first_err, sizeof j->first_err, "%s", e);
             j->has_err = true;
@@ -274,7 +274,6 @@ static void conn_handle_join(struct rt_conn *c, struct phx_msg *m)
     }
     struct rt_chan *ch = join_chan_new(c, m, &j);
     ch->spec_bytes = (uint32_t)j.spec_bytes;
-    c->sub_bytes += ch->spec_bytes;
     json_t *echo = join_bindings(c, ch, &j);
     /* Register first, so the reply goes out only once the subscription is live. */
     rt_conn_add_chan(c, ch, &j.p);
@@ -589,9 +588,6 @@ int rt_upgrade(struct rt *rt, struct net_request *req, char *err, size_t errlen)
     c->exp_s = rt_exp32(exp_s);
     c->vsn = v;
     c->next = l->conns;
-    if (l->conns) {
-        l->conns->prev = c;
-    }
     l->conns = c;
     atomic_fetch_add(&rt->m_conns, 1);
     struct net_conn *nc = net_upgrade(req, &rt_handler, c);

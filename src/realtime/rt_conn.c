@@ -244,9 +244,6 @@ void rt_chan_free(struct rt_chan *ch)
  * leave it to the resume work in flight. */
 static void chan_close(struct rt_loop *l, struct rt_chan *ch)
 {
-    if (ch->conn) {
-        ch->conn->sub_bytes -= ch->spec_bytes;
-    }
     if (ch->tracked) {
         rt_pres_update(l->rt, ch, NULL);
     }
@@ -409,24 +406,19 @@ int64_t rt_connections(struct rt *rt, const char *client_id)
     return n;
 }
 
-/* Take c out of l->conns. */
-static void conn_unlink(struct rt_loop *l, struct rt_conn *c)
+/* The postgres_changes spec bytes of c's channels (a connection has few). */
+size_t rt_conn_sub_bytes(const struct rt_conn *c)
 {
-    if (c->prev) {
-        c->prev->next = c->next;
-    } else if (l->conns == c) {
-        l->conns = c->next;
+    size_t n = 0;
+    for (const struct rt_chan *ch = c->chans; ch; ch = ch->next) {
+        n += ch->spec_bytes;
     }
-    if (c->next) {
-        c->next->prev = c->prev;
-    }
-    c->prev = c->next = NULL;
+    return n;
 }
 
-/* Free c: a live one (in l->conns), or one net closed that has left it (reap_cb). */
-void rt_conn_free(struct rt_conn *c)
+/* Free c, which is out of l->conns. */
+static void conn_free(struct rt_loop *l, struct rt_conn *c)
 {
-    struct rt_loop *l = c->loop;
     if (c->counted) {
         rt_conn_count(l->rt, c, -1);
     }
@@ -439,40 +431,57 @@ void rt_conn_free(struct rt_conn *c)
         c->chans = ch->next;
         chan_close(l, ch);
     }
-    if (!c->closed) {
-        conn_unlink(l, c);
-    }
     atomic_fetch_sub(&l->rt->m_conns, 1);
     rt_principal_put(l, c->p);
     free(c);
 }
 
+/* Free a live connection that net never took (rt.c): it is at the head of l->conns. */
+void rt_conn_free(struct rt_conn *c)
+{
+    struct rt_loop *l = c->loop;
+    for (struct rt_conn **pp = &l->conns; *pp; pp = &(*pp)->next) {
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    }
+    conn_free(l, c);
+}
+
+/* Free the closed connections. Freeing one may close others (a presence leave sent to a slow
+ * consumer): those are only marked, and the timer is armed again for them. */
 static void reap_cb(uv_timer_t *t)
 {
     struct rt_loop *l = t->data;
-    while (l->dead) {
-        struct rt_conn *c = l->dead;
-        l->dead = c->next;
-        rt_conn_free(c);
+    struct rt_conn **pp = &l->conns;
+    while (*pp && l->nclosed > 0) {
+        struct rt_conn *c = *pp;
+        if (c->closed) {
+            *pp = c->next;
+            l->nclosed--;
+            conn_free(l, c);
+        } else {
+            pp = &c->next;
+        }
     }
 }
 
+/* Net closed c's socket. Its channels and counts go in reap_cb, on a later turn of the loop:
+ * the close may come from inside a fan-out walk. Once the timers are stopped, rt_loop_free
+ * frees it with the rest. */
 void rt_conn_on_close(struct net_conn *nc, void *user, uint16_t code)
 {
     (void)nc;
     (void)code;
     struct rt_conn *c = user;
     struct rt_loop *l = c->loop;
-    conn_unlink(l, c);
     c->closed = true;
     c->nc = NULL;
-    if (!l->timers_on) {
-        rt_conn_free(c);
-        return;
+    l->nclosed++;
+    if (l->timers_on) {
+        uv_timer_start(&l->reap_timer, reap_cb, 0, 0);
     }
-    c->next = l->dead; /* closed: next now chains the dead */
-    l->dead = c;
-    uv_timer_start(&l->reap_timer, reap_cb, 0, 0);
 }
 
 /* ---- token checks ---- */
@@ -483,7 +492,7 @@ static void token_cb(uv_timer_t *t)
     int64_t now_s = clock_now_ms() / 1000;
     struct rt_conn *next_c;
     for (struct rt_conn *c = l->conns; c; c = next_c) {
-        /* A send below may close c (slow consumer), which takes it out of l->conns. */
+        /* A send below may close c (slow consumer): it is only marked (reap_cb frees it). */
         next_c = c->next;
         if (c->closed) {
             continue;
@@ -538,14 +547,12 @@ void rt_loop_timers_stop(struct rt_loop *l)
 void rt_loop_free(struct rt_loop *l)
 {
     l->timers_on = false;
-    while (l->dead) {
-        struct rt_conn *c = l->dead;
-        l->dead = c->next;
-        rt_conn_free(c);
-    }
     while (l->conns) {
-        rt_conn_free(l->conns);
+        struct rt_conn *c = l->conns;
+        l->conns = c->next;
+        conn_free(l, c);
     }
+    l->nclosed = 0;
     rt_group_free_all(l);
     buf_release(&l->scratch);
     free(l);

@@ -107,7 +107,7 @@ struct rt_chan {
     struct rt_group *group;  /* held (one reference) from rt_chan_new to rt_chan_free */
     struct rt_chan_extra *x; /* NULL until needed */
     int64_t cursor;          /* highest change seq considered */
-    uint32_t spec_bytes;     /* its share of conn->sub_bytes */
+    uint32_t spec_bytes;     /* postgres_changes spec bytes (max_sub_bytes over a connection) */
     uint16_t nb;
     bool has_join_ref : 1;
     bool in_pg : 1; /* has bindings and counts in its group's npg */
@@ -150,15 +150,13 @@ struct rt_conn {
     struct rt_loop *loop;
     struct net_conn *nc;
     uint64_t id;
-    uint32_t next_bid;
-    uint32_t sub_bytes; /* postgres_changes spec bytes of its channels (max_sub_bytes) */
-    uint32_t exp_s;     /* the apikey's expiry (rt_exp32) */
+    uint32_t exp_s; /* the apikey's expiry (rt_exp32) */
     uint16_t nchans;
     uint8_t vsn;
     bool counted : 1;      /* announced to the connection hook and the tenant counts */
     bool user_counted : 1; /* holds one of its user's max_user_conns places */
-    bool closed : 1;       /* net closed it: it has left loop->conns for loop->dead (next) */
-    struct rt_conn *prev, *next;
+    bool closed : 1;      /* net closed it: reap_cb frees it (it stays in loop->conns until then) */
+    struct rt_conn *next; /* loop->conns */
     struct rt_chan *chans;
     /* From the apikey; shared with the loop's other connections of an equal principal
      * (rt_principal_get), never changed. */
@@ -186,8 +184,11 @@ struct rt_loop {
     uv_timer_t reap_timer;
     bool timers_on;
     bool stopping;
+    /* Every connection of the loop, newest first, singly linked (an idle connection pays
+     * for one link): closed ones stay until reap_cb, which walks the list while any are. */
     struct rt_conn *conns;
-    struct rt_conn *dead;
+    uint32_t nclosed;
+    uint32_t next_bid;   /* postgres_changes binding ids: unique on the loop, so per connection */
     struct rt_group *pg; /* groups with postgres_changes subscribers */
     struct buf scratch;
     atomic_int_fast64_t delivered_seq;
@@ -293,6 +294,7 @@ bool rt_user_conn_take(struct rt *rt, const char *user_id);
 void rt_user_conn_give(struct rt *rt, const char *user_id);
 /* Close every channel of c, unlink it from its loop and free it. */
 void rt_conn_free(struct rt_conn *c);
+size_t rt_conn_sub_bytes(const struct rt_conn *c);
 struct rt_chan *rt_conn_find_chan(struct rt_conn *c, const char *topic);
 /* Link ch (from rt_chan_new) into c, its (tenant, topic) group and, when it has bindings,
  * the loop's postgres list; ch then acts for p. */

@@ -39,9 +39,8 @@ test('bytes per idle connection with one channel', { timeout: 120000 }, async ()
   const per = (h1 - h0) / N;
   console.log(`# user-space heap bytes per idle connection with one channel: ${per.toFixed(0)}`);
   for (const c of [...clients, ...warm]) c.close();
-  // The figure is reported above and recorded in docs/benchmarks.md (512 bytes in malloc
-  // chunks: connection 336, realtime connection 80, channel 96; the gauge reads 577-606 in
-  // most runs). The bound catches a buffer per idle connection coming back (a kept message
+  // The figure is reported above and recorded in docs/benchmarks.md (480 bytes in malloc
+  // chunks: connection 320, realtime connection 64, channel 96; the gauge reads about 507). The bound catches a buffer per idle connection coming back (a kept message
   // or read buffer is kilobytes) with room for the other threads: the demo's jobs and
   // SQLite's page cache sometimes grow between the two readings, and such runs have read up
   // to 1,400 bytes. A smaller regression shows in the printed figure, not here.

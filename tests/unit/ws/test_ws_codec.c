@@ -16,6 +16,7 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/err.h"
+#include "net/net_int.h"
 #include "net/ws/ws_codec.h"
 
 #define FIN 0x80
@@ -417,6 +418,27 @@ static void test_fragmented(void)
     buf_release(&in);
 }
 
+/* A connection's deadline is 32 bits compared modulo 2^32 (net/net_int.h): it passes at its
+ * time, also across the wrap of the low 32 bits of the clock, and never without one. */
+static void test_deadline(void)
+{
+    struct net_conn c = {0};
+    CHECK(!conn_deadline_passed(&c, 0));
+    CHECK(!conn_deadline_passed(&c, INT64_C(1) << 40));
+    const int64_t starts[] = {1000, (INT64_C(1) << 32) - 500, (INT64_C(5) << 32) - 1,
+                              INT64_C(1) << 41};
+    for (size_t i = 0; i < sizeof starts / sizeof starts[0]; i++) {
+        int64_t now = starts[i];
+        conn_deadline_set(&c, now + 30000);
+        CHECK(!conn_deadline_passed(&c, now));
+        CHECK(!conn_deadline_passed(&c, now + 29999));
+        CHECK(conn_deadline_passed(&c, now + 30000));
+        CHECK(conn_deadline_passed(&c, now + 90000));
+        conn_deadline_clear(&c);
+        CHECK(!conn_deadline_passed(&c, now + 90000));
+    }
+}
+
 /* ws_reader_idle: true only between messages with nothing held, which is when a connection
  * may drop its reader (net/ws.c) and go on with a fresh one. */
 static void test_idle(void)
@@ -749,6 +771,7 @@ int main(void)
     test_zero_copy();
     test_fragmented();
     test_idle();
+    test_deadline();
     test_rsv_and_opcodes();
     test_control_rules();
     test_masking_rules();
