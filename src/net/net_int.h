@@ -23,12 +23,26 @@ enum conn_state {
 enum conn_timeout { TIMEOUT_HEADER = 1, TIMEOUT_BODY, TIMEOUT_IDLE };
 
 /* A part of a WebSocket frame gathered while its worker is corked (ws.c): bytes of a shared
- * object, or (shared NULL) of the worker's cork_bytes. next: the connection's next part
+ * object, or (shared NULL) of its round's bytes. next: the connection's next part
  * (index + 1, 0 at the end). */
 struct ws_seg {
     struct net_shared *shared;
     uint32_t off, len;
     uint32_t next;
+};
+
+/* WebSocket frames gathered while the worker runs posted tasks (ws.c): the parts, chained
+ * per connection; the small bytes they point into; the connections in the order they were
+ * listed (NULL: gone); one reference per shared object. The arrays keep their capacity from
+ * round to round, so fanning out allocates nothing. */
+struct ws_round {
+    struct ws_seg *segs;
+    uint32_t nsegs, segcap;
+    struct net_conn **conns;
+    uint32_t nconns, conns_cap;
+    struct net_shared **pins;
+    uint32_t npins, pincap;
+    struct buf bytes; /* frame headers, prefixes and suffixes */
 };
 
 /* The HTTP side of a connection: input, the request being read, its body. Separate from
@@ -61,7 +75,7 @@ struct ws_reader;
  * no allocation beyond its connection. */
 struct net_ws_state {
     /* First what every fanned-out frame reads and writes (one cache line per delivery). */
-    uint32_t cork_head, cork_tail; /* parts gathered this round (w->segs index + 1), or 0 */
+    uint32_t cork_head, cork_tail; /* parts gathered (rounds[cork_round].segs index + 1), or 0 */
     /* Low 32 bits of the monotonic clock (ms) at the last frame from the peer; compared
      * modulo 2^32 (ws_conn_sweep). */
     uint32_t last_rx_ms;
@@ -70,7 +84,8 @@ struct net_ws_state {
     bool on : 1;     /* the connection is (or was) a WebSocket */
     bool close_sent : 1;
     bool notified : 1;    /* the handler's on_close called */
-    bool cork_listed : 1; /* in w->cork_conns this round */
+    bool cork_listed : 1; /* in rounds[cork_round].conns, not yet reached by its pass */
+    bool cork_round : 1;  /* which of the worker's two rounds holds its chain */
     /* Only while a frame or a fragmented message is partly read; between messages the
      * connection holds no reader (ws_conn_on_data borrows the worker's spare one). */
     struct ws_reader *reader;
@@ -151,15 +166,14 @@ struct net_worker {
     atomic_int stop_request;   /* set by net_server_stop */
     struct http_field *fields; /* scratch for parsing, cfg.limits.max_fields entries */
     bool corked;               /* running posted tasks: WebSocket frames are gathered */
-    /* What the corked round gathered, for all connections (ws.c); the arrays keep their
-     * capacity from round to round, so fanning out allocates nothing. */
-    struct ws_seg *segs; /* parts, chained per connection */
-    uint32_t nsegs, segcap;
-    struct buf cork_bytes;        /* frame headers, prefixes and suffixes */
-    struct net_conn **cork_conns; /* connections with gathered parts, in order (NULL: gone) */
-    uint32_t ncork_conns, cork_conns_cap;
-    struct net_shared **pins; /* one reference per shared object gathered this round */
-    uint32_t npins, pincap;
+    /* Frames gathered for WebSockets (ws.c): rounds[gather] takes new connections; while
+     * `flushing`, the other one is being written, one slice per turn of the loop (flush_idle),
+     * from flush_pos. */
+    struct ws_round rounds[2];
+    uint8_t gather;
+    bool flushing;
+    uint32_t flush_pos;
+    uv_idle_t flush_idle;
     uv_buf_t *iov; /* scratch for writing one connection's parts */
     struct net_shared **iov_owner;
     uint32_t iovcap;
@@ -244,6 +258,7 @@ int conn_write_parts(struct net_conn *c, const uv_buf_t *parts, unsigned n,
  * per connection and written with one writev each when the tasks are done (uncork), so a
  * loop that is behind delivers several events to a subscriber in one system call. */
 void ws_worker_uncork(struct net_worker *w);
+void ws_worker_flush_init(struct net_worker *w);
 /* Free the spare gatherers (worker teardown). */
 void ws_worker_release(struct net_worker *w);
 void ws_conn_on_data(struct net_conn *c, uint8_t *data, size_t len);

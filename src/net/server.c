@@ -1488,6 +1488,7 @@ int net_server_start(const struct net_config *cfg, const struct net_hooks *hooks
         w->async.data = w;
         uv_timer_init(&w->loop, &w->sweep);
         w->sweep.data = w;
+        ws_worker_flush_init(w);
         uv_timer_start(&w->sweep, worker_sweep, SB_LIMIT_SWEEP_MS, SB_LIMIT_SWEEP_MS);
         uv_tcp_init(&w->loop, &w->listener);
         w->listener.data = w;

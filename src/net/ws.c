@@ -112,17 +112,28 @@ int net_ws_check(const struct net_request *req)
 /* ---- corking ----
  *
  * While its worker runs posted tasks, a connection's frames are gathered as parts chained
- * through the worker's segs array: small bytes (frame headers, per-subscriber prefixes) are
- * appended to the worker's cork_bytes, shared event data is referenced (pinned once per round
- * for the whole worker, not once per delivery). At uncork each connection's parts go out with
- * one writev straight from those buffers (conn_write_parts), and only what the socket did not
- * take is copied or referenced into a queued write. The arrays keep their capacity between
- * rounds, up to the retention limits below, so a steady fan-out allocates nothing.
+ * through a round's segs array: small bytes (frame headers, per-subscriber prefixes) are
+ * appended to the round's bytes, shared event data is referenced (pinned once per round, not
+ * once per delivery). Each connection's parts go out with one writev straight from those
+ * buffers (conn_write_parts), and only what the socket did not take is copied or referenced
+ * into a queued write. The arrays keep their capacity between rounds, up to the retention
+ * limits below, so a steady fan-out allocates nothing.
+ *
+ * Writing a round to 10,000 sockets takes the kernel about 100 ms here, so it is written in
+ * slices of WS_FLUSH_SLICE connections, one slice per turn of the loop, and the loop reads
+ * its sockets and runs new tasks in between. Two rounds take turns: one is being written
+ * (w->flushing, from w->flush_pos), the other gathers. A new frame for a connection that is
+ * still waiting in the round being written joins its chain there, so it goes out in this
+ * pass; any other connection is listed in the gathering round, written in the next pass. A
+ * frame thus waits at most about one pass, not the rest of the current one and all of the
+ * next, and a connection's frames stay in order: it has one chain, in one round
+ * (ws.cork_round).
  */
 
 #define CORK_KEEP_SEGS (256u * 1024u)        /* parts kept allocated between rounds */
 #define CORK_KEEP_BYTES (4u * 1024u * 1024u) /* small bytes kept allocated between rounds */
 #define CORK_MAX_BYTES (1u << 30)            /* small bytes of one round */
+#define WS_FLUSH_SLICE 256u                  /* connections written per turn of the loop */
 
 /* Grow *arr (of elem-sized items, capacity *cap) to hold need items. */
 static int grow(void **arr, uint32_t *cap, uint32_t need, size_t elem, uint32_t first)
@@ -146,29 +157,35 @@ static int grow(void **arr, uint32_t *cap, uint32_t need, size_t elem, uint32_t 
     return 0;
 }
 
+/* The round holding c's chain (valid while c is listed or has parts). */
+static struct ws_round *conn_round(struct net_conn *c)
+{
+    return &conn_worker(c)->rounds[c->ws.cork_round];
+}
+
 /* Append a part to c's chain (small bytes next to its last small part extend that part). */
 static int cork_part(struct net_conn *c, struct net_shared *shared, size_t off, size_t len)
 {
-    struct net_worker *w = conn_worker(c);
+    struct ws_round *r = conn_round(c);
     struct net_ws_state *ws = &c->ws;
     if (!len) {
         return 0;
     }
     if (!shared && ws->cork_tail) {
-        struct ws_seg *t = &w->segs[ws->cork_tail - 1];
+        struct ws_seg *t = &r->segs[ws->cork_tail - 1];
         if (!t->shared && (size_t)t->off + t->len == off) {
             t->len += (uint32_t)len;
             c->queued += (uint32_t)len;
             return 0;
         }
     }
-    if (grow((void **)&w->segs, &w->segcap, w->nsegs + 1, sizeof *w->segs, 1024) < 0) {
+    if (grow((void **)&r->segs, &r->segcap, r->nsegs + 1, sizeof *r->segs, 1024) < 0) {
         return SB_E_NOMEM;
     }
-    uint32_t idx = w->nsegs++;
-    w->segs[idx] = (struct ws_seg){shared, (uint32_t)off, (uint32_t)len, 0};
+    uint32_t idx = r->nsegs++;
+    r->segs[idx] = (struct ws_seg){shared, (uint32_t)off, (uint32_t)len, 0};
     if (ws->cork_tail) {
-        w->segs[ws->cork_tail - 1].next = idx + 1;
+        r->segs[ws->cork_tail - 1].next = idx + 1;
     } else {
         ws->cork_head = idx + 1;
     }
@@ -180,49 +197,52 @@ static int cork_part(struct net_conn *c, struct net_shared *shared, size_t off, 
 /* Copy small bytes into the round's buffer and chain them to c. */
 static int cork_small(struct net_conn *c, const void *data, size_t len)
 {
-    struct net_worker *w = conn_worker(c);
+    struct ws_round *r = conn_round(c);
     if (!len) {
         return 0;
     }
-    size_t off = w->cork_bytes.len;
-    if (buf_append(&w->cork_bytes, data, len) < 0) {
+    if (!r->bytes.max_len) {
+        buf_init(&r->bytes, CORK_MAX_BYTES);
+    }
+    size_t off = r->bytes.len;
+    if (buf_append(&r->bytes, data, len) < 0) {
         return SB_E_NOMEM;
     }
     return cork_part(c, NULL, off, len);
 }
 
-/* Hold one reference to shared for the rest of the round (the last few pins are checked, so
- * an event fanned out to many connections is pinned once). */
-static int cork_pin(struct net_worker *w, struct net_shared *shared)
+/* Hold one reference to shared until r is written (the last few pins are checked, so an
+ * event fanned out to many connections is pinned once). */
+static int cork_pin(struct ws_round *r, struct net_shared *shared)
 {
-    for (uint32_t k = w->npins; k > 0 && k + 4 > w->npins; k--) {
-        if (w->pins[k - 1] == shared) {
+    for (uint32_t k = r->npins; k > 0 && k + 4 > r->npins; k--) {
+        if (r->pins[k - 1] == shared) {
             return 0;
         }
     }
-    if (grow((void **)&w->pins, &w->pincap, w->npins + 1, sizeof *w->pins, 64) < 0) {
+    if (grow((void **)&r->pins, &r->pincap, r->npins + 1, sizeof *r->pins, 64) < 0) {
         return SB_E_NOMEM;
     }
     net_shared_ref(shared);
-    w->pins[w->npins++] = shared;
+    r->pins[r->npins++] = shared;
     return 0;
 }
 
 /* Forget c's gathered parts (and take their bytes off its queue); returns the bytes. */
 static size_t cork_forget(struct net_conn *c)
 {
-    struct net_worker *w = conn_worker(c);
+    struct ws_round *r = conn_round(c);
     struct net_ws_state *ws = &c->ws;
     size_t bytes = 0;
-    for (uint32_t i = ws->cork_head; i; i = w->segs[i - 1].next) {
-        bytes += w->segs[i - 1].len;
+    for (uint32_t i = ws->cork_head; i; i = r->segs[i - 1].next) {
+        bytes += r->segs[i - 1].len;
     }
     ws->cork_head = ws->cork_tail = 0;
     c->queued -= (uint32_t)bytes;
     return bytes;
 }
 
-/* Write c's gathered frames now (at uncork, or before a frame that must follow them). */
+/* Write c's gathered frames now (in its pass, or before a frame that must follow them). */
 static void cork_flush_conn(struct net_conn *c)
 {
     struct net_ws_state *ws = &c->ws;
@@ -230,8 +250,9 @@ static void cork_flush_conn(struct net_conn *c)
         return;
     }
     struct net_worker *w = conn_worker(c);
+    struct ws_round *r = conn_round(c);
     uint32_t n = 0;
-    for (uint32_t i = ws->cork_head; i; i = w->segs[i - 1].next) {
+    for (uint32_t i = ws->cork_head; i; i = r->segs[i - 1].next) {
         n++;
     }
     if (n > w->iovcap) {
@@ -247,9 +268,9 @@ static void cork_flush_conn(struct net_conn *c)
         w->iovcap = cap;
     }
     n = 0;
-    for (uint32_t i = ws->cork_head; i; i = w->segs[i - 1].next) {
-        const struct ws_seg *g = &w->segs[i - 1];
-        char *base = g->shared ? g->shared->data + g->off : w->cork_bytes.data + g->off;
+    for (uint32_t i = ws->cork_head; i; i = r->segs[i - 1].next) {
+        const struct ws_seg *g = &r->segs[i - 1];
+        char *base = g->shared ? g->shared->data + g->off : r->bytes.data + g->off;
         w->iov[n] = uv_buf_init(base, g->len);
         w->iov_owner[n] = g->shared;
         n++;
@@ -258,30 +279,64 @@ static void cork_flush_conn(struct net_conn *c)
     conn_write_parts(c, w->iov, n, w->iov_owner, NULL);
 }
 
-void ws_worker_uncork(struct net_worker *w)
+/* Empty a written round (every listed connection has gone out or gone away). */
+static void round_reset(struct ws_round *r)
 {
-    /* One at a time, re-reading the count: a write that fails closes its connection. */
-    for (uint32_t i = 0; i < w->ncork_conns; i++) {
-        struct net_conn *c = w->cork_conns[i];
-        if (c) {
-            c->ws.cork_listed = false;
-            cork_flush_conn(c);
+    r->nconns = 0;
+    r->nsegs = 0;
+    buf_reset(&r->bytes);
+    for (uint32_t k = 0; k < r->npins; k++) {
+        net_shared_unref(r->pins[k]);
+    }
+    r->npins = 0;
+    if (r->segcap > CORK_KEEP_SEGS) {
+        free(r->segs);
+        r->segs = NULL;
+        r->segcap = 0;
+    }
+    if (r->bytes.cap > CORK_KEEP_BYTES) {
+        buf_release(&r->bytes);
+    }
+}
+
+static void flush_on_idle(uv_idle_t *h);
+
+/* Write the next slice of the round in its pass, starting a pass with the gathering round
+ * when none is under way; the idle handle brings the next slice while anything is left. */
+static void flush_slice(struct net_worker *w)
+{
+    if (!w->flushing && w->rounds[w->gather].nconns) {
+        w->gather ^= 1;
+        w->flushing = true;
+        w->flush_pos = 0;
+    }
+    if (w->flushing) {
+        struct ws_round *r = &w->rounds[w->gather ^ 1];
+        uint32_t budget = WS_FLUSH_SLICE;
+        /* One at a time, re-reading the count: a write that fails closes its connection. */
+        while (w->flush_pos < r->nconns && budget > 0) {
+            struct net_conn *c = r->conns[w->flush_pos++];
+            if (c) {
+                budget--;
+                c->ws.cork_listed = false;
+                cork_flush_conn(c);
+            }
+        }
+        if (w->flush_pos >= r->nconns) {
+            round_reset(r);
+            w->flushing = false;
         }
     }
-    w->ncork_conns = 0;
-    w->nsegs = 0;
-    buf_reset(&w->cork_bytes);
-    for (uint32_t k = 0; k < w->npins; k++) {
-        net_shared_unref(w->pins[k]);
+    bool more = w->flushing || w->rounds[w->gather].nconns > 0;
+    if (more && !uv_is_active((uv_handle_t *)&w->flush_idle) &&
+        !uv_is_closing((uv_handle_t *)&w->flush_idle)) {
+        uv_idle_start(&w->flush_idle, flush_on_idle);
+    } else if (!more && uv_is_active((uv_handle_t *)&w->flush_idle)) {
+        uv_idle_stop(&w->flush_idle);
     }
-    w->npins = 0;
-    if (w->segcap > CORK_KEEP_SEGS) {
-        free(w->segs);
-        w->segs = NULL;
-        w->segcap = 0;
-    }
-    if (w->cork_bytes.cap > CORK_KEEP_BYTES) {
-        buf_release(&w->cork_bytes);
+    if (w->frames_sent) {
+        atomic_fetch_add(&net_counters.ws_frames_sent, w->frames_sent);
+        w->frames_sent = 0;
     }
     if (w->iovcap > CORK_KEEP_SEGS) {
         free(w->iov);
@@ -290,32 +345,48 @@ void ws_worker_uncork(struct net_worker *w)
         w->iov_owner = NULL;
         w->iovcap = 0;
     }
-    if (w->frames_sent) {
-        atomic_fetch_add(&net_counters.ws_frames_sent, w->frames_sent);
-        w->frames_sent = 0;
-    }
+}
+
+/* A turn of the loop while a pass is unfinished: its next slice. */
+static void flush_on_idle(uv_idle_t *h)
+{
+    flush_slice(h->data);
+}
+
+void ws_worker_flush_init(struct net_worker *w)
+{
+    uv_idle_init(&w->loop, &w->flush_idle);
+    w->flush_idle.data = w;
+}
+
+void ws_worker_uncork(struct net_worker *w)
+{
+    flush_slice(w);
 }
 
 void ws_worker_release(struct net_worker *w)
 {
-    ws_worker_uncork(w);
+    /* The loop has stopped and every connection is closed: drop what is left unwritten. */
     if (w->spare_reader) {
         ws_reader_release(w->spare_reader);
         free(w->spare_reader);
         w->spare_reader = NULL;
     }
-    free(w->segs);
-    free(w->cork_conns);
-    free(w->pins);
+    for (int i = 0; i < 2; i++) {
+        struct ws_round *r = &w->rounds[i];
+        round_reset(r);
+        free(r->segs);
+        free(r->conns);
+        free(r->pins);
+        buf_release(&r->bytes);
+        *r = (struct ws_round){0};
+    }
+    w->flushing = false;
     free(w->iov);
     free(w->iov_owner);
-    buf_release(&w->cork_bytes);
-    w->segs = NULL;
-    w->cork_conns = NULL;
-    w->pins = NULL;
     w->iov = NULL;
     w->iov_owner = NULL;
-    w->segcap = w->cork_conns_cap = w->pincap = w->iovcap = 0;
+    w->iovcap = 0;
 }
 
 /* Gather one frame (header, prefix, shared, suffix) for c in the corked round. */
@@ -325,22 +396,21 @@ static int cork_frame(struct net_conn *c, const uint8_t *hdr, size_t hl, const c
 {
     struct net_worker *w = conn_worker(c);
     struct net_ws_state *ws = &c->ws;
-    if (!w->cork_bytes.max_len) {
-        buf_init(&w->cork_bytes, CORK_MAX_BYTES);
-    }
     if (!ws->cork_listed) {
-        if (grow((void **)&w->cork_conns, &w->cork_conns_cap, w->ncork_conns + 1,
-                 sizeof *w->cork_conns, 256) < 0) {
+        /* Parts left from a chain flushed early (cork_flush_conn) are none: start anew. */
+        struct ws_round *g = &w->rounds[w->gather];
+        if (grow((void **)&g->conns, &g->conns_cap, g->nconns + 1, sizeof *g->conns, 256) < 0) {
             return SB_E_NOMEM;
         }
-        w->cork_conns[w->ncork_conns++] = c;
+        g->conns[g->nconns++] = c;
         ws->cork_listed = true;
+        ws->cork_round = w->gather & 1;
     }
     if (cork_small(c, hdr, hl) < 0 || cork_small(c, prefix, prefix_len) < 0) {
         return SB_E_NOMEM;
     }
     if (shared && shared->len &&
-        (cork_pin(w, shared) < 0 || cork_part(c, shared, 0, shared->len) < 0)) {
+        (cork_pin(conn_round(c), shared) < 0 || cork_part(c, shared, 0, shared->len) < 0)) {
         return SB_E_NOMEM;
     }
     if (cork_small(c, suffix, suffix_len) < 0) {
@@ -408,10 +478,10 @@ void ws_conn_release(struct net_conn *c)
 {
     if (c->ws.on) {
         if (c->ws.cork_listed) {
-            struct net_worker *w = conn_worker(c);
-            for (uint32_t i = 0; i < w->ncork_conns; i++) {
-                if (w->cork_conns[i] == c) {
-                    w->cork_conns[i] = NULL; /* its parts stay unreferenced until uncork */
+            struct ws_round *r = conn_round(c);
+            for (uint32_t i = 0; i < r->nconns; i++) {
+                if (r->conns[i] == c) {
+                    r->conns[i] = NULL; /* its parts stay unreferenced until the round is reset */
                 }
             }
         }
