@@ -24,6 +24,7 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/hash.h"
 #include "base/json.h"
 #include "base/rand.h"
 #include "realtime/filter.h"
@@ -219,16 +220,50 @@ static struct rt_chan *join_chan_new(struct rt_conn *c, const struct phx_msg *m,
     return ch;
 }
 
+#define BINDING_ID_MASK ((1u << 27) - 1)
+
+/* The id of binding i of the join: like the real server's (phash2 of the params), a number
+ * below 2^27 that depends only on the spec, so every subscriber with the same binding gets the
+ * same id and so the same bytes of each change (fanout.c builds one frame per topic and ids).
+ * A spec equal to an earlier one of the channel shares its id and matches nothing itself
+ * (the twin's id already makes the client fire both); a different spec whose hash collides
+ * with an earlier id takes the next free one, so ids tell the channel's bindings apart. */
+static uint32_t binding_id(const struct join_req *j, struct rt_chan *ch, size_t i)
+{
+    const json_t *spec = json_array_get(j->pgs, i);
+    char *text = json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS);
+    uint64_t h = text ? hash_str(text) : 0;
+    free(text);
+    uint32_t id = (uint32_t)(h ^ (h >> 32)) & BINDING_ID_MASK;
+    for (size_t k = 0; k < i; k++) {
+        if (json_equal(spec, json_array_get(j->pgs, k))) {
+            ch->b[i].ops = 0;
+            return ch->b[k].id;
+        }
+    }
+    for (bool taken = true; taken;) {
+        id = id ? id : 1;
+        taken = false;
+        for (size_t k = 0; k < i && !taken; k++) {
+            taken = ch->b[k].id == id;
+        }
+        if (taken) {
+            id = (id + 1) & BINDING_ID_MASK;
+        }
+    }
+    return id;
+}
+
 /* Parse every binding into ch; returns the echo for the reply (each spec with its id). A
  * refused binding stays (ops 0, matches nothing) and the first refusal is kept in j. */
-static json_t *join_bindings(struct rt_conn *c, struct rt_chan *ch, struct join_req *j)
+static json_t *join_bindings(struct rt_chan *ch, struct join_req *j)
 {
     json_t *echo = json_array();
     char errbuf[256];
     for (size_t i = 0; i < j->nb; i++) {
         json_t *spec = json_array_get(j->pgs, i);
         const char *e = binding_parse(spec, &ch->b[i], errbuf, sizeof errbuf);
-        ch->b[i].id = ++c->loop->next_bid;
+        ch->b[i].id = binding_id(j, ch, i);
         if (e && !j->has_err) {
             snprintf(j->first_err, sizeof j->first_err, "%s", e);
             j->has_err = true;
@@ -274,7 +309,7 @@ static void conn_handle_join(struct rt_conn *c, struct phx_msg *m)
     }
     struct rt_chan *ch = join_chan_new(c, m, &j);
     ch->spec_bytes = (uint32_t)j.spec_bytes;
-    json_t *echo = join_bindings(c, ch, &j);
+    json_t *echo = join_bindings(ch, &j);
     /* Register first, so the reply goes out only once the subscription is live. */
     rt_conn_add_chan(c, ch, &j.p);
     rt_chan_set_exp(ch, j.exp_s);

@@ -188,7 +188,6 @@ struct rt_loop {
      * for one link): closed ones stay until reap_cb, which walks the list while any are. */
     struct rt_conn *conns;
     uint32_t nclosed;
-    uint32_t next_bid;   /* postgres_changes binding ids: unique on the loop, so per connection */
     struct rt_group *pg; /* groups with postgres_changes subscribers */
     struct buf scratch;
     atomic_int_fast64_t delivered_seq;

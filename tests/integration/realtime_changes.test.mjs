@@ -118,6 +118,43 @@ test('users events never carry password hashes; tenant-scoped for admins', { tim
   c.close();
 });
 
+test('binding ids depend on the spec: equal across sockets, distinct within a channel, a repeated spec shares its twin\'s id', { timeout: 20000 }, async () => {
+  // Like the real server's phash2(params): subscribers with the same binding get the same id,
+  // so a change is one frame for all of them (fanout.c shares it per topic and ids).
+  const token = tokenFor(server, 'admin@acme.test');
+  const specs = [
+    { event: 'UPDATE', schema: 'public', table: 'agent_status' },
+    { event: '*', schema: 'public', table: 'agent_status' },
+    { event: 'UPDATE', schema: 'public', table: 'agent_status' },
+  ];
+  const subs = [];
+  for (const vsn of ['1.0.0', '2.0.0']) {
+    const c = await new RawClient(server.wsUrl, token, { vsn }).open();
+    const r = await c.join('realtime:ids', { postgres_changes: specs });
+    assert.equal(r.payload.status, 'ok');
+    subs.push({ c, ids: r.payload.response.postgres_changes.map((b) => b.id) });
+  }
+  const [a, b] = subs;
+  assert.deepEqual(a.ids, b.ids, 'the same specs give the same ids on every socket');
+  for (const id of a.ids) assert.ok(Number.isInteger(id) && id > 0 && id < 2 ** 27, `id ${id}`);
+  assert.notEqual(a.ids[0], a.ids[1], 'different specs, different ids');
+  assert.equal(a.ids[2], a.ids[0], 'a repeated spec shares its twin\'s id');
+  const agent = agentOf('agent2@acme.test');
+  const next = agent.status === 'busy' ? 'away' : 'busy';
+  sql(server, `UPDATE agent_status SET status='${next}', version=version+1 WHERE id='${agent.id}'`);
+  for (const { c, ids } of subs) {
+    const ev = await until(() => c.events('postgres_changes')[0], { what: 'the change' });
+    // Each matching binding's id once: the repeated spec is covered by its twin's.
+    assert.deepEqual(ev.payload.ids, [ids[0], ids[1]]);
+    assert.equal(ev.payload.data.record.id, agent.id);
+  }
+  await sleep(300);
+  for (const { c } of subs) {
+    assert.equal(c.events('postgres_changes').length, 1);
+    c.close();
+  }
+});
+
 test('a change larger than the loop\'s 64 KiB scratch arrives whole to every subscriber (vsn 1 and 2)', { timeout: 20000 }, async () => {
   // The frame of a change is built once per (serializer, topic, ids) and shared; it must not
   // go through a bounded scratch buffer (a 100 KiB row was dropped silently when it did).

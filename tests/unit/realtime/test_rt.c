@@ -479,7 +479,8 @@ static void test_dispatch(void)
     CHECK_EQ_INT(json_array_size(echo), 2);
     json_int_t id1 = json_integer_value(json_object_get(json_array_get(echo, 0), "id"));
     json_int_t id2 = json_integer_value(json_object_get(json_array_get(echo, 1), "id"));
-    CHECK(id1 > 0 && id2 == id1 + 1);
+    /* Ids depend on the spec (below 2^27, as the real server's phash2), not on the socket. */
+    CHECK(id1 > 0 && id1 < (1 << 27) && id2 > 0 && id2 < (1 << 27) && id1 != id2);
     CHECK_EQ_STR(str_at(json_array_get(echo, 1), "table", NULL), "no_such_table");
     CHECK(json_is_integer(json_object_get(resp, "seq")));
     json_decref(resp);
