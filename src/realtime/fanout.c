@@ -172,33 +172,46 @@ static size_t chan_match_ids(const struct rt_chan *ch, const struct rt_event *ev
 }
 
 /*
- * While a loop fans a batch out: the last whole frame built for a change, reused for every
- * next subscriber with the same serializer, topic, view of the row and matching binding ids
- * (the common case: many subscribers of one topic with the same bindings get the same bytes).
- * A subscriber then costs its policy check and binding match, and a reference to the frame:
- * no JSON, no copy. Thread-local: each loop has its own.
+ * While a loop fans a batch out: the last whole frame built for a change, per serializer,
+ * reused for every next subscriber with the same serializer, topic, view of the row and
+ * matching binding ids (the common case: many subscribers of one topic with the same bindings
+ * get the same bytes; binding ids depend only on the spec, rt.c). One slot per serializer, so
+ * vsn 1 and vsn 2 clients mixed on a topic share too. A subscriber then costs its policy
+ * check and binding match, and a reference to the frame: no JSON, no copy. Thread-local: each
+ * loop has its own.
  */
 #define CACHE_KEY_MAX 256
-struct frame_cache {
-    bool on;                       /* inside batch_on_loop */
+#define CACHE_SLOTS 2 /* vsn 1 and 2 */
+struct frame_slot {
     struct net_shared *frame;      /* prefix, ids, data and suffix; NULL: empty */
     const struct net_shared *data; /* what it was built from (alive for the batch) */
-    uint8_t vsn;
     size_t key_len;
     char key[CACHE_KEY_MAX]; /* topic, NUL, matching ids */
-    struct buf ids;          /* scratch for a subscriber's matching ids */
-    uint64_t delivered;      /* counted into m_delivered once per batch */
+};
+struct frame_cache {
+    bool on; /* inside batch_on_loop */
+    struct frame_slot slot[CACHE_SLOTS];
+    struct buf ids;     /* scratch for a subscriber's matching ids */
+    uint64_t delivered; /* counted into m_delivered once per batch */
+    uint64_t built;     /* frames built, counted into m_change_frames once per batch */
 };
 static _Thread_local struct frame_cache tl_cache;
 
+static void slot_drop(struct frame_slot *s)
+{
+    if (s->frame) {
+        net_shared_unref(s->frame);
+        s->frame = NULL;
+    }
+    s->data = NULL;
+    s->key_len = 0;
+}
+
 static void cache_drop(void)
 {
-    if (tl_cache.frame) {
-        net_shared_unref(tl_cache.frame);
-        tl_cache.frame = NULL;
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+        slot_drop(&tl_cache.slot[i]);
     }
-    tl_cache.data = NULL;
-    tl_cache.key_len = 0;
 }
 
 static void deliver_cached(struct rt_chan *ch, const struct rt_event *ev, uint8_t op,
@@ -213,12 +226,12 @@ static void deliver_cached(struct rt_chan *ch, const struct rt_event *ev, uint8_
     if (chan_match_ids(ch, ev, op, rec, ids) == 0 || ids->len == 0) {
         return;
     }
+    struct frame_slot *s = &tl_cache.slot[c->vsn >= 2];
     size_t tl = strlen(rt_chan_topic(ch));
     bool keyable = tl + 1 + ids->len <= CACHE_KEY_MAX;
-    if (!(keyable && tl_cache.frame && tl_cache.data == data && tl_cache.vsn == c->vsn &&
-          tl_cache.key_len == tl + 1 + ids->len &&
-          memcmp(tl_cache.key, rt_chan_topic(ch), tl + 1) == 0 &&
-          memcmp(tl_cache.key + tl + 1, ids->data, ids->len) == 0)) {
+    if (!(keyable && s->frame && s->data == data && s->key_len == tl + 1 + ids->len &&
+          memcmp(s->key, rt_chan_topic(ch), tl + 1) == 0 &&
+          memcmp(s->key + tl + 1, ids->data, ids->len) == 0)) {
         /* Only the prefix goes through the loop's scratch (bounded); the row data, which may
          * be larger than that, is copied once, straight into the frame. */
         struct buf *b = &c->loop->scratch;
@@ -229,20 +242,20 @@ static void deliver_cached(struct rt_chan *ch, const struct rt_event *ev, uint8_
             return;
         }
         char suffix[3] = {'}', phx_suffix(c->vsn)[0], 0};
-        cache_drop();
-        tl_cache.frame = net_shared_concat(b->data, b->len, data->data, data->len, suffix, 2);
+        slot_drop(s);
+        s->frame = net_shared_concat(b->data, b->len, data->data, data->len, suffix, 2);
+        tl_cache.built++;
         if (keyable) {
-            tl_cache.data = data;
-            tl_cache.vsn = c->vsn;
-            memcpy(tl_cache.key, rt_chan_topic(ch), tl + 1);
-            memcpy(tl_cache.key + tl + 1, ids->data, ids->len);
-            tl_cache.key_len = tl + 1 + ids->len;
+            s->data = data;
+            memcpy(s->key, rt_chan_topic(ch), tl + 1);
+            memcpy(s->key + tl + 1, ids->data, ids->len);
+            s->key_len = tl + 1 + ids->len;
         }
     }
-    rt_conn_send(c, false, NULL, 0, tl_cache.frame, NULL, 0);
+    rt_conn_send(c, false, NULL, 0, s->frame, NULL, 0);
     tl_cache.delivered++;
     if (!keyable) {
-        cache_drop();
+        slot_drop(s);
     }
 }
 
@@ -295,6 +308,7 @@ void rt_chan_deliver(struct rt_chan *ch, const struct rt_event *ev)
     char suffix[3] = {'}', phx_suffix(c->vsn)[0], 0};
     rt_conn_send(c, false, b->data, b->len, data, suffix, 2);
     atomic_fetch_add(&c->loop->rt->m_delivered, 1);
+    atomic_fetch_add(&c->loop->rt->m_change_frames, 1); /* its own prefix */
 }
 
 /* What a loop receives from another thread: one shared batch or fan. */
@@ -366,7 +380,9 @@ static void batch_on_loop(void *arg)
     buf_release(&tl_cache.ids);
     if (tl_cache.delivered) {
         atomic_fetch_add(&l->rt->m_delivered, tl_cache.delivered);
+        atomic_fetch_add(&l->rt->m_change_frames, tl_cache.built);
         tl_cache.delivered = 0;
+        tl_cache.built = 0;
     }
     rt_batch_unref(b);
 }

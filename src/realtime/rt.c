@@ -666,6 +666,10 @@ void rt_metrics_render(struct rt *rt, struct buf *out)
         "# HELP switchboard_realtime_events_delivered_total postgres_changes frames queued.\n"
         "# TYPE switchboard_realtime_events_delivered_total counter\n"
         "switchboard_realtime_events_delivered_total %llu\n"
+        "# HELP switchboard_realtime_change_frames_total postgres_changes frames built: one "
+        "serves every subscriber with the same topic, serializer and binding ids.\n"
+        "# TYPE switchboard_realtime_change_frames_total counter\n"
+        "switchboard_realtime_change_frames_total %llu\n"
         "# HELP switchboard_realtime_broadcasts_total Client broadcasts fanned out.\n"
         "# TYPE switchboard_realtime_broadcasts_total counter\n"
         "switchboard_realtime_broadcasts_total %llu\n"
@@ -697,6 +701,7 @@ void rt_metrics_render(struct rt *rt, struct buf *out)
         "# TYPE switchboard_realtime_table_events_total counter\n",
         (long long)atomic_load(&rt->m_conns), (long long)atomic_load(&rt->m_chans),
         (unsigned long long)atomic_load(&rt->m_delivered),
+        (unsigned long long)atomic_load(&rt->m_change_frames),
         (unsigned long long)atomic_load(&rt->m_broadcasts),
         (unsigned long long)atomic_load(&rt->m_presence),
         (unsigned long long)atomic_load(&rt->m_resumes),

@@ -262,8 +262,8 @@ struct rt {
 
     atomic_uint_fast64_t next_conn_id;
     atomic_int_fast64_t m_conns, m_chans;
-    atomic_uint_fast64_t m_delivered, m_resumes, m_token_closes, m_broadcasts, m_presence,
-        m_slow_drops, m_table[STORE__NTABLES];
+    atomic_uint_fast64_t m_delivered, m_change_frames, m_resumes, m_token_closes, m_broadcasts,
+        m_presence, m_slow_drops, m_table[STORE__NTABLES];
 };
 
 /* ---- rt_conn.c: loops, connections, channels, sending ---- */
