@@ -59,6 +59,8 @@ static const struct setting settings[] = {
     {"drain_timeout", K_MS, OFF(drain_ms), "10s", "graceful shutdown: time to finish requests"},
     {"header_timeout", K_MS, OFF(header_timeout_ms), "10s", "time to receive a request head"},
     {"idle_timeout", K_MS, OFF(idle_timeout_ms), "60s", "idle keep-alive connection timeout"},
+    {"ws_idle_timeout", K_MS, OFF(ws_idle_timeout_ms), "60s",
+     "a WebSocket whose peer sends no frame this long is closed (1000; 0: never)"},
     {"body_timeout", K_MS, OFF(body_timeout_ms), "0",
      "request body: time between reads, and the base of its total time (408; 0: header_timeout)"},
     {"body_min_rate", K_BYTES, OFF(body_min_rate), "1KiB",

@@ -46,6 +46,7 @@ struct app_config {
     int64_t drain_ms;
     int64_t header_timeout_ms;
     int64_t idle_timeout_ms;
+    int64_t ws_idle_timeout_ms;
     int64_t body_timeout_ms;
     int64_t body_min_rate;
     int64_t close_timeout_ms;

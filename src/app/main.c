@@ -268,6 +268,7 @@ static int cmd_serve(struct app_config *cfg)
     nc.body_timeout_ms = cfg->body_timeout_ms ? cfg->body_timeout_ms : cfg->header_timeout_ms;
     nc.body_min_rate = (size_t)cfg->body_min_rate;
     nc.idle_timeout_ms = cfg->idle_timeout_ms;
+    nc.ws_idle_timeout_ms = cfg->ws_idle_timeout_ms;
     nc.close_timeout_ms = cfg->close_timeout_ms;
     nc.max_connections_per_ip = (size_t)cfg->max_connections_per_ip;
     nc.ws_max_message = (size_t)cfg->ws_max_message;

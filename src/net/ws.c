@@ -605,6 +605,9 @@ void ws_conn_sweep(struct net_conn *c, int64_t now_ms)
     /* Idle times up to 2^31 ms (24.8 days) are told apart; a longer configured timeout
      * acts as that, so a connection is closed before its stamp wraps. */
     int64_t limit = conn_worker(c)->server->cfg.ws_idle_timeout_ms;
+    if (limit <= 0) {
+        return; /* 0: no idle close */
+    }
     if (limit > INT32_MAX) {
         limit = INT32_MAX;
     }

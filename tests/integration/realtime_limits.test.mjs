@@ -88,3 +88,36 @@ test('one user holds at most --max-user-connections sockets; a closed one frees 
   }, { what: 'a place freed by a close' });
   for (const c of open) c.close();
 });
+
+test('a WebSocket whose peer sends nothing for ws_idle_timeout is closed 1000; heartbeats keep one open', { timeout: 30000 }, async () => {
+  const idle = await startRtServer({ args: ['--ws-idle-timeout', '1s'] });
+  try {
+    const tok = tokenFor(idle, 'agent1@acme.test');
+    const silent = await new RawClient(idle.wsUrl, tok).open();
+    let reason = null;
+    silent.ws.on('close', (_code, r) => { reason = r.toString(); });
+    assert.equal((await silent.join('realtime:quiet')).payload.status, 'ok');
+    const beating = await new RawClient(idle.wsUrl, tok).open();
+    assert.equal((await beating.join('realtime:quiet')).payload.status, 'ok');
+    const t0 = Date.now();
+    let beats = 0;
+    const timer = setInterval(() => { beating.send('phoenix', 'heartbeat'); beats++; }, 300);
+    try {
+      await until(() => silent.closeCode !== null, { timeoutMs: 6000, what: 'the idle close' });
+      const waited = Date.now() - t0;
+      assert.equal(silent.closeCode, 1000);
+      assert.equal(reason, 'idle timeout');
+      assert.ok(waited >= 700, `closed after ${waited} ms, before the timeout`);
+      await sleep(1500); // past the timeout again for the beating one
+    } finally {
+      clearInterval(timer);
+    }
+    assert.equal(beating.closeCode, null, 'heartbeats keep the connection open');
+    assert.ok(beating.events('phx_reply', 'phoenix').length >= beats - 2, 'heartbeats answered');
+    const again = await new RawClient(idle.wsUrl, tok).open();
+    assert.equal((await again.join('realtime:quiet')).payload.status, 'ok', 'the server keeps serving');
+    for (const c of [beating, again]) c.close();
+  } finally {
+    await idle.cleanup();
+  }
+});
