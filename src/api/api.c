@@ -350,14 +350,17 @@ void api_call_record(struct api_call *c, int status)
          * X-Forwarded-For), and the TCP peer beside it when that differs. */
         char ip[AUTH_IP_LEN];
         api_client_ip(c, ip, sizeof ip);
-        json_t *line = json_pack("{s:s,s:s%,s:s%,s:i,s:I,s:s}", "request_id", req->request_id,
-                                 "method", req->head.method_str.ptr, req->head.method_str.len,
-                                 "path", req->head.path.ptr, req->head.path.len, "status", status,
-                                 "duration_us", (json_int_t)us, "ip", ip);
-        if (strcmp(ip, req->ip) != 0) {
-            json_object_set_new(line, "peer", json_string(req->ip));
-        }
-        log_event(LOG_INFO, "request", line);
+        struct log_field f[] = {
+            LOG_STR("request_id", req->request_id, strlen(req->request_id)),
+            LOG_STR("method", req->head.method_str.ptr, req->head.method_str.len),
+            LOG_STR("path", req->head.path.ptr, req->head.path.len),
+            LOG_NUM("status", status),
+            LOG_NUM("duration_us", us),
+            LOG_STR("ip", ip, strlen(ip)),
+            LOG_STR("peer", req->ip, strlen(req->ip)),
+        };
+        size_t n = sizeof f / sizeof f[0];
+        log_fields(LOG_INFO, "request", f, strcmp(ip, req->ip) != 0 ? n : n - 1);
     }
 }
 

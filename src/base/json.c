@@ -17,6 +17,8 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/buf.h"
+#include "base/err.h"
 
 bool json_depth_ok(const char *text, size_t len, int max_depth)
 {
@@ -117,12 +119,12 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
     return len;
 }
 
-static bool enc_string(struct enc *e, const char *str, size_t n)
+/* Write str[0..n) as a JSON string literal at o, which has room for n * 6 + 2 bytes; returns
+ * the end, or NULL at invalid UTF-8 unless replace, which writes U+FFFD for each bad byte. */
+static char *escape_string(char *o, const char *str, size_t n, bool replace)
 {
     static const char hex[] = "0123456789ABCDEF";
     const unsigned char *s = (const unsigned char *)str;
-    /* Worst case 6 bytes per input byte, plus the quotes. */
-    char *o = enc_room(e, n * 6 + 2);
     *o++ = '"';
     size_t i = 0;
     while (i < n) {
@@ -139,8 +141,14 @@ static bool enc_string(struct enc *e, const char *str, size_t n)
         unsigned char c = s[i];
         if (c >= 0x80) {
             size_t k = utf8_seq(s + i, n - i);
+            if (!k && !replace) {
+                return NULL;
+            }
             if (!k) {
-                return false;
+                memcpy(o, "\\uFFFD", 6);
+                o += 6;
+                i++;
+                continue;
             }
             memcpy(o, s + i, k);
             o += k;
@@ -178,8 +186,27 @@ static bool enc_string(struct enc *e, const char *str, size_t n)
         i++;
     }
     *o++ = '"';
+    return o;
+}
+
+static bool enc_string(struct enc *e, const char *str, size_t n)
+{
+    char *o = escape_string(enc_room(e, n * 6 + 2), str, n, false);
+    if (!o) {
+        return false;
+    }
     e->len = (size_t)(o - e->p);
     return true;
+}
+
+int json_buf_string(struct buf *b, const char *s, size_t n)
+{
+    char *o = buf_reserve(b, n * 6 + 2);
+    if (!o) {
+        return SB_E_TOOBIG;
+    }
+    buf_commit(b, (size_t)(escape_string(o, s, n, true) - o));
+    return 0;
 }
 
 static bool enc_value(struct enc *e, const json_t *v, int depth);

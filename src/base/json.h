@@ -25,4 +25,9 @@ char *json_encode(const json_t *v, size_t *len_out);
  * JSON_SORT_KEYS | JSON_ENCODE_ANY)'s bytes (the audit chain's canonical form). */
 char *json_encode_sorted(const json_t *v, size_t *len_out);
 
+struct buf;
+/* Append s[0..n) to b as a JSON string literal (quotes included; invalid UTF-8 bytes become
+ * U+FFFD): 0, or SB_E_TOOBIG when b's cap does not allow the worst case (6 bytes per byte). */
+int json_buf_string(struct buf *b, const char *s, size_t n);
+
 #endif

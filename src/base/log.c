@@ -1,6 +1,7 @@
 /*
- * Log output. A mutex keeps lines from different threads whole; each line is written with
- * one fwrite. JSON lines carry ts, level, msg and the caller's fields.
+ * Log output. A mutex keeps lines from different threads whole; each line, or each batch of
+ * lines a thread held (log_thread_hold: an event loop writes its request lines once per
+ * turn), is written with one fwrite. JSON lines carry ts, level, msg and the caller's fields.
  *
  * A log file (--log-file) replaces file descriptor 2 through dup2, so stderr output from
  * anywhere lands in it too; reopening (SIGHUP, for logrotate) opens the path again and
@@ -17,8 +18,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/json.h"
 
 static enum log_level log_min = LOG_INFO;
 static int log_json = -1; /* -1: decide from isatty on first use */
@@ -92,56 +95,162 @@ bool log_enabled(enum log_level level)
     return level >= log_min;
 }
 
+/* ---- lines ---- */
+
+#define LOG_HELD_MAX (64u * 1024u)       /* a holding thread writes once its lines pass this */
+#define LOG_BUF_MAX (4u * 1024u * 1024u) /* one thread's pending bytes, the line included */
+
+/* The calling thread's held lines (log_thread_hold). */
+static _Thread_local struct {
+    struct buf lines;
+    bool on;
+} held;
+
+static void emit(const char *p, size_t n)
+{
+    pthread_mutex_lock(&log_lock);
+    fwrite(p, 1, n, stderr);
+    fflush(stderr);
+    pthread_mutex_unlock(&log_lock);
+}
+
+static bool json_lines(void)
+{
+    if (log_json < 0) {
+        log_json = !isatty(STDERR_FILENO);
+    }
+    return log_json;
+}
+
+/* Start a line in b: JSON up to the message ({"ts":..,"level":..,"msg":..), or the text
+ * format's "ts level msg". */
+static void line_begin(struct buf *b, enum log_level level, const char *msg)
+{
+    char ts[CLOCK_RFC3339_LEN];
+    clock_format_ms(clock_now_ms(), ts);
+    if (json_lines()) {
+        (void)buf_puts(b, "{\"ts\":\"");
+        (void)buf_puts(b, ts);
+        (void)buf_puts(b, "\",\"level\":\"");
+        (void)buf_puts(b, level_names[level]);
+        (void)buf_puts(b, "\",\"msg\":");
+        (void)json_buf_string(b, msg, strlen(msg));
+    } else {
+        (void)buf_printf(b, "%s %-5s %s", ts, level_names[level], msg);
+    }
+}
+
+/* The buffer a line is built in: the thread's held lines, or a fresh one. */
+static struct buf *line_buf(struct buf *own)
+{
+    if (held.on) {
+        if (!held.lines.max_len) {
+            buf_init(&held.lines, LOG_BUF_MAX);
+        }
+        return &held.lines;
+    }
+    buf_init(own, LOG_BUF_MAX);
+    return own;
+}
+
+/* The line that began at start in b is complete: write it, or keep it with the held lines. */
+static void line_end(struct buf *b, size_t start, enum log_level level)
+{
+    if (buf_putc(b, '\n') < 0) {
+        /* Over the bound (a huge field): drop this line, keep the ones before it. */
+        b->len = start;
+        if (b->data) {
+            b->data[start] = '\0';
+        }
+        return;
+    }
+    if (b == &held.lines && level < LOG_WARN && b->len < LOG_HELD_MAX) {
+        return;
+    }
+    emit(b->data, b->len);
+    if (b == &held.lines) {
+        buf_reset(b);
+    } else {
+        buf_release(b);
+    }
+}
+
+void log_thread_flush(void)
+{
+    if (held.lines.len) {
+        emit(held.lines.data, held.lines.len);
+        buf_reset(&held.lines);
+    }
+}
+
+void log_thread_hold(bool on)
+{
+    if (!on) {
+        log_thread_flush();
+        buf_release(&held.lines);
+    }
+    held.on = on;
+}
+
 void log_event(enum log_level level, const char *msg, json_t *fields)
 {
     if (!log_enabled(level)) {
         json_decref(fields);
         return;
     }
-    if (log_json < 0) {
-        log_json = !isatty(STDERR_FILENO);
+    struct buf own;
+    struct buf *b = line_buf(&own);
+    size_t start = b->len;
+    line_begin(b, level, msg);
+    size_t n = 0;
+    char *extra = fields && json_object_size(fields) ? json_encode(fields, &n) : NULL;
+    if (json_lines() && extra) {
+        /* The fields' members after msg: their object without its opening brace. */
+        size_t mark = b->len;
+        if (buf_putc(b, ',') < 0 || buf_append(b, extra + 1, n - 1) < 0) {
+            b->len = mark; /* too big: the line without its fields */
+            (void)buf_putc(b, '}');
+        }
+    } else if (json_lines()) {
+        (void)buf_putc(b, '}');
+    } else if (extra) {
+        (void)buf_putc(b, ' ');
+        (void)buf_puts(b, extra);
     }
-    char ts[CLOCK_RFC3339_LEN];
-    clock_format_ms(clock_now_ms(), ts);
-    char *line = NULL;
-    if (log_json) {
-        json_t *o = json_object();
-        json_object_set_new(o, "ts", json_string(ts));
-        json_object_set_new(o, "level", json_string(level_names[level]));
-        json_object_set_new(o, "msg", json_string(msg));
-        if (fields) {
-            json_object_update(o, fields);
-        }
-        char *body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        json_decref(o);
-        if (body) {
-            size_t n = strlen(body);
-            line = malloc(n + 2);
-            if (line) {
-                memcpy(line, body, n);
-                line[n] = '\n';
-                line[n + 1] = '\0';
-            }
-            free(body);
-        }
-    } else {
-        char *extra = fields ? json_dumps(fields, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-        size_t n = strlen(ts) + strlen(msg) + (extra ? strlen(extra) : 0) + 16;
-        line = malloc(n);
-        if (line) {
-            snprintf(line, n, "%s %-5s %s%s%s\n", ts, level_names[level], msg, extra ? " " : "",
-                     extra ? extra : "");
-        }
-        free(extra);
-    }
+    free(extra);
     json_decref(fields);
-    if (line) {
-        pthread_mutex_lock(&log_lock);
-        fwrite(line, 1, strlen(line), stderr);
-        fflush(stderr);
-        pthread_mutex_unlock(&log_lock);
-        free(line);
+    line_end(b, start, level);
+}
+
+void log_fields(enum log_level level, const char *msg, const struct log_field *f, size_t n)
+{
+    if (!log_enabled(level)) {
+        return;
     }
+    struct buf own;
+    struct buf *b = line_buf(&own);
+    size_t start = b->len;
+    line_begin(b, level, msg);
+    bool json = json_lines();
+    if (!json && n) {
+        (void)buf_puts(b, " {");
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (json || i) {
+            (void)buf_putc(b, ',');
+        }
+        (void)json_buf_string(b, f[i].key, strlen(f[i].key));
+        (void)buf_putc(b, ':');
+        if (f[i].str) {
+            (void)json_buf_string(b, f[i].str, f[i].len);
+        } else {
+            (void)buf_printf(b, "%lld", f[i].num);
+        }
+    }
+    if (json || n) {
+        (void)buf_putc(b, '}');
+    }
+    line_end(b, start, level);
 }
 
 void log_printf(enum log_level level, const char *fmt, ...)

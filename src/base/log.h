@@ -31,6 +31,28 @@ void log_printf(enum log_level level, const char *fmt, ...) __attribute__((forma
 /* A message with structured fields; takes ownership of fields (may be NULL). */
 void log_event(enum log_level level, const char *msg, json_t *fields);
 
+/* A field of log_fields: a string of len bytes (str), or the number num when str is NULL. */
+struct log_field {
+    const char *key;
+    const char *str;
+    size_t len;
+    long long num;
+};
+#define LOG_STR(k, s, n) ((struct log_field){(k), (s), (n), 0})
+#define LOG_NUM(k, v) ((struct log_field){(k), NULL, 0, (v)})
+/* The same as log_event with the fields in this order, written straight into the line (no
+ * JSON objects): for lines written per request. Invalid UTF-8 bytes become U+FFFD. */
+void log_fields(enum log_level level, const char *msg, const struct log_field *f, size_t n);
+
+/*
+ * Hold the calling thread's lines below warn in memory until log_thread_flush (or until they
+ * pass 64 KiB), so that an event loop that flushes once per turn writes a burst of request
+ * lines with one write instead of one each. A warning or an error flushes at once, after the
+ * lines held before it. log_thread_hold(false) flushes and frees the thread's buffer.
+ */
+void log_thread_hold(bool on);
+void log_thread_flush(void);
+
 #define log_debug(...) log_printf(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) log_printf(LOG_INFO, __VA_ARGS__)
 #define log_warn(...) log_printf(LOG_WARN, __VA_ARGS__)

@@ -174,7 +174,8 @@ struct net_worker {
     bool flushing;
     uint32_t flush_pos;
     uv_idle_t flush_idle;
-    uv_buf_t *iov; /* scratch for writing one connection's parts */
+    uv_prepare_t log_flush; /* writes the lines this loop held (log_thread_hold) each turn */
+    uv_buf_t *iov;          /* scratch for writing one connection's parts */
     struct net_shared **iov_owner;
     uint32_t iovcap;
     uint64_t frames_sent; /* WebSocket frames since the last uncork (counted once per round) */

@@ -1321,13 +1321,23 @@ static void worker_on_async(uv_async_t *a)
     }
 }
 
+/* Before the loop waits for I/O: write the log lines of this turn (one write for a burst of
+ * requests; log_thread_hold). */
+static void worker_log_flush(uv_prepare_t *p)
+{
+    (void)p;
+    log_thread_flush();
+}
+
 static void worker_run(void *arg)
 {
     struct net_worker *w = arg;
+    log_thread_hold(true);
     if (w->server->hooks.on_worker_start) {
         w->server->hooks.on_worker_start(w, w->server->hooks.arg);
     }
     uv_run(&w->loop, UV_RUN_DEFAULT);
+    log_thread_hold(false);
 }
 
 static int parse_addr(const char *host, int port, struct sockaddr_storage *sa)
@@ -1489,6 +1499,9 @@ int net_server_start(const struct net_config *cfg, const struct net_hooks *hooks
         uv_timer_init(&w->loop, &w->sweep);
         w->sweep.data = w;
         ws_worker_flush_init(w);
+        uv_prepare_init(&w->loop, &w->log_flush);
+        uv_prepare_start(&w->log_flush, worker_log_flush);
+        uv_unref((uv_handle_t *)&w->log_flush);
         uv_timer_start(&w->sweep, worker_sweep, SB_LIMIT_SWEEP_MS, SB_LIMIT_SWEEP_MS);
         uv_tcp_init(&w->loop, &w->listener);
         w->listener.data = w;

@@ -24,6 +24,7 @@
 
 #include "base/alloc.h"
 #include "base/err.h"
+#include "base/json.h"
 
 /* Largest frame phx_encode_text builds; the WebSocket layer enforces the real limits. */
 #define PHX_ENCODE_MAX ((size_t)1 << 30)
@@ -307,60 +308,7 @@ out_proto:
 /* Append s as a JSON string literal (quotes included). */
 static int put_json_string(struct buf *b, const char *s)
 {
-    static const char hex[] = "0123456789abcdef";
-    int rc = buf_putc(b, '"');
-    const char *run = s;
-    for (const char *p = s; rc == 0 && *p; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            continue;
-        }
-        rc = buf_append(b, run, (size_t)(p - run));
-        run = p + 1;
-        char esc[6] = {'\\', 0, 0, 0, 0, 0};
-        size_t n = 2;
-        switch (c) {
-        case '"':
-            esc[1] = '"';
-            break;
-        case '\\':
-            esc[1] = '\\';
-            break;
-        case '\n':
-            esc[1] = 'n';
-            break;
-        case '\r':
-            esc[1] = 'r';
-            break;
-        case '\t':
-            esc[1] = 't';
-            break;
-        case '\b':
-            esc[1] = 'b';
-            break;
-        case '\f':
-            esc[1] = 'f';
-            break;
-        default:
-            esc[1] = 'u';
-            esc[2] = '0';
-            esc[3] = '0';
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            n = 6;
-            break;
-        }
-        if (rc == 0) {
-            rc = buf_append(b, esc, n);
-        }
-    }
-    if (rc == 0) {
-        rc = buf_puts(b, run);
-    }
-    if (rc == 0) {
-        rc = buf_putc(b, '"');
-    }
-    return rc;
+    return json_buf_string(b, s, strlen(s));
 }
 
 /* A ref: null or a string. */
