@@ -10,6 +10,7 @@
 #   switchboard GET /livez                        -c CONNS
 #   epoll peer  GET /livez                        -c CONNS
 #   switchboard GET /api/v1/agents (Bearer, 5 rows of the demo tenant)   -c CONNS
+#   the same list from a second switchboard at the default log level (info, a line per request)
 #   switchboard PATCH /api/v1/agents/{id} (Bearer, SQLite, durable)      -c 16
 #   switchboard GET /index.html, nginx GET /index.html (nginx only if installed)
 # Needs wrk (Debian package wrk: `apt-get install -y wrk`). Kills only what it starts.
@@ -38,10 +39,11 @@ fi
 
 TMP=$(mktemp -d /tmp/sb-httpbench.XXXXXX)
 SB_PID=""
+SBI_PID=""
 NG_PID=""
 EP_PID=""
 cleanup() {
-    for p in $SB_PID $NG_PID $EP_PID; do
+    for p in $SB_PID $SBI_PID $NG_PID $EP_PID; do
         kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true
     done
     rm -rf "$TMP"
@@ -65,6 +67,12 @@ SB_PORT=$(free_port)
     --workers 1 --access-ttl 1h --log-level warn --log-format json >"$TMP/sb.out" 2>"$TMP/sb.err" &
 SB_PID=$!
 wait_http "http://127.0.0.1:$SB_PORT/livez"
+# The same at the default log level (info: a JSON line per request, into a file), as operators run it.
+SBI_PORT=$(free_port)
+"${SRV[@]}" "$BIN" serve --listen "127.0.0.1:$SBI_PORT" --db "sqlite:$TMP/sbi.db" --demo \
+    --workers 1 --access-ttl 1h --log-level info --log-format json >"$TMP/sbi.out" 2>"$TMP/sbi.err" &
+SBI_PID=$!
+wait_http "http://127.0.0.1:$SBI_PORT/livez"
 TOKEN=$(curl -fsS -X POST -H 'Content-Type: application/json' \
     -d '{"email":"admin@acme.test","password":"demo-password"}' \
     "http://127.0.0.1:$SB_PORT/api/v1/auth/login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
@@ -73,6 +81,12 @@ AGENT=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["data"][0]["i
 NROWS=$(python3 -c 'import json,sys; print(len(json.loads(sys.argv[1])["data"]))' "$AGENTS_JSON")
 cat >"$TMP/get.lua" <<EOF
 wrk.headers["Authorization"] = "Bearer $TOKEN"
+EOF
+TOKEN_I=$(curl -fsS -X POST -H 'Content-Type: application/json' \
+    -d '{"email":"admin@acme.test","password":"demo-password"}' \
+    "http://127.0.0.1:$SBI_PORT/api/v1/auth/login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+cat >"$TMP/get_info.lua" <<EOF
+wrk.headers["Authorization"] = "Bearer $TOKEN_I"
 EOF
 cat >"$TMP/patch.lua" <<EOF
 wrk.method = "PATCH"
@@ -167,6 +181,7 @@ for ((r = 1; r <= REPEAT; r++)); do
     bench "switchboard GET /livez c$CONNS" "$CONNS" "http://127.0.0.1:$SB_PORT/livez"
     bench "epoll-peer GET /livez c$CONNS" "$CONNS" "http://127.0.0.1:$EP_PORT/livez"
     bench "switchboard GET /api/v1/agents c$CONNS" "$CONNS" "http://127.0.0.1:$SB_PORT/api/v1/agents" "$TMP/get.lua"
+    bench "switchboard GET /api/v1/agents c$CONNS log-level=info" "$CONNS" "http://127.0.0.1:$SBI_PORT/api/v1/agents" "$TMP/get_info.lua"
     bench "switchboard PATCH /api/v1/agents/{id} c16" 16 "http://127.0.0.1:$SB_PORT/api/v1/agents/$AGENT" "$TMP/patch.lua"
     if [ -n "$NG_PORT" ]; then
         bench "switchboard GET /index.html c$CONNS" "$CONNS" "http://127.0.0.1:$SB_PORT/index.html"
