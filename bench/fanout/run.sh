@@ -32,6 +32,7 @@
 #   FANOUT_TRIGGER=rest|sql (pg on switchboard: default rest when the PATCH works, else sql),
 #   NODE_PATH (where `ws` lives if not in the repository's node_modules),
 #   FANOUT_REPEAT (runs of every phase, default 1; the summary shows medians).
+#   FANOUT_KEEP=1 keeps every point's folder (server logs, databases) beside results.txt.
 #
 # For every (server, size, rate) phase it starts a fresh server (switchboard: --demo, temp
 # sqlite db), connects SIZE subscribers from several generator processes bound to
@@ -71,6 +72,8 @@ cleanup() {
     for p in "${PIDS[@]:-}"; do
         [ -n "$p" ] && wait "$p" 2>/dev/null || true
     done
+    # Keep the results; the points' databases and logs only with FANOUT_KEEP=1.
+    [ "${FANOUT_KEEP:-0}" = 1 ] || find "$WORK" -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} + 2>/dev/null || true
 }
 trap cleanup EXIT
 
@@ -316,13 +319,15 @@ run_phase() {
         printf "cpu_publish_pct=%.1f busiest_threads=%s %s | %s\n", 100 * (c2 - c1) / tck / (t2 - t1), threads, merged, pub
     }')
     # CPU seconds per million deliveries, and whether the point lost anything.
-    local deliv missing closed dps
+    local deliv missing closed dps pubfail
     deliv=$(sed -n 's/.* deliveries=\([0-9]*\) .*/\1/p' <<<"$line")
     missing=$(sed -n 's/.* missing=\(-*[0-9]*\) .*/\1/p' <<<"$line")
     closed=$(sed -n 's/.* closed=\([0-9]*\) .*/\1/p' <<<"$line")
     dps=$(sed -n 's/.* deliveries_per_s=\([0-9]*\) .*/\1/p' <<<"$line")
+    # A publish that failed is an event nobody was expected to get: the point is lossy too.
+    pubfail=$(sed -n 's/.*| published=[0-9]* failed=\([0-9]*\).*/\1/p' <<<"$line")
     LAST_LOSSY=$(awk -v m="${missing:-1}" -v c="${closed:-1}" -v d="${dps:-0}" -v o="$((n * RATE))" -v j="$joined" -v n="$n" \
-        'BEGIN { print ((m > 0 || c > 0 || j < n || d < 0.9 * o) ? 1 : 0) }')
+        -v f="${pubfail:-0}" 'BEGIN { print ((m > 0 || c > 0 || j < n || f > 0 || d < 0.9 * o) ? 1 : 0) }')
     line=$(awk -v l="$line" -v d="${deliv:-0}" -v lossy="$LAST_LOSSY" 'BEGIN {
         match(l, /cpu_publish_s=[0-9.]+/); c = substr(l, RSTART + 14, RLENGTH - 14)
         printf "%s cpu_s_per_M=%.2f lossy=%d\n", l, (d > 0 ? c / d * 1e6 : 0), lossy }')
