@@ -127,11 +127,16 @@ export async function stopRealtime() {
   client = null;
   setConn({ state: 'offline', retryAt: null, attempt: 0 });
   if (c) {
+    // Leave the channels (so presence ends at once, not after the server's grace), but not for
+    // longer than a second: a socket closed by the logout itself would otherwise keep retrying
+    // with the revoked token until every leave timed out.
+    let timer;
     try {
-      await c.removeAllChannels();
+      await Promise.race([c.removeAllChannels(), new Promise((resolve) => { timer = setTimeout(resolve, 1000); })]);
     } catch {
       /* closing anyway */
     }
+    clearTimeout(timer);
     c.disconnect();
   }
 }
