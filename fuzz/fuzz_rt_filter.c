@@ -41,7 +41,7 @@ static const struct store_column fuzz_flags_cols[] = {
     {"n", COL_INT, "int8", true, false, false, true},
 };
 static const struct store_table_desc fuzz_flags_table = {
-    STORE__NTABLES, "flags", fuzz_flags_cols, 4, "id", false, false, "id"};
+    STORE__NTABLES, "flags", fuzz_flags_cols, 4, "id", false, false, "id", false};
 
 #define FUZZ_NTABLES (STORE__NTABLES + 1)
 

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
+
 static void rand_init(void)
 {
     if (sodium_init() < 0) {
@@ -51,7 +53,9 @@ static void fork_hook(void)
     pthread_atfork(NULL, NULL, on_fork_child);
 }
 
-void uuid_v4(char out[UUID_STR_LEN])
+/* 16 random bytes from a per-thread pool (refilled after a fork, so parent and child never
+ * share ids); each handed-out byte is wiped from the pool. */
+static void uuid_random(unsigned char b[16])
 {
     static _Thread_local unsigned char pool[UUID_POOL];
     static _Thread_local size_t used = UUID_POOL;
@@ -63,11 +67,14 @@ void uuid_v4(char out[UUID_STR_LEN])
         used = 0;
         gen = now;
     }
-    unsigned char b[16];
     memcpy(b, pool + used, 16);
     sodium_memzero(pool + used, 16);
     used += 16;
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+}
+
+static void uuid_format(unsigned char b[16], unsigned version, char out[UUID_STR_LEN])
+{
+    b[6] = (unsigned char)((b[6] & 0x0f) | (version << 4));
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
     static const char hex[] = "0123456789abcdef";
     char *o = out;
@@ -79,6 +86,24 @@ void uuid_v4(char out[UUID_STR_LEN])
         *o++ = hex[b[i] & 15];
     }
     *o = '\0';
+}
+
+void uuid_v4(char out[UUID_STR_LEN])
+{
+    unsigned char b[16];
+    uuid_random(b);
+    uuid_format(b, 4, out);
+}
+
+void uuid_v7(char out[UUID_STR_LEN])
+{
+    unsigned char b[16];
+    uuid_random(b);
+    uint64_t ms = (uint64_t)clock_now_ms();
+    for (int i = 0; i < 6; i++) {
+        b[i] = (unsigned char)(ms >> (40 - 8 * i));
+    }
+    uuid_format(b, 7, out);
 }
 
 int uuid_is_valid(const char *s)

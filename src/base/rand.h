@@ -14,6 +14,10 @@ void rand_bytes(void *out, size_t len);
 uint32_t rand_uniform(uint32_t upper);
 /* A random (version 4) UUID in lower-case canonical form. */
 void uuid_v4(char out[UUID_STR_LEN]);
+/* A time-ordered (version 7, RFC 9562) UUID: 48 bits of Unix milliseconds, then random bits.
+ * Rows of append-only logs get these, so that their inserts land on the last pages of the id
+ * index instead of a random page each. */
+void uuid_v7(char out[UUID_STR_LEN]);
 /* True when s is a canonical UUID string (any version, either case). */
 int uuid_is_valid(const char *s);
 

@@ -95,14 +95,15 @@ static const struct store_column audit_cols[] = {
 };
 
 static const struct store_table_desc tables[STORE__NTABLES] = {
-    {STORE_CLIENTS, "clients", COLS(clients_cols), "id", true, true, "created_at"},
-    {STORE_USERS, "users", COLS(users_cols), "client_id", true, true, "created_at"},
+    {STORE_CLIENTS, "clients", COLS(clients_cols), "id", true, true, "created_at", false},
+    {STORE_USERS, "users", COLS(users_cols), "client_id", true, true, "created_at", false},
     {STORE_AGENT_STATUS, "agent_status", COLS(agent_status_cols), "client_id", true, true,
-     "display_name"},
+     "display_name", false},
     {STORE_AGENT_HISTORY, "agent_status_history", COLS(agent_history_cols), "client_id", false,
-     false, "started_at"},
-    {STORE_MESSAGES, "system_messages", COLS(messages_cols), "client_id", true, true, "created_at"},
-    {STORE_AUDIT, "audit_logs", COLS(audit_cols), "client_id", false, true, "seq"},
+     false, "started_at", true},
+    {STORE_MESSAGES, "system_messages", COLS(messages_cols), "client_id", true, true, "created_at",
+     false},
+    {STORE_AUDIT, "audit_logs", COLS(audit_cols), "client_id", false, true, "seq", true},
 };
 
 const struct store_table_desc *store_table_desc(enum store_table t)

@@ -55,6 +55,7 @@ struct store_table_desc {
     bool versioned;         /* created_at, updated_at, version maintained by the store */
     bool in_changes;        /* writes appear in the `changes` log */
     const char *default_sort;
+    bool log_ids; /* an append-only log: new rows get time-ordered (v7) ids */
 };
 
 const struct store_table_desc *store_table_desc(enum store_table t);

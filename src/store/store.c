@@ -344,7 +344,7 @@ int store_row_insert(struct store_tx *tx, enum store_table table, json_t *row, j
     }
     if (!json_is_string(json_object_get(full, "id"))) {
         char id[UUID_STR_LEN];
-        uuid_v4(id);
+        (t->log_ids ? uuid_v7 : uuid_v4)(id);
         json_object_set_new(full, "id", json_string(id));
     }
     if (t->versioned) {
@@ -883,7 +883,7 @@ int store_audit_append(struct store_tx *tx, json_t *entry, json_t **out)
     }
     if (!json_object_get(full, "id")) {
         char id[UUID_STR_LEN];
-        uuid_v4(id);
+        uuid_v7(id); /* an append-only log: its id index grows at the end */
         json_object_set_new(full, "id", json_string(id));
     }
     if (!json_object_get(full, "at")) {

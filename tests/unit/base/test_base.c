@@ -68,6 +68,26 @@ static void test_uuid(void)
     CHECK(a[14] == '4');
     CHECK(!uuid_is_valid("not-a-uuid"));
     CHECK(!uuid_is_valid("0000000000000000000000000000000000000"));
+
+    /* Version 7: the first 48 bits are the Unix milliseconds, so ids of later milliseconds sort
+     * after earlier ones; the rest random. */
+    int64_t t0 = clock_now_ms();
+    char v1[UUID_STR_LEN], v2[UUID_STR_LEN], v3[UUID_STR_LEN];
+    uuid_v7(v1);
+    uuid_v7(v2);
+    CHECK(uuid_is_valid(v1) && uuid_is_valid(v2));
+    CHECK(v1[14] == '7' && strchr("89ab", v1[19]) != NULL);
+    CHECK(strcmp(v1, v2) != 0);
+    char hex[13];
+    memcpy(hex, v1, 8);
+    memcpy(hex + 8, v1 + 9, 4);
+    hex[12] = '\0';
+    int64_t ms = (int64_t)strtoll(hex, NULL, 16);
+    CHECK(ms >= t0 && ms <= clock_now_ms());
+    while (clock_now_ms() == ms) {
+    }
+    uuid_v7(v3);
+    CHECK(strcmp(v3, v1) > 0 && strcmp(v3, v2) > 0);
 }
 
 static int cmp_uuid(const void *x, const void *y)

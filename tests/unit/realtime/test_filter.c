@@ -21,8 +21,8 @@ static const struct store_column flags_cols[] = {
     {"enabled", COL_BOOL, "bool", true, false, false, true},
     {"secret", COL_TEXT, "text", true, true, false, false},
 };
-static const struct store_table_desc flags_table = {STORE__NTABLES, "flags", flags_cols, 3,
-                                                    "id",           false,   false,      "id"};
+static const struct store_table_desc flags_table = {STORE__NTABLES, "flags", flags_cols, 3,    "id",
+                                                    false,          false,   "id",       false};
 
 static const struct store_table_desc *table(const char *name)
 {
