@@ -623,12 +623,7 @@ static void *cl_main(void *arg)
         if (cl->stop) {
             break;
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t ns = ts.tv_nsec + cl->tick_ms * 1000000;
-        ts.tv_sec += ns / 1000000000;
-        ts.tv_nsec = ns % 1000000000;
-        pthread_cond_timedwait(&cl->cv, &cl->mu, &ts);
+        clock_cond_wait_ms(&cl->cv, &cl->mu, cl->tick_ms);
     }
     pthread_mutex_unlock(&cl->mu);
     return NULL;
@@ -654,7 +649,7 @@ void rt_cluster_init(struct rt *rt)
     cl->deaf_ms = cl->lease_ms / 2;
     cl->resync = true; /* the first tick announces us and asks for everyone's state */
     pthread_mutex_init(&cl->mu, NULL);
-    pthread_cond_init(&cl->cv, NULL);
+    clock_cond_init(&cl->cv);
     rt->cluster = cl;
 }
 

@@ -213,12 +213,7 @@ static void *hub_main(void *arg)
     pthread_mutex_lock(&rt->hub_lock);
     while (!rt->hub_stop) {
         if (!rt->hub_wake) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            int64_t ns = ts.tv_nsec + (rt->cfg.tail_interval_ms % 1000) * 1000000;
-            ts.tv_sec += rt->cfg.tail_interval_ms / 1000 + ns / 1000000000;
-            ts.tv_nsec = ns % 1000000000;
-            pthread_cond_timedwait(&rt->hub_cond, &rt->hub_lock, &ts);
+            clock_cond_wait_ms(&rt->hub_cond, &rt->hub_lock, rt->cfg.tail_interval_ms);
         }
         if (rt->hub_stop) {
             break;

@@ -478,7 +478,7 @@ int rt_new(const struct rt_config *cfg, struct store *store, struct auth_session
     rt->auth = auth;
     pthread_mutex_init(&rt->loops_lock, NULL);
     pthread_mutex_init(&rt->hub_lock, NULL);
-    pthread_cond_init(&rt->hub_cond, NULL);
+    clock_cond_init(&rt->hub_cond);
     pthread_mutex_init(&rt->pres_lock, NULL);
     pthread_mutex_init(&rt->tenants_lock, NULL);
     uint64_t base = 0;

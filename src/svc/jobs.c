@@ -149,11 +149,13 @@ static void publish_metrics(struct svc_jobs *j, int64_t now_ms)
 static void *jobs_main(void *arg)
 {
     struct svc_jobs *j = arg;
-    int64_t next_metrics = clock_now_ms(), next_purge = 0;
+    /* Scheduled on the monotonic clock: a step of the wall clock neither stalls the jobs nor
+     * runs them in a burst. The wall clock is only what they record. */
+    int64_t next_metrics = clock_mono_ms(), next_purge = 0;
     pthread_mutex_lock(&j->mu);
     while (!j->stop) {
         pthread_mutex_unlock(&j->mu);
-        int64_t now = clock_now_ms();
+        int64_t now = clock_now_ms(), mono = clock_mono_ms();
         int rc = svc_messages_tick(j->svc, now);
         if (rc < 0) {
             log_warn("jobs: message states tick failed: %s", sb_strerror(rc));
@@ -162,31 +164,27 @@ static void *jobs_main(void *arg)
         if (rc < 0) {
             log_warn("jobs: presence tick failed: %s", sb_strerror(rc));
         }
-        if (j->cfg.message_retention_ms > 0 && now >= next_purge) {
+        if (j->cfg.message_retention_ms > 0 && mono >= next_purge) {
             rc = svc_messages_purge(j->svc, now, j->cfg.message_retention_ms);
             if (rc < 0) {
                 log_warn("jobs: message retention failed: %s", sb_strerror(rc));
             }
             /* a full batch: go on at the next tick */
-            next_purge = rc >= STORE_MAX_LIMIT ? now : now + 1000;
+            next_purge = rc >= STORE_MAX_LIMIT ? mono : mono + 1000;
         }
-        if (now >= next_metrics) {
+        if (mono >= next_metrics) {
             publish_metrics(j, now);
-            next_metrics = now + j->cfg.metrics_interval_ms;
+            next_metrics = mono + j->cfg.metrics_interval_ms;
             svc_history_flush(j->svc, now, false);
         }
-        int64_t wake = now + j->cfg.tick_ms;
+        int64_t wake = mono + j->cfg.tick_ms;
         if (next_metrics < wake) {
             wake = next_metrics;
         }
-        struct timespec ts = {.tv_sec = (time_t)(wake / 1000),
-                              .tv_nsec = (long)(wake % 1000) * 1000000L};
         pthread_mutex_lock(&j->mu);
-        while (!j->stop && clock_now_ms() < wake) {
-            /* the condition variable uses CLOCK_REALTIME, like clock_now_ms */
-            if (pthread_cond_timedwait(&j->cond, &j->mu, &ts) != 0) {
-                break;
-            }
+        int64_t left;
+        while (!j->stop && (left = wake - clock_mono_ms()) > 0) {
+            clock_cond_wait_ms(&j->cond, &j->mu, left);
         }
     }
     pthread_mutex_unlock(&j->mu);
@@ -212,7 +210,7 @@ int svc_jobs_start(struct svc_jobs **out, struct svc *svc, const struct svc_jobs
         log_info("dashboard history: %d point(s) of the last 24 h loaded", loaded);
     }
     pthread_mutex_init(&j->mu, NULL);
-    pthread_cond_init(&j->cond, NULL);
+    clock_cond_init(&j->cond);
     if (pthread_create(&j->thread, NULL, jobs_main, j) != 0) {
         pthread_cond_destroy(&j->cond);
         pthread_mutex_destroy(&j->mu);

@@ -98,7 +98,16 @@ test('metrics are pushed on realtime:dashboard per tenant, on change only', { ti
   // (live connections): a push each reaches the joined channels.
   const bumpA = await new RawClient(s.wsUrl, admin).open();
   const bumpG = await new RawClient(s.wsUrl, globexAdmin).open();
-  await until(() => metrics(acme).length >= 1 && metrics(globex).length >= 1, { timeoutMs: 15000, what: 'first pushes' });
+  try {
+    await until(() => metrics(acme).length >= 1 && metrics(globex).length >= 1, { timeoutMs: 15000, what: 'first pushes' });
+  } catch (e) {
+    // Say what did arrive and what the server logged, so a failure can be read afterwards.
+    const dash = async (t) => (await api(s.url, 'GET', '/api/v1/dashboard', { token: t })).json;
+    const warn = s.logs.join('').split('\n').filter((l) => /"level":"(warn|error)"/.test(l)).slice(-20);
+    throw new Error(`${e.message}: acme ${metrics(acme).length}, globex ${metrics(globex).length} pushes; ` +
+      `acme frames ${JSON.stringify(acme.msgs.slice(-5))}; dashboards now ${JSON.stringify(await dash(admin))} ` +
+      `${JSON.stringify(await dash(globexAdmin))}; server warnings ${warn.join(' | ')}`);
+  }
   // Pushed only on change: every push differs from the one before it (ignoring its time),
   // however long we watch (background changes such as connection counts may cause pushes,
   // but never a repeat of the same figures).

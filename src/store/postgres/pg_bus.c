@@ -330,17 +330,6 @@ static void bus_prune(struct pg_bus *b)
     PQclear(res);
 }
 
-/* Wait on cv for up to ms (mu held). */
-static void wait_ms(struct pg_bus *b, int64_t ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t ns = ts.tv_nsec + (ms % 1000) * 1000000;
-    ts.tv_sec += ms / 1000 + ns / 1000000000;
-    ts.tv_nsec = ns % 1000000000;
-    pthread_cond_timedwait(&b->cv, &b->mu, &ts);
-}
-
 static void *bus_main(void *arg)
 {
     struct pg_bus *b = arg;
@@ -348,7 +337,7 @@ static void *bus_main(void *arg)
     for (;;) {
         pthread_mutex_lock(&b->mu);
         if (!b->stop && !b->head) {
-            wait_ms(b, 1000);
+            clock_cond_wait_ms(&b->cv, &b->mu, 1000);
         }
         if (b->stop) {
             /* One last send of what is queued (a goodbye), only on a working connection. */
@@ -368,7 +357,7 @@ static void *bus_main(void *arg)
             /* Messages wait (bounded) until the database is back. */
             pthread_mutex_lock(&b->mu);
             if (!b->stop) {
-                wait_ms(b, BUS_RETRY_MS);
+                clock_cond_wait_ms(&b->cv, &b->mu, BUS_RETRY_MS);
             }
             pthread_mutex_unlock(&b->mu);
             continue;
@@ -394,7 +383,7 @@ int pg_bus_start(struct pg_store *s)
     struct pg_bus *b = xcalloc(1, sizeof *b);
     b->conninfo = xstrdup(s->conninfo);
     pthread_mutex_init(&b->mu, NULL);
-    pthread_cond_init(&b->cv, NULL);
+    clock_cond_init(&b->cv);
     s->bus = b;
     if (pthread_create(&b->thread, NULL, bus_main, b) != 0) {
         return SB_E_INTERNAL;

@@ -56,6 +56,25 @@ static void test_clock(void)
     CHECK_EQ_INT(clock_parse_ms("2026-13-25T10:00:00Z", &ms), SB_E_INVAL);
     CHECK_EQ_INT(clock_parse_ms("2026-11-25T10:00:00Zjunk", &ms), SB_E_INVAL);
     CHECK(clock_mono_ms() > 0);
+    /* A timed wait runs on the monotonic clock: unsignalled, it lasts its time (a condition
+     * variable left on the wall clock would see the monotonic deadline as long past). */
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t cond;
+    clock_cond_init(&cond);
+    pthread_mutex_lock(&mu);
+    int64_t t0 = clock_mono_ms();
+    while (clock_mono_ms() - t0 < 30) {
+        clock_cond_wait_ms(&cond, &mu, 30 - (clock_mono_ms() - t0));
+    }
+    pthread_mutex_unlock(&mu);
+    int64_t t1 = clock_mono_ms();
+    CHECK(t1 - t0 >= 30);
+    /* one wait of 40 ms, unsignalled: at least most of it passes (spurious wake-ups aside) */
+    pthread_mutex_lock(&mu);
+    clock_cond_wait_ms(&cond, &mu, 40);
+    pthread_mutex_unlock(&mu);
+    CHECK(clock_mono_ms() - t1 >= 30);
+    pthread_cond_destroy(&cond);
 }
 
 static void test_uuid(void)
