@@ -156,6 +156,15 @@ void net_shared_unref(struct net_shared *s);
  */
 int net_ws_send(struct net_conn *conn, bool binary, const char *prefix, size_t prefix_len,
                 struct net_shared *shared, const char *suffix, size_t suffix_len);
+/*
+ * A whole WebSocket frame (header and the payload a, b, c in that order) built once, to be
+ * sent to many connections with net_ws_send_frame: each of them then costs one reference, no
+ * header or copy of its own.
+ */
+struct net_shared *net_ws_frame_new(bool binary, const void *a, size_t a_len, const void *b,
+                                    size_t b_len, const void *c, size_t c_len);
+/* Queue a frame made by net_ws_frame_new; returns like net_ws_send. */
+int net_ws_send_frame(struct net_conn *conn, struct net_shared *frame);
 /* Start the close handshake with code and reason; on_close follows. */
 void net_ws_close(struct net_conn *conn, uint16_t code, const char *reason);
 /* The worker owning conn. */

@@ -243,7 +243,7 @@ static void deliver_cached(struct rt_chan *ch, const struct rt_event *ev, uint8_
         }
         char suffix[3] = {'}', phx_suffix(c->vsn)[0], 0};
         slot_drop(s);
-        s->frame = net_shared_concat(b->data, b->len, data->data, data->len, suffix, 2);
+        s->frame = net_ws_frame_new(false, b->data, b->len, data->data, data->len, suffix, 2);
         tl_cache.built++;
         if (keyable) {
             s->data = data;
@@ -252,7 +252,7 @@ static void deliver_cached(struct rt_chan *ch, const struct rt_event *ev, uint8_
             s->key_len = tl + 1 + ids->len;
         }
     }
-    rt_conn_send(c, false, NULL, 0, s->frame, NULL, 0);
+    rt_conn_send_frame(c, s->frame);
     tl_cache.delivered++;
     if (!keyable) {
         slot_drop(s);
@@ -423,13 +423,17 @@ static void fan_unref(struct rt_fan *f)
 static void fan_send_group(struct rt_group *g, const struct rt_fan *f, struct buf *scratch)
 {
     struct net_shared *frame[3] = {NULL, NULL, NULL}; /* by vsn (1, 2) */
+    struct net_shared *bin = NULL;
     for (struct rt_chan *ch = g->head; ch; ch = ch->g_next) {
         struct rt_conn *c = ch->conn;
         if (!c || c->closed || ch->dead || (f->exclude_conn && c->id == f->exclude_conn)) {
             continue;
         }
         if (f->bin && c->vsn == 2) {
-            rt_conn_send(c, true, NULL, 0, f->bin, NULL, 0);
+            if (!bin) {
+                bin = net_ws_frame_new(true, f->bin->data, f->bin->len, NULL, 0, NULL, 0);
+            }
+            rt_conn_send_frame(c, bin);
             continue;
         }
         if (!f->text || (c->vsn != 1 && c->vsn != 2)) {
@@ -443,13 +447,14 @@ static void fan_send_group(struct rt_group *g, const struct rt_fan *f, struct bu
                 continue;
             }
             const char *sfx = phx_suffix(c->vsn);
-            frame[c->vsn] = net_shared_concat(scratch->data, scratch->len, f->text->data,
-                                              f->text->len, sfx, strlen(sfx));
+            frame[c->vsn] = net_ws_frame_new(false, scratch->data, scratch->len, f->text->data,
+                                             f->text->len, sfx, strlen(sfx));
         }
-        rt_conn_send(c, false, NULL, 0, frame[c->vsn], NULL, 0);
+        rt_conn_send_frame(c, frame[c->vsn]);
     }
     net_shared_unref(frame[1]);
     net_shared_unref(frame[2]);
+    net_shared_unref(bin);
 }
 
 static void fan_on_loop(void *arg)

@@ -109,6 +109,16 @@ void rt_conn_send(struct rt_conn *c, bool binary, const char *prefix, size_t ple
     }
 }
 
+void rt_conn_send_frame(struct rt_conn *c, struct net_shared *frame)
+{
+    if (c->closed || !c->nc) {
+        return;
+    }
+    if (net_ws_send_frame(c->nc, frame) == SB_E_AGAIN) {
+        atomic_fetch_add(&c->loop->rt->m_slow_drops, 1);
+    }
+}
+
 /* Push event with payload_json (NULL: {}) on topic. */
 void rt_conn_push(struct rt_conn *c, const char *join_ref, const char *ref, const char *topic,
                   const char *event, const char *payload_json)

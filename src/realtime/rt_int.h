@@ -279,6 +279,8 @@ void rt_loop_free(struct rt_loop *l);
 /* Send one frame: prefix + shared + suffix; counts a slow-consumer drop. */
 void rt_conn_send(struct rt_conn *c, bool binary, const char *prefix, size_t plen,
                   struct net_shared *shared, const char *suffix, size_t slen);
+/* Send a whole frame built once for many (net_ws_frame_new): the fan-out's path. */
+void rt_conn_send_frame(struct rt_conn *c, struct net_shared *frame);
 void rt_conn_push(struct rt_conn *c, const char *join_ref, const char *ref, const char *topic,
                   const char *event, const char *payload_json);
 void rt_conn_reply(struct rt_conn *c, const char *join_ref, const char *ref, const char *topic,

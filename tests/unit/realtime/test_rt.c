@@ -19,11 +19,13 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "auth/session.h"
+#include "base/alloc.h"
 #include "base/err.h"
 #include "net/net.h"
 #include "net/ws/ws_codec.h"
@@ -880,9 +882,35 @@ static void test_shared_principal(void)
     free(l);
 }
 
+/* A frame built once for many connections: header, then a, b and c, whatever their sizes. */
+static void test_shared_frame(void)
+{
+    static const size_t sizes[] = {0, 1, 125, 126, 65535, 65536, 70000};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        size_t n = sizes[i];
+        char *mid = xmalloc(n + 1);
+        for (size_t k = 0; k < n; k++) {
+            mid[k] = (char)('a' + k % 26);
+        }
+        for (int bin = 0; bin < 2; bin++) {
+            struct net_shared *f = net_ws_frame_new(bin, "[1,", 3, mid, n, "]", 1);
+            uint8_t h[14];
+            size_t hl = ws_frame_header(h, true, bin ? WS_OP_BINARY : WS_OP_TEXT, n + 4, NULL);
+            CHECK_EQ_INT(f->len, hl + n + 4);
+            CHECK(memcmp(f->data, h, hl) == 0);
+            CHECK(memcmp(f->data + hl, "[1,", 3) == 0);
+            CHECK(n == 0 || memcmp(f->data + hl + 3, mid, n) == 0);
+            CHECK(f->data[hl + 3 + n] == ']' && f->data[f->len] == '\0');
+            net_shared_unref(f);
+        }
+        free(mid);
+    }
+}
+
 int main(void)
 {
     test_shared_principal();
+    test_shared_frame();
     char dir[] = "/tmp/sbrtXXXXXX";
     if (test_store_open(dir, &store) < 0) {
         return 1;
