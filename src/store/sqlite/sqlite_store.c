@@ -231,9 +231,18 @@ static void conn_close(struct sq_conn *c)
     c->db = NULL;
 }
 
+/* Before the first connection: no global memory statistics (each of SQLite's allocations
+ * took a process-wide mutex to count itself, and nothing here reads the counts). */
+static void sqlite_once(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int conn_open(struct sq_conn *c, const char *path, const struct store_options *opt,
                      const char *pragmas)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sqlite_once);
     memset(c, 0, sizeof(*c));
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(path, &c->db, flags, NULL);
