@@ -33,6 +33,9 @@
 #   NODE_PATH (where `ws` lives if not in the repository's node_modules),
 #   FANOUT_REPEAT (runs of every phase, default 1; the summary shows medians).
 #   FANOUT_KEEP=1 keeps every point's folder (server logs, databases) beside results.txt.
+#   FANOUT_PERF="perf record options" (e.g. "-g" or "--call-graph dwarf -F 499") profiles the
+#       server from the publish to the last delivery into the point's perf.data (with
+#       FANOUT_KEEP=1 to keep it).
 #
 # For every (server, size, rate) phase it starts a fresh server (switchboard: --demo, temp
 # sqlite db), connects SIZE subscribers from several generator processes bound to
@@ -272,6 +275,11 @@ run_phase() {
     th1=$(thread_ticks "$SERVER_PID")
     m1=$(machine_ticks)
 
+    local perf_pid=""
+    if [ -n "${FANOUT_PERF:-}" ]; then
+        perf record $FANOUT_PERF -p "$SERVER_PID" -o "$dir/perf.data" >/dev/null 2>&1 &
+        perf_pid=$!
+    fi
     local pubout
     if [ "$trigger" = sql ]; then
         pubout=$(publish_sql "$dir/sb.db" "$agent")
@@ -289,6 +297,10 @@ run_phase() {
     log "publisher: $pubout"
     if ! wait_for "[ \$(ls '$dir'/out.* 2>/dev/null | wc -l) -eq $procs ]" $((60 + EVENTS / RATE * 2)); then
         log "generators did not finish in time; stopping them"
+    fi
+    if [ -n "$perf_pid" ]; then
+        kill -INT "$perf_pid" 2>/dev/null || true
+        wait "$perf_pid" 2>/dev/null || true
     fi
     local cpu2 t2 rss2
     cpu2=$(cpu_ticks "$SERVER_PID")
