@@ -134,6 +134,7 @@ int net_ws_check(const struct net_request *req)
 #define CORK_KEEP_BYTES (4u * 1024u * 1024u) /* small bytes kept allocated between rounds */
 #define CORK_MAX_BYTES (1u << 30)            /* small bytes of one round */
 #define WS_FLUSH_SLICE 256u                  /* connections written per turn of the loop */
+#define WS_SEG_RUN 8u                        /* parts of a connection's chain run (cork_part) */
 
 /* Grow *arr (of elem-sized items, capacity *cap) to hold need items. */
 static int grow(void **arr, uint32_t *cap, uint32_t need, size_t elem, uint32_t first)
@@ -163,7 +164,20 @@ static struct ws_round *conn_round(struct net_conn *c)
     return &conn_worker(c)->rounds[c->ws.cork_round];
 }
 
-/* Append a part to c's chain (small bytes next to its last small part extend that part). */
+/* The part after index i of a chain that ends at index tail (runs: see cork_part). */
+static inline uint32_t seg_after(const struct ws_round *r, uint32_t i, uint32_t tail)
+{
+    if (i == tail) {
+        return UINT32_MAX;
+    }
+    return (i + 1) % WS_SEG_RUN ? i + 1 : r->segs[i].next - 1;
+}
+
+/* Append a part to c's chain (small bytes next to its last small part extend that part).
+ * A chain is made of runs of WS_SEG_RUN parts, each run one connection's and aligned in the
+ * round's array, the last part of a full run linking to the next run: the parts of a
+ * connection that gets many frames in a round are read back a run at a time, not one cache
+ * miss per part, when its chain is written. */
 static int cork_part(struct net_conn *c, struct net_shared *shared, size_t off, size_t len)
 {
     struct ws_round *r = conn_round(c);
@@ -179,16 +193,23 @@ static int cork_part(struct net_conn *c, struct net_shared *shared, size_t off, 
             return 0;
         }
     }
-    if (grow((void **)&r->segs, &r->segcap, r->nsegs + 1, sizeof *r->segs, 1024) < 0) {
-        return SB_E_NOMEM;
-    }
-    uint32_t idx = r->nsegs++;
-    r->segs[idx] = (struct ws_seg){shared, (uint32_t)off, (uint32_t)len, 0};
-    if (ws->cork_tail) {
-        r->segs[ws->cork_tail - 1].next = idx + 1;
+    uint32_t idx;
+    if (ws->cork_tail && ws->cork_tail % WS_SEG_RUN) {
+        idx = ws->cork_tail; /* the next free part of the tail's run */
     } else {
-        ws->cork_head = idx + 1;
+        if (r->nsegs > UINT32_MAX - 2 * WS_SEG_RUN ||
+            grow((void **)&r->segs, &r->segcap, r->nsegs + WS_SEG_RUN, sizeof *r->segs, 1024) < 0) {
+            return SB_E_NOMEM;
+        }
+        idx = r->nsegs; /* a multiple of WS_SEG_RUN */
+        r->nsegs += WS_SEG_RUN;
+        if (ws->cork_tail) {
+            r->segs[ws->cork_tail - 1].next = idx + 1;
+        } else {
+            ws->cork_head = idx + 1;
+        }
     }
+    r->segs[idx] = (struct ws_seg){shared, (uint32_t)off, (uint32_t)len, 0};
     ws->cork_tail = idx + 1;
     c->queued += (uint32_t)len; /* gathered bytes count against the outbound cap */
     return 0;
@@ -234,8 +255,11 @@ static size_t cork_forget(struct net_conn *c)
     struct ws_round *r = conn_round(c);
     struct net_ws_state *ws = &c->ws;
     size_t bytes = 0;
-    for (uint32_t i = ws->cork_head; i; i = r->segs[i - 1].next) {
-        bytes += r->segs[i - 1].len;
+    if (ws->cork_head) {
+        for (uint32_t i = ws->cork_head - 1; i != UINT32_MAX;
+             i = seg_after(r, i, ws->cork_tail - 1)) {
+            bytes += r->segs[i].len;
+        }
     }
     ws->cork_head = ws->cork_tail = 0;
     c->queued -= (uint32_t)bytes;
@@ -251,8 +275,8 @@ static void cork_flush_conn(struct net_conn *c)
     }
     struct net_worker *w = conn_worker(c);
     struct ws_round *r = conn_round(c);
-    uint32_t n = 0;
-    for (uint32_t i = ws->cork_head; i; i = r->segs[i - 1].next) {
+    uint32_t n = 0, tail = ws->cork_tail - 1;
+    for (uint32_t i = ws->cork_head - 1; i != UINT32_MAX; i = seg_after(r, i, tail)) {
         n++;
     }
     if (n > w->iovcap) {
@@ -268,8 +292,8 @@ static void cork_flush_conn(struct net_conn *c)
         w->iovcap = cap;
     }
     n = 0;
-    for (uint32_t i = ws->cork_head; i; i = r->segs[i - 1].next) {
-        const struct ws_seg *g = &r->segs[i - 1];
+    for (uint32_t i = ws->cork_head - 1; i != UINT32_MAX; i = seg_after(r, i, tail)) {
+        const struct ws_seg *g = &r->segs[i];
         char *base = g->shared ? g->shared->data + g->off : r->bytes.data + g->off;
         w->iov[n] = uv_buf_init(base, g->len);
         w->iov_owner[n] = g->shared;
