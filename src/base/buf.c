@@ -85,6 +85,32 @@ int buf_putc(struct buf *self, char c)
     return buf_append(self, &c, 1);
 }
 
+size_t buf_fmt_i64(char *out, int64_t v)
+{
+    char tmp[BUF_I64_LEN];
+    size_t n = 0;
+    /* Digits of the magnitude as unsigned, so INT64_MIN needs no special case. */
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    size_t len = 0;
+    if (v < 0) {
+        out[len++] = '-';
+    }
+    while (n) {
+        out[len++] = tmp[--n];
+    }
+    return len;
+}
+
+int buf_put_i64(struct buf *self, int64_t v)
+{
+    char tmp[BUF_I64_LEN];
+    return buf_append(self, tmp, buf_fmt_i64(tmp, v));
+}
+
 int buf_vprintf(struct buf *self, const char *fmt, va_list ap)
 {
     va_list ap2;

@@ -8,6 +8,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct buf {
     char *data;     /* NULL until the first append */
@@ -28,6 +29,11 @@ int buf_append(struct buf *self, const void *data, size_t len) __attribute__((wa
  * be ample (response headers, metrics text): a failed append leaves the buffer unchanged. */
 int buf_puts(struct buf *self, const char *s);
 int buf_putc(struct buf *self, char c);
+/* v in decimal into out (at least BUF_I64_LEN bytes, not NUL-terminated); returns the length.
+ * For hot paths (JSON numbers, log fields) where printf's cost shows. */
+#define BUF_I64_LEN 20
+size_t buf_fmt_i64(char *out, int64_t v);
+int buf_put_i64(struct buf *self, int64_t v);
 int buf_printf(struct buf *self, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *self, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));

@@ -302,9 +302,8 @@ static bool enc_value(struct enc *e, const json_t *v, int depth)
     case JSON_STRING:
         return enc_string(e, json_string_value(v), json_string_length(v));
     case JSON_INTEGER: {
-        char *o = enc_room(e, 24);
-        int k = snprintf(o, 24, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        e->len += (size_t)k;
+        char *o = enc_room(e, BUF_I64_LEN);
+        e->len += buf_fmt_i64(o, (int64_t)json_integer_value(v));
         return true;
     }
     case JSON_TRUE:

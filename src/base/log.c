@@ -244,7 +244,7 @@ void log_fields(enum log_level level, const char *msg, const struct log_field *f
         if (f[i].str) {
             (void)json_buf_string(b, f[i].str, f[i].len);
         } else {
-            (void)buf_printf(b, "%lld", f[i].num);
+            (void)buf_put_i64(b, f[i].num);
         }
     }
     if (json || n) {

@@ -1,6 +1,8 @@
 /* Unit tests for src/base: errors, buffers, clock, uuids. */
 #include "test.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -9,6 +11,7 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/json.h"
 #include "base/rand.h"
 
 static void test_err(void)
@@ -40,6 +43,43 @@ static void test_buf(void)
     buf_release(&b);
 }
 
+/* Integers as JSON and log fields write them: every digit count, both signs, the ends. */
+static void test_i64(void)
+{
+    static const int64_t v[] = {0,
+                                1,
+                                -1,
+                                9,
+                                10,
+                                -10,
+                                99,
+                                100,
+                                123456789,
+                                -987654321,
+                                INT64_MAX,
+                                INT64_MIN,
+                                1000000000000000000LL};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        char want[32], got[BUF_I64_LEN + 1];
+        snprintf(want, sizeof want, "%lld", (long long)v[i]);
+        size_t n = buf_fmt_i64(got, v[i]);
+        got[n] = '\0';
+        CHECK_EQ_STR(got, want);
+    }
+    struct buf b;
+    buf_init(&b, 64);
+    CHECK_EQ_INT(buf_put_i64(&b, -42), 0);
+    CHECK_EQ_INT(buf_put_i64(&b, 7), 0);
+    CHECK_EQ_STR(b.data, "-427");
+    buf_release(&b);
+    json_t *o = json_pack("{s:I,s:I}", "a", (json_int_t)INT64_MIN, "b", (json_int_t)1200);
+    size_t len = 0;
+    char *text = json_encode(o, &len);
+    CHECK_EQ_STR(text, "{\"a\":-9223372036854775808,\"b\":1200}");
+    free(text);
+    json_decref(o);
+}
+
 static void test_clock(void)
 {
     char s[CLOCK_RFC3339_LEN];
@@ -47,6 +87,15 @@ static void test_clock(void)
     CHECK_EQ_STR(s, "1970-01-01T00:00:00.000Z");
     clock_format_ms(1795600800123, s);
     CHECK_EQ_STR(s, "2026-11-25T10:00:00.123Z");
+    /* the same second again, the next one, and back (a thread keeps its last second) */
+    clock_format_ms(1795600800007, s);
+    CHECK_EQ_STR(s, "2026-11-25T10:00:00.007Z");
+    clock_format_ms(1795600801999, s);
+    CHECK_EQ_STR(s, "2026-11-25T10:00:01.999Z");
+    clock_format_ms(1795600800050, s);
+    CHECK_EQ_STR(s, "2026-11-25T10:00:00.050Z");
+    clock_format_ms(-1, s);
+    CHECK_EQ_STR(s, "1969-12-31T23:59:59.999Z");
     int64_t ms = 0;
     CHECK_EQ_INT(clock_parse_ms("2026-11-25T10:00:00.123Z", &ms), 0);
     CHECK_EQ_INT(ms, 1795600800123);
@@ -168,6 +217,7 @@ int main(void)
 {
     test_err();
     test_buf();
+    test_i64();
     test_clock();
     test_uuid();
     test_uuid_pool();
