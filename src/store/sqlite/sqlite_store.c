@@ -539,6 +539,28 @@ static int sq_schema_version(struct store *base, int *out)
     return rc;
 }
 
+/* Count a migration in the schema cookie, as DDL does: a migration that edits table
+ * definitions in place (writable_schema) would otherwise leave every open connection,
+ * this one included, with the old definitions parsed. */
+static int bump_schema_version(struct sq_conn *c)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(c->db, "PRAGMA schema_version", -1, &st, NULL);
+    int version = 0;
+    if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+        version = sqlite3_column_int(st, 0);
+    } else {
+        rc = SQLITE_ERROR;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK) {
+        return sq_err(c->db, rc);
+    }
+    char sql[48];
+    snprintf(sql, sizeof(sql), "PRAGMA schema_version = %d", version + 1);
+    return exec(c, sql);
+}
+
 static int sq_migrate(struct store *base)
 {
     struct sq_store *s = (struct sq_store *)base;
@@ -576,6 +598,9 @@ static int sq_migrate(struct store *base)
         }
         for (size_t i = 0; stmts[i] && rc == 0; i++) {
             rc = exec(c, stmts[i]);
+        }
+        if (rc == 0) {
+            rc = bump_schema_version(c);
         }
         if (rc == 0) {
             char sql[160];

@@ -1522,6 +1522,59 @@ static void test_bus(struct store *s, const char *url, bool pg)
     store_free(s2);
 }
 
+/* SQLite: the enumerated CHECK constraints (migration 6) cost no ephemeral index per statement
+ * run, and still refuse a value outside their list. */
+static int ephemeral_opens(sqlite3 *db, const char *sql)
+{
+    char explain[512];
+    snprintf(explain, sizeof(explain), "EXPLAIN %s", sql);
+    sqlite3_stmt *st = NULL;
+    int n = -1;
+    if (sqlite3_prepare_v2(db, explain, -1, &st, NULL) == SQLITE_OK) {
+        n = 0;
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            n += strcmp((const char *)sqlite3_column_text(st, 1), "OpenEphemeral") == 0;
+        }
+    }
+    sqlite3_finalize(st);
+    return n;
+}
+
+static void test_sqlite_checks(const char *file)
+{
+    struct raw r;
+    CHECK(raw_open(&r, file));
+    static const char *const writes[] = {
+        "UPDATE agent_status SET status = 'busy', reason = NULL WHERE id = 'x'",
+        "INSERT INTO agent_status_history (id, agent_id, client_id, status, started_at) "
+        "VALUES ('h', 'x', 'c', 'busy', '2026-01-01T00:00:00.000Z')",
+        "INSERT INTO changes (table_name, op, row_id) VALUES ('agent_status', 'UPDATE', 'x')",
+        "UPDATE users SET role = 'admin' WHERE id = 'x'",
+        "UPDATE system_messages SET priority = 'high', state = 'expired' WHERE id = 'x'",
+    };
+    for (size_t i = 0; i < sizeof(writes) / sizeof(writes[0]); i++) {
+        int n = ephemeral_opens(r.lite, writes[i]);
+        if (n != 0) {
+            fprintf(stderr, "%d ephemeral indexes in: %s\n", n, writes[i]);
+        }
+        CHECK_EQ_INT(n, 0);
+    }
+    raw_exec_ok(&r, "BEGIN");
+    char msg[512] = "";
+    CHECK(!raw_try(&r, "INSERT INTO changes (table_name, op, row_id) VALUES ('t', 'MERGE', 'x')",
+                   msg, sizeof(msg)));
+    CHECK(strstr(msg, "CHECK constraint failed") != NULL);
+    CHECK(raw_try(&r, "INSERT INTO changes (table_name, op, row_id) VALUES ('t', 'DELETE', 'x')",
+                  NULL, 0));
+    CHECK(!raw_try(&r,
+                   "INSERT INTO agent_status_history (id, agent_id, client_id, status) "
+                   "VALUES ('h', 'x', 'c', 'gone')",
+                   msg, sizeof(msg)));
+    CHECK(strstr(msg, "CHECK constraint failed") != NULL);
+    raw_exec_ok(&r, "ROLLBACK");
+    raw_close(&r);
+}
+
 static void run_conformance(const char *url)
 {
     fprintf(stderr, "conformance: %s\n", url);
@@ -1558,6 +1611,9 @@ static void run_conformance(const char *url)
     test_bus(s, url, pg);
     test_audit(s, client_a, raw_db);
     test_prune(s);
+    if (file) {
+        test_sqlite_checks(file);
+    }
     store_free(s);
 
     /* Reopening a migrated database applies nothing and keeps the data. */
