@@ -577,28 +577,51 @@ static void revoke_user_at(struct auth_session *self, const char *user_id, int64
  * times come from the entry, not from when this node saw it (a login on this node just
  * after a remote "log out everywhere" keeps its token).
  */
-static void apply_audit(struct auth_session *self, const struct store_change *ch)
+static void apply_audit(struct auth_session *self, const json_t *entry, int64_t at_ms)
 {
-    const char *action = str_or(ch->record, "action");
+    const char *action = str_or(entry, "action");
     if (!strcmp(action, "auth.logout") || !strcmp(action, "auth.refresh_reuse")) {
-        auth_session_revoke_sid(self, str_or(ch->record, "entity_id"));
+        auth_session_revoke_sid(self, str_or(entry, "entity_id"));
     } else if (!strcmp(action, "auth.logout_all")) {
-        revoke_user_at(self, str_or(ch->record, "actor_id"), ch->at_ms);
+        revoke_user_at(self, str_or(entry, "actor_id"), at_ms);
     } else if (!strcmp(action, "user.update_password")) {
-        revoke_user_at(self, str_or(ch->record, "entity_id"), ch->at_ms);
+        revoke_user_at(self, str_or(entry, "entity_id"), at_ms);
     }
+}
+
+/* Could this audit entry's text be a revocation? The action names appear verbatim in it (the
+ * log writes JSON without escaping letters), so most entries are never parsed here. */
+static bool may_revoke(const char *text)
+{
+    return strstr(text, "auth.logout") || strstr(text, "auth.refresh_reuse") ||
+           strstr(text, "user.update_password");
 }
 
 void auth_session_apply_change(struct auth_session *self, const struct store_change *ch)
 {
-    if (ch->table == STORE_AUDIT && ch->record && !strcmp(ch->op, "INSERT")) {
-        apply_audit(self, ch);
+    bool deleted = strcmp(ch->op, "DELETE") == 0;
+    bool audit = ch->table == STORE_AUDIT && !strcmp(ch->op, "INSERT");
+    if (!audit && ch->table != STORE_USERS && ch->table != STORE_CLIENTS) {
         return;
     }
-    if (ch->table != STORE_USERS && ch->table != STORE_CLIENTS) {
+    /* The row parsed (store_changes_read) or as text (store_changes_read_raw). */
+    json_t *row = NULL;
+    if (ch->record) {
+        row = json_incref(ch->record);
+    } else if (ch->record_json && !deleted && (!audit || may_revoke(ch->record_json))) {
+        row = store_change_row(ch->record_json);
+    }
+    if (audit) {
+        if (row) {
+            apply_audit(self, row, ch->at_ms);
+        }
+        json_decref(row);
         return;
     }
-    const json_t *row = strcmp(ch->op, "DELETE") == 0 ? NULL : ch->record;
+    if (deleted) {
+        json_decref(row);
+        row = NULL;
+    }
     pthread_rwlock_wrlock(&self->lock);
     if (ch->table == STORE_USERS) {
         user_put(self, ch->row_id, row);
@@ -606,6 +629,7 @@ void auth_session_apply_change(struct auth_session *self, const struct store_cha
         client_put(self, ch->row_id, row);
     }
     pthread_rwlock_unlock(&self->lock);
+    json_decref(row);
 }
 
 /* Notes only fill gaps: a row the change log already delivered is never overwritten by a

@@ -259,12 +259,25 @@ static void deliver_cached(struct rt_chan *ch, const struct rt_event *ev, uint8_
     }
 }
 
-void rt_chan_deliver(struct rt_chan *ch, const struct rt_event *ev)
+/* Does a binding of ch name ev's table? (Its op and filter are matched once ev is built: a
+ * row that moved between tenants may reach ch as another op.) */
+static bool chan_names_table(const struct rt_chan *ch, const struct rt_event *ev)
+{
+    for (uint16_t i = 0; i < ch->nb; i++) {
+        if (ch->b[i].ops && (ch->b[i].table < 0 || ch->b[i].table == (int)ev->desc->id)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void rt_chan_deliver(struct rt_chan *ch, struct rt_event *ev)
 {
     struct rt_conn *c = ch->conn;
-    if (!c || c->closed) {
+    if (!c || c->closed || !chan_names_table(ch, ev)) {
         return;
     }
+    rt_event_ready(ev);
     /* What this subscriber may see of the change; a row that moved between tenants is an
      * arrival on one side and a departure on the other (policy_row_view). */
     uint8_t op = ev->op;
@@ -355,7 +368,7 @@ static void batch_on_loop(void *arg)
     free(t);
     tl_cache.on = true;
     for (size_t i = 0; i < b->n; i++) {
-        const struct rt_event *ev = &b->ev[i];
+        struct rt_event *ev = &b->ev[i];
         for (struct rt_chan *ch = next_pg_chan(l, NULL); ch; ch = next_pg_chan(l, ch)) {
             if (ch->dead || !ch->conn || ch->conn->closed) {
                 continue;

@@ -5,13 +5,15 @@
  * seq > hub_seq in order, a page at a time. Each page goes first to every registered consumer
  * (rt_add_consumer: the auth cache, the realtime and dashboard counters), so nobody else
  * re-reads the same rows; then, for the WebSocket subscribers, each change becomes a struct
- * rt_event whose heavy `data` JSON (the postgres_changes payload without ids) is encoded once into
- * a refcounted net_shared, and the page's events go as one refcounted struct rt_batch to every loop
- * (fanout.c). Tasks posted to one loop run in order, so every loop sees seq order. Every minute the
- * thread prunes changes older than the retention.
+ * rt_event and the page's events go as one refcounted struct rt_batch to every loop
+ * (fanout.c). Tasks posted to one loop run in order, so every loop sees seq order. Rows travel
+ * as the log's JSON text: the first delivery that needs an event parses its rows and encodes
+ * its heavy `data` JSON (the postgres_changes payload without ids) once into a refcounted
+ * net_shared (rt_event_ready), so a change that no binding names costs no JSON work at all.
+ * Every minute the thread prunes changes older than the retention.
  *
  * Resume reads history with rt_hub_read_history on the libuv pool, so every access to the
- * change log is in this file; its events are built by the same rt_event_build.
+ * change log is in this file; its events are made by the same rt_event_init.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -88,27 +90,40 @@ static bool moved_tenant(const struct rt_event *ev)
                        json_object_get(ev->old_record, "client_id"));
 }
 
-/* Build the shared event from a change, taking its record and old_record. A row moved to
- * another tenant also gets the two views policy_row_view may ask for: its arrival (an
- * INSERT of the new record) and its departure (a DELETE of the old record). */
-int rt_event_build(struct rt_event *ev, struct store_change *ch)
+int rt_event_init(struct rt_event *ev, struct store_change *ch)
 {
     const struct store_table_desc *d = store_table_desc(ch->table);
     uint8_t op = rt_op_parse(ch->op);
     if (!d || !op || op == OP_ALL) {
         return SB_E_INVAL;
     }
+    memset(ev, 0, sizeof *ev);
     ev->seq = ch->seq;
+    ev->at_ms = ch->at_ms;
     ev->desc = d;
     ev->op = op;
-    ev->record = op == OP_DELETE ? NULL : ch->record;
-    ev->old_record = op == OP_INSERT ? NULL : ch->old_record;
-    if (ev->record) {
-        ch->record = NULL;
+    if (op != OP_DELETE) {
+        ev->record_json = ch->record_json;
+        ch->record_json = NULL;
     }
-    if (ev->old_record) {
-        ch->old_record = NULL;
+    if (op != OP_INSERT) {
+        ev->old_record_json = ch->old_record_json;
+        ch->old_record_json = NULL;
     }
+    return 0;
+}
+
+/* Parse the rows, drop hidden columns, and encode the shared data. A row moved to another
+ * tenant also gets the two views policy_row_view may ask for: its arrival (an INSERT of the
+ * new record) and its departure (a DELETE of the old record). */
+static void event_build(struct rt_event *ev)
+{
+    const struct store_table_desc *d = ev->desc;
+    ev->record = store_change_row(ev->record_json);
+    ev->old_record = store_change_row(ev->old_record_json);
+    free(ev->record_json);
+    free(ev->old_record_json);
+    ev->record_json = ev->old_record_json = NULL;
     json_t *columns = json_array();
     for (size_t i = 0; i < d->ncols; i++) {
         if (d->cols[i].hidden) {
@@ -124,18 +139,35 @@ int rt_event_build(struct rt_event *ev, struct store_change *ch)
             columns, json_pack("{s:s,s:s}", "name", d->cols[i].name, "type", d->cols[i].pg_type));
     }
     char ts[CLOCK_RFC3339_LEN];
-    clock_format_ms(ch->at_ms, ts);
-    ev->data = event_encode(d, op, ts, columns, ev->record, ev->old_record, ch->seq);
+    clock_format_ms(ev->at_ms, ts);
+    ev->data = event_encode(d, ev->op, ts, columns, ev->record, ev->old_record, ev->seq);
     if (moved_tenant(ev)) {
-        ev->data_in = event_encode(d, OP_INSERT, ts, columns, ev->record, NULL, ch->seq);
-        ev->data_out = event_encode(d, OP_DELETE, ts, columns, NULL, ev->old_record, ch->seq);
+        ev->data_in = event_encode(d, OP_INSERT, ts, columns, ev->record, NULL, ev->seq);
+        ev->data_out = event_encode(d, OP_DELETE, ts, columns, NULL, ev->old_record, ev->seq);
     }
     json_decref(columns);
-    return 0;
+}
+
+/* Loops of one batch may ask at once; the first builds. */
+static pthread_mutex_t build_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void rt_event_ready(struct rt_event *ev)
+{
+    if (atomic_load_explicit(&ev->ready, memory_order_acquire)) {
+        return;
+    }
+    pthread_mutex_lock(&build_mu);
+    if (!atomic_load_explicit(&ev->ready, memory_order_relaxed)) {
+        event_build(ev);
+        atomic_store_explicit(&ev->ready, true, memory_order_release);
+    }
+    pthread_mutex_unlock(&build_mu);
 }
 
 void rt_event_release(struct rt_event *ev)
 {
+    free(ev->record_json);
+    free(ev->old_record_json);
     json_decref(ev->record);
     json_decref(ev->old_record);
     struct net_shared *shared[] = {ev->data, ev->data_in, ev->data_out};
@@ -177,7 +209,7 @@ static void hub_poll(struct rt *rt)
         struct store_change *chs = NULL;
         size_t n = 0;
         int64_t after = atomic_load(&rt->hub_seq);
-        int rc = store_changes_read(rt->store, after, RT_HUB_PAGE, &chs, &n);
+        int rc = store_changes_read_raw(rt->store, after, RT_HUB_PAGE, &chs, &n);
         if (rc < 0) {
             log_printf(LOG_WARN, "realtime hub: reading changes failed: %s", sb_strerror(rc));
             return;
@@ -192,7 +224,7 @@ static void hub_poll(struct rt *rt)
             rt->consumers[k].fn(rt->consumers[k].arg, chs, n);
         }
         for (size_t i = 0; i < n; i++) {
-            if (rt_event_build(&b->ev[b->n], &chs[i]) == 0) {
+            if (rt_event_init(&b->ev[b->n], &chs[i]) == 0) {
                 b->n++;
             }
         }
@@ -287,5 +319,5 @@ int rt_hub_read_history(struct rt *rt, bool check_since, int64_t since, int64_t 
         }
         *recovered = oldest == 0 || since >= oldest - 1;
     }
-    return store_changes_read(rt->store, after, RT_RESUME_PAGE, out, n);
+    return store_changes_read_raw(rt->store, after, RT_RESUME_PAGE, out, n);
 }

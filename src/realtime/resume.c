@@ -62,7 +62,7 @@ static void resume_after_cb(uv_work_t *req, int status)
             continue;
         }
         ch->cursor = rw->changes[i].seq;
-        if (rt_event_build(&ev, &rw->changes[i]) == 0) {
+        if (rt_event_init(&ev, &rw->changes[i]) == 0) {
             rt_chan_deliver(ch, &ev);
         }
         rt_event_release(&ev);

@@ -41,16 +41,22 @@
 
 enum { OP_INSERT = 1, OP_UPDATE = 2, OP_DELETE = 4, OP_ALL = 7 };
 
-/* One change, built by the hub (or a resume read) and immutable afterwards. */
 /* Where the server pushes dashboard metrics (DESIGN §7); only it may send there. */
 #define RT_DASHBOARD_TOPIC "realtime:dashboard"
 
+/* One change, made by the hub (or a resume read) from the change log's row (rt_event_init).
+ * The rest is built at the first delivery that needs it (rt_event_ready, any loop, once) and
+ * is immutable afterwards: a change no subscriber's binding names is never parsed. */
 struct rt_event {
     int64_t seq;
+    int64_t at_ms;
     const struct store_table_desc *desc;
     uint8_t op;
-    json_t *record;     /* NULL for DELETE */
-    json_t *old_record; /* NULL for INSERT */
+    atomic_bool ready;     /* what follows is built */
+    char *record_json;     /* until ready: the row texts */
+    char *old_record_json; /* (NULL: none) */
+    json_t *record;        /* NULL for DELETE */
+    json_t *old_record;    /* NULL for INSERT */
     struct net_shared *data;
     /* Only for an UPDATE that moved the row to another tenant (policy_row_view): */
     struct net_shared *data_in;  /* the row arriving: an INSERT of record */
@@ -329,8 +335,11 @@ void rt_chan_system(struct rt_chan *ch, const char *extension, const char *statu
 /* ---- hub.c: the change log ---- */
 
 uint8_t rt_op_parse(const char *s);
-/* Build the shared event from a change, taking its record and old_record. */
-int rt_event_build(struct rt_event *ev, struct store_change *ch);
+/* Make the event of a change read by store_changes_read_raw, taking its row texts;
+ * SB_E_INVAL for a table or op the engine does not know. */
+int rt_event_init(struct rt_event *ev, struct store_change *ch);
+/* Build ev's rows and shared frames data once; any thread (each loop of a batch may ask). */
+void rt_event_ready(struct rt_event *ev);
 void rt_event_release(struct rt_event *ev);
 void rt_batch_unref(struct rt_batch *b);
 /* The newest seq in the log (0: empty). */
@@ -353,7 +362,7 @@ void rt_group_add(struct rt_chan *ch);
 void rt_group_remove(struct rt_chan *ch);
 void rt_group_free_all(struct rt_loop *l);
 /* Send ev to ch when its principal may read the row and a binding matches. */
-void rt_chan_deliver(struct rt_chan *ch, const struct rt_event *ev);
+void rt_chan_deliver(struct rt_chan *ch, struct rt_event *ev);
 /* Post b to every loop's postgres subscribers; takes the caller's reference. Any thread. */
 void rt_fan_post_batch(struct rt *rt, struct rt_batch *b);
 /* A fan for (tenant or NULL: all, topic) with the payload json (len bytes, NULL: none). */

@@ -962,8 +962,8 @@ int store_audit_verify(struct store *self, int64_t *checked, int64_t *first_bad_
     return 0;
 }
 
-int store_changes_read(struct store *self, int64_t after_seq, size_t limit,
-                       struct store_change **out, size_t *n)
+int store_changes_read_raw(struct store *self, int64_t after_seq, size_t limit,
+                           struct store_change **out, size_t *n)
 {
     if (!self || !out || !n || after_seq < 0) {
         return SB_E_INVAL;
@@ -976,6 +976,34 @@ int store_changes_read(struct store *self, int64_t after_seq, size_t limit,
     return self->ops->changes_read(self, after_seq, limit, out, n);
 }
 
+json_t *store_change_row(const char *json_text)
+{
+    if (!json_text) {
+        return NULL;
+    }
+    json_t *row = json_loads(json_text, 0, NULL);
+    if (!json_is_object(row)) {
+        json_decref(row);
+        return NULL;
+    }
+    return row;
+}
+
+int store_changes_read(struct store *self, int64_t after_seq, size_t limit,
+                       struct store_change **out, size_t *n)
+{
+    int rc = store_changes_read_raw(self, after_seq, limit, out, n);
+    for (size_t i = 0; rc == 0 && i < *n; i++) {
+        struct store_change *ch = &(*out)[i];
+        ch->record = store_change_row(ch->record_json);
+        ch->old_record = store_change_row(ch->old_record_json);
+        free(ch->record_json);
+        free(ch->old_record_json);
+        ch->record_json = ch->old_record_json = NULL;
+    }
+    return rc;
+}
+
 void store_changes_free(struct store_change *changes, size_t n)
 {
     if (!changes) {
@@ -986,6 +1014,8 @@ void store_changes_free(struct store_change *changes, size_t n)
         free(changes[i].row_id);
         json_decref(changes[i].record);
         json_decref(changes[i].old_record);
+        free(changes[i].record_json);
+        free(changes[i].old_record_json);
     }
     free(changes);
 }

@@ -350,11 +350,20 @@ struct store_change {
     char *row_id;
     json_t *record;     /* NULL for DELETE */
     json_t *old_record; /* NULL for INSERT */
+    /* store_changes_read_raw only (record and old_record stay NULL): the same as JSON text. */
+    char *record_json;
+    char *old_record_json;
 };
 /* Up to limit changes with seq > after_seq in seq order; *out is an array of *n entries
  * (free with store_changes_free). table is STORE__NTABLES for a table unknown to schema.h. */
 int store_changes_read(struct store *self, int64_t after_seq, size_t limit,
                        struct store_change **out, size_t *n);
+/* The same with the rows as text (record_json, old_record_json), for readers that parse only
+ * what they use (the realtime hub: a change nobody subscribes to is never parsed). */
+int store_changes_read_raw(struct store *self, int64_t after_seq, size_t limit,
+                           struct store_change **out, size_t *n);
+/* A change's row text as an object (new reference), or NULL for NULL or anything else. */
+json_t *store_change_row(const char *json_text);
 void store_changes_free(struct store_change *changes, size_t n);
 /* Highest and lowest seq still retained (0 when empty). */
 int store_changes_bounds(struct store *self, int64_t *oldest, int64_t *head);

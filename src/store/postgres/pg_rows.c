@@ -335,9 +335,8 @@ int pg_changes_read(struct store *s, int64_t after_seq, size_t limit, struct sto
         ch->table = t ? t->id : STORE__NTABLES;
         snprintf(ch->op, sizeof(ch->op), "%s", PQgetvalue(res, r, 4));
         ch->row_id = xstrdup(PQgetvalue(res, r, 5));
-        json_t *rec = pg_value(res, r, 6, COL_JSON), *old = pg_value(res, r, 7, COL_JSON);
-        ch->record = json_is_null(rec) ? NULL : rec;
-        ch->old_record = json_is_null(old) ? NULL : old;
+        ch->record_json = PQgetisnull(res, r, 6) ? NULL : xstrdup(PQgetvalue(res, r, 6));
+        ch->old_record_json = PQgetisnull(res, r, 7) ? NULL : xstrdup(PQgetvalue(res, r, 7));
     }
     PQclear(res);
     *out = v;

@@ -381,9 +381,10 @@ int sq_changes_read(struct store *s, int64_t after_seq, size_t limit, struct sto
         ch->table = t ? t->id : STORE__NTABLES;
         snprintf(ch->op, sizeof(ch->op), "%s", (const char *)sqlite3_column_text(st, 4));
         ch->row_id = xstrdup((const char *)sqlite3_column_text(st, 5));
-        json_t *rec = sq_column(st, 6, COL_JSON), *old = sq_column(st, 7, COL_JSON);
-        ch->record = json_is_null(rec) ? NULL : rec;
-        ch->old_record = json_is_null(old) ? NULL : old;
+        const char *rec = (const char *)sqlite3_column_text(st, 6);
+        const char *old = (const char *)sqlite3_column_text(st, 7);
+        ch->record_json = rec ? xstrdup(rec) : NULL;
+        ch->old_record_json = old ? xstrdup(old) : NULL;
     }
     sq_done(c, st);
     sq_tx_rollback(tx);
