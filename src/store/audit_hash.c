@@ -7,7 +7,11 @@
  */
 #include "store/audit_hash.h"
 
+#include <openssl/evp.h>
+#include <pthread.h>
 #include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -35,15 +39,31 @@ char *audit_canonical(const json_t *entry)
     return out;
 }
 
+/* SHA-256 from OpenSSL: it uses the CPU's SHA extensions where present (libsodium's portable
+ * code took 7 % of an agent status change's instructions). Fetched once. */
+static EVP_MD *sha256;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+    sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 void audit_hash_compute(const char *prev_hash, const json_t *entry, char out[AUDIT_HASH_HEX_LEN])
 {
     char *canon = audit_canonical(entry);
-    crypto_hash_sha256_state st;
-    unsigned char digest[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, (const unsigned char *)prev_hash, strlen(prev_hash));
-    crypto_hash_sha256_update(&st, (const unsigned char *)canon, strlen(canon));
-    crypto_hash_sha256_final(&st, digest);
-    sodium_bin2hex(out, AUDIT_HASH_HEX_LEN, digest, sizeof(digest));
+    pthread_once(&sha256_once, sha256_fetch);
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx || !sha256 || !EVP_DigestInit_ex(ctx, sha256, NULL) ||
+        !EVP_DigestUpdate(ctx, prev_hash, strlen(prev_hash)) ||
+        !EVP_DigestUpdate(ctx, canon, strlen(canon)) || !EVP_DigestFinal_ex(ctx, digest, &len) ||
+        len != 32) {
+        fprintf(stderr, "switchboard: SHA-256 from OpenSSL failed\n");
+        abort(); /* like out-of-memory: an entry must never go unhashed */
+    }
+    EVP_MD_CTX_free(ctx);
+    sodium_bin2hex(out, AUDIT_HASH_HEX_LEN, digest, len);
     free(canon);
 }
