@@ -354,9 +354,9 @@ int sq_changes_read(struct store *s, int64_t after_seq, size_t limit, struct sto
     if (rc == 0) {
         sqlite3_bind_int64(st, 1, after_seq);
         sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
-        v = xcalloc(limit < 1024 ? limit : 1024, sizeof(*v));
+        v = xmalloc(16 * sizeof(*v)); /* grown as rows come: most reads find a few */
     }
-    size_t cap = limit < 1024 ? limit : 1024;
+    size_t cap = 16;
     while (rc == 0) {
         int step = sqlite3_step(st);
         if (step == SQLITE_DONE) {
