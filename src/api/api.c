@@ -74,6 +74,9 @@ int api_new(const struct api_options *opt, struct store *store, struct svc *svc,
         opt->metrics_token && *opt->metrics_token ? xstrdup(opt->metrics_token) : NULL;
     a->secure_cookies = opt->secure_cookies;
     a->cache = api_cache_new();
+    if (api_lane_start(a) < 0) {
+        log_warn("api: no writer lane (thread creation failed): writes use the thread pool");
+    }
     if (opt->cors_origins && *opt->cors_origins) {
         const char *p = opt->cors_origins;
         while (*p) {
@@ -102,6 +105,7 @@ void api_free(struct api *a)
     if (!a) {
         return;
     }
+    api_lane_free(a);
     for (size_t i = 0; i < a->ncors; i++) {
         free(a->cors[i]);
     }
@@ -125,6 +129,11 @@ void api_set_realtime(struct api *a, struct rt *rt)
 void api_set_draining(struct api *a, bool draining)
 {
     atomic_store(&a->draining, draining);
+    if (draining) {
+        /* The lane answers what it holds while the loops still run; later writes take the
+         * pool, whose work the loops wait for when they stop. */
+        api_lane_stop(a);
+    }
 }
 
 /* ---- helpers for handlers ---- */
@@ -431,9 +440,8 @@ static void api_finish(struct api_call *c, int rc)
 
 /* On a thread-pool thread: run the handler, then encode a successful JSON answer there too,
  * so that the loop thread only writes the bytes (api_finish sends c->raw as it is). */
-static void call_work(uv_work_t *w)
+void api_call_work(struct api_call *c)
 {
-    struct api_call *c = w->data;
     c->rc = c->route->fn(c);
     if (c->rc == 0 && c->json && !c->export && !c->raw) {
         size_t len = 0;
@@ -447,6 +455,11 @@ static void call_work(uv_work_t *w)
             c->json = NULL;
         }
     }
+}
+
+static void call_work(uv_work_t *w)
+{
+    api_call_work(w->data);
 }
 
 static void call_after(uv_work_t *w, int status);
@@ -480,7 +493,11 @@ static void waiters_answer(struct api_call *w, int status, const char *body, siz
 
 static void call_after(uv_work_t *w, int status)
 {
-    struct api_call *c = w->data;
+    api_call_after(w->data, status);
+}
+
+void api_call_after(struct api_call *c, int status)
+{
     struct api_call *waiters = NULL;
     if (c->flight) {
         waiters = api_cache_flight_end(c->api->cache, c->flight);
@@ -704,6 +721,9 @@ void api_on_request(struct net_request *req, void *arg)
     }
     if (r->flags & API_INLINE) {
         api_finish(c, r->fn(c));
+        return;
+    }
+    if ((r->flags & API_LANE) && api_lane_submit(c)) {
         return;
     }
     c->work.data = c;

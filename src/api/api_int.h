@@ -25,6 +25,9 @@ enum api_route_flags {
      * svc_get only (nothing else of the principal or the moment): the read cache (cache.c)
      * may answer it. Needs API_AUTH. */
     API_CACHED = 1 << 3,
+    /* A write that only runs svc calls committing through the store and nothing slow besides
+     * (no password hashing): it may run on the writer lane (lane.c). */
+    API_LANE = 1 << 4,
 };
 
 #define API_MAX_PARAMS 4
@@ -60,6 +63,7 @@ struct api {
     bool secure_cookies;
     atomic_bool draining;
     struct api_cache *cache; /* read cache (cache.c), shared by every worker */
+    struct api_lane *lane;   /* the writer lane (lane.c), or NULL */
 };
 
 struct api_call {
@@ -93,8 +97,26 @@ struct api_call {
     uint64_t cache_gen;
     struct api_cache_flight *flight; /* the shared read this call leads, or NULL */
     struct api_call *flight_next;    /* next waiter of the same flight */
+    struct api_call *lane_next;      /* next call waiting for the writer lane */
+    bool lane_commits;               /* on the lane: the handler committed something */
     uv_work_t work;
 };
+
+/* Run the call's handler (on a pool thread or the lane), then answer it on its loop thread
+ * (status < 0: the work was cancelled). */
+void api_call_work(struct api_call *c);
+void api_call_after(struct api_call *c, int status);
+
+/* ---- the writer lane (lane.c) ---- */
+struct api_lane;
+/* Start the lane when the store can defer commits (else API_LANE routes use the pool). */
+int api_lane_start(struct api *a);
+/* Answer what the lane holds and end its thread (the loops still running); free it once no
+ * loop runs. */
+void api_lane_stop(struct api *a);
+void api_lane_free(struct api *a);
+/* Queue an API_LANE call; false when there is no lane (run it on the pool). Loop thread. */
+bool api_lane_submit(struct api_call *c);
 
 /* ---- the read cache (cache.c) ---- */
 struct api_cache;

@@ -218,7 +218,7 @@ struct api_route api_routes_domain[] = {
                 "agent a filter {status, q, client_id} finds (expected_count: the confirmed "
                 "count)",
      .fn = agents_bulk,
-     .flags = API_AUTH | API_BODY},
+     .flags = API_AUTH | API_BODY | API_LANE},
     {.method = HTTP_GET,
      .pattern = "/api/v1/agents/{id}",
      .summary = "Get an agent",
@@ -229,7 +229,7 @@ struct api_route api_routes_domain[] = {
      .pattern = "/api/v1/agents/{id}",
      .summary = "Set an agent's status and reason",
      .fn = agents_update,
-     .flags = API_AUTH | API_BODY},
+     .flags = API_AUTH | API_BODY | API_LANE},
     {.method = HTTP_GET,
      .pattern = "/api/v1/agents/{id}/history",
      .summary = "An agent's status history",

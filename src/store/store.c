@@ -63,6 +63,17 @@ static void commit_leave(struct store *s)
     atomic_fetch_add(&s->commit_state, STORE_GEN_ONE - 1);
 }
 
+static void run_commit_hook(struct store *s)
+{
+    pthread_mutex_lock(&s->hook_mu);
+    store_commit_cb cb = s->hook;
+    void *arg = s->hook_arg;
+    pthread_mutex_unlock(&s->hook_mu);
+    if (cb) {
+        cb(arg);
+    }
+}
+
 void store_base_release(struct store *s)
 {
     pthread_mutex_destroy(&s->hook_mu);
@@ -190,6 +201,8 @@ int store_tx_begin(struct store *self, bool write, struct store_tx **out)
     return 0;
 }
 
+static _Thread_local struct store *tl_deferring; /* between store_defer_begin and end */
+
 int store_tx_commit(struct store_tx *tx)
 {
     struct store *s = tx->store;
@@ -214,14 +227,42 @@ int store_tx_commit(struct store_tx *tx)
     if (rc < 0 || !appended) {
         return rc;
     }
-    pthread_mutex_lock(&s->hook_mu);
-    store_commit_cb cb = s->hook;
-    void *arg = s->hook_arg;
-    pthread_mutex_unlock(&s->hook_mu);
-    if (cb) {
-        cb(arg);
+    if (write && tl_deferring == s) {
+        s->defer_appended = true; /* the hook runs once the group is committed */
+        return 0;
     }
+    run_commit_hook(s);
     return 0;
+}
+
+bool store_can_defer(struct store *self)
+{
+    return self->ops->can_defer && self->ops->can_defer(self);
+}
+
+void store_defer_begin(struct store *self)
+{
+    commit_enter(self); /* in flight until the group is committed: no cache may fill */
+    self->ops->defer_begin(self);
+    self->defer_appended = false;
+    tl_deferring = self;
+}
+
+unsigned store_defer_count(struct store *self)
+{
+    return self->ops->defer_count(self);
+}
+
+int store_defer_end(struct store *self)
+{
+    tl_deferring = NULL;
+    bool appended = self->defer_appended;
+    int rc = self->ops->defer_end(self);
+    commit_leave(self);
+    if (rc == 0 && appended) {
+        run_commit_hook(self);
+    }
+    return rc;
 }
 
 void store_tx_rollback(struct store_tx *tx)

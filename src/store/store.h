@@ -157,6 +157,21 @@ int store_tx_begin(struct store *self, bool write, struct store_tx **out);
 int store_tx_commit(struct store_tx *tx);
 /* Roll back and free tx; NULL is a no-op. */
 void store_tx_rollback(struct store_tx *tx);
+/*
+ * Deferred commits, for one thread that runs many write transactions back to back (the API's
+ * writer lane). Between store_defer_begin and store_defer_end that thread holds the store's
+ * writer (other writers wait), and store_tx_commit of its write transactions returns 0 as soon
+ * as their work is in the open commit group, without waiting for it: nothing is durable or
+ * visible to other connections yet, and the commit hook waits too. store_defer_end commits
+ * the group and returns its outcome: 0 when every commit since store_defer_begin is durable,
+ * else an error, and then none of them is (answer their callers with it). store_defer_count
+ * counts those commits, so a caller can tell which of its calls committed anything. Only
+ * where store_can_defer (SQLite on a file); elsewhere each commit completes on its own.
+ */
+bool store_can_defer(struct store *self);
+void store_defer_begin(struct store *self);
+unsigned store_defer_count(struct store *self);
+int store_defer_end(struct store *self);
 /* The change-log position this transaction sees (max seq in `changes`, 0 when empty). */
 int store_tx_head_seq(struct store_tx *tx, int64_t *out);
 

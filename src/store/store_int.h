@@ -36,6 +36,7 @@ struct store {
     /* The commit generation (store_read_generation): (generation << 16) + commits in flight.
      * A write's commit adds 1 before the backend commits and STORE_GEN_ONE - 1 after. */
     atomic_uint_fast64_t commit_state;
+    bool defer_appended; /* a deferred commit appended to `changes` (the deferring thread) */
 };
 
 #define STORE_GEN_ONE ((uint_fast64_t)1 << 16)
@@ -108,6 +109,13 @@ struct store_ops {
      * ever assigned (so a deleted tail is visible), or 0 when unknown. */
     int (*audit_scan)(struct store *s, store_audit_row_cb cb, void *arg, int64_t *high_water);
 
+    /* Deferred commits (store.h); NULL where each commit is its own (can_defer false). */
+    bool (*can_defer)(struct store *s);
+    void (*defer_begin)(struct store *s);
+    unsigned (*defer_count)(struct store *s);
+    int (*defer_end)(struct store *s);
+
+    /* Fills record_json and old_record_json (store_changes_read_raw). */
     int (*changes_read)(struct store *s, int64_t after_seq, size_t limit, struct store_change **out,
                         size_t *n);
     int (*changes_bounds)(struct store *s, int64_t *oldest, int64_t *head);

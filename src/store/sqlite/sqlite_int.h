@@ -64,6 +64,9 @@ struct sq_store {
     pthread_cond_t group_cv;      /* a group ended */
     uint64_t groups;              /* groups committed (write_mu) */
     uint64_t grouped_commits;     /* logical commits in them (write_mu) */
+    /* Deferred commits (sq_defer_begin to sq_defer_end, one thread holding write_mu): */
+    unsigned defer_commits; /* logical commits released since sq_defer_begin */
+    int defer_rc;           /* the first failure of a group that ended meanwhile, else 0 */
 };
 
 /* A logical transaction waiting for the end of its group (on its thread's stack). */
@@ -78,6 +81,7 @@ struct sq_tx {
     struct sq_conn *conn;
     bool holds_writer; /* write_mu is held (write tx, or any tx on :memory:) */
     bool in_group;     /* a logical write transaction: SAVEPOINT sb_tx is open */
+    bool deferred;     /* begun between sq_defer_begin and sq_defer_end: write_mu is theirs */
 };
 
 static inline struct sq_conn *sq_tx_conn(struct store_tx *tx)

@@ -28,6 +28,12 @@
  * member that read another's uncommitted row is in the same group, so both commit or
  * neither does. Threads that take write_mu for other work (migrations, :memory: reads) end
  * an open group first. ":memory:" does not group: there is no disk write to share.
+ *
+ * Deferred commits (store_defer_begin/end: the API's writer lane). One thread takes write_mu
+ * for a whole batch of logical transactions; each commit RELEASEs into the group and returns
+ * at once, and sq_defer_end ends the group and returns its outcome. So a batch needs no
+ * hand-over of write_mu and no wake-up per transaction, and the lane answers its callers only
+ * after the COMMIT, like every other member.
  */
 #include "store/sqlite/sqlite_int.h"
 
@@ -300,10 +306,12 @@ static void writer_lock(struct sq_store *s)
  * 0 and it has members, else ROLLBACK; then hand the outcome to every member and wake them.
  * A group that SQLite already rolled back (after an I/O error, for instance) failed.
  */
-static void group_end(struct sq_store *s, int rc)
+static _Thread_local struct sq_store *tl_defer; /* this thread is deferring commits on it */
+
+static int group_end(struct sq_store *s, int rc)
 {
     if (!s->group_open) {
-        return;
+        return 0;
     }
     struct sq_conn *c = &s->writer;
     if (sqlite3_get_autocommit(c->db)) {
@@ -330,6 +338,10 @@ static void group_end(struct sq_store *s, int rc)
     s->group_wait = NULL;
     pthread_cond_broadcast(&s->group_cv);
     pthread_mutex_unlock(&s->group_mu);
+    if (rc < 0 && tl_defer == s && s->defer_rc == 0) {
+        s->defer_rc = rc; /* deferred commits before this point are lost */
+    }
+    return rc;
 }
 
 /* Leave write_mu (no logical transaction open): the group ends now unless a writer waits to
@@ -381,7 +393,13 @@ int sq_tx_begin(struct store *base, bool write, struct store_tx **out)
     tx->base.store = base;
     tx->base.write = write;
     int rc;
-    if (write && !s->memory) {
+    if (write && !s->memory && tl_defer == s) {
+        /* write_mu is this thread's for the batch; after a failed group nothing joins. */
+        tx->conn = &s->writer;
+        tx->holds_writer = true;
+        tx->deferred = true;
+        rc = s->defer_rc < 0 ? s->defer_rc : group_join(s, tx);
+    } else if (write && !s->memory) {
         writer_lock(s);
         tx->conn = &s->writer;
         tx->holds_writer = true;
@@ -410,7 +428,9 @@ int sq_tx_begin(struct store *base, bool write, struct store_tx **out)
     }
     if (rc < 0) {
         if (tx->holds_writer) {
-            writer_unlock(s);
+            if (!tx->deferred) {
+                writer_unlock(s);
+            }
         } else {
             pthread_mutex_lock(&s->pool_mu);
             tx->conn->in_use = false;
@@ -428,7 +448,9 @@ static void tx_release(struct sq_tx *tx)
 {
     struct sq_store *s = (struct sq_store *)tx->base.store;
     if (tx->holds_writer) {
-        writer_unlock(s);
+        if (!tx->deferred) {
+            writer_unlock(s);
+        }
     } else {
         pthread_mutex_lock(&s->pool_mu);
         tx->conn->in_use = false;
@@ -460,6 +482,11 @@ static int group_commit(struct sq_store *s, struct sq_tx *tx)
     }
     tx->in_group = false;
     s->group_members++;
+    if (tx->deferred) {
+        s->defer_commits++;
+        tx_release(tx);
+        return 0; /* the outcome comes from sq_defer_end */
+    }
     struct sq_waiter w = {.next = s->group_wait};
     s->group_wait = &w;
     tx_release(tx);
@@ -483,6 +510,37 @@ int sq_tx_commit(struct store_tx *base)
         run(tx->conn, "ROLLBACK");
     }
     tx_release(tx);
+    return rc;
+}
+
+static bool sq_can_defer(struct store *base)
+{
+    return !((struct sq_store *)base)->memory;
+}
+
+static void sq_defer_begin(struct store *base)
+{
+    struct sq_store *s = (struct sq_store *)base;
+    writer_lock(s);
+    tl_defer = s;
+    s->defer_commits = 0;
+    s->defer_rc = 0;
+}
+
+static unsigned sq_defer_count(struct store *base)
+{
+    return ((struct sq_store *)base)->defer_commits;
+}
+
+static int sq_defer_end(struct store *base)
+{
+    struct sq_store *s = (struct sq_store *)base;
+    int rc = group_end(s, 0);
+    if (s->defer_rc < 0) {
+        rc = s->defer_rc;
+    }
+    tl_defer = NULL;
+    pthread_mutex_unlock(&s->write_mu);
     return rc;
 }
 
@@ -664,6 +722,10 @@ static const struct store_ops sqlite_ops = {
     .events_clear = sq_events_clear,
     .audit_last = sq_audit_last,
     .audit_scan = sq_audit_scan,
+    .can_defer = sq_can_defer,
+    .defer_begin = sq_defer_begin,
+    .defer_count = sq_defer_count,
+    .defer_end = sq_defer_end,
     .changes_read = sq_changes_read,
     .changes_bounds = sq_changes_bounds,
     .changes_prune = sq_changes_prune,

@@ -13,7 +13,9 @@
  *     every write the child acknowledged (through a pipe, after store_tx_commit returned 0)
  *     is present and no failed one is.
  *   - the commit generation (store_read_generation): it grows with each commit only, and is
- *     not given while a commit waits in an open group.
+ *     not given while a commit waits in an open group;
+ *   - deferred commits (store_defer_begin/end): one thread's batch in one group, visible and
+ *     announced only once the batch's group is committed.
  * The test reads the backend's group counters and bounds through sqlite_int.h.
  */
 #include "test.h"
@@ -542,6 +544,74 @@ static void test_kill9(const char *dir)
     free(buf);
 }
 
+/*
+ * Deferred commits (store_defer_begin/end, the API's writer lane): on one thread, commits join
+ * one group and return at once; their work is neither visible to other connections, nor
+ * announced by the commit hook, nor allowed into a read cache (no generation) until
+ * store_defer_end commits the group; a member that fails rolls back alone; another thread's
+ * writer waits for the end of the batch and then commits normally.
+ */
+struct plain_writer {
+    struct store *s;
+    char id[UUID_STR_LEN];
+    int rc;
+};
+
+static void *plain_writer_main(void *arg)
+{
+    struct plain_writer *w = arg;
+    w->rc = write_one(w->s, w->id, false);
+    return NULL;
+}
+
+static void test_deferred(struct store *s)
+{
+    struct sq_store *sq = (struct sq_store *)s;
+    CHECK(store_can_defer(s));
+    store_set_commit_hook(s, on_commit, s);
+    int calls0 = atomic_load(&hook_calls);
+    uint64_t groups0 = sq->groups;
+    char ids[3][UUID_STR_LEN];
+    for (int i = 0; i < 3; i++) {
+        uuid_v4(ids[i]);
+    }
+    store_defer_begin(s);
+    CHECK_EQ_INT(store_defer_count(s), 0);
+    CHECK_EQ_INT(write_one(s, ids[0], false), 0);
+    CHECK_EQ_INT(write_one(s, ids[1], true), SB_E_CONFLICT);
+    struct plain_writer w = {.s = s};
+    uuid_v4(w.id);
+    pthread_t th;
+    CHECK_EQ_INT(pthread_create(&th, NULL, plain_writer_main, &w), 0);
+    CHECK_EQ_INT(wait_for_writers(sq, 1), 0); /* it waits for the batch */
+    CHECK_EQ_INT(write_one(s, ids[2], false), 0);
+    int64_t last_head = expect_head;
+    CHECK_EQ_INT(store_defer_count(s), 2);
+    CHECK(!has_client(s, ids[0]) && !has_client(s, ids[2])); /* not committed yet */
+    CHECK_EQ_INT(atomic_load(&hook_calls), calls0);
+    uint64_t g = 0;
+    CHECK(!store_read_generation(s, &g));
+    CHECK_EQ_INT(store_defer_end(s), 0);
+    expect_head = last_head;
+    CHECK(has_client(s, ids[0]) && !has_client(s, ids[1]) && has_client(s, ids[2]));
+    CHECK(atomic_load(&hook_calls) >= calls0 + 1);
+    CHECK_EQ_INT(atomic_load(&hook_early), 0);
+    CHECK(sq->groups >= groups0 + 1);
+    pthread_join(th, NULL);
+    CHECK_EQ_INT(w.rc, 0);
+    CHECK(has_client(s, w.id));
+    CHECK(store_read_generation(s, &g));
+    /* A batch that committed nothing ends cleanly. */
+    store_defer_begin(s);
+    uuid_v4(ids[1]);
+    CHECK_EQ_INT(write_one(s, ids[1], true), SB_E_CONFLICT);
+    CHECK_EQ_INT(store_defer_count(s), 0);
+    CHECK_EQ_INT(store_defer_end(s), 0);
+    CHECK(!has_client(s, ids[1]));
+    store_set_commit_hook(s, NULL, NULL);
+    check_seq_gap_free(s);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/sb-groupXXXXXX";
@@ -553,6 +623,7 @@ int main(void)
     test_one_group(s, 0);
     test_one_group(s, 100); /* about 300 KB of pages to undo, in memory */
     test_generation(s);
+    test_deferred(s);
     test_many_writers(s);
     store_free(s);
     test_kill9(dir);
