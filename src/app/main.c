@@ -284,6 +284,9 @@ static int cmd_serve(struct app_config *cfg)
     sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* A file-size limit (ulimit -f) reached by the database or a log file is an I/O error
+     * of that write (the request fails, the server goes on), not the end of the process. */
+    signal(SIGXFSZ, SIG_IGN);
 
     /* The thread pool runs handlers and database work; size it before first use. */
     char pool[16];

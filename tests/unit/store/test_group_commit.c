@@ -15,7 +15,9 @@
  *   - the commit generation (store_read_generation): it grows with each commit only, and is
  *     not given while a commit waits in an open group;
  *   - deferred commits (store_defer_begin/end): one thread's batch in one group, visible and
- *     announced only once the batch's group is committed.
+ *     announced only once the batch's group is committed;
+ *   - a COMMIT that fails (the WAL may not grow): the batch, or the plain commit, reports it
+ *     and left nothing; the store writes again afterwards.
  * The test reads the backend's group counters and bounds through sqlite_int.h.
  */
 #include "test.h"
@@ -28,6 +30,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -612,6 +615,49 @@ static void test_deferred(struct store *s)
     check_seq_gap_free(s);
 }
 
+/*
+ * A COMMIT that fails: the process may not grow files (RLIMIT_FSIZE, which fails the WAL's
+ * writes as a full disk would). A deferred batch reports the failure from store_defer_end and
+ * none of its work is there; a plain commit reports it from store_tx_commit; then the store
+ * writes again.
+ */
+static void set_fsize(rlim_t cur)
+{
+    struct rlimit r;
+    CHECK_EQ_INT(getrlimit(RLIMIT_FSIZE, &r), 0);
+    r.rlim_cur = cur;
+    CHECK_EQ_INT(setrlimit(RLIMIT_FSIZE, &r), 0);
+}
+
+static void test_commit_fails(struct store *s)
+{
+    struct rlimit orig;
+    CHECK_EQ_INT(getrlimit(RLIMIT_FSIZE, &orig), 0);
+    signal(SIGXFSZ, SIG_IGN);
+    char a[UUID_STR_LEN], b[UUID_STR_LEN], c[UUID_STR_LEN];
+    uuid_v4(a);
+    uuid_v4(b);
+    uuid_v4(c);
+    store_defer_begin(s);
+    CHECK_EQ_INT(write_one(s, a, false), 0);
+    CHECK_EQ_INT(write_one(s, b, false), 0);
+    set_fsize(64); /* the WAL header fits, no frame does */
+    int rc = store_defer_end(s);
+    set_fsize(orig.rlim_cur);
+    CHECK(rc < 0);
+    CHECK(!has_client(s, a) && !has_client(s, b));
+
+    set_fsize(64);
+    rc = write_one(s, c, false);
+    set_fsize(orig.rlim_cur);
+    CHECK(rc < 0);
+    CHECK(!has_client(s, c));
+
+    CHECK_EQ_INT(write_one(s, c, false), 0);
+    CHECK(has_client(s, c));
+    check_seq_gap_free(s);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/sb-groupXXXXXX";
@@ -624,6 +670,7 @@ int main(void)
     test_one_group(s, 100); /* about 300 KB of pages to undo, in memory */
     test_generation(s);
     test_deferred(s);
+    test_commit_fails(s);
     test_many_writers(s);
     store_free(s);
     test_kill9(dir);
