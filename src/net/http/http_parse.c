@@ -32,6 +32,7 @@
 #include "net/http/http_parse.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "base/err.h"
@@ -76,6 +77,34 @@ static bool is_tchar(unsigned char c)
 static bool is_ctl(unsigned char c)
 {
     return (c < 0x20 && c != '\t') || c == 0x7f;
+}
+
+/* Does p[0..n) hold a CTL (is_ctl)? Eight bytes at a time: a word with no byte under 0x20
+ * and none equal to 0x7f has none (bytes from 0x80 up are obs-text and pass); a word that may
+ * (a TAB, which values allow, or a CTL) is checked byte by byte. */
+static bool has_ctl(const char *p, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, p + i, 8);
+        uint64_t del = x ^ (0x7f * ones);
+        if (((x - 0x20 * ones) & ~x & highs) == 0 && ((del - ones) & ~del & highs) == 0) {
+            continue;
+        }
+        for (size_t k = i; k < i + 8; k++) {
+            if (is_ctl((unsigned char)p[k])) {
+                return true;
+            }
+        }
+    }
+    for (; i < n; i++) {
+        if (is_ctl((unsigned char)p[i])) {
+            return true;
+        }
+    }
+    return false;
 }
 
 static bool is_ows(char c)
@@ -144,29 +173,31 @@ enum line_rc { LINE_OK, LINE_MORE, LINE_BARE_CR, LINE_TOO_LONG };
 static enum line_rc find_line(const char *buf, size_t start, size_t len, size_t max, size_t *end,
                               size_t *next)
 {
-    for (size_t i = start; i < len; i++) {
-        char c = buf[i];
-        if (c == '\n') {
-            *end = i;
-            *next = i + 1;
-            return LINE_OK;
+    /* memchr for the terminators (vectorised in libc) instead of a test per byte: the first
+     * LF within the line's bounds, then the first CR before it. */
+    size_t avail = len - start;
+    size_t window = max < avail ? max + 1 : avail;
+    const char *p = buf + start;
+    const char *lf = memchr(p, '\n', window);
+    const char *cr = memchr(p, '\r', lf ? (size_t)(lf - p) : window);
+    if (cr) {
+        size_t i = (size_t)(cr - buf);
+        if (i + 1 == len) {
+            return LINE_MORE;
         }
-        if (c == '\r') {
-            if (i + 1 == len) {
-                return LINE_MORE;
-            }
-            if (buf[i + 1] != '\n') {
-                return LINE_BARE_CR;
-            }
-            *end = i;
-            *next = i + 2;
-            return LINE_OK;
+        if (buf[i + 1] != '\n') {
+            return LINE_BARE_CR;
         }
-        if (i - start == max) {
-            return LINE_TOO_LONG;
-        }
+        *end = i;
+        *next = i + 2;
+        return LINE_OK;
     }
-    return LINE_MORE;
+    if (lf) {
+        *end = (size_t)(lf - buf);
+        *next = *end + 1;
+        return LINE_OK;
+    }
+    return avail > max ? LINE_TOO_LONG : LINE_MORE;
 }
 
 static enum http_method method_from(struct http_slice m)
@@ -310,10 +341,8 @@ static int parse_field(const char *p, size_t n, struct http_field *f)
     while (e > i && is_ows(p[e - 1])) {
         e--;
     }
-    for (size_t k = i; k < e; k++) {
-        if (is_ctl((unsigned char)p[k])) {
-            return 400;
-        }
+    if (has_ctl(p + i, e - i)) {
+        return 400;
     }
     f->value = (struct http_slice){p + i, e - i};
     return 0;

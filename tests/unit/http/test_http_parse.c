@@ -591,6 +591,37 @@ static char *make_request_line(size_t line_len)
     return s;
 }
 
+/* Field values are checked for CTLs a word at a time: a CTL (or DEL) at any offset of a long
+ * value is refused, while HT and obs-text anywhere are allowed. */
+static void test_value_ctl_positions(void)
+{
+    static const unsigned char bad[] = {0x00, 0x01, 0x0a, 0x0d, 0x1f, 0x7f};
+    static const unsigned char good[] = {'\t', ' ', 0x20, 0x7e, 0x80, 0xff};
+    for (size_t pos = 0; pos < 40; pos++) {
+        for (int kind = 0; kind < 2; kind++) {
+            const unsigned char *set = kind ? good : bad;
+            for (size_t k = 0; k < 6; k++) {
+                char req[128];
+                int n = snprintf(req, sizeof req, "GET / HTTP/1.1\r\nHost: x\r\nX: v");
+                memset(req + n, 'a', 40);
+                req[n + pos] = (char)set[k];
+                n += 40;
+                memcpy(req + n, "z\r\n\r\n", 5);
+                n += 5;
+                struct http_head h;
+                int status = 0;
+                int rc = parse_n(req, (size_t)n, &h, &status);
+                if (kind) {
+                    CHECK_EQ_INT(rc, n);
+                } else {
+                    /* A CR or LF inside ends the line early: still refused. */
+                    CHECK(rc < 0 && status == 400);
+                }
+            }
+        }
+    }
+}
+
 static void test_request_line_limit(void)
 {
     struct http_head h;
@@ -975,6 +1006,7 @@ int main(void)
     test_host_errors();
     test_request_line_errors();
     test_bare_cr();
+    test_value_ctl_positions();
     test_request_line_limit();
     test_field_count_limit();
     test_head_size_limit();
