@@ -190,11 +190,28 @@ static void addr_format(const uint8_t a[16], bool v4, char *out, size_t outlen)
 {
     char txt[AUTH_IP_LEN];
     if (v4) {
-        inet_ntop(AF_INET, a + 12, txt, sizeof txt);
+        /* Dotted decimal by hand: this runs for every request's log line. */
+        char *o = txt;
+        for (int i = 12; i < 16; i++) {
+            unsigned v = a[i];
+            if (v >= 100) {
+                *o++ = (char)('0' + v / 100);
+            }
+            if (v >= 10) {
+                *o++ = (char)('0' + v / 10 % 10);
+            }
+            *o++ = (char)('0' + v % 10);
+            *o++ = i < 15 ? '.' : '\0';
+        }
     } else {
         inet_ntop(AF_INET6, a, txt, sizeof txt);
     }
-    snprintf(out, outlen, "%s", txt);
+    size_t n = strlen(txt);
+    if (outlen) {
+        n = n < outlen - 1 ? n : outlen - 1;
+        memcpy(out, txt, n);
+        out[n] = '\0';
+    }
 }
 
 void auth_client_ip(const struct auth_proxies *self, const char *peer, const char *xff, char *out,

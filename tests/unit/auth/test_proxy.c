@@ -55,6 +55,11 @@ static void test_client_ip(void)
     CHECK_EQ_STR(client(p, "127.0.0.1", "[2001:db8::1]"), "2001:db8::1");
     CHECK_EQ_STR(client(p, "127.0.0.1", "2001:db8::1"), "2001:db8::1");
     CHECK_EQ_STR(client(p, "::ffff:127.0.0.1", "::ffff:203.0.113.9"), "203.0.113.9");
+    /* IPv4 written back in canonical dotted decimal, every digit count */
+    CHECK_EQ_STR(client(p, "127.0.0.1", "0.0.0.0"), "0.0.0.0");
+    CHECK_EQ_STR(client(p, "127.0.0.1", "255.255.255.255"), "255.255.255.255");
+    CHECK_EQ_STR(client(p, "127.0.0.1", "1.20.100.9"), "1.20.100.9");
+    CHECK_EQ_STR(client(none, "::ffff:10.200.3.45", NULL), "10.200.3.45");
     /* every hop trusted: the left-most */
     CHECK_EQ_STR(client(p, "127.0.0.1", "10.0.0.9, 10.0.0.5"), "10.0.0.9");
     /* a malformed hop stops at the trusted address to its right */
