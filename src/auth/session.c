@@ -11,14 +11,17 @@
  *
  * Verified tokens are remembered per thread (token_memo): a client sends the same access
  * token with every request, and verifying it (base64, two JSON parses, HMAC) was 6-9 % of the
- * CPU of an authenticated list request. A small direct-mapped table per thread maps the
- * BLAKE2b-256 hash of a token to the claims its verification gave. The hash is compared in
- * constant time, so a lookup's timing tells nothing about a remembered token; an entry holds
- * only for the instance (and so the keys) it was verified under: every auth_session_new takes
- * a fresh generation from key_gen, never reused, so two servers in one process never share
- * an entry; the expiry is checked again on every use. Only the signature and claims parsing
- * are skipped: revocations, password changes, disabled users and suspended clients are
- * checked on every call as before (state_check_locked).
+ * CPU of an authenticated list request. A small direct-mapped table per thread maps a token
+ * (kept whole, up to TOKEN_MEMO_MAX bytes; longer ones are verified every time) to the claims
+ * its verification gave. The slot comes from the token's last bytes (its signature), and the
+ * whole token is compared in a time independent of its content (same_bytes_ct), so a lookup's
+ * timing tells nothing about a remembered token (hashing it with BLAKE2b first cost more than the
+ * rest of the lookup, and a slot chosen by an attacker only evicts an entry); an entry holds only
+ * for the instance (and so the keys) it was verified under: every auth_session_new takes a fresh
+ * generation from key_gen, never reused, so two servers in one process never share an entry; the
+ * expiry is checked again on every use. Only the signature and claims parsing are skipped:
+ * revocations, password changes, disabled users and suspended clients are checked on every call as
+ * before (state_check_locked).
  */
 #include "auth/session.h"
 
@@ -81,14 +84,43 @@ struct auth_session {
 };
 
 #define TOKEN_MEMO_SLOTS 32
+#define TOKEN_MEMO_MAX 512
 
 struct token_memo {
-    uint8_t hash[crypto_generichash_BYTES];
     uint64_t gen; /* the verifying instance's generation; 0: empty */
     struct auth_claims claims;
+    size_t len;
+    char token[TOKEN_MEMO_MAX];
 };
 
 static _Thread_local struct token_memo token_memo[TOKEN_MEMO_SLOTS];
+
+/* a[0..n) == b[0..n), in a time that depends on n only: every word is compared, the
+ * differences are OR-ed together (sodium_memcmp goes a byte at a time through volatile
+ * reads, several times slower for a token). */
+static bool same_bytes_ct(const char *a, const char *b, size_t n)
+{
+    uint64_t diff = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        diff |= x ^ y;
+    }
+    for (; i < n; i++) {
+        diff |= (uint64_t)(unsigned char)(a[i] ^ b[i]);
+    }
+    return diff == 0;
+}
+
+/* A token's slot: a hash of its last 16 bytes (for our tokens, HMAC output). */
+static struct token_memo *memo_slot(const char *token, size_t len)
+{
+    size_t tail = len < 16 ? len : 16;
+    return &token_memo[hash_mem(token + len - tail, tail) % TOKEN_MEMO_SLOTS];
+}
+
 static atomic_uint_fast64_t key_gen = 1; /* the next instance's generation */
 
 /* ---- users and clients (callers hold the write lock to insert) ---- */
@@ -475,12 +507,11 @@ int auth_session_check_token_exp(struct auth_session *self, const char *token, s
     struct auth_claims c;
     memset(out, 0, sizeof *out);
     int64_t now_s = clock_now_ms() / 1000;
-    uint8_t hash[crypto_generichash_BYTES];
-    crypto_generichash(hash, sizeof hash, (const unsigned char *)token, len, NULL, 0);
-    struct token_memo *m = &token_memo[hash[0] % TOKEN_MEMO_SLOTS];
+    struct token_memo *m = memo_slot(token, len);
+    bool memo = len <= TOKEN_MEMO_MAX;
     uint64_t gen = self->gen;
     int rc;
-    if (m->gen == gen && sodium_memcmp(m->hash, hash, sizeof hash) == 0) {
+    if (memo && m->gen == gen && m->len == len && same_bytes_ct(m->token, token, len)) {
         c = m->claims;
         /* The same expiry rule as auth_jwt_verify (exp <= now - leeway is expired). */
         rc = now_s > INT64_MIN + AUTH_JWT_LEEWAY_S && c.exp <= now_s - AUTH_JWT_LEEWAY_S
@@ -496,8 +527,9 @@ int auth_session_check_token_exp(struct auth_session *self, const char *token, s
             /* During a key rotation, tokens signed with the previous secret stay valid. */
             rc = auth_jwt_verify(self->prev_key, self->prev_key_len, token, len, now_s, &c, &w);
         }
-        if (rc == 0) {
-            memcpy(m->hash, hash, sizeof hash);
+        if (rc == 0 && memo) {
+            memcpy(m->token, token, len);
+            m->len = len;
             m->claims = c;
             m->gen = gen;
         }

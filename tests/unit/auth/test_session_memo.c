@@ -87,6 +87,15 @@ int main(void)
     bad[n - 1] = 0;
     CHECK_EQ_INT(check(as, bad, &q, &why), SB_E_UNAUTHORIZED);
     CHECK(q.user_id[0] == 0);
+    /* Same length and same last bytes (so the remembered token's slot), one claim byte
+     * changed: compared whole, it is not the remembered token, and its signature fails. */
+    memcpy(bad, tok, n + 1);
+    char *dot = strchr(bad, '.');
+    CHECK(dot != NULL);
+    dot[3] = dot[3] == 'A' ? 'B' : 'A';
+    CHECK_EQ_INT(check(as, tok, &q, &why), 0);
+    CHECK_EQ_INT(check(as, bad, &q, &why), SB_E_UNAUTHORIZED);
+    CHECK(q.user_id[0] == 0);
     free(bad);
 
     /* Revocation applies on the remembered path. */
