@@ -12,6 +12,7 @@
  */
 #include "base/json.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +122,17 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
 
 /* Write str[0..n) as a JSON string literal at o, which has room for n * 6 + 2 bytes; returns
  * the end, or NULL at invalid UTF-8 unless replace, which writes U+FFFD for each bad byte. */
+/* Might any of the 8 bytes at s need escaping (under 0x20, from 0x80, '"' or a backslash)?
+ * Exact for "no": the usual plain ASCII text is copied a word at a time. */
+static bool word_needs_escape(const unsigned char *s)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t x;
+    memcpy(&x, s, 8);
+    uint64_t q = x ^ ('"' * ones), b = x ^ ('\\' * ones);
+    return ((x | ((x - 0x20 * ones) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs) != 0;
+}
+
 static char *escape_string(char *o, const char *str, size_t n, bool replace)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -129,6 +141,9 @@ static char *escape_string(char *o, const char *str, size_t n, bool replace)
     size_t i = 0;
     while (i < n) {
         size_t run = i;
+        while (run + 8 <= n && !word_needs_escape(s + run)) {
+            run += 8;
+        }
         while (run < n && s[run] >= 0x20 && s[run] < 0x80 && s[run] != '"' && s[run] != '\\') {
             run++;
         }

@@ -137,8 +137,27 @@ static json_t *rand_value(int depth)
     }
 }
 
+/* Strings are scanned for bytes to escape a word (8 bytes) at a time: every piece at every
+ * offset of plain runs up to 40 bytes long. */
+static void test_piece_positions(void)
+{
+    for (size_t p = 0; p < sizeof pieces / sizeof pieces[0]; p++) {
+        size_t pl = strlen(pieces[p]);
+        for (size_t len = 0; len <= 40; len++) {
+            for (size_t at = 0; at <= len; at++) {
+                char buf[64];
+                memset(buf, 'x', len);
+                memmove(buf + at + pl, buf + at, len - at);
+                memcpy(buf + at, pieces[p], pl);
+                same(json_stringn_nocheck(buf, len + pl));
+            }
+        }
+    }
+}
+
 int main(void)
 {
+    test_piece_positions();
     same(json_null());
     same(json_true());
     same(json_integer(INT64_MIN));
