@@ -1546,8 +1546,9 @@ static void test_sqlite_checks(const char *file)
     CHECK(raw_open(&r, file));
     static const char *const writes[] = {
         "UPDATE agent_status SET status = 'busy', reason = NULL WHERE id = 'x'",
-        "INSERT INTO agent_status_history (id, agent_id, client_id, status, started_at) "
-        "VALUES ('h', 'x', 'c', 'busy', '2026-01-01T00:00:00.000Z')",
+        /* (parenthesised: one element made of two literals) */
+        ("INSERT INTO agent_status_history (id, agent_id, client_id, status) "
+         "VALUES ('h', 'x', 'c', 'busy')"),
         "INSERT INTO changes (table_name, op, row_id) VALUES ('agent_status', 'UPDATE', 'x')",
         "UPDATE users SET role = 'admin' WHERE id = 'x'",
         "UPDATE system_messages SET priority = 'high', state = 'expired' WHERE id = 'x'",
