@@ -61,9 +61,34 @@ describe('web panel: passwords, reset tokens, rename, CSV downloads, dashboard h
     assert.equal((await api(server.url, 'POST', '/api/v1/auth/login', { body: { email, password: 'new-password-123' } })).status, 401, 'unchanged');
 
     const tokenBefore = await page.evaluate(() => JSON.parse(sessionStorage.getItem('switchboard.session')).access_token);
+    // The race a CI run under ASan once lost: the server's revocation reaches this tab's
+    // realtime socket before the answer with the new tokens, the panel checks its session
+    // with the old ones and is refused, and the refusal of that stale refresh arrives after
+    // the new tokens. Forced here: the answer waits for the panel's refresh, and the refresh's
+    // refusal waits for the answer. The new session must stand.
+    let refreshSeen;
+    const seen = new Promise((resolve) => (refreshSeen = resolve));
+    let answered;
+    const done = new Promise((resolve) => (answered = resolve));
+    await page.route('**/api/v1/auth/refresh', async (route) => {
+      const response = await route.fetch();
+      refreshSeen();
+      await done;
+      await sleep(300);
+      await route.fulfill({ response });
+    });
+    await page.route('**/api/v1/me/password', async (route) => {
+      const response = await route.fetch();
+      await Promise.race([seen, sleep(10000)]);
+      await route.fulfill({ response });
+      answered();
+    });
     await page.locator(tid('password-current')).fill('demo-password');
     await page.locator(tid('password-submit')).click();
     await page.locator(`${tid('toast')}[data-kind="success"]`, { hasText: 'Password changed' }).waitFor({ timeout: 15000 });
+    await sleep(1000);
+    await page.unroute('**/api/v1/auth/refresh');
+    await page.unroute('**/api/v1/me/password');
     const tokenAfter = await page.evaluate(() => JSON.parse(sessionStorage.getItem('switchboard.session')).access_token);
     assert.notEqual(tokenAfter, tokenBefore, 'new tokens for this tab');
     // The other session is over; this tab keeps working (API and realtime).

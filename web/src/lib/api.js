@@ -195,6 +195,11 @@ export function refresh() {
       return next;
     })
     .catch((err) => {
+      // The session was replaced while this refresh was on its way (a password change or a
+      // login answered with new tokens, and the server revoked the old pair): the refusal is
+      // about tokens no longer in use, so the new session stands.
+      const now = session.get();
+      if (now && now !== s) return now;
       // A network failure is not a rejection of the token: retry later, keep the session.
       if (err.status === 0) {
         clearTimeout(refreshTimer);
@@ -274,16 +279,20 @@ export async function api(method, path, opts = {}) {
     return await raw(method, path, { ...opts, token: s.access_token });
   } catch (err) {
     if (err.status !== 401) throw err;
-    let next;
-    try {
-      next = await refresh();
-    } catch {
-      throw err;
+    // Tokens replaced while the request was on its way: retry with them, no refresh.
+    const now = session.get();
+    let next = now && now !== s ? now : null;
+    if (!next) {
+      try {
+        next = await refresh();
+      } catch {
+        throw err;
+      }
     }
     try {
       return await raw(method, path, { ...opts, token: next.access_token });
     } catch (err2) {
-      if (err2.status === 401) endSession();
+      if (err2.status === 401 && session.get() === next) endSession();
       throw err2;
     }
   }
