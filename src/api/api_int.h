@@ -99,6 +99,7 @@ struct api_call {
     struct api_call *flight_next;    /* next waiter of the same flight */
     struct api_call *lane_next;      /* next call waiting for the writer lane */
     bool lane_commits;               /* on the lane: the handler committed something */
+    uint64_t lane_sync;              /* on the lane: the store_sync ticket of its batch */
     uv_work_t work;
 };
 

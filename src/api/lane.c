@@ -1,8 +1,7 @@
 /*
  * The writer lane: one thread that runs the handlers of API_LANE routes (the agent status
  * writes, the hottest writes there are) back to back, inside one deferred commit group of the
- * store (store_defer_begin/end), and answers them all after the one COMMIT that makes them
- * durable.
+ * store (store_defer_begin/end), and answers them all once the group's one COMMIT is on disk.
  *
  * On the thread pool each such write held a pool thread until its group committed, handed the
  * store's writer lock to the next thread and was woken when the group ended: groups were as
@@ -15,6 +14,12 @@
  * error (none of their work is in the database); calls that failed on their own keep their
  * own answers. A handler may read and write the store as on the pool; it must not wait for
  * anything slow but the database (no password hashing: those routes stay on the pool).
+ *
+ * Durability is the second thread's work: after its COMMIT a batch waits in the sync queue
+ * while the lane runs the next one, and the sync thread answers every batch it holds after
+ * one store_sync (one fdatasync of the WAL for all of them). So the disk's latency overlaps
+ * the next batch's work instead of holding the writer; an answer still goes out only once
+ * its write is on disk, and a failed sync answers every call that committed with the error.
  *
  * Only where the store can defer (SQLite on a file); elsewhere API_LANE routes run on the
  * pool like any other (PostgreSQL commits concurrent transactions in parallel itself).
@@ -31,11 +36,14 @@
 
 struct api_lane {
     struct api *api;
-    pthread_t thread;
+    pthread_t thread, sync_thread;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct api_call *head, *tail; /* waiting calls, linked through lane_next (mu) */
-    bool stop;                    /* (mu) */
+    pthread_cond_t cv;                      /* calls to run, or stop */
+    pthread_cond_t sync_cv;                 /* calls to sync, or lane_ended */
+    struct api_call *head, *tail;           /* waiting calls, linked through lane_next (mu) */
+    struct api_call *sync_head, *sync_tail; /* committed, waiting for the disk (mu) */
+    bool stop;                              /* (mu) */
+    bool lane_ended;                        /* the lane thread ran its last batch (mu) */
 };
 
 /* On the call's loop: answer it like a pool call. */
@@ -53,20 +61,69 @@ static void lane_run(struct api_lane *l, struct api_call *batch)
         api_call_work(c);
         c->lane_commits = store_defer_count(store) != before;
     }
-    int rc = store_defer_end(store);
+    uint64_t ticket = 0;
+    int rc = store_defer_end(store, &ticket);
     if (rc < 0) {
         log_printf(LOG_WARN, "writer lane: a commit group of writes failed: %s", sb_strerror(rc));
     }
-    struct api_call *c = batch;
-    while (c) {
-        struct api_call *next = c->lane_next;
-        c->lane_next = NULL;
+    struct api_call *last = batch;
+    for (struct api_call *c = batch; c; c = c->lane_next) {
         if (rc < 0 && c->lane_commits) {
             c->rc = api_fail(c, rc, "the change could not be committed");
+            c->lane_commits = false; /* nothing of it to wait for */
         }
-        net_worker_post(c->req->worker, lane_done, c);
-        c = next;
+        c->lane_sync = ticket;
+        last = c;
     }
+    pthread_mutex_lock(&l->mu);
+    if (l->sync_tail) {
+        l->sync_tail->lane_next = batch;
+    } else {
+        l->sync_head = batch;
+        pthread_cond_signal(&l->sync_cv);
+    }
+    l->sync_tail = last;
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* The sync thread: answer the committed batches once one store_sync covers them all. */
+static void *sync_main(void *arg)
+{
+    struct api_lane *l = arg;
+    struct store *store = l->api->store;
+    pthread_mutex_lock(&l->mu);
+    for (;;) {
+        while (!l->sync_head && !l->lane_ended) {
+            pthread_cond_wait(&l->sync_cv, &l->mu);
+        }
+        struct api_call *calls = l->sync_head;
+        if (!calls) {
+            break;
+        }
+        l->sync_head = l->sync_tail = NULL;
+        pthread_mutex_unlock(&l->mu);
+        uint64_t upto = 0;
+        for (struct api_call *c = calls; c; c = c->lane_next) {
+            upto = c->lane_sync > upto ? c->lane_sync : upto;
+        }
+        int rc = store_sync(store, upto);
+        if (rc < 0) {
+            log_printf(LOG_WARN, "writer lane: writes committed but not synced: %s",
+                       sb_strerror(rc));
+        }
+        while (calls) {
+            struct api_call *next = calls->lane_next;
+            calls->lane_next = NULL;
+            if (rc < 0 && calls->lane_commits) {
+                calls->rc = api_fail(calls, rc, "the change could not be made durable");
+            }
+            net_worker_post(calls->req->worker, lane_done, calls);
+            calls = next;
+        }
+        pthread_mutex_lock(&l->mu);
+    }
+    pthread_mutex_unlock(&l->mu);
+    return NULL;
 }
 
 static void *lane_main(void *arg)
@@ -94,6 +151,8 @@ static void *lane_main(void *arg)
         lane_run(l, batch);
         pthread_mutex_lock(&l->mu);
     }
+    l->lane_ended = true;
+    pthread_cond_signal(&l->sync_cv);
     pthread_mutex_unlock(&l->mu);
     return NULL;
 }
@@ -107,14 +166,26 @@ int api_lane_start(struct api *a)
     l->api = a;
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
+    pthread_cond_init(&l->sync_cv, NULL);
+    if (pthread_create(&l->sync_thread, NULL, sync_main, l) != 0) {
+        goto fail;
+    }
     if (pthread_create(&l->thread, NULL, lane_main, l) != 0) {
-        pthread_mutex_destroy(&l->mu);
-        pthread_cond_destroy(&l->cv);
-        free(l);
-        return SB_E_INTERNAL;
+        pthread_mutex_lock(&l->mu);
+        l->lane_ended = true;
+        pthread_cond_signal(&l->sync_cv);
+        pthread_mutex_unlock(&l->mu);
+        pthread_join(l->sync_thread, NULL);
+        goto fail;
     }
     a->lane = l;
     return 0;
+fail:
+    pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->cv);
+    pthread_cond_destroy(&l->sync_cv);
+    free(l);
+    return SB_E_INTERNAL;
 }
 
 /* Runs what was queued, then ends the thread; later calls take the pool (api_lane_submit
@@ -132,6 +203,7 @@ void api_lane_stop(struct api *a)
     pthread_mutex_unlock(&l->mu);
     if (!joined) {
         pthread_join(l->thread, NULL);
+        pthread_join(l->sync_thread, NULL); /* it answers what it holds, then ends */
     }
 }
 
@@ -144,6 +216,7 @@ void api_lane_free(struct api *a)
     api_lane_stop(a);
     pthread_mutex_destroy(&l->mu);
     pthread_cond_destroy(&l->cv);
+    pthread_cond_destroy(&l->sync_cv);
     free(l);
     a->lane = NULL;
 }

@@ -253,16 +253,22 @@ unsigned store_defer_count(struct store *self)
     return self->ops->defer_count(self);
 }
 
-int store_defer_end(struct store *self)
+int store_defer_end(struct store *self, uint64_t *sync_ticket)
 {
     tl_deferring = NULL;
     bool appended = self->defer_appended;
-    int rc = self->ops->defer_end(self);
+    *sync_ticket = 0;
+    int rc = self->ops->defer_end(self, sync_ticket);
     commit_leave(self);
     if (rc == 0 && appended) {
         run_commit_hook(self);
     }
     return rc;
+}
+
+int store_sync(struct store *self, uint64_t sync_ticket)
+{
+    return self->ops->sync ? self->ops->sync(self, sync_ticket) : 0;
 }
 
 void store_tx_rollback(struct store_tx *tx)

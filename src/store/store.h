@@ -163,15 +163,19 @@ void store_tx_rollback(struct store_tx *tx);
  * writer (other writers wait), and store_tx_commit of its write transactions returns 0 as soon
  * as their work is in the open commit group, without waiting for it: nothing is durable or
  * visible to other connections yet, and the commit hook waits too. store_defer_end commits
- * the group and returns its outcome: 0 when every commit since store_defer_begin is durable,
- * else an error, and then none of them is (answer their callers with it). store_defer_count
- * counts those commits, so a caller can tell which of its calls committed anything. Only
- * where store_can_defer (SQLite on a file); elsewhere each commit completes on its own.
+ * the group and returns its outcome: 0 when every commit since store_defer_begin is
+ * committed, else an error, and then none of them is (answer their callers with it). They
+ * are durable once store_sync(self, *sync_ticket) returned 0 (it fails when the disk did);
+ * answer nobody before. The thread may defer the next batch meanwhile: another thread can
+ * wait in store_sync. store_defer_count counts the commits, so a caller can tell which of
+ * its calls committed anything. Only where store_can_defer (SQLite on a file); elsewhere each
+ * commit completes on its own.
  */
 bool store_can_defer(struct store *self);
 void store_defer_begin(struct store *self);
 unsigned store_defer_count(struct store *self);
-int store_defer_end(struct store *self);
+int store_defer_end(struct store *self, uint64_t *sync_ticket);
+int store_sync(struct store *self, uint64_t sync_ticket);
 /* The change-log position this transaction sees (max seq in `changes`, 0 when empty). */
 int store_tx_head_seq(struct store_tx *tx, int64_t *out);
 

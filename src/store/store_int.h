@@ -113,7 +113,10 @@ struct store_ops {
     bool (*can_defer)(struct store *s);
     void (*defer_begin)(struct store *s);
     unsigned (*defer_count)(struct store *s);
-    int (*defer_end)(struct store *s);
+    int (*defer_end)(struct store *s, uint64_t *sync_ticket);
+    /* Return once what sync_ticket names is on disk; NULL where a commit is durable when it
+     * returns. */
+    int (*sync)(struct store *s, uint64_t sync_ticket);
 
     /* Fills record_json and old_record_json (store_changes_read_raw). */
     int (*changes_read)(struct store *s, int64_t after_seq, size_t limit, struct store_change **out,

@@ -67,13 +67,26 @@ struct sq_store {
     /* Deferred commits (sq_defer_begin to sq_defer_end, one thread holding write_mu): */
     unsigned defer_commits; /* logical commits released since sq_defer_begin */
     int defer_rc;           /* the first failure of a group that ended meanwhile, else 0 */
+    /* Durability outside the writer lock (sqlite_sync = full on a file; sqlite_store.c,
+     * "Durability"). COMMITs are numbered 1, 2, ... in the order they run. */
+    bool sync_own;              /* the writer runs synchronous = NORMAL; sq_sync syncs */
+    atomic_uint_fast64_t begun; /* COMMITs begun (written under write_mu) */
+    atomic_uint_fast64_t ended; /* COMMITs ended, committed or not (under write_mu + sync_mu) */
+    pthread_mutex_t sync_mu;    /* guards what follows */
+    pthread_cond_t sync_cv;     /* a COMMIT or an fdatasync ended */
+    uint64_t synced;            /* every COMMIT up to this one is on disk */
+    bool syncing;               /* an fdatasync is running */
+    uint64_t syncs;             /* fdatasyncs done */
+    int wal_fd;                 /* the WAL, opened at the first sync; -1 before */
+    char *wal_path;
 };
 
 /* A logical transaction waiting for the end of its group (on its thread's stack). */
 struct sq_waiter {
     struct sq_waiter *next;
-    int rc;    /* the group's outcome: 0 committed, else the error (group_mu) */
-    bool done; /* (group_mu) */
+    int rc;          /* the group's outcome: 0 committed, else the error (group_mu) */
+    uint64_t commit; /* the number of the group's COMMIT, for sq_sync (group_mu) */
+    bool done;       /* (group_mu) */
 };
 
 struct sq_tx {
@@ -106,6 +119,9 @@ int sq_tx_begin(struct store *s, bool write, struct store_tx **out);
 int sq_tx_commit(struct store_tx *tx);
 void sq_tx_rollback(struct store_tx *tx);
 int sq_tx_head_seq(struct store_tx *tx, int64_t *out);
+/* Return once every COMMIT up to number `upto` is on disk (sqlite_store.c, "Durability"):
+ * 0, or SB_E_DB when fdatasync failed. At once where the store does not sync itself. */
+int sq_sync(struct sq_store *s, uint64_t upto);
 
 /* The NULL-terminated statements of migration version, or NULL past the last one. */
 const char *const *sqlite_migration(int version);

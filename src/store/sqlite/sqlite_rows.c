@@ -388,6 +388,12 @@ int sq_changes_read(struct store *s, int64_t after_seq, size_t limit, struct sto
     }
     sq_done(c, st);
     sq_tx_rollback(tx);
+    if (rc == 0 && count > 0) {
+        /* Rows go to subscribers only once on disk: every COMMIT the snapshot may hold had
+         * begun before this point ("Durability" in sqlite_store.c). */
+        struct sq_store *ss = (struct sq_store *)s;
+        rc = sq_sync(ss, atomic_load(&ss->begun));
+    }
     if (rc < 0) {
         store_changes_free(v, count);
         return rc;

@@ -2,13 +2,14 @@
  * The SQLite backend: opening connections, the statement cache, transactions, migrations and
  * the ops table (see sqlite_int.h for the connection model).
  *
- * A file database runs in WAL mode with synchronous=FULL by default (every COMMIT, so every
- * commit group, is fsynced before its writers are answered: an acknowledged write survives a
- * power loss) or NORMAL (store_options.sqlite_sync_normal: durable across a crash of the
- * process, up to the last checkpoint on power loss, never corrupt), foreign keys on, and a busy
- * timeout so that another process (switchboard migrate, sqlite3) only delays us. Reader connections
- * are query_only. A read transaction checks out a reader and runs a deferred BEGIN, whose snapshot
- * starts at its first statement (store_tx_head_seq is usually that statement).
+ * A file database runs in WAL mode, durable by default (every commit group is on disk before
+ * its writers are answered: an acknowledged write survives a power loss; "Durability" below)
+ * or, with store_options.sqlite_sync_normal, synchronous=NORMAL alone (durable across a crash
+ * of the process, up to the last checkpoint on power loss, never corrupt), foreign keys on,
+ * and a busy timeout so that another process (switchboard migrate, sqlite3) only delays us.
+ * Reader connections are query_only. A read transaction checks out a reader and runs a
+ * deferred BEGIN, whose snapshot starts at its first statement (store_tx_head_seq is usually
+ * that statement).
  *
  * Group commit. A write transaction holds write_mu from its begin to its commit or rollback,
  * as before, but on a file database it is a logical transaction: SAVEPOINT sb_tx inside a
@@ -34,6 +35,22 @@
  * at once, and sq_defer_end ends the group and returns its outcome. So a batch needs no
  * hand-over of write_mu and no wake-up per transaction, and the lane answers its callers only
  * after the COMMIT, like every other member.
+ *
+ * Durability. With synchronous=FULL, SQLite calls fdatasync() inside COMMIT, holding the
+ * writer: no group could run while the previous one waited for the disk (about a millisecond
+ * here), so at 16 concurrent writers groups formed in two alternating halves and the disk's
+ * latency, not the CPU, bounded the rate. So by default the writer runs synchronous=NORMAL
+ * (the WAL is written at COMMIT but not synced; SQLite still syncs around checkpoints) and
+ * the store syncs the WAL itself, after the COMMIT and outside write_mu: sq_sync(upto) returns
+ * once an fdatasync() that began after COMMIT number `upto` ended has completed, and one
+ * fdatasync serves every COMMIT before it (the next group runs meanwhile). Every writer is
+ * answered only after that: a member of a group after its COMMIT (group_commit), the lane's
+ * batch through store_sync. The change log is read by the hub, which hands rows to subscribers
+ * and moves its cursor; sq_changes_read syncs up to every COMMIT its snapshot may contain
+ * before it returns rows, so no subscriber is sent a change that a power loss could take back
+ * (and whose seq a later change could then reuse). A plain read may see a committed write up
+ * to one fdatasync before it is durable, as a reader does under PostgreSQL's
+ * synchronous_commit = off; every answer to a writer and every event waits for the disk.
  */
 #include "store/sqlite/sqlite_int.h"
 
@@ -280,6 +297,15 @@ static void sq_free(struct store *base)
     }
     free(s->readers);
     conn_close(&s->writer);
+    if (s->syncs > 0) {
+        log_info("sqlite: %llu fdatasyncs of the WAL", (unsigned long long)s->syncs);
+    }
+    if (s->wal_fd >= 0) {
+        close(s->wal_fd);
+    }
+    free(s->wal_path);
+    pthread_mutex_destroy(&s->sync_mu);
+    pthread_cond_destroy(&s->sync_cv);
     pthread_mutex_destroy(&s->write_mu);
     pthread_mutex_destroy(&s->pool_mu);
     pthread_cond_destroy(&s->pool_cv);
@@ -301,6 +327,89 @@ static void writer_lock(struct sq_store *s)
     atomic_fetch_sub(&s->writers_waiting, 1);
 }
 
+/* Number the COMMIT about to run (write_mu held); commit_end after it, whatever its outcome. */
+static uint64_t commit_begin(struct sq_store *s)
+{
+    return atomic_fetch_add(&s->begun, 1) + 1;
+}
+
+static void commit_end(struct sq_store *s)
+{
+    pthread_mutex_lock(&s->sync_mu);
+    atomic_fetch_add(&s->ended, 1);
+    pthread_cond_broadcast(&s->sync_cv); /* sq_sync may wait for this COMMIT to end */
+    pthread_mutex_unlock(&s->sync_mu);
+}
+
+/* fdatasync the WAL (sync_mu not held). The first call opens it and syncs its directory
+ * entry too, as SQLite does for a journal it created. */
+static int wal_sync(struct sq_store *s)
+{
+    if (s->wal_fd < 0) {
+        int fd = open(s->wal_path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            log_error("sqlite: cannot open %s to sync it: %s", s->wal_path, strerror(errno));
+            return SB_E_DB;
+        }
+        char *dir = xstrdup(s->wal_path);
+        char *slash = strrchr(dir, '/');
+        if (slash) {
+            *(slash == dir ? slash + 1 : slash) = '\0';
+        }
+        int dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        free(dir);
+        if (dfd < 0 || fsync(dfd) < 0) {
+            log_error("sqlite: cannot sync the directory of %s: %s", s->wal_path, strerror(errno));
+            if (dfd >= 0) {
+                close(dfd);
+            }
+            close(fd);
+            return SB_E_DB;
+        }
+        close(dfd);
+        s->wal_fd = fd;
+    }
+    if (fdatasync(s->wal_fd) < 0) {
+        log_error("sqlite: fdatasync of %s failed: %s", s->wal_path, strerror(errno));
+        return SB_E_DB;
+    }
+    return 0;
+}
+
+int sq_sync(struct sq_store *s, uint64_t upto)
+{
+    if (!s->sync_own) {
+        return 0;
+    }
+    int rc = 0;
+    pthread_mutex_lock(&s->sync_mu);
+    while (s->synced < upto) {
+        if (s->syncing || atomic_load(&s->ended) < upto) {
+            pthread_cond_wait(&s->sync_cv, &s->sync_mu);
+            continue;
+        }
+        /* Every COMMIT ended by now has written its WAL frames: this sync covers them. */
+        uint64_t covers = atomic_load(&s->ended);
+        s->syncing = true;
+        pthread_mutex_unlock(&s->sync_mu);
+        rc = wal_sync(s);
+        pthread_mutex_lock(&s->sync_mu);
+        s->syncing = false;
+        if (rc == 0) {
+            s->syncs++;
+            if (covers > s->synced) {
+                s->synced = covers;
+            }
+        }
+        pthread_cond_broadcast(&s->sync_cv);
+        if (rc < 0) {
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->sync_mu);
+    return rc;
+}
+
 /*
  * End the open group (write_mu held, no logical transaction in it open): COMMIT it when rc is
  * 0 and it has members, else ROLLBACK; then hand the outcome to every member and wake them.
@@ -314,13 +423,16 @@ static int group_end(struct sq_store *s, int rc)
         return 0;
     }
     struct sq_conn *c = &s->writer;
+    uint64_t commit = 0;
     if (sqlite3_get_autocommit(c->db)) {
         rc = s->group_members ? SB_E_DB : 0;
     } else if (rc == 0 && s->group_members > 0) {
+        commit = commit_begin(s);
         rc = run(c, "COMMIT");
         if (rc < 0 && !sqlite3_get_autocommit(c->db)) {
             run(c, "ROLLBACK");
         }
+        commit_end(s);
     } else if (run(c, "ROLLBACK") < 0) {
         exec(c, "ROLLBACK");
     }
@@ -333,6 +445,7 @@ static int group_end(struct sq_store *s, int rc)
     pthread_mutex_lock(&s->group_mu);
     for (struct sq_waiter *w = s->group_wait; w; w = w->next) {
         w->rc = rc;
+        w->commit = commit;
         w->done = true;
     }
     s->group_wait = NULL;
@@ -496,7 +609,7 @@ static int group_commit(struct sq_store *s, struct sq_tx *tx)
     }
     rc = w.rc;
     pthread_mutex_unlock(&s->group_mu);
-    return rc;
+    return rc == 0 ? sq_sync(s, w.commit) : rc;
 }
 
 int sq_tx_commit(struct store_tx *base)
@@ -532,16 +645,22 @@ static unsigned sq_defer_count(struct store *base)
     return ((struct sq_store *)base)->defer_commits;
 }
 
-static int sq_defer_end(struct store *base)
+static int sq_defer_end(struct store *base, uint64_t *sync_ticket)
 {
     struct sq_store *s = (struct sq_store *)base;
     int rc = group_end(s, 0);
     if (s->defer_rc < 0) {
         rc = s->defer_rc;
     }
+    *sync_ticket = atomic_load(&s->begun); /* every COMMIT of the batch, at most these */
     tl_defer = NULL;
     pthread_mutex_unlock(&s->write_mu);
     return rc;
+}
+
+static int sq_store_sync(struct store *base, uint64_t ticket)
+{
+    return sq_sync((struct sq_store *)base, ticket);
 }
 
 int sq_tx_head_seq(struct store_tx *tx, int64_t *out)
@@ -669,7 +788,9 @@ static int sq_migrate(struct store *base)
             rc = exec(c, sql);
         }
         if (rc == 0) {
+            commit_begin(s);
             rc = exec(c, "COMMIT");
+            commit_end(s);
         }
         if (rc < 0) {
             log_error("sqlite: migration %d failed", version + 1);
@@ -683,6 +804,9 @@ static int sq_migrate(struct store *base)
     rc = applied;
 out:
     writer_unlock(s);
+    if (rc > 0 && sq_sync(s, atomic_load(&s->begun)) < 0) {
+        rc = SB_E_DB;
+    }
     return rc;
 }
 
@@ -726,6 +850,7 @@ static const struct store_ops sqlite_ops = {
     .defer_begin = sq_defer_begin,
     .defer_count = sq_defer_count,
     .defer_end = sq_defer_end,
+    .sync = sq_store_sync,
     .changes_read = sq_changes_read,
     .changes_bounds = sq_changes_bounds,
     .changes_prune = sq_changes_prune,
@@ -784,13 +909,23 @@ int store_sqlite_open(const char *path, const struct store_options *opt, struct 
     pthread_mutex_init(&s->group_mu, NULL);
     pthread_cond_init(&s->group_cv, NULL);
     atomic_init(&s->writers_waiting, 0);
+    pthread_mutex_init(&s->sync_mu, NULL);
+    pthread_cond_init(&s->sync_cv, NULL);
+    atomic_init(&s->begun, 0);
+    atomic_init(&s->ended, 0);
+    s->wal_fd = -1;
     s->group_max_tx = GROUP_MAX_TX;
     s->group_max_ms = GROUP_MAX_MS;
     s->memory = strcmp(path, ":memory:") == 0;
-    const char *common = opt->sqlite_sync_normal
-                             ? "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;"
-                             : "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;";
-    int rc = conn_open(&s->writer, path, opt, common);
+    /* Durable (the default): the store syncs the WAL itself ("Durability" above). */
+    s->sync_own = !s->memory && !opt->sqlite_sync_normal;
+    if (s->sync_own) {
+        size_t n = strlen(path) + sizeof("-wal");
+        s->wal_path = xmalloc(n);
+        snprintf(s->wal_path, n, "%s-wal", path);
+    }
+    int rc =
+        conn_open(&s->writer, path, opt, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;");
     if (rc == 0 && !s->memory) {
         rc = exec(&s->writer, "PRAGMA journal_mode = WAL");
     }

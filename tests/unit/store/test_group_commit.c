@@ -594,7 +594,9 @@ static void test_deferred(struct store *s)
     CHECK_EQ_INT(atomic_load(&hook_calls), calls0);
     uint64_t g = 0;
     CHECK(!store_read_generation(s, &g));
-    CHECK_EQ_INT(store_defer_end(s), 0);
+    uint64_t ticket = 0;
+    CHECK_EQ_INT(store_defer_end(s, &ticket), 0);
+    CHECK_EQ_INT(store_sync(s, ticket), 0);
     expect_head = last_head;
     CHECK(has_client(s, ids[0]) && !has_client(s, ids[1]) && has_client(s, ids[2]));
     CHECK(atomic_load(&hook_calls) >= calls0 + 1);
@@ -609,9 +611,73 @@ static void test_deferred(struct store *s)
     uuid_v4(ids[1]);
     CHECK_EQ_INT(write_one(s, ids[1], true), SB_E_CONFLICT);
     CHECK_EQ_INT(store_defer_count(s), 0);
-    CHECK_EQ_INT(store_defer_end(s), 0);
+    CHECK_EQ_INT(store_defer_end(s, &ticket), 0);
+    CHECK_EQ_INT(store_sync(s, ticket), 0);
     CHECK(!has_client(s, ids[1]));
     store_set_commit_hook(s, NULL, NULL);
+    check_seq_gap_free(s);
+}
+
+/*
+ * Durability outside the writer lock ("Durability" in sqlite_store.c): a plain commit returns
+ * only once an fdatasync covered its COMMIT; a deferred batch is committed but not yet synced
+ * when store_defer_end returns, and store_sync makes it durable; a read of the change log
+ * that finds its rows syncs them first (the hub hands out only what is on disk), after which
+ * store_sync has nothing left to do. With sqlite_sync = normal the store never syncs itself.
+ */
+static void test_durability(struct store *s, const char *dir)
+{
+    struct sq_store *sq = (struct sq_store *)s;
+    CHECK(sq->sync_own);
+    char id[UUID_STR_LEN];
+    uuid_v4(id);
+    uint64_t syncs0 = sq->syncs;
+    CHECK_EQ_INT(write_one(s, id, false), 0);
+    CHECK(sq->syncs > syncs0);
+    CHECK(sq->synced == atomic_load(&sq->ended));
+    CHECK(sq->synced == atomic_load(&sq->begun));
+
+    int64_t oldest = 0, head = 0;
+    CHECK_EQ_INT(store_changes_bounds(s, &oldest, &head), 0);
+    store_defer_begin(s);
+    uuid_v4(id);
+    CHECK_EQ_INT(write_one(s, id, false), 0);
+    uint64_t ticket = 0;
+    CHECK_EQ_INT(store_defer_end(s, &ticket), 0);
+    CHECK(ticket == atomic_load(&sq->begun));
+    CHECK(sq->synced < ticket); /* committed, visible, not yet known to be on disk */
+    CHECK(has_client(s, id));
+    syncs0 = sq->syncs;
+    struct store_change *ch = NULL;
+    size_t n = 0;
+    CHECK_EQ_INT(store_changes_read_raw(s, head, 100, &ch, &n), 0);
+    CHECK(n >= 1);
+    store_changes_free(ch, n);
+    CHECK(sq->synced >= ticket);
+    CHECK_EQ_INT((int)(sq->syncs - syncs0), 1);
+    CHECK_EQ_INT(store_sync(s, ticket), 0);
+    CHECK_EQ_INT((int)(sq->syncs - syncs0), 1); /* nothing left to sync */
+    /* Nothing new: reading the log does not sync. */
+    CHECK_EQ_INT(store_changes_bounds(s, &oldest, &head), 0);
+    CHECK_EQ_INT(store_changes_read_raw(s, head, 100, &ch, &n), 0);
+    CHECK_EQ_INT((int)n, 0);
+    store_changes_free(ch, n);
+    CHECK_EQ_INT((int)(sq->syncs - syncs0), 1);
+
+    /* sqlite_sync = normal: SQLite's own NORMAL, no syncs of ours. */
+    char url[200];
+    snprintf(url, sizeof url, "sqlite:%s/t.db", dir);
+    struct store_options opt = {.sqlite_sync_normal = true};
+    struct store *s2 = NULL;
+    CHECK_EQ_INT(store_open(url, &opt, &s2), 0);
+    if (s2) {
+        struct sq_store *sq2 = (struct sq_store *)s2;
+        CHECK(!sq2->sync_own);
+        uuid_v4(id);
+        CHECK_EQ_INT(write_one(s2, id, false), 0);
+        CHECK_EQ_INT((int)sq2->syncs, 0);
+        store_free(s2);
+    }
     check_seq_gap_free(s);
 }
 
@@ -642,7 +708,8 @@ static void test_commit_fails(struct store *s)
     CHECK_EQ_INT(write_one(s, a, false), 0);
     CHECK_EQ_INT(write_one(s, b, false), 0);
     set_fsize(64); /* the WAL header fits, no frame does */
-    int rc = store_defer_end(s);
+    uint64_t ticket = 0;
+    int rc = store_defer_end(s, &ticket);
     set_fsize(orig.rlim_cur);
     CHECK(rc < 0);
     CHECK(!has_client(s, a) && !has_client(s, b));
@@ -670,6 +737,7 @@ int main(void)
     test_one_group(s, 100); /* about 300 KB of pages to undo, in memory */
     test_generation(s);
     test_deferred(s);
+    test_durability(s, dir);
     test_commit_fails(s);
     test_many_writers(s);
     store_free(s);
