@@ -6,6 +6,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang clang-format git
       libuv1-dev libjansson-dev libsqlite3-dev libsodium-dev libinih-dev libssl-dev libpq-dev
+      libjemalloc-dev
       postgresql chromium nodejs npm sqlite3 openssl)
 if [ "${1:-}" = deb ]; then
   pkgs+=(dpkg-dev lintian systemd)

@@ -643,6 +643,29 @@ out:
     return rc;
 }
 
+/* jemalloc's control interface when the server is linked with it (SB_JEMALLOC in
+ * CMakeLists.txt); NULL under glibc's malloc. */
+extern int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen)
+    __attribute__((weak));
+
+/* Bytes the process has allocated and not freed: jemalloc's stats.allocated (refreshed by
+ * advancing its epoch), else glibc's mallinfo2 (every arena). */
+static unsigned long long heap_bytes(void)
+{
+    if (mallctl) {
+        uint64_t epoch = 1;
+        size_t len = sizeof epoch;
+        size_t allocated = 0;
+        size_t alen = sizeof allocated;
+        if (mallctl("epoch", &epoch, &len, &epoch, len) == 0 &&
+            mallctl("stats.allocated", &allocated, &alen, NULL, 0) == 0) {
+            return allocated;
+        }
+    }
+    struct mallinfo2 mi = mallinfo2();
+    return mi.uordblks;
+}
+
 void rt_metrics_render(struct rt *rt, struct buf *out)
 {
     int64_t hub = atomic_load(&rt->hub_seq);
@@ -654,7 +677,7 @@ void rt_metrics_render(struct rt *rt, struct buf *out)
             delivered = d < delivered ? d : delivered;
         }
     }
-    struct mallinfo2 mi = mallinfo2();
+    unsigned long long heap = heap_bytes();
     (void)buf_printf(
         out,
         "# HELP switchboard_realtime_connections Open realtime connections.\n"
@@ -694,7 +717,8 @@ void rt_metrics_render(struct rt *rt, struct buf *out)
         "every loop.\n"
         "# TYPE switchboard_realtime_hub_lag gauge\n"
         "switchboard_realtime_hub_lag %lld\n"
-        "# HELP switchboard_process_heap_bytes Bytes in use by malloc (mallinfo2).\n"
+        "# HELP switchboard_process_heap_bytes Bytes in use by malloc (jemalloc's "
+        "stats.allocated, or glibc's mallinfo2).\n"
         "# TYPE switchboard_process_heap_bytes gauge\n"
         "switchboard_process_heap_bytes %llu\n"
         "# HELP switchboard_realtime_table_events_total Changes read from the log, by table.\n"
@@ -707,7 +731,7 @@ void rt_metrics_render(struct rt *rt, struct buf *out)
         (unsigned long long)atomic_load(&rt->m_resumes),
         (unsigned long long)atomic_load(&rt->m_token_closes),
         (unsigned long long)atomic_load(&rt->m_slow_drops), (long long)hub,
-        (long long)(hub - delivered), (unsigned long long)mi.uordblks);
+        (long long)(hub - delivered), heap);
     for (int t = 0; t < STORE__NTABLES; t++) {
         const struct store_table_desc *d = store_table_desc((enum store_table)t);
         if (d && d->in_changes) {

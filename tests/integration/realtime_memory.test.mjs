@@ -1,5 +1,5 @@
 // User-space memory per idle realtime connection with one joined channel (one postgres
-// binding, all on the same topic as a panel would be): the heap gauge (mallinfo2, every arena)
+// binding, all on the same topic as a panel would be): the heap gauge (jemalloc's stats.allocated)
 // before and after opening N connections. And a change fanned out to many subscribers is one
 // frame per serializer, not one per subscriber.
 import assert from 'node:assert/strict';
@@ -43,8 +43,9 @@ test('bytes per idle connection with one channel', { timeout: 120000 }, async ()
   const per = (h1 - h0) / N;
   console.log(`# user-space heap bytes per idle connection with one channel: ${per.toFixed(0)}`);
   for (const c of [...clients, ...warm]) c.close();
-  // The figure is reported above and recorded in docs/benchmarks.md (480 bytes in malloc
-  // chunks: connection 320, realtime connection 64, channel 96; the gauge reads about 507). The bound catches a buffer per idle connection coming back (a kept message
+  // The figure is reported above and recorded in docs/benchmarks.md (connection 320 bytes,
+  // realtime connection 64, channel 96: the gauge reads about 354 with jemalloc, the server's
+  // allocator, and about 507 in glibc's malloc chunks). The bound catches a buffer per idle connection coming back (a kept message
   // or read buffer is kilobytes) with room for the other threads: the demo's jobs and
   // SQLite's page cache sometimes grow between the two readings, and such runs have read up
   // to 1,400 bytes. A smaller regression shows in the printed figure, not here.
