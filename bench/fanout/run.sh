@@ -132,6 +132,13 @@ wait_for() {
 
 json_get() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=eval("JSON.parse(s)"+process.argv[1]);console.log(v===undefined?"":v)})' "$1"; }
 
+# switchboard's passes writing gathered frames so far (/metrics; src/net/ws.c), 0 for a peer:
+# deliveries per pass show how much the loop batches.
+ws_passes() {
+    curl -s "http://127.0.0.1:$1/metrics" 2>/dev/null |
+        awk '$1 == "switchboard_ws_passes_total" { p = $2 } END { print p + 0 }'
+}
+
 SERVER_PID=
 start_switchboard() {
     local port=$1 dir=$2 workers=$3 bin=$4 pin=()
@@ -275,6 +282,8 @@ run_phase() {
     th1=$(thread_ticks "$SERVER_PID")
     m1=$(machine_ticks)
 
+    local passes1
+    passes1=$(ws_passes "$port")
     local perf_pid=""
     if [ -n "${FANOUT_PERF:-}" ]; then
         perf record $FANOUT_PERF -p "$SERVER_PID" -o "$dir/perf.data" >/dev/null 2>&1 &
@@ -302,8 +311,9 @@ run_phase() {
         kill -INT "$perf_pid" 2>/dev/null || true
         wait "$perf_pid" 2>/dev/null || true
     fi
-    local cpu2 t2 rss2
+    local cpu2 t2 rss2 passes2
     cpu2=$(cpu_ticks "$SERVER_PID")
+    passes2=$(ws_passes "$port")
     rss2=$(rss_kb "$SERVER_PID")
     t2=$(now_s)
     local threads m2
@@ -322,12 +332,13 @@ run_phase() {
         -v anon0="$anon0" -v anon1="$anon1" \
         -v c0="$cpu0" -v c1="$cpu1" -v c2="$cpu2" -v t1="$t1" -v t2="$t2" \
         -v trig="$trigger" -v merged="$merged" -v pub="$pubout" -v threads="${threads:--}" \
-        -v m1="$m1" -v m2="$m2" -v load="$(cut -d' ' -f1 /proc/loadavg)" -v rep="$REP" 'BEGIN {
+        -v m1="$m1" -v m2="$m2" -v p1="$passes1" -v p2="$passes2" -v load="$(cut -d' ' -f1 /proc/loadavg)" -v rep="$REP" 'BEGIN {
         split(m1, a, " "); split(m2, b, " ")
         printf "server=%s kind=%s subscribers=%d rate=%d offered=%d run=%d joined=%d connect_s=%s trigger=%s ", name, kind, n, rate, n * rate, rep, joined, cs, trig
         printf "machine_busy_pct=%.0f loadavg1=%s ", 100 * (b[1] - a[1]) / (b[2] - a[2]), load
         printf "rss_before_kb=%d rss_joined_kb=%d rss_end_kb=%d rss_per_conn_kb=%.2f anon_per_conn_b=%.0f ", rss0, rss1, rss2, (rss1 - rss0) / n, 1024 * (anon1 - anon0) / n
         printf "cpu_connect_s=%.2f cpu_publish_s=%.2f publish_wall_s=%.2f ", (c1 - c0) / tck, (c2 - c1) / tck, t2 - t1
+        printf "ws_passes=%d ", p2 - p1
         printf "cpu_publish_pct=%.1f busiest_threads=%s %s | %s\n", 100 * (c2 - c1) / tck / (t2 - t1), threads, merged, pub
     }')
     # CPU seconds per million deliveries, and whether the point lost anything.

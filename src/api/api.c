@@ -821,13 +821,18 @@ void api_metrics_render(struct api *a, struct buf *out)
                      "# HELP switchboard_ws_frames_sent_total WebSocket frames queued.\n"
                      "# TYPE switchboard_ws_frames_sent_total counter\n"
                      "switchboard_ws_frames_sent_total %llu\n"
+                     "# HELP switchboard_ws_passes_total Passes writing gathered WebSocket "
+                     "frames.\n"
+                     "# TYPE switchboard_ws_passes_total counter\n"
+                     "switchboard_ws_passes_total %llu\n"
                      "# HELP switchboard_slow_consumer_disconnects_total Connections closed "
                      "with 4008.\n"
                      "# TYPE switchboard_slow_consumer_disconnects_total counter\n"
                      "switchboard_slow_consumer_disconnects_total %llu\n",
                      (unsigned long long)ns.connections_open, (unsigned long long)ns.accepted_total,
                      (unsigned long long)ns.ws_open, (unsigned long long)ns.ws_queued_bytes,
-                     (unsigned long long)ns.ws_frames_sent, (unsigned long long)ns.ws_slow_closes);
+                     (unsigned long long)ns.ws_frames_sent, (unsigned long long)ns.ws_passes,
+                     (unsigned long long)ns.ws_slow_closes);
     struct api_cache_stats cs;
     api_cache_stats(a->cache, &cs);
     const struct {

@@ -210,6 +210,7 @@ struct net_stats {
     uint64_t ws_queued_bytes;
     uint64_t ws_slow_closes;
     uint64_t ws_frames_sent;
+    uint64_t ws_passes; /* passes writing gathered frames (frames_sent / passes: batching) */
     uint64_t accepted_total;
 };
 void net_stats_get(struct net_stats *out);

@@ -174,6 +174,7 @@ struct net_worker {
     bool flushing;
     uint32_t flush_pos;
     uv_idle_t flush_idle;
+    uint64_t passes;        /* passes started since they were last counted (ws.c) */
     uv_prepare_t log_flush; /* writes the lines this loop held (log_thread_hold) each turn */
     uv_buf_t *iov;          /* scratch for writing one connection's parts */
     struct net_shared **iov_owner;
@@ -226,6 +227,7 @@ struct net_counters {
     atomic_uint_fast64_t ws_queued_bytes; /* all connections' unwritten bytes */
     atomic_uint_fast64_t ws_slow_closes;
     atomic_uint_fast64_t ws_frames_sent;
+    atomic_uint_fast64_t ws_passes;
     atomic_uint_fast64_t accepted_total;
 };
 extern struct net_counters net_counters;

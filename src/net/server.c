@@ -74,6 +74,7 @@ void net_stats_get(struct net_stats *out)
     out->ws_queued_bytes = atomic_load(&net_counters.ws_queued_bytes);
     out->ws_slow_closes = atomic_load(&net_counters.ws_slow_closes);
     out->ws_frames_sent = atomic_load(&net_counters.ws_frames_sent);
+    out->ws_passes = atomic_load(&net_counters.ws_passes);
     out->accepted_total = atomic_load(&net_counters.accepted_total);
 }
 

@@ -338,6 +338,7 @@ static void flush_slice(struct net_worker *w)
         w->gather ^= 1;
         w->flushing = true;
         w->flush_pos = 0;
+        w->passes++;
     }
     if (w->flushing) {
         struct ws_round *r = &w->rounds[w->gather ^ 1];
@@ -366,6 +367,10 @@ static void flush_slice(struct net_worker *w)
     if (w->frames_sent) {
         atomic_fetch_add(&net_counters.ws_frames_sent, w->frames_sent);
         w->frames_sent = 0;
+    }
+    if (w->passes) {
+        atomic_fetch_add(&net_counters.ws_passes, w->passes);
+        w->passes = 0;
     }
     if (w->iovcap > CORK_KEEP_SEGS) {
         free(w->iov);

@@ -4,12 +4,23 @@
 // fast as one sender can publish them, and a second topic's subscribers get their own
 // stream in between: every subscriber must receive each of its topic's frames exactly once
 // and in order, and none of the other topic's.
+// /metrics counts the passes: far fewer than the frames, since frames published during a pass
+// join it.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import { RawClient, sleep, startRtServer, tokenFor, until } from './lib/rt_helpers.mjs';
+import { api } from './lib/server.mjs';
 
 let server;
+
+async function passes() {
+  const r = await api(server.url, 'GET', '/metrics');
+  assert.equal(r.status, 200);
+  const m = r.text.match(/^switchboard_ws_passes_total (\d+)$/m);
+  assert.ok(m, '/metrics counts the passes');
+  return Number(m[1]);
+}
 
 before(async () => {
   server = await startRtServer({ workers: 1, args: ['--max-user-connections', '0'] });
@@ -41,6 +52,7 @@ test('frames published during a sliced pass reach every subscriber once, in orde
     // in the middle of writing an earlier pass to 1,200 sockets.
     const M = 60;
     const pad = 'p'.repeat(300);
+    const passes0 = await passes();
     for (let k = 0; k < M; k++) {
       sender.send('realtime:pass-a', 'broadcast', { type: 'broadcast', event: 'n', payload: { k, t: 'a', pad } }, joinA);
       sender.send('realtime:pass-b', 'broadcast', { type: 'broadcast', event: 'n', payload: { k, t: 'b', pad } }, joinB);
@@ -55,6 +67,8 @@ test('frames published during a sliced pass reach every subscriber once, in orde
       assert.deepEqual(got.map((p) => p.k), [...Array(M).keys()], `subscriber ${i}: once, in order`);
       assert.equal(subs[i].closeCode, null, `subscriber ${i} still open`);
     }
+    const n = (await passes()) - passes0;
+    assert.ok(n >= 1 && n <= M, `${2 * M} frames went out in ${n} passes`);
   } finally {
     for (const c of subs) c.close();
   }
