@@ -18,6 +18,10 @@
  *
  * Each connection caches prepared statements keyed by SQL text (SQLITE_PREPARE_PERSISTENT),
  * up to SQ_CACHE_MAX; beyond that a statement is prepared for one use and finalised.
+ *
+ * WAL writes (sqlite_walbuf.c). The writer of a file database opens its files through a VFS
+ * layered over the default one that writes each transaction's WAL frames as one run, where
+ * SQLite makes two writes per page.
  */
 #ifndef SB_STORE_SQLITE_INT_H
 #define SB_STORE_SQLITE_INT_H
@@ -30,6 +34,13 @@
 #include "store/store_int.h"
 
 #define SQ_CACHE_MAX 96
+
+/* The name of the WAL-gathering VFS, registered at the first call; NULL if it could not be
+ * (the default VFS is then used). */
+#define SQ_WALBUF_VFS "sb-walbuf"
+const char *sq_walbuf_vfs(void);
+/* The writes made to WAL files through it so far, and the frames they carried (for tests). */
+void sq_walbuf_counts(unsigned long long *writes, unsigned long long *frames);
 
 struct sq_cached {
     char *sql;

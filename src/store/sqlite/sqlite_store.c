@@ -262,13 +262,13 @@ static void sqlite_once(void)
 }
 
 static int conn_open(struct sq_conn *c, const char *path, const struct store_options *opt,
-                     const char *pragmas)
+                     const char *vfs, const char *pragmas)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, sqlite_once);
     memset(c, 0, sizeof(*c));
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    int rc = sqlite3_open_v2(path, &c->db, flags, NULL);
+    int rc = sqlite3_open_v2(path, &c->db, flags, vfs);
     if (rc != SQLITE_OK) {
         log_error("sqlite: cannot open %s: %s", path, c->db ? sqlite3_errmsg(c->db) : "");
         sqlite3_close(c->db);
@@ -924,8 +924,8 @@ int store_sqlite_open(const char *path, const struct store_options *opt, struct 
         s->wal_path = xmalloc(n);
         snprintf(s->wal_path, n, "%s-wal", path);
     }
-    int rc =
-        conn_open(&s->writer, path, opt, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;");
+    int rc = conn_open(&s->writer, path, opt, s->memory ? NULL : sq_walbuf_vfs(),
+                       "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;");
     if (rc == 0 && !s->memory) {
         rc = exec(&s->writer, "PRAGMA journal_mode = WAL");
     }
@@ -950,7 +950,7 @@ int store_sqlite_open(const char *path, const struct store_options *opt, struct 
     if (!s->memory) {
         s->readers = xcalloc(opt->read_connections, sizeof(*s->readers));
         for (size_t i = 0; i < opt->read_connections; i++) {
-            rc = conn_open(&s->readers[i], path, opt,
+            rc = conn_open(&s->readers[i], path, opt, NULL,
                            "PRAGMA foreign_keys = ON; PRAGMA query_only = ON;");
             if (rc < 0) {
                 sq_free(&s->base);
