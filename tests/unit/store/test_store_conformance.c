@@ -321,6 +321,15 @@ static void test_change_log(struct store *s, char client_a[UUID_STR_LEN])
         CHECK_EQ_STR(ch->client_id, client_a);
         CHECK_EQ_STR(str(ch->record, "hash"), str(e, "hash"));
         CHECK(json_is_object(json_object_get(ch->record, "after")));
+        /* The whole entry (SQLite builds it from the entry when the log is read). */
+        CHECK_EQ_STR(str(ch->record, "id"), str(e, "id"));
+        CHECK_EQ_STR(str(ch->record, "action"), "user.update");
+        CHECK_EQ_STR(str(ch->record, "entity_id"), str(u, "id"));
+        CHECK_EQ_STR(str(ch->record, "prev_hash"), str(e, "prev_hash"));
+        CHECK_EQ_STR(str(json_object_get(ch->record, "after"), "name"), "Alice");
+        CHECK(json_is_null(json_object_get(ch->record, "before")));
+        CHECK_EQ_INT(json_integer_value(json_object_get(ch->record, "seq")),
+                     json_integer_value(json_object_get(e, "seq")));
         store_changes_free(ch, 1);
     }
     h++;
@@ -1128,6 +1137,40 @@ static void test_audit(struct store *s, const char *client_a, const char *raw_db
 
     struct raw raw, *db = &raw;
     CHECK(raw_open(db, raw_db));
+    if (db->lite) {
+        /* SQLite (migration 7): an audit entry's change-log row holds no copy of the entry, and
+         * reading the log gives the entry as it is stored, before and after included. */
+        sqlite3_stmt *st = NULL;
+        CHECK_EQ_INT(sqlite3_prepare_v2(db->lite,
+                                        "SELECT count(*), count(c.record), max(c.seq) FROM "
+                                        "changes AS c WHERE c.table_name = 'audit_logs'",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+        CHECK_EQ_INT(sqlite3_step(st), SQLITE_ROW);
+        CHECK(sqlite3_column_int(st, 0) >= AUDIT_N);
+        CHECK_EQ_INT(sqlite3_column_int(st, 1), 0);
+        int64_t last = sqlite3_column_int64(st, 2);
+        sqlite3_finalize(st);
+        struct store_change *ch = NULL;
+        size_t n = 0;
+        CHECK_EQ_INT(store_changes_read(s, last - 1, 10, &ch, &n), 0);
+        CHECK_EQ_INT(n, 1);
+        if (n == 1) {
+            CHECK_EQ_INT(ch[0].table, STORE_AUDIT);
+            json_t *b = json_object_get(ch[0].record, "before");
+            CHECK_EQ_INT(json_integer_value(json_object_get(b, "z")), AUDIT_N - 1);
+            CHECK_EQ_INT(json_integer_value(json_array_get(json_object_get(b, "a"), 0)),
+                         AUDIT_N - 1);
+            CHECK_EQ_INT(
+                json_integer_value(json_object_get(json_object_get(ch[0].record, "after"), "n")),
+                AUDIT_N);
+            CHECK_EQ_STR(str(ch[0].record, "ip"), "127.0.0.1");
+            CHECK_EQ_STR(str(ch[0].record, "actor_email"), "root@demo.test");
+            CHECK_EQ_STR(str(ch[0].record, "hash"), prev); /* the last entry's */
+            CHECK(!ch[0].old_record);
+        }
+        store_changes_free(ch, n);
+    }
     /* The schema itself rejects changes to audit_logs and updates of changes. */
     CHECK(!raw_try(db, "UPDATE audit_logs SET action = 'x' WHERE seq = 1", NULL, 0));
     CHECK(!raw_try(db, "DELETE FROM audit_logs WHERE seq = 1", NULL, 0));
