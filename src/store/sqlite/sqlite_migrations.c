@@ -336,8 +336,16 @@ static const char *const migration_7[] = {
     NULL,
 };
 
+/* Migration 8: no index on the change log's `at`. Every change wrote an entry into it (two
+ * per agent status change), and its only reader was the retention prune, which now finds the
+ * first row to keep by walking the log from its oldest row (sq_changes_prune). */
+static const char *const migration_8[] = {
+    "DROP INDEX changes_at",
+    NULL,
+};
+
 static const char *const *const migrations[] = {migration_1, migration_2, migration_3, migration_4,
-                                                migration_5, migration_6, migration_7};
+                                                migration_5, migration_6, migration_7, migration_8};
 
 const char *const *sqlite_migration(int version)
 {

@@ -440,9 +440,14 @@ int sq_changes_prune(struct store *s, int64_t before_ms)
     if (rc < 0) {
         return rc;
     }
+    /* Everything before the first row (in seq order) written at or after the cut, and never
+     * the last row (seq must not be reused). The log stays one run without a hole even if the
+     * clock stepped back. The walk from the oldest row reads the rows it deletes and one more
+     * (migration 8 dropped the index on `at`). */
     rc = run_fixed(tx,
-                   "DELETE FROM changes WHERE at < ? "
-                   "AND seq < (SELECT max(seq) FROM changes)",
+                   "DELETE FROM changes WHERE seq < coalesce("
+                   "(SELECT seq FROM changes WHERE at >= ? ORDER BY seq LIMIT 1), "
+                   "(SELECT max(seq) FROM changes))",
                    json_pack("[o]", time_json(before_ms)));
     if (rc < 0) {
         sq_tx_rollback(tx);

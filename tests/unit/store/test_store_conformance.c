@@ -1429,15 +1429,34 @@ static void test_pg_nodes(struct store *s, const char *url, const char *client_a
 
 static void test_prune(struct store *s)
 {
+    /* A cut between two changes removes what came before it and keeps the rest. */
+    int64_t h0 = head(s);
+    const char *names[] = {"prune-a", "prune-b", "prune-c"};
+    for (int i = 0; i < 3; i++) {
+        struct timespec ts = {0, 3000000};
+        nanosleep(&ts, NULL); /* distinct milliseconds */
+        json_decref(insert(s, STORE_CLIENTS, P("{s:s, s:s}", "name", names[i], "slug", names[i])));
+    }
+    struct store_change *ch = NULL;
+    size_t n = 0;
+    CHECK_EQ_INT(store_changes_read(s, h0, 10, &ch, &n), 0);
+    CHECK_EQ_INT(n, 3);
+    int64_t cut = n == 3 ? ch[1].at_ms : 0, keep = n == 3 ? ch[1].seq : 0;
+    CHECK(n != 3 || ch[0].at_ms < cut);
+    store_changes_free(ch, n);
+    CHECK(store_changes_prune(s, cut) > 0);
+    int64_t oldest = 0, h2 = 0;
+    CHECK_EQ_INT(store_changes_bounds(s, &oldest, &h2), 0);
+    CHECK_EQ_INT(oldest, keep);
+    CHECK_EQ_INT(h2, h0 + 3);
+    CHECK_EQ_INT(store_changes_prune(s, cut), 0); /* nothing more before the cut */
+
     int64_t h = head(s);
     CHECK_EQ_INT(store_changes_prune(s, 0), 0);
     CHECK(store_changes_prune(s, 4102444800000LL) > 0);
-    int64_t oldest = 0, h2 = 0;
     CHECK_EQ_INT(store_changes_bounds(s, &oldest, &h2), 0);
     CHECK_EQ_INT(h2, h);
     CHECK_EQ_INT(oldest, h);
-    struct store_change *ch = NULL;
-    size_t n = 0;
     CHECK_EQ_INT(store_changes_read(s, 0, 10, &ch, &n), 0);
     CHECK_EQ_INT(n, 1);
     store_changes_free(ch, n);
