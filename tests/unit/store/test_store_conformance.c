@@ -1169,6 +1169,24 @@ static void test_audit(struct store *s, const char *client_a, const char *raw_db
             CHECK_EQ_STR(str(ch[0].record, "hash"), prev); /* the last entry's */
             CHECK(!ch[0].old_record);
         }
+        /* A row written before migration 7 keeps the copy it holds: it is read as stored. */
+        char sql[300];
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO changes (client_id, table_name, op, row_id, record) "
+                 "SELECT client_id, 'audit_logs', 'INSERT', id, '{\"legacy\":true}' "
+                 "FROM audit_logs WHERE hash = '%s'",
+                 prev);
+        store_changes_free(ch, n);
+        ch = NULL;
+        n = 0;
+        raw_exec_ok(db, sql);
+        CHECK_EQ_INT(store_changes_read(s, last, 10, &ch, &n), 0);
+        CHECK_EQ_INT(n, 1);
+        if (n == 1) {
+            CHECK_EQ_INT(ch[0].table, STORE_AUDIT);
+            CHECK(json_is_true(json_object_get(ch[0].record, "legacy")));
+            CHECK_EQ_INT(json_object_size(ch[0].record), 1);
+        }
         store_changes_free(ch, n);
     }
     /* The schema itself rejects changes to audit_logs and updates of changes. */
