@@ -35,7 +35,7 @@ struct wb_file {
     sqlite3_file base;
     sqlite3_file *real; /* the default VFS's file, allocated right after this struct */
     bool wal;
-    bool commit_page; /* the last write was a commit frame's header */
+    bool commit_page; /* the last frame header written was a commit frame's */
     unsigned char *run;
     size_t len, cap;
     sqlite3_int64 off; /* file offset of run[0] */
@@ -113,10 +113,13 @@ static int wb_write(sqlite3_file *pf, const void *p, int n, sqlite3_int64 off)
     if (f->len && off != f->off + (sqlite3_int64)f->len && (rc = wb_flush(f)) != SQLITE_OK) {
         return rc;
     }
+    /* Every write after a commit frame's header, up to the next frame header, is written at
+     * once: the commit page (also if SQLite ever writes it in two parts) and anything SQLite
+     * writes after it before a new transaction begins. */
     bool ends = f->commit_page && n != WB_FRAME_HDR;
-    const unsigned char *b = p;
-    f->commit_page = n == WB_FRAME_HDR && (b[4] | b[5] | b[6] | b[7]) != 0;
     if (n == WB_FRAME_HDR) {
+        const unsigned char *b = p;
+        f->commit_page = (b[4] | b[5] | b[6] | b[7]) != 0;
         atomic_fetch_add_explicit(&wb_frames, 1, memory_order_relaxed);
     }
     if (!f->len) {
