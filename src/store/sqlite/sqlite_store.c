@@ -254,8 +254,10 @@ static void conn_close(struct sq_conn *c)
     c->db = NULL;
 }
 
-/* Before the first connection: no global memory statistics (each of SQLite's allocations
- * took a process-wide mutex to count itself, and nothing here reads the counts). */
+/* No global memory statistics: each of SQLite's allocations took a process-wide mutex to
+ * count itself, and nothing here reads the counts. sqlite3_config() works only before the
+ * library initializes itself, which any other call (even finding a VFS) does: this runs
+ * first in store_sqlite_open. */
 static void sqlite_once(void)
 {
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
@@ -264,8 +266,6 @@ static void sqlite_once(void)
 static int conn_open(struct sq_conn *c, const char *path, const struct store_options *opt,
                      const char *vfs, const char *pragmas)
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, sqlite_once);
     memset(c, 0, sizeof(*c));
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(path, &c->db, flags, vfs);
@@ -895,6 +895,8 @@ static int private_files(const char *path)
 
 int store_sqlite_open(const char *path, const struct store_options *opt, struct store **out)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sqlite_once);
     if (strcmp(path, ":memory:") != 0) {
         int prc = private_files(path);
         if (prc < 0) {

@@ -783,6 +783,16 @@ static void test_wal_runs(struct store *s, const char *dir)
     check_seq_gap_free(s);
 }
 
+/* SQLite keeps no global memory statistics (each allocation would take a process-wide
+ * mutex to count itself): with them on, the writes above would have counted bytes. */
+static void test_no_memstatus(void)
+{
+    sqlite3_int64 cur = -1, high = -1;
+    CHECK(sqlite3_status64(SQLITE_STATUS_MEMORY_USED, &cur, &high, 0) == SQLITE_OK);
+    CHECK_EQ_INT(cur, 0);
+    CHECK_EQ_INT(high, 0);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/sb-groupXXXXXX";
@@ -799,6 +809,7 @@ int main(void)
     test_commit_fails(s);
     test_wal_runs(s, dir);
     test_many_writers(s);
+    test_no_memstatus();
     store_free(s);
     test_kill9(dir);
     test_store_remove(dir);
