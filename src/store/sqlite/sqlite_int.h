@@ -3,6 +3,9 @@
  *   sqlite_store.c       connections, statement cache, transactions, migrations, ops table
  *   sqlite_rows.c        the row, audit, change-log, meta and refresh-token ops
  *   sqlite_migrations.c  the schema as versioned statement lists
+ *   sqlite_walbuf.c      the writer's WAL frames written in runs (a VFS over the default)
+ *   sqlite_checkpoint.c  checkpoints on a thread of their own instead of in the writer's COMMIT
+ *   sqlite_backup.c      online backup and restore
  *
  * Connections. A file database has one writer connection guarded by write_mu (write
  * transactions use BEGIN IMMEDIATE, so SQLite itself never has to upgrade a lock) and a pool
@@ -50,6 +53,30 @@
 const char *sq_walbuf_vfs(void);
 /* The writes made to WAL files through it so far, and the frames they carried (for tests). */
 void sq_walbuf_counts(unsigned long long *writes, unsigned long long *frames);
+
+/* Checkpoints off the writer (sqlite_checkpoint.c): a thread copies the WAL into the database
+ * file each time SQ_CKPT_PAGES more pages were appended; the writer checkpoints in its COMMIT
+ * only once the WAL holds SQ_CKPT_INLINE pages (so that the WAL starts again). */
+#define SQ_CKPT_PAGES 1000 /* SQLite's default automatic checkpoint */
+#define SQ_CKPT_INLINE 8000
+struct sq_ckpt {
+    sqlite3 *db; /* its own connection (the default VFS) */
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t mu; /* guards what follows */
+    pthread_cond_t cv;  /* want or stop */
+    bool want, stop;
+    unsigned pages, inline_pages; /* SQ_CKPT_PAGES, SQ_CKPT_INLINE (tests may lower them) */
+    unsigned most;                /* the most pages the WAL held after a COMMIT (tests reset it) */
+    unsigned copied;              /* WAL pages copied into the database file by the last run */
+    uint64_t runs;                /* checkpoints of the thread */
+    uint64_t inline_runs;         /* checkpoints of the writer, past SQ_CKPT_INLINE */
+    uint64_t failures;            /* of the thread's checkpoints (not counting busy) */
+};
+/* Open the thread's connection to path, start it and hook the writer; -1 on failure (then
+ * SQLite's automatic checkpoint stays). Stop before the writer closes. */
+int sq_ckpt_start(struct sq_ckpt *k, sqlite3 *writer, const char *path);
+void sq_ckpt_stop(struct sq_ckpt *k);
 
 struct sq_cached {
     char *sql;
@@ -99,6 +126,8 @@ struct sq_store {
     uint64_t syncs;             /* fdatasyncs done */
     int wal_fd;                 /* the WAL, opened at the first sync; -1 before */
     char *wal_path;
+    bool ckpt_on; /* ckpt runs (a file database) */
+    struct sq_ckpt ckpt;
 };
 
 /* A logical transaction waiting for the end of its group (on its thread's stack). */
@@ -142,6 +171,9 @@ int sq_tx_head_seq(struct store_tx *tx, int64_t *out);
 /* Return once every COMMIT up to number `upto` is on disk (sqlite_store.c, "Durability"):
  * 0, or SB_E_DB when fdatasync failed. At once where the store does not sync itself. */
 int sq_sync(struct sq_store *s, uint64_t upto);
+/* Sync every COMMIT that a snapshot taken before this call may hold (for a change-log head or
+ * rows about to leave the store); 0 at once when nothing is pending. */
+int sq_sync_seen(struct sq_store *s);
 
 /* The NULL-terminated statements of migration version, or NULL past the last one. */
 const char *const *sqlite_migration(int version);

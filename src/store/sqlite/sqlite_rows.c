@@ -397,8 +397,7 @@ int sq_changes_read(struct store *s, int64_t after_seq, size_t limit, struct sto
     if (rc == 0 && count > 0) {
         /* Rows go to subscribers only once on disk: every COMMIT the snapshot may hold had
          * begun before this point ("Durability" in sqlite_store.c). */
-        struct sq_store *ss = (struct sq_store *)s;
-        rc = sq_sync(ss, atomic_load(&ss->begun));
+        rc = sq_sync_seen((struct sq_store *)s);
     }
     if (rc < 0) {
         store_changes_free(v, count);
@@ -430,6 +429,9 @@ int sq_changes_bounds(struct store *s, int64_t *oldest, int64_t *head)
     }
     sq_done(c, st);
     sq_tx_rollback(tx);
+    if (rc == 0) {
+        rc = sq_sync_seen((struct sq_store *)s); /* a resume point: on disk (sq_tx_head_seq) */
+    }
     return rc;
 }
 

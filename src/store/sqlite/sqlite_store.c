@@ -50,7 +50,11 @@
  * before it returns rows, so no subscriber is sent a change that a power loss could take back
  * (and whose seq a later change could then reuse). A plain read may see a committed write up
  * to one fdatasync before it is durable, as a reader does under PostgreSQL's
- * synchronous_commit = off; every answer to a writer and every event waits for the disk.
+ * synchronous_commit = off, but a change-log head handed to a reader (a list's `seq`, a
+ * join's resume point: sq_tx_head_seq on a read transaction, sq_changes_bounds) is synced
+ * first too (sq_sync_seen), since a client resumes after it: had a power loss taken it back,
+ * the next change would reuse its seq and that client would skip it. Every answer to a
+ * writer and every event waits for the disk.
  */
 #include "store/sqlite/sqlite_int.h"
 
@@ -288,6 +292,12 @@ static int conn_open(struct sq_conn *c, const char *path, const struct store_opt
 static void sq_free(struct store *base)
 {
     struct sq_store *s = (struct sq_store *)base;
+    if (s->ckpt_on) {
+        sqlite3_wal_hook(s->writer.db, NULL, NULL);
+        sq_ckpt_stop(&s->ckpt); /* its connection closes before the writer, the last one */
+        log_info("sqlite: %llu checkpoints off the writer, %llu by the writer",
+                 (unsigned long long)s->ckpt.runs, (unsigned long long)s->ckpt.inline_runs);
+    }
     if (s->groups > 0) {
         log_info("sqlite: %llu write transactions committed in %llu group commits",
                  (unsigned long long)s->grouped_commits, (unsigned long long)s->groups);
@@ -416,6 +426,13 @@ int sq_sync(struct sq_store *s, uint64_t upto)
  * A group that SQLite already rolled back (after an I/O error, for instance) failed.
  */
 static _Thread_local struct sq_store *tl_defer; /* this thread is deferring commits on it */
+
+int sq_sync_seen(struct sq_store *s)
+{
+    /* The deferring thread holds back its own batch's COMMIT: it must not wait for it (and it
+     * hands out no head before its batch ends). */
+    return tl_defer == s ? 0 : sq_sync(s, atomic_load(&s->begun));
+}
 
 static int group_end(struct sq_store *s, int rc)
 {
@@ -679,6 +696,9 @@ int sq_tx_head_seq(struct store_tx *tx, int64_t *out)
         rc = sq_err(c->db, rc);
     }
     sq_done(c, st);
+    if (rc == 0 && !tx->write) {
+        rc = sq_sync_seen((struct sq_store *)tx->store);
+    }
     return rc;
 }
 
@@ -960,6 +980,7 @@ int store_sqlite_open(const char *path, const struct store_options *opt, struct 
             }
             s->nreaders++;
         }
+        s->ckpt_on = sq_ckpt_start(&s->ckpt, s->writer.db, path) == 0;
     }
     *out = &s->base;
     return 0;

@@ -643,6 +643,38 @@ static void test_durability(struct store *s, const char *dir)
 
     int64_t oldest = 0, head = 0;
     CHECK_EQ_INT(store_changes_bounds(s, &oldest, &head), 0);
+
+    /* A change-log head handed to a reader (a list's seq, a join's resume point) is on disk:
+     * the read syncs the batch it sees, and the batch's own store_sync has nothing left. */
+    for (int via_bounds = 0; via_bounds <= 1; via_bounds++) {
+        store_defer_begin(s);
+        uuid_v4(id);
+        CHECK_EQ_INT(write_one(s, id, false), 0);
+        uint64_t t = 0;
+        CHECK_EQ_INT(store_defer_end(s, &t), 0);
+        CHECK(sq->synced < t);
+        syncs0 = sq->syncs;
+        int64_t seen = 0, first = 0;
+        if (via_bounds) {
+            CHECK_EQ_INT(store_changes_bounds(s, &first, &seen), 0);
+        } else {
+            struct store_tx *tx = NULL;
+            CHECK_EQ_INT(store_tx_begin(s, false, &tx), 0);
+            CHECK_EQ_INT(store_tx_head_seq(tx, &seen), 0);
+            store_tx_rollback(tx);
+        }
+        CHECK(seen > head);
+        CHECK(sq->synced >= t);
+        CHECK_EQ_INT((int)(sq->syncs - syncs0), 1);
+        CHECK_EQ_INT(store_sync(s, t), 0);
+        CHECK_EQ_INT((int)(sq->syncs - syncs0), 1);
+        head = seen;
+    }
+    /* Nothing pending: reading a head does not sync. */
+    syncs0 = sq->syncs;
+    CHECK_EQ_INT(store_changes_bounds(s, &oldest, &head), 0);
+    CHECK_EQ_INT((int)(sq->syncs - syncs0), 0);
+
     store_defer_begin(s);
     uuid_v4(id);
     CHECK_EQ_INT(write_one(s, id, false), 0);
@@ -783,6 +815,93 @@ static void test_wal_runs(struct store *s, const char *dir)
     check_seq_gap_free(s);
 }
 
+/* One write transaction of n client rows with 1 KB names (several pages each). */
+static int big_commit(struct store *s, int n, const char *tag)
+{
+    static char name[1001];
+    memset(name, 'c', sizeof name - 1);
+    struct store_tx *tx = NULL;
+    int rc = store_tx_begin(s, true, &tx);
+    for (int i = 0; i < n && rc == 0; i++) {
+        char id[UUID_STR_LEN], slug[60];
+        uuid_v7(id);
+        snprintf(slug, sizeof slug, "%s-%d", tag, i);
+        json_t *row = json_pack("{s:s, s:s, s:s}", "id", id, "name", name, "slug", slug);
+        rc = store_row_insert(tx, STORE_CLIENTS, row, NULL);
+        json_decref(row);
+    }
+    if (rc == 0) {
+        return store_tx_commit(tx);
+    }
+    if (tx) {
+        store_tx_rollback(tx);
+    }
+    return rc;
+}
+
+/*
+ * Checkpoints off the writer (sqlite_checkpoint.c): once a COMMIT leaves SQ_CKPT_PAGES pages in
+ * the WAL that were not copied, the checkpoint thread copies them, and the writer does not;
+ * and however much is written, the WAL file stays within SQ_CKPT_INLINE pages and one
+ * transaction's (the writer checkpoints in its COMMIT past that, so that the WAL restarts).
+ */
+static void test_checkpoints(struct store *s)
+{
+    struct sq_store *sq = (struct sq_store *)s;
+    CHECK(sq->ckpt_on);
+    /* Lower bounds, so that the WAL passes them several times in a few seconds. */
+    enum { PAGES = 200, INLINE = 1000 };
+    pthread_mutex_lock(&sq->ckpt.mu);
+    uint64_t runs0 = sq->ckpt.runs, inline0 = sq->ckpt.inline_runs;
+    sq->ckpt.pages = PAGES;
+    sq->ckpt.inline_pages = INLINE;
+    sq->ckpt.most = 0;
+    pthread_mutex_unlock(&sq->ckpt.mu);
+    unsigned long long w0 = 0, f0 = 0, w1 = 0, f1 = 0, most = 0, total = 0;
+    for (int i = 0; total < 6 * INLINE && i < 200; i++) {
+        char tag[40];
+        snprintf(tag, sizeof tag, "ckpt-%d", i);
+        sq_walbuf_counts(&w0, &f0);
+        CHECK_EQ_INT(big_commit(s, 400, tag), 0);
+        sq_walbuf_counts(&w1, &f1);
+        total += f1 - f0;
+        most = f1 - f0 > most ? f1 - f0 : most;
+        if (total >= 2 * PAGES && i % 4 == 0) {
+            /* The thread checkpoints meanwhile (bounded wait: it was woken at a COMMIT). */
+            for (int t = 0; t < 1000; t++) {
+                pthread_mutex_lock(&sq->ckpt.mu);
+                bool ran = sq->ckpt.runs > runs0;
+                pthread_mutex_unlock(&sq->ckpt.mu);
+                if (ran) {
+                    break;
+                }
+                poll(NULL, 0, 10);
+            }
+        }
+    }
+    pthread_mutex_lock(&sq->ckpt.mu);
+    uint64_t runs = sq->ckpt.runs - runs0, inlines = sq->ckpt.inline_runs - inline0;
+    unsigned long long largest = sq->ckpt.most;
+    sq->ckpt.pages = SQ_CKPT_PAGES;
+    sq->ckpt.inline_pages = SQ_CKPT_INLINE;
+    pthread_mutex_unlock(&sq->ckpt.mu);
+    CHECK(total >= 6 * INLINE);
+    CHECK(runs >= 1);
+    /* Per INLINE pages at most one checkpoint of the writer (none while the thread keeps the
+     * WAL starting again by itself). */
+    CHECK(inlines <= total / INLINE);
+    /* The writer's checkpoint is skipped while the thread's runs (the next COMMIT tries
+     * again): a few transactions more than INLINE, far below everything written. */
+    unsigned long long bound = INLINE + 4 * most;
+    CHECK(largest <= bound);
+    if (largest > bound || runs < 1) {
+        fprintf(stderr,
+                "  %llu pages written, the WAL up to %llu pages (bound %llu), %llu checkpoints "
+                "by the thread, %llu by the writer\n",
+                total, largest, bound, (unsigned long long)runs, (unsigned long long)inlines);
+    }
+}
+
 /* SQLite keeps no global memory statistics (each allocation would take a process-wide
  * mutex to count itself): with them on, the writes above would have counted bytes. */
 static void test_no_memstatus(void)
@@ -808,6 +927,7 @@ int main(void)
     test_durability(s, dir);
     test_commit_fails(s);
     test_wal_runs(s, dir);
+    test_checkpoints(s);
     test_many_writers(s);
     test_no_memstatus();
     store_free(s);
