@@ -608,6 +608,24 @@ int sql_row_count(struct store_tx *tx, const struct store_table_desc *t,
     return 0;
 }
 
+int sql_agent_history_close(struct store_tx *tx, const char *agent_id, const char *ended_at,
+                            json_t *reason)
+{
+    struct sql_stmt st;
+    sql_stmt_init(&st, dialect(tx));
+    if (ended_at) {
+        sql_printf(&st.text, "UPDATE agent_status_history SET ended_at = ");
+        param_new(&st, json_string(ended_at));
+    } else {
+        sql_printf(&st.text, "UPDATE agent_status_history SET reason = ");
+        param(&st, reason);
+    }
+    sql_printf(&st.text, " WHERE agent_id = ");
+    param_new(&st, json_string(agent_id));
+    sql_printf(&st.text, " AND ended_at IS NULL");
+    return run(tx, NULL, &st, NULL, NULL);
+}
+
 /* ---- dashboard history points (table dashboard_points, migrations of both backends) ---- */
 
 static const char history_cols[] = "online, away, busy, offline, active_messages, "

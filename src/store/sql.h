@@ -90,6 +90,8 @@ int sql_row_count(struct store_tx *tx, const struct store_table_desc *t,
 int sql_user_by_email(struct store_tx *tx, const char *email, json_t **out);
 
 /* The dashboard history points (store_history_*, store.h), arguments checked by store.c. */
+int sql_agent_history_close(struct store_tx *tx, const char *agent_id, const char *ended_at,
+                            json_t *reason);
 int sql_history_put(struct store_tx *tx, const struct store_history_point *p, size_t n);
 int sql_history_delete(struct store_tx *tx, const char *key, int64_t before_ms);
 int sql_history_load(struct store_tx *tx, int64_t since_ms, store_history_cb cb, void *arg);

@@ -701,6 +701,22 @@ int store_meta_get(struct store_tx *tx, const char *key, char **value_out)
     return tx->store->ops->meta_get(tx, key, value_out);
 }
 
+int store_agent_history_close(struct store_tx *tx, const char *agent_id, const char *ended_at,
+                              json_t *reason)
+{
+    int64_t ms = 0;
+    if (!tx || !tx->write || !agent_id || !uuid_is_valid(agent_id) ||
+        (ended_at ? clock_parse_ms(ended_at, &ms) < 0
+                  : !(json_is_string(reason) || json_is_null(reason)))) {
+        return SB_E_INVAL;
+    }
+    char text[CLOCK_RFC3339_LEN];
+    if (ended_at) {
+        clock_format_ms(ms, text); /* as every time column is stored */
+    }
+    return sql_agent_history_close(tx, agent_id, ended_at ? text : NULL, reason);
+}
+
 int store_history_put(struct store_tx *tx, const struct store_history_point *p, size_t n)
 {
     if (!tx || !tx->write || (n && !p)) {

@@ -234,6 +234,14 @@ int store_row_get(struct store_tx *tx, enum store_table table, const struct stor
                   const char *id, json_t **out);
 
 /*
+ * The open interval(s) of agent_id's status history (ended_at null): ended at ended_at (an
+ * RFC 3339 time) or, with ended_at NULL, given reason (a JSON string or null). One statement
+ * in place of a list and an update per row. The number of intervals changed, or SB_E_*.
+ */
+int store_agent_history_close(struct store_tx *tx, const char *agent_id, const char *ended_at,
+                              json_t *reason);
+
+/*
  * Apply patch (column -> new value) to the row id within scope. With expected_version > 0 a
  * different current version fails with SB_E_VERSION and *out set to the current row. On
  * success version grows by one, updated_at is now and *out (may be NULL) is the new row.

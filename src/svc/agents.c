@@ -88,23 +88,6 @@ static int check_status_input(const json_t *in, bool need_status, const char *co
     return rc;
 }
 
-/* The open history rows of agent_id (normally one). */
-static int open_history(struct store_tx *tx, const char *agent_id, json_t **rows)
-{
-    struct store_query q = {0};
-    policy_system_scope(&q.scope);
-    q.filters[0] = (struct store_filter){"agent_id", STORE_EQ, json_string(agent_id)};
-    q.filters[1] = (struct store_filter){"ended_at", STORE_IS_NULL, json_true()};
-    q.nfilters = 2;
-    q.limit = STORE_MAX_LIMIT;
-    char *next = NULL;
-    int rc = store_row_list(tx, STORE_AGENT_HISTORY, &q, rows, &next);
-    free(next);
-    json_decref(q.filters[0].value);
-    json_decref(q.filters[1].value);
-    return rc;
-}
-
 /*
  * Apply status (NULL: keep) and reason (json string or null; NULL: keep unless the status
  * changes, then clear) to the agent row before, inside tx, with history and one audit entry.
@@ -134,7 +117,8 @@ static int apply_status(struct store_tx *tx, const struct svc_actor *a, const js
         json_object_set_new(set, "status", json_string(status));
         json_object_set_new(set, "status_since", json_string(now));
     }
-    json_t *row = NULL, *open = NULL;
+    json_t *row = NULL;
+    int open = 0;
     int rc = store_row_update(tx, STORE_AGENT_STATUS, &all, id, set, expected_version, &row);
     if (rc == SB_E_VERSION) {
         if (err) {
@@ -143,23 +127,14 @@ static int apply_status(struct store_tx *tx, const struct svc_actor *a, const js
         }
         goto out;
     }
+    /* The open interval ends now, or (same status) takes the new reason. */
     if (rc == 0) {
-        rc = open_history(tx, id, &open);
+        open = store_agent_history_close(tx, id, changes ? now : NULL,
+                                         changes ? NULL : json_object_get(row, "reason"));
+        rc = open < 0 ? open : 0;
     }
     const char *by = a->system ? "system" : a->who.user_id;
-    size_t i;
-    json_t *h;
-    json_array_foreach(open, i, h)
-    {
-        if (rc < 0) {
-            break;
-        }
-        json_t *patch = changes ? json_pack("{s:s}", "ended_at", now)
-                                : json_pack("{s:O}", "reason", json_object_get(row, "reason"));
-        rc = store_row_update(tx, STORE_AGENT_HISTORY, &all, jstr(h, "id"), patch, 0, NULL);
-        json_decref(patch);
-    }
-    if (rc == 0 && (changes || json_array_size(open) == 0)) {
+    if (rc == 0 && (changes || open == 0)) {
         json_t *nh = json_pack("{s:s,s:s,s:s,s:O,s:s,s:n,s:s}", "agent_id", id, "client_id",
                                jstr(row, "client_id"), "status", jstr(row, "status"), "reason",
                                json_object_get(row, "reason"), "started_at", now, "ended_at",
@@ -171,7 +146,6 @@ static int apply_status(struct store_tx *tx, const struct svc_actor *a, const js
         rc = svc_audit(tx, a, "agent_status.update", "agent_status", id, before, row);
     }
 out:
-    json_decref(open);
     json_decref(set);
     if (rc == 0 && after) {
         *after = row;

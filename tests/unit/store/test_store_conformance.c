@@ -751,6 +751,41 @@ static void test_history_cascade(struct store *s)
     json_decref(out);
     CHECK_EQ_INT(store_tx_commit(tx), 0);
     CHECK_EQ_INT(head(s), h); /* history is not in the change log */
+
+    /* store_agent_history_close: only the agent's open interval; a new reason, then an end. */
+    json_t *open =
+        insert(s, STORE_AGENT_HISTORY,
+               P("{s:s, s:s, s:s, s:s, s:s}", "agent_id", str(a, "id"), "client_id", cid, "status",
+                 "busy", "reason", "lunch", "started_at", "2026-01-01T01:00:00Z"));
+    tx = wtx(s);
+    json_t *why = json_string("meeting");
+    CHECK_EQ_INT(store_agent_history_close(tx, str(a, "id"), NULL, why), 1);
+    json_decref(why);
+    CHECK_EQ_INT(store_agent_history_close(tx, str(a, "id"), "2026-01-01T02:00:00+01:00", NULL), 1);
+    CHECK_EQ_INT(store_agent_history_close(tx, str(a, "id"), "2026-01-01T03:00:00Z", NULL), 0);
+    CHECK_EQ_INT(store_agent_history_close(tx, str(a, "id"), "yesterday", NULL), SB_E_INVAL);
+    CHECK_EQ_INT(store_agent_history_close(tx, "not-a-uuid", "2026-01-01T03:00:00Z", NULL),
+                 SB_E_INVAL);
+    json_t *num = json_integer(3);
+    CHECK_EQ_INT(store_agent_history_close(tx, str(a, "id"), NULL, num), SB_E_INVAL);
+    json_decref(num);
+    CHECK_EQ_INT(store_tx_commit(tx), 0);
+    tx = rtx(s);
+    CHECK_EQ_INT(store_row_get(tx, STORE_AGENT_HISTORY, &ALL, str(open, "id"), &out), 0);
+    CHECK_EQ_STR(str(out, "reason"), "meeting");
+    CHECK_EQ_STR(str(out, "ended_at"), "2026-01-01T01:00:00.000Z"); /* stored normalised */
+    json_decref(out);
+    CHECK_EQ_INT(store_row_get(tx, STORE_AGENT_HISTORY, &ALL, str(hist, "id"), &out), 0);
+    CHECK_EQ_STR(str(out, "ended_at"), "2026-01-01T01:00:00.000Z"); /* was closed: untouched */
+    CHECK(json_is_null(json_object_get(out, "reason")));
+    json_decref(out);
+    store_tx_rollback(tx);
+    json_decref(open);
+    tx = rtx(s);
+    CHECK_EQ_INT(store_agent_history_close(tx, str(a, "id"), "2026-01-01T03:00:00Z", NULL),
+                 SB_E_INVAL); /* a read transaction */
+    store_tx_rollback(tx);
+    CHECK_EQ_INT(head(s), h);
     CHECK_EQ_INT(
         insert_rc(s, STORE_AGENT_HISTORY,
                   P("{s:s, s:s, s:s}", "agent_id", missing, "client_id", cid, "status", "online")),
