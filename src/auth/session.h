@@ -62,7 +62,9 @@ struct auth_limiter *auth_session_limiter(struct auth_session *self);
 struct auth_grace;
 struct auth_grace *auth_session_grace(struct auth_session *self);
 
-/* Sign an access token for p; *token is malloc'd; *expires_in_s its lifetime. */
+/* Sign an access token for p; *token is malloc'd; *expires_in_s its lifetime. A token issued
+ * in the second of a revocation of its user is dated the next second (revocations count whole
+ * seconds), so it is not revoked with the sessions before it. */
 int auth_session_issue(struct auth_session *self, const struct policy_principal *p, char **token,
                        int64_t *expires_in_s);
 /* Verify a token and the cached user state; fills *out. SB_E_UNAUTHORIZED with *why set.

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "auth/device.h"
 #include "auth/grace.h"
@@ -409,16 +408,6 @@ static int set_password(struct store_tx *tx, const struct svc_actor *a, const js
     return rc;
 }
 
-/* Tokens issued in the second of a revocation are revoked too (session.c counts whole
- * seconds), so a session that must outlive it starts in the next second. */
-static void wait_next_second(void)
-{
-    int64_t now = clock_now_ms();
-    int64_t wait = (now / 1000 + 1) * 1000 - now + 5;
-    struct timespec ts = {(time_t)(wait / 1000), (long)(wait % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 int svc_auth_change_password(struct svc *svc, const struct svc_actor *a, const char *current,
                              const char *new_password, struct svc_tokens *out,
                              struct svc_errors *err, int *retry_after_s)
@@ -487,9 +476,10 @@ int svc_auth_change_password(struct svc *svc, const struct svc_actor *a, const c
         json_decref(user);
         return rc;
     }
-    /* Every session of the user is revoked, this one too; this caller gets a new one. */
+    /* Every session of the user is revoked, this one too; this caller gets a new one. Its
+     * tokens are not: revocation counts whole seconds, so the session cache dates a token
+     * issued in the second of a revocation at the next second (auth_session_issue). */
     auth_session_revoke_user(svc->auth, a->who.user_id);
-    wait_next_second();
     char family[UUID_STR_LEN];
     uuid_v4(family);
     rc = store_tx_begin(svc->store, true, &tx);

@@ -92,6 +92,11 @@ int main(void)
     auth_session_revoke_user(b, u2);
     CHECK_EQ_INT(check(b, t2, &why), SB_E_UNAUTHORIZED);
     CHECK_EQ_INT(check(a, t2, &why), 0);
+    /* The session issued right after it (the caller's new one) is not revoked with them: it
+     * is dated the next second, at once (no wait for the clock). */
+    char *t2n = issue(b, acme, u2, "00000000-0000-4000-8000-000000000004");
+    CHECK_EQ_INT(check(b, t2n, &why), 0);
+    free(t2n);
 
     /* The change log disabling u1, fed to b only (its hub), cuts u1 in b only. */
     struct store_tx *tx = NULL;
