@@ -5,8 +5,9 @@
 //   realtime demo page;
 // - notification preferences per user, kept on the server (/api/v1/me/preferences; the
 //   localStorage `switchboard.notify.<user id>` only caches them for the first paint): a kind
-//   switched off shows no toast, the choice survives a reload, a second browser context of
-//   the same user (empty storage) gets it after login, another user keeps the defaults, and
+//   switched off shows no toast, the choice survives a reload, another tab of the same browser
+//   follows a change at once (both ways), a second browser context of the same user (empty
+//   storage) gets it after login, another user keeps the defaults, and
 //   "sound" marks live toasts as sounded;
 // - live form validation (required, lengths, e-mail, expiry after start) and the server's
 //   422 details at the field (no toast with machine codes);
@@ -128,6 +129,28 @@ describe('web panel: status control, indicator sizes, notification preferences, 
     const agentApi = await rootApi(server.url, 'agent1@acme.test');
     const defaults = { message: true, status: true, connection: true, sound: false };
     assert.deepEqual((await agentApi.get('/api/v1/me/preferences')).row, defaults, 'another user untouched');
+
+    // Another tab of the same browser (its own sign-in, the same storage) follows a change at
+    // once, without a reload; so does the first tab when the other one changes it back.
+    const tab2 = await loginAs(ctx, server.url, 'admin@acme.test');
+    await goPage(tab2, 'settings');
+    await tab2.locator(`${tid('notify-settings')}[data-source="server"]`).waitFor({ timeout: 10000 });
+    assert.equal(await tab2.locator(tid('notify-pref-status')).isChecked(), false);
+    await page.locator(tid('notify-pref-message')).uncheck();
+    assert.ok(await until(async () => !(await tab2.locator(tid('notify-pref-message')).isChecked()), { timeout: 5000 }), 'the other tab follows');
+    assert.ok(await until(async () => (await adminApi.get('/api/v1/me/preferences')).row.message === false, { timeout: 10000 }));
+    await tab2.locator(tid('notify-pref-message')).check();
+    assert.ok(await until(async () => await page.locator(tid('notify-pref-message')).isChecked(), { timeout: 10000 }), 'the first tab follows back');
+    assert.ok(await until(async () => (await adminApi.get('/api/v1/me/preferences')).row.message === true, { timeout: 10000 }));
+    // Settled in both: saved, or read again from the server (a tab brought to the front asks).
+    for (const t of [page, tab2]) {
+      const settled = async () => ['saved', 'idle'].includes(await t.locator(tid('notify-settings')).getAttribute('data-state'));
+      assert.ok(await until(settled, { timeout: 10000 }), 'settled');
+    }
+    assert.equal(await tab2.locator(tid('notify-pref-message')).isChecked(), true);
+    assert.equal(await page.locator(tid('notify-pref-message')).isChecked(), true);
+    assert.deepEqual(tab2.errors, []);
+    await tab2.close();
 
     // A second browser context of the same user (nothing in its storage) gets them after login.
     const ctx2 = await b.newContext();

@@ -2,6 +2,8 @@
 // (booleans). Kept on the server per user (GET/PUT /api/v1/me/preferences), so they follow the
 // user to another browser. localStorage `switchboard.notify.<user id>` only caches them, so the
 // first paint after a reload already has the user's choices; the server's answer then wins.
+// Other tabs of this browser follow a change at once (the cache's storage event); a tab that
+// comes back into view asks the server again (a change made in another browser).
 // Read by RealtimeNotificationSystem (which live events toast) and notify.js (a short tone for
 // a live toast when `sound` is on).
 import { api } from './api.js';
@@ -25,6 +27,7 @@ let generation = 0;
 let confirmed = { ...DEFAULT_PREFS };
 // PUTs go one after another, in the order of the changes, so the last change is the one kept.
 let saving = Promise.resolve();
+let pending = 0; // saves not answered yet
 
 export const notifyPrefs = createStore({ ...DEFAULT_PREFS });
 // Where the shown preferences come from: {source: 'defaults' | 'cache' | 'server',
@@ -99,6 +102,7 @@ export function setPref(name, value) {
   writeCache(userId, next);
   const gen = ++generation;
   prefsSync.set({ ...prefsSync.get(), state: 'saving' });
+  pending++;
   const run = saving.then(async () => {
     try {
       const stored = await api('PUT', PATH, { body: next });
@@ -115,10 +119,42 @@ export function setPref(name, value) {
         prefsSync.set({ ...prefsSync.get(), state: 'error' });
       }
       throw err;
+    } finally {
+      pending--;
     }
   });
   saving = run.catch(() => {});
   return run;
+}
+
+// Another tab of this browser changed (or rolled back, or had confirmed) the signed-in user's
+// preferences: its cache write shows here at once. Not while a save of this tab is on its way:
+// that save is the newer change, and its answer is written to the cache (and so reaches the
+// other tab) in its turn. A read of this tab still in flight is older than the change and is
+// ignored.
+function onStorage(e) {
+  if (!currentUser || e.key !== key(currentUser) || e.newValue === null || pending > 0) return;
+  let v;
+  try {
+    v = JSON.parse(e.newValue);
+  } catch {
+    return;
+  }
+  generation++;
+  confirmed = clean(v);
+  notifyPrefs.set({ ...confirmed });
+  if (prefsSync.get().state === 'loading') prefsSync.set({ ...prefsSync.get(), state: 'idle' });
+}
+
+// Back to a tab: another browser may have changed them; ask the server again (unless a save of
+// this tab is on its way, whose answer is newer than what a read could bring).
+function onVisible() {
+  if (document.visibilityState === 'visible' && currentUser && pending === 0) loadPrefs(currentUser);
+}
+
+if (typeof window !== 'undefined') {
+  window.addEventListener('storage', onStorage);
+  document.addEventListener('visibilitychange', onVisible);
 }
 
 // Should a live event of this kind ('message', 'status', 'connection') show a toast?
