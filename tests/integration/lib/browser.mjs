@@ -128,13 +128,14 @@ export async function shot(page, test, name) {
   return path;
 }
 
-// Polls fn() until it returns a truthy value or the time is up; returns the last value.
-export async function until(fn, { timeout = 5000, interval = 50 } = {}) {
+// Polls fn() until it returns a truthy value, and returns it; fails the test when the time is
+// up (a wait that times out silently cannot fail). opts.what names the condition in the error.
+export async function until(fn, { timeout = 5000, interval = 50, what = 'the condition' } = {}) {
   const end = Date.now() + timeout;
-  let v;
   for (;;) {
-    v = await fn();
-    if (v || Date.now() > end) return v;
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`until: ${what} not met within ${timeout} ms`);
     await sleep(interval);
   }
 }
