@@ -530,6 +530,38 @@ int sql_user_by_email(struct store_tx *tx, const char *email, json_t **out)
     return get_row(tx, store_table_desc(STORE_USERS), &all, "email", email, true, out);
 }
 
+static int first_value(void *arg, const struct sql_row *row)
+{
+    json_t **v = arg;
+    *v = row->value(row, 0, COL_TEXT);
+    return 1;
+}
+
+/* One column, not the whole row as an object: every audited write names its actor. */
+int sql_user_email(struct store_tx *tx, const char *id, char *out, size_t cap)
+{
+    const struct store_table_desc *t = store_table_desc(STORE_USERS);
+    struct store_scope all = {.all = true};
+    struct sql_stmt st;
+    sql_stmt_init(&st, dialect(tx));
+    put(&st.text, "SELECT \"email\" FROM \"users\" WHERE ");
+    col_expr(&st, t, store_column_find(t, "id"));
+    put(&st.text, " = ");
+    json_t *kv = json_string(id);
+    col_param(&st, t, store_column_find(t, "id"), kv);
+    json_decref(kv);
+    json_t *v = NULL;
+    int rc = run(tx, &all, &st, first_value, &v);
+    if (rc >= 0) {
+        rc = json_is_string(v) ? 0 : SB_E_NOTFOUND;
+    }
+    if (rc == 0) {
+        snprintf(out, cap, "%s", json_string_value(v));
+    }
+    json_decref(v);
+    return rc;
+}
+
 /* The new row is read by its id after the update rather than with RETURNING: SQLite gathers
  * RETURNING rows in an ephemeral table, whose pager it allocates and frees on every run, and
  * in the profile of agent status changes that cost more than the read. */

@@ -88,6 +88,8 @@ int sql_row_count(struct store_tx *tx, const struct store_table_desc *t,
 /* The user with that e-mail (compared ignoring ASCII case), hidden columns included, in
  * every tenant. SB_E_NOTFOUND when none. */
 int sql_user_by_email(struct store_tx *tx, const char *email, json_t **out);
+/* Only the e-mail of the user with that id (store_user_email), in every tenant. */
+int sql_user_email(struct store_tx *tx, const char *id, char *out, size_t cap);
 
 /* The dashboard history points (store_history_*, store.h), arguments checked by store.c. */
 int sql_agent_history_close(struct store_tx *tx, const char *agent_id, const char *ended_at,

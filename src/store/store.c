@@ -692,6 +692,15 @@ int store_user_auth_by_email(struct store_tx *tx, const char *email, json_t **ou
     return sql_user_by_email(tx, email, out);
 }
 
+int store_user_email(struct store_tx *tx, const char *id, char *out, size_t cap)
+{
+    if (!tx || !id || !out || cap == 0) {
+        return SB_E_INVAL;
+    }
+    out[0] = '\0';
+    return sql_user_email(tx, id, out, cap);
+}
+
 int store_meta_get(struct store_tx *tx, const char *key, char **value_out)
 {
     if (!tx || !key || !value_out) {

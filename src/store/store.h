@@ -276,6 +276,9 @@ int store_row_count(struct store_tx *tx, enum store_table table, const struct st
 
 /* Users by email (case-insensitive), including password_hash; for login only. */
 int store_user_auth_by_email(struct store_tx *tx, const char *email, json_t **out);
+/* The e-mail of user id, in every tenant, into out (cap bytes, cut to fit): what an audit
+ * entry names its actor by. SB_E_NOTFOUND when there is no such user. */
+int store_user_email(struct store_tx *tx, const char *id, char *out, size_t cap);
 
 /*
  * Dashboard history points (svc/history.c), kept so the series outlives a restart. A point is

@@ -129,19 +129,13 @@ int svc_audit(struct store_tx *tx, const struct svc_actor *actor, const char *ac
     json_t *e = json_object();
     json_object_set_new(e, "actor_id",
                         actor->system ? json_string("system") : str_or_null(actor->who.user_id));
-    if (!actor->system && !actor->email[0] && actor->who.user_id[0]) {
+    char email[sizeof actor->email];
+    snprintf(email, sizeof email, "%s", actor->email);
+    if (!actor->system && !email[0] && actor->who.user_id[0]) {
         /* Callers know the actor's id from the token; the e-mail comes from the users row. */
-        struct store_scope all;
-        policy_system_scope(&all);
-        json_t *u = NULL;
-        if (store_row_get(tx, STORE_USERS, &all, actor->who.user_id, &u) == 0) {
-            json_object_set(e, "actor_email", json_object_get(u, "email"));
-        }
-        json_decref(u);
+        store_user_email(tx, actor->who.user_id, email, sizeof email);
     }
-    if (!json_object_get(e, "actor_email")) {
-        json_object_set_new(e, "actor_email", str_or_null(actor->email));
-    }
+    json_object_set_new(e, "actor_email", str_or_null(email));
     /* The entry belongs to the tenant of the entity when it has one, else the actor's. */
     const json_t *row = after ? after : before;
     const json_t *cid = row ? json_object_get(row, "client_id") : NULL;

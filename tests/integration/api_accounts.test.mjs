@@ -104,6 +104,21 @@ describe('admins and passwords', () => {
     assert.equal(e[0].actor_email, 'admin@acme.test');
   });
 
+  test('an audit entry names its actor by the e-mail the user has at that moment', async () => {
+    const t = (await login(s.url, 'viewer@acme.test')).access_token;
+    const id = await userId('viewer@acme.test');
+    let r = await api(s.url, 'PATCH', `/api/v1/users/${id}`, { token: tok['admin@acme.test'], body: { email: 'viewer-renamed@acme.test' } });
+    assert.equal(r.status, 200, r.text);
+    r = await api(s.url, 'PUT', '/api/v1/me/preferences', { token: t, body: { sound: true } });
+    assert.equal(r.status, 200, r.text);
+    const e = await auditFor(id, 'user.update_preferences');
+    assert.equal(e.length, 1);
+    assert.equal(e[0].actor_id, id);
+    assert.equal(e[0].actor_email, 'viewer-renamed@acme.test', 'the e-mail after the change');
+    r = await api(s.url, 'PATCH', `/api/v1/users/${id}`, { token: tok['admin@acme.test'], body: { email: 'viewer@acme.test' } });
+    assert.equal(r.status, 200, r.text); // as it was, for the tests below
+  });
+
   test('reset token: shown once, hashed at rest, single use, scoped, audited', async () => {
     const id = await userId('agent5@acme.test');
     const victim = await login(s.url, 'agent5@acme.test');

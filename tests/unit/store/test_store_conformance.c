@@ -209,6 +209,16 @@ static void test_change_log(struct store *s, char client_a[UUID_STR_LEN])
     CHECK_EQ_STR(str(got, "password_hash"), "secret-hash");
     json_decref(got);
     CHECK_EQ_INT(store_user_auth_by_email(tx, "nobody@acme.test", &got), SB_E_NOTFOUND);
+    /* store_user_email: the e-mail as stored, in any tenant; cut to the buffer. */
+    char email[256] = "x";
+    CHECK_EQ_INT(store_user_email(tx, str(u, "id"), email, sizeof email), 0);
+    CHECK_EQ_STR(email, "Alice@Acme.test");
+    CHECK_EQ_INT(store_user_email(tx, str(u, "id"), email, 6), 0);
+    CHECK_EQ_STR(email, "Alice");
+    CHECK_EQ_INT(store_user_email(tx, "00000000-0000-4000-8000-000000000000", email, sizeof email),
+                 SB_E_NOTFOUND);
+    CHECK_EQ_STR(email, "");
+    CHECK_EQ_INT(store_user_email(tx, NULL, email, sizeof email), SB_E_INVAL);
     store_tx_rollback(tx);
     CHECK_EQ_INT(hook_calls, 3);
 
