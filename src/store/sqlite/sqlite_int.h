@@ -38,15 +38,6 @@
 
 #define SQ_CACHE_MAX 96
 
-/* The change-log record of the audit entry aliased `a` (the JSON the trigger of migration 1
- * stored; built when the log is read since migration 7). */
-#define SQ_AUDIT_RECORD                                                                            \
-    "json_object('id', a.id, 'seq', a.seq, 'at', a.at, 'actor_id', a.actor_id, 'actor_email', "    \
-    "a.actor_email, 'client_id', a.client_id, 'action', a.action, 'entity_type', a.entity_type, "  \
-    "'entity_id', a.entity_id, 'before', json(a.\"before\"), 'after', json(a.\"after\"), 'ip', "   \
-    "a.ip, 'user_agent', a.user_agent, 'request_id', a.request_id, 'prev_hash', a.prev_hash, "     \
-    "'hash', a.hash)"
-
 /* The name of the WAL-gathering VFS, registered at the first call; NULL if it could not be
  * (the default VFS is then used). */
 #define SQ_WALBUF_VFS "sb-walbuf"

@@ -325,7 +325,7 @@ static const char *const migration_6[] = {
 
 /* Migration 7: the change-log row of an audit entry no longer copies the entry. An entry is
  * never changed or deleted, so the change log's reader builds the same record from it when it
- * reads the row (sq_changes_read, SQ_AUDIT_RECORD); the copy, with the entry's before and
+ * reads the row (sq_changes_read, audit_record); the copy, with the entry's before and
  * after parsed and encoded again, was about a third of the bytes an agent status change
  * wrote. Rows written before keep their copies. */
 static const char *const migration_7[] = {

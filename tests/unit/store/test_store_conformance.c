@@ -318,9 +318,10 @@ static void test_change_log(struct store *s, char client_a[UUID_STR_LEN])
     tx = wtx(s);
     json_t *e = NULL;
     CHECK_EQ_INT(store_audit_append(tx,
-                                    P("{s:s, s:s, s:s, s:s, s:{s:s}}", "client_id", client_a,
+                                    P("{s:s, s:s, s:s, s:s, s:{s:s}, s:s}", "client_id", client_a,
                                       "action", "user.update", "entity_type", "user", "entity_id",
-                                      str(u, "id"), "after", "name", "Alice"),
+                                      str(u, "id"), "after", "name", "Alice", "user_agent",
+                                      "say \"hi\" \\ tab\t nl\n \x01 caf\xc3\xa9 \xe2\x9c\x93"),
                                     &e),
                  0);
     CHECK_EQ_INT(store_tx_commit(tx), 0);
@@ -340,6 +341,7 @@ static void test_change_log(struct store *s, char client_a[UUID_STR_LEN])
         CHECK(json_is_null(json_object_get(ch->record, "before")));
         CHECK_EQ_INT(json_integer_value(json_object_get(ch->record, "seq")),
                      json_integer_value(json_object_get(e, "seq")));
+        CHECK(json_equal(ch->record, e)); /* every field, text with quotes and escapes too */
         store_changes_free(ch, 1);
     }
     h++;
