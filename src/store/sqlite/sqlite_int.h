@@ -38,12 +38,23 @@
 
 #define SQ_CACHE_MAX 96
 
+/* A savepoint's sub-journal (the pages to restore if it rolls back) stays in memory up to
+ * this size (SQLite's statement-journal spill threshold), then moves to a temporary file. In
+ * memory it is one allocation of this size (touched only as far as it is written); with
+ * temp_store = MEMORY it was 4 KiB pages in 1 KiB pieces, each allocated and freed once per
+ * status change (about 80 allocations per change). On spilling, SQLite writes the memory to
+ * the file in one call, which the WAL-gathering layer cuts in pieces (sqlite_walbuf.c). */
+#define SQ_SUBJOURNAL_MEM (1024 * 1024)
+
 /* The name of the WAL-gathering VFS, registered at the first call; NULL if it could not be
  * (the default VFS is then used). */
 #define SQ_WALBUF_VFS "sb-walbuf"
 const char *sq_walbuf_vfs(void);
 /* The writes made to WAL files through it so far, and the frames they carried (for tests). */
 void sq_walbuf_counts(unsigned long long *writes, unsigned long long *frames);
+/* Sub-journals (of savepoints and statements) that outgrew SQ_SUBJOURNAL_MEM and went to a
+ * temporary file, on connections through the layer (for tests). */
+unsigned long long sq_walbuf_subjournal_files(void);
 
 /* Checkpoints off the writer (sqlite_checkpoint.c): a thread copies the WAL into the database
  * file each time SQ_CKPT_PAGES more pages were appended; the writer checkpoints in its COMMIT

@@ -259,12 +259,14 @@ static void conn_close(struct sq_conn *c)
 }
 
 /* No global memory statistics: each of SQLite's allocations took a process-wide mutex to
- * count itself, and nothing here reads the counts. sqlite3_config() works only before the
- * library initializes itself, which any other call (even finding a VFS) does: this runs
- * first in store_sqlite_open. */
+ * count itself, and nothing here reads the counts. Sub-journals in memory up to
+ * SQ_SUBJOURNAL_MEM (sqlite_int.h). sqlite3_config() works only before the library
+ * initializes itself, which any other call (even finding a VFS) does: this runs first in
+ * store_sqlite_open. */
 static void sqlite_once(void)
 {
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, SQ_SUBJOURNAL_MEM);
 }
 
 static int conn_open(struct sq_conn *c, const char *path, const struct store_options *opt,
@@ -956,14 +958,6 @@ int store_sqlite_open(const char *path, const struct store_options *opt, struct 
          * COMMIT: a bulk status change of 10,000 agents spent 13 % of its time in pwrite. The
          * cache grows only as pages are used, up to this bound (the writer only). */
         rc = exec(&s->writer, "PRAGMA cache_size = -32768"); /* KiB: 32 MiB */
-    }
-    if (rc == 0) {
-        /* Each logical transaction is a SAVEPOINT, so SQLite keeps a sub-journal of the pages
-         * it changes (to roll back to the savepoint). In a temporary file (the default) it
-         * spills to disk after 64 KiB: a group of status changes opened, wrote and unlinked a
-         * file, and pwrite() into it was 8 % of the server's CPU per PATCH. In memory it is
-         * bounded by the pages one group touches. */
-        rc = exec(&s->writer, "PRAGMA temp_store = MEMORY");
     }
     if (rc < 0) {
         sq_free(&s->base);

@@ -16,7 +16,9 @@
  * Anything else done to the WAL file (a read, a write elsewhere, a sync, its size, a
  * truncation, a file control, closing it) writes the run first, so SQLite never sees the
  * file other than it would without this layer. Every other file (the database, journals)
- * passes straight through.
+ * passes straight through, except that a write over 64 KiB goes in pieces of that size: the
+ * default VFS takes under 128 KiB per call, and a sub-journal that outgrows its memory
+ * (SQ_SUBJOURNAL_MEM) is written to its file in one call.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -44,18 +46,31 @@ struct wb_file {
 static sqlite3_vfs *wb_real;
 static sqlite3_vfs wb_vfs;
 static atomic_ullong wb_writes, wb_frames; /* made to WAL files (for tests) */
+static atomic_ullong wb_subjournals;       /* sub-journals spilled to a file (for tests) */
+
+/* Write p[0..n) at off to the real file in pieces the default VFS takes whole: it writes
+ * at most the low 17 bits of a length per call, so a longer write would come out short (and
+ * be reported as a full disk). */
+static int real_write(struct wb_file *f, const void *p, size_t n, sqlite3_int64 off)
+{
+    int rc = SQLITE_OK;
+    for (size_t at = 0; at < n && rc == SQLITE_OK; at += WB_CHUNK) {
+        size_t k = n - at < WB_CHUNK ? n - at : WB_CHUNK;
+        rc = f->real->pMethods->xWrite(f->real, (const unsigned char *)p + at, (int)k,
+                                       off + (sqlite3_int64)at);
+        if (f->wal) {
+            atomic_fetch_add_explicit(&wb_writes, 1, memory_order_relaxed);
+        }
+    }
+    return rc;
+}
 
 static int wb_flush(struct wb_file *f)
 {
     if (!f->len) {
         return SQLITE_OK;
     }
-    int rc = SQLITE_OK;
-    for (size_t at = 0; at < f->len && rc == SQLITE_OK; at += WB_CHUNK) {
-        size_t n = f->len - at < WB_CHUNK ? f->len - at : WB_CHUNK;
-        rc = f->real->pMethods->xWrite(f->real, f->run + at, (int)n, f->off + (sqlite3_int64)at);
-        atomic_fetch_add_explicit(&wb_writes, 1, memory_order_relaxed);
-    }
+    int rc = real_write(f, f->run, f->len, f->off);
     f->len = 0;
     if (f->cap > WB_KEEP) {
         free(f->run);
@@ -107,7 +122,7 @@ static int wb_write(sqlite3_file *pf, const void *p, int n, sqlite3_int64 off)
 {
     struct wb_file *f = (struct wb_file *)pf;
     if (!f->wal) {
-        return f->real->pMethods->xWrite(f->real, p, n, off);
+        return real_write(f, p, (size_t)n, off); /* a sub-journal spills in one write */
     }
     int rc;
     if (f->len && off != f->off + (sqlite3_int64)f->len && (rc = wb_flush(f)) != SQLITE_OK) {
@@ -129,8 +144,7 @@ static int wb_write(sqlite3_file *pf, const void *p, int n, sqlite3_int64 off)
         if ((rc = wb_flush(f)) != SQLITE_OK) {
             return rc;
         }
-        atomic_fetch_add_explicit(&wb_writes, 1, memory_order_relaxed);
-        return f->real->pMethods->xWrite(f->real, p, n, off);
+        return real_write(f, p, (size_t)n, off);
     }
     if (ends || f->len >= WB_RUN_MAX) {
         return wb_flush(f);
@@ -250,6 +264,9 @@ static int wb_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *pf, int fla
     int v = f->real->pMethods->iVersion;
     f->base.pMethods = &wb_methods[v < 1 ? 1 : v > 3 ? 3 : v];
     f->wal = (flags & SQLITE_OPEN_WAL) != 0;
+    if (flags & SQLITE_OPEN_SUBJOURNAL) {
+        atomic_fetch_add(&wb_subjournals, 1);
+    }
     return SQLITE_OK;
 }
 
@@ -299,6 +316,11 @@ const char *sq_walbuf_vfs(void)
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, wb_register);
     return wb_real ? SQ_WALBUF_VFS : NULL;
+}
+
+unsigned long long sq_walbuf_subjournal_files(void)
+{
+    return atomic_load(&wb_subjournals);
 }
 
 void sq_walbuf_counts(unsigned long long *writes, unsigned long long *frames)

@@ -3,8 +3,10 @@
  *   - a group formed on purpose (two writers made to wait for the first, whose commit must
  *     then wait for theirs): one member fails and rolls back, the others commit in one
  *     COMMIT, and only the failed member's work is missing; the same with a failing member
- *     that changed far more pages than SQLite's in-memory sub-journal holds before spilling
- *     by default (the writer keeps it in memory: temp_store = MEMORY);
+ *     that added a few hundred KB of pages (its sub-journal stays in memory), and with one
+ *     that changed about 1.8 MB of existing pages (its sub-journal passes SQ_SUBJOURNAL_MEM
+ *     and moves to a temporary file: a write of 1 MiB at once, which the default VFS alone
+ *     would have reported as a full disk);
  *   - many threads writing at once (clients rows and audit entries, every fifth transaction
  *     failing after its first insert): every acknowledged write is there, no failed one is,
  *     the audit chain verifies, `changes.seq` is 1..n without a gap, and the commit hook
@@ -170,12 +172,14 @@ struct member {
     bool fail;
     int big; /* > 0: write_big with this many rows */
     char (*big_ids)[UUID_STR_LEN];
+    bool update; /* write_big changes the big rows with these ids instead of adding them */
     int rc;
 };
 
 /* Like write_one with n clients of about 3 KB each (ids out) before the failure: a few
- * hundred KB of pages to undo when it rolls back to its savepoint. */
-static int write_big(struct store *s, int n, char (*ids)[UUID_STR_LEN], bool fail)
+ * hundred KB of pages to undo when it rolls back to its savepoint. With update, the n
+ * clients ids names get another 3 KB instead: every page that holds them to undo. */
+static int write_big(struct store *s, int n, char (*ids)[UUID_STR_LEN], bool update, bool fail)
 {
     struct store_tx *tx = NULL;
     int rc = store_tx_begin(s, true, &tx);
@@ -185,7 +189,15 @@ static int write_big(struct store *s, int n, char (*ids)[UUID_STR_LEN], bool fai
     char pad[3001];
     memset(pad, 'x', sizeof pad - 1);
     pad[sizeof pad - 1] = '\0';
+    static const struct store_scope all = {.all = true};
     for (int i = 0; i < n && rc == 0; i++) {
+        if (update) {
+            pad[i % 3000] = 'y';
+            json_t *patch = json_pack("{s:{s:s}}", "settings", "pad", pad);
+            rc = store_row_update(tx, STORE_CLIENTS, &all, ids[i], patch, 0, NULL);
+            json_decref(patch);
+            continue;
+        }
         uuid_v4(ids[i]);
         json_t *row = json_pack("{s:s, s:s, s:s, s:{s:s}}", "id", ids[i], "name", "big", "slug",
                                 ids[i], "settings", "pad", pad);
@@ -212,8 +224,8 @@ static int write_big(struct store *s, int n, char (*ids)[UUID_STR_LEN], bool fai
 static void *member_main(void *arg)
 {
     struct member *m = arg;
-    m->rc =
-        m->big > 0 ? write_big(m->s, m->big, m->big_ids, m->fail) : write_one(m->s, m->id, m->fail);
+    m->rc = m->big > 0 ? write_big(m->s, m->big, m->big_ids, m->update, m->fail)
+                       : write_one(m->s, m->id, m->fail);
     return NULL;
 }
 
@@ -267,6 +279,55 @@ static void test_one_group(struct store *s, int big)
     }
     CHECK_EQ_INT(found, 0);
     free(big_ids);
+    sq->group_max_ms = 10;
+}
+
+/* A failing member whose sub-journal outgrows SQ_SUBJOURNAL_MEM: n rows of about 3 KB
+ * committed first, then changed by the member that fails. SQLite moves the sub-journal to a
+ * temporary file and still rolls the member back alone; the small members before did not
+ * need a file. */
+static void test_group_subjournal_file(struct store *s, int n)
+{
+    struct sq_store *sq = (struct sq_store *)s;
+    char(*ids)[UUID_STR_LEN] = calloc((size_t)n, UUID_STR_LEN);
+    CHECK_EQ_INT(write_big(s, n, ids, false, false), 0);
+    unsigned long long files0 = sq_walbuf_subjournal_files();
+    sq->group_max_ms = 600000;
+    char first[UUID_STR_LEN];
+    struct store_tx *tx = begin_first(s, first);
+    struct member m[2] = {{.s = s, .fail = true, .big = n, .big_ids = ids, .update = true},
+                          {.s = s, .fail = false}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) {
+        uuid_v4(m[i].id);
+        pthread_create(&th[i], NULL, member_main, &m[i]);
+    }
+    CHECK_EQ_INT(wait_for_writers(sq, 2), 0);
+    CHECK_EQ_INT(store_tx_commit(tx), 0);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+    }
+    CHECK_EQ_INT(m[0].rc, SB_E_CONFLICT);
+    CHECK_EQ_INT(m[1].rc, 0);
+    CHECK(has_client(s, first));
+    CHECK(has_client(s, m[1].id));
+    CHECK(sq_walbuf_subjournal_files() > files0);
+    /* Every row as committed before: none of the member's changes is left. */
+    static const struct store_scope all = {.all = true};
+    struct store_tx *rtx = NULL;
+    CHECK_EQ_INT(store_tx_begin(s, false, &rtx), 0);
+    int changed = 0;
+    for (int i = 0; i < n; i++) {
+        json_t *row = NULL;
+        CHECK_EQ_INT(store_row_get(rtx, STORE_CLIENTS, &all, ids[i], &row), 0);
+        const char *pad =
+            json_string_value(json_object_get(json_object_get(row, "settings"), "pad"));
+        changed += !pad || strchr(pad, 'y') != NULL;
+        json_decref(row);
+    }
+    store_tx_rollback(rtx);
+    CHECK_EQ_INT(changed, 0);
+    free(ids);
     sq->group_max_ms = 10;
 }
 
@@ -920,8 +981,11 @@ int main(void)
         fprintf(stderr, "cannot open a test store\n");
         return 1;
     }
+    unsigned long long files0 = sq_walbuf_subjournal_files();
     test_one_group(s, 0);
     test_one_group(s, 100); /* about 300 KB of pages to undo, in memory */
+    CHECK_EQ_INT((int)(sq_walbuf_subjournal_files() - files0), 0);
+    test_group_subjournal_file(s, 600); /* about 1.8 MB of pages to undo: in a file */
     test_generation(s);
     test_deferred(s);
     test_durability(s, dir);
