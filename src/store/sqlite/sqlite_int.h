@@ -127,6 +127,7 @@ struct sq_store {
     bool syncing;               /* an fdatasync is running */
     uint64_t syncs;             /* fdatasyncs done */
     int wal_fd;                 /* the WAL, opened at the first sync; -1 before */
+    int wal_hint_fd;            /* the WAL for the writer's writeback hint (write_mu) */
     char *wal_path;
     bool ckpt_on; /* ckpt runs (a file database) */
     struct sq_ckpt ckpt;

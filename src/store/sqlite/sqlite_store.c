@@ -43,7 +43,9 @@
  * (the WAL is written at COMMIT but not synced; SQLite still syncs around checkpoints) and
  * the store syncs the WAL itself, after the COMMIT and outside write_mu: sq_sync(upto) returns
  * once an fdatasync() that began after COMMIT number `upto` ended has completed, and one
- * fdatasync serves every COMMIT before it (the next group runs meanwhile). Every writer is
+ * fdatasync serves every COMMIT before it (the next group runs meanwhile); the writer starts
+ * the kernel's writeback of the new WAL pages right after its COMMIT (sync_file_range), so
+ * that fdatasync finds them on their way. Every writer is
  * answered only after that: a member of a group after its COMMIT (group_commit), the lane's
  * batch through store_sync. The change log is read by the hub, which hands rows to subscribers
  * and moves its cursor; sq_changes_read syncs up to every COMMIT its snapshot may contain
@@ -315,6 +317,9 @@ static void sq_free(struct store *base)
     if (s->wal_fd >= 0) {
         close(s->wal_fd);
     }
+    if (s->wal_hint_fd >= 0) {
+        close(s->wal_hint_fd);
+    }
     free(s->wal_path);
     pthread_mutex_destroy(&s->sync_mu);
     pthread_cond_destroy(&s->sync_cv);
@@ -388,6 +393,24 @@ static int wal_sync(struct sq_store *s)
     return 0;
 }
 
+/* Have the kernel start writing the WAL's new pages now (write_mu held): the fdatasync
+ * that makes this COMMIT durable begins later, on another thread, once it is scheduled, and
+ * then only waits for that I/O and the device's flush. The writer's own descriptor, opened
+ * at the first COMMIT; a failure only loses the head start. */
+static void wal_start_writeback(struct sq_store *s)
+{
+    if (!s->sync_own) {
+        return;
+    }
+    if (s->wal_hint_fd < 0) {
+        s->wal_hint_fd = open(s->wal_path, O_RDONLY | O_CLOEXEC);
+        if (s->wal_hint_fd < 0) {
+            return;
+        }
+    }
+    (void)sync_file_range(s->wal_hint_fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+}
+
 int sq_sync(struct sq_store *s, uint64_t upto)
 {
     if (!s->sync_own) {
@@ -452,6 +475,9 @@ static int group_end(struct sq_store *s, int rc)
             run(c, "ROLLBACK");
         }
         commit_end(s);
+        if (rc == 0) {
+            wal_start_writeback(s);
+        }
     } else if (run(c, "ROLLBACK") < 0) {
         exec(c, "ROLLBACK");
     }
@@ -938,6 +964,7 @@ int store_sqlite_open(const char *path, const struct store_options *opt, struct 
     atomic_init(&s->begun, 0);
     atomic_init(&s->ended, 0);
     s->wal_fd = -1;
+    s->wal_hint_fd = -1;
     s->group_max_tx = GROUP_MAX_TX;
     s->group_max_ms = GROUP_MAX_MS;
     s->memory = strcmp(path, ":memory:") == 0;
