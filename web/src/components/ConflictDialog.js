@@ -4,7 +4,7 @@
 // with the focus on "Keep theirs" (the safe choice), Escape keeps theirs, and on close the
 // focus returns to where it was (or to the page's <main> when that element is gone).
 import { html } from 'htm/preact';
-import { useEffect, useRef } from 'preact/hooks';
+import { useLayoutEffect, useRef } from 'preact/hooks';
 import { conflict } from '../lib/hooks.js';
 import { useStore } from '../lib/store.js';
 
@@ -20,7 +20,10 @@ export function ConflictDialog() {
   const ref = useRef(null);
   const before = useRef(null);
   const fallback = useRef(null);
-  useEffect(() => {
+  // A layout effect: the dialog opens and closes in the same frame as its content appears and
+  // goes, so no empty modal is ever painted (with useEffect the buttons were gone a frame
+  // before close(), and the dialog sat open and empty in between).
+  useLayoutEffect(() => {
     const d = ref.current;
     if (!d) return;
     if (c && !d.open) {

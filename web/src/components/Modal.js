@@ -2,7 +2,7 @@
 // inside). It opens with the focus on the element marked data-autofocus (else the first
 // button), Escape calls onClose, and on close the focus returns to where it was (or <main>).
 import { html } from 'htm/preact';
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef } from 'preact/hooks';
 
 let seq = 0;
 
@@ -11,7 +11,9 @@ export function Modal({ open, title, testid, onClose, children }) {
   const before = useRef(null);
   const idRef = useRef(null);
   if (idRef.current == null) idRef.current = `modal-title-${++seq}`;
-  useEffect(() => {
+  // A layout effect, so the dialog opens and closes in the frame its content appears and goes
+  // (never an open, empty modal in between).
+  useLayoutEffect(() => {
     const d = ref.current;
     if (!d) return;
     if (open && !d.open) {
