@@ -24,6 +24,11 @@ char *json_encode(const json_t *v, size_t *len_out);
 /* The same with every object's members in key order: json_dumps(JSON_COMPACT |
  * JSON_SORT_KEYS | JSON_ENCODE_ANY)'s bytes (the audit chain's canonical form). */
 char *json_encode_sorted(const json_t *v, size_t *len_out);
+/* json_encode_sorted of the object made of obj's members named keys[0..n) (a missing one as
+ * null), without building that object: keys must be in ascending byte order (else the object
+ * is built and encoded, same bytes). */
+char *json_encode_sorted_pick(const json_t *obj, const char *const *keys, size_t n,
+                              size_t *len_out);
 
 struct buf;
 /* Append s[0..n) to b as a JSON string literal (quotes included; invalid UTF-8 bytes become

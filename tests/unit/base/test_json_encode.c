@@ -3,7 +3,8 @@
  * writes, and json_encode_sorted what json_dumps(... | JSON_SORT_KEYS) writes (the audit
  * chain hashes those bytes, so one byte off breaks every stored chain): hand-picked values (every
  * escape, UTF-8 of each length, invalid UTF-8, keys that need escapes, integer limits, reals, deep
- * nesting) and 3,000 random trees.
+ * nesting) and 3,000 random trees; json_encode_sorted_pick what json_dumps(... | JSON_SORT_KEYS)
+ * writes for the object of the picked members.
  */
 #include "test.h"
 
@@ -155,9 +156,59 @@ static void test_piece_positions(void)
     }
 }
 
+/* json_encode_sorted_pick(obj, keys) is json_dumps(SORT_KEYS) of the object of obj's members
+ * named keys (missing ones null), also when a value is a real or the keys are not in order
+ * (both take the general path). */
+static void pick_same(const json_t *obj, const char *const *keys, size_t n)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_object_get(obj, keys[i]);
+        json_object_set_new(o, keys[i], v ? json_incref(v) : json_null());
+    }
+    char *want = json_dumps(o, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+    size_t len = 0;
+    char *got = json_encode_sorted_pick(obj, keys, n, &len);
+    const char *w = want ? want : "null"; /* invalid UTF-8: neither encodes it (as in same_as) */
+    if (strcmp(got, w) != 0 || len != strlen(w)) {
+        if (mismatches++ < 5) {
+            fprintf(stderr, "json_encode_sorted_pick: got %.200s\n want %.200s\n", got, w);
+        }
+    }
+    CHECK(strcmp(got, w) == 0 && len == strlen(w));
+    free(want);
+    free(got);
+    json_decref(o);
+}
+
+static void test_pick(void)
+{
+    static const char *const sorted[] = {"a", "ab", "b", "x\"y", "z"};
+    static const char *const unsorted[] = {"z", "a", "b"};
+    json_t *obj = json_pack("{s:s, s:{s:i, s:i}, s:n, s:[i, {s:b, s:b}], s:s}", "a", "A\n", "b",
+                            "y", 1, "x", 2, "z", "ab", 1, "q", true, "p", false, "extra", "no");
+    pick_same(obj, sorted, 5);
+    pick_same(obj, unsorted, 3);
+    pick_same(obj, sorted, 0);
+    json_object_set_new(obj, "z", json_real(2.5));
+    pick_same(obj, sorted, 5);
+    json_decref(obj);
+    for (int i = 0; i < 500; i++) {
+        json_t *v = json_object();
+        for (size_t k = 0; k < 5; k++) {
+            if (rnd(3)) {
+                json_object_set_new(v, sorted[k], rand_value(1));
+            }
+        }
+        pick_same(v, sorted, 5);
+        json_decref(v);
+    }
+}
+
 int main(void)
 {
     test_piece_positions();
+    test_pick();
     same(json_null());
     same(json_true());
     same(json_integer(INT64_MIN));
