@@ -51,7 +51,8 @@ struct conn_http {
     struct buf in;
     struct http_head head;
     size_t head_len;
-    size_t req_len; /* head + body bytes of the request in flight */
+    const char *head_at; /* in.data when the head was parsed (its slices point there) */
+    size_t req_len;      /* head + body bytes of the request in flight */
     size_t body_off;
     struct http_chunked chunked;
     struct buf body;

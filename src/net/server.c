@@ -740,9 +740,11 @@ static void conn_peer_name(struct net_conn *c, char *out, size_t len)
 
 static void conn_dispatch(struct net_conn *c)
 {
-    if (c->http->head.chunked || c->http->head.content_length > 0) {
-        /* The input buffer may have grown (moved) while the body arrived: point the head's
-         * slices into it again by parsing the same bytes once more. */
+    if ((c->http->head.chunked || c->http->head.content_length > 0) &&
+        c->http->in.data != c->http->head_at) {
+        /* The input buffer grew (moved) while the body arrived: point the head's slices into
+         * it again by parsing the same bytes once more (only then: buffers only move when
+         * they grow, and a body that came with its head in one read never moves them). */
         int st = 0;
         struct http_field *fields = c->http->head.fields;
         if (http_head_parse(c->http->in.data, c->http->head_len,
@@ -830,6 +832,7 @@ void conn_process(struct net_conn *c)
                 break;
             }
             c->http->head_len = (size_t)rc;
+            c->http->head_at = c->http->in.data;
             /* The fields outlive this call (the request may go to a worker thread). */
             struct http_field *fields = xmalloc((c->http->head.nfields + 1) * sizeof *fields);
             memcpy(fields, conn_worker(c)->fields, c->http->head.nfields * sizeof *fields);
