@@ -773,13 +773,10 @@ static void conn_dispatch(struct net_conn *c)
     c->state = CONN_BUSY;
     conn_deadline_clear(c);
     conn_worker(c)->server->hooks.on_request(req, conn_worker(c)->server->hooks.arg);
-    /* No reading while the answer is outstanding. A request answered before the hook returns
-     * (a health check, a cached answer) never stops reading, which spares the two epoll_ctl
-     * calls of a stop and a restart; c lives on here, since freeing waits for the close
-     * callback of a later loop turn. */
-    if (c->state == CONN_BUSY) {
-        uv_read_stop((uv_stream_t *)&c->tcp);
-    }
+    /* Reading goes on while the answer is outstanding: a client that waits for it sends
+     * nothing, and stopping and restarting cost two epoll_ctl calls per request. Bytes that
+     * do come meanwhile are set aside and stop the reading (conn_on_plain); an end of input
+     * waits for the answer (conn_on_read). */
 }
 
 /*
@@ -898,8 +895,10 @@ static void conn_on_plain(struct net_conn *c, char *data, size_t n)
         return;
     }
     if (c->state == CONN_BUSY) {
-        /* Only TLS gets here (plain sockets stop reading while busy): keep the bytes aside,
-         * since the request in flight points into c->http->in. */
+        /* A request is in flight and points into c->http->in: keep the bytes aside until it
+         * is answered (conn_request_done), and read no more meanwhile (a pipelining client
+         * leaves the rest in the kernel, as before). */
+        uv_read_stop((uv_stream_t *)&c->tcp);
         if (buf_append(&c->http->pending, data, n) < 0) {
             conn_close(c);
         }
@@ -941,6 +940,12 @@ static void conn_tls_flush(struct net_conn *c)
 void conn_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 {
     struct net_conn *c = s->data;
+    if (n == UV_EOF && c->state == CONN_BUSY) {
+        /* The client ended its side after its request (a half-close): the answer still goes
+         * out. libuv has stopped reading; once the answer restarts it, the end comes again
+         * and closes the connection then. */
+        return;
+    }
     if (n < 0) {
         conn_close(c);
         return;

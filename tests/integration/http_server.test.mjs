@@ -321,6 +321,33 @@ describe('request bodies', () => {
     assert.match(b.json.error.message, /JSON/);
   });
 
+  // Reading goes on while a request is in flight (no epoll_ctl per request): what comes
+  // meanwhile waits for the answer, and an end of input does not cut it off.
+  test('a request sent with a half-close (FIN right after it) still gets its answer, then the close', async () => {
+    const c = await connect(s.port);
+    c.sock.end(`${loginHead}Content-Length: ${login.length}\r\n\r\n${login}`, 'latin1');
+    const r = await c.readResponse();
+    assert.equal(r.status, 401, r.text);
+    assert.equal(r.json.error.code, 'unauthorized');
+    await c.waitClose();
+    assert.equal(c.pending().length, 0, 'nothing after the answer');
+  });
+
+  test('a request that arrives while the one before is in flight is answered after it', async () => {
+    const c = await connect(s.port);
+    await c.write(`${loginHead}Content-Length: ${login.length}\r\n\r\n${login}`);
+    await sleep(2); // the login is hashing a password on the pool: the connection is busy
+    await c.write(get('/livez'));
+    await c.write(`${loginHead}Content-Length: 4\r\n\r\n{bad`);
+    const [a, b, d] = await c.readResponses(3);
+    assert.equal(a.status, 401, a.text);
+    assert.equal(b.status, 200, b.text);
+    assert.equal(d.status, 400, d.text);
+    await c.write(get('/livez'));
+    assert.equal((await c.readResponse()).status, 200, 'the connection goes on');
+    c.close();
+  });
+
   test('login body by chunked encoding', async () => {
     const c = await connect(s.port);
     const parts = [login.slice(0, 7), login.slice(7, 30), login.slice(30)];
