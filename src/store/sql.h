@@ -33,6 +33,8 @@ struct sql_dialect {
     const char *text_cast; /* cast of a parameter given to lower(): "::text" or "" */
     const char *json_cast; /* cast of a json column and its value to compare: "::jsonb" */
     bool nulls_order;      /* say NULLS FIRST/LAST so NULL sorts lowest (SQLite's default) */
+    bool values_as_given;  /* a stored value reads back exactly as written (checked values:
+                              SQLite keeps text, integers and JSON text as bound) */
 };
 
 /* One result row as a backend hands it to a sql_row_cb; valid only during the call. */

@@ -421,8 +421,41 @@ int store_row_get(struct store_tx *tx, enum store_table table, const struct stor
     return sql_row_get(tx, t, scope, id, out);
 }
 
-int store_row_update(struct store_tx *tx, enum store_table table, const struct store_scope *scope,
-                     const char *id, json_t *patch, int64_t expected_version, json_t **out)
+/* The row after set was applied to current (see store_row_update_from): visible columns of
+ * set replace current's (JSON values copied, as a read would give fresh ones), the version is
+ * version. */
+static json_t *row_after(const struct store_table_desc *t, const json_t *current, json_t *set,
+                         int64_t version)
+{
+    json_t *row = json_copy((json_t *)current);
+    const char *key;
+    json_t *v;
+    json_object_foreach(set, key, v)
+    {
+        const struct store_column *col = store_column_find(t, key);
+        if (col && !col->hidden) {
+            json_object_set_new(row, key,
+                                col->type == COL_JSON ? json_deep_copy(v) : json_incref(v));
+        }
+    }
+    json_object_set_new(row, "version", json_integer(version));
+    return row;
+}
+
+/* current has every visible column of t (a whole row as read, not a projection). */
+static bool whole_row(const struct store_table_desc *t, const json_t *current)
+{
+    for (size_t i = 0; i < t->ncols; i++) {
+        if (!t->cols[i].hidden && !json_object_get(current, t->cols[i].name)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int row_update(struct store_tx *tx, enum store_table table, const struct store_scope *scope,
+                      const char *id, const json_t *current, json_t *patch,
+                      int64_t expected_version, json_t **out)
 {
     const struct store_table_desc *t = writable_table(tx, table);
     if (out) {
@@ -481,6 +514,25 @@ int store_row_update(struct store_tx *tx, enum store_table table, const struct s
         }
         goto out;
     }
+    /* Known row: the update at current's version (the predicate proves current is the row),
+     * and the new row from it. Zero rows: current is not the row's state, the usual way. */
+    int64_t known = current && t->versioned && tx->store->ops->sql->dialect.values_as_given &&
+                            whole_row(t, current)
+                        ? json_integer_value(json_object_get(current, "version"))
+                        : 0;
+    if (known > 0 && (expected_version == 0 || expected_version == known)) {
+        rc = sql_row_update_read(tx, t, scope, id, set, known, true, NULL);
+        if (rc < 0) {
+            goto out;
+        }
+        if (rc > 0) {
+            if (out) {
+                *out = row_after(t, current, set, known + 1);
+            }
+            rc = 0;
+            goto out;
+        }
+    }
     rc = sql_row_update_read(tx, t, scope, id, set, expected_version, t->versioned, out);
     if (rc < 0) {
         goto out;
@@ -502,6 +554,26 @@ int store_row_update(struct store_tx *tx, enum store_table table, const struct s
 out:
     json_decref(set);
     return rc;
+}
+
+int store_row_update(struct store_tx *tx, enum store_table table, const struct store_scope *scope,
+                     const char *id, json_t *patch, int64_t expected_version, json_t **out)
+{
+    return row_update(tx, table, scope, id, NULL, patch, expected_version, out);
+}
+
+int store_row_update_from(struct store_tx *tx, enum store_table table,
+                          const struct store_scope *scope, const json_t *current, json_t *patch,
+                          int64_t expected_version, json_t **out)
+{
+    const char *id = json_string_value(json_object_get(current, "id"));
+    if (!id) {
+        if (out) {
+            *out = NULL;
+        }
+        return SB_E_INVAL;
+    }
+    return row_update(tx, table, scope, id, current, patch, expected_version, out);
 }
 
 int store_row_delete(struct store_tx *tx, enum store_table table, const struct store_scope *scope,

@@ -252,6 +252,14 @@ int store_agent_history_close(struct store_tx *tx, const char *agent_id, const c
  */
 int store_row_update(struct store_tx *tx, enum store_table table, const struct store_scope *scope,
                      const char *id, json_t *patch, int64_t expected_version, json_t **out);
+/* store_row_update of the row current (that row as this transaction read it: its visible
+ * columns, version included). Where the backend keeps values as written (SQLite), the update
+ * is made only while the row is still at current's version, and *out is current with the
+ * changes applied instead of a second read; otherwise (another version, another backend) it
+ * is store_row_update's own way. Same results either way. */
+int store_row_update_from(struct store_tx *tx, enum store_table table,
+                          const struct store_scope *scope, const json_t *current, json_t *patch,
+                          int64_t expected_version, json_t **out);
 
 /* Delete the row id within scope; *old_out (may be NULL) receives the deleted row. Rows of
  * other tables that reference it are deleted too (ON DELETE CASCADE), each logged. */

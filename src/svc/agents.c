@@ -119,7 +119,9 @@ static int apply_status(struct store_tx *tx, const struct svc_actor *a, const js
     }
     json_t *row = NULL;
     int open = 0;
-    int rc = store_row_update(tx, STORE_AGENT_STATUS, &all, id, set, expected_version, &row);
+    /* before is the row as this transaction read it: the new row need not be read back. */
+    int rc =
+        store_row_update_from(tx, STORE_AGENT_STATUS, &all, before, set, expected_version, &row);
     if (rc == SB_E_VERSION) {
         if (err) {
             err->current = row;

@@ -80,6 +80,7 @@ const struct sql_backend sq_sql_backend = {
             .ilike = "LIKE",
             .text_cast = "",
             .json_cast = "",
+            .values_as_given = true,
         },
     .run = run_rows,
 };

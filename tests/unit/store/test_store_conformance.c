@@ -558,6 +558,73 @@ static void walk(struct store *s, enum store_table t, const struct store_scope *
     json_decref(ids);
 }
 
+/* The new row store_row_update_from gives (built from the row read before, where the backend
+ * keeps values as written) is the row a read gives after it: JSON (nested, a real, escapes),
+ * times, a hidden column left out, the version; with a stale row, with expected_version, and
+ * with a projection that is not a whole row. */
+static void update_from_is_read(struct store_tx *tx, enum store_table t, const char *id,
+                                const json_t *cur, json_t *patch, int64_t expected, int want_rc)
+{
+    json_t *out = NULL;
+    CHECK_EQ_INT(store_row_update_from(tx, t, &ALL, cur, patch, expected, &out), want_rc);
+    json_t *read = NULL;
+    CHECK_EQ_INT(store_row_get(tx, t, &ALL, id, &read), 0);
+    CHECK(out && json_equal(out, read));
+    if (out && read && !json_equal(out, read)) {
+        char *a = json_dumps(out, JSON_SORT_KEYS), *b = json_dumps(read, JSON_SORT_KEYS);
+        fprintf(stderr, "update_from: %s\n   read: %s\n", a, b);
+        free(a);
+        free(b);
+    }
+    json_decref(out);
+    json_decref(read);
+}
+
+static void test_update_from(struct store *s, const char *client_a)
+{
+    json_t *c = insert(s, STORE_CLIENTS,
+                       P("{s:s, s:s, s:{s:i, s:[s, f]}}", "name", "Initech", "slug", "initech",
+                         "settings", "z", 1, "a", "x", 2.5));
+    const char *cid = str(c, "id");
+    struct store_tx *tx = wtx(s);
+    json_t *cur = NULL;
+    CHECK_EQ_INT(store_row_get(tx, STORE_CLIENTS, &ALL, cid, &cur), 0);
+    int64_t v = json_integer_value(json_object_get(cur, "version"));
+    update_from_is_read(tx, STORE_CLIENTS, cid, cur,
+                        P("{s:s, s:{s:[i, s, n], s:f, s:{s:b}}}", "name", "Ini\"tech\n\u00e9",
+                          "settings", "b", 1, "two\t", "c", 0.5, "m", "on", true),
+                        0, 0);
+    /* cur is stale now (version v, the row v + 1): the update still applies (no
+     * expected_version), and its result is the row's. */
+    update_from_is_read(tx, STORE_CLIENTS, cid, cur, P("{s:s}", "status", "suspended"), 0, 0);
+    json_t *now = NULL;
+    CHECK_EQ_INT(store_row_get(tx, STORE_CLIENTS, &ALL, cid, &now), 0);
+    CHECK_EQ_INT(json_integer_value(json_object_get(now, "version")), v + 2);
+    /* expected_version not the row's: SB_E_VERSION with the current row. */
+    update_from_is_read(tx, STORE_CLIENTS, cid, now, P("{s:s}", "name", "Late"), v, SB_E_VERSION);
+    /* expected_version the row's, and a row that is not whole (a projection). */
+    update_from_is_read(tx, STORE_CLIENTS, cid, now, P("{s:s}", "name", "On time"), v + 2, 0);
+    json_t *part = P("{s:s, s:I}", "id", cid, "version", (json_int_t)(v + 3));
+    update_from_is_read(tx, STORE_CLIENTS, cid, part, P("{s:s}", "name", "Part"), 0, 0);
+    json_decref(now);
+    json_decref(cur);
+    CHECK_EQ_INT(store_tx_commit(tx), 0);
+
+    /* users: a hidden column (password_hash) never appears. */
+    json_t *u = insert(s, STORE_USERS,
+                       P("{s:s, s:s, s:s, s:s, s:s}", "client_id", client_a, "email",
+                         "upd@acme.test", "name", "Upd", "role", "agent", "password_hash", "h"));
+    tx = wtx(s);
+    CHECK_EQ_INT(store_row_get(tx, STORE_USERS, &ALL, str(u, "id"), &cur), 0);
+    update_from_is_read(
+        tx, STORE_USERS, str(u, "id"), cur,
+        P("{s:s, s:s}", "name", "Updated", "last_login_at", "2026-12-05T07:00:00.5+01:00"), 0, 0);
+    json_decref(cur);
+    CHECK_EQ_INT(store_tx_commit(tx), 0);
+    json_decref(c);
+    json_decref(u);
+}
+
 static void test_list(struct store *s)
 {
     json_t *c = insert(s, STORE_CLIENTS, P("{s:s, s:s}", "name", "Paging", "slug", "paging"));
@@ -1723,6 +1790,7 @@ static void run_conformance(const char *url)
     check_gap_free(s);
     test_validation(s, client_a);
     test_version_and_scope(s, client_a);
+    test_update_from(s, client_a);
     test_list(s);
     test_meta_refresh(s, client_a);
     test_events(s);
