@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 
 import { connect, sleep } from '../integration/lib/rawhttp.mjs';
 import { startRtServer } from '../integration/lib/rt_helpers.mjs';
-import { metric, pollUntil } from './lib.mjs';
+import { metric, openConnectionsSettled, pollUntil } from './lib.mjs';
 
 const BODY_S = 2;
 let server;
@@ -25,7 +25,7 @@ function head(len) {
 }
 
 test('20 bodies trickled a byte every 250 ms get 408 by the total deadline and are closed', { timeout: 60000 }, async () => {
-  const open0 = await metric(server.port, 'switchboard_connections_open');
+  const open0 = await openConnectionsSettled(server.port);
   const N = 20;
   const conns = await Promise.all(Array.from({ length: N }, () => connect(server.port)));
   const t0 = Date.now();

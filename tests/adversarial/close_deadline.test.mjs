@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 
 import { connect, get, sleep } from '../integration/lib/rawhttp.mjs';
 import { startRtServer } from '../integration/lib/rt_helpers.mjs';
-import { metric, MiB, pollUntil } from './lib.mjs';
+import { metric, MiB, openConnectionsSettled, pollUntil } from './lib.mjs';
 
 const CLOSE_S = 1;
 const SIZE = 16 * MiB; // more than the loopback socket buffers hold
@@ -29,7 +29,7 @@ after(async () => {
 });
 
 test('a closing connection whose peer stopped reading is reset by the deadline', { timeout: 60000 }, async () => {
-  const open0 = await metric(server.port, 'switchboard_connections_open');
+  const open0 = await openConnectionsSettled(server.port);
   const c = await connect(server.port);
   c.sock.pause();
   await c.write(get('/big.bin', 'Connection: close\r\n'));

@@ -36,6 +36,19 @@ export async function metric(port, name) {
   }
 }
 
+// The open connection count to compare with after an attack: the lowest of five readings
+// 100 ms apart. A connection that just closed (a probe, the last reading's own) is counted
+// until the server has seen its end, and on a loaded machine a single reading can still
+// count it: a baseline one too high lets "back to the count before" pass too early.
+export async function openConnectionsSettled(port) {
+  let low = Infinity;
+  for (let i = 0; i < 5; i++) {
+    low = Math.min(low, await metric(port, 'switchboard_connections_open'));
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return low;
+}
+
 // Poll fn() every stepMs until pred(value) holds; returns the value, or throws after
 // timeoutMs with the last value seen.
 export async function pollUntil(fn, pred, { timeoutMs = 10000, stepMs = 100, what = 'condition' } = {}) {

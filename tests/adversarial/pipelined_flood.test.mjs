@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 
 import { connect, get, sleep } from '../integration/lib/rawhttp.mjs';
 import { startRtServer } from '../integration/lib/rt_helpers.mjs';
-import { metric, MiB, pollUntil, rssBound, rssBytes } from './lib.mjs';
+import { metric, MiB, openConnectionsSettled, pollUntil, rssBound, rssBytes } from './lib.mjs';
 
 const IDLE_S = 4;
 let server;
@@ -31,14 +31,7 @@ test('500 pipelined GETs of a large file from a peer that never reads', { timeou
   assert.equal(pres.status, 200);
   assert.ok(size > 50 * 1024, `app.js is ${size} bytes`);
 
-  // The count before the flood: the lowest over a moment, since a connection that just
-  // closed (the probe, a reading's own) is counted until the server has seen its end; a
-  // count taken in that moment would let the check below pass with the flood still open.
-  let open0 = Infinity;
-  for (let i = 0; i < 5; i++) {
-    open0 = Math.min(open0, await metric(server.port, 'switchboard_connections_open'));
-    await sleep(100);
-  }
+  const open0 = await openConnectionsSettled(server.port);
   const rss0 = rssBytes(server.proc.pid);
   const flood = await connect(server.port);
   flood.sock.pause(); // never read: the kernel buffers fill, then the server's queue

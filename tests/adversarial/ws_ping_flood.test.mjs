@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { sleep } from '../integration/lib/rawhttp.mjs';
 import { startRtServer, tokenFor } from '../integration/lib/rt_helpers.mjs';
 import { encodeFrame, handshake, OP } from '../integration/lib/wsconf.mjs';
-import { metric, MiB, pollUntil, rssBound, rssBytes } from './lib.mjs';
+import { metric, MiB, openConnectionsSettled, pollUntil, rssBound, rssBytes } from './lib.mjs';
 
 const CLOSE_S = 2;
 let server;
@@ -25,7 +25,7 @@ test('a ping flood from a peer that never reads: 4008, bounded memory, reset by 
   // A minted token, not a login: a pooled fetch connection closing later would skew
   // connections_open.
   const token = tokenFor(server, 'agent1@acme.test');
-  const open0 = await metric(server.port, 'switchboard_connections_open');
+  const open0 = await openConnectionsSettled(server.port);
   const slow0 = await metric(server.port, 'switchboard_slow_consumer_disconnects_total');
   const rss0 = rssBytes(server.proc.pid);
 
