@@ -89,6 +89,7 @@ static void lane_run(struct api_lane *l, struct api_call *batch)
 /* The sync thread: answer the committed batches once one store_sync covers them all. */
 static void *sync_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "sb-sync");
     struct api_lane *l = arg;
     struct store *store = l->api->store;
     pthread_mutex_lock(&l->mu);
@@ -128,6 +129,7 @@ static void *sync_main(void *arg)
 
 static void *lane_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "sb-lane");
     struct api_lane *l = arg;
     pthread_mutex_lock(&l->mu);
     for (;;) {

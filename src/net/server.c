@@ -1341,6 +1341,9 @@ static void worker_log_flush(uv_prepare_t *p)
 static void worker_run(void *arg)
 {
     struct net_worker *w = arg;
+    char name[16];
+    snprintf(name, sizeof name, "sb-worker-%u", w->index);
+    pthread_setname_np(pthread_self(), name);
     log_thread_hold(true);
     if (w->server->hooks.on_worker_start) {
         w->server->hooks.on_worker_start(w, w->server->hooks.arg);

@@ -52,6 +52,7 @@
  * the cluster thread, the rest on loop threads; everything below "state" is guarded by
  * rt->pres_lock.
  */
+#include <pthread.h>
 #include <inttypes.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -612,6 +613,7 @@ static void tick(struct rt *rt, int64_t *next_beat)
 
 static void *cl_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "sb-cluster");
     struct rt *rt = arg;
     struct rt_cluster *cl = rt->cluster;
     int64_t next_beat = 0;

@@ -15,6 +15,7 @@
  * Resume reads history with rt_hub_read_history on the libuv pool, so every access to the
  * change log is in this file; its events are made by the same rt_event_init.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -240,6 +241,7 @@ static void hub_poll(struct rt *rt)
 
 static void *hub_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "sb-hub");
     struct rt *rt = arg;
     int64_t next_prune = clock_mono_ms() + RT_PRUNE_EVERY_MS;
     pthread_mutex_lock(&rt->hub_lock);

@@ -148,6 +148,7 @@ static void publish_metrics(struct svc_jobs *j, int64_t now_ms)
 
 static void *jobs_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "sb-jobs");
     struct svc_jobs *j = arg;
     /* Scheduled on the monotonic clock: a step of the wall clock neither stalls the jobs nor
      * runs them in a burst. The wall clock is only what they record. */

@@ -31,6 +31,7 @@
  */
 #include "store/postgres/pg_int.h"
 
+#include <pthread.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -332,6 +333,7 @@ static void bus_prune(struct pg_bus *b)
 
 static void *bus_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "sb-pg-bus");
     struct pg_bus *b = arg;
     int64_t next_prune = clock_mono_ms() + BUS_PRUNE_EVERY_MS;
     for (;;) {

@@ -25,6 +25,7 @@
  */
 #include "store/postgres/pg_int.h"
 
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -368,6 +369,7 @@ static int listen_connect(struct pg_store *s)
  */
 static void *listen_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "sb-pg-listen");
     struct pg_store *s = arg;
     bool connected = true;
     for (;;) {

@@ -21,6 +21,7 @@
  */
 #include "store/sqlite/sqlite_int.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include "base/log.h"
@@ -45,6 +46,7 @@ static void ckpt_run(struct sq_ckpt *k)
 
 static void *ckpt_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "sb-checkpoint");
     struct sq_ckpt *k = arg;
     pthread_mutex_lock(&k->mu);
     while (!k->stop) {
