@@ -241,15 +241,25 @@ export async function logout() {
 
 // Ends every session of the user (every device and tab), then this one locally. Throws (and
 // keeps the session) when the server could not be told, except when it already rejects the
-// token (401: the session is gone anyway).
+// token (401: the session is gone anyway). This tab's realtime connection stops first: the
+// revocation closes it, and the session check that close starts would go out with the
+// revoked token (a 401 in the console) while the answer is on its way.
+let ending = false;
 export async function logoutEverywhere() {
   const s = session.get();
   if (!s) return endSession();
+  ending = true;
+  announce(null);
   try {
     await api('POST', '/api/v1/auth/logout', { body: { everywhere: true } });
   } catch (err) {
-    if (err.status !== 401) throw err;
+    if (err.status !== 401) {
+      ending = false;
+      announce(session.get()); // still logged in: realtime starts again
+      throw err;
+    }
   }
+  ending = false;
   endSession();
 }
 
@@ -258,7 +268,7 @@ export async function logoutEverywhere() {
 // revoked or expired token. At most one check in flight.
 let checking = null;
 export function checkSession() {
-  if (checking || leaving || !session.get()) return checking || Promise.resolve();
+  if (checking || leaving || ending || !session.get()) return checking || Promise.resolve();
   checking = api('GET', '/api/v1/me')
     .catch(() => {})
     .finally(() => {
