@@ -23,6 +23,9 @@ let refreshing = null;
 // While a logout is on its way to the server, no other request is sent: realtime is stopped
 // first and api() refuses locally, so nothing races the revocation into a 401.
 let leaving = false;
+// Log out everywhere is on its way (it revokes this tab's tokens too): a realtime close for a
+// revoked token is expected, not checked.
+let revoking = false;
 
 function save(s) {
   if (s) sessionStorage.setItem(KEY, JSON.stringify(s));
@@ -244,22 +247,21 @@ export async function logout() {
 // token (401: the session is gone anyway). This tab's realtime connection stops first: the
 // revocation closes it, and the session check that close starts would go out with the
 // revoked token (a 401 in the console) while the answer is on its way.
-let ending = false;
 export async function logoutEverywhere() {
   const s = session.get();
   if (!s) return endSession();
-  ending = true;
+  revoking = true;
   announce(null);
   try {
     await api('POST', '/api/v1/auth/logout', { body: { everywhere: true } });
   } catch (err) {
     if (err.status !== 401) {
-      ending = false;
+      revoking = false;
       announce(session.get()); // still logged in: realtime starts again
       throw err;
     }
   }
-  ending = false;
+  revoking = false;
   endSession();
 }
 
@@ -268,7 +270,7 @@ export async function logoutEverywhere() {
 // revoked or expired token. At most one check in flight.
 let checking = null;
 export function checkSession() {
-  if (checking || leaving || ending || !session.get()) return checking || Promise.resolve();
+  if (checking || leaving || revoking || !session.get()) return checking || Promise.resolve();
   checking = api('GET', '/api/v1/me')
     .catch(() => {})
     .finally(() => {
