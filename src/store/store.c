@@ -10,8 +10,10 @@
  *     concurrency, version + 1, updated_at);
  *   - list cursors (cursor.c) and limits;
  *   - the audit hash chain (audit_hash.h): append computes, verify walks;
- *   - the commit hook: a write transaction records the change-log head when it begins and
- *     compares it just before committing; the hook runs after the commit when it grew.
+ *   - the commit hook: it runs after a write transaction's commit when the transaction
+ *     appended to the change log: the backend knows (tx_appended; SQLite counts the
+ *     writer's inserts into `changes`), or the log's head read when the transaction began
+ *     grew by the time it commits.
  */
 #include "store/store_int.h"
 
@@ -190,7 +192,7 @@ int store_tx_begin(struct store *self, bool write, struct store_tx **out)
     tx->store = self;
     tx->write = write;
     tx->head_at_begin = 0;
-    if (write) {
+    if (write && !self->ops->tx_appended) {
         rc = self->ops->tx_head_seq(tx, &tx->head_at_begin);
         if (rc < 0) {
             self->ops->tx_rollback(tx);
@@ -207,7 +209,9 @@ int store_tx_commit(struct store_tx *tx)
 {
     struct store *s = tx->store;
     bool appended = false;
-    if (tx->write) {
+    if (tx->write && s->ops->tx_appended) {
+        appended = s->ops->tx_appended(tx);
+    } else if (tx->write) {
         int64_t head = 0;
         int rc = s->ops->tx_head_seq(tx, &head);
         if (rc < 0) {

@@ -81,6 +81,9 @@ struct store_ops {
     int (*tx_commit)(struct store_tx *tx); /* frees tx, rolls back on failure */
     void (*tx_rollback)(struct store_tx *tx);
     int (*tx_head_seq)(struct store_tx *tx, int64_t *out);
+    /* Optional: whether this write tx appended to the change log (the commit hook's
+     * question); without it store.c compares the log's head at begin and at commit. */
+    bool (*tx_appended)(struct store_tx *tx);
 
     int (*meta_get)(struct store_tx *tx, const char *key, char **value_out);
     int (*meta_set)(struct store_tx *tx, const char *key, const char *value);

@@ -109,6 +109,7 @@ struct sq_store {
     size_t group_max_tx;          /* bounds of a group: members, */
     int64_t group_max_ms;         /* and age (set at open; tests may change them) */
     struct sq_waiter *group_wait; /* its members, waiting for its end (write_mu) */
+    uint64_t appends;             /* rows the writer inserted into changes (write_mu) */
     pthread_mutex_t group_mu;     /* guards sq_waiter.done and .rc */
     pthread_cond_t group_cv;      /* a group ended */
     uint64_t groups;              /* groups committed (write_mu) */
@@ -147,6 +148,7 @@ struct sq_tx {
     bool holds_writer; /* write_mu is held (write tx, or any tx on :memory:) */
     bool in_group;     /* a logical write transaction: SAVEPOINT sb_tx is open */
     bool deferred;     /* begun between sq_defer_begin and sq_defer_end: write_mu is theirs */
+    uint64_t appends_at_begin; /* a write tx: sq_store.appends when it began */
 };
 
 static inline struct sq_conn *sq_tx_conn(struct store_tx *tx)
