@@ -3,7 +3,8 @@
 // history):
 // - change your own password: the current one is required (a wrong one is said at its field),
 //   the new one is checked as you type; afterwards this tab keeps working with the new
-//   tokens, another session of the user is signed out, and the new password logs in;
+//   tokens, another session of the user is signed out, and the new password logs in; a
+//   refresh refused with the old tokens before the answer arrives does not sign it out;
 // - an admin's "Reset password" shows a one-time token once; it sets a password once;
 // - rename a client (validated; a conflict-aware PATCH seen by another browser);
 // - "Download CSV" on every list: the file is the server's export with the list's filters;
@@ -104,6 +105,62 @@ describe('web panel: passwords, reset tokens, rename, CSV downloads, dashboard h
     // token around the change (401, each refreshed and retried by the panel; the server
     // documents a token of the revocation's second as refused); nothing else.
     assert.deepEqual(page.errors.filter((e) => !/status of (422|401)/.test(e)), []);
+    await ctx.close();
+  });
+
+  it('change my password: a refresh refused before the answer arrives does not sign this tab out', { timeout: 90000 }, async () => {
+    // The other order of the race above: the server revokes the old tokens, this tab's
+    // realtime socket is closed for it, the panel checks its session with the old tokens and
+    // the refusal of that refresh arrives before the answer with the new tokens. Forced here:
+    // the answer waits until the refusal has reached the page. The refusal is about tokens
+    // the change replaces, so the tab must wait for the change instead of signing out.
+    const email = 'agent4@acme.test';
+    const ctx = await b.newContext();
+    const page = await loginAs(ctx, server.url, email);
+    await page.evaluate(() => {
+      window.__hashes = [];
+      window.addEventListener('hashchange', () => window.__hashes.push(location.hash));
+    });
+    await goPage(page, 'settings');
+    await waitConn(page, 'connected', 20000);
+    const tokenBefore = await page.evaluate(() => JSON.parse(sessionStorage.getItem('switchboard.session')).access_token);
+    let refused;
+    const refusal = new Promise((resolve) => (refused = resolve));
+    let refreshes = 0;
+    await page.route('**/api/v1/auth/refresh', async (route) => {
+      const response = await route.fetch();
+      refreshes++;
+      await route.fulfill({ response });
+      if (response.status() === 401) refused();
+    });
+    let answerHeld = false;
+    await page.route('**/api/v1/me/password', async (route) => {
+      const response = await route.fetch();
+      answerHeld = await Promise.race([refusal.then(() => true), sleep(15000).then(() => false)]);
+      await sleep(500); // the page handles the refusal first
+      await route.fulfill({ response });
+    });
+    await page.locator(tid('password-current')).fill('demo-password');
+    await page.locator(tid('password-next')).fill('new-password-456');
+    await page.locator(tid('password-again')).fill('new-password-456');
+    await page.locator(tid('password-submit')).click();
+    await page.locator(`${tid('toast')}[data-kind="success"]`, { hasText: 'Password changed' }).waitFor({ timeout: 30000 });
+    await page.unroute('**/api/v1/auth/refresh');
+    await page.unroute('**/api/v1/me/password');
+    assert.ok(answerHeld, 'the refresh was refused before the answer arrived (the race took place)');
+    assert.ok(refreshes >= 1);
+    const hashes = await page.evaluate(() => window.__hashes);
+    assert.ok(!hashes.some((h) => h.startsWith('#/login')), `never sent to the login page: ${hashes.join(', ')}`);
+    const tokenAfter = await page.evaluate(() => JSON.parse(sessionStorage.getItem('switchboard.session')).access_token);
+    assert.notEqual(tokenAfter, tokenBefore, 'new tokens for this tab');
+    assert.equal((await api(server.url, 'GET', '/api/v1/me', { token: tokenAfter })).status, 200);
+    await goPage(page, 'agents');
+    await page.locator('[data-testid^="agent-row-"]').first().waitFor({ timeout: 15000 });
+    await waitConn(page, 'connected', 20000);
+    assert.equal(await page.locator(tid('current-user')).count(), 1, 'still signed in');
+    assert.equal((await api(server.url, 'POST', '/api/v1/auth/login', { body: { email, password: 'new-password-456' } })).status, 200);
+    // Requests refused with the old tokens around the change (401) are logged; nothing else.
+    assert.deepEqual(page.errors.filter((e) => !/status of 401/.test(e)), []);
     await ctx.close();
   });
 

@@ -26,6 +26,10 @@ let leaving = false;
 // Log out everywhere is on its way (it revokes this tab's tokens too): a realtime close for a
 // revoked token is expected, not checked.
 let revoking = false;
+// A password change is on its way: settled once its answer (new tokens for this tab) is
+// saved. The server revokes the old tokens before it answers, so a refresh refused meanwhile
+// waits for it instead of ending the session.
+let replacing = null;
 
 function save(s) {
   if (s) sessionStorage.setItem(KEY, JSON.stringify(s));
@@ -117,13 +121,33 @@ export async function login(email, password) {
 // Changes the signed-in user's password (the current one required). The server ends every
 // session of the user and answers with a new session for this tab, which replaces the old
 // tokens (realtime gets the new one). Throws the ApiError (422 details name the field).
+// Other requests refused meanwhile with the old tokens wait for the answer (`replacing`).
 export async function changePassword(current, next) {
-  const body = await api('POST', '/api/v1/me/password', { body: { current_password: current, new_password: next } });
-  const s = fromLogin(body);
-  if (!s.user) s.user = session.get() && session.get().user;
-  save(s);
-  announce(s);
-  return s;
+  const opts = { body: { current_password: current, new_password: next } };
+  const old = session.get();
+  if (!old) return api('POST', '/api/v1/me/password', opts); // refused: back to the login page
+  let settle;
+  replacing = new Promise((resolve) => (settle = resolve));
+  let body;
+  try {
+    body = await raw('POST', '/api/v1/me/password', { ...opts, token: old.access_token });
+  } catch (err) {
+    replacing = null;
+    settle();
+    if (err.status !== 401) throw err;
+    // The access token expired (nothing was revoked): refreshed and retried as any request.
+    body = await api('POST', '/api/v1/me/password', opts);
+  }
+  try {
+    const s = fromLogin(body);
+    if (!s.user) s.user = old.user;
+    save(s);
+    announce(s);
+    return s;
+  } finally {
+    replacing = null;
+    settle();
+  }
 }
 
 // Sets a password with a one-time reset token (no session needed): POST /api/v1/auth/reset.
@@ -197,7 +221,9 @@ export function refresh() {
       announce(next);
       return next;
     })
-    .catch((err) => {
+    .catch(async (err) => {
+      // A password change on its way revoked this pair before it answers: its answer decides.
+      if (replacing) await replacing;
       // The session was replaced while this refresh was on its way (a password change or a
       // login answered with new tokens, and the server revoked the old pair): the refusal is
       // about tokens no longer in use, so the new session stands.
