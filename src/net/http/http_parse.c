@@ -834,6 +834,16 @@ int http_url_decode(const char *s, size_t len, bool form, struct buf *out)
     size_t orig = out->len;
     int rc = buf_append(out, "", 0); /* the result is NUL-terminated even when empty */
     for (size_t i = 0; rc == 0 && i < len; i++) {
+        /* A run of bytes that decode to themselves goes in one append. */
+        size_t run = i;
+        while (run < len && s[run] != '%' && s[run] != '\0' && !(form && s[run] == '+')) {
+            run++;
+        }
+        if (run > i) {
+            rc = buf_append(out, s + i, run - i);
+            i = run - 1;
+            continue;
+        }
         char c = s[i];
         if (c == '%') {
             int hi = i + 2 < len ? hex_value(s[i + 1]) : -1;

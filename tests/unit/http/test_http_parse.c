@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/buf.h"
 #include "base/err.h"
@@ -930,8 +931,20 @@ static void test_url_decode(void)
     CHECK_EQ_INT(http_url_decode("x%00", 4, false, &out), SB_E_INVAL);
     CHECK_EQ_INT(http_url_decode("x\0y", 3, false, &out), SB_E_INVAL);
     CHECK_EQ_INT(http_url_decode("%4g", 3, false, &out), SB_E_INVAL);
+    CHECK_EQ_INT(http_url_decode("abcdef\0", 7, false, &out), SB_E_INVAL);
     CHECK_EQ_STR(out.data, "ab");
     CHECK_EQ_INT(out.len, 2);
+    /* Plain runs around escapes, at both ends; '+' is plain outside a form. */
+    buf_reset(&out);
+    const char *mixed = "/api/v1/agents/0190a%2Db+c%41";
+    CHECK_EQ_INT(http_url_decode(mixed, strlen(mixed), false, &out), 25);
+    CHECK_EQ_STR(out.data, "/api/v1/agents/0190a-b+cA");
+    buf_reset(&out);
+    CHECK_EQ_INT(http_url_decode(mixed, strlen(mixed), true, &out), 25);
+    CHECK_EQ_STR(out.data, "/api/v1/agents/0190a-b cA");
+    buf_reset(&out);
+    CHECK_EQ_INT(http_url_decode("+x+", 3, true, &out), 3);
+    CHECK_EQ_STR(out.data, " x ");
     buf_release(&out);
     buf_init(&out, 3);
     CHECK_EQ_INT(http_url_decode("abcd", 4, false, &out), SB_E_TOOBIG);
