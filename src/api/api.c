@@ -238,11 +238,13 @@ static bool route_match(const char *pattern, const char *path, size_t path_len, 
             p = close + 1;
             continue;
         }
-        if (i >= path_len || path[i] != *p) {
+        /* The literal text up to the next parameter, compared at once. */
+        size_t lit = strcspn(p, "{");
+        if (lit > path_len - i || memcmp(p, path + i, lit) != 0) {
             goto fail;
         }
-        p++;
-        i++;
+        p += lit;
+        i += lit;
     }
     if (i != path_len) {
         goto fail;

@@ -431,6 +431,25 @@ describe('routing errors', () => {
     });
   });
 
+  test('routes with a path parameter: 405 names every method of the shape, near misses are 404', async () => {
+    const cases = [
+      ['PUT', '/api/v1/agents/0190a0a0-0000-7000-8000-000000000000', 405, 'GET, PATCH'],
+      ['POST', '/api/v1/agents/x/history', 405, 'GET'],
+      ['PATCH', '/api/v1/agents/%zz', 404, null], // a parameter that does not decode
+      ['DELETE', '/api/v1/agents/%zz', 404, null],
+      ['GET', '/api/v1/agentsx', 404, null], // literal text longer than the pattern's
+      ['GET', '/api/v1/agent', 404, null], // and shorter
+      ['GET', '/api/v1/agents/x/historyy', 404, null],
+      ['GET', '/api/v1/agents/', 404, null], // an empty parameter
+    ];
+    for (const [m, path, status, allow] of cases) {
+      const r = await fetch(`${s.url}${path}`, { method: m });
+      assert.equal(r.status, status, `${m} ${path}`);
+      assert.equal(r.headers.get('allow'), allow, `${m} ${path}`);
+      await r.arrayBuffer();
+    }
+  });
+
   test('unknown /api path is 404 with the JSON error format', async () => {
     for (const m of ['GET', 'DELETE', 'PATCH', 'PUT']) {
       const r = await fetch(`${s.url}/api/v1/definitely/not/here?x=1`, { method: m });
