@@ -21,6 +21,7 @@
  */
 #include "store/sql.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -656,6 +657,39 @@ int sql_agent_history_close(struct store_tx *tx, const char *agent_id, const cha
     param_new(&st, json_string(agent_id));
     sql_printf(&st.text, " AND ended_at IS NULL");
     return run(tx, NULL, &st, NULL, NULL);
+}
+
+int sql_agent_history_before(struct store_tx *tx, const struct store_scope *scope,
+                             const char *client_id, const char *before, json_t **rows_out)
+{
+    const struct store_table_desc *t = store_table_desc(STORE_AGENT_HISTORY);
+    struct sql_stmt st;
+    sql_stmt_init(&st, dialect(tx));
+    sql_printf(&st.text, "SELECT ");
+    sql_select_cols(&st.text, t, false);
+    /* Driven by the agents: one seek per agent through agent_history_agent (agent_id,
+     * started_at) and one by primary key, whatever the history's length; the scope then
+     * applies to the rows found (named as the table, so scope_sql's column is theirs). */
+    sql_printf(&st.text, " FROM (SELECT h.* FROM \"agent_status\" AS a"
+                         " JOIN \"agent_status_history\" AS h ON h.\"id\" = (SELECT x.\"id\""
+                         " FROM \"agent_status_history\" AS x WHERE x.\"agent_id\" = a.\"id\""
+                         " AND x.\"started_at\" < ");
+    param_new(&st, json_string(before));
+    sql_printf(&st.text, " ORDER BY x.\"started_at\" DESC, x.\"id\" DESC LIMIT 1)");
+    if (client_id) {
+        sql_printf(&st.text, " WHERE a.\"client_id\" = ");
+        param_new(&st, json_string(client_id));
+    }
+    sql_printf(&st.text, ") AS \"agent_status_history\" WHERE ");
+    scope_sql(&st, t, scope);
+    struct rows r = {t, false, SIZE_MAX, json_array(), false};
+    int rc = run(tx, scope, &st, add_row, &r);
+    if (rc < 0) {
+        json_decref(r.rows);
+        return rc;
+    }
+    *rows_out = r.rows;
+    return 0;
 }
 
 /* ---- dashboard history points (table dashboard_points, migrations of both backends) ---- */

@@ -242,6 +242,16 @@ int store_agent_history_close(struct store_tx *tx, const char *agent_id, const c
                               json_t *reason);
 
 /*
+ * For each agent (of client_id, or of every client when it is NULL), its last status interval
+ * that started before `before` (an RFC 3339 time), if any, within scope: the one interval that
+ * can overlap a window starting at `before` without starting inside it, since an agent's
+ * intervals follow one another. One statement, one index seek per agent, however long the
+ * history. 0 with *out a JSON array of history rows (in no particular order), or SB_E_*.
+ */
+int store_agent_history_before(struct store_tx *tx, const struct store_scope *scope,
+                               const char *client_id, const char *before, json_t **out);
+
+/*
  * Apply patch (column -> new value) to the row id within scope. With expected_version > 0 a
  * different current version fails with SB_E_VERSION and *out set to the current row. On
  * success version grows by one, updated_at is now and *out (may be NULL) is the new row.

@@ -80,6 +80,66 @@ static int cmp_acc(const void *a, const void *b)
     return strcmp(((const struct agent_acc *)a)->agent_id, ((const struct agent_acc *)b)->agent_id);
 }
 
+/*
+ * The history rows overlapping [from, to] are, since an agent's intervals follow one another,
+ * those that start inside the window and, per agent, the last one that started before it
+ * (straddling_rows). Rows starting inside the window come through agent_history_client
+ * (client_id, started_at) one tenant at a time, so a call reads the window, not the history.
+ * q holds the agents' filters (scope, client_id) and has room for three more.
+ */
+static int window_rows(struct store_tx *tx, struct store_query *q, const char *tenant,
+                       json_t *agents, const char *from, const char *to, json_t *hist)
+{
+    size_t base = q->nfilters;
+    q->sort = "started_at";
+    q->filters[base] = (struct store_filter){"started_at", STORE_GTE, json_string(from)};
+    q->filters[base + 1] = (struct store_filter){"started_at", STORE_LTE, json_string(to)};
+    int rc = 0;
+    if (tenant) {
+        q->nfilters = base + 2;
+        rc = list_all(tx, STORE_AGENT_HISTORY, q, hist, STATS_MAX_ROWS);
+    } else {
+        json_t *seen = json_object(), *agent;
+        size_t i;
+        json_array_foreach(agents, i, agent)
+        {
+            const char *cid = jstr(agent, "client_id");
+            if (rc < 0 || !cid || json_object_get(seen, cid)) {
+                continue;
+            }
+            json_object_set_new(seen, cid, json_true());
+            q->filters[base + 2] = (struct store_filter){"client_id", STORE_EQ, json_string(cid)};
+            q->nfilters = base + 3;
+            rc = list_all(tx, STORE_AGENT_HISTORY, q, hist, STATS_MAX_ROWS);
+            json_decref(q->filters[base + 2].value);
+        }
+        json_decref(seen);
+    }
+    json_decref(q->filters[base].value);
+    json_decref(q->filters[base + 1].value);
+    q->nfilters = base;
+    return rc;
+}
+
+/* Per agent, the last interval that started before from, when it had not ended by then. */
+static int straddling_rows(struct store_tx *tx, const struct store_scope *scope, const char *tenant,
+                           const char *from, int64_t from_ms, json_t *hist)
+{
+    json_t *rows = NULL, *r;
+    int rc = store_agent_history_before(tx, scope, tenant, from, &rows);
+    size_t i;
+    json_array_foreach(rows, i, r)
+    {
+        int64_t end_ms = 0;
+        const char *end = jstr(r, "ended_at");
+        if (!end || (clock_parse_ms(end, &end_ms) == 0 && end_ms > from_ms)) {
+            json_array_append(hist, r);
+        }
+    }
+    json_decref(rows);
+    return rc;
+}
+
 int svc_agent_stats(struct svc *svc, const struct policy_principal *who, const char *client_id,
                     int64_t from_ms, int64_t to_ms, int64_t now_ms, json_t **out)
 {
@@ -113,26 +173,22 @@ int svc_agent_stats(struct svc *svc, const struct policy_principal *who, const c
         q.filters[q.nfilters++] =
             (struct store_filter){"client_id", STORE_EQ, json_string(client_id)};
     }
-    size_t base = q.nfilters;
     q.sort = "id";
     rc = list_all(tx, STORE_AGENT_STATUS, &q, agents, STATS_MAX_ROWS);
-    /* Rows overlapping the window: closed ones ending after from, and open ones. */
-    q.sort = NULL;
-    q.filters[base] = (struct store_filter){"started_at", STORE_LTE, json_string(to)};
-    q.filters[base + 1] = (struct store_filter){"ended_at", STORE_GT, json_string(from)};
-    q.nfilters = base + 2;
+    const char *tenant = client_id ? client_id : scope.all ? NULL : scope.client_id;
     if (rc == 0) {
-        rc = list_all(tx, STORE_AGENT_HISTORY, &q, hist, STATS_MAX_ROWS);
+        rc = window_rows(tx, &q, tenant, agents, from, to, hist);
     }
-    json_decref(q.filters[base + 1].value);
-    q.filters[base + 1] = (struct store_filter){"ended_at", STORE_IS_NULL, json_true()};
     if (rc == 0) {
-        rc = list_all(tx, STORE_AGENT_HISTORY, &q, hist, STATS_MAX_ROWS);
+        rc = straddling_rows(tx, &scope, tenant, from, from_ms, hist);
     }
     for (size_t i = 0; i < q.nfilters; i++) {
         json_decref(q.filters[i].value);
     }
     store_tx_rollback(tx);
+    if (rc == 0 && json_array_size(hist) > STATS_MAX_ROWS) {
+        rc = SB_E_TOOBIG;
+    }
     if (rc < 0) {
         json_decref(agents);
         json_decref(hist);

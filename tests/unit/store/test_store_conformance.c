@@ -895,6 +895,121 @@ static void test_history_cascade(struct store *s)
     json_decref(c);
 }
 
+/* The id of the row of rows whose agent_id is agent, or "" (none, or more than one). */
+static const char *before_of(json_t *rows, const char *agent)
+{
+    const char *found = "";
+    int n = 0;
+    size_t i;
+    json_t *r;
+    json_array_foreach(rows, i, r)
+    {
+        if (strcmp(str(r, "agent_id"), agent) == 0) {
+            found = str(r, "id");
+            n++;
+        }
+    }
+    return n == 1 ? found : "";
+}
+
+/* store_agent_history_before: per agent, the last interval started before a time, by
+ * client and within scope. */
+static void test_history_before(struct store *s)
+{
+    json_t *c1 = insert(s, STORE_CLIENTS, P("{s:s, s:s}", "name", "Before 1", "slug", "before-1"));
+    json_t *c2 = insert(s, STORE_CLIENTS, P("{s:s, s:s}", "name", "Before 2", "slug", "before-2"));
+    json_t *ag[3], *us[3];
+    const char *cl[3] = {str(c1, "id"), str(c1, "id"), str(c2, "id")};
+    for (int i = 0; i < 3; i++) {
+        char email[64];
+        snprintf(email, sizeof email, "b%d@before.test", i);
+        us[i] = insert(s, STORE_USERS,
+                       P("{s:s, s:s, s:s}", "client_id", cl[i], "email", email, "role", "agent"));
+        ag[i] = insert(s, STORE_AGENT_STATUS,
+                       P("{s:s, s:s, s:s}", "client_id", cl[i], "user_id", str(us[i], "id"),
+                         "display_name", email));
+    }
+    /* Agent 0: three closed intervals and an open one; agent 1: one open since long ago;
+     * agent 2 (the other client): one closed interval. */
+    static const char *const t0[] = {"2026-01-01T00:00:00Z", "2026-01-01T01:00:00Z",
+                                     "2026-01-01T02:00:00Z", "2026-01-01T03:00:00Z"};
+    json_t *h0[4];
+    for (int i = 0; i < 4; i++) {
+        json_t *row = P("{s:s, s:s, s:s, s:s}", "agent_id", str(ag[0], "id"), "client_id", cl[0],
+                        "status", "online", "started_at", t0[i]);
+        if (i < 3) {
+            json_object_set_new(row, "ended_at", json_string(t0[i + 1]));
+        }
+        h0[i] = insert(s, STORE_AGENT_HISTORY, row);
+    }
+    json_t *h1 = insert(s, STORE_AGENT_HISTORY,
+                        P("{s:s, s:s, s:s, s:s}", "agent_id", str(ag[1], "id"), "client_id", cl[1],
+                          "status", "busy", "started_at", "2025-06-01T00:00:00Z"));
+    json_t *h2 = insert(s, STORE_AGENT_HISTORY,
+                        P("{s:s, s:s, s:s, s:s, s:s}", "agent_id", str(ag[2], "id"), "client_id",
+                          cl[2], "status", "away", "started_at", "2026-01-01T00:30:00Z", "ended_at",
+                          "2026-01-01T00:45:00Z"));
+    struct store_tx *tx = rtx(s);
+    json_t *rows = NULL;
+    /* Strictly before: an interval starting at the time itself is not "before" it. */
+    CHECK_EQ_INT(store_agent_history_before(tx, &ALL, cl[0], "2026-01-01T02:00:00Z", &rows), 0);
+    CHECK_EQ_INT(json_array_size(rows), 2);
+    CHECK_EQ_STR(before_of(rows, str(ag[0], "id")), str(h0[1], "id"));
+    CHECK_EQ_STR(before_of(rows, str(ag[1], "id")), str(h1, "id"));
+    for (size_t i = 0; i < json_array_size(rows); i++) { /* whole rows, as stored */
+        json_t *r = json_array_get(rows, i);
+        bool first = strcmp(str(r, "agent_id"), str(ag[0], "id")) == 0;
+        CHECK_EQ_STR(str(r, "started_at"),
+                     first ? "2026-01-01T01:00:00.000Z" : "2025-06-01T00:00:00.000Z");
+        CHECK_EQ_STR(str(r, "status"), first ? "online" : "busy");
+    }
+    json_decref(rows);
+    /* An offset time is compared as the instant it names; a time before every interval. */
+    CHECK_EQ_INT(store_agent_history_before(tx, &ALL, cl[0], "2026-01-01T05:30:01+02:00", &rows),
+                 0);
+    CHECK_EQ_STR(before_of(rows, str(ag[0], "id")), str(h0[3], "id"));
+    json_decref(rows);
+    CHECK_EQ_INT(store_agent_history_before(tx, &ALL, cl[0], "2025-01-01T00:00:00Z", &rows), 0);
+    CHECK_EQ_INT(json_array_size(rows), 0);
+    json_decref(rows);
+    /* Every client; then a tenant's scope keeps its own rows only, whatever client_id says. */
+    CHECK_EQ_INT(store_agent_history_before(tx, &ALL, NULL, "2026-01-01T01:00:00Z", &rows), 0);
+    CHECK_EQ_STR(before_of(rows, str(ag[0], "id")), str(h0[0], "id"));
+    CHECK_EQ_STR(before_of(rows, str(ag[1], "id")), str(h1, "id"));
+    CHECK_EQ_STR(before_of(rows, str(ag[2], "id")), str(h2, "id"));
+    json_decref(rows);
+    struct store_scope own = {.client_id = cl[2]};
+    CHECK_EQ_INT(store_agent_history_before(tx, &own, NULL, "2026-01-01T01:00:00Z", &rows), 0);
+    CHECK_EQ_INT(json_array_size(rows), 1);
+    CHECK_EQ_STR(before_of(rows, str(ag[2], "id")), str(h2, "id"));
+    json_decref(rows);
+    CHECK_EQ_INT(store_agent_history_before(tx, &own, cl[0], "2026-01-01T01:00:00Z", &rows), 0);
+    CHECK_EQ_INT(json_array_size(rows), 0);
+    json_decref(rows);
+    rows = NULL;
+    CHECK_EQ_INT(store_agent_history_before(tx, &ALL, "not-a-uuid", "2026-01-01T01:00:00Z", &rows),
+                 SB_E_INVAL);
+    CHECK_EQ_INT(store_agent_history_before(tx, &ALL, NULL, "yesterday", &rows), SB_E_INVAL);
+    CHECK_EQ_INT(store_agent_history_before(tx, &ALL, NULL, NULL, &rows), SB_E_INVAL);
+    CHECK(rows == NULL);
+    store_tx_rollback(tx);
+    for (int i = 0; i < 4; i++) {
+        json_decref(h0[i]);
+    }
+    json_decref(h1);
+    json_decref(h2);
+    tx = wtx(s);
+    CHECK_EQ_INT(store_row_delete(tx, STORE_CLIENTS, &ALL, cl[0], NULL), 0);
+    CHECK_EQ_INT(store_row_delete(tx, STORE_CLIENTS, &ALL, cl[2], NULL), 0);
+    CHECK_EQ_INT(store_tx_commit(tx), 0);
+    for (int i = 0; i < 3; i++) {
+        json_decref(ag[i]);
+        json_decref(us[i]);
+    }
+    json_decref(c1);
+    json_decref(c2);
+}
+
 static void test_meta_refresh(struct store *s, const char *client_a)
 {
     struct store_tx *tx = wtx(s);
@@ -1796,6 +1911,7 @@ static void run_conformance(const char *url)
     test_events(s);
     test_dashboard_points(s);
     test_history_cascade(s);
+    test_history_before(s);
     test_prefs(s);
     check_gap_free(s);
     if (raw_db) {

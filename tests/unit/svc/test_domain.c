@@ -417,6 +417,119 @@ static void test_jobs_publish_on_change(void)
         SB_E_NOTFOUND);
 }
 
+static void add_interval(const json_t *agent, const char *status, const char *start,
+                         const char *end)
+{
+    json_t *row = json_pack("{s:s, s:s, s:s, s:s}", "agent_id", str(agent, "id"), "client_id",
+                            str(agent, "client_id"), "status", status, "started_at", start);
+    if (end) {
+        json_object_set_new(row, "ended_at", json_string(end));
+    }
+    struct store_tx *tx = NULL;
+    CHECK_EQ_INT(store_tx_begin(store, true, &tx), 0);
+    CHECK_EQ_INT(store_row_insert(tx, STORE_AGENT_HISTORY, row, NULL), 0);
+    CHECK_EQ_INT(store_tx_commit(tx), 0);
+    json_decref(row);
+}
+
+static int64_t ms_at(const char *t)
+{
+    int64_t ms = 0;
+    CHECK_EQ_INT(clock_parse_ms(t, &ms), 0);
+    return ms;
+}
+
+/* The stats row of agent in out's "agents" (borrowed), or NULL. */
+static json_t *stats_of(json_t *out, const json_t *agent)
+{
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(out, "agents"), i, a)
+    {
+        if (strcmp(str(a, "agent_id"), str(agent, "id")) == 0) {
+            return a;
+        }
+    }
+    return NULL;
+}
+
+static int64_t stat_ms(json_t *out, const json_t *agent, const char *status)
+{
+    json_t *a = stats_of(out, agent);
+    return a ? json_integer_value(json_object_get(json_object_get(a, "ms"), status)) : -1;
+}
+
+/* Time in status counts every interval overlapping the window, also one that began long
+ * before it (read per agent, not found among the rows starting inside the window). */
+static void test_stats_window(void)
+{
+    json_t *a = agent_of("agent1@acme.test"), *b = agent_of("agent2@acme.test");
+    json_t *c = agent_of("agent1@globex.test");
+    add_interval(a, "offline", "2019-12-31T00:00:00Z", "2020-01-01T00:00:00Z");
+    add_interval(a, "online", "2020-01-01T00:00:00Z", "2020-01-01T06:00:00Z");
+    add_interval(a, "busy", "2020-01-01T06:00:00Z", "2020-01-01T09:00:00Z");
+    add_interval(a, "away", "2020-01-01T09:00:00Z", "2020-01-02T00:00:00Z");
+    add_interval(b, "online", "2019-06-01T00:00:00Z", "2020-06-01T00:00:00Z");
+    add_interval(c, "busy", "2019-06-01T00:00:00Z", "2020-06-01T00:00:00Z");
+    const int64_t H = 3600 * 1000;
+    int64_t from = ms_at("2020-01-01T03:00:00Z"), to = ms_at("2020-01-01T12:00:00Z");
+    int64_t now = clock_now_ms();
+    json_t *out = NULL;
+    CHECK_EQ_INT(svc_agent_stats(svc, &root.who, acme, from, to, now, &out), 0);
+    CHECK_EQ_INT(json_array_size(json_object_get(out, "agents")), 5);
+    CHECK_EQ_INT(stat_ms(out, a, "online"), 3 * H);
+    CHECK_EQ_INT(stat_ms(out, a, "busy"), 3 * H);
+    CHECK_EQ_INT(stat_ms(out, a, "away"), 3 * H);
+    CHECK_EQ_INT(stat_ms(out, a, "offline"), 0);
+    CHECK_EQ_INT(stat_ms(out, b, "online"), 9 * H);
+    CHECK(stats_of(out, c) == NULL);
+    json_decref(out);
+
+    /* Every client (one window read per client); the per-client sums. */
+    CHECK_EQ_INT(svc_agent_stats(svc, &root.who, NULL, from, to, now, &out), 0);
+    CHECK_EQ_INT(json_array_size(json_object_get(out, "agents")), 8);
+    CHECK_EQ_INT(stat_ms(out, a, "away"), 3 * H);
+    CHECK_EQ_INT(stat_ms(out, b, "online"), 9 * H);
+    CHECK_EQ_INT(stat_ms(out, c, "busy"), 9 * H);
+    size_t i;
+    json_t *cl;
+    int clients = 0;
+    json_array_foreach(json_object_get(out, "clients"), i, cl)
+    {
+        json_t *ms = json_object_get(cl, "ms");
+        bool is_acme = strcmp(str(cl, "client_id"), acme) == 0;
+        CHECK_EQ_INT(json_integer_value(json_object_get(ms, "online")), is_acme ? 12 * H : 0);
+        CHECK_EQ_INT(json_integer_value(json_object_get(ms, "busy")), is_acme ? 3 * H : 9 * H);
+        clients++;
+    }
+    CHECK_EQ_INT(clients, 2);
+    json_decref(out);
+
+    /* A tenant's admin: its own agents only, with or without naming its client. */
+    struct policy_principal admin = {.role = ROLE_ADMIN};
+    snprintf(admin.client_id, sizeof admin.client_id, "%.36s", acme);
+    CHECK_EQ_INT(svc_agent_stats(svc, &admin, NULL, from, to, now, &out), 0);
+    CHECK_EQ_INT(json_array_size(json_object_get(out, "agents")), 5);
+    CHECK_EQ_INT(stat_ms(out, b, "online"), 9 * H);
+    CHECK(stats_of(out, c) == NULL);
+    json_decref(out);
+    CHECK_EQ_INT(svc_agent_stats(svc, &admin, globex, from, to, now, &out), SB_E_NOTFOUND);
+
+    /* A window after every change: each agent's open interval, begun before it, covers it. */
+    from = now + H;
+    to = now + 2 * H;
+    CHECK_EQ_INT(svc_agent_stats(svc, &root.who, NULL, from, to, to, &out), 0);
+    json_t *st;
+    json_array_foreach(json_object_get(out, "agents"), i, st)
+    {
+        CHECK_EQ_INT((int64_t)(json_real_value(json_object_get(st, "covered_seconds")) * 1000), H);
+    }
+    json_decref(out);
+    json_decref(a);
+    json_decref(b);
+    json_decref(c);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/sbsvcXXXXXX";
@@ -444,6 +557,7 @@ int main(void)
     test_bulk_atomic();
     test_message_tick();
     test_jobs_publish_on_change();
+    test_stats_window();
 
     svc_free(svc);
     store_free(store);
