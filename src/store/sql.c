@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/clock.h"
 #include "base/err.h"
 
 void sql_printf(struct buf *b, const char *fmt, ...)
@@ -659,37 +660,114 @@ int sql_agent_history_close(struct store_tx *tx, const char *agent_id, const cha
     return run(tx, NULL, &st, NULL, NULL);
 }
 
-int sql_agent_history_before(struct store_tx *tx, const struct store_scope *scope,
-                             const char *client_id, const char *before, json_t **rows_out)
+/* store_agent_intervals' walk over the rows of its statements. */
+struct intervals {
+    store_interval_cb cb;
+    void *arg;
+    size_t left;   /* intervals still allowed */
+    int64_t after; /* skip intervals that ended by then */
+    int rc;
+};
+
+static int add_interval(void *arg, const struct sql_row *row)
 {
-    const struct store_table_desc *t = store_table_desc(STORE_AGENT_HISTORY);
+    struct intervals *w = arg;
+    json_t *v[4] = {row->value(row, 0, COL_UUID), row->value(row, 1, COL_TEXT),
+                    row->value(row, 2, COL_TIME), row->value(row, 3, COL_TIME)};
+    struct store_interval iv = {json_string_value(v[0]), json_string_value(v[1]), 0, -1};
+    const char *end = json_string_value(v[3]);
+    int stop = 0;
+    if (!iv.agent_id || !iv.status || clock_parse_ms(json_string_value(v[2]), &iv.start_ms) < 0 ||
+        (end && clock_parse_ms(end, &iv.end_ms) < 0) || (end && iv.end_ms <= w->after)) {
+        stop = 0; /* not in the window (or unreadable, which the schema rules out) */
+    } else if (w->left == 0) {
+        w->rc = SB_E_TOOBIG;
+        stop = 1;
+    } else {
+        w->left--;
+        stop = w->cb(w->arg, &iv);
+        w->rc = stop;
+    }
+    for (size_t i = 0; i < 4; i++) {
+        json_decref(v[i]);
+    }
+    return stop;
+}
+
+static int add_client(void *arg, const struct sql_row *row)
+{
+    json_array_append_new(arg, row->value(row, 0, COL_UUID));
+    return 0;
+}
+
+/* The intervals of one client (NULL: within scope only) begun in [from, to]. */
+static int window_intervals(struct store_tx *tx, const struct store_scope *scope,
+                            const char *client_id, const char *from, const char *to,
+                            struct intervals *w)
+{
     struct sql_stmt st;
     sql_stmt_init(&st, dialect(tx));
-    sql_printf(&st.text, "SELECT ");
-    sql_select_cols(&st.text, t, false);
-    /* Driven by the agents: one seek per agent through agent_history_agent (agent_id,
-     * started_at) and one by primary key, whatever the history's length; the scope then
+    sql_printf(&st.text, "SELECT \"agent_id\", \"status\", \"started_at\", \"ended_at\" FROM"
+                         " \"agent_status_history\" WHERE ");
+    scope_sql(&st, store_table_desc(STORE_AGENT_HISTORY), scope);
+    if (client_id) {
+        sql_printf(&st.text, " AND \"client_id\" = ");
+        param_new(&st, json_string(client_id));
+    }
+    sql_printf(&st.text, " AND \"started_at\" >= ");
+    param_new(&st, json_string(from));
+    sql_printf(&st.text, " AND \"started_at\" <= ");
+    param_new(&st, json_string(to));
+    w->after = INT64_MIN;
+    int rc = run(tx, scope, &st, add_interval, w);
+    return rc < 0 ? rc : w->rc;
+}
+
+int sql_agent_intervals(struct store_tx *tx, const struct store_scope *scope, const char *client_id,
+                        const char *from, int64_t from_ms, const char *to, size_t max,
+                        store_interval_cb cb, void *arg)
+{
+    struct intervals w = {cb, arg, max, from_ms, 0};
+    /* Per agent, the last interval begun before from: driven by the agents, one seek through
+     * agent_history_agent (agent_id, started_at) and one by primary key each; the scope then
      * applies to the rows found (named as the table, so scope_sql's column is theirs). */
-    sql_printf(&st.text, " FROM (SELECT h.* FROM \"agent_status\" AS a"
+    struct sql_stmt st;
+    sql_stmt_init(&st, dialect(tx));
+    sql_printf(&st.text, "SELECT \"agent_id\", \"status\", \"started_at\", \"ended_at\" FROM"
+                         " (SELECT h.* FROM \"agent_status\" AS a"
                          " JOIN \"agent_status_history\" AS h ON h.\"id\" = (SELECT x.\"id\""
                          " FROM \"agent_status_history\" AS x WHERE x.\"agent_id\" = a.\"id\""
                          " AND x.\"started_at\" < ");
-    param_new(&st, json_string(before));
+    param_new(&st, json_string(from));
     sql_printf(&st.text, " ORDER BY x.\"started_at\" DESC, x.\"id\" DESC LIMIT 1)");
     if (client_id) {
         sql_printf(&st.text, " WHERE a.\"client_id\" = ");
         param_new(&st, json_string(client_id));
     }
     sql_printf(&st.text, ") AS \"agent_status_history\" WHERE ");
-    scope_sql(&st, t, scope);
-    struct rows r = {t, false, SIZE_MAX, json_array(), false};
-    int rc = run(tx, scope, &st, add_row, &r);
-    if (rc < 0) {
-        json_decref(r.rows);
-        return rc;
+    scope_sql(&st, store_table_desc(STORE_AGENT_HISTORY), scope);
+    int rc = run(tx, scope, &st, add_interval, &w);
+    rc = rc < 0 ? rc : w.rc;
+    if (rc != 0 || client_id) {
+        return rc != 0 ? rc : window_intervals(tx, scope, client_id, from, to, &w);
     }
-    *rows_out = r.rows;
-    return 0;
+    /* Every client: the window of each, so that each read is one range of the index. */
+    json_t *clients = json_array();
+    sql_stmt_init(&st, dialect(tx));
+    sql_printf(&st.text, "SELECT DISTINCT \"client_id\" FROM \"agent_status\" WHERE ");
+    scope_sql(&st, store_table_desc(STORE_AGENT_STATUS), scope);
+    rc = run(tx, scope, &st, add_client, clients);
+    rc = rc < 0 ? rc : 0;
+    size_t i;
+    json_t *c;
+    json_array_foreach(clients, i, c)
+    {
+        if (rc == 0) {
+            rc = window_intervals(tx, scope, json_string_value(c), from, to, &w);
+        }
+    }
+    json_decref(clients);
+    return rc;
 }
 
 /* ---- dashboard history points (table dashboard_points, migrations of both backends) ---- */

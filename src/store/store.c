@@ -802,17 +802,19 @@ int store_agent_history_close(struct store_tx *tx, const char *agent_id, const c
     return sql_agent_history_close(tx, agent_id, ended_at ? text : NULL, reason);
 }
 
-int store_agent_history_before(struct store_tx *tx, const struct store_scope *scope,
-                               const char *client_id, const char *before, json_t **out)
+int store_agent_intervals(struct store_tx *tx, const struct store_scope *scope,
+                          const char *client_id, const char *from, const char *to, size_t max,
+                          store_interval_cb cb, void *arg)
 {
-    int64_t ms = 0;
-    if (!tx || !scope || !out || (client_id && !uuid_is_valid(client_id)) || !before ||
-        clock_parse_ms(before, &ms) < 0) {
+    int64_t from_ms = 0, to_ms = 0;
+    if (!tx || !scope || !cb || (client_id && !uuid_is_valid(client_id)) || !from || !to ||
+        clock_parse_ms(from, &from_ms) < 0 || clock_parse_ms(to, &to_ms) < 0) {
         return SB_E_INVAL;
     }
-    char text[CLOCK_RFC3339_LEN];
-    clock_format_ms(ms, text); /* compared as every time column is stored */
-    return sql_agent_history_before(tx, scope, client_id, text, out);
+    char f[CLOCK_RFC3339_LEN], t[CLOCK_RFC3339_LEN];
+    clock_format_ms(from_ms, f); /* compared as every time column is stored */
+    clock_format_ms(to_ms, t);
+    return sql_agent_intervals(tx, scope, client_id, f, from_ms, t, max, cb, arg);
 }
 
 int store_history_put(struct store_tx *tx, const struct store_history_point *p, size_t n)

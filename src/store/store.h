@@ -241,15 +241,28 @@ int store_row_get(struct store_tx *tx, enum store_table table, const struct stor
 int store_agent_history_close(struct store_tx *tx, const char *agent_id, const char *ended_at,
                               json_t *reason);
 
+/* One status interval of an agent as store_agent_intervals hands it over (strings valid
+ * during the call only). */
+struct store_interval {
+    const char *agent_id;
+    const char *status;
+    int64_t start_ms;
+    int64_t end_ms; /* -1 while open */
+};
+typedef int (*store_interval_cb)(void *arg, const struct store_interval *iv);
+
 /*
- * For each agent (of client_id, or of every client when it is NULL), its last status interval
- * that started before `before` (an RFC 3339 time), if any, within scope: the one interval that
- * can overlap a window starting at `before` without starting inside it, since an agent's
- * intervals follow one another. One statement, one index seek per agent, however long the
- * history. 0 with *out a JSON array of history rows (in no particular order), or SB_E_*.
+ * Every status interval of the agents of client_id (NULL: of every client), within scope,
+ * that overlaps [from, to] (RFC 3339 times): since an agent's intervals follow one another,
+ * per agent the last one begun before from unless it had ended by then (one index seek per
+ * agent), and every one begun from from to to (a range of agent_history_client, one client at
+ * a time). So a call reads the agents and the window, however long the history, and keeps
+ * no rows: each goes to cb, in no particular order. Past max intervals SB_E_TOOBIG; a nonzero
+ * return of cb stops the walk and is returned. 0, SB_E_INVAL or SB_E_*.
  */
-int store_agent_history_before(struct store_tx *tx, const struct store_scope *scope,
-                               const char *client_id, const char *before, json_t **out);
+int store_agent_intervals(struct store_tx *tx, const struct store_scope *scope,
+                          const char *client_id, const char *from, const char *to, size_t max,
+                          store_interval_cb cb, void *arg);
 
 /*
  * Apply patch (column -> new value) to the row id within scope. With expected_version > 0 a

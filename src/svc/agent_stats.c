@@ -12,8 +12,11 @@
 #include "base/rand.h"
 #include "svc/svc_int.h"
 
-/* Upper bound of history rows one statistics call reads. */
-#define STATS_MAX_ROWS 200000
+/* Upper bounds of the agents and the status intervals one statistics call reads (the
+ * intervals are summed as they come, not kept: 7 days of 5,000 agents changing status 50
+ * times a day is 1.75 M). */
+#define STATS_MAX_AGENTS 200000
+#define STATS_MAX_INTERVALS 5000000
 
 void svc_stats_accumulate(struct svc_status_time *acc, const struct svc_interval *iv, size_t n,
                           int64_t from_ms, int64_t to_ms, int64_t now_ms)
@@ -80,64 +83,24 @@ static int cmp_acc(const void *a, const void *b)
     return strcmp(((const struct agent_acc *)a)->agent_id, ((const struct agent_acc *)b)->agent_id);
 }
 
-/*
- * The history rows overlapping [from, to] are, since an agent's intervals follow one another,
- * those that start inside the window and, per agent, the last one that started before it
- * (straddling_rows). Rows starting inside the window come through agent_history_client
- * (client_id, started_at) one tenant at a time, so a call reads the window, not the history.
- * q holds the agents' filters (scope, client_id) and has room for three more.
- */
-static int window_rows(struct store_tx *tx, struct store_query *q, const char *tenant,
-                       json_t *agents, const char *from, const char *to, json_t *hist)
-{
-    size_t base = q->nfilters;
-    q->sort = "started_at";
-    q->filters[base] = (struct store_filter){"started_at", STORE_GTE, json_string(from)};
-    q->filters[base + 1] = (struct store_filter){"started_at", STORE_LTE, json_string(to)};
-    int rc = 0;
-    if (tenant) {
-        q->nfilters = base + 2;
-        rc = list_all(tx, STORE_AGENT_HISTORY, q, hist, STATS_MAX_ROWS);
-    } else {
-        json_t *seen = json_object(), *agent;
-        size_t i;
-        json_array_foreach(agents, i, agent)
-        {
-            const char *cid = jstr(agent, "client_id");
-            if (rc < 0 || !cid || json_object_get(seen, cid)) {
-                continue;
-            }
-            json_object_set_new(seen, cid, json_true());
-            q->filters[base + 2] = (struct store_filter){"client_id", STORE_EQ, json_string(cid)};
-            q->nfilters = base + 3;
-            rc = list_all(tx, STORE_AGENT_HISTORY, q, hist, STATS_MAX_ROWS);
-            json_decref(q->filters[base + 2].value);
-        }
-        json_decref(seen);
-    }
-    json_decref(q->filters[base].value);
-    json_decref(q->filters[base + 1].value);
-    q->nfilters = base;
-    return rc;
-}
+/* The window and clock of a statistics call, and its agents sorted by id. */
+struct stats_walk {
+    struct agent_acc *acc;
+    size_t n;
+    int64_t from_ms, to_ms, now_ms;
+};
 
-/* Per agent, the last interval that started before from, when it had not ended by then. */
-static int straddling_rows(struct store_tx *tx, const struct store_scope *scope, const char *tenant,
-                           const char *from, int64_t from_ms, json_t *hist)
+static int add_interval(void *arg, const struct store_interval *iv)
 {
-    json_t *rows = NULL, *r;
-    int rc = store_agent_history_before(tx, scope, tenant, from, &rows);
-    size_t i;
-    json_array_foreach(rows, i, r)
-    {
-        int64_t end_ms = 0;
-        const char *end = jstr(r, "ended_at");
-        if (!end || (clock_parse_ms(end, &end_ms) == 0 && end_ms > from_ms)) {
-            json_array_append(hist, r);
-        }
+    struct stats_walk *w = arg;
+    struct agent_acc key = {.agent_id = iv->agent_id};
+    struct agent_acc *a = bsearch(&key, w->acc, w->n, sizeof *w->acc, cmp_acc);
+    struct svc_interval one = {
+        .status = svc_status_parse(iv->status), .start_ms = iv->start_ms, .end_ms = iv->end_ms};
+    if (a) {
+        svc_stats_accumulate(&a->t, &one, 1, w->from_ms, w->to_ms, w->now_ms);
     }
-    json_decref(rows);
-    return rc;
+    return 0;
 }
 
 int svc_agent_stats(struct svc *svc, const struct policy_principal *who, const char *client_id,
@@ -166,7 +129,7 @@ int svc_agent_stats(struct svc *svc, const struct policy_principal *who, const c
     if (rc < 0) {
         return rc;
     }
-    json_t *agents = json_array(), *hist = json_array();
+    json_t *agents = json_array();
     struct store_query q = {0};
     q.scope = scope;
     if (client_id) {
@@ -174,45 +137,27 @@ int svc_agent_stats(struct svc *svc, const struct policy_principal *who, const c
             (struct store_filter){"client_id", STORE_EQ, json_string(client_id)};
     }
     q.sort = "id";
-    rc = list_all(tx, STORE_AGENT_STATUS, &q, agents, STATS_MAX_ROWS);
-    const char *tenant = client_id ? client_id : scope.all ? NULL : scope.client_id;
-    if (rc == 0) {
-        rc = window_rows(tx, &q, tenant, agents, from, to, hist);
-    }
-    if (rc == 0) {
-        rc = straddling_rows(tx, &scope, tenant, from, from_ms, hist);
-    }
-    for (size_t i = 0; i < q.nfilters; i++) {
-        json_decref(q.filters[i].value);
-    }
-    store_tx_rollback(tx);
-    if (rc == 0 && json_array_size(hist) > STATS_MAX_ROWS) {
-        rc = SB_E_TOOBIG;
-    }
-    if (rc < 0) {
-        json_decref(agents);
-        json_decref(hist);
-        return rc;
-    }
+    rc = list_all(tx, STORE_AGENT_STATUS, &q, agents, STATS_MAX_AGENTS);
+    json_decref(q.filters[0].value);
     size_t na = json_array_size(agents);
     struct agent_acc *acc = xcalloc(na ? na : 1, sizeof *acc);
     for (size_t i = 0; i < na; i++) {
         acc[i].agent_id = jstr(json_array_get(agents, i), "id");
     }
     qsort(acc, na, sizeof *acc, cmp_acc);
-    size_t i;
-    json_t *h;
-    json_array_foreach(hist, i, h)
-    {
-        struct agent_acc key = {.agent_id = jstr(h, "agent_id")};
-        struct agent_acc *a = key.agent_id ? bsearch(&key, acc, na, sizeof *acc, cmp_acc) : NULL;
-        struct svc_interval iv = {.status = svc_status_parse(jstr(h, "status")), .end_ms = -1};
-        if (!a || clock_parse_ms(jstr(h, "started_at"), &iv.start_ms) < 0 ||
-            (jstr(h, "ended_at") && clock_parse_ms(jstr(h, "ended_at"), &iv.end_ms) < 0)) {
-            continue;
-        }
-        svc_stats_accumulate(&a->t, &iv, 1, from_ms, to_ms, now_ms);
+    struct stats_walk w = {acc, na, from_ms, to_ms, now_ms};
+    if (rc == 0) {
+        const char *tenant = client_id ? client_id : scope.all ? NULL : scope.client_id;
+        rc = store_agent_intervals(tx, &scope, tenant, from, to, STATS_MAX_INTERVALS, add_interval,
+                                   &w);
     }
+    store_tx_rollback(tx);
+    if (rc < 0) {
+        free(acc);
+        json_decref(agents);
+        return rc;
+    }
+    size_t i;
     json_t *agents_out = json_array(), *clients = json_object();
     json_t *agent;
     json_array_foreach(agents, i, agent)
@@ -258,7 +203,6 @@ int svc_agent_stats(struct svc *svc, const struct policy_principal *who, const c
     }
     free(acc);
     json_decref(clients);
-    json_decref(hist);
     json_decref(agents);
     *out = json_pack("{s:s,s:s,s:o,s:o}", "from", from, "to", to, "agents", agents_out, "clients",
                      clients_out);

@@ -895,110 +895,162 @@ static void test_history_cascade(struct store *s)
     json_decref(c);
 }
 
-/* The id of the row of rows whose agent_id is agent, or "" (none, or more than one). */
-static const char *before_of(json_t *rows, const char *agent)
+/* store_agent_intervals' callback: each interval as "agent status start end" in a JSON array
+ * (end -1 while open); with stop_after > 0 it stops the walk (returning 7) after that many. */
+struct got {
+    json_t *list;
+    int stop_after;
+};
+
+static int got_interval(void *arg, const struct store_interval *iv)
 {
-    const char *found = "";
-    int n = 0;
-    size_t i;
-    json_t *r;
-    json_array_foreach(rows, i, r)
-    {
-        if (strcmp(str(r, "agent_id"), agent) == 0) {
-            found = str(r, "id");
-            n++;
-        }
-    }
-    return n == 1 ? found : "";
+    struct got *g = arg;
+    char line[160];
+    snprintf(line, sizeof line, "%s %s %lld %lld", iv->agent_id, iv->status,
+             (long long)iv->start_ms, (long long)iv->end_ms);
+    json_array_append_new(g->list, json_string(line));
+    return g->stop_after > 0 && (int)json_array_size(g->list) >= g->stop_after ? 7 : 0;
 }
 
-/* store_agent_history_before: per agent, the last interval started before a time, by
- * client and within scope. */
-static void test_history_before(struct store *s)
+/* The intervals of agent in g, in start order, as "status start end" joined by ';'. */
+static const char *got_of(struct got *g, const char *agent)
 {
-    json_t *c1 = insert(s, STORE_CLIENTS, P("{s:s, s:s}", "name", "Before 1", "slug", "before-1"));
-    json_t *c2 = insert(s, STORE_CLIENTS, P("{s:s, s:s}", "name", "Before 2", "slug", "before-2"));
+    static char out[512];
+    out[0] = '\0';
+    json_t *mine = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(g->list, i, v)
+    {
+        const char *line = json_string_value(v);
+        if (strncmp(line, agent, strlen(agent)) == 0) {
+            json_array_append_new(mine, json_string(line + strlen(agent) + 1));
+        }
+    }
+    for (size_t k = 0; k < json_array_size(mine); k++) { /* few: sort by start, simply */
+        for (size_t j = k + 1; j < json_array_size(mine); j++) {
+            long long a = atoll(strchr(json_string_value(json_array_get(mine, k)), ' ') + 1);
+            long long b = atoll(strchr(json_string_value(json_array_get(mine, j)), ' ') + 1);
+            if (b < a) {
+                json_t *t = json_incref(json_array_get(mine, k));
+                json_array_set(mine, k, json_array_get(mine, j));
+                json_array_set_new(mine, j, t);
+            }
+        }
+    }
+    json_array_foreach(mine, i, v)
+    {
+        snprintf(out + strlen(out), sizeof out - strlen(out), "%s%s", i ? ";" : "",
+                 json_string_value(v));
+    }
+    json_decref(mine);
+    return out;
+}
+
+static int walk_intervals(struct store *s, const struct store_scope *scope, const char *client,
+                          const char *from, const char *to, size_t max, struct got *g)
+{
+    json_array_clear(g->list);
+    struct store_tx *tx = rtx(s);
+    int rc = store_agent_intervals(tx, scope, client, from, to, max, got_interval, g);
+    store_tx_rollback(tx);
+    return rc;
+}
+
+/* store_agent_intervals: the intervals overlapping a window, per client and within scope. */
+static void test_history_intervals(struct store *s)
+{
+    json_t *c1 = insert(s, STORE_CLIENTS, P("{s:s, s:s}", "name", "Window 1", "slug", "window-1"));
+    json_t *c2 = insert(s, STORE_CLIENTS, P("{s:s, s:s}", "name", "Window 2", "slug", "window-2"));
     json_t *ag[3], *us[3];
     const char *cl[3] = {str(c1, "id"), str(c1, "id"), str(c2, "id")};
     for (int i = 0; i < 3; i++) {
         char email[64];
-        snprintf(email, sizeof email, "b%d@before.test", i);
+        snprintf(email, sizeof email, "w%d@window.test", i);
         us[i] = insert(s, STORE_USERS,
                        P("{s:s, s:s, s:s}", "client_id", cl[i], "email", email, "role", "agent"));
         ag[i] = insert(s, STORE_AGENT_STATUS,
                        P("{s:s, s:s, s:s}", "client_id", cl[i], "user_id", str(us[i], "id"),
                          "display_name", email));
     }
-    /* Agent 0: three closed intervals and an open one; agent 1: one open since long ago;
-     * agent 2 (the other client): one closed interval. */
+    const char *a0 = str(ag[0], "id"), *a1 = str(ag[1], "id"), *a2 = str(ag[2], "id");
+    /* Agent 0: three closed hours from 2026-01-01T00:00Z and an open one; agent 1: open
+     * since 2025; agent 2 (the other client): 00:30 to 00:45. */
     static const char *const t0[] = {"2026-01-01T00:00:00Z", "2026-01-01T01:00:00Z",
                                      "2026-01-01T02:00:00Z", "2026-01-01T03:00:00Z"};
-    json_t *h0[4];
+    static const char *const s0[] = {"online", "busy", "away", "online"};
     for (int i = 0; i < 4; i++) {
-        json_t *row = P("{s:s, s:s, s:s, s:s}", "agent_id", str(ag[0], "id"), "client_id", cl[0],
-                        "status", "online", "started_at", t0[i]);
+        json_t *row = P("{s:s, s:s, s:s, s:s}", "agent_id", a0, "client_id", cl[0], "status", s0[i],
+                        "started_at", t0[i]);
         if (i < 3) {
             json_object_set_new(row, "ended_at", json_string(t0[i + 1]));
         }
-        h0[i] = insert(s, STORE_AGENT_HISTORY, row);
+        json_decref(insert(s, STORE_AGENT_HISTORY, row));
     }
-    json_t *h1 = insert(s, STORE_AGENT_HISTORY,
-                        P("{s:s, s:s, s:s, s:s}", "agent_id", str(ag[1], "id"), "client_id", cl[1],
-                          "status", "busy", "started_at", "2025-06-01T00:00:00Z"));
-    json_t *h2 = insert(s, STORE_AGENT_HISTORY,
-                        P("{s:s, s:s, s:s, s:s, s:s}", "agent_id", str(ag[2], "id"), "client_id",
-                          cl[2], "status", "away", "started_at", "2026-01-01T00:30:00Z", "ended_at",
-                          "2026-01-01T00:45:00Z"));
-    struct store_tx *tx = rtx(s);
-    json_t *rows = NULL;
-    /* Strictly before: an interval starting at the time itself is not "before" it. */
-    CHECK_EQ_INT(store_agent_history_before(tx, &ALL, cl[0], "2026-01-01T02:00:00Z", &rows), 0);
-    CHECK_EQ_INT(json_array_size(rows), 2);
-    CHECK_EQ_STR(before_of(rows, str(ag[0], "id")), str(h0[1], "id"));
-    CHECK_EQ_STR(before_of(rows, str(ag[1], "id")), str(h1, "id"));
-    for (size_t i = 0; i < json_array_size(rows); i++) { /* whole rows, as stored */
-        json_t *r = json_array_get(rows, i);
-        bool first = strcmp(str(r, "agent_id"), str(ag[0], "id")) == 0;
-        CHECK_EQ_STR(str(r, "started_at"),
-                     first ? "2026-01-01T01:00:00.000Z" : "2025-06-01T00:00:00.000Z");
-        CHECK_EQ_STR(str(r, "status"), first ? "online" : "busy");
-    }
-    json_decref(rows);
-    /* An offset time is compared as the instant it names; a time before every interval. */
-    CHECK_EQ_INT(store_agent_history_before(tx, &ALL, cl[0], "2026-01-01T05:30:01+02:00", &rows),
+    json_decref(insert(s, STORE_AGENT_HISTORY,
+                       P("{s:s, s:s, s:s, s:s}", "agent_id", a1, "client_id", cl[1], "status",
+                         "busy", "started_at", "2025-06-01T00:00:00Z")));
+    json_decref(
+        insert(s, STORE_AGENT_HISTORY,
+               P("{s:s, s:s, s:s, s:s, s:s}", "agent_id", a2, "client_id", cl[2], "status", "away",
+                 "started_at", "2026-01-01T00:30:00Z", "ended_at", "2026-01-01T00:45:00Z")));
+    const long long T = 1767225600000LL, H = 3600000; /* 2026-01-01T00:00Z */
+    char want[256];
+    struct got g = {json_array(), 0};
+    /* An interval ending at from does not overlap; one starting at from does, once. */
+    CHECK_EQ_INT(
+        walk_intervals(s, &ALL, cl[0], "2026-01-01T02:00:00Z", "2026-01-01T02:30:00Z", 100, &g), 0);
+    CHECK_EQ_INT(json_array_size(g.list), 2);
+    snprintf(want, sizeof want, "away %lld %lld", T + 2 * H, T + 3 * H);
+    CHECK_EQ_STR(got_of(&g, a0), want);
+    snprintf(want, sizeof want, "busy %lld -1", 1748736000000LL);
+    CHECK_EQ_STR(got_of(&g, a1), want);
+    /* Offset times name instants; the straddling interval, then those begun inside. */
+    CHECK_EQ_INT(walk_intervals(s, &ALL, cl[0], "2026-01-01T03:30:00+02:00", "2026-01-01T03:00:00Z",
+                                100, &g),
                  0);
-    CHECK_EQ_STR(before_of(rows, str(ag[0], "id")), str(h0[3], "id"));
-    json_decref(rows);
-    CHECK_EQ_INT(store_agent_history_before(tx, &ALL, cl[0], "2025-01-01T00:00:00Z", &rows), 0);
-    CHECK_EQ_INT(json_array_size(rows), 0);
-    json_decref(rows);
-    /* Every client; then a tenant's scope keeps its own rows only, whatever client_id says. */
-    CHECK_EQ_INT(store_agent_history_before(tx, &ALL, NULL, "2026-01-01T01:00:00Z", &rows), 0);
-    CHECK_EQ_STR(before_of(rows, str(ag[0], "id")), str(h0[0], "id"));
-    CHECK_EQ_STR(before_of(rows, str(ag[1], "id")), str(h1, "id"));
-    CHECK_EQ_STR(before_of(rows, str(ag[2], "id")), str(h2, "id"));
-    json_decref(rows);
+    snprintf(want, sizeof want, "busy %lld %lld;away %lld %lld;online %lld -1", T + H, T + 2 * H,
+             T + 2 * H, T + 3 * H, T + 3 * H);
+    CHECK_EQ_STR(got_of(&g, a0), want);
+    CHECK_EQ_INT(
+        walk_intervals(s, &ALL, cl[0], "2025-01-01T00:00:00Z", "2025-02-01T00:00:00Z", 100, &g), 0);
+    CHECK_EQ_INT(json_array_size(g.list), 0);
+    /* Every client; a tenant's scope keeps its own agents, whatever client is asked for. */
+    CHECK_EQ_INT(
+        walk_intervals(s, &ALL, NULL, "2026-01-01T00:40:00Z", "2026-01-01T00:50:00Z", 100, &g), 0);
+    snprintf(want, sizeof want, "online %lld %lld", T, T + H);
+    CHECK_EQ_STR(got_of(&g, a0), want);
+    CHECK(strncmp(got_of(&g, a1), "busy ", 5) == 0);
+    snprintf(want, sizeof want, "away %lld %lld", T + H / 2, T + H * 3 / 4);
+    CHECK_EQ_STR(got_of(&g, a2), want);
     struct store_scope own = {.client_id = cl[2]};
-    CHECK_EQ_INT(store_agent_history_before(tx, &own, NULL, "2026-01-01T01:00:00Z", &rows), 0);
-    CHECK_EQ_INT(json_array_size(rows), 1);
-    CHECK_EQ_STR(before_of(rows, str(ag[2], "id")), str(h2, "id"));
-    json_decref(rows);
-    CHECK_EQ_INT(store_agent_history_before(tx, &own, cl[0], "2026-01-01T01:00:00Z", &rows), 0);
-    CHECK_EQ_INT(json_array_size(rows), 0);
-    json_decref(rows);
-    rows = NULL;
-    CHECK_EQ_INT(store_agent_history_before(tx, &ALL, "not-a-uuid", "2026-01-01T01:00:00Z", &rows),
+    CHECK_EQ_INT(
+        walk_intervals(s, &own, NULL, "2026-01-01T00:40:00Z", "2026-01-01T00:50:00Z", 100, &g), 0);
+    CHECK_EQ_INT(json_array_size(g.list), 1);
+    CHECK_EQ_STR(got_of(&g, a2), want);
+    CHECK_EQ_INT(
+        walk_intervals(s, &own, cl[0], "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", 100, &g), 0);
+    CHECK_EQ_INT(json_array_size(g.list), 0);
+    /* Bounded, and stopped by the callback. */
+    CHECK_EQ_INT(
+        walk_intervals(s, &ALL, cl[0], "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", 3, &g),
+        SB_E_TOOBIG);
+    CHECK_EQ_INT(
+        walk_intervals(s, &ALL, cl[0], "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", 5, &g), 0);
+    CHECK_EQ_INT(json_array_size(g.list), 5);
+    g.stop_after = 2;
+    CHECK_EQ_INT(
+        walk_intervals(s, &ALL, cl[0], "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", 100, &g), 7);
+    CHECK_EQ_INT(json_array_size(g.list), 2);
+    g.stop_after = 0;
+    CHECK_EQ_INT(walk_intervals(s, &ALL, "not-a-uuid", "2026-01-01T00:00:00Z",
+                                "2026-01-02T00:00:00Z", 9, &g),
                  SB_E_INVAL);
-    CHECK_EQ_INT(store_agent_history_before(tx, &ALL, NULL, "yesterday", &rows), SB_E_INVAL);
-    CHECK_EQ_INT(store_agent_history_before(tx, &ALL, NULL, NULL, &rows), SB_E_INVAL);
-    CHECK(rows == NULL);
-    store_tx_rollback(tx);
-    for (int i = 0; i < 4; i++) {
-        json_decref(h0[i]);
-    }
-    json_decref(h1);
-    json_decref(h2);
-    tx = wtx(s);
+    CHECK_EQ_INT(walk_intervals(s, &ALL, NULL, "yesterday", "2026-01-02T00:00:00Z", 9, &g),
+                 SB_E_INVAL);
+    CHECK_EQ_INT(walk_intervals(s, &ALL, NULL, "2026-01-01T00:00:00Z", NULL, 9, &g), SB_E_INVAL);
+    json_decref(g.list);
+    struct store_tx *tx = wtx(s);
     CHECK_EQ_INT(store_row_delete(tx, STORE_CLIENTS, &ALL, cl[0], NULL), 0);
     CHECK_EQ_INT(store_row_delete(tx, STORE_CLIENTS, &ALL, cl[2], NULL), 0);
     CHECK_EQ_INT(store_tx_commit(tx), 0);
@@ -1911,7 +1963,7 @@ static void run_conformance(const char *url)
     test_events(s);
     test_dashboard_points(s);
     test_history_cascade(s);
-    test_history_before(s);
+    test_history_intervals(s);
     test_prefs(s);
     check_gap_free(s);
     if (raw_db) {
