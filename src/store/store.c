@@ -1012,6 +1012,14 @@ int store_refresh_revoked_since(struct store_tx *tx, int64_t since_ms, json_t **
     return rc;
 }
 
+int store_refresh_prune(struct store_tx *tx, int64_t before_ms, unsigned max)
+{
+    if (!tx || !tx->write || max < 1 || max > 100000) {
+        return SB_E_INVAL;
+    }
+    return tx->store->ops->refresh_prune(tx, before_ms, max);
+}
+
 int store_audit_append(struct store_tx *tx, json_t *entry, json_t **out)
 {
     const struct store_table_desc *t = writable_table(tx, STORE_AUDIT);

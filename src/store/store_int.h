@@ -105,6 +105,8 @@ struct store_ops {
     int (*events_clear)(struct store_tx *tx, const char *key);
     /* Append to out (a JSON array) each family_id with a token revoked after since_ms. */
     int (*refresh_revoked_since)(struct store_tx *tx, int64_t since_ms, json_t *out);
+    /* Delete up to max tokens that expired before before_ms, oldest first; the count. */
+    int (*refresh_prune)(struct store_tx *tx, int64_t before_ms, unsigned max);
 
     /* The newest audit entry's seq and hash (0 and 64 zeros when empty). */
     int (*audit_last)(struct store_tx *tx, int64_t *seq, char hash[65]);

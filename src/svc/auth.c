@@ -236,6 +236,27 @@ static int grace_reply(struct svc *svc, const char *hash, json_t *user, struct s
     return 0;
 }
 
+int svc_auth_prune(struct svc *svc, int64_t now_ms)
+{
+    if (!svc->auth) {
+        return 0;
+    }
+    struct store_tx *tx;
+    int rc = store_tx_begin(svc->store, true, &tx);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = store_refresh_prune(tx, now_ms - auth_session_refresh_ttl_ms(svc->auth),
+                             SVC_REFRESH_PRUNE_BATCH);
+    if (rc < 0) {
+        store_tx_rollback(tx);
+        return rc;
+    }
+    int n = rc;
+    rc = store_tx_commit(tx);
+    return rc < 0 ? rc : n;
+}
+
 int svc_auth_refresh(struct svc *svc, const struct svc_actor *ctx, const char *refresh_token,
                      struct svc_tokens *out)
 {

@@ -5,6 +5,8 @@
  *     (svc_presence_tick), so both show up within a second of their time;
  *   - every second, with a message retention, deletes messages expired longer ago than it
  *     (svc_messages_purge);
+ *   - every minute deletes refresh tokens expired a refresh lifetime ago (svc_auth_prune),
+ *     batch after batch while there are more;
  *   - every metrics interval computes the dashboard snapshot of every client and of the
  *     all-tenants view, and hands each one that changed (ignoring its "at" timestamp) to the
  *     publish callback.

@@ -374,6 +374,12 @@ int svc_messages_tick(struct svc *svc, int64_t now_ms);
  * ("message.purge", the row as before). retention_ms <= 0 keeps everything. Returns the
  * number deleted. */
 int svc_messages_purge(struct svc *svc, int64_t now_ms, int64_t retention_ms);
+/* Delete up to SVC_REFRESH_PRUNE_BATCH refresh tokens that expired one refresh lifetime
+ * before now_ms (the jobs thread, every minute): the number deleted, or SB_E_*. A rotated
+ * token presented again while its row is kept still revokes its session (theft); after that
+ * it is only unknown, as any expired token is refused. 0 without an auth session. */
+#define SVC_REFRESH_PRUNE_BATCH 2000
+int svc_auth_prune(struct svc *svc, int64_t now_ms);
 
 /* ---- dashboard metrics ---- */
 /* Live realtime connections of a tenant (client_id NULL: all). Called from any thread. */

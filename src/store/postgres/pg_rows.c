@@ -181,6 +181,14 @@ int pg_refresh_revoke(struct store_tx *tx, const char *column, const char *value
     return run_fixed(tx, sql, json_pack("[os]", time_json(now_ms), value), NULL);
 }
 
+int pg_refresh_prune(struct store_tx *tx, int64_t before_ms, unsigned max)
+{
+    return run_fixed(tx,
+                     "DELETE FROM refresh_tokens WHERE id IN (SELECT id FROM refresh_tokens "
+                     "WHERE expires_at < $1 ORDER BY expires_at LIMIT $2)",
+                     json_pack("[oI]", time_json(before_ms), (json_int_t)max), NULL);
+}
+
 int pg_events_add(struct store_tx *tx, const char *key, int64_t now_ms, unsigned keep,
                   int64_t expires_ms)
 {

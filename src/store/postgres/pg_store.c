@@ -715,6 +715,7 @@ static const struct store_ops postgres_ops = {
     .refresh_mark_used = pg_refresh_mark_used,
     .refresh_revoke = pg_refresh_revoke,
     .refresh_revoked_since = pg_refresh_revoked_since,
+    .refresh_prune = pg_refresh_prune,
     .events_add = pg_events_add,
     .events_count = pg_events_count,
     .events_clear = pg_events_clear,

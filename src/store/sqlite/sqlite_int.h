@@ -202,6 +202,7 @@ int sq_events_count(struct store_tx *tx, const char *key, int64_t since_ms, unsi
                     int64_t *oldest_ms, int64_t *newest_ms);
 int sq_events_clear(struct store_tx *tx, const char *key);
 int sq_refresh_revoked_since(struct store_tx *tx, int64_t since_ms, json_t *out);
+int sq_refresh_prune(struct store_tx *tx, int64_t before_ms, unsigned max);
 int sq_audit_last(struct store_tx *tx, int64_t *seq, char hash[65]);
 int sq_audit_scan(struct store *s, store_audit_row_cb cb, void *arg, int64_t *high_water);
 int sq_changes_read(struct store *s, int64_t after_seq, size_t limit, struct store_change **out,

@@ -344,8 +344,16 @@ static const char *const migration_8[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {migration_1, migration_2, migration_3, migration_4,
-                                                migration_5, migration_6, migration_7, migration_8};
+/* Migration 9: refresh tokens found by expiry, for store_refresh_prune (the table grew by one
+ * row per refresh, forever). */
+static const char *const migration_9[] = {
+    "CREATE INDEX refresh_expires ON refresh_tokens (expires_at)",
+    NULL,
+};
+
+static const char *const *const migrations[] = {migration_1, migration_2, migration_3,
+                                                migration_4, migration_5, migration_6,
+                                                migration_7, migration_8, migration_9};
 
 const char *const *sqlite_migration(int version)
 {

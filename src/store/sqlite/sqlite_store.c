@@ -912,6 +912,7 @@ static const struct store_ops sqlite_ops = {
     .refresh_mark_used = sq_refresh_mark_used,
     .refresh_revoke = sq_refresh_revoke,
     .refresh_revoked_since = sq_refresh_revoked_since,
+    .refresh_prune = sq_refresh_prune,
     .events_add = sq_events_add,
     .events_count = sq_events_count,
     .events_clear = sq_events_clear,

@@ -1123,7 +1123,25 @@ static void test_meta_refresh(struct store *s, const char *client_a)
     CHECK_EQ_INT(store_refresh_revoked_since(tx, 4102444800000LL, &fams), 0);
     CHECK_EQ_INT((int64_t)json_array_size(fams), 0);
     json_decref(fams);
+    /* Pruning: only tokens expired before the time, the oldest first, at most max a call. */
+    const int64_t T = 1767225600000LL; /* 2026-01-01T00:00Z */
+    CHECK_EQ_INT(store_refresh_insert(tx, uid, fam, "old-3", T - 1000), 0);
+    CHECK_EQ_INT(store_refresh_insert(tx, uid, fam, "old-1", T - 3000), 0);
+    CHECK_EQ_INT(store_refresh_insert(tx, uid, fam, "old-2", T - 2000), 0);
+    CHECK_EQ_INT(store_refresh_insert(tx, uid, fam, "at-t", T), 0);
+    CHECK_EQ_INT(store_refresh_prune(tx, T, 2), 2);
+    CHECK_EQ_INT(store_refresh_find(tx, "old-1", &r), SB_E_NOTFOUND);
+    CHECK_EQ_INT(store_refresh_find(tx, "old-2", &r), SB_E_NOTFOUND);
+    CHECK_EQ_INT(store_refresh_find(tx, "old-3", &r), 0);
+    CHECK_EQ_INT(store_refresh_prune(tx, T, 2), 1);
+    CHECK_EQ_INT(store_refresh_prune(tx, T, 2), 0);
+    CHECK_EQ_INT(store_refresh_find(tx, "at-t", &r), 0); /* not before T */
+    CHECK_EQ_INT(store_refresh_find(tx, "hash-1", &r), 0);
+    CHECK_EQ_INT(store_refresh_prune(tx, T, 0), SB_E_INVAL);
     CHECK_EQ_INT(store_tx_commit(tx), 0);
+    tx = rtx(s);
+    CHECK_EQ_INT(store_refresh_prune(tx, T, 5), SB_E_INVAL); /* a read transaction */
+    store_tx_rollback(tx);
     json_decref(u);
 }
 

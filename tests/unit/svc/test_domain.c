@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "auth/session.h"
 #include "base/err.h"
 #include "store/store.h"
 #include "svc/jobs.h"
@@ -530,6 +531,37 @@ static void test_stats_window(void)
     json_decref(c);
 }
 
+/* Refresh tokens expired a refresh lifetime ago are deleted, the rest kept. */
+static void test_refresh_prune(void)
+{
+    CHECK_EQ_INT(svc_auth_prune(svc, clock_now_ms()), 0); /* no auth session: nothing to do */
+    struct auth_session_config cfg = {.jwt_secret = "prune-test-secret-0123456789abcdef",
+                                      .refresh_ttl_ms = 60000};
+    struct auth_session *auth = NULL;
+    CHECK_EQ_INT(auth_session_new(store, &cfg, &auth), 0);
+    svc_set_auth(svc, auth);
+    json_t *u = find(STORE_USERS, "email", "agent1@acme.test");
+    int64_t now = clock_now_ms();
+    struct store_tx *tx = NULL;
+    CHECK_EQ_INT(store_tx_begin(store, true, &tx), 0);
+    const char *fam = "00000000-0000-4000-8000-00000000f001";
+    CHECK_EQ_INT(store_refresh_insert(tx, str(u, "id"), fam, "prune-long-ago", now - 61000), 0);
+    CHECK_EQ_INT(store_refresh_insert(tx, str(u, "id"), fam, "prune-recent", now - 59000), 0);
+    CHECK_EQ_INT(store_refresh_insert(tx, str(u, "id"), fam, "prune-live", now + 60000), 0);
+    CHECK_EQ_INT(store_tx_commit(tx), 0);
+    CHECK_EQ_INT(svc_auth_prune(svc, now), 1);
+    CHECK_EQ_INT(svc_auth_prune(svc, now), 0);
+    struct store_refresh r;
+    CHECK_EQ_INT(store_tx_begin(store, false, &tx), 0);
+    CHECK_EQ_INT(store_refresh_find(tx, "prune-long-ago", &r), SB_E_NOTFOUND);
+    CHECK_EQ_INT(store_refresh_find(tx, "prune-recent", &r), 0);
+    CHECK_EQ_INT(store_refresh_find(tx, "prune-live", &r), 0);
+    store_tx_rollback(tx);
+    svc_set_auth(svc, NULL);
+    auth_session_free(auth);
+    json_decref(u);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/sbsvcXXXXXX";
@@ -558,6 +590,7 @@ int main(void)
     test_message_tick();
     test_jobs_publish_on_change();
     test_stats_window();
+    test_refresh_prune();
 
     svc_free(svc);
     store_free(store);
