@@ -660,35 +660,54 @@ int sql_agent_history_close(struct store_tx *tx, const char *agent_id, const cha
     return run(tx, NULL, &st, NULL, NULL);
 }
 
-/* store_agent_intervals' walk over the rows of its statements. */
+/* store_agent_intervals' walk over the rows of its statements (add_interval reads them). */
+#define INTERVAL_COLS "\"agent_id\", \"status\", \"started_at\", \"ended_at\", \"id\""
 struct intervals {
     store_interval_cb cb;
     void *arg;
     size_t left;   /* intervals still allowed */
     int64_t after; /* skip intervals that ended by then */
     int rc;
+    size_t rows;         /* rows of the statement so far */
+    char last_start[64]; /* the last row's started_at and id, as stored */
+    char last_id[64];
 };
+
+/* Rows of one statement of a window: a page in started_at order, so that a backend that
+ * holds a whole result (libpq) never holds more than this many. */
+#define WINDOW_PAGE 20000
 
 static int add_interval(void *arg, const struct sql_row *row)
 {
     struct intervals *w = arg;
-    json_t *v[4] = {row->value(row, 0, COL_UUID), row->value(row, 1, COL_TEXT),
-                    row->value(row, 2, COL_TIME), row->value(row, 3, COL_TIME)};
+    json_t *v[5] = {row->value(row, 0, COL_UUID), row->value(row, 1, COL_TEXT),
+                    row->value(row, 2, COL_TIME), row->value(row, 3, COL_TIME),
+                    row->value(row, 4, COL_UUID)};
     struct store_interval iv = {json_string_value(v[0]), json_string_value(v[1]), 0, -1};
-    const char *end = json_string_value(v[3]);
+    const char *start = json_string_value(v[2]), *end = json_string_value(v[3]);
+    const char *id = json_string_value(v[4]);
     int stop = 0;
-    if (!iv.agent_id || !iv.status || clock_parse_ms(json_string_value(v[2]), &iv.start_ms) < 0 ||
-        (end && clock_parse_ms(end, &iv.end_ms) < 0) || (end && iv.end_ms <= w->after)) {
-        stop = 0; /* not in the window (or unreadable, which the schema rules out) */
-    } else if (w->left == 0) {
-        w->rc = SB_E_TOOBIG;
+    w->rows++;
+    if (!iv.agent_id || !iv.status || !start || !id || strlen(start) >= sizeof w->last_start ||
+        strlen(id) >= sizeof w->last_id || clock_parse_ms(start, &iv.start_ms) < 0 ||
+        (end && clock_parse_ms(end, &iv.end_ms) < 0)) {
+        w->rc = SB_E_DB; /* a row the schema rules out */
         stop = 1;
     } else {
-        w->left--;
-        stop = w->cb(w->arg, &iv);
-        w->rc = stop;
+        memcpy(w->last_start, start, strlen(start) + 1);
+        memcpy(w->last_id, id, strlen(id) + 1);
+        if (end && iv.end_ms <= w->after) {
+            /* ended by the start of the window */
+        } else if (w->left == 0) {
+            w->rc = SB_E_TOOBIG;
+            stop = 1;
+        } else {
+            w->left--;
+            stop = w->cb(w->arg, &iv);
+            w->rc = stop;
+        }
     }
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < 5; i++) {
         json_decref(v[i]);
     }
     return stop;
@@ -700,41 +719,58 @@ static int add_client(void *arg, const struct sql_row *row)
     return 0;
 }
 
-/* The intervals of one client (NULL: within scope only) begun in [from, to]. */
+/* The intervals of one client (NULL: within scope only) begun in [from, to], page by page
+ * in (started_at, id) order along agent_history_client (client_id, started_at). */
 static int window_intervals(struct store_tx *tx, const struct store_scope *scope,
                             const char *client_id, const char *from, const char *to,
                             struct intervals *w)
 {
-    struct sql_stmt st;
-    sql_stmt_init(&st, dialect(tx));
-    sql_printf(&st.text, "SELECT \"agent_id\", \"status\", \"started_at\", \"ended_at\" FROM"
-                         " \"agent_status_history\" WHERE ");
-    scope_sql(&st, store_table_desc(STORE_AGENT_HISTORY), scope);
-    if (client_id) {
-        sql_printf(&st.text, " AND \"client_id\" = ");
-        param_new(&st, json_string(client_id));
-    }
-    sql_printf(&st.text, " AND \"started_at\" >= ");
-    param_new(&st, json_string(from));
-    sql_printf(&st.text, " AND \"started_at\" <= ");
-    param_new(&st, json_string(to));
     w->after = INT64_MIN;
-    int rc = run(tx, scope, &st, add_interval, w);
-    return rc < 0 ? rc : w->rc;
+    w->last_start[0] = '\0';
+    for (;;) {
+        struct sql_stmt st;
+        sql_stmt_init(&st, dialect(tx));
+        sql_printf(&st.text, "SELECT " INTERVAL_COLS " FROM \"agent_status_history\" WHERE ");
+        scope_sql(&st, store_table_desc(STORE_AGENT_HISTORY), scope);
+        if (client_id) {
+            sql_printf(&st.text, " AND \"client_id\" = ");
+            param_new(&st, json_string(client_id));
+        }
+        if (!w->last_start[0]) {
+            sql_printf(&st.text, " AND \"started_at\" >= ");
+            param_new(&st, json_string(from));
+        } else {
+            sql_printf(&st.text, " AND (\"started_at\" > ");
+            param_new(&st, json_string(w->last_start));
+            sql_printf(&st.text, " OR (\"started_at\" = ");
+            param_new(&st, json_string(w->last_start));
+            sql_printf(&st.text, " AND \"id\" > ");
+            param_new(&st, json_string(w->last_id));
+            sql_printf(&st.text, "))");
+        }
+        sql_printf(&st.text, " AND \"started_at\" <= ");
+        param_new(&st, json_string(to));
+        sql_printf(&st.text, " ORDER BY \"started_at\", \"id\" LIMIT %d", WINDOW_PAGE);
+        w->rows = 0;
+        int rc = run(tx, scope, &st, add_interval, w);
+        rc = rc < 0 ? rc : w->rc;
+        if (rc != 0 || w->rows < WINDOW_PAGE) {
+            return rc;
+        }
+    }
 }
 
 int sql_agent_intervals(struct store_tx *tx, const struct store_scope *scope, const char *client_id,
                         const char *from, int64_t from_ms, const char *to, size_t max,
                         store_interval_cb cb, void *arg)
 {
-    struct intervals w = {cb, arg, max, from_ms, 0};
+    struct intervals w = {.cb = cb, .arg = arg, .left = max, .after = from_ms};
     /* Per agent, the last interval begun before from: driven by the agents, one seek through
      * agent_history_agent (agent_id, started_at) and one by primary key each; the scope then
      * applies to the rows found (named as the table, so scope_sql's column is theirs). */
     struct sql_stmt st;
     sql_stmt_init(&st, dialect(tx));
-    sql_printf(&st.text, "SELECT \"agent_id\", \"status\", \"started_at\", \"ended_at\" FROM"
-                         " (SELECT h.* FROM \"agent_status\" AS a"
+    sql_printf(&st.text, "SELECT " INTERVAL_COLS " FROM (SELECT h.* FROM \"agent_status\" AS a"
                          " JOIN \"agent_status_history\" AS h ON h.\"id\" = (SELECT x.\"id\""
                          " FROM \"agent_status_history\" AS x WHERE x.\"agent_id\" = a.\"id\""
                          " AND x.\"started_at\" < ");

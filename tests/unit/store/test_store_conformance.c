@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/rand.h"
 #include "store/store.h"
@@ -957,6 +958,51 @@ static int walk_intervals(struct store *s, const struct store_scope *scope, cons
     return rc;
 }
 
+/* store_agent_intervals past one statement's page (20,000 rows): 20,005 intervals of one
+ * agent, the last seven starting at the same time across the page's end, each once. */
+struct sums {
+    long long n, start, end;
+};
+
+static int sum_interval(void *arg, const struct store_interval *iv)
+{
+    struct sums *m = arg;
+    m->n++;
+    m->start += iv->start_ms;
+    m->end += iv->end_ms;
+    return 0;
+}
+
+static void test_history_pages(struct store *s, const char *client, const char *agent)
+{
+    const long long T = 1735689600000LL; /* 2025-01-01T00:00Z */
+    struct sums want = {0, 0, 0};
+    struct store_tx *tx = wtx(s);
+    for (int i = 0; i < 20005; i++) {
+        long long start = T + (i < 19998 ? i : 19998) * 1000LL, end = start + 1000 + i;
+        char a[CLOCK_RFC3339_LEN], b[CLOCK_RFC3339_LEN];
+        clock_format_ms(start, a);
+        clock_format_ms(end, b);
+        json_t *row = json_pack("{s:s, s:s, s:s, s:s, s:s}", "agent_id", agent, "client_id", client,
+                                "status", "online", "started_at", a, "ended_at", b);
+        CHECK_EQ_INT(store_row_insert(tx, STORE_AGENT_HISTORY, row, NULL), 0);
+        json_decref(row);
+        want.n++;
+        want.start += start;
+        want.end += end;
+    }
+    CHECK_EQ_INT(store_tx_commit(tx), 0);
+    struct sums got = {0, 0, 0};
+    tx = rtx(s);
+    CHECK_EQ_INT(store_agent_intervals(tx, &ALL, client, "2025-01-01T00:00:00Z",
+                                       "2025-01-02T00:00:00Z", 100000, sum_interval, &got),
+                 0);
+    store_tx_rollback(tx);
+    CHECK_EQ_INT(got.n, want.n);
+    CHECK_EQ_INT(got.start, want.start);
+    CHECK_EQ_INT(got.end, want.end);
+}
+
 /* store_agent_intervals: the intervals overlapping a window, per client and within scope. */
 static void test_history_intervals(struct store *s)
 {
@@ -1043,6 +1089,7 @@ static void test_history_intervals(struct store *s)
         walk_intervals(s, &ALL, cl[0], "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", 100, &g), 7);
     CHECK_EQ_INT(json_array_size(g.list), 2);
     g.stop_after = 0;
+    test_history_pages(s, cl[2], a2);
     CHECK_EQ_INT(walk_intervals(s, &ALL, "not-a-uuid", "2026-01-01T00:00:00Z",
                                 "2026-01-02T00:00:00Z", 9, &g),
                  SB_E_INVAL);
