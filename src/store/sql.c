@@ -673,8 +673,8 @@ struct intervals {
     char last_id[64];
 };
 
-/* Rows of one statement of a window: a page in started_at order, so that a backend that
- * holds a whole result (libpq) never holds more than this many. */
+/* Rows of one statement of a window where the backend holds whole results (libpq): so that
+ * it never holds more than this many. */
 #define WINDOW_PAGE 20000
 
 static int add_interval(void *arg, const struct sql_row *row)
@@ -719,12 +719,14 @@ static int add_client(void *arg, const struct sql_row *row)
     return 0;
 }
 
-/* The intervals of one client (NULL: within scope only) begun in [from, to], page by page
- * in (started_at, id) order along agent_history_client (client_id, started_at). */
+/* The intervals of one client (NULL: within scope only) begun in [from, to], along
+ * agent_history_client (client_id, started_at): one statement whose rows SQLite hands over as
+ * it steps, or, for a backend that holds whole results, pages in (started_at, id) order. */
 static int window_intervals(struct store_tx *tx, const struct store_scope *scope,
                             const char *client_id, const char *from, const char *to,
                             struct intervals *w)
 {
+    bool paged = dialect(tx)->whole_results;
     w->after = INT64_MIN;
     w->last_start[0] = '\0';
     for (;;) {
@@ -736,10 +738,10 @@ static int window_intervals(struct store_tx *tx, const struct store_scope *scope
             sql_printf(&st.text, " AND \"client_id\" = ");
             param_new(&st, json_string(client_id));
         }
-        if (!w->last_start[0]) {
-            sql_printf(&st.text, " AND \"started_at\" >= ");
-            param_new(&st, json_string(from));
-        } else {
+        /* The range's start stands alone too, so that the index's range begins there. */
+        sql_printf(&st.text, " AND \"started_at\" >= ");
+        param_new(&st, json_string(w->last_start[0] ? w->last_start : from));
+        if (w->last_start[0]) {
             sql_printf(&st.text, " AND (\"started_at\" > ");
             param_new(&st, json_string(w->last_start));
             sql_printf(&st.text, " OR (\"started_at\" = ");
@@ -750,11 +752,13 @@ static int window_intervals(struct store_tx *tx, const struct store_scope *scope
         }
         sql_printf(&st.text, " AND \"started_at\" <= ");
         param_new(&st, json_string(to));
-        sql_printf(&st.text, " ORDER BY \"started_at\", \"id\" LIMIT %d", WINDOW_PAGE);
+        if (paged) {
+            sql_printf(&st.text, " ORDER BY \"started_at\", \"id\" LIMIT %d", WINDOW_PAGE);
+        }
         w->rows = 0;
         int rc = run(tx, scope, &st, add_interval, w);
         rc = rc < 0 ? rc : w->rc;
-        if (rc != 0 || w->rows < WINDOW_PAGE) {
+        if (rc != 0 || !paged || w->rows < WINDOW_PAGE) {
             return rc;
         }
     }

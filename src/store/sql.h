@@ -35,6 +35,8 @@ struct sql_dialect {
     bool nulls_order;      /* say NULLS FIRST/LAST so NULL sorts lowest (SQLite's default) */
     bool values_as_given;  /* a stored value reads back exactly as written (checked values:
                               SQLite keeps text, integers and JSON text as bound) */
+    bool whole_results;    /* run holds a statement's whole result before the first row
+                              callback (libpq): long reads go in pages */
 };
 
 /* One result row as a backend hands it to a sql_row_cb; valid only during the call. */

@@ -74,6 +74,7 @@ const struct sql_backend pg_sql_backend = {
             .text_cast = "::text",
             .json_cast = "::jsonb",
             .nulls_order = true,
+            .whole_results = true,
         },
     .run = run_rows,
 };
