@@ -211,6 +211,9 @@ int api_reply_page(struct api_call *c, struct svc_page *page)
     if (page->total >= 0) {
         json_object_set_new(body, "total", json_integer(page->total));
     }
+    if (page->total_capped) {
+        json_object_set_new(body, "total_capped", json_true());
+    }
     if (page->counts) {
         json_object_set(body, "counts", page->counts);
     }

@@ -7,6 +7,7 @@
 #include "api/api_int.h"
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/limits.h"
 #include "svc/svc.h"
 
 static const char *const client_filters[] = {"status", "slug", NULL};
@@ -142,6 +143,9 @@ static int audit_list(struct api_call *c)
     if (!q.sort) {
         q.sort = "-seq";
     }
+    /* The log grows by every change and every refresh, and the viewer counts again after
+     * each burst of changes: past this many entries the answer says "at least". */
+    q.count_max = SB_LIMIT_AUDIT_TOTAL;
     bool csv = api_wants_csv(c, &rc);
     if (rc == 0 && csv) {
         rc = api_export(c, STORE_AUDIT, &q, api_list_page, NULL);

@@ -93,6 +93,11 @@
  * shows it. Fixed. */
 #define SB_LIMIT_READ_CACHE_AGE_MS 1000
 
+/* The audit list's `total` counts at most this many entries ("total_capped": true when more
+ * match): the count of a large log, rerun by every open viewer after each burst of changes,
+ * costs no more than this many rows. */
+#define SB_LIMIT_AUDIT_TOTAL 10000
+
 /* ---- WebSocket (net/ws.c, net/ws codec) ---- */
 
 /* One message (after reassembly). Key ws_max_message; close 1009. */

@@ -451,12 +451,17 @@ void sql_stmt_count(struct sql_stmt *self, const struct store_table_desc *t,
 {
     if (group) {
         sql_printf(&self->text, "SELECT \"%s\", count(*) FROM \"%s\"", group->name, t->name);
+    } else if (plan->count_max) {
+        /* The count stops one row past count_max: the scan of a large table stops there too. */
+        sql_printf(&self->text, "SELECT 'total', count(*) FROM (SELECT 1 FROM \"%s\"", t->name);
     } else {
         sql_printf(&self->text, "SELECT 'total', count(*) FROM \"%s\"", t->name);
     }
     where_sql(self, t, plan);
     if (group) {
         sql_printf(&self->text, " GROUP BY \"%s\"", group->name);
+    } else if (plan->count_max) {
+        sql_printf(&self->text, " LIMIT %zu) AS \"capped\"", plan->count_max + 1);
     }
 }
 

@@ -622,6 +622,7 @@ static int plan_filters(const struct store_table_desc *t, const struct store_que
         return SB_E_INVAL;
     }
     plan->scope = &q->scope;
+    plan->count_max = q->count_max;
     plan->filters = norm;
     plan->nfilters = 0;
     plan->q = q->q && q->q[0] ? q->q : NULL;

@@ -216,6 +216,7 @@ struct store_query {
     const char *sort;   /* column name, '-' prefix for descending; NULL: the table's default */
     size_t limit;       /* 1..STORE_MAX_LIMIT; 0 means 50 */
     const char *cursor; /* next_cursor of the previous page, or NULL */
+    size_t count_max;   /* store_row_count's total stops at count_max + 1 rows (0: all) */
 };
 
 /*
@@ -301,7 +302,9 @@ int store_row_list(struct store_tx *tx, enum store_table table, const struct sto
                    json_t **rows_out, char **next_cursor_out);
 
 /* Count rows matching q (limit, sort and cursor ignored) grouped by column group_by
- * (NULL: one total). *out is {"<value>": n, ...} or {"total": n}. */
+ * (NULL: one total, at most q->count_max + 1 when count_max is set: the count stops there,
+ * so a large table costs no more than that many rows). *out is {"<value>": n, ...} or
+ * {"total": n}. */
 int store_row_count(struct store_tx *tx, enum store_table table, const struct store_query *q,
                     const char *group_by, json_t **out);
 

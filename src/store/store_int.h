@@ -60,6 +60,7 @@ struct store_plan {
     size_t limit;                    /* list only: 1..STORE_MAX_LIMIT */
     json_t *after_value;             /* list only: keyset position (may be JSON null) */
     const char *after_id;            /* list only: NULL on the first page */
+    size_t count_max;                /* count only, without a group: stop at this + 1 (0: all) */
 };
 
 /* One audit row handed to an audit_scan callback; return nonzero to stop the walk. */

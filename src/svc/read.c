@@ -31,6 +31,10 @@ static int page_counts(struct store_tx *tx, enum store_table table, const struct
         rc = store_row_count(tx, table, q, NULL, &total);
         if (rc == 0) {
             out->total = json_integer_value(json_object_get(total, "total"));
+            if (q->count_max && out->total > (int64_t)q->count_max) {
+                out->total = (int64_t)q->count_max; /* more than that */
+                out->total_capped = true;
+            }
         }
         json_decref(total);
     }

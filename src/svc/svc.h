@@ -77,6 +77,7 @@ struct svc_page {
     char *next_cursor; /* malloc'd or NULL */
     int64_t seq;       /* change-log position the read saw */
     int64_t total;     /* rows matching the filters and q over every page; -1 when not counted */
+    bool total_capped; /* more than the query's count_max matched: total is count_max */
     json_t *counts;    /* {"<value>": n} of the count_by column over the same rows, or NULL */
 };
 void svc_page_release(struct svc_page *p);

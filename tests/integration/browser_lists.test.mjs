@@ -5,10 +5,12 @@
 // - Clients: a header click sorts on the server;
 // - Messages: the search box filters on the server (debounced);
 // - Audit: filters by action, text, entity and date range, with the server's total; a range
-//   whose start is after its end is refused at the form;
+//   whose start is after its end is refused at the form; past 10,000 matching entries (seeded
+//   in bulk) the count reads "10,000+ entries";
 // - phone width (390 px): no page scrolls sideways (wide tables scroll in their own box).
 // Screenshots in tests/artifacts/browser_lists/.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 
 import { demoData, goPage, launch, loginAs, rootApi, shot, startPanelServer, tid, until } from './lib/browser.mjs';
@@ -184,6 +186,34 @@ describe('web panel: sortable, searchable lists with server totals', { timeout: 
     await page.locator(`${tid('audit-count')}[data-total="${all}"]`).waitFor({ timeout: 5000 });
     assert.equal(await page.locator(tid('audit-filter-error')).count(), 0);
     await shot(page, T, 'audit');
+    assert.deepEqual(page.errors, []);
+    await ctx.close();
+  });
+
+  it('audit: past 10,000 matching entries the count says "10,000+"', { timeout: 40000 }, async () => {
+    // 10,050 entries for Acme in bulk (the server counts at most 10,000: total_capped).
+    execFileSync('sqlite3', ['-cmd', '.timeout 10000', server.dbPath,
+      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10050)
+       INSERT INTO audit_logs (id, at, client_id, action, entity_type, entity_id, prev_hash, hash)
+       SELECT printf('00000000-0000-7000-8000-%012d', i),
+              strftime('%Y-%m-%dT%H:%M:%fZ', '2026-01-01T00:00:00Z', '+' || i || ' seconds'),
+              '${demo.clients.acme.id}', 'test.bulk', 'client', '${demo.clients.acme.id}', 'x', 'x' FROM n`]);
+    const admin = await rootApi(server.url, 'admin@acme.test');
+    await until(async () => (await admin.get('/api/v1/audit?action=test.bulk&limit=1')).total_capped === true, { what: 'the seeded entries' });
+    const ctx = await b.newContext();
+    const page = await loginAs(ctx, server.url, 'admin@acme.test');
+    await goPage(page, 'audit');
+    await page.locator(tid('audit-filter-action')).fill('test.bulk');
+    await page.locator(tid('audit-apply')).click();
+    const count = page.locator(`${tid('audit-count')}[data-capped="true"]`);
+    await count.waitFor({ timeout: 5000 });
+    assert.equal(await count.getAttribute('data-total'), '10000');
+    assert.match(await count.textContent(), /^10,000\+ entries · \d+ shown$/);
+    // Below the cap the count is exact again.
+    await page.locator(tid('audit-filter-action')).fill('auth.login');
+    await page.locator(tid('audit-apply')).click();
+    const logins = (await admin.get('/api/v1/audit?action=auth.login&limit=1')).total;
+    await page.locator(`${tid('audit-count')}[data-total="${logins}"][data-capped="false"]`).waitFor({ timeout: 5000 });
     assert.deepEqual(page.errors, []);
     await ctx.close();
   });

@@ -783,6 +783,27 @@ static void test_list(struct store *s)
     CHECK_EQ_INT(store_row_count(tx, STORE_USERS, &q, NULL, &cnt), 0);
     CHECK_EQ_INT(json_integer_value(json_object_get(cnt, "total")), 5);
     json_decref(cnt);
+    /* A capped count stops one row past count_max (the caller tells "more than" from it);
+     * with enough room it is exact; grouped counts are never capped. */
+    static const size_t caps[][2] = {{1, 2}, {3, 4}, {4, 5}, {5, 5}, {100, 5}};
+    for (size_t k = 0; k < sizeof(caps) / sizeof(caps[0]); k++) {
+        q.count_max = caps[k][0];
+        CHECK_EQ_INT(store_row_count(tx, STORE_USERS, &q, NULL, &cnt), 0);
+        CHECK_EQ_INT(json_integer_value(json_object_get(cnt, "total")), (int)caps[k][1]);
+        json_decref(cnt);
+    }
+    q.count_max = 1;
+    q.nfilters = 1;
+    q.filters[0] = (struct store_filter){"role", STORE_EQ, json_string("agent")};
+    CHECK_EQ_INT(store_row_count(tx, STORE_USERS, &q, NULL, &cnt), 0);
+    CHECK_EQ_INT(json_integer_value(json_object_get(cnt, "total")), 2);
+    json_decref(cnt);
+    json_decref(q.filters[0].value);
+    q.nfilters = 0;
+    CHECK_EQ_INT(store_row_count(tx, STORE_USERS, &q, "role", &cnt), 0);
+    CHECK_EQ_INT(json_integer_value(json_object_get(cnt, "agent")), 3);
+    json_decref(cnt);
+    q.count_max = 0;
     CHECK_EQ_INT(store_row_count(tx, STORE_USERS, &q, "password_hash", &cnt), SB_E_INVAL);
     store_tx_rollback(tx);
     json_decref(c);
@@ -2002,6 +2023,76 @@ static void test_sqlite_checks(const char *file)
     raw_close(&r);
 }
 
+/* SQLite (migration 10): the planner's statistics for the log-like tables, and the plans they
+ * are there for. The tenant's column narrows to half the table, so a time window, an actor or
+ * an entity is read through its own index, not by walking the tenant's rows; a tenant's
+ * newest entries still come through audit_client in order; an agent's history through
+ * agent_history_agent; the open interval through agent_history_open. */
+static void check_plan(sqlite3 *db, const char *sql, const char *index)
+{
+    char explain[1024];
+    snprintf(explain, sizeof(explain), "EXPLAIN QUERY PLAN %s", sql);
+    sqlite3_stmt *st = NULL;
+    char plan[1024] = "";
+    size_t len = 0;
+    if (sqlite3_prepare_v2(db, explain, -1, &st, NULL) == SQLITE_OK) {
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            len += (size_t)snprintf(plan + len, sizeof(plan) - len, "%s; ",
+                                    (const char *)sqlite3_column_text(st, 3));
+            if (len >= sizeof(plan)) {
+                len = sizeof(plan) - 1;
+            }
+        }
+    }
+    sqlite3_finalize(st);
+    char want[128];
+    snprintf(want, sizeof(want), "USING INDEX %s ", index);
+    if (!strstr(plan, want)) {
+        fprintf(stderr, "plan of %s\n  is: %s\n  want: %s\n", sql, plan, index);
+    }
+    CHECK(strstr(plan, want) != NULL);
+}
+
+static void test_sqlite_plans(const char *file)
+{
+    struct raw r;
+    CHECK(raw_open(&r, file));
+    sqlite3_stmt *st = NULL;
+    CHECK_EQ_INT(sqlite3_prepare_v2(r.lite,
+                                    "SELECT stat FROM sqlite_stat1 WHERE tbl = 'audit_logs' AND "
+                                    "idx = 'audit_client'",
+                                    -1, &st, NULL),
+                 SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_step(st), SQLITE_ROW);
+    CHECK_EQ_STR((const char *)sqlite3_column_text(st, 0), "1000000 500000 1");
+    sqlite3_finalize(st);
+    static const char *const plans[][2] = {
+        {"SELECT count(*) FROM (SELECT 1 FROM audit_logs WHERE (client_id = 'c') AND "
+         "at >= '2026-01-01T00:00:00.000Z' AND at <= '2026-01-01T01:00:00.000Z' LIMIT 10001)",
+         "audit_at"},
+        {"SELECT id FROM audit_logs WHERE (client_id = 'c') AND at >= '2026-01-01T00:00:00.000Z' "
+         "AND at <= '2026-01-01T01:00:00.000Z' ORDER BY seq DESC, id DESC LIMIT 51",
+         "audit_at"},
+        {"SELECT count(*) FROM audit_logs WHERE (client_id = 'c') AND actor_id = 'u'",
+         "audit_actor"},
+        {"SELECT count(*) FROM audit_logs WHERE (client_id = 'c') AND entity_type = 'client' AND "
+         "entity_id = 'e'",
+         "audit_entity"},
+        {"SELECT id FROM audit_logs WHERE (client_id = 'c') ORDER BY seq DESC, id DESC LIMIT 51",
+         "audit_client"},
+        {"SELECT id FROM agent_status_history WHERE (client_id = 'c') AND agent_id = 'a' AND "
+         "started_at >= '2026-01-01T00:00:00.000Z' AND started_at <= '2026-01-08T00:00:00.000Z' "
+         "ORDER BY started_at ASC, id ASC LIMIT 501",
+         "agent_history_agent"},
+        {"UPDATE agent_status_history SET ended_at = 'x' WHERE agent_id = 'a' AND ended_at IS NULL",
+         "agent_history_open"},
+    };
+    for (size_t i = 0; i < sizeof(plans) / sizeof(plans[0]); i++) {
+        check_plan(r.lite, plans[i][0], plans[i][1]);
+    }
+    raw_close(&r);
+}
+
 static void run_conformance(const char *url)
 {
     fprintf(stderr, "conformance: %s\n", url);
@@ -2042,6 +2133,7 @@ static void run_conformance(const char *url)
     test_prune(s);
     if (file) {
         test_sqlite_checks(file);
+        test_sqlite_plans(file);
     }
     store_free(s);
 

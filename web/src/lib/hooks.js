@@ -50,12 +50,15 @@ export function useLiveList({ path, params = {}, table, filter, match, admit, so
       error: null,
       cursor: null,
       total: null, // the server's count for the query (null until known)
+      totalCapped: false, // the server stopped counting at total (the audit log): "at least"
       counts: null,
       log: [], // events received while a reload is in flight
       inflight: 0,
       reloadId: 0,
       countsTimer: null,
       countsId: 0,
+      countsBusy: false, // a count request is in flight: the next one waits for it
+      countsAgain: false, // changes arrived meanwhile: count once more after it
       pending: [], // live events not applied yet (see flush)
       flushTimer: null,
       changes: 0, // realtime events seen (matching or not) and reloads done: a stats trigger
@@ -138,6 +141,7 @@ export function useLiveList({ path, params = {}, table, filter, match, admit, so
       me.cursor = cursor;
       me.rows = mergeSnapshot(data, me.log.slice(from), matchRef.current, admitFor(data, cursor));
       me.total = body && typeof body.total === 'number' ? body.total : null;
+      me.totalCapped = !!(body && body.total_capped);
       me.counts = (body && body.counts) || null;
       me.error = null;
       me.changes++;
@@ -179,11 +183,18 @@ export function useLiveList({ path, params = {}, table, filter, match, admit, so
   }, [key]);
 
   // total and counts again, once per burst of live changes (the rows themselves are live).
+  // One count request at a time: changes during one ask for one more after it, so a slow
+  // count (a large table) is not started again every burst while the last still runs.
   const refreshCounts = useCallback(() => {
     const me = st.current;
     if (me.total == null || me.countsTimer) return;
+    if (me.countsBusy) {
+      me.countsAgain = true;
+      return;
+    }
     me.countsTimer = setTimeout(async () => {
       me.countsTimer = null;
+      me.countsBusy = true;
       const id = ++me.countsId;
       try {
         const q = { ...params, limit: 1 };
@@ -191,10 +202,17 @@ export function useLiveList({ path, params = {}, table, filter, match, admit, so
         const body = await api('GET', path + qs(q));
         if (st.current !== me || id !== me.countsId || typeof body.total !== 'number') return;
         me.total = body.total;
+        me.totalCapped = !!body.total_capped;
         me.counts = body.counts || null;
         rerender();
       } catch {
         /* the next change or reload tries again */
+      } finally {
+        me.countsBusy = false;
+        if (me.countsAgain && st.current === me) {
+          me.countsAgain = false;
+          refreshCounts();
+        }
       }
     }, 400);
   }, [key]);
@@ -324,6 +342,7 @@ export function useLiveList({ path, params = {}, table, filter, match, admit, so
     error: s.error,
     hasMore: !!s.cursor,
     total: s.total,
+    totalCapped: s.totalCapped,
     counts: s.counts,
     channelStatus: channel.current,
     changeCount: s.changes,

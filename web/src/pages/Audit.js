@@ -18,6 +18,12 @@ const ACTIONS = [
 const bySeqDesc = (a, b) => (Number(b.seq) || 0) - (Number(a.seq) || 0) || String(b.at || '').localeCompare(String(a.at || ''));
 
 // A JSON value; the box scrolls (max-height), so it is focusable for keyboard scrolling.
+// "N entries · M shown"; where the server stopped counting (a large log) "10,000+ entries".
+function countText(total, capped, shown) {
+  if (capped) return `${total.toLocaleString('en-US')}+ entries · ${shown} shown`;
+  return `${total} entr${total === 1 ? 'y' : 'ies'}${shown < total ? ` · ${shown} shown` : ''}`;
+}
+
 function Json({ v, label }) {
   if (v == null) return html`<span class="muted">—</span>`;
   return html`<pre class="json" tabindex="0" role="region" aria-label=${label}>${typeof v === 'string' ? v : JSON.stringify(v, null, 2)}</pre>`;
@@ -38,7 +44,7 @@ export function Audit({ user }) {
     (!applied.action || r.action === applied.action) &&
     (!applied.from || String(r.at || '') >= applied.from) &&
     (!applied.to || String(r.at || '') <= applied.to);
-  const { rows, loading, error, hasMore, loadMore, total } = useLiveList({
+  const { rows, loading, error, hasMore, loadMore, total, totalCapped } = useLiveList({
     path: '/api/v1/audit',
     params: applied,
     table: 'audit_logs',
@@ -114,7 +120,7 @@ export function Audit({ user }) {
       <label class="inline">From <input type="datetime-local" step="1" data-testid="audit-filter-from" value=${from} onInput=${(e) => setFrom(e.target.value)} /></label>
       <label class="inline">To <input type="datetime-local" step="1" data-testid="audit-filter-to" value=${to} onInput=${(e) => setTo(e.target.value)} /></label>
       <button class="btn" type="submit" data-testid="audit-apply">Apply</button>
-      <span class="muted" role="status" data-testid="audit-count" data-total=${typeof total === 'number' && !loading ? total : ''}>${typeof total === 'number' && !loading ? `${total} entr${total === 1 ? 'y' : 'ies'}${rows.length < total ? ` · ${rows.length} shown` : ''}` : ''}</span>
+      <span class="muted" role="status" data-testid="audit-count" data-total=${typeof total === 'number' && !loading ? total : ''} data-capped=${totalCapped ? 'true' : 'false'}>${typeof total === 'number' && !loading ? countText(total, totalCapped, rows.length) : ''}</span>
       <${CsvButton} path=${`/api/v1/audit${qs(applied)}`} testid="audit-csv" what="the audit log" />
     </form>
     ${rangeError ? html`<p class="error" role="alert" data-testid="audit-filter-error">${rangeError}</p>` : null}
