@@ -229,7 +229,7 @@ typedef int (*api_update_fn)(struct svc *, const struct svc_actor *, const char 
 typedef int (*api_delete_fn)(struct svc *, const struct svc_actor *, const char *,
                              struct svc_errors *);
 int api_list_table(struct api_call *c, enum store_table t, const char *const *eq);
-/* One page of table t through svc_list (an api_page_fn). */
+/* One page of table t through svc_list_rows (an api_page_fn for exports: no count). */
 int api_list_page(struct api_call *c, enum store_table t, struct store_query *q,
                   struct svc_page *out);
 int api_get_row(struct api_call *c, enum store_table t);

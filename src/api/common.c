@@ -247,7 +247,7 @@ static int count_by_param(struct api_call *c, enum store_table t, const char *co
 int api_list_page(struct api_call *c, enum store_table t, struct store_query *q,
                   struct svc_page *out)
 {
-    int rc = svc_list(c->api->svc, &c->who, t, q, out);
+    int rc = svc_list_rows(c->api->svc, &c->who, t, q, out);
     return rc == SB_E_INVAL ? api_fail(c, SB_E_VALIDATION, "invalid cursor or filter") : rc;
 }
 

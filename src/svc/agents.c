@@ -440,6 +440,64 @@ int svc_agent_bulk_status(struct svc *svc, const struct svc_actor *a, const json
     return by_filter ? bulk_filter(svc, a, in, rc, out, err) : bulk_ids(svc, a, in, rc, out, err);
 }
 
+/* Whether interval r had ended by from_ms (false while open). */
+static bool ended_by(const json_t *r, int64_t from_ms)
+{
+    int64_t end_ms = 0;
+    const char *end = jstr(r, "ended_at");
+    return end && clock_parse_ms(end, &end_ms) == 0 && end_ms <= from_ms;
+}
+
+/* The agent's interval begun before from and still running then, as an array of it (empty
+ * when there is none): the last one begun before from, or, when several began in that same
+ * millisecond (a status set twice within it leaves one that ended as it began), the one of
+ * them not ended by from. */
+static int straddling(struct store_tx *tx, const struct store_scope *scope, const char *id,
+                      const char *from, int64_t from_ms, json_t **out)
+{
+    struct store_query sq = {0};
+    sq.scope = *scope;
+    sq.filters[0] = (struct store_filter){"agent_id", STORE_EQ, json_string(id)};
+    sq.filters[1] = (struct store_filter){"started_at", STORE_LT, json_string(from)};
+    sq.nfilters = 2;
+    sq.sort = "-started_at";
+    sq.limit = 1;
+    char *next = NULL;
+    json_t *rows = NULL;
+    int rc = store_row_list(tx, STORE_AGENT_HISTORY, &sq, &rows, &next);
+    free(next);
+    next = NULL;
+    json_t *last = rc == 0 ? json_array_get(rows, 0) : NULL;
+    if (last && ended_by(last, from_ms)) {
+        json_decref(sq.filters[1].value);
+        sq.filters[1] = (struct store_filter){"started_at", STORE_EQ,
+                                              json_incref(json_object_get(last, "started_at"))};
+        sq.limit = STORE_MAX_LIMIT;
+        json_t *ties = NULL;
+        rc = store_row_list(tx, STORE_AGENT_HISTORY, &sq, &ties, &next);
+        free(next);
+        json_array_clear(rows);
+        size_t i;
+        json_t *t;
+        json_array_foreach(ties, i, t)
+        {
+            if (!ended_by(t, from_ms)) {
+                json_array_append(rows, t);
+                break;
+            }
+        }
+        json_decref(ties);
+    }
+    json_decref(sq.filters[0].value);
+    json_decref(sq.filters[1].value);
+    if (rc < 0) {
+        json_decref(rows);
+        rows = NULL;
+    }
+    *out = rows;
+    return rc;
+}
+
 int svc_agent_history(struct svc *svc, const struct policy_principal *who, const char *id,
                       int64_t from_ms, int64_t to_ms, struct store_query *q, struct svc_page *out)
 {
@@ -466,24 +524,7 @@ int svc_agent_history(struct svc *svc, const struct policy_principal *who, const
     /* Intervals are contiguous, so at most one row started before from and overlaps the
      * window: fetch it separately (first page only), then the rows starting inside it. */
     if (rc == 0 && from_ms > 0 && !q->cursor) {
-        struct store_query sq = {0};
-        sq.scope = scope;
-        sq.filters[0] = (struct store_filter){"agent_id", STORE_EQ, json_string(id)};
-        sq.filters[1] = (struct store_filter){"started_at", STORE_LT, json_string(from)};
-        sq.nfilters = 2;
-        sq.sort = "-started_at";
-        sq.limit = 1;
-        char *next = NULL;
-        rc = store_row_list(tx, STORE_AGENT_HISTORY, &sq, &straddle, &next);
-        free(next);
-        json_decref(sq.filters[0].value);
-        json_decref(sq.filters[1].value);
-        json_t *r = rc == 0 ? json_array_get(straddle, 0) : NULL;
-        int64_t end_ms = 0;
-        if (r && jstr(r, "ended_at") && clock_parse_ms(jstr(r, "ended_at"), &end_ms) == 0 &&
-            end_ms <= from_ms) {
-            json_array_clear(straddle);
-        }
+        rc = straddling(tx, &scope, id, from, from_ms, &straddle);
     }
     if (rc == 0) {
         q->scope = scope;

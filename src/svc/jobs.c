@@ -101,7 +101,7 @@ static void publish_metrics(struct svc_jobs *j, int64_t now_ms)
     do {
         struct svc_page page;
         q.cursor = cursor;
-        rc = svc_list(j->svc, &root, STORE_CLIENTS, &q, &page);
+        rc = svc_list_rows(j->svc, &root, STORE_CLIENTS, &q, &page);
         free(cursor);
         cursor = NULL;
         if (rc < 0) {

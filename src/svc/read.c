@@ -44,14 +44,31 @@ static int page_counts(struct store_tx *tx, enum store_table table, const struct
     return rc;
 }
 
+static int list_page(struct svc *svc, const struct policy_principal *who, enum store_table table,
+                     struct store_query *q, bool counted, const char *count_by,
+                     struct svc_page *out);
+
 int svc_list(struct svc *svc, const struct policy_principal *who, enum store_table table,
              struct store_query *q, struct svc_page *out)
 {
-    return svc_list_counted(svc, who, table, q, NULL, out);
+    return list_page(svc, who, table, q, true, NULL, out);
+}
+
+int svc_list_rows(struct svc *svc, const struct policy_principal *who, enum store_table table,
+                  struct store_query *q, struct svc_page *out)
+{
+    return list_page(svc, who, table, q, false, NULL, out);
 }
 
 int svc_list_counted(struct svc *svc, const struct policy_principal *who, enum store_table table,
                      struct store_query *q, const char *count_by, struct svc_page *out)
+{
+    return list_page(svc, who, table, q, true, count_by, out);
+}
+
+static int list_page(struct svc *svc, const struct policy_principal *who, enum store_table table,
+                     struct store_query *q, bool counted, const char *count_by,
+                     struct svc_page *out)
 {
     memset(out, 0, sizeof *out);
     out->total = -1;
@@ -78,7 +95,7 @@ int svc_list_counted(struct svc *svc, const struct policy_principal *who, enum s
         if (rc == 0) {
             rc = store_row_list(tx, table, q, &out->rows, &out->next_cursor);
         }
-        if (rc == 0) {
+        if (rc == 0 && counted) {
             rc = page_counts(tx, table, q, count_by, out);
         }
         store_tx_rollback(tx);

@@ -86,6 +86,10 @@ void svc_page_release(struct svc_page *p);
  * SB_E_FORBIDDEN when the role may not read the table. */
 int svc_list(struct svc *svc, const struct policy_principal *who, enum store_table table,
              struct store_query *q, struct svc_page *out);
+/* svc_list without the count (out->total -1): for readers that walk every page (an export),
+ * which would otherwise count the matching rows once per page. */
+int svc_list_rows(struct svc *svc, const struct policy_principal *who, enum store_table table,
+                  struct store_query *q, struct svc_page *out);
 /* svc_list plus out->counts grouped by column count_by (NULL: none; SB_E_INVAL when the
  * column is unknown, hidden or JSON). */
 int svc_list_counted(struct svc *svc, const struct policy_principal *who, enum store_table table,

@@ -66,11 +66,11 @@ static void test_list(void)
         " FROM \"users\" WHERE (\"client_id\" = $1) AND lower(\"email\") IN (lower($2::text), "
         "lower($3::text)) AND \"role\" IS NULL AND \"client_id\" IS NOT NULL AND false AND "
         "false AND (\"email\" ILIKE $4 ESCAPE '\\' OR \"name\" ILIKE $5 ESCAPE '\\') AND "
-        "(lower(\"email\") < lower($6::text) OR "
-        "(lower(\"email\") = lower($7::text) AND \"id\" < $8) OR \"email\" IS NULL) ORDER BY "
+        "lower(\"email\") <= lower($6::text) AND (lower(\"email\") < lower($7::text) OR "
+        "(lower(\"email\") = lower($8::text) AND \"id\" < $9) OR \"email\" IS NULL) ORDER BY "
         "lower(\"email\") DESC NULLS LAST, \"id\" DESC LIMIT 11";
     const char *args = "[\"c1\",\"A@x\",\"b@x\",\"%5\\\\%\\\\_\\\\\\\\%\",\"%5\\\\%\\\\_\\\\\\\\%"
-                       "\",\"m@x\",\"m@x\",\"u9\"]";
+                       "\",\"m@x\",\"m@x\",\"m@x\",\"u9\"]";
     const char *from = strstr(st.text.data, " FROM ");
     CHECK_EQ_STR(from, tail_pg);
     char *got = json_dumps(st.args, JSON_COMPACT);
@@ -84,7 +84,7 @@ static void test_list(void)
     CHECK_EQ_STR(from, " FROM \"users\" WHERE (\"client_id\" = ?) AND \"email\" IN (?, ?) AND "
                        "\"role\" IS NULL AND \"client_id\" IS NOT NULL AND 0 AND 0 AND "
                        "(\"email\" LIKE ? ESCAPE '\\' OR \"name\" LIKE ? ESCAPE '\\') AND "
-                       "(\"email\" < ? OR (\"email\" = ? AND "
+                       "\"email\" <= ? AND (\"email\" < ? OR (\"email\" = ? AND "
                        "\"id\" < ?) OR \"email\" IS NULL) ORDER BY \"email\" DESC, \"id\" DESC "
                        "LIMIT 11");
     got = json_dumps(st.args, JSON_COMPACT);
@@ -118,6 +118,29 @@ static void test_list(void)
     snprintf(last, sizeof(last), "$%zu", n + 1);
     CHECK(strstr(st.text.data, last) == NULL);
     sql_stmt_release(&st);
+
+    /* The keyset's bound outside the OR (an index range then starts at the cursor): >=
+     * ascending, even for a nullable column (its NULLs sort first); none for a nullable column
+     * descending, whose NULLs come after every value. */
+    struct store_plan p3 = {
+        .scope = &all,
+        .sort = store_column_find(t, "last_login_at"),
+        .limit = 1,
+        .after_value = json_string("2026-01-01T00:00:00.000Z"),
+        .after_id = "u1",
+    };
+    sql_stmt_init(&st, &plain);
+    sql_stmt_list(&st, t, &p3);
+    CHECK(strstr(st.text.data, " WHERE 1 AND \"last_login_at\" >= ? AND (\"last_login_at\" > ? "
+                               "OR (\"last_login_at\" = ? AND \"id\" > ?))") != NULL);
+    sql_stmt_release(&st);
+    p3.desc = true;
+    sql_stmt_init(&st, &plain);
+    sql_stmt_list(&st, t, &p3);
+    CHECK(strstr(st.text.data, " WHERE 1 AND (\"last_login_at\" < ? OR (\"last_login_at\" = ? "
+                               "AND \"id\" < ?) OR \"last_login_at\" IS NULL)") != NULL);
+    sql_stmt_release(&st);
+    json_decref(p3.after_value);
 
     json_decref(plan.after_value);
     json_decref(in);

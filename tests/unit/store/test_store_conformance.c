@@ -1057,6 +1057,13 @@ static void test_history_intervals(struct store *s)
     json_decref(insert(s, STORE_AGENT_HISTORY,
                        P("{s:s, s:s, s:s, s:s}", "agent_id", a1, "client_id", cl[1], "status",
                          "busy", "started_at", "2025-06-01T00:00:00Z")));
+    /* Set twice in that millisecond: an interval that ended as it began, tied with the open
+     * one (and with the larger id): the open one is the agent's interval at any later time. */
+    json_decref(
+        insert(s, STORE_AGENT_HISTORY,
+               P("{s:s, s:s, s:s, s:s, s:s, s:s}", "id", "ffffffff-ffff-7fff-bfff-ffffffffffff",
+                 "agent_id", a1, "client_id", cl[1], "status", "away", "started_at",
+                 "2025-06-01T00:00:00Z", "ended_at", "2025-06-01T00:00:00Z")));
     json_decref(
         insert(s, STORE_AGENT_HISTORY,
                P("{s:s, s:s, s:s, s:s, s:s}", "agent_id", a2, "client_id", cl[2], "status", "away",

@@ -531,6 +531,40 @@ static void test_stats_window(void)
     json_decref(c);
 }
 
+/* An agent's history over a window starts with the interval running at its start, also when
+ * another interval began in that same millisecond and ended at once (a status set twice within
+ * it; that one holds the larger id here, so ids alone would pick it). */
+static void test_history_straddle_tie(void)
+{
+    json_t *a = agent_of("agent3@acme.test");
+    add_interval(a, "busy", "2024-03-01T00:00:00Z", "2024-03-01T06:00:00Z");
+    json_t *row =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "id", "ffffffff-ffff-7fff-bfff-ffffffffffff",
+                  "agent_id", str(a, "id"), "client_id", str(a, "client_id"), "status", "away",
+                  "started_at", "2024-03-01T00:00:00Z", "ended_at", "2024-03-01T00:00:00Z");
+    struct store_tx *tx = NULL;
+    CHECK_EQ_INT(store_tx_begin(store, true, &tx), 0);
+    CHECK_EQ_INT(store_row_insert(tx, STORE_AGENT_HISTORY, row, NULL), 0);
+    CHECK_EQ_INT(store_tx_commit(tx), 0);
+    json_decref(row);
+    struct store_query q = {.limit = 10};
+    struct svc_page page;
+    CHECK_EQ_INT(svc_agent_history(svc, &root.who, str(a, "id"), ms_at("2024-03-01T01:00:00Z"),
+                                   ms_at("2024-03-01T02:00:00Z"), &q, &page),
+                 0);
+    CHECK_EQ_INT(json_array_size(page.rows), 1);
+    CHECK_EQ_STR(str(json_array_get(page.rows, 0), "status"), "busy");
+    svc_page_release(&page);
+    /* A window from that very millisecond starts with both, in time order. */
+    q = (struct store_query){.limit = 10};
+    CHECK_EQ_INT(svc_agent_history(svc, &root.who, str(a, "id"), ms_at("2024-03-01T00:00:00Z"),
+                                   ms_at("2024-03-01T02:00:00Z"), &q, &page),
+                 0);
+    CHECK_EQ_INT(json_array_size(page.rows), 2);
+    svc_page_release(&page);
+    json_decref(a);
+}
+
 /* Refresh tokens expired a refresh lifetime ago are deleted, the rest kept. */
 static void test_refresh_prune(void)
 {
@@ -590,6 +624,7 @@ int main(void)
     test_message_tick();
     test_jobs_publish_on_change();
     test_stats_window();
+    test_history_straddle_tie();
     test_refresh_prune();
 
     svc_free(svc);
