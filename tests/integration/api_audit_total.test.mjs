@@ -85,6 +85,18 @@ test('below the cap the total is exact and carries no flag', async () => {
     assert.equal(all.json.data.length, 100);
     assert.equal(new Set(all.json.data.map((e) => e.seq)).size, 100);
   }
+  // A window's pages come newest first by time, each entry once.
+  const seen = [];
+  let cursor = null;
+  for (let n = 0; n < 30; n++) {
+    const page = await audit(tok.admin, `limit=7&${win}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    seen.push(...page.data);
+    cursor = page.next_cursor;
+    if (!cursor) break;
+  }
+  assert.equal(seen.length, 100);
+  assert.equal(new Set(seen.map((e) => e.id)).size, 100);
+  assert.ok(seen.every((e, i) => i === 0 || e.at < seen[i - 1].at));
   // Another tenant sees none of them, and its own count is exact.
   const g = await audit(tok.gadmin, 'limit=5&action=test.bulk');
   assert.equal(g.total, 0);

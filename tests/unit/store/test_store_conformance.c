@@ -2087,6 +2087,10 @@ static void test_sqlite_plans(const char *file)
          "audit_entity"},
         {"SELECT id FROM audit_logs WHERE (client_id = 'c') ORDER BY seq DESC, id DESC LIMIT 51",
          "audit_client"},
+        /* a window's later page (newest first by time): from its cursor on */
+        {"SELECT id FROM audit_logs WHERE (client_id = ?) AND at >= ? AND at <= ? AND at <= ? "
+         "AND (at < ? OR (at = ? AND id < ?)) ORDER BY at DESC, id DESC LIMIT 201",
+         "audit_at"},
         {"SELECT id FROM agent_status_history WHERE (client_id = 'c') AND agent_id = 'a' AND "
          "started_at >= '2026-01-01T00:00:00.000Z' AND started_at <= '2026-01-08T00:00:00.000Z' "
          "ORDER BY started_at ASC, id ASC LIMIT 501",
