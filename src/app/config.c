@@ -93,6 +93,8 @@ static const struct setting settings[] = {
      "a connected agent without activity this long goes from online to away (0: never)"},
     {"message_retention", K_MS, OFF(message_retention_ms), "30d",
      "delete system messages expired longer ago than this (0: keep forever)"},
+    {"history_retention", K_MS, OFF(history_retention_ms), "0",
+     "delete agent status intervals that ended longer ago than this (0: keep forever)"},
     {"metrics_interval", K_MS, OFF(metrics_interval_ms), "2s", "dashboard metrics push interval"},
     {"login_attempts", K_INT, OFF(login_attempts), "10",
      "failed logins of one account from one IP per login window (429 beyond)"},

@@ -67,6 +67,7 @@ struct app_config {
     int64_t cluster_lease_ms;
     int64_t metrics_interval_ms;
     int64_t message_retention_ms;
+    int64_t history_retention_ms;
     int64_t login_attempts;             /* failures per (account, IP) per login window */
     int64_t login_ip_attempts;          /* failures per IP per login window */
     int64_t login_account_attempts;     /* failures per account before delays start */

@@ -378,6 +378,7 @@ static int cmd_serve(struct app_config *cfg)
     }
     struct svc_jobs_config jc = {.metrics_interval_ms = cfg->metrics_interval_ms,
                                  .message_retention_ms = cfg->message_retention_ms,
+                                 .history_retention_ms = cfg->history_retention_ms,
                                  .publish = publish_metrics,
                                  .publish_arg = rt};
     struct svc_jobs *jobs = NULL;

@@ -828,6 +828,40 @@ int sql_agent_intervals(struct store_tx *tx, const struct store_scope *scope, co
     return rc;
 }
 
+int sql_agent_history_prune(struct store_tx *tx, const char *before, unsigned max)
+{
+    struct store_scope all = {.all = true};
+    json_t *clients = json_array();
+    struct sql_stmt st;
+    sql_stmt_init(&st, dialect(tx));
+    sql_printf(&st.text, "SELECT \"id\" FROM \"clients\"");
+    int rc = run(tx, &all, &st, add_client, clients);
+    int deleted = 0;
+    size_t i;
+    json_t *c;
+    json_array_foreach(clients, i, c)
+    {
+        if (rc < 0 || (unsigned)deleted >= max) {
+            break;
+        }
+        /* The client's intervals begun before `before` (a range of agent_history_client):
+         * after a prune only the open ones and those running at `before` remain in it. */
+        sql_stmt_init(&st, dialect(tx));
+        sql_printf(&st.text, "DELETE FROM \"agent_status_history\" WHERE \"id\" IN (SELECT "
+                             "\"id\" FROM \"agent_status_history\" WHERE \"client_id\" = ");
+        param(&st, c);
+        sql_printf(&st.text, " AND \"started_at\" < ");
+        param_new(&st, json_string(before));
+        sql_printf(&st.text, " AND \"ended_at\" < ");
+        param_new(&st, json_string(before));
+        sql_printf(&st.text, " LIMIT %u)", max - (unsigned)deleted);
+        rc = run(tx, &all, &st, NULL, NULL);
+        deleted += rc > 0 ? rc : 0;
+    }
+    json_decref(clients);
+    return rc < 0 ? rc : deleted;
+}
+
 /* ---- dashboard history points (table dashboard_points, migrations of both backends) ---- */
 
 static const char history_cols[] = "online, away, busy, offline, active_messages, "

@@ -101,6 +101,7 @@ int sql_agent_history_close(struct store_tx *tx, const char *agent_id, const cha
 int sql_agent_intervals(struct store_tx *tx, const struct store_scope *scope, const char *client_id,
                         const char *from, int64_t from_ms, const char *to, size_t max,
                         store_interval_cb cb, void *arg);
+int sql_agent_history_prune(struct store_tx *tx, const char *before, unsigned max);
 int sql_history_put(struct store_tx *tx, const struct store_history_point *p, size_t n);
 int sql_history_delete(struct store_tx *tx, const char *key, int64_t before_ms);
 int sql_history_load(struct store_tx *tx, int64_t since_ms, store_history_cb cb, void *arg);

@@ -1013,6 +1013,16 @@ int store_refresh_revoked_since(struct store_tx *tx, int64_t since_ms, json_t **
     return rc;
 }
 
+int store_agent_history_prune(struct store_tx *tx, int64_t before_ms, unsigned max)
+{
+    if (!tx || !tx->write || max < 1 || max > 100000 || before_ms < 0) {
+        return SB_E_INVAL;
+    }
+    char before[CLOCK_RFC3339_LEN];
+    clock_format_ms(before_ms, before); /* compared as every time column is stored */
+    return sql_agent_history_prune(tx, before, max);
+}
+
 int store_refresh_prune(struct store_tx *tx, int64_t before_ms, unsigned max)
 {
     if (!tx || !tx->write || max < 1 || max > 100000) {

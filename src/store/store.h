@@ -377,6 +377,11 @@ int store_refresh_revoke_user(struct store_tx *tx, const char *user_id);
 /* The sessions (refresh families) revoked after since_ms, as a new JSON array of family ids:
  * what a starting node reloads so that revoked access tokens stay revoked across restarts. */
 int store_refresh_revoked_since(struct store_tx *tx, int64_t since_ms, json_t **out);
+/* Delete up to max (1..100000) agent status intervals that ended before before_ms (an open
+ * interval, the agent's current status, stays however old), one client at a time through
+ * agent_history_client, so a call reads the rows begun before before_ms and no others. The
+ * number deleted, or SB_E_*. A write transaction. */
+int store_agent_history_prune(struct store_tx *tx, int64_t before_ms, unsigned max);
 /* Delete up to max (1..100000) refresh tokens that expired before before_ms, the oldest
  * first, through the index on expires_at (a token past its expiry is refused anyway). Every
  * refresh adds a token, so without this the table, and a node's start (which reads the

@@ -561,6 +561,21 @@ int svc_agent_history(struct svc *svc, const struct policy_principal *who, const
     return rc;
 }
 
+int svc_agent_history_prune(struct svc *svc, int64_t now_ms, int64_t retention_ms)
+{
+    if (retention_ms <= 0 || now_ms - retention_ms < 0) {
+        return SB_E_INVAL;
+    }
+    struct store_tx *tx;
+    int rc = store_tx_begin(svc->store, true, &tx);
+    if (rc < 0) {
+        return rc;
+    }
+    int n = store_agent_history_prune(tx, now_ms - retention_ms, SVC_HISTORY_PRUNE_BATCH);
+    rc = svc_tx_end(tx, n < 0 ? n : 0, NULL);
+    return rc < 0 ? rc : n;
+}
+
 /* The agent row of user_id (system scope) or NULL. */
 static int agent_of_user(struct store_tx *tx, const char *user_id, json_t **rows)
 {

@@ -246,14 +246,9 @@ int svc_auth_prune(struct svc *svc, int64_t now_ms)
     if (rc < 0) {
         return rc;
     }
-    rc = store_refresh_prune(tx, now_ms - auth_session_refresh_ttl_ms(svc->auth),
-                             SVC_REFRESH_PRUNE_BATCH);
-    if (rc < 0) {
-        store_tx_rollback(tx);
-        return rc;
-    }
-    int n = rc;
-    rc = store_tx_commit(tx);
+    int n = store_refresh_prune(tx, now_ms - auth_session_refresh_ttl_ms(svc->auth),
+                                SVC_REFRESH_PRUNE_BATCH);
+    rc = svc_tx_end(tx, n < 0 ? n : 0, NULL);
     return rc < 0 ? rc : n;
 }
 

@@ -152,7 +152,7 @@ static void *jobs_main(void *arg)
     struct svc_jobs *j = arg;
     /* Scheduled on the monotonic clock: a step of the wall clock neither stalls the jobs nor
      * runs them in a burst. The wall clock is only what they record. */
-    int64_t next_metrics = clock_mono_ms(), next_purge = 0, next_tokens = 0;
+    int64_t next_metrics = clock_mono_ms(), next_purge = 0, next_tokens = 0, next_history = 0;
     pthread_mutex_lock(&j->mu);
     while (!j->stop) {
         pthread_mutex_unlock(&j->mu);
@@ -180,6 +180,14 @@ static void *jobs_main(void *arg)
             }
             /* a full batch: go on at the next tick */
             next_tokens = rc >= SVC_REFRESH_PRUNE_BATCH ? mono : mono + 60000;
+        }
+        if (j->cfg.history_retention_ms > 0 && mono >= next_history) {
+            rc = svc_agent_history_prune(j->svc, now, j->cfg.history_retention_ms);
+            if (rc < 0) {
+                log_warn("jobs: status history retention failed: %s", sb_strerror(rc));
+            }
+            /* a full batch: go on at the next tick */
+            next_history = rc >= SVC_HISTORY_PRUNE_BATCH ? mono : mono + 60000;
         }
         if (mono >= next_metrics) {
             publish_metrics(j, now);

@@ -39,6 +39,7 @@ struct svc_jobs_config {
     int64_t tick_ms;              /* messages and presence tick; <= 0: 200 */
     int64_t metrics_interval_ms;  /* dashboard snapshots; <= 0: 2000 */
     int64_t message_retention_ms; /* delete messages expired this long ago, each second; 0: never */
+    int64_t history_retention_ms; /* delete status intervals ended this long ago; 0: never */
     svc_jobs_publish_fn publish;  /* may be NULL (snapshots are then only computed) */
     void *publish_arg;
 };

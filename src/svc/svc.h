@@ -385,6 +385,13 @@ int svc_messages_purge(struct svc *svc, int64_t now_ms, int64_t retention_ms);
  * it is only unknown, as any expired token is refused. 0 without an auth session. */
 #define SVC_REFRESH_PRUNE_BATCH 2000
 int svc_auth_prune(struct svc *svc, int64_t now_ms);
+/* Delete up to SVC_HISTORY_PRUNE_BATCH agent status intervals that ended more than
+ * retention_ms before now_ms, in one write transaction (the jobs thread with
+ * --history-retention, every minute, and at once again while batches come back full): the
+ * number deleted, or SB_E_*. An agent's current (open) interval is never deleted; statistics
+ * and history windows reaching further back than the retention find nothing there. */
+#define SVC_HISTORY_PRUNE_BATCH 2000
+int svc_agent_history_prune(struct svc *svc, int64_t now_ms, int64_t retention_ms);
 
 /* ---- dashboard metrics ---- */
 /* Live realtime connections of a tenant (client_id NULL: all). Called from any thread. */

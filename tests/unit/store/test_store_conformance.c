@@ -1125,7 +1125,35 @@ static void test_history_intervals(struct store *s)
                  SB_E_INVAL);
     CHECK_EQ_INT(walk_intervals(s, &ALL, NULL, "2026-01-01T00:00:00Z", NULL, 9, &g), SB_E_INVAL);
     json_decref(g.list);
-    struct store_tx *tx = wtx(s);
+    /* Retention: closed intervals that ended before the time go, at most max a call; open ones
+     * (agent 1 since 2025) and one still running at the time (agent 0's 01:00-02:00) stay. */
+    struct store_tx *tx = rtx(s);
+    CHECK_EQ_INT(store_agent_history_prune(tx, T + H * 3 / 2, 10), SB_E_INVAL); /* read tx */
+    store_tx_rollback(tx);
+    tx = wtx(s);
+    CHECK_EQ_INT(store_agent_history_prune(tx, T + H * 3 / 2, 0), SB_E_INVAL);
+    CHECK_EQ_INT(store_agent_history_prune(tx, T + H * 3 / 2, 2), 2);
+    CHECK_EQ_INT(store_tx_commit(tx), 0);
+    tx = wtx(s);
+    /* agent 0's first hour, agent 1's zero-length interval, agent 2's 00:30-00:45 and the
+     * 20,005 of test_history_pages, less the two already gone */
+    CHECK_EQ_INT(store_agent_history_prune(tx, T + H * 3 / 2, 100000), 20006);
+    CHECK_EQ_INT(store_agent_history_prune(tx, T + H * 3 / 2, 100000), 0);
+    CHECK_EQ_INT(store_tx_commit(tx), 0);
+    const char *const kept_of[3] = {a0, a1, a2};
+    const int kept[3] = {3, 1, 0};
+    tx = rtx(s);
+    for (int i = 0; i < 3; i++) {
+        struct store_query hq = {.scope = ALL, .nfilters = 1};
+        hq.filters[0] = (struct store_filter){"agent_id", STORE_EQ, json_string(kept_of[i])};
+        json_t *n = NULL;
+        CHECK_EQ_INT(store_row_count(tx, STORE_AGENT_HISTORY, &hq, NULL, &n), 0);
+        CHECK_EQ_INT(json_integer_value(json_object_get(n, "total")), kept[i]);
+        json_decref(n);
+        json_decref(hq.filters[0].value);
+    }
+    store_tx_rollback(tx);
+    tx = wtx(s);
     CHECK_EQ_INT(store_row_delete(tx, STORE_CLIENTS, &ALL, cl[0], NULL), 0);
     CHECK_EQ_INT(store_row_delete(tx, STORE_CLIENTS, &ALL, cl[2], NULL), 0);
     CHECK_EQ_INT(store_tx_commit(tx), 0);

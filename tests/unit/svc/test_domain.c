@@ -565,6 +565,37 @@ static void test_history_straddle_tie(void)
     json_decref(a);
 }
 
+/* Status history retention: intervals that ended more than the retention ago go, the rest
+ * stays; a retention of 0 or less is refused (the jobs thread only calls with one set). */
+static void test_history_prune(void)
+{
+    json_t *a = agent_of("agent4@acme.test");
+    int64_t now = clock_now_ms();
+    const int64_t D = 86400000;
+    char t[4][CLOCK_RFC3339_LEN];
+    clock_format_ms(now - 40 * D, t[0]);
+    clock_format_ms(now - 31 * D, t[1]);
+    clock_format_ms(now - 29 * D, t[2]);
+    clock_format_ms(now - 28 * D, t[3]);
+    add_interval(a, "busy", t[0], t[1]); /* ended 31 days ago */
+    add_interval(a, "away", t[1], t[2]); /* ended 29 days ago */
+    add_interval(a, "online", t[2], t[3]);
+    CHECK_EQ_INT(svc_agent_history_prune(svc, now, 0), SB_E_INVAL);
+    /* (with those of the tests before, all ended years ago) */
+    int n = svc_agent_history_prune(svc, now, 30 * D);
+    CHECK(n >= 1 && n < SVC_HISTORY_PRUNE_BATCH);
+    CHECK_EQ_INT(svc_agent_history_prune(svc, now, 30 * D), 0);
+    struct store_query q = {.limit = 50};
+    struct svc_page page;
+    CHECK_EQ_INT(
+        svc_agent_history(svc, &root.who, str(a, "id"), now - 41 * D, now - 27 * D, &q, &page), 0);
+    CHECK_EQ_INT(json_array_size(page.rows), 2);
+    CHECK_EQ_STR(str(json_array_get(page.rows, 0), "status"), "away");
+    CHECK_EQ_STR(str(json_array_get(page.rows, 1), "status"), "online");
+    svc_page_release(&page);
+    json_decref(a);
+}
+
 /* Refresh tokens expired a refresh lifetime ago are deleted, the rest kept. */
 static void test_refresh_prune(void)
 {
@@ -625,6 +656,7 @@ int main(void)
     test_jobs_publish_on_change();
     test_stats_window();
     test_history_straddle_tie();
+    test_history_prune();
     test_refresh_prune();
 
     svc_free(svc);
