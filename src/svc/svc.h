@@ -389,8 +389,10 @@ int svc_auth_prune(struct svc *svc, int64_t now_ms);
  * retention_ms before now_ms, in one write transaction (the jobs thread with
  * --history-retention, every minute, and at once again while batches come back full): the
  * number deleted, or SB_E_*. An agent's current (open) interval is never deleted; statistics
- * and history windows reaching further back than the retention find nothing there. */
-#define SVC_HISTORY_PRUNE_BATCH 2000
+ * and history windows reaching further back than the retention find nothing there. The batch
+ * is small because it holds the writer: catching up a million rows took the PATCH p99 (c4)
+ * to 96 ms with 2,000 a batch, 21 ms with 500 (about 7 minutes then). */
+#define SVC_HISTORY_PRUNE_BATCH 500
 int svc_agent_history_prune(struct svc *svc, int64_t now_ms, int64_t retention_ms);
 
 /* ---- dashboard metrics ---- */
