@@ -43,9 +43,18 @@ uint32_t rand_uniform(uint32_t upper)
 static atomic_uint fork_gen;
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
+/* The last version 7 id this process made (see uuid_v7), under v7_mu. */
+static pthread_mutex_t v7_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t v7_ms;
+static unsigned char v7_tail[10];
+
 static void on_fork_child(void)
 {
     atomic_fetch_add(&fork_gen, 1);
+    /* The child's ids start from fresh random bits, never from the parent's last one (and
+     * a lock some other thread of the parent held is not held here). */
+    pthread_mutex_init(&v7_mu, NULL);
+    v7_ms = 0;
 }
 
 static void fork_hook(void)
@@ -95,15 +104,29 @@ void uuid_v4(char out[UUID_STR_LEN])
     uuid_format(b, 4, out);
 }
 
+/* Within one millisecond (or after a step back of the clock) the next id is the last one plus
+ * one, so that the ids of one process sort in the order they were made, as rows written in the
+ * same millisecond are then listed (RFC 9562 section 6.2, monotonic random); a new
+ * millisecond starts from random bits. The increment runs over the last 56 random bits. */
 void uuid_v7(char out[UUID_STR_LEN])
 {
     unsigned char b[16];
     uuid_random(b);
     uint64_t ms = (uint64_t)clock_now_ms();
+    pthread_mutex_lock(&v7_mu);
+    if (v7_ms && ms <= v7_ms) {
+        ms = v7_ms;
+        memcpy(b + 6, v7_tail, sizeof v7_tail);
+        for (int i = 15; i >= 9 && ++b[i] == 0; i--) {
+        }
+    }
     for (int i = 0; i < 6; i++) {
         b[i] = (unsigned char)(ms >> (40 - 8 * i));
     }
     uuid_format(b, 7, out);
+    v7_ms = ms;
+    memcpy(v7_tail, b + 6, sizeof v7_tail);
+    pthread_mutex_unlock(&v7_mu);
 }
 
 int uuid_is_valid(const char *s)

@@ -156,6 +156,17 @@ static void test_uuid(void)
     }
     uuid_v7(v3);
     CHECK(strcmp(v3, v1) > 0 && strcmp(v3, v2) > 0);
+    /* Ids of one process sort in the order they were made, also many in one millisecond. */
+    char prev[UUID_STR_LEN], next[UUID_STR_LEN];
+    uuid_v7(prev);
+    int increasing = 1;
+    for (int i = 0; i < 10000; i++) {
+        uuid_v7(next);
+        increasing &= strcmp(next, prev) > 0 && uuid_is_valid(next) && next[14] == '7' &&
+                      strchr("89ab", next[19]) != NULL;
+        memcpy(prev, next, sizeof prev);
+    }
+    CHECK(increasing);
 }
 
 static int cmp_uuid(const void *x, const void *y)
