@@ -854,7 +854,9 @@ int sql_agent_history_prune(struct store_tx *tx, const char *before, unsigned ma
         param_new(&st, json_string(before));
         sql_printf(&st.text, " AND \"ended_at\" < ");
         param_new(&st, json_string(before));
-        sql_printf(&st.text, " LIMIT %u)", max - (unsigned)deleted);
+        sql_printf(&st.text, " LIMIT "); /* a parameter: one statement text for every batch */
+        param_new(&st, json_integer((json_int_t)(max - (unsigned)deleted)));
+        sql_printf(&st.text, ")");
         rc = run(tx, &all, &st, NULL, NULL);
         deleted += rc > 0 ? rc : 0;
     }
