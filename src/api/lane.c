@@ -76,14 +76,17 @@ static void lane_run(struct api_lane *l, struct api_call *batch)
         last = c;
     }
     pthread_mutex_lock(&l->mu);
+    bool wake = !l->sync_tail;
     if (l->sync_tail) {
         l->sync_tail->lane_next = batch;
     } else {
         l->sync_head = batch;
-        pthread_cond_signal(&l->sync_cv);
     }
     l->sync_tail = last;
     pthread_mutex_unlock(&l->mu);
+    if (wake) {
+        pthread_cond_signal(&l->sync_cv); /* after the unlock: see api_lane_submit */
+    }
 }
 
 /* The sync thread: answer the committed batches once one store_sync covers them all. */
@@ -235,13 +238,19 @@ bool api_lane_submit(struct api_call *c)
         pthread_mutex_unlock(&l->mu);
         return false;
     }
+    bool wake = !l->tail;
     if (l->tail) {
         l->tail->lane_next = c;
     } else {
         l->head = c;
-        pthread_cond_signal(&l->cv);
     }
     l->tail = c;
     pthread_mutex_unlock(&l->mu);
+    /* Signalled after the unlock: on a busy CPU the woken thread runs at once, and had we
+     * still held the mutex it would block on it and need a second wake-up (two more
+     * thread switches per hand-over). The struct outlives both threads. */
+    if (wake) {
+        pthread_cond_signal(&l->cv);
+    }
     return true;
 }

@@ -199,8 +199,8 @@ static void hub_commit_hook(void *arg)
     struct rt *rt = arg;
     pthread_mutex_lock(&rt->hub_lock);
     rt->hub_wake = true;
-    pthread_cond_signal(&rt->hub_cond);
     pthread_mutex_unlock(&rt->hub_lock);
+    pthread_cond_signal(&rt->hub_cond); /* after the unlock: no second wake-up of the hub */
 }
 
 /* Read and post everything after hub_seq. */

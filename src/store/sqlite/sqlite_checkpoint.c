@@ -76,11 +76,14 @@ static int ckpt_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
     if (n < k->copied) {
         k->copied = 0; /* the WAL started again from its beginning */
     }
-    if (!own && n - k->copied >= k->pages && !k->want) {
+    bool wake = !own && n - k->copied >= k->pages && !k->want;
+    if (wake) {
         k->want = true;
-        pthread_cond_signal(&k->cv);
     }
     pthread_mutex_unlock(&k->mu);
+    if (wake) {
+        pthread_cond_signal(&k->cv); /* after the unlock: no second wake-up of the thread */
+    }
     if (own) {
         /* Busy while the thread's checkpoint runs: the next COMMIT tries again. */
         int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);

@@ -354,8 +354,10 @@ static void commit_end(struct sq_store *s)
 {
     pthread_mutex_lock(&s->sync_mu);
     atomic_fetch_add(&s->ended, 1);
-    pthread_cond_broadcast(&s->sync_cv); /* sq_sync may wait for this COMMIT to end */
     pthread_mutex_unlock(&s->sync_mu);
+    /* sq_sync may wait for this COMMIT to end. Woken after the unlock, a waiter that runs at
+     * once finds the mutex free instead of blocking on it for a second wake-up. */
+    pthread_cond_broadcast(&s->sync_cv);
 }
 
 /* fdatasync the WAL (sync_mu not held). The first call opens it and syncs its directory
@@ -417,8 +419,13 @@ int sq_sync(struct sq_store *s, uint64_t upto)
         return 0;
     }
     int rc = 0;
+    bool synced = false; /* this call ran an fdatasync: wake the others once it returns */
     pthread_mutex_lock(&s->sync_mu);
     while (s->synced < upto) {
+        if (synced) {
+            pthread_cond_broadcast(&s->sync_cv); /* ours did not cover upto: wake them now */
+            synced = false;
+        }
         if (s->syncing || atomic_load(&s->ended) < upto) {
             pthread_cond_wait(&s->sync_cv, &s->sync_mu);
             continue;
@@ -436,12 +443,15 @@ int sq_sync(struct sq_store *s, uint64_t upto)
                 s->synced = covers;
             }
         }
-        pthread_cond_broadcast(&s->sync_cv);
+        synced = true;
         if (rc < 0) {
             break;
         }
     }
     pthread_mutex_unlock(&s->sync_mu);
+    if (synced) {
+        pthread_cond_broadcast(&s->sync_cv); /* after the unlock, as in commit_end */
+    }
     return rc;
 }
 
