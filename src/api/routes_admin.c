@@ -141,11 +141,15 @@ static int audit_list(struct api_call *c)
             (struct store_filter){"at", i ? STORE_LTE : STORE_GTE, json_string(norm)};
     }
     if (!q.sort) {
-        /* Newest first. Within a time window by time, so that each page is read through
-         * audit_at from its cursor on; by seq it had to sort the whole window for every page
-         * (an export of a week read the week once per 200 entries). The orders agree while
-         * the clock does not step back. */
-        q.sort = bounds[0] || bounds[1] ? "-at" : "-seq";
+        /* Newest first. Narrowed to a time window, an actor or an entity by time, so that
+         * each page is read from its cursor on through audit_at, audit_actor (actor_id, at)
+         * or audit_entity (entity_type, entity_id, at); by seq a page had to sort every
+         * entry of the window, the actor or the entity (an export of a week read the week
+         * once per 200 entries). The whole log and a tenant's by seq (audit_client). The
+         * orders agree while the clock does not step back. */
+        bool narrowed = bounds[0] || bounds[1] || api_query(c, "actor_id") ||
+                        (api_query(c, "entity_type") && api_query(c, "entity_id"));
+        q.sort = narrowed ? "-at" : "-seq";
     }
     /* The log grows by every change and every refresh, and the viewer counts again after
      * each burst of changes: past this many entries the answer says "at least". */

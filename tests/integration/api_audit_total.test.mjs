@@ -113,3 +113,52 @@ test('below the cap the total is exact and carries no flag', async () => {
   assert.equal(e1.total, CAP);
   assert.equal(e1.total_capped, true);
 });
+
+test("an actor's and an entity's entries come newest first by time, each once, also within a window", async () => {
+  // 60 entries of one actor about one entity, written in the reverse order of their times
+  // (as after a clock step back): seq ascends while `at` descends, so the two orders differ.
+  const actor = '00000000-0000-7000-8000-0000000000aa';
+  const entity = '00000000-0000-7000-8000-0000000000bb';
+  sql(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 60)
+       INSERT INTO audit_logs (id, at, actor_id, actor_email, client_id, action, entity_type, entity_id,
+                               prev_hash, hash)
+       SELECT printf('00000000-0000-7000-8001-%012d', i),
+              strftime('%Y-%m-%dT%H:%M:%fZ', '2026-02-01T00:00:00Z', '+' || (60 - i) || ' seconds'),
+              '${actor}', 'someone@acme.test', '${acme}', 'test.order', 'agent_status', '${entity}', 'x', 'x'
+       FROM n`);
+  for (let i = 0; i < 50; i++) {
+    if ((await audit(tok.admin, `limit=1&actor_id=${actor}`)).total === 60) break;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  const walk = async (query) => {
+    const seen = [];
+    let cursor = null;
+    for (let n = 0; n < 30; n++) {
+      const page = await audit(tok.admin, `limit=7&${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      seen.push(...page.data);
+      cursor = page.next_cursor;
+      if (!cursor) break;
+    }
+    assert.equal(new Set(seen.map((e) => e.id)).size, seen.length, query);
+    assert.ok(seen.every((e, i) => i === 0 || e.at < seen[i - 1].at), `${query}: newest first by time`);
+    return seen;
+  };
+  const byActor = await walk(`actor_id=${actor}`);
+  assert.equal(byActor.length, 60);
+  assert.equal(byActor[0].at, '2026-02-01T00:00:59.000Z');
+  assert.ok(byActor.every((e, i) => i === 0 || e.seq > byActor[i - 1].seq), 'here time order is seq ascending');
+  const byEntity = await walk(`entity_type=agent_status&entity_id=${entity}`);
+  assert.deepEqual(byEntity.map((e) => e.id), byActor.map((e) => e.id));
+  // Within a window: 20 seconds of them.
+  const win = 'from=2026-02-01T00:00:10Z&to=2026-02-01T00:00:29Z';
+  const inWin = await walk(`actor_id=${actor}&${win}`);
+  assert.equal(inWin.length, 20);
+  assert.equal(inWin[0].at, '2026-02-01T00:00:29.000Z');
+  assert.equal(inWin[19].at, '2026-02-01T00:00:10.000Z');
+  assert.equal((await audit(tok.admin, `limit=1&actor_id=${actor}&${win}`)).total, 20);
+  assert.equal((await walk(`entity_type=agent_status&entity_id=${entity}&${win}`)).length, 20);
+  // An explicit sort still rules, and the entries stay the tenant's.
+  const bySeq = await audit(tok.admin, `limit=60&actor_id=${actor}&sort=-seq`);
+  assert.ok(bySeq.data.every((e, i) => i === 0 || e.seq < bySeq.data[i - 1].seq));
+  assert.equal((await audit(tok.gadmin, `limit=1&actor_id=${actor}`)).total, 0);
+});

@@ -425,9 +425,19 @@ static const char *const migration_9[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {migration_1, migration_2, migration_3,
-                                                migration_4, migration_5, migration_6,
-                                                migration_7, migration_8, migration_9};
+/* Migration 10: an actor's or an entity's audit entries in time order (the SQLite store's
+ * migration 11 says why): `at` after the equality, the same number of indexes. */
+static const char *const migration_10[] = {
+    "DROP INDEX audit_actor",
+    "CREATE INDEX audit_actor ON audit_logs (actor_id, at)",
+    "DROP INDEX audit_entity",
+    "CREATE INDEX audit_entity ON audit_logs (entity_type, entity_id, at)",
+    NULL,
+};
+
+static const char *const *const migrations[] = {migration_1, migration_2, migration_3, migration_4,
+                                                migration_5, migration_6, migration_7, migration_8,
+                                                migration_9, migration_10};
 
 const char *const *pg_migration(int version)
 {
