@@ -52,6 +52,21 @@ async function audit(token, query) {
   return r.json;
 }
 
+// Every page of the tenant admin's list in pages of 7: each entry once, newest first by time.
+async function walk(query) {
+  const seen = [];
+  let cursor = null;
+  for (let n = 0; n < 30; n++) {
+    const page = await audit(tok.admin, `limit=7&${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    seen.push(...page.data);
+    cursor = page.next_cursor;
+    if (!cursor) break;
+  }
+  assert.equal(new Set(seen.map((e) => e.id)).size, seen.length, query);
+  assert.ok(seen.every((e, i) => i === 0 || e.at < seen[i - 1].at), `${query}: newest first by time`);
+  return seen;
+}
+
 test('past 10,000 entries the total stops there and says so, on every page', async () => {
   for (const who of ['root', 'admin']) {
     const first = await audit(tok[who], 'limit=5&sort=-seq');
@@ -86,17 +101,7 @@ test('below the cap the total is exact and carries no flag', async () => {
     assert.equal(new Set(all.json.data.map((e) => e.seq)).size, 100);
   }
   // A window's pages come newest first by time, each entry once.
-  const seen = [];
-  let cursor = null;
-  for (let n = 0; n < 30; n++) {
-    const page = await audit(tok.admin, `limit=7&${win}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
-    seen.push(...page.data);
-    cursor = page.next_cursor;
-    if (!cursor) break;
-  }
-  assert.equal(seen.length, 100);
-  assert.equal(new Set(seen.map((e) => e.id)).size, 100);
-  assert.ok(seen.every((e, i) => i === 0 || e.at < seen[i - 1].at));
+  assert.equal((await walk(win)).length, 100);
   // Another tenant sees none of them, and its own count is exact.
   const g = await audit(tok.gadmin, 'limit=5&action=test.bulk');
   assert.equal(g.total, 0);
@@ -130,19 +135,6 @@ test("an actor's and an entity's entries come newest first by time, each once, a
     if ((await audit(tok.admin, `limit=1&actor_id=${actor}`)).total === 60) break;
     await new Promise((res) => setTimeout(res, 100));
   }
-  const walk = async (query) => {
-    const seen = [];
-    let cursor = null;
-    for (let n = 0; n < 30; n++) {
-      const page = await audit(tok.admin, `limit=7&${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
-      seen.push(...page.data);
-      cursor = page.next_cursor;
-      if (!cursor) break;
-    }
-    assert.equal(new Set(seen.map((e) => e.id)).size, seen.length, query);
-    assert.ok(seen.every((e, i) => i === 0 || e.at < seen[i - 1].at), `${query}: newest first by time`);
-    return seen;
-  };
   const byActor = await walk(`actor_id=${actor}`);
   assert.equal(byActor.length, 60);
   assert.equal(byActor[0].at, '2026-02-01T00:00:59.000Z');
